@@ -1,0 +1,146 @@
+/**
+ * Config: defaults (beside the code that uses them) ← file ← `--set a.b=c`, merged by one pure function
+ * and validated by zod. Every failure is a UserError that names the key path.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { closest } from 'fastest-levenshtein';
+import { UserError } from './errors.js';
+import { taskSchema, evalSchema } from './tasks/schema.js';
+import { modelSchema } from './model/schema.js';
+import { trainSchema } from './train/schema.js';
+
+/** Refuse configs whose activations would not fit: one batched step must stay well under the machine's memory. */
+const MAX_STEP_FLOATS = 2e8;
+
+export const configSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash or underscore').max(80).default('run'),
+    task: taskSchema.default({}),
+    model: modelSchema.default({}),
+    train: trainSchema.default({}),
+    eval: evalSchema.default({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.model.dModel % cfg.model.heads !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['model', 'heads'], message: `must divide model.dModel (${cfg.model.dModel}), got ${cfg.model.heads}` });
+    }
+    if (cfg.task.kind === 'lookup' && cfg.task.slots > cfg.task.keyVocab) {
+      ctx.addIssue({ code: 'custom', path: ['task', 'slots'], message: `must be ≤ task.keyVocab (${cfg.task.keyVocab}) so keys are distinct, got ${cfg.task.slots}` });
+    }
+    const positions = cfg.task.kind === 'lookup' ? cfg.task.slots + 1 : 2 * cfg.task.length;
+    const floats = Math.max(cfg.train.batchSize, cfg.eval.size) * positions * (positions + 8 * cfg.model.dModel + 64);
+    if (floats > MAX_STEP_FLOATS) {
+      ctx.addIssue({ code: 'custom', path: ['train', 'batchSize'], message: `one step would need about ${(floats * 4 / 2 ** 30).toFixed(1)} GiB of activations; reduce train.batchSize, eval.size, the sequence or model.dModel` });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Reads a YAML or JSON file (JSON is YAML) into a plain object. */
+export function loadConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? `config file not found: ${path}` : `cannot read config file ${path}: ${code ?? String(err)}`);
+  }
+  const value = parseYamlText(text, path);
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new UserError(`${path}: the top level must be a mapping of keys, got ${describe(value)}`);
+  return value as Record<string, unknown>;
+}
+
+export function parseYamlText(text: string, source: string): unknown {
+  try {
+    return parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    if (err instanceof YAMLParseError) {
+      const where = err.linePos?.[0] ? ` (line ${err.linePos[0].line}, column ${err.linePos[0].col})` : '';
+      throw new UserError(`${source}: malformed YAML${where}: ${err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
+    }
+    throw new UserError(`${source}: malformed YAML: ${String(err)}`);
+  }
+}
+
+/** Applies `a.b=c` overrides to a copy of `base`; values are parsed as YAML scalars, so `1e-3` is a number. */
+export function applyOverrides(base: Record<string, unknown>, sets: readonly string[]): Record<string, unknown> {
+  const out = structuredClone(base);
+  for (const assignment of sets) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) throw new UserError(`--set expects key.path=value, got '${assignment}'`);
+    const path = assignment.slice(0, eq).trim().split('.');
+    if (path.some((p) => p === '' || p === '__proto__' || p === 'constructor' || p === 'prototype')) {
+      throw new UserError(`--set: invalid key path '${assignment.slice(0, eq)}'`);
+    }
+    const value = parseYamlText(assignment.slice(eq + 1), `--set ${assignment.slice(0, eq)}`);
+    let node: Record<string, unknown> = out;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      if (next === undefined || next === null) node[key] = {};
+      else if (typeof next !== 'object' || Array.isArray(next)) throw new UserError(`--set ${path.join('.')}: '${key}' is not a section`);
+      node = node[key] as Record<string, unknown>;
+    }
+    node[path[path.length - 1]] = value;
+  }
+  return out;
+}
+
+/** defaults ← file ← overrides, validated. Pure: the same inputs always give the same Config. */
+export function resolveConfig(fileValues: Record<string, unknown>, sets: readonly string[] = []): Config {
+  return validate(configSchema, applyOverrides(fileValues, sets));
+}
+
+/** Validates against any zod schema, turning the first issue into a one-line UserError naming the path. */
+export function validate<S extends z.ZodTypeAny>(schema: S, value: unknown, prefix = ''): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new UserError(formatIssue(schema, result.error.issues[0], value, prefix));
+}
+
+function formatIssue(schema: z.ZodTypeAny, issue: z.ZodIssue, value: unknown, prefix: string): string {
+  const at = (path: (string | number)[]) => [prefix, ...path.map(String)].filter(Boolean).join('.') || '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0];
+    const valid = keysAt(schema, issue.path);
+    const hint = valid.length ? `; did you mean '${[prefix, ...issue.path, closest(key, valid)].filter(Boolean).join('.')}'?` : '';
+    return `unknown config key '${at([...issue.path, key])}'${hint}`;
+  }
+  const got = valueAt(value, issue.path);
+  const gotText = got === undefined ? '' : ` (got ${describe(got)})`;
+  return `config key '${at(issue.path)}': ${issue.message}${issue.code === 'custom' ? '' : gotText}`;
+}
+
+/** The valid keys of the object schema found at `path`, for "did you mean". */
+function keysAt(schema: z.ZodTypeAny, path: (string | number)[]): string[] {
+  let node: z.ZodTypeAny | undefined = schema;
+  for (const key of [...path, null]) {
+    while (node instanceof z.ZodDefault || node instanceof z.ZodEffects || node instanceof z.ZodOptional) {
+      node = node instanceof z.ZodDefault ? node._def.innerType : node instanceof z.ZodEffects ? node._def.schema : node.unwrap();
+    }
+    if (!(node instanceof z.ZodObject)) return [];
+    if (key === null) return Object.keys(node.shape);
+    node = node.shape[key] as z.ZodTypeAny | undefined;
+  }
+  return [];
+}
+
+function valueAt(value: unknown, path: (string | number)[]): unknown {
+  let node = value;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[key];
+  }
+  return node;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}

@@ -1,0 +1,98 @@
+/** Trains a group of runs that share a shape (they differ only in seed and learning rate) into their run directories. */
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { makeTask } from '../tasks/index.js';
+import { loadEvalSet } from '../tasks/evalset.js';
+import { Stream } from '../rng.js';
+import { initialValues } from '../model/transformer.js';
+import { trainGroup, type MetricsRow } from '../train/trainer.js';
+import { runFigures, type RunStatus } from '../metrics/summary.js';
+import { activeBackend } from '../backend.js';
+import { makeProgress } from '../progress.js';
+import { RunWriter } from './rundir.js';
+
+export const SNAPSHOT_EXAMPLES = 4;
+
+export interface RunOutcome {
+  dir: string;
+  status: RunStatus;
+  summary: Record<string, unknown>;
+}
+
+/** The config without what may differ inside one batched group: name, seed and learning rate. */
+export function shapeKey(cfg: Config): string {
+  const { name: _name, ...rest } = cfg;
+  return JSON.stringify({ ...rest, train: { ...rest.train, seed: 0, lr: 0 } });
+}
+
+export async function runGroup(configs: Config[], dirs: string[], opts: { dataDir: string; label?: string; quiet?: boolean }): Promise<RunOutcome[]> {
+  const base = configs[0];
+  if (configs.some((c) => shapeKey(c) !== shapeKey(base))) throw new Error('runGroup: configs differ in more than seed and lr');
+  const task = makeTask(base.task);
+  const evalSet = loadEvalSet(opts.dataDir, task, base.eval);
+  const backend = activeBackend();
+  const writers = dirs.map((dir, r) => {
+    const writer = new RunWriter(dir, base.model.layers);
+    writer.writeJson('config.json', configs[r]);
+    writer.setStatus('running');
+    return writer;
+  });
+  const rows: MetricsRow[][] = configs.map(() => []);
+  const streams = configs.map((c) => Stream.derive(c.train.seed, `data/${task.id}`));
+  const progress = opts.quiet ? null : makeProgress(opts.label ?? base.name, base.train.steps);
+  const started = Date.now();
+  const meta = { task: task.id, eval_file: evalSet.path, examples: evalSet.examples.slice(0, SNAPSHOT_EXAMPLES), layout: task.layout };
+  const finish = (r: number, status: RunStatus, divergedAt: number | null, error?: string): RunOutcome => {
+    const summary = {
+      status,
+      diverged_at: divergedAt,
+      ...(error ? { error } : {}),
+      ...runFigures(rows[r], base.train.steps),
+      attention: configs[r].model.attention,
+      lr: configs[r].train.lr,
+      seed: configs[r].train.seed,
+      steps: base.train.steps,
+      backend,
+      group_size: configs.length,
+      eval_file: evalSet.path,
+      eval_sha256: evalSet.sha256,
+      wall_s: (Date.now() - started) / 1000,
+    };
+    writers[r].writeJson('summary.json', summary);
+    writers[r].setStatus(status);
+    return { dir: dirs[r], status, summary };
+  };
+  try {
+    const result = await trainGroup({
+      model: base.model,
+      layout: task.layout,
+      steps: base.train.steps,
+      batchSize: base.train.batchSize,
+      warmup: base.train.warmup,
+      logEvery: base.train.logEvery,
+      lrs: configs.map((c) => c.train.lr),
+      initial: configs.map((c) => initialValues(c.model, task.layout, c.train.seed)),
+      nextBatches: () => streams.map((rng) => task.encode(task.sample(rng, base.train.batchSize))),
+      evalSet: evalSet.encoded,
+      snapshotExamples: SNAPSHOT_EXAMPLES,
+      async onRows(stepRows) {
+        await Promise.all(stepRows.map((row, r) => (row ? writers[r].appendRows([row]).then(() => rows[r].push(row)) : undefined)));
+        const shown = stepRows.find((row) => row !== null);
+        if (shown) progress?.update(shown.step, { loss: shown.eval_loss, acc: shown.eval_acc, stepsPerS: shown.steps_per_s });
+      },
+      async onSnapshot(snapshots) {
+        snapshots.forEach((s, r) => writers[r].addSnapshot(s, meta));
+      },
+    });
+    return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at));
+  } catch (err) {
+    configs.forEach((_, r) => finish(r, 'failed', null, err instanceof Error ? err.message : String(err)));
+    throw err;
+  } finally {
+    progress?.stop();
+  }
+}
+
+export function runDirName(cfg: Config, parent: string, stamp: string, withSeed: boolean): string {
+  return join(parent, `${cfg.name}-${cfg.model.attention}${withSeed ? `-s${cfg.train.seed}` : ''}${stamp ? `-${stamp}` : ''}`);
+}

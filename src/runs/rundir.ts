@@ -1,0 +1,90 @@
+/** A run directory: created exclusively, written atomically, with a status that always says how it ended. */
+import { mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
+import { createObjectCsvWriter } from 'csv-writer';
+import { UserError } from '../errors.js';
+import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import type { MetricsRow, AttentionSnapshot } from '../train/trainer.js';
+import type { RunStatus } from '../metrics/summary.js';
+
+export const METRIC_COLUMNS = [
+  'step', 'lr', 'train_loss', 'eval_loss', 'eval_acc', 'attn_entropy', 'attn_entropy_norm', 'attn_max_logit',
+  'retrieval_mass', 'grad_norm', 'grad_norm_wq', 'grad_norm_wk', 'grad_norm_wv', 'elapsed_s', 'steps_per_s',
+] as const;
+
+/** Columns that measure the machine, not the model: comparisons and determinism checks ignore them. */
+export const TIMING_COLUMNS = ['elapsed_s', 'steps_per_s'];
+
+/**
+ * Creates `dir` for a new run. It must not hold anything yet: an existing run is never overwritten.
+ * With `unique`, a clash (two runs named in the same millisecond) takes the next free suffix instead.
+ */
+export function createRunDir(dir: string, unique = false): string {
+  mkdirParent(dirname(resolve(dir)));
+  for (let attempt = 1; ; attempt++) {
+    const candidate = attempt === 1 ? dir : `${dir}-${attempt}`;
+    try {
+      mkdirSync(candidate); // exclusive: fails if it exists, so two processes never share a directory
+      return candidate;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        if (!unique && isEmptyDir(candidate)) return candidate;
+        if (!unique) throw new UserError(`${candidate} already exists and is not empty; choose another --out, or use --resume ${candidate} to continue it`);
+        continue;
+      }
+      throw new UserError(`cannot create run directory ${candidate}: ${code ?? String(err)}`);
+    }
+  }
+}
+
+function mkdirParent(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new UserError(`cannot create ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+function isEmptyDir(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes one run's files; every write is atomic or an append of whole lines. */
+export class RunWriter {
+  private readonly csv;
+  readonly snapshots: AttentionSnapshot[] = [];
+
+  constructor(readonly dir: string, layers: number) {
+    const extra = layers > 1 ? Array.from({ length: layers }, (_, l) => `retrieval_mass_l${l}`) : [];
+    const columns = [...METRIC_COLUMNS, ...extra];
+    this.csv = createObjectCsvWriter({ path: join(dir, 'metrics.csv'), header: columns.map((id) => ({ id, title: id })) });
+  }
+
+  setStatus(status: RunStatus): void {
+    writeFileAtomic(join(this.dir, 'status'), status + '\n');
+  }
+
+  writeJson(name: string, value: unknown): void {
+    writeJsonAtomic(join(this.dir, name), value);
+  }
+
+  /** Appends rows; csv-writer writes each call as one append, so the file only ever holds whole lines. */
+  async appendRows(rows: MetricsRow[]): Promise<void> {
+    await this.csv.writeRecords(rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? '' : v]))));
+  }
+
+  addSnapshot(snapshot: AttentionSnapshot, meta: object): void {
+    this.snapshots.push(snapshot);
+    this.writeJson('attention.json', { ...meta, snapshots: this.snapshots });
+  }
+}
+
+export function readStatus(dir: string): RunStatus | null {
+  const path = join(dir, 'status');
+  return existsSync(path) ? (readFileSync(path, 'utf8').trim() as RunStatus) : null;
+}

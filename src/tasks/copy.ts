@@ -1,0 +1,55 @@
+import type { Stream } from '../rng.js';
+import type { Encoded, Layout, Task } from './types.js';
+import type { TaskConfig } from './schema.js';
+
+export interface CopyExample {
+  tokens: number[];
+}
+
+/**
+ * Copy. T random tokens (tokenEmb + posEmb[i]), then T output slots (outputEmb + posEmb[T+i]); output
+ * slot i must reproduce token i under causal attention, so matching is purely positional.
+ * Embedding rows: tokens, then the output marker, then positions.
+ */
+export function copyTask(cfg: TaskConfig): Task<CopyExample> {
+  const { length: T, vocab } = cfg;
+  const outputRow = vocab;
+  const posRow = vocab + 1;
+  const layout: Layout = {
+    positions: 2 * T,
+    inputVocab: posRow + 2 * T,
+    featuresPerPosition: 2,
+    outputVocab: vocab,
+    queryStart: T,
+    queryCount: T,
+    causal: true,
+  };
+  return {
+    kind: 'copy',
+    layout,
+    id: `copy-t${T}-v${vocab}`,
+    sample(rng: Stream, count: number): CopyExample[] {
+      return Array.from({ length: count }, () => ({ tokens: Array.from({ length: T }, () => rng.int(0, vocab - 1)) }));
+    },
+    encode(examples: readonly CopyExample[]): Encoded {
+      const n = examples.length;
+      const N = layout.positions;
+      const features = new Int32Array(n * N * 2);
+      const targets = new Int32Array(n * T);
+      const sources = new Int32Array(n * T);
+      examples.forEach((ex, b) => {
+        for (let i = 0; i < T; i++) {
+          features.set([ex.tokens[i], posRow + i], (b * N + i) * 2);
+          features.set([outputRow, posRow + T + i], (b * N + T + i) * 2);
+          targets[b * T + i] = ex.tokens[i];
+          sources[b * T + i] = i;
+        }
+      });
+      return { count: n, features, targets, sources };
+    },
+    isExample(value: unknown): value is CopyExample {
+      const ex = value as CopyExample;
+      return !!ex && Array.isArray(ex.tokens) && ex.tokens.length === T && ex.tokens.every((x) => Number.isInteger(x) && x >= 0 && x < vocab);
+    },
+  };
+}

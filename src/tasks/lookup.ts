@@ -1,0 +1,65 @@
+import type { Stream } from '../rng.js';
+import type { Encoded, Layout, Task } from './types.js';
+import type { TaskConfig } from './schema.js';
+
+/** One associative-recall example: N (key, value) slots, then a query naming one slot's key. */
+export interface LookupExample {
+  keys: number[];
+  values: number[];
+  /** Index of the slot whose key is queried; its value is the target. */
+  slot: number;
+}
+
+/**
+ * Lookup. Slot i's input is keyEmb[k_i] + valueEmb[v_i] + posEmb[i]; the query slot (last) is
+ * keyEmb[k_q] + queryEmb + posEmb[N]. The answer is read at the query slot under full attention.
+ * Embedding rows: keys, then values, then the query marker, then positions.
+ */
+export function lookupTask(cfg: TaskConfig): Task<LookupExample> {
+  const { slots, keyVocab, valueVocab } = cfg;
+  const valueRow = keyVocab;
+  const queryRow = keyVocab + valueVocab;
+  const posRow = queryRow + 1;
+  const layout: Layout = {
+    positions: slots + 1,
+    inputVocab: posRow + slots + 1,
+    featuresPerPosition: 3,
+    outputVocab: valueVocab,
+    queryStart: slots,
+    queryCount: 1,
+    causal: false,
+  };
+  return {
+    kind: 'lookup',
+    layout,
+    id: `lookup-s${slots}-k${keyVocab}-v${valueVocab}`,
+    sample(rng: Stream, count: number): LookupExample[] {
+      return Array.from({ length: count }, () => ({
+        keys: rng.distinct(keyVocab, slots),
+        values: Array.from({ length: slots }, () => rng.int(0, valueVocab - 1)),
+        slot: rng.int(0, slots - 1),
+      }));
+    },
+    encode(examples: readonly LookupExample[]): Encoded {
+      const n = examples.length;
+      const N = layout.positions;
+      const features = new Int32Array(n * N * 3);
+      const targets = new Int32Array(n);
+      const sources = new Int32Array(n);
+      examples.forEach((ex, b) => {
+        for (let i = 0; i < slots; i++) {
+          features.set([ex.keys[i], valueRow + ex.values[i], posRow + i], (b * N + i) * 3);
+        }
+        features.set([ex.keys[ex.slot], queryRow, posRow + slots], (b * N + slots) * 3);
+        targets[b] = ex.values[ex.slot];
+        sources[b] = ex.slot;
+      });
+      return { count: n, features, targets, sources };
+    },
+    isExample(value: unknown): value is LookupExample {
+      const ex = value as LookupExample;
+      const inRange = (xs: unknown, hi: number) => Array.isArray(xs) && xs.length === slots && xs.every((x) => Number.isInteger(x) && x >= 0 && x < hi);
+      return !!ex && inRange(ex.keys, keyVocab) && new Set(ex.keys).size === slots && inRange(ex.values, valueVocab) && Number.isInteger(ex.slot) && ex.slot >= 0 && ex.slot < slots;
+    },
+  };
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/** Task settings. One flat object: each task reads the keys it needs and ignores the rest. */
+export const taskSchema = z
+  .object({
+    kind: z.enum(['lookup', 'copy']).default('lookup'), // lookup (associative recall) is where keys should matter most
+    slots: z.number().int().min(1).max(256).default(8), // lookup: memory slots; 8 matches the independent reference
+    keyVocab: z.number().int().min(1).max(1024).default(16), // lookup: distinct keys; 2× slots keeps queries ambiguous without the key
+    valueVocab: z.number().int().min(2).max(1024).default(16), // lookup: values; chance accuracy is 1/16
+    length: z.number().int().min(1).max(256).default(8), // copy: tokens to reproduce
+    vocab: z.number().int().min(2).max(1024).default(16), // copy: token alphabet
+  })
+  .strict();
+
+/** The fixed evaluation set: the same examples for every run of a task, so runs compare on equal terms. */
+export const evalSchema = z
+  .object({
+    size: z.number().int().min(1).max(100_000).default(512), // 512 examples give ±2% accuracy resolution at cheap cost
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1234), // separate from train.seed so every run shares the eval set
+  })
+  .strict();
+
+export type TaskConfig = z.infer<typeof taskSchema>;
+export type EvalConfig = z.infer<typeof evalSchema>;

@@ -1,0 +1,39 @@
+import type { Stream } from '../rng.js';
+
+/** What the model and trainer need to know about a task's sequences, and nothing more. */
+export interface Layout {
+  /** Sequence length N. */
+  positions: number;
+  /** Rows of the embedding table; each position's input is the sum of `featuresPerPosition` rows. */
+  inputVocab: number;
+  featuresPerPosition: number;
+  /** Classes the unembedding predicts. */
+  outputVocab: number;
+  /** Supervised positions are the contiguous range [queryStart, queryStart + queryCount). */
+  queryStart: number;
+  queryCount: number;
+  /** Causal attention (copy) or full attention (lookup). */
+  causal: boolean;
+}
+
+/** A batch as plain typed arrays: the only thing that crosses from a task into the trainer. */
+export interface Encoded {
+  count: number;
+  /** [count, positions, featuresPerPosition] rows of the embedding table. */
+  features: Int32Array;
+  /** [count, queryCount] target class per supervised position. */
+  targets: Int32Array;
+  /** [count, queryCount] the position holding the answer: where retrieval mass is measured. */
+  sources: Int32Array;
+}
+
+export interface Task<Example> {
+  readonly kind: string;
+  readonly layout: Layout;
+  /** A short id of every setting that changes the examples, for naming the eval file. */
+  readonly id: string;
+  sample(rng: Stream, count: number): Example[];
+  encode(examples: readonly Example[]): Encoded;
+  /** Checks one example read back from a data file, so a hand-edited file fails clearly. */
+  isExample(value: unknown): value is Example;
+}
