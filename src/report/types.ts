@@ -1,0 +1,64 @@
+/**
+ * What `compare` hands to the chart and HTML renderers. The renderers know nothing about runs or
+ * statistics: every number here is already computed.
+ */
+
+/** One logged row of one run, reduced to what the curve charts show. */
+export interface CurvePoint {
+  series: string; // the settings that differ between compared groups, apart from attention and lr (e.g. "dModel=16"); '' when there is one
+  variant: string; // 'qkv' | 'qv'
+  lr: number;
+  seed: number;
+  step: number;
+  eval_loss: number;
+  attn_entropy_norm: number;
+  retrieval_mass: number;
+}
+
+/** One run's end point, for the Wortsman-style sensitivity curve (final loss against LR). */
+export interface FinalPoint {
+  series: string;
+  variant: string;
+  lr: number;
+  seed: number;
+  final_eval_loss: number; // a diverged run carries ℓ₀ here, as METRICS.md defines
+  diverged: boolean;
+}
+
+/** Attention weights of a few fixed eval examples at the end of one run: rows = examples × query rows, cols = key positions. */
+export interface Heatmap {
+  series: string;
+  variant: string;
+  lr: number;
+  seed: number;
+  step: number;
+  rowLabels: string[];
+  colLabels: string[];
+  weights: number[][]; // [rows][cols], each row sums to 1
+  correct: number[]; // per row, the column index of the correct source position
+}
+
+/** LR-sensitivity ratio QV/QKV for one head width (only when the compared groups differ in model.dModel). */
+export interface WidthPoint {
+  dModel: number;
+  ratio: number; // mean LRsens(QV) / mean LRsens(QKV)
+  p: number; // one-sided exact Mann–Whitney U
+  holds: boolean;
+}
+
+export interface ReportData {
+  title: string;
+  curves: CurvePoint[];
+  finals: FinalPoint[];
+  heatmaps: Heatmap[];
+  width: WidthPoint[] | null;
+  /** The report text (tables, verdict, findings) as Markdown; the HTML renders it above the charts. */
+  markdown: string;
+}
+
+export interface RenderedChart {
+  id: string; // 'loss-curves' | 'attention-curves' | 'lr-sensitivity' | 'heatmaps' | 'width'
+  title: string;
+  svg: string; // standalone SVG text
+  pngFile: string; // file name of the PNG written into the output dir
+}
