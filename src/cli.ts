@@ -13,6 +13,16 @@ const withBackend = <T>(y: Argv<T>) =>
 const withSets = <T>(y: Argv<T>) =>
   y.option('set', { type: 'string', array: true, default: [] as string[], describe: 'override a config key: --set train.lr=3e-3 (repeatable)' });
 
+const withSweep = <T>(y: Argv<T>) =>
+  withSets(withBackend(y.positional('config', { type: 'string', demandOption: true })))
+    .option('out', { type: 'string', describe: 'output directory (default runs/<sweep name>)' })
+    .option('workers', { type: 'number', describe: 'worker processes (default: number of cores)' })
+    .option('shard', { type: 'string', describe: 'run only slice i of n: --shard 2/8 (else from Slurm or Kubernetes variables)' })
+    .option('shards', { type: 'number', describe: 'slice count when the index comes from JOB_COMPLETION_INDEX' });
+
+type SweepArgv = { config?: string; set: string[]; out?: string; workers?: number; shard?: string; shards?: number; backend: BackendChoice; 'data-dir': string };
+const sweepArgs = (a: SweepArgv) => ({ config: a.config!, set: a.set, out: a.out, workers: a.workers, shard: a.shard, shards: a.shards, backend: a.backend, dataDir: a['data-dir'] });
+
 export function buildCli(argv: string[]) {
   return yargs(argv)
     .scriptName('qkv-lab')
@@ -36,6 +46,24 @@ export function buildCli(argv: string[]) {
       "(re)write the fixed eval set of a config's task into data/",
       (y) => withSets(withBackend(y.positional('config', { type: 'string', demandOption: true }))),
       async (a) => (await import('./commands/data.js')).dataCommand({ config: a.config!, set: a.set, dataDir: a['data-dir'] }),
+    )
+    .command(
+      'sweep <config>',
+      'train every run of a sweep config (grid of keys × values), batched and spread over worker processes',
+      (y) => withSweep(y),
+      async (a) => (await import('./commands/sweep.js')).sweepCommand(sweepArgs(a)),
+    )
+    .command(
+      'compare <paths..>',
+      'compare run or sweep directories: tables, LR sensitivity, verdict, report.md/.html, verdict.json',
+      (y) => y.positional('paths', { type: 'string', array: true, demandOption: true }).option('out', { type: 'string', describe: 'report directory (default report/)' }),
+      async (a) => (await import('./commands/compare.js')).compareCommand({ paths: a.paths as string[], out: a.out }),
+    )
+    .command(
+      'ablation <config>',
+      'sweep + compare in one go; --check exits 1 when the verdict is not reproduced',
+      (y) => withSweep(y).option('check', { type: 'boolean', default: false, describe: 'exit 1 unless "keyless is less stable" holds' }),
+      async (a) => (await import('./commands/ablation.js')).ablationCommand({ ...sweepArgs(a), check: a.check }),
     )
     .demandCommand(1, 'name a command; see --help')
     .strict()

@@ -72,21 +72,26 @@ export function applyOverrides(base: Record<string, unknown>, sets: readonly str
   for (const assignment of sets) {
     const eq = assignment.indexOf('=');
     if (eq <= 0) throw new UserError(`--set expects key.path=value, got '${assignment}'`);
-    const path = assignment.slice(0, eq).trim().split('.');
-    if (path.some((p) => p === '' || p === '__proto__' || p === 'constructor' || p === 'prototype')) {
-      throw new UserError(`--set: invalid key path '${assignment.slice(0, eq)}'`);
-    }
-    const value = parseYamlText(assignment.slice(eq + 1), `--set ${assignment.slice(0, eq)}`);
-    let node: Record<string, unknown> = out;
-    for (const key of path.slice(0, -1)) {
-      const next = node[key];
-      if (next === undefined || next === null) node[key] = {};
-      else if (typeof next !== 'object' || Array.isArray(next)) throw new UserError(`--set ${path.join('.')}: '${key}' is not a section`);
-      node = node[key] as Record<string, unknown>;
-    }
-    node[path[path.length - 1]] = value;
+    const key = assignment.slice(0, eq).trim();
+    setPath(out, key, parseYamlText(assignment.slice(eq + 1), `--set ${key}`), '--set');
   }
   return out;
+}
+
+/** Sets a dotted key path in place, creating sections on the way; `source` names the origin in errors. */
+export function setPath(target: Record<string, unknown>, dotted: string, value: unknown, source: string): void {
+  const path = dotted.split('.');
+  if (path.some((p) => p === '' || p === '__proto__' || p === 'constructor' || p === 'prototype')) {
+    throw new UserError(`${source}: invalid key path '${dotted}'`);
+  }
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === undefined || next === null) node[key] = {};
+    else if (typeof next !== 'object' || Array.isArray(next)) throw new UserError(`${source} ${dotted}: '${key}' is not a section`);
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]] = value;
 }
 
 /** defaults ← file ← overrides, validated. Pure: the same inputs always give the same Config. */

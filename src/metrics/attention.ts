@@ -17,7 +17,6 @@ export interface AttentionStats {
 export interface StatsInputs {
   sources: tf.Tensor; // [1, B, 1, S, N] one-hot of the correct source position
   invLogKeys: tf.Tensor; // [S] 1/ln(visible keys) per supervised row; 0 where only one key is visible
-  visible: tf.Tensor; // [S, N] 1 where the row may attend to the key
 }
 
 export function statsInputs(evalSet: Encoded, layout: Layout): StatsInputs {
@@ -26,12 +25,9 @@ export function statsInputs(evalSet: Encoded, layout: Layout): StatsInputs {
   const src = new Float32Array(B * S * N);
   for (let i = 0; i < B * S; i++) src[i * N + evalSet.sources[i]] = 1;
   const keys = Array.from({ length: S }, (_, i) => (causal ? queryStart + i + 1 : N));
-  const visible = new Float32Array(S * N);
-  keys.forEach((k, i) => visible.fill(1, i * N, i * N + k));
   return {
     sources: tf.tensor(src, [1, B, 1, S, N]),
     invLogKeys: tf.tensor1d(keys.map((k) => (k > 1 ? 1 / Math.log(k) : 0))),
-    visible: tf.tensor2d(visible, [S, N]),
   };
 }
 
@@ -48,9 +44,8 @@ export function attentionStats(layers: AttentionResult[], layout: Layout, inputs
     const rowEntropy = tf.neg(tf.sum(plogp, -1)); // [R, B, H, S]
     entropies.push(tf.mean(rowEntropy, [1, 2, 3]));
     normed.push(tf.mean(tf.mul(rowEntropy, inputs.invLogKeys), [1, 2, 3]));
-    // Masked entries hold MASKED (−1e9), so they never win the max; the visibility mask keeps that explicit.
-    const logits = queryRows(layer.logits);
-    maxima.push(tf.max(tf.where(tf.greater(inputs.visible, 0), logits, tf.fill(logits.shape, -Infinity)), [1, 2, 3, 4]));
+    // Masked entries hold MASKED (−1e9) and every row sees at least one key, so they never win the max.
+    maxima.push(tf.max(queryRows(layer.logits), [1, 2, 3, 4]));
     retrieval.push(tf.mean(tf.sum(tf.mul(w, inputs.sources), -1), [1, 2, 3]));
   });
   const meanOver = (xs: tf.Tensor[]) => tf.div(tf.addN(xs), xs.length);

@@ -2,7 +2,7 @@
  * The whole model, for R runs at once: every parameter has a leading run axis, so R independent
  * runs (different seeds and learning rates, same shapes) train as one batched computation.
  *
- *   x = onehot(features) · table                          embeddings (no gather: wasm has no gather gradient)
+ *   x = onehot(features) · table + pos                    embeddings (no gather: wasm has no gather gradient)
  *   for each layer: x = LayerNorm(x + Attention(x))       the last layer only at the supervised positions
  *   logits = x · W_unembed
  */
@@ -29,6 +29,7 @@ export function paramSpecs(cfg: ModelConfig, layout: Layout): Map<string, ParamS
   const uniform = (b: number) => (rng: Stream) => (rng.uniform() * 2 - 1) * b;
   const specs = new Map<string, ParamSpec>();
   specs.set('embed/table', { shape: [layout.inputVocab, d], draw: (rng) => rng.normal() * cfg.embStd });
+  specs.set('embed/pos', { shape: [layout.positions, d], draw: (rng) => rng.normal() * cfg.embStd });
   for (let l = 0; l < cfg.layers; l++) {
     specs.set(`layer${l}/attn/w_q`, { shape: [d, d], draw: uniform(bound) });
     if (cfg.attention === 'qkv') specs.set(`layer${l}/attn/w_k`, { shape: [d, d], draw: uniform(bound) });
@@ -106,7 +107,8 @@ export function forward(params: Params, cfg: ModelConfig, layout: Layout, input:
   const R = params.get('embed/table')!.shape[0] as number;
   const { positions: N, queryStart, queryCount: S } = layout;
   const d = cfg.dModel;
-  let x = tf.reshape(tf.matMul(input, params.get('embed/table')!), [R, B, N, d]); // [R, B, N, d]
+  const pos = tf.reshape(params.get('embed/pos')!, [R, 1, N, d]); // [R, 1, N, d]
+  let x = tf.add(tf.reshape(embed(input, params.get('embed/table')!), [R, B, N, d]), pos); // [R, B, N, d]
   const layers: AttentionResult[] = [];
   for (let l = 0; l < cfg.layers; l++) {
     const last = l === cfg.layers - 1;
@@ -120,6 +122,20 @@ export function forward(params: Params, cfg: ModelConfig, layout: Layout, input:
   }
   const logits = tf.matMul(tf.reshape(x, [R, B * S, d]), params.get('unembed/w')!); // [R, B·S, C]
   return { logits, layers };
+}
+
+/**
+ * one-hot [R or 1, rows, V] · table [R, V, d] → [R, rows, d]. When every run reads the same input (the eval
+ * set), the runs' tables sit side by side in one 2-D product, which wasm runs far faster than a broadcast
+ * batched product.
+ */
+function embed(input: tf.Tensor, table: tf.Tensor): tf.Tensor {
+  const [R, V, d] = table.shape as number[];
+  const rows = input.shape[1] as number;
+  if (input.shape[0] === R) return tf.matMul(input, table); // [R, rows, d]
+  const sideBySide = tf.reshape(tf.transpose(table, [1, 0, 2]), [V, R * d]); // [V, R·d]
+  const all = tf.matMul(tf.reshape(input, [rows, V]), sideBySide); // [rows, R·d]
+  return tf.transpose(tf.reshape(all, [rows, R, d]), [1, 0, 2]); // [R, rows, d]
 }
 
 function layerParams(params: Params, l: number) {

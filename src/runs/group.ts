@@ -41,7 +41,13 @@ export async function runGroup(configs: Config[], dirs: string[], opts: { dataDi
   const streams = configs.map((c) => Stream.derive(c.train.seed, `data/${task.id}`));
   const progress = opts.quiet ? null : makeProgress(opts.label ?? base.name, base.train.steps);
   const started = Date.now();
-  const meta = { task: task.id, eval_file: evalSet.path, examples: evalSet.examples.slice(0, SNAPSHOT_EXAMPLES), layout: task.layout };
+  const meta = {
+    task: task.id,
+    eval_file: evalSet.path,
+    layout: task.layout,
+    examples: evalSet.examples.slice(0, SNAPSHOT_EXAMPLES),
+    sources: Array.from(evalSet.encoded.sources.slice(0, SNAPSHOT_EXAMPLES * task.layout.queryCount)), // [example][query row] correct key position
+  };
   const finish = (r: number, status: RunStatus, divergedAt: number | null, error?: string): RunOutcome => {
     const summary = {
       status,

@@ -7,18 +7,17 @@ export interface CopyExample {
 }
 
 /**
- * Copy. T random tokens (tokenEmb + posEmb[i]), then T output slots (outputEmb + posEmb[T+i]); output
- * slot i must reproduce token i under causal attention, so matching is purely positional.
- * Embedding rows: tokens, then the output marker, then positions.
+ * Copy. T random tokens (tokenEmb, + posEmb[i] added by the model), then T output slots (outputEmb
+ * + posEmb[T+i]); output slot i must reproduce token i under causal attention, so matching is purely
+ * positional. Embedding rows: tokens, then the output marker.
  */
 export function copyTask(cfg: TaskConfig): Task<CopyExample> {
   const { length: T, vocab } = cfg;
   const outputRow = vocab;
-  const posRow = vocab + 1;
   const layout: Layout = {
     positions: 2 * T,
-    inputVocab: posRow + 2 * T,
-    featuresPerPosition: 2,
+    inputVocab: vocab + 1,
+    featuresPerPosition: 1,
     outputVocab: vocab,
     queryStart: T,
     queryCount: T,
@@ -34,13 +33,13 @@ export function copyTask(cfg: TaskConfig): Task<CopyExample> {
     encode(examples: readonly CopyExample[]): Encoded {
       const n = examples.length;
       const N = layout.positions;
-      const features = new Int32Array(n * N * 2);
+      const features = new Int32Array(n * N);
       const targets = new Int32Array(n * T);
       const sources = new Int32Array(n * T);
       examples.forEach((ex, b) => {
         for (let i = 0; i < T; i++) {
-          features.set([ex.tokens[i], posRow + i], (b * N + i) * 2);
-          features.set([outputRow, posRow + T + i], (b * N + T + i) * 2);
+          features[b * N + i] = ex.tokens[i];
+          features[b * N + T + i] = outputRow;
           targets[b * T + i] = ex.tokens[i];
           sources[b * T + i] = i;
         }

@@ -11,19 +11,18 @@ export interface LookupExample {
 }
 
 /**
- * Lookup. Slot i's input is keyEmb[k_i] + valueEmb[v_i] + posEmb[i]; the query slot (last) is
- * keyEmb[k_q] + queryEmb + posEmb[N]. The answer is read at the query slot under full attention.
- * Embedding rows: keys, then values, then the query marker, then positions.
+ * Lookup. Slot i's input is keyEmb[k_i] + valueEmb[v_i] (+ posEmb[i], added by the model); the query
+ * slot (last) is keyEmb[k_q] + queryEmb (+ posEmb[N]). The answer is read there under full attention.
+ * Embedding rows: keys, then values, then the query marker.
  */
 export function lookupTask(cfg: TaskConfig): Task<LookupExample> {
   const { slots, keyVocab, valueVocab } = cfg;
   const valueRow = keyVocab;
   const queryRow = keyVocab + valueVocab;
-  const posRow = queryRow + 1;
   const layout: Layout = {
     positions: slots + 1,
-    inputVocab: posRow + slots + 1,
-    featuresPerPosition: 3,
+    inputVocab: queryRow + 1,
+    featuresPerPosition: 2,
     outputVocab: valueVocab,
     queryStart: slots,
     queryCount: 1,
@@ -43,14 +42,17 @@ export function lookupTask(cfg: TaskConfig): Task<LookupExample> {
     encode(examples: readonly LookupExample[]): Encoded {
       const n = examples.length;
       const N = layout.positions;
-      const features = new Int32Array(n * N * 3);
+      const features = new Int32Array(n * N * 2);
       const targets = new Int32Array(n);
       const sources = new Int32Array(n);
       examples.forEach((ex, b) => {
+        let at = b * N * 2;
         for (let i = 0; i < slots; i++) {
-          features.set([ex.keys[i], valueRow + ex.values[i], posRow + i], (b * N + i) * 3);
+          features[at++] = ex.keys[i];
+          features[at++] = valueRow + ex.values[i];
         }
-        features.set([ex.keys[ex.slot], queryRow, posRow + slots], (b * N + slots) * 3);
+        features[at++] = ex.keys[ex.slot];
+        features[at] = queryRow;
         targets[b] = ex.values[ex.slot];
         sources[b] = ex.slot;
       });

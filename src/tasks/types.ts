@@ -4,7 +4,7 @@ import type { Stream } from '../rng.js';
 export interface Layout {
   /** Sequence length N. */
   positions: number;
-  /** Rows of the embedding table; each position's input is the sum of `featuresPerPosition` rows. */
+  /** Rows of the content embedding table; a position's input is the sum of `featuresPerPosition` rows plus its position embedding. */
   inputVocab: number;
   featuresPerPosition: number;
   /** Classes the unembedding predicts. */

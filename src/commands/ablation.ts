@@ -1,0 +1,22 @@
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { loadSweep } from '../sweep/plan.js';
+import { sweepInto, defaultSweepDir, type SweepArgs } from './sweep.js';
+import { compareInto } from './compare.js';
+
+/** sweep + compare: runs under <out>/runs, report.md, report.html and verdict.json at <out>. */
+export async function ablationCommand(args: SweepArgs & { check: boolean }): Promise<void> {
+  const plan = loadSweep(args.config, args.set);
+  const lrs = plan.grid['train.lr'];
+  if (!lrs || lrs.length < 2) throw new UserError(`${args.config}: an ablation measures LR sensitivity, so grid.train.lr must list at least 2 learning rates`);
+  const attention = plan.grid['model.attention'];
+  if (!attention || !attention.includes('qkv') || !attention.includes('qv')) throw new UserError(`${args.config}: an ablation compares variants, so grid.model.attention must list qkv and qv`);
+  const out = args.out ?? defaultSweepDir(plan.name, args.set);
+  const runsDir = await sweepInto(args, join(out, 'runs'));
+  const result = await compareInto([runsDir], out, `qkv-lab ablation: ${plan.name}`);
+  process.stdout.write(`\nreport: ${join(result.outDir, 'report.html')}\n`);
+  if (args.check && !result.holds) {
+    process.stdout.write('check: the verdict "keyless is less stable" was NOT reproduced (exit 1)\n');
+    process.exitCode = 1;
+  } else if (args.check) process.stdout.write('check: verdict reproduced\n');
+}

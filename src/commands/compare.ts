@@ -1,0 +1,84 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { collectRuns } from '../report/collect.js';
+import { analyse, type Analysis } from '../report/analyse.js';
+import { reportMarkdown, verdictSentence, VERDICT_HOLDS, VERDICT_NOT_SHOWN } from '../report/markdown.js';
+import { buildReportData } from '../report/build.js';
+import { renderCharts } from '../report/charts.js';
+import { renderHtml } from '../report/html.js';
+import { writeFileAtomic, writeJsonAtomic } from '../runs/atomic.js';
+
+export interface CompareResult {
+  analysis: Analysis;
+  holds: boolean;
+  outDir: string;
+}
+
+/** What verdict.json holds: no paths, times or machine facts, so shards and reruns compare byte for byte. */
+export function verdictJson(a: Analysis, runCount: number) {
+  const series = a.series.map((s) => ({
+    label: s.label,
+    settings: s.settings,
+    holds: s.verdict?.holds ?? false,
+    ratio: s.verdict?.ratio ?? null,
+    p: s.verdict?.p ?? null,
+    u: s.verdict?.u ?? null,
+    per_seed: Object.fromEntries(s.variants.map((v) => [v.variant, v.sensitivity])),
+    entropy: s.entropy ? { lr: s.entropy.lr, ratio: s.entropy.ratio, p: s.entropy.p } : null,
+  }));
+  const holds = series.length > 0 && series.every((s) => s.holds);
+  const single = series.length === 1 ? series[0] : null;
+  return {
+    holds,
+    verdict: holds ? VERDICT_HOLDS : VERDICT_NOT_SHOWN,
+    ratio: single?.ratio ?? null,
+    p: single?.p ?? null,
+    per_seed: single?.per_seed ?? null,
+    series,
+    settings: a.common,
+    differing: a.differing,
+    runs: runCount,
+  };
+}
+
+export async function compareInto(paths: string[], outDir: string, title = 'qkv-lab report'): Promise<CompareResult> {
+  const { runs, unfinished } = collectRuns(paths);
+  for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
+  const analysis = analyse(runs);
+  if (unfinished.length) analysis.warnings.push(`${unfinished.length} unfinished run(s) left out: ${unfinished.join(', ')}`);
+  mkdirSync(outDir, { recursive: true });
+  const draft = buildReportData(title, runs, analysis, '');
+  const charts = await renderCharts(draft, outDir);
+  const markdown = reportMarkdown(title, analysis, charts);
+  const data = { ...draft, markdown };
+  writeFileAtomic(join(outDir, 'report.md'), markdown + '\n');
+  writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, charts));
+  const verdict = verdictJson(analysis, runs.length);
+  writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
+  printSummary(analysis);
+  return { analysis, holds: verdict.holds, outDir: resolve(outDir) };
+}
+
+function printSummary(a: Analysis): void {
+  const w = (s: string) => process.stdout.write(s + '\n');
+  const n = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(3)).toString());
+  if (Object.keys(a.differing).length) w(`runs differ in: ${Object.entries(a.differing).map(([k, v]) => `${k} ∈ {${v.join(', ')}}`).join('; ')}`);
+  for (const s of a.series) {
+    w('');
+    if (s.label) w(`== ${s.label} ==`);
+    w(`${'variant'.padEnd(8)}${'lr'.padEnd(9)}${'final loss'.padEnd(20)}${'final acc'.padEnd(18)}${'spikes'.padEnd(8)}${'rough'.padEnd(8)}${'steps→95%'.padEnd(11)}diverged`);
+    for (const v of s.variants) {
+      for (const r of v.perLr) {
+        w(`${v.variant.padEnd(8)}${String(r.lr).padEnd(9)}${`${n(r.finalLoss.mean)} ± ${n(r.finalLoss.std)}`.padEnd(20)}${`${n(r.finalAcc.mean)} ± ${n(r.finalAcc.std)}`.padEnd(18)}${n(r.spikes).padEnd(8)}${n(r.roughness).padEnd(8)}${(r.stepsToAcc === null ? 'never' : n(r.stepsToAcc)).padEnd(11)}${r.diverged}`);
+      }
+      w(`${v.variant.padEnd(8)}LR sensitivity ${n(v.sensMean)} ± ${n(v.sensStd)} over ${v.sensitivity.length} seeds; ${v.diverged} diverged`);
+    }
+    w(verdictSentence(s).replace(/\*\*/g, ''));
+  }
+  for (const warning of a.warnings) process.stderr.write(`compare: warning: ${warning}\n`);
+}
+
+export async function compareCommand(args: { paths: string[]; out?: string }): Promise<void> {
+  const result = await compareInto(args.paths, args.out ?? 'report');
+  process.stdout.write(`\nreport: ${join(result.outDir, 'report.html')}\n`);
+}

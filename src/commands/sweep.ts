@@ -1,0 +1,47 @@
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { BackendChoice } from '../backend.js';
+import { UserError } from '../errors.js';
+import { loadSweep, resolveShard, shardRuns } from '../sweep/plan.js';
+import { runSweep } from '../sweep/run.js';
+
+export interface SweepArgs {
+  config: string;
+  set: string[];
+  out?: string;
+  workers?: number;
+  shard?: string;
+  shards?: number;
+  backend: BackendChoice;
+  dataDir: string;
+}
+
+/** The default place for a sweep's runs: runs/<name>, plus the overrides, so a changed sweep never reuses old runs. */
+export function defaultSweepDir(name: string, sets: string[]): string {
+  const slug = sets.map((s) => s.replace(/[^A-Za-z0-9.=-]/g, '')).join('_');
+  return join('runs', slug ? `${name}_${slug}` : name);
+}
+
+export function checkWorkers(workers: number | undefined): number {
+  const n = workers ?? availableParallelism();
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--workers expects a positive integer, got ${workers}`);
+  return n;
+}
+
+/** Runs the sweep (or one shard of it) into `runsDir`; returns that directory. */
+export async function sweepInto(args: SweepArgs, runsDir: string): Promise<string> {
+  const plan = loadSweep(args.config, args.set);
+  const workers = checkWorkers(args.workers);
+  const shard = resolveShard(args.shard, args.shards, process.env);
+  const runs = shard ? shardRuns(plan.runs, shard) : plan.runs;
+  if (shard) process.stderr.write(`sweep: shard ${shard.index}/${shard.count}: ${runs.length} of ${plan.runs.length} runs\n`);
+  const result = await runSweep(plan, runs, { dir: runsDir, workers, backend: args.backend, dataDir: args.dataDir });
+  if (result.failed.length) throw new Error(`${result.failed.length} run(s) failed: ${result.failed.join(', ')}`);
+  return resolve(runsDir);
+}
+
+export async function sweepCommand(args: SweepArgs): Promise<void> {
+  const plan = loadSweep(args.config, args.set);
+  const dir = await sweepInto(args, args.out ?? join(defaultSweepDir(plan.name, args.set), 'runs'));
+  process.stdout.write(`${dir}\n`);
+}

@@ -1,0 +1,75 @@
+/** The report's words and tables, in Markdown: what a reader needs to judge the verdict. */
+import type { Analysis, SeriesAnalysis, Comparison } from './analyse.js';
+import { ALPHA } from './analyse.js';
+
+const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(digits)).toString());
+const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
+const pval = (p: number) => (p < 0.001 ? p.toExponential(2) : p.toFixed(4));
+
+export const VERDICT_HOLDS = 'keyless is less stable';
+export const VERDICT_NOT_SHOWN = 'not shown at this setting';
+
+/** One sentence per series: the stability verdict with its ratio, p and sample sizes. */
+export function verdictSentence(s: SeriesAnalysis): string {
+  const where = s.label ? ` (${s.label})` : '';
+  if (!s.verdict) return `**No verdict${where}**: the comparison needs both variants at ≥ 2 learning rates.`;
+  const v = s.verdict;
+  const stats = `QV/QKV mean LR sensitivity ratio ${num(v.ratio)}, one-sided exact Mann–Whitney U = ${v.u}, p = ${pval(v.p)} (${v.qv.length} vs ${v.qkv.length} seeds)`;
+  return v.holds ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.` : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.`;
+}
+
+function comparisonLine(c: Comparison, what: string): string {
+  return `${what}: QV/QKV ratio ${num(c.ratio)}, one-sided exact Mann–Whitney U p = ${pval(c.p)} (${c.qv.length} vs ${c.qkv.length})${c.holds ? '' : ' — not significant'}.`;
+}
+
+function seriesSection(s: SeriesAnalysis): string[] {
+  const out: string[] = [];
+  out.push(`## ${s.label ? `Series ${s.label}` : 'Results'}`, '', verdictSentence(s), '');
+  out.push('### Stability: LR sensitivity (Wortsman et al. 2023)', '');
+  out.push('Per seed: mean over the swept learning rates of min(ℓ(η), ℓ₀) − min_η ℓ(η), with ℓ the final eval loss and ℓ₀ the loss at initialisation (a diverged run counts as ℓ₀). Higher is less stable.', '');
+  out.push('| variant | LR sensitivity (mean ± std) | per seed | diverged runs |', '|---|---|---|---|');
+  for (const v of s.variants) {
+    out.push(`| ${v.variant} | ${pm(v.sensMean, v.sensStd)} | ${v.sensitivity.map((x) => `s${x.seed}: ${num(x.value)}`).join(', ') || 'n/a'} | ${v.diverged} |`);
+  }
+  out.push('', '### Per learning rate', '');
+  out.push('| variant | lr | runs | final eval loss (mean ± std over seeds) | final eval acc | spikes / run | roughness | steps to 95% (runs reaching) | diverged |');
+  out.push('|---|---|---|---|---|---|---|---|---|');
+  for (const v of s.variants) {
+    for (const r of v.perLr) {
+      out.push(`| ${v.variant} | ${r.lr} | ${r.runs} | ${pm(r.finalLoss.mean, r.finalLoss.std)} | ${pm(r.finalAcc.mean, r.finalAcc.std)} | ${num(r.spikes)} | ${num(r.roughness)} | ${r.stepsToAcc === null ? 'never' : `${num(r.stepsToAcc, 4)} (${r.reached}/${r.runs})`} | ${r.diverged} |`);
+    }
+  }
+  if (s.entropy) {
+    out.push('', '### Matching is noisier: attention entropy (a separate finding)', '');
+    out.push(comparisonLine(s.entropy, `Final normalised attention entropy at the smallest learning rate (${s.entropy.lr}), QV above QKV`) + ' ' +
+      'This measures how sharply attention picks the queried slot, not training stability.');
+  }
+  const qkv = s.variants.find((v) => v.variant === 'qkv');
+  const qv = s.variants.find((v) => v.variant === 'qv');
+  if (qkv && qv) {
+    out.push('', '### Speed (not stability)', '');
+    out.push('Steps to 95% eval accuracy, mean over the runs that reached it, per learning rate: ' +
+      qkv.perLr.map((r, i) => `lr ${r.lr}: QKV ${r.stepsToAcc === null ? 'never' : num(r.stepsToAcc, 4)} vs QV ${qv.perLr[i]?.stepsToAcc == null ? 'never' : num(qv.perLr[i].stepsToAcc!, 4)}`).join('; ') +
+      '. Final losses pooled over learning rates mix this speed difference with stability, so the verdict uses per-seed LR sensitivity only.');
+  }
+  out.push('');
+  return out;
+}
+
+export function reportMarkdown(title: string, a: Analysis, charts: { id: string; title: string; pngFile: string }[]): string {
+  const out: string[] = [`# ${title}`, ''];
+  out.push('Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention (scores = Q·Vᵀ/√d), trained across learning rates and seeds. Definitions: shared/METRICS.md, summarised in the README.', '');
+  for (const s of a.series) out.push(`- ${verdictSentence(s)}`);
+  out.push('');
+  if (a.warnings.length) out.push('**Warnings**', '', ...a.warnings.map((w) => `- ${w}`), '');
+  if (Object.keys(a.differing).length) {
+    out.push('**Runs differ in** (besides seed, learning rate and attention): ' + Object.entries(a.differing).map(([k, v]) => `\`${k}\` ∈ {${v.join(', ')}}`).join('; '), '');
+  }
+  out.push('<details><summary>Settings shared by every run</summary>', '', '| key | value |', '|---|---|', ...Object.entries(a.common).map(([k, v]) => `| \`${k}\` | ${v} |`), '', '</details>', '');
+  for (const s of a.series) out.push(...seriesSection(s));
+  if (charts.length) {
+    out.push('## Charts', '');
+    for (const c of charts) out.push(`### ${c.title}`, '', `![${c.title}](${c.pngFile})`, '');
+  }
+  return out.join('\n');
+}

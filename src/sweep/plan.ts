@@ -1,0 +1,132 @@
+/**
+ * A sweep: a base config and a grid of dotted keys with lists. Expands to runs, groups runs that can
+ * train as one batched computation, and slices the work deterministically for sharding.
+ */
+import { dirname, resolve, join } from 'node:path';
+import { z } from 'zod';
+import { loadConfigFile, applyOverrides, setPath, validate, configSchema, type Config } from '../config.js';
+import { UserError } from '../errors.js';
+import { shapeKey } from '../runs/group.js';
+
+const scalar = z.union([z.number(), z.string(), z.boolean()]);
+
+const sweepSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash or underscore').default('sweep'), // the default output dir is runs/<name>
+    base: z.union([z.string(), z.record(z.unknown())]), // a config file (relative to the sweep file) or an inline config
+    grid: z.record(z.array(scalar, { invalid_type_error: 'must be a list, e.g. [1e-3, 1e-2]' }).min(1, 'must list at least one value')),
+  })
+  .strict();
+
+/** Most runs one batched group holds: beyond this, per-step work is large enough that batching gains little. */
+export const MAX_GROUP = 64;
+
+export interface PlannedRun {
+  name: string; // unique within the sweep, from the grid values: attention-qv_lr-0.01_seed-3
+  config: Config;
+}
+
+export interface SweepPlan {
+  name: string;
+  grid: Record<string, (string | number | boolean)[]>;
+  runs: PlannedRun[];
+}
+
+export function loadSweep(path: string, sets: readonly string[]): SweepPlan {
+  const raw = validate(sweepSchema, loadConfigFile(path), '');
+  if (Object.keys(raw.grid).length === 0) throw new UserError(`${path}: grid is empty; list at least one key, e.g. train.seed: [0, 1, 2]`);
+  const base = typeof raw.base === 'string' ? loadConfigFile(resolve(dirname(path), raw.base)) : raw.base;
+  const withSets = applyOverrides(base, sets);
+  const keys = Object.keys(raw.grid);
+  const runs: PlannedRun[] = [];
+  const short = shortNames(keys);
+  for (const combo of cartesian(keys.map((k) => raw.grid[k]))) {
+    const values = structuredClone(withSets);
+    keys.forEach((k, i) => setPath(values, k, combo[i], 'grid'));
+    let config: Config;
+    try {
+      config = validate(configSchema, values);
+    } catch (err) {
+      throw new UserError(`${path}: grid: ${(err as Error).message}`);
+    }
+    runs.push({ name: keys.map((k, i) => `${short[i]}-${combo[i]}`).join('_'), config });
+  }
+  return { name: raw.name, grid: raw.grid, runs };
+}
+
+/** The last segment of each key, or the whole path where two keys would share it. */
+function shortNames(keys: string[]): string[] {
+  const last = keys.map((k) => k.split('.').at(-1)!);
+  return keys.map((k, i) => (last.filter((l) => l === last[i]).length > 1 ? k : last[i]));
+}
+
+function cartesian<T>(lists: T[][]): T[][] {
+  return lists.reduce<T[][]>((acc, list) => acc.flatMap((prefix) => list.map((x) => [...prefix, x])), [[]]);
+}
+
+/** Work units: runs of one shape, in plan order, at most MAX_GROUP per unit. */
+export function groupRuns(runs: PlannedRun[]): PlannedRun[][] {
+  const byShape = new Map<string, PlannedRun[]>();
+  for (const run of runs) {
+    const key = shapeKey(run.config);
+    byShape.set(key, [...(byShape.get(key) ?? []), run]);
+  }
+  return [...byShape.values()].flatMap((group) => chunk(group, Math.ceil(group.length / Math.ceil(group.length / MAX_GROUP))));
+}
+
+/** Splits units in halves until there are at least `workers` of them, so every worker has something to do. */
+export function spreadOver(units: PlannedRun[][], workers: number): PlannedRun[][] {
+  const out = [...units];
+  while (out.length < workers) {
+    const largest = out.reduce((best, u, i) => (u.length > out[best].length ? i : best), 0);
+    if (out[largest].length < 2) break;
+    const [a, b] = chunk(out[largest], Math.ceil(out[largest].length / 2));
+    out.splice(largest, 1, a, b);
+  }
+  return out;
+}
+
+function chunk<T>(xs: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+export interface Shard {
+  index: number; // 1-based
+  count: number;
+}
+
+/** The runs of shard i of n: whole groups where possible, so a shard batches as well as the full sweep does. */
+export function shardRuns(runs: PlannedRun[], shard: Shard): PlannedRun[] {
+  const units = spreadOver(groupRuns(runs), shard.count);
+  return units.filter((_, i) => i % shard.count === shard.index - 1).flat();
+}
+
+/** --shard i/n, else Slurm array variables, else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with --shards. */
+export function resolveShard(flag: string | undefined, shards: number | undefined, env: NodeJS.ProcessEnv): Shard | null {
+  if (flag !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(flag);
+    if (!m || Number(m[2]) < 1 || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new UserError(`--shard expects i/n with 1 ≤ i ≤ n, got '${flag}'`);
+    return { index: Number(m[1]), count: Number(m[2]) };
+  }
+  if (env.SLURM_ARRAY_TASK_ID !== undefined && env.SLURM_ARRAY_TASK_COUNT !== undefined) {
+    const min = Number(env.SLURM_ARRAY_TASK_MIN ?? 0);
+    return checkedShard(Number(env.SLURM_ARRAY_TASK_ID) - min + 1, Number(env.SLURM_ARRAY_TASK_COUNT), 'SLURM_ARRAY_TASK_ID');
+  }
+  if (env.JOB_COMPLETION_INDEX !== undefined) {
+    if (!shards) throw new UserError('JOB_COMPLETION_INDEX is set: pass --shards N (the Job\'s completions) too');
+    return checkedShard(Number(env.JOB_COMPLETION_INDEX) + 1, shards, 'JOB_COMPLETION_INDEX');
+  }
+  if (shards !== undefined && shards !== 1) throw new UserError('--shards needs --shard i/n or JOB_COMPLETION_INDEX');
+  return null;
+}
+
+function checkedShard(index: number, count: number, source: string): Shard {
+  if (!Number.isInteger(index) || !Number.isInteger(count) || index < 1 || index > count) throw new UserError(`${source} gives shard ${index} of ${count}, which is out of range`);
+  return { index, count };
+}
+
+export function runDir(sweepDir: string, run: PlannedRun): string {
+  return join(sweepDir, run.name);
+}

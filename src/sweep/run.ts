@@ -1,0 +1,84 @@
+/** Runs a planned sweep into a directory: skips completed runs, batches the rest, spreads groups over workers. */
+import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { UserError } from '../errors.js';
+import { initBackend, type BackendChoice } from '../backend.js';
+import { makeTask } from '../tasks/index.js';
+import { loadEvalSet } from '../tasks/evalset.js';
+import { readStatus, createRunDir } from '../runs/rundir.js';
+import { runGroup } from '../runs/group.js';
+import { writeJsonAtomic } from '../runs/atomic.js';
+import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
+import { runPool } from './pool.js';
+import type { GroupJob } from './worker.js';
+
+export interface SweepOptions {
+  dir: string;
+  workers: number;
+  backend: BackendChoice;
+  dataDir: string;
+  log?: (line: string) => void;
+}
+
+export interface SweepResult {
+  trained: number;
+  skipped: number;
+  failed: string[];
+}
+
+/** A run is done when it completed or diverged (a divergence is a result) with exactly the planned config. */
+function isDone(dir: string, run: PlannedRun): boolean {
+  const status = readStatus(dir);
+  if (status !== 'completed' && status !== 'diverged') return false;
+  const saved = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  if (!isDeepStrictEqual(saved, run.config)) {
+    throw new UserError(`${dir} holds a finished run with a different config; use another --out for this sweep`);
+  }
+  return true;
+}
+
+export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepOptions): Promise<SweepResult> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  mkdirSync(opts.dir, { recursive: true });
+  writeJsonAtomic(join(opts.dir, 'sweep.json'), { name: plan.name, grid: plan.grid, runs: plan.runs.map((r) => r.name) });
+  const todo = runs.filter((run) => !isDone(runDir(opts.dir, run), run));
+  const skipped = runs.length - todo.length;
+  if (skipped) log(`sweep: ${skipped} run(s) already finished, skipped`);
+  // An unfinished directory holds no result worth keeping: start that run again.
+  for (const run of todo) if (existsSync(runDir(opts.dir, run))) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
+  const backend = await initBackend(opts.backend);
+  for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
+    loadEvalSet(opts.dataDir, makeTask(task.task), task.eval); // written once here, so workers never race to create it
+  }
+  const units = spreadOver(groupRuns(todo), opts.workers);
+  const jobs: GroupJob[] = units.map((unit, id) => ({
+    id,
+    configs: unit.map((r) => r.config),
+    dirs: unit.map((r) => createRunDir(runDir(opts.dir, r))),
+    dataDir: opts.dataDir,
+    backend,
+  }));
+  const failed: string[] = [];
+  let done = 0;
+  const started = Date.now();
+  const report = (job: GroupJob, statuses: string[] | null, message?: string) => {
+    done += job.dirs.length;
+    if (!statuses) failed.push(...job.dirs);
+    const counts = statuses ? Object.entries(statuses.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {})).map(([s, n]) => `${n} ${s}`).join(', ') : `failed: ${message}`;
+    log(`sweep: group ${job.id + 1}/${jobs.length} (${job.configs[0].model.attention}, ${job.dirs.length} runs) ${counts} — ${done}/${todo.length} runs, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  };
+  if (opts.workers <= 1 || jobs.length <= 1) {
+    for (const job of jobs) {
+      try {
+        const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true });
+        report(job, outcomes.map((o) => o.status));
+      } catch (err) {
+        report(job, null, err instanceof Error ? err.message : String(err));
+      }
+    }
+  } else {
+    await runPool(jobs, opts.workers, (job, reply) => (reply.ok ? report(job, reply.statuses) : report(job, null, reply.message)));
+  }
+  return { trained: todo.length, skipped, failed };
+}
