@@ -40,12 +40,16 @@ export class Stream {
 
   /** k distinct integers from [0, n), in random order (partial Fisher–Yates). */
   distinct(n: number, k: number): number[] {
-    const pool = Array.from({ length: n }, (_, i) => i);
+    const pool = new Array<number>(n);
+    for (let i = 0; i < n; i++) pool[i] = i;
     for (let i = 0; i < k; i++) {
       const j = this.int(i, n - 1);
-      [pool[i], pool[j]] = [pool[j], pool[i]];
+      const t = pool[i];
+      pool[i] = pool[j];
+      pool[j] = t;
     }
-    return pool.slice(0, k);
+    pool.length = k;
+    return pool;
   }
 }
 

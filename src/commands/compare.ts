@@ -69,7 +69,7 @@ function printSummary(a: Analysis): void {
     w(`${'variant'.padEnd(8)}${'lr'.padEnd(9)}${'final loss'.padEnd(20)}${'final acc'.padEnd(18)}${'spikes'.padEnd(8)}${'rough'.padEnd(8)}${'steps→95%'.padEnd(11)}diverged`);
     for (const v of s.variants) {
       for (const r of v.perLr) {
-        w(`${v.variant.padEnd(8)}${String(r.lr).padEnd(9)}${`${n(r.finalLoss.mean)} ± ${n(r.finalLoss.std)}`.padEnd(20)}${`${n(r.finalAcc.mean)} ± ${n(r.finalAcc.std)}`.padEnd(18)}${n(r.spikes).padEnd(8)}${n(r.roughness).padEnd(8)}${(r.stepsToAcc === null ? 'never' : n(r.stepsToAcc)).padEnd(11)}${r.diverged}`);
+        w(`${v.variant.padEnd(8)}${String(r.lr).padEnd(9)}${`${n(r.finalLoss.mean)} ± ${n(r.finalLoss.std)} `.padEnd(20)}${`${n(r.finalAcc.mean)} ± ${n(r.finalAcc.std)} `.padEnd(18)}${n(r.spikes).padEnd(8)}${n(r.roughness).padEnd(8)}${(r.stepsToAcc === null ? 'never' : n(r.stepsToAcc)).padEnd(11)}${r.diverged}`);
       }
       w(`${v.variant.padEnd(8)}LR sensitivity ${n(v.sensMean)} ± ${n(v.sensStd)} over ${v.sensitivity.length} seeds; ${v.diverged} diverged`);
     }

@@ -33,11 +33,14 @@ export function lookupTask(cfg: TaskConfig): Task<LookupExample> {
     layout,
     id: `lookup-s${slots}-k${keyVocab}-v${valueVocab}`,
     sample(rng: Stream, count: number): LookupExample[] {
-      return Array.from({ length: count }, () => ({
-        keys: rng.distinct(keyVocab, slots),
-        values: Array.from({ length: slots }, () => rng.int(0, valueVocab - 1)),
-        slot: rng.int(0, slots - 1),
-      }));
+      const out: LookupExample[] = new Array(count);
+      for (let b = 0; b < count; b++) {
+        const keys = rng.distinct(keyVocab, slots);
+        const values = new Array<number>(slots);
+        for (let i = 0; i < slots; i++) values[i] = rng.int(0, valueVocab - 1);
+        out[b] = { keys, values, slot: rng.int(0, slots - 1) };
+      }
+      return out;
     },
     encode(examples: readonly LookupExample[]): Encoded {
       const n = examples.length;

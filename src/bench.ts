@@ -1,0 +1,179 @@
+/**
+ * `npm run bench`: where the time goes. Prints a table and writes bench.json. Timings live here, never in tests.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend, tf, type BackendName } from './backend.js';
+import { loadConfigFile, resolveConfig, type Config } from './config.js';
+import { makeTask } from './tasks/index.js';
+import { loadEvalSet } from './tasks/evalset.js';
+import { initialValues } from './model/transformer.js';
+import { trainGroup } from './train/trainer.js';
+import { Stream } from './rng.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist', 'cli.js');
+
+interface Timed {
+  seconds: number;
+  evals: number;
+}
+
+/** Trains R runs of `cfg` for `steps` steps; logEvery > steps leaves only the first and last evaluation. */
+async function timeGroup(cfg: Config, R: number, steps: number, logEvery: number): Promise<Timed> {
+  const task = makeTask(cfg.task);
+  const evalSet = loadEvalSet(join(ROOT, 'data'), task, cfg.eval);
+  const streams = Array.from({ length: R }, (_, r) => Stream.derive(r, `data/${task.id}`));
+  let evals = 0;
+  const started = performance.now();
+  await trainGroup({
+    model: cfg.model,
+    layout: task.layout,
+    steps,
+    batchSize: cfg.train.batchSize,
+    warmup: cfg.train.warmup,
+    logEvery,
+    lrs: Array.from({ length: R }, () => cfg.train.lr),
+    initial: Array.from({ length: R }, (_, r) => initialValues(cfg.model, task.layout, r)),
+    nextBatches: () => streams.map((s) => task.encode(task.sample(s, cfg.train.batchSize))),
+    evalSet: evalSet.encoded,
+    snapshotExamples: 4,
+    onRows: async () => void evals++,
+    onSnapshot: async () => {},
+  });
+  return { seconds: (performance.now() - started) / 1000, evals };
+}
+
+/** Steps per second of training alone: the difference between a long and a short run cancels set-up and the two evaluations. */
+async function trainStepsPerS(cfg: Config, R: number, steps: number): Promise<number> {
+  const short = await timeGroup(cfg, R, Math.max(1, Math.floor(steps / 5)), 1e9);
+  const long = await timeGroup(cfg, R, steps, 1e9);
+  return (steps - Math.floor(steps / 5)) / (long.seconds - short.seconds);
+}
+
+/** Runs the CLI and tracks the peak resident memory of its whole process tree from /proc. */
+function runTimed(args: string[]): Promise<{ seconds: number; peakRssMb: number; code: number | null }> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    let peak = 0;
+    const poll = setInterval(() => (peak = Math.max(peak, treeRssKb(child.pid!))), 100);
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      resolve({ seconds: (performance.now() - started) / 1000, peakRssMb: peak / 1024, code });
+    });
+  });
+}
+
+function treeRssKb(root: number): number {
+  const parent = new Map<number, number>();
+  const rss = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      parent.set(Number(entry), Number(/PPid:\s+(\d+)/.exec(status)?.[1]));
+      rss.set(Number(entry), Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const inTree = (pid: number): boolean => pid === root || (parent.has(pid) && pid > 1 && inTree(parent.get(pid)!));
+  return [...rss.entries()].filter(([pid]) => inTree(pid)).reduce((a, [, kb]) => a + kb, 0);
+}
+
+async function main(): Promise<void> {
+  const skipAblation = process.argv.includes('--no-ablation');
+  const base = resolveConfig(loadConfigFile(join(ROOT, 'configs', 'lookup.yaml')));
+  const results: Record<string, unknown> = { date: new Date().toISOString(), cores: availableParallelism(), node: process.version };
+  const line = (s: string) => process.stdout.write(s + '\n');
+
+  // 1. One run (R = 1) on every backend that loads here. Backends cannot be switched back and forth
+  //    cheaply inside one process, so each gets a child process.
+  const perBackend: Record<string, number | string> = {};
+  for (const backend of ['node', 'wasm', 'cpu'] as BackendName[]) {
+    perBackend[backend] = await new Promise<number | string>((resolve) => {
+      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--single', backend], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('exit', () => resolve(Number.isFinite(Number(out.trim())) && out.trim() !== '' ? Number(out.trim()) : 'not available'));
+    });
+  }
+  results.single_run_steps_per_s = perBackend;
+  const backend = await initBackend('auto');
+  results.backend = backend;
+  line(`backend (auto): ${backend}`);
+  line('single run (R = 1), configs/lookup.yaml, training steps/s:');
+  for (const [name, v] of Object.entries(perBackend)) line(`  ${name.padEnd(6)} ${typeof v === 'number' ? v.toFixed(1) : v}`);
+
+  // 2. Cost against R.
+  const byR: { R: number; steps_per_s: number; run_steps_per_s: number; ms_per_step: number }[] = [];
+  line('batched groups (training only):\n  R     steps/s   run-steps/s   ms/step   × R=1');
+  for (const R of [1, 5, 25, 50]) {
+    const sps = await trainStepsPerS(base, R, R >= 25 ? 150 : 300);
+    byR.push({ R, steps_per_s: sps, run_steps_per_s: sps * R, ms_per_step: 1000 / sps });
+    line(`  ${String(R).padEnd(5)} ${sps.toFixed(1).padStart(7)}   ${(sps * R).toFixed(0).padStart(11)}   ${(1000 / sps).toFixed(1).padStart(7)}   ${((sps * R) / byR[0].run_steps_per_s).toFixed(1).padStart(5)}`);
+  }
+  results.by_group_size = byR;
+
+  // 3. Training against evaluation, for the ablation's group (R = 25) at its logging interval.
+  const R = 25;
+  const steps = 200;
+  const withEval = await timeGroup(base, R, steps, base.train.logEvery);
+  const trainOnly = await timeGroup(base, R, steps, 1e9);
+  const evalShare = (withEval.seconds - trainOnly.seconds) / withEval.seconds;
+  results.train_vs_eval = { R, steps, log_every: base.train.logEvery, seconds_with_eval: withEval.seconds, seconds_train_only: trainOnly.seconds, eval_share: evalShare, ms_per_eval: (1000 * (withEval.seconds - trainOnly.seconds)) / (withEval.evals - trainOnly.evals) };
+  line(`time split at R = ${R}, logEvery ${base.train.logEvery}: training ${(100 * (1 - evalShare)).toFixed(0)}%, evaluation ${(100 * evalShare).toFixed(0)}% (${(results.train_vs_eval as { ms_per_eval: number }).ms_per_eval.toFixed(1)} ms per evaluation of ${base.eval.size} examples × ${R} runs)`);
+
+  // 4. Scaling with sequence length and width, at R = 25.
+  const scaling: { what: string; value: number; ms_per_step: number }[] = [];
+  for (const slots of [4, 8, 16, 32]) {
+    const cfg = resolveConfig({ ...base, task: { ...base.task, slots, keyVocab: Math.max(base.task.keyVocab, 2 * slots) } });
+    scaling.push({ what: 'slots', value: slots, ms_per_step: 1000 / (await trainStepsPerS(cfg, R, 100)) });
+  }
+  for (const dModel of [4, 8, 16, 32, 64]) {
+    const cfg = resolveConfig({ ...base, model: { ...base.model, dModel } });
+    scaling.push({ what: 'dModel', value: dModel, ms_per_step: 1000 / (await trainStepsPerS(cfg, R, 100)) });
+  }
+  results.scaling_r25 = scaling;
+  line('ms per training step at R = 25:');
+  for (const what of ['slots', 'dModel']) line(`  ${what.padEnd(7)} ${scaling.filter((s) => s.what === what).map((s) => `${s.value}: ${s.ms_per_step.toFixed(1)}`).join('   ')}`);
+
+  // 5. Tensor count across a long run.
+  const before = tf.memory().numTensors;
+  await timeGroup(base, 1, 2000, base.train.logEvery);
+  results.num_tensors = { before, after: tf.memory().numTensors, steps: 2000 };
+  line(`numTensors before and after a 2000-step run: ${before} → ${tf.memory().numTensors}`);
+
+  // 6. The full default ablation, with the default workers.
+  if (!skipAblation) {
+    const out = mkdtempSync(join(tmpdir(), 'qkv-bench-'));
+    const run = await runTimed(['ablation', 'configs/ablation.yaml', '--out', out]);
+    const verdict = JSON.parse(readFileSync(join(out, 'verdict.json'), 'utf8'));
+    rmSync(out, { recursive: true, force: true });
+    results.default_ablation = { wall_s: run.seconds, peak_rss_mb: run.peakRssMb, workers: availableParallelism(), exit_code: run.code, verdict: verdict.verdict, ratio: verdict.ratio, p: verdict.p };
+    line(`default ablation (50 runs × 2000 steps, ${availableParallelism()} workers): ${run.seconds.toFixed(1)} s wall, peak RSS ${run.peakRssMb.toFixed(0)} MB (whole process tree); verdict: ${verdict.verdict}`);
+  }
+  writeFileSync(join(ROOT, 'bench.json'), JSON.stringify(results, null, 2) + '\n');
+  line('wrote bench.json');
+}
+
+/** Child mode: steps/s of one run on one backend, printed alone; nothing when the backend does not load. */
+async function single(backend: BackendName): Promise<void> {
+  try {
+    await initBackend(backend);
+  } catch {
+    return;
+  }
+  const cfg = resolveConfig(loadConfigFile(join(ROOT, 'configs', 'lookup.yaml')));
+  process.stdout.write(String(await trainStepsPerS(cfg, 1, backend === 'cpu' ? 60 : 300)));
+}
+
+const at = process.argv.indexOf('--single');
+(at >= 0 ? single(process.argv[at + 1] as BackendName) : main()).catch((err) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
