@@ -11,7 +11,7 @@ const withBackend = <T>(y: Argv<T>) =>
     .option('data-dir', { type: 'string', default: 'data', describe: 'where fixed eval sets are kept' });
 
 const withSets = <T>(y: Argv<T>) =>
-  y.option('set', { type: 'string', array: true, default: [] as string[], describe: 'override a config key: --set train.lr=3e-3 (repeatable)' });
+  y.option('set', { type: 'string', array: true, requiresArg: true, default: [] as string[], describe: 'override a config key: --set train.lr=3e-3 (repeatable)' });
 
 const withSweep = <T>(y: Argv<T>) =>
   withSets(withBackend(y.positional('config', { type: 'string', demandOption: true })))
@@ -69,15 +69,18 @@ export function buildCli(argv: string[]) {
     .strict()
     .recommendCommands()
     .fail((msg, err) => {
-      throw err ?? new UserError(msg.replace(/\s+/g, ' '));
+      if (err && err.name !== 'YError') throw err; // a YError is yargs' own complaint about the arguments
+      const line = (msg ?? err?.message ?? '').replace(/\s+/g, ' ').trim();
+      throw new UserError(line.startsWith('Did you mean') ? `unknown command; ${line}` : line);
     })
     .help()
     .version(false)
     .wrap(Math.min(110, process.stdout.columns ?? 110));
 }
 
-buildCli(hideBin(process.argv))
-  .parseAsync()
+// Through a promise, so errors thrown synchronously by yargs' .fail() reach the one error printer too.
+Promise.resolve()
+  .then(() => buildCli(hideBin(process.argv)).parseAsync())
   .catch((err: unknown) => {
     process.exitCode = reportError(err);
   });

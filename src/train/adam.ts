@@ -15,8 +15,9 @@ export class BatchedAdam {
 
   constructor(private readonly params: Params) {
     for (const [path, p] of params) {
-      this.m.set(path, tf.variable(tf.zerosLike(p), false));
-      this.v.set(path, tf.variable(tf.zerosLike(p), false));
+      // tidy frees the zeros tf.variable copied from; without it they would outlive the optimizer
+      this.m.set(path, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(path, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
     }
   }
 
