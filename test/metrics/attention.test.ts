@@ -1,0 +1,216 @@
+/** attentionStats on hand-made attention weights and logits; every expectation is computed by hand. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf, initBackend } from '../../src/backend.js';
+import { attentionStats, statsInputs } from '../../src/metrics/attention.js';
+import { MASKED, type AttentionResult } from '../../src/model/attention.js';
+import type { Layout, Encoded } from '../../src/tasks/types.js';
+
+const ln = Math.log;
+
+/** Lookup-like: 4 positions (3 slots + the query), full attention, one supervised row (the last). */
+const LOOKUP: Layout = { positions: 4, inputVocab: 10, featuresPerPosition: 3, outputVocab: 4, queryStart: 3, queryCount: 1, causal: false };
+/** Copy-like: 3 tokens then 3 outputs, causal; supervised rows 3, 4, 5 see 4, 5, 6 keys. */
+const COPY: Layout = { positions: 6, inputVocab: 12, featuresPerPosition: 2, outputVocab: 4, queryStart: 3, queryCount: 3, causal: true };
+
+type W = number[][][][][]; // [R][B][H][rows][N]
+
+interface Stats {
+  entropy: number[];
+  entropyNorm: number[];
+  maxLogit: number[];
+  retrieval: number[][]; // [layer][run]
+}
+
+/**
+ * Runs attentionStats on per-layer weights (and logits; by default ln(w), masked where w = 0 on a causal
+ * row's hidden keys). `sources` is [B][S], the correct key position per supervised row.
+ */
+function stats(layout: Layout, layers: { weights: W; logits?: W }[], sources: number[][]): Stats {
+  const B = sources.length;
+  const evalSet: Encoded = { count: B, features: new Int32Array(0), targets: new Int32Array(B * layout.queryCount), sources: Int32Array.from(sources.flat()) };
+  const before = tf.memory().numTensors;
+  const inputs = statsInputs(evalSet, layout);
+  const out = tf.tidy(() => {
+    const results = layers.map(({ weights, logits }) => {
+      const w = tf.tensor(weights.flat(4), shapeOf(weights));
+      const l = logits ? tf.tensor(logits.flat(4), shapeOf(logits)) : tf.log(w);
+      return { weights: w, logits: l } as unknown as AttentionResult; // out, q, k, v are not read by the statistics
+    });
+    const s = attentionStats(results, layout, inputs);
+    return {
+      entropy: s.entropy.arraySync() as number[],
+      entropyNorm: s.entropyNorm.arraySync() as number[],
+      maxLogit: s.maxLogit.arraySync() as number[],
+      retrieval: s.retrieval.map((t) => t.arraySync() as number[]),
+    };
+  });
+  tf.dispose(Object.values(inputs));
+  expect(tf.memory().numTensors, 'attentionStats/statsInputs leaked tensors').toBe(before);
+  return out;
+}
+
+function shapeOf(x: W): number[] {
+  return [x.length, x[0].length, x[0][0].length, x[0][0][0].length, x[0][0][0][0].length];
+}
+
+/** One run, one head: [B][rows][N] → [1][B][1][rows][N]. */
+const single = (rowsPerExample: number[][][]): W => [rowsPerExample.map((rows) => [rows])];
+
+const finite = (s: Stats) => [...s.entropy, ...s.entropyNorm, ...s.maxLogit, ...s.retrieval.flat()].every(Number.isFinite);
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+describe('entropy (full attention)', () => {
+  it('a uniform row has entropy ln N and normalised entropy 1', () => {
+    const s = stats(LOOKUP, [{ weights: single([[[0.25, 0.25, 0.25, 0.25]]]) }], [[0]]);
+    expect(s.entropy[0]).toBeCloseTo(ln(4), 5); // 1.386294
+    expect(s.entropyNorm[0]).toBeCloseTo(1, 5);
+  });
+
+  it('a one-hot row has entropy 0 (0·ln0 = 0), and nothing is NaN', () => {
+    const s = stats(LOOKUP, [{ weights: single([[[0, 0, 1, 0]]]), logits: single([[[-3, -2, 5, 0]]]) }], [[2]]);
+    expect(finite(s)).toBe(true);
+    expect(s.entropy[0]).toBe(0);
+    expect(s.entropyNorm[0]).toBe(0);
+    expect(s.retrieval[0][0]).toBeCloseTo(1, 6);
+  });
+
+  it('half-half over two keys: ln 2 nats, normalised ln2/ln4 = 0.5; averaged over examples', () => {
+    const s = stats(LOOKUP, [{ weights: single([[[0.5, 0.5, 0, 0]], [[0, 0, 0, 1]]]) }], [[0], [3]]);
+    expect(s.entropy[0]).toBeCloseTo(ln(2) / 2, 5); // mean of ln2 and 0
+    expect(s.entropyNorm[0]).toBeCloseTo(0.25, 5); // mean of 0.5 and 0
+  });
+
+  it('statistics are per run: R = 2 runs get their own values', () => {
+    const weights: W = [[[[[0.25, 0.25, 0.25, 0.25]]]], [[[[1, 0, 0, 0]]]]];
+    const s = stats(LOOKUP, [{ weights }], [[0]]);
+    expect(s.entropy[0]).toBeCloseTo(ln(4), 5);
+    expect(s.entropy[1]).toBe(0);
+    expect(s.retrieval[0][0]).toBeCloseTo(0.25, 6);
+    expect(s.retrieval[0][1]).toBeCloseTo(1, 6);
+  });
+
+  it('averages over heads', () => {
+    // Head 0 uniform (ln 4), head 1 one-hot (0): mean ln4/2, normalised 0.5.
+    const weights: W = [[[[[0.25, 0.25, 0.25, 0.25]], [[0, 1, 0, 0]]]]];
+    const s = stats(LOOKUP, [{ weights }], [[1]]);
+    expect(s.entropy[0]).toBeCloseTo(ln(4) / 2, 5);
+    expect(s.entropyNorm[0]).toBeCloseTo(0.5, 5);
+    expect(s.retrieval[0][0]).toBeCloseTo((0.25 + 1) / 2, 6);
+  });
+});
+
+describe('entropy (causal attention)', () => {
+  // Supervised rows 3, 4, 5 may attend to 4, 5, 6 keys.
+  const uniformVisible = [
+    [0.25, 0.25, 0.25, 0.25, 0, 0],
+    [0.2, 0.2, 0.2, 0.2, 0.2, 0],
+    [1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6],
+  ];
+
+  it('uniform over the visible keys is normalised entropy 1 on every row', () => {
+    const s = stats(COPY, [{ weights: single([uniformVisible]) }], [[0, 1, 2]]);
+    expect(finite(s)).toBe(true);
+    expect(s.entropy[0]).toBeCloseTo((ln(4) + ln(5) + ln(6)) / 3, 5);
+    expect(s.entropyNorm[0]).toBeCloseTo(1, 5);
+  });
+
+  it('each row is normalised by ln(its own number of visible keys), not ln N', () => {
+    // The same half-half row everywhere: ln 2 nats; normalised ln2/ln4, ln2/ln5, ln2/ln6.
+    const half = [0.5, 0.5, 0, 0, 0, 0];
+    const s = stats(COPY, [{ weights: single([[half, half, half]]) }], [[0, 1, 2]]);
+    expect(s.entropy[0]).toBeCloseTo(ln(2), 5);
+    expect(s.entropyNorm[0]).toBeCloseTo((ln(2) / ln(4) + ln(2) / ln(5) + ln(2) / ln(6)) / 3, 5); // 0.40917
+    expect(s.entropyNorm[0]).not.toBeCloseTo(ln(2) / ln(6), 3); // what dividing by ln N would give
+  });
+});
+
+describe('retrieval mass', () => {
+  it('lookup: the weight on the slot holding the queried key, averaged over examples', () => {
+    const weights = single([[[0.1, 0.2, 0.6, 0.1]], [[0.7, 0.1, 0.1, 0.1]], [[0.05, 0.05, 0.1, 0.8]]]);
+    const s = stats(LOOKUP, [{ weights }], [[2], [0], [1]]);
+    expect(s.retrieval).toHaveLength(1);
+    expect(s.retrieval[0][0]).toBeCloseTo((0.6 + 0.7 + 0.05) / 3, 6); // 0.45: not the max weight, the correct one
+  });
+
+  it('copy: output row i is scored on input token i', () => {
+    const rows = [
+      [0.7, 0.1, 0.1, 0.1, 0, 0],
+      [0.1, 0.5, 0.1, 0.1, 0.2, 0],
+      [0.1, 0.1, 0.3, 0.1, 0.2, 0.2],
+    ];
+    const s = stats(COPY, [{ weights: single([rows]) }], [[0, 1, 2]]);
+    expect(s.retrieval[0][0]).toBeCloseTo((0.7 + 0.5 + 0.3) / 3, 6);
+  });
+});
+
+describe('max logit', () => {
+  it('ignores masked entries: all visible logits negative, the max is the largest visible one', () => {
+    // Masked cells hold MASKED + score, as attention() produces them. Every visible logit is negative, so a max
+    // that let a masked cell count as 0 (or that took the max before masking) would give a different answer.
+    const logits = single([
+      [
+        [-2, -1, -0.5, -3, MASKED + 4, MASKED + 9],
+        [-1, -4, -2, -1, -2.5, MASKED + 3],
+        [-1, -1, -1, -1, -1, -0.75],
+      ],
+    ]);
+    const weights = single([
+      [
+        [0.25, 0.25, 0.25, 0.25, 0, 0],
+        [0.2, 0.2, 0.2, 0.2, 0.2, 0],
+        [1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6],
+      ],
+    ]);
+    const s = stats(COPY, [{ weights, logits }], [[0, 1, 2]]);
+    expect(s.maxLogit[0]).toBeCloseTo(-0.5, 6);
+  });
+
+  it('is a max over examples, heads and rows; per run', () => {
+    const weights: W = [
+      [[[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]], [[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]]],
+      [[[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]], [[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]]],
+    ];
+    const logits: W = [
+      [[[[1, 2, 3, 4]], [[0, 0, 0, 0]]], [[[0, 9, 0, 0]], [[0, 0, 0, 0]]]], // run 0: 9 in example 1, head 0
+      [[[[0, 0, 0, 0]], [[0, 0, 0, 7.5]]], [[[-1, -1, -1, -1]], [[0, 0, 0, 0]]]], // run 1: 7.5 in example 0, head 1
+    ];
+    const s = stats(LOOKUP, [{ weights, logits }], [[0], [0]]);
+    expect(s.maxLogit[0]).toBeCloseTo(9, 6);
+    expect(s.maxLogit[1]).toBeCloseTo(7.5, 6);
+  });
+});
+
+describe('several layers', () => {
+  it('earlier layers are read at the supervised rows only; entropy averages layers; retrieval is per layer', () => {
+    // Layer 0 covers all 4 positions as queries ([N][N]); only its last row (position 3) is supervised.
+    // Its other rows are one-hot on the wrong key, with a huge logit: they must be ignored.
+    const layer0 = single([
+      [
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+        [0.25, 0.25, 0.25, 0.25],
+      ],
+    ]);
+    const logits0 = single([
+      [
+        [0, 100, 0, 0],
+        [0, 0, 100, 0],
+        [0, 0, 0, 100],
+        [1, 1, 1, 1],
+      ],
+    ]);
+    const layer1 = single([[[0, 0, 1, 0]]]);
+    const logits1 = single([[[0, 0, 2, 0]]]);
+    const s = stats(LOOKUP, [{ weights: layer0, logits: logits0 }, { weights: layer1, logits: logits1 }], [[2]]);
+    expect(s.entropy[0]).toBeCloseTo((ln(4) + 0) / 2, 5);
+    expect(s.entropyNorm[0]).toBeCloseTo(0.5, 5);
+    expect(s.maxLogit[0]).toBeCloseTo(2, 6); // not 100 from layer 0's unsupervised rows
+    expect(s.retrieval).toHaveLength(2);
+    expect(s.retrieval[0][0]).toBeCloseTo(0.25, 6);
+    expect(s.retrieval[1][0]).toBeCloseTo(1, 6);
+  });
+});
