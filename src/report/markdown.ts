@@ -69,7 +69,7 @@ export function reportMarkdown(title: string, a: Analysis, charts: { id: string;
   for (const s of a.series) out.push(...seriesSection(s));
   if (charts.length) {
     out.push('## Charts', '');
-    for (const c of charts) out.push(`### ${c.title}`, '', `![${c.title}](${c.pngFile})`, '');
+    for (const c of charts) out.push(`![${c.title}](${c.pngFile})`, '');
   }
   return out.join('\n');
 }

@@ -1,0 +1,171 @@
+/**
+ * Reshapes ReportData into the flat rows the chart specs plot. Pure and deterministic: every
+ * grouping is sorted, so the same data always yields the same rows in the same order.
+ */
+import type { CurvePoint, FinalPoint, Heatmap, ReportData } from './types.js';
+
+// 'en' is fixed so the order does not depend on the machine's locale; numeric so dModel=16 < dModel=128.
+const natural = new Intl.Collator('en', { numeric: true }).compare;
+
+/** Variants in display order: qkv, qv, then any others alphabetically, so colours are the same in every chart. */
+export function variantOrder(data: ReportData): string[] {
+  const all = new Set<string>();
+  for (const p of data.curves) all.add(p.variant);
+  for (const p of data.finals) all.add(p.variant);
+  for (const h of data.heatmaps) all.add(h.variant);
+  const known = ['qkv', 'qv'].filter((v) => all.has(v));
+  const rest = [...all].filter((v) => !known.includes(v)).sort(natural);
+  return [...known, ...rest];
+}
+
+/** Distinct series in natural order ('' sorts first). */
+export function seriesOrder(points: { series: string }[]): string[] {
+  return [...new Set(points.map((p) => p.series))].sort(natural);
+}
+
+/** Distinct values ascending. */
+export function distinctSorted(values: number[]): number[] {
+  return [...new Set(values)].sort((a, b) => a - b);
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const list = out.get(k);
+    if (list) list.push(it);
+    else out.set(k, [it]);
+  }
+  return out;
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** Sample std (n − 1), 0 for a single value: one seed has no spread to show. */
+function std(xs: number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+}
+
+const byCurveKey = (a: CurveAgg, b: CurveAgg) =>
+  natural(a.series, b.series) || natural(a.variant, b.variant) || a.lr - b.lr || a.step - b.step;
+
+export interface CurveAgg {
+  series: string;
+  variant: string;
+  lr: number;
+  step: number;
+  mean: number;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Per (series, variant, lr, step): mean, min and max of `pick` over seeds. Non-finite values
+ * (a diverged run's NaN or Infinity loss) are dropped, since a log axis cannot place them.
+ */
+export function aggregateCurves(curves: CurvePoint[], pick: (p: CurvePoint) => number): CurveAgg[] {
+  const groups = groupBy(curves, (p) => JSON.stringify([p.series, p.variant, p.lr, p.step]));
+  const out: CurveAgg[] = [];
+  for (const pts of groups.values()) {
+    const xs = pts.map(pick).filter(Number.isFinite);
+    if (xs.length === 0) continue;
+    const { series, variant, lr, step } = pts[0];
+    out.push({ series, variant, lr, step, mean: mean(xs), lo: Math.min(...xs), hi: Math.max(...xs) });
+  }
+  return out.sort(byCurveKey);
+}
+
+export interface FinalAgg {
+  series: string;
+  variant: string;
+  lr: number;
+  mean: number;
+  lo: number; // mean − std, floored at 0
+  hi: number; // mean + std
+  seeds: number;
+}
+
+/** Per (series, variant, lr): mean ± sample std of the final eval loss over seeds. */
+export function aggregateFinals(finals: FinalPoint[]): FinalAgg[] {
+  const groups = groupBy(finals, (p) => JSON.stringify([p.series, p.variant, p.lr]));
+  const out: FinalAgg[] = [];
+  for (const pts of groups.values()) {
+    const xs = pts.map((p) => p.final_eval_loss).filter(Number.isFinite);
+    if (xs.length === 0) continue;
+    const m = mean(xs);
+    const s = std(xs);
+    const { series, variant, lr } = pts[0];
+    // A loss is never negative, so a bar reaching below 0 would show a value no run can have.
+    out.push({ series, variant, lr, mean: m, lo: Math.max(0, m - s), hi: m + s, seeds: xs.length });
+  }
+  return out.sort((a, b) => natural(a.series, b.series) || natural(a.variant, b.variant) || a.lr - b.lr);
+}
+
+/** Finite final points sorted by series, variant, lr and seed, so the seed dots come out in a fixed order. */
+export function orderedFinals(finals: FinalPoint[]): FinalPoint[] {
+  return finals
+    .filter((p) => Number.isFinite(p.final_eval_loss))
+    .sort((a, b) => natural(a.series, b.series) || natural(a.variant, b.variant) || a.lr - b.lr || a.seed - b.seed);
+}
+
+/** Makes labels unique (an ordinal axis merges equal labels) by numbering repeats: "q", "q (2)". */
+export function uniqueLabels(labels: string[]): string[] {
+  const seen = new Map<string, number>();
+  return labels.map((l) => {
+    const n = (seen.get(l) ?? 0) + 1;
+    seen.set(l, n);
+    return n === 1 ? l : `${l} (${n})`;
+  });
+}
+
+export interface HeatCell {
+  panel: string; // the (series, lr, seed) the QKV and QV heatmaps share
+  variant: string;
+  row: string;
+  col: string;
+  w: number;
+  correct: boolean;
+}
+
+/** Short LR text for labels: 0.003 → "3e-3". */
+export function formatLr(lr: number): string {
+  const [m, e] = lr.toExponential().split('e');
+  return `${Number(Number(m).toPrecision(3))}e${Number(e)}`;
+}
+
+/** Panel title for one (series, lr, seed); the step is added when every heatmap in the panel shares it. */
+function panelTitle(hs: Heatmap[]): string {
+  const h = hs[0];
+  const parts = [`lr ${formatLr(h.lr)}`, `seed ${h.seed}`];
+  if (hs.every((x) => x.step === h.step)) parts.push(`step ${h.step}`);
+  return (h.series ? [h.series, ...parts] : parts).join(' · ');
+}
+
+/** One row per heatmap cell; QKV and QV of one (series, lr, seed) share a panel, variants in display order. */
+export function heatmapCells(heatmaps: Heatmap[], variants: string[]): HeatCell[] {
+  const sorted = [...heatmaps].sort(
+    (a, b) =>
+      natural(a.series, b.series) ||
+      a.lr - b.lr ||
+      a.seed - b.seed ||
+      variants.indexOf(a.variant) - variants.indexOf(b.variant),
+  );
+  const out: HeatCell[] = [];
+  for (const group of groupBy(sorted, (h) => JSON.stringify([h.series, h.lr, h.seed])).values()) {
+    const panel = panelTitle(group);
+    for (const h of group) {
+      const rows = uniqueLabels(h.rowLabels);
+      const cols = uniqueLabels(h.colLabels);
+      h.weights.forEach((ws, r) =>
+        ws.forEach((w, c) =>
+          out.push({ panel, variant: h.variant, row: rows[r], col: cols[c], w, correct: h.correct[r] === c }),
+        ),
+      );
+    }
+  }
+  return out;
+}

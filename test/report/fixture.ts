@@ -1,0 +1,79 @@
+// Synthetic ReportData for the chart and HTML tests: 2 variants × 2 LRs × 2 seeds × 5 steps, 2 heatmaps.
+import type { CurvePoint, FinalPoint, Heatmap, ReportData } from '../../src/report/types.js';
+
+const VARIANTS = ['qkv', 'qv'];
+const LRS = [1e-3, 1e-2];
+const SEEDS = [0, 1];
+const STEPS = [0, 100, 200, 300, 400];
+
+function heatmap(variant: string, sharp: number): Heatmap {
+  const cols = ['k0', 'k1', 'k2', 'k3', 'q'];
+  const correct = [2, 0, 3, 1];
+  const weights = correct.map((c) => {
+    const row = cols.map((_, j) => (j === c ? sharp : 1));
+    const sum = row.reduce((a, b) => a + b, 0);
+    return row.map((w) => w / sum);
+  });
+  return {
+    series: '', variant, lr: 1e-2, seed: 0, step: 400,
+    rowLabels: ['ex0 q', 'ex1 q', 'ex2 q', 'ex3 q'], colLabels: cols, weights, correct,
+  };
+}
+
+/** A small, fully deterministic report; `width: false` gives `width: null`. */
+export function syntheticReport(opts: { width?: boolean } = {}): ReportData {
+  const curves: CurvePoint[] = [];
+  const finals: FinalPoint[] = [];
+  for (const variant of VARIANTS) {
+    for (const lr of LRS) {
+      for (const seed of SEEDS) {
+        const speed = (variant === 'qkv' ? 1.2 : 0.8) * (lr === 1e-2 ? 2 : 1) * (1 + 0.1 * seed);
+        for (const step of STEPS) {
+          const t = step / 400;
+          curves.push({
+            series: '', variant, lr, seed, step,
+            eval_loss: 2.3 * Math.exp(-speed * 2 * t) + 0.05,
+            attn_entropy_norm: 1 - 0.8 * t * (variant === 'qkv' ? 1 : 0.6),
+            retrieval_mass: 0.2 + 0.7 * t * (variant === 'qkv' ? 1 : 0.7),
+          });
+        }
+        finals.push({
+          series: '', variant, lr, seed,
+          final_eval_loss: 2.3 * Math.exp(-speed * 2) + 0.05, diverged: false,
+        });
+      }
+    }
+  }
+  const markdown = [
+    '# Synthetic report',
+    '',
+    '- **Verdict: not shown at this setting** — ratio 1.10, p = 0.21.',
+    '',
+    '| variant | lr | final loss |',
+    '|---|---|---|',
+    '| qkv | 1e-2 | 0.12 |',
+    '| qv | 1e-2 | 0.19 |',
+    '',
+    '## Charts',
+    '',
+    '### Eval loss during training',
+    '',
+    '![Eval loss during training](loss-curves.png)',
+    '',
+  ].join('\n');
+  return {
+    title: 'Synthetic report',
+    curves,
+    finals,
+    heatmaps: [heatmap('qkv', 12), heatmap('qv', 4)],
+    width:
+      opts.width === false
+        ? null
+        : [
+            { dModel: 8, ratio: 1.3, p: 0.004, holds: true },
+            { dModel: 16, ratio: 1.15, p: 0.03, holds: true },
+            { dModel: 32, ratio: 0.97, p: 0.6, holds: false },
+          ],
+    markdown,
+  };
+}

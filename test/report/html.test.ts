@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderCharts } from '../../src/report/charts.js';
+import { renderHtml } from '../../src/report/html.js';
+import type { RenderedChart } from '../../src/report/types.js';
+import { syntheticReport } from './fixture.js';
+
+let dir: string;
+let charts: RenderedChart[];
+let html: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'qkv-html-'));
+  charts = await renderCharts(syntheticReport(), dir);
+  html = renderHtml(syntheticReport(), charts);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('renderHtml', () => {
+  it('loads nothing from the network', () => {
+    const refs = [...html.matchAll(/\b(?:src|href)\s*=\s*["']?\s*([^"'\s>]*)/gi)].map((m) => m[1]);
+    expect(refs.filter((r) => /^(https?:)?\/\//i.test(r))).toEqual([]);
+    expect(html).not.toMatch(/<script\b/i);
+    expect(html).not.toMatch(/<link\b/i);
+    expect(html).not.toMatch(/@import|url\(\s*["']?https?:/i);
+  });
+
+  it('contains every chart exactly once, inline', () => {
+    for (const c of charts) {
+      const figures = html.match(new RegExp(`<figure class="chart" data-chart="${c.id}"`, 'g')) ?? [];
+      expect(figures).toHaveLength(1);
+    }
+    expect(html.match(/<figure class="chart"/g)).toHaveLength(charts.length);
+    expect(html.match(/<svg\b/g)?.length).toBe(charts.length);
+    // The Markdown's ![...](loss-curves.png) became the inline chart, not an image that needs the PNG beside it.
+    expect(html).not.toMatch(/<img\b[^>]*loss-curves\.png/);
+  });
+
+  it('keeps element ids unique across the inlined SVGs', () => {
+    const ids = [...html.matchAll(/\bid="([^"]+)"/g)].map((m) => m[1]);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("renders the Markdown's table and marks the verdict", () => {
+    expect(html).toMatch(/<table>\s*<thead>\s*<tr>\s*<th>variant<\/th>\s*<th>lr<\/th>\s*<th>final loss<\/th>/);
+    expect(html).toMatch(/<td>qv<\/td>\s*<td>1e-2<\/td>\s*<td>0\.19<\/td>/);
+    expect(html).toMatch(/<li class="verdict"><strong>Verdict: not shown at this setting<\/strong>/);
+    expect(html).toContain('<title>Synthetic report</title>');
+    expect(html.match(/<h1>/g)).toHaveLength(1);
+  });
+
+  it('turns a remote image into its alt text and appends charts the text did not place', () => {
+    const data = { ...syntheticReport(), markdown: 'Intro.\n\n![a remote logo](https://example.com/logo.png)\n' };
+    const out = renderHtml(data, charts);
+    expect(out).not.toContain('example.com');
+    expect(out).toContain('a remote logo');
+    expect(out).toContain('<h1>Synthetic report</h1>');
+    expect(out.match(/<figure class="chart"/g)).toHaveLength(charts.length);
+    expect(out).toContain('<h2>Charts</h2>');
+  });
+});
