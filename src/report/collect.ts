@@ -49,7 +49,7 @@ export function collectRuns(paths: readonly string[]): { runs: LoadedRun[]; unfi
       dir,
       config: JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')),
       summary: JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')),
-      rows: parse(readFileSync(join(dir, 'metrics.csv')), { columns: true, cast: (v) => (v === '' ? NaN : Number(v)) }),
+      rows: parse(readFileSync(join(dir, 'metrics.csv')), { columns: true, cast: (v, ctx) => (ctx.header ? v : v === '' ? NaN : Number(v)) }),
       attention: existsSync(attentionPath) ? JSON.parse(readFileSync(attentionPath, 'utf8')) : null,
     });
   }
