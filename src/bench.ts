@@ -37,7 +37,7 @@ async function timeGroup(cfg: Config, R: number, steps: number, logEvery: number
     warmup: cfg.train.warmup,
     logEvery,
     lrs: Array.from({ length: R }, () => cfg.train.lr),
-    initial: Array.from({ length: R }, (_, r) => initialValues(cfg.model, task.layout, r)),
+    initial: Array.from({ length: R }, (_, r) => ({ params: initialValues(cfg.model, task.layout, r) })),
     nextBatches: () => streams.map((s) => task.encode(task.sample(s, cfg.train.batchSize))),
     evalSet: evalSet.encoded,
     snapshotExamples: 4,

@@ -28,12 +28,13 @@ export function buildCli(argv: string[]) {
     .scriptName('qkv-lab')
     .usage('$0 <command>\n\nDoes attention need a separate Key? Train Q–K–V and keyless Q–V attention and compare.')
     .command(
-      'train <config>',
-      'train one run (or one per --seeds) from a config file',
-      (y) => withSets(withBackend(y.positional('config', { type: 'string', demandOption: true })))
+      'train [config]',
+      'train one run (or one per --seeds) from a config file, or continue one with --resume',
+      (y) => withSets(withBackend(y.positional('config', { type: 'string' })))
+        .option('resume', { type: 'string', describe: 'continue the run in this directory from its last checkpoint' })
         .option('out', { type: 'string', describe: 'run directory (default runs/<name>-<attention>-<time>)' })
         .option('seeds', { type: 'string', describe: 'comma-separated seeds, trained at once as one batch: --seeds 0,1,2,3' }),
-      async (a) => (await import('./commands/train.js')).trainCommand({ config: a.config!, set: a.set, out: a.out, seeds: a.seeds, backend: a.backend, dataDir: a['data-dir'] }),
+      async (a) => (await import('./commands/train.js')).trainCommand({ config: a.config, resume: a.resume, set: a.set, out: a.out, seeds: a.seeds, backend: a.backend, dataDir: a['data-dir'] }),
     )
     .command(
       'explain',

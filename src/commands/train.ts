@@ -1,14 +1,18 @@
-import { resolve } from 'node:path';
-import { loadConfigFile, resolveConfig, type Config } from '../config.js';
+import { resolve, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadConfigFile, resolveConfig, validate, configSchema, type Config } from '../config.js';
 import { initBackend, type BackendChoice } from '../backend.js';
 import { UserError } from '../errors.js';
-import { createRunDir } from '../runs/rundir.js';
-import { runGroup, runDirName } from '../runs/group.js';
+import { createRunDir, readStatus } from '../runs/rundir.js';
+import { runGroup, runDirName, type RunOutcome } from '../runs/group.js';
+import { prepareResume } from '../runs/resume.js';
+import { installStopHandler, INTERRUPTED_EXIT } from '../runs/signals.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 
 export interface TrainArgs {
-  config: string;
+  config?: string;
+  resume?: string;
   set: string[];
   out?: string;
   seeds?: string;
@@ -31,6 +35,8 @@ export function timestamp(date = new Date()): string {
 }
 
 export async function trainCommand(args: TrainArgs): Promise<void> {
+  if (args.resume !== undefined) return resumeCommand(args);
+  if (args.config === undefined) throw new UserError('train needs a config file, or --resume <run dir>');
   const base = resolveConfig(loadConfigFile(args.config), args.set);
   const seeds = args.seeds ? parseSeeds(args.seeds) : [base.train.seed];
   const configs: Config[] = seeds.map((seed) => ({ ...base, train: { ...base.train, seed } }));
@@ -42,7 +48,32 @@ export async function trainCommand(args: TrainArgs): Promise<void> {
       ? createRunDir(many ? runDirName(cfg, args.out, '', true) : args.out)
       : createRunDir(runDirName(cfg, 'runs', timestamp(), many), true),
   );
-  const outcomes = await runGroup(configs, dirs, { dataDir: args.dataDir });
+  installStopHandler(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit at once; files stay valid)\n'));
+  report(await runGroup(configs, dirs, { dataDir: args.dataDir }));
+}
+
+/** Continues a run from its last checkpoint; the finished metrics.csv equals an uninterrupted run's. */
+async function resumeCommand(args: TrainArgs): Promise<void> {
+  const dir = args.resume!;
+  if (args.config !== undefined || args.set.length || args.seeds || args.out) throw new UserError('--resume takes the run directory only: its config.json is the config');
+  if (!existsSync(join(dir, 'config.json'))) throw new UserError(`--resume: ${dir} is not a run directory (no config.json)`);
+  let saved: unknown;
+  try {
+    saved = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  } catch {
+    throw new UserError(`--resume: ${join(dir, 'config.json')} is not valid JSON`);
+  }
+  const config = validate(configSchema, saved, '');
+  const status = readStatus(dir);
+  if (status === 'completed' || status === 'diverged') throw new UserError(`--resume: ${dir} already finished (${status})`);
+  await initBackend(args.backend);
+  const point = prepareResume(dir);
+  process.stderr.write(`resuming ${dir} from step ${point.step}\n`);
+  installStopHandler(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit at once; files stay valid)\n'));
+  report(await runGroup([config], [dir], { dataDir: args.dataDir, resume: [point] }));
+}
+
+function report(outcomes: RunOutcome[]): void {
   for (const o of outcomes) {
     const s = o.summary as Record<string, number | string | null>;
     const fmt = (x: unknown, d = 4) => (typeof x === 'number' ? x.toFixed(d) : 'n/a');
@@ -51,5 +82,9 @@ export async function trainCommand(args: TrainArgs): Promise<void> {
       `  ${o.status}: ${s.attention} seed ${s.seed} lr ${s.lr} | eval loss ${fmt(s.final_eval_loss)} | eval acc ${fmt(s.final_eval_acc, 3)}` +
         ` | steps to ${'95%'} ${s.steps_to_acc ?? 'never'}${s.diverged_at !== null ? ` | diverged at step ${s.diverged_at}` : ''} | backend ${s.backend}\n`,
     );
+    if (o.status === 'interrupted') {
+      process.stdout.write(`  interrupted at step ${s.interrupted_at}; resume with: npx qkv-lab train --resume ${resolve(o.dir)}\n`);
+      process.exitCode = INTERRUPTED_EXIT;
+    }
   }
 }

@@ -53,16 +53,39 @@ export function initialValues(cfg: ModelConfig, layout: Layout, seed: number): M
   return out;
 }
 
-/** Stacks per-run values into variables with a leading run axis [R, ...]. */
-export function makeParams(cfg: ModelConfig, layout: Layout, perRun: Map<string, Float32Array>[]): Params {
-  const params: Params = new Map();
+/** Stacks per-run values (by parameter path) into one Float32Array per path with a leading run axis [R, ...]. */
+export function stackRuns(cfg: ModelConfig, layout: Layout, perRun: Map<string, Float32Array>[]): Map<string, { shape: number[]; values: Float32Array }> {
+  const out = new Map<string, { shape: number[]; values: Float32Array }>();
   for (const [path, spec] of paramSpecs(cfg, layout)) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const stacked = new Float32Array(perRun.length * size);
-    perRun.forEach((values, r) => stacked.set(values.get(path)!, r * size));
-    const initial = tf.tensor(stacked, [perRun.length, ...spec.shape]);
-    params.set(path, tf.variable(initial));
-    initial.dispose(); // tf.variable copies; the initial tensor would otherwise leak
+    perRun.forEach((values, r) => {
+      const v = values.get(path);
+      if (!v || v.length !== size) throw new Error(`parameter ${path}: expected ${size} values for run ${r}`);
+      stacked.set(v, r * size);
+    });
+    out.set(path, { shape: [perRun.length, ...spec.shape], values: stacked });
+  }
+  return out;
+}
+
+/** Splits [R, ...] variables back into per-run values, e.g. for a checkpoint. */
+export function unstackRuns(vars: Map<string, tf.Variable>): Map<string, Float32Array>[] {
+  const perRun: Map<string, Float32Array>[] = [];
+  for (const [path, v] of vars) {
+    const all = v.dataSync() as Float32Array;
+    const R = v.shape[0] as number;
+    const size = all.length / R;
+    for (let r = 0; r < R; r++) (perRun[r] ??= new Map()).set(path, all.slice(r * size, (r + 1) * size));
+  }
+  return perRun;
+}
+
+/** Variables with a leading run axis [R, ...] from per-run values. */
+export function makeParams(cfg: ModelConfig, layout: Layout, perRun: Map<string, Float32Array>[]): Params {
+  const params: Params = new Map();
+  for (const [path, { shape, values }] of stackRuns(cfg, layout, perRun)) {
+    params.set(path, tf.tidy(() => tf.variable(tf.tensor(values, shape)))); // tidy frees the tensor the variable copied
   }
   return params;
 }

@@ -4,12 +4,15 @@ import type { Config } from '../config.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 import { Stream } from '../rng.js';
-import { initialValues } from '../model/transformer.js';
+import { initialValues, paramSpecs } from '../model/transformer.js';
 import { trainGroup, type MetricsRow } from '../train/trainer.js';
 import { runFigures, type RunStatus } from '../metrics/summary.js';
 import { activeBackend } from '../backend.js';
 import { makeProgress } from '../progress.js';
 import { RunWriter } from './rundir.js';
+import { saveCheckpoint } from './checkpoint.js';
+import { isStopRequested } from './signals.js';
+import type { ResumePoint } from './resume.js';
 
 export const SNAPSHOT_EXAMPLES = 4;
 
@@ -25,22 +28,33 @@ export function shapeKey(cfg: Config): string {
   return JSON.stringify({ ...rest, train: { ...rest.train, seed: 0, lr: 0 } });
 }
 
-export async function runGroup(configs: Config[], dirs: string[], opts: { dataDir: string; label?: string; quiet?: boolean }): Promise<RunOutcome[]> {
+export interface GroupOptions {
+  dataDir: string;
+  label?: string;
+  quiet?: boolean;
+  /** Per run, the checkpoint to continue from (all at one step); absent for a fresh start. */
+  resume?: ResumePoint[];
+}
+
+export async function runGroup(configs: Config[], dirs: string[], opts: GroupOptions): Promise<RunOutcome[]> {
   const base = configs[0];
   if (configs.some((c) => shapeKey(c) !== shapeKey(base))) throw new Error('runGroup: configs differ in more than seed and lr');
+  const resume = opts.resume;
+  if (resume && new Set(resume.map((r) => r.step)).size > 1) throw new Error('runGroup: resumed runs must share one checkpoint step');
   const task = makeTask(base.task);
   const evalSet = loadEvalSet(opts.dataDir, task, base.eval);
   const backend = activeBackend();
   const writers = dirs.map((dir, r) => {
-    const writer = new RunWriter(dir, base.model.layers);
-    writer.writeJson('config.json', configs[r]);
+    const writer = new RunWriter(dir, base.model.layers, resume?.[r]);
+    if (!resume) writer.writeJson('config.json', configs[r]);
     writer.setStatus('running');
     return writer;
   });
-  const rows: MetricsRow[][] = configs.map(() => []);
-  const streams = configs.map((c) => Stream.derive(c.train.seed, `data/${task.id}`));
+  const rows: MetricsRow[][] = configs.map((_, r) => [...(resume?.[r].rows ?? [])]);
+  const streams = configs.map((c, r) => (resume ? Stream.fromState(resume[r].dataStream) : Stream.derive(c.train.seed, `data/${task.id}`)));
   const progress = opts.quiet ? null : makeProgress(opts.label ?? base.name, base.train.steps);
   const started = Date.now();
+  const shapes = new Map([...paramSpecs(base.model, task.layout)].map(([path, spec]) => [path, spec.shape]));
   const meta = {
     task: task.id,
     eval_file: evalSet.path,
@@ -48,11 +62,11 @@ export async function runGroup(configs: Config[], dirs: string[], opts: { dataDi
     examples: evalSet.examples.slice(0, SNAPSHOT_EXAMPLES),
     sources: Array.from(evalSet.encoded.sources.slice(0, SNAPSHOT_EXAMPLES * task.layout.queryCount)), // [example][query row] correct key position
   };
-  const finish = (r: number, status: RunStatus, divergedAt: number | null, error?: string): RunOutcome => {
+  const finish = (r: number, status: RunStatus, divergedAt: number | null, extra: Record<string, unknown> = {}): RunOutcome => {
     const summary = {
       status,
       diverged_at: divergedAt,
-      ...(error ? { error } : {}),
+      ...extra,
       ...runFigures(rows[r], base.train.steps),
       attention: configs[r].model.attention,
       lr: configs[r].train.lr,
@@ -77,7 +91,14 @@ export async function runGroup(configs: Config[], dirs: string[], opts: { dataDi
       warmup: base.train.warmup,
       logEvery: base.train.logEvery,
       lrs: configs.map((c) => c.train.lr),
-      initial: configs.map((c) => initialValues(c.model, task.layout, c.train.seed)),
+      initial: resume ? resume.map((r) => r.state) : configs.map((c) => ({ params: initialValues(c.model, task.layout, c.train.seed) })),
+      startStep: resume?.[0].step ?? 0,
+      divergedAt: resume?.map((r) => r.divergedAt),
+      checkpointEvery: base.train.checkpointEvery,
+      async onCheckpoint(step, states, divergedAt) {
+        states.forEach((state, r) => saveCheckpoint(dirs[r], { step, state, dataStream: streams[r].state(), divergedAt: divergedAt[r] }, (p) => shapes.get(p)!));
+      },
+      stopRequested: isStopRequested,
       nextBatches: () => streams.map((rng) => task.encode(task.sample(rng, base.train.batchSize))),
       evalSet: evalSet.encoded,
       snapshotExamples: SNAPSHOT_EXAMPLES,
@@ -90,9 +111,10 @@ export async function runGroup(configs: Config[], dirs: string[], opts: { dataDi
         snapshots.forEach((s, r) => writers[r].addSnapshot(s, meta));
       },
     });
+    if (result.stoppedAt !== null) return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt }));
     return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at));
   } catch (err) {
-    configs.forEach((_, r) => finish(r, 'failed', null, err instanceof Error ? err.message : String(err)));
+    configs.forEach((_, r) => finish(r, 'failed', null, { error: err instanceof Error ? err.message : String(err) }));
     throw err;
   } finally {
     progress?.stop();

@@ -59,10 +59,12 @@ export class RunWriter {
   private readonly csv;
   readonly snapshots: AttentionSnapshot[] = [];
 
-  constructor(readonly dir: string, layers: number) {
+  /** `resumed` carries the snapshots kept from before a checkpoint; rows are then appended under the existing header. */
+  constructor(readonly dir: string, layers: number, resumed?: { snapshots: AttentionSnapshot[] }) {
     const extra = layers > 1 ? Array.from({ length: layers }, (_, l) => `retrieval_mass_l${l}`) : [];
     const columns = [...METRIC_COLUMNS, ...extra];
-    this.csv = createObjectCsvWriter({ path: join(dir, 'metrics.csv'), header: columns.map((id) => ({ id, title: id })) });
+    this.csv = createObjectCsvWriter({ path: join(dir, 'metrics.csv'), header: columns.map((id) => ({ id, title: id })), append: !!resumed });
+    if (resumed) this.snapshots.push(...resumed.snapshots);
   }
 
   setStatus(status: RunStatus): void {

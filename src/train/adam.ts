@@ -13,11 +13,13 @@ export class BatchedAdam {
   readonly m = new Map<string, tf.Variable>();
   readonly v = new Map<string, tf.Variable>();
 
-  constructor(private readonly params: Params) {
+  /** `moments` restores m and v (stacked [R, ...] values by path) from a checkpoint; otherwise they start at 0. */
+  constructor(private readonly params: Params, moments?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> }) {
     for (const [path, p] of params) {
-      // tidy frees the zeros tf.variable copied from; without it they would outlive the optimizer
-      this.m.set(path, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-      this.v.set(path, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      // tidy frees the tensor tf.variable copied from; without it, it would outlive the optimizer
+      const start = (saved?: Float32Array) => tf.tidy(() => tf.variable(saved ? tf.tensor(saved, p.shape) : tf.zerosLike(p), false));
+      this.m.set(path, start(moments?.m.get(path)));
+      this.v.set(path, start(moments?.v.get(path)));
     }
   }
 

@@ -5,7 +5,7 @@
 import { tf } from '../backend.js';
 import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
-import { forward, crossEntropy, makeParams, disposeParams, oneHotInput, oneHotTargets, type Params } from '../model/transformer.js';
+import { forward, crossEntropy, makeParams, disposeParams, oneHotInput, oneHotTargets, stackRuns, unstackRuns, type Params } from '../model/transformer.js';
 import { attentionStats, statsInputs, type StatsInputs } from '../metrics/attention.js';
 import { BatchedAdam } from './adam.js';
 
@@ -43,8 +43,17 @@ export interface GroupSpec {
   logEvery: number;
   /** Base learning rate per run; R = lrs.length. */
   lrs: number[];
-  /** Initial parameter values per run (see initialValues). */
-  initial: Map<string, Float32Array>[];
+  /** Starting state per run: fresh parameters (see initialValues), or a checkpoint's parameters and moments. */
+  initial: RunState[];
+  /** The step the state belongs to: 0 for a fresh start, the checkpoint's step on resume. */
+  startStep?: number;
+  /** Runs already diverged at startStep (from a checkpoint). */
+  divergedAt?: (number | null)[];
+  /** Checkpoint every N steps (0 = only at the end); the hook receives every run's full state. */
+  checkpointEvery?: number;
+  onCheckpoint?(step: number, states: RunState[], divergedAt: (number | null)[]): Promise<void>;
+  /** Polled at every step boundary; when true, the trainer checkpoints and returns early. */
+  stopRequested?(): boolean;
   /** One training batch per run for the next step. */
   nextBatches(): Encoded[];
   evalSet: Encoded;
@@ -57,6 +66,15 @@ export interface GroupSpec {
 
 export interface GroupResult {
   divergedAt: (number | null)[];
+  /** The step the group stopped at when stopRequested() said so; null when it ran to the end. */
+  stoppedAt: number | null;
+}
+
+/** Everything a run needs to continue exactly: parameters and, after step 0, Adam's moments. */
+export interface RunState {
+  params: Map<string, Float32Array>;
+  m?: Map<string, Float32Array>;
+  v?: Map<string, Float32Array>;
 }
 
 /** The learning rate at `step`: linear warmup to the base rate over `warmup` steps, constant after. */
@@ -76,8 +94,11 @@ export function logSteps(steps: number, logEvery: number): { logged: number[]; s
 export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
   const { model, layout } = spec;
   const R = spec.lrs.length;
-  const params = makeParams(model, layout, spec.initial);
-  const adam = new BatchedAdam(params);
+  const params = makeParams(model, layout, spec.initial.map((s) => s.params));
+  const resumed = spec.initial.every((s) => s.m && s.v);
+  const stacked = (pick: (s: RunState) => Map<string, Float32Array>) =>
+    new Map([...stackRuns(model, layout, spec.initial.map(pick))].map(([path, { values }]) => [path, values]));
+  const adam = new BatchedAdam(params, resumed ? { m: stacked((s) => s.m!), v: stacked((s) => s.v!) } : undefined);
   const pathOf = new Map([...params].map(([path, v]) => [v.name, path]));
   const evalTensors = {
     input: oneHotInput([spec.evalSet], layout), // [1, Be·N, V], reused at every evaluation
@@ -85,12 +106,25 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
     classes: tf.tensor2d(spec.evalSet.targets, [1, spec.evalSet.targets.length], 'int32'), // [1, Be·S]
     stats: statsInputs(spec.evalSet, layout),
   };
-  const divergedAt: (number | null)[] = new Array(R).fill(null);
+  const divergedAt: (number | null)[] = spec.divergedAt ? [...spec.divergedAt] : new Array(R).fill(null);
+  const start = spec.startStep ?? 0;
+  const every = spec.checkpointEvery ?? 0;
+  const snapshotState = (): RunState[] => {
+    const p = unstackRuns(params);
+    const m = unstackRuns(adam.m);
+    const v = unstackRuns(adam.v);
+    return p.map((params, r) => ({ params, m: m[r], v: v[r] }));
+  };
   const { logged, snapshots } = logSteps(spec.steps, spec.logEvery);
   const toLog = new Set(logged);
   const started = performance.now();
   try {
-    for (let step = 0; step <= spec.steps; step++) {
+    for (let step = start; step <= spec.steps; step++) {
+      // Checkpoints sit at step boundaries, before the step's batch is drawn, so a resume replays exactly.
+      const stopping = spec.stopRequested?.() ?? false;
+      const due = step > start && (step === spec.steps || (every > 0 && step % every === 0));
+      if (spec.onCheckpoint && (due || (stopping && step > start))) await spec.onCheckpoint(step, snapshotState(), [...divergedAt]);
+      if (stopping) return { divergedAt, stoppedAt: step };
       const isLog = toLog.has(step);
       const lrs = spec.lrs.map((base, r) => (divergedAt[r] === null ? lrAt(base, step, spec.warmup) : 0));
       const batches = spec.nextBatches();
@@ -123,6 +157,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       measured.norms!.dispose();
       const ev = evaluate(params, spec, evalTensors, snapshots.has(step));
       const elapsed = (performance.now() - started) / 1000;
+      const stepsDone = step - start;
       const rows = spec.lrs.map((_, r): MetricsRow | null => {
         if (divergedAt[r] !== null && divergedAt[r]! < step) return null; // a diverged run stops logging
         const row: MetricsRow = {
@@ -140,7 +175,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
           grad_norm_wk: model.attention === 'qkv' ? Math.sqrt(norms[2][r]) : null,
           grad_norm_wv: Math.sqrt(norms[3][r]),
           elapsed_s: elapsed,
-          steps_per_s: step / Math.max(elapsed, 1e-9),
+          steps_per_s: stepsDone / Math.max(elapsed, 1e-9),
         };
         if (ev.retrieval.length > 1) ev.retrieval.forEach((layer, l) => (row[`retrieval_mass_l${l}`] = layer[r]));
         return row;
@@ -153,7 +188,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
     disposeParams(params);
     tf.dispose([evalTensors.input, evalTensors.targets, evalTensors.classes, ...Object.values(evalTensors.stats)]);
   }
-  return { divergedAt };
+  return { divergedAt, stoppedAt: null };
 }
 
 /** Squared gradient norms per run, grouped [other, w_q, w_k, w_v] → [4, R]. Call inside tf.tidy. */
