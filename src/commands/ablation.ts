@@ -13,6 +13,7 @@ export async function ablationCommand(args: SweepArgs & { check: boolean }): Pro
   if (!attention || !attention.includes('qkv') || !attention.includes('qv')) throw new UserError(`${args.config}: an ablation compares variants, so grid.model.attention must list qkv and qv`);
   const out = args.out ?? defaultSweepDir(plan.name, args.set);
   const runsDir = await sweepInto(args, join(out, 'runs'));
+  if (!runsDir) return; // interrupted: the sweep said how to continue
   const result = await compareInto([runsDir], out, `qkv-lab ablation: ${plan.name}`);
   process.stdout.write(`\nreport: ${join(result.outDir, 'report.html')}\n`);
   if (args.check && !result.holds) {

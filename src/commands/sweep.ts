@@ -4,6 +4,7 @@ import type { BackendChoice } from '../backend.js';
 import { UserError } from '../errors.js';
 import { loadSweep, resolveShard, shardRuns } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
+import { INTERRUPTED_EXIT } from '../runs/signals.js';
 
 export interface SweepArgs {
   config: string;
@@ -28,14 +29,19 @@ export function checkWorkers(workers: number | undefined): number {
   return n;
 }
 
-/** Runs the sweep (or one shard of it) into `runsDir`; returns that directory. */
-export async function sweepInto(args: SweepArgs, runsDir: string): Promise<string> {
+/** Runs the sweep (or one shard of it) into `runsDir`; returns that directory, or null when interrupted. */
+export async function sweepInto(args: SweepArgs, runsDir: string): Promise<string | null> {
   const plan = loadSweep(args.config, args.set);
   const workers = checkWorkers(args.workers);
   const shard = resolveShard(args.shard, args.shards, process.env);
   const runs = shard ? shardRuns(plan.runs, shard) : plan.runs;
   if (shard) process.stderr.write(`sweep: shard ${shard.index}/${shard.count}: ${runs.length} of ${plan.runs.length} runs\n`);
   const result = await runSweep(plan, runs, { dir: runsDir, workers, backend: args.backend, dataDir: args.dataDir });
+  if (result.interrupted) {
+    process.stderr.write(`sweep: interrupted; run the same command again to continue (finished runs are kept, unfinished ones resume from their checkpoints)\n`);
+    process.exitCode = INTERRUPTED_EXIT;
+    return null;
+  }
   if (result.failed.length) throw new Error(`${result.failed.length} run(s) failed: ${result.failed.join(', ')}`);
   return resolve(runsDir);
 }
@@ -43,5 +49,5 @@ export async function sweepInto(args: SweepArgs, runsDir: string): Promise<strin
 export async function sweepCommand(args: SweepArgs): Promise<void> {
   const plan = loadSweep(args.config, args.set);
   const dir = await sweepInto(args, args.out ?? join(defaultSweepDir(plan.name, args.set), 'runs'));
-  process.stdout.write(`${dir}\n`);
+  if (dir) process.stdout.write(`${dir}\n`);
 }

@@ -64,11 +64,11 @@ function cartesian<T>(lists: T[][]): T[][] {
   return lists.reduce<T[][]>((acc, list) => acc.flatMap((prefix) => list.map((x) => [...prefix, x])), [[]]);
 }
 
-/** Work units: runs of one shape, in plan order, at most MAX_GROUP per unit. */
-export function groupRuns(runs: PlannedRun[]): PlannedRun[][] {
+/** Work units: runs of one shape (and one starting step, when resuming), in plan order, at most MAX_GROUP per unit. */
+export function groupRuns(runs: PlannedRun[], startStep: (run: PlannedRun) => number = () => 0): PlannedRun[][] {
   const byShape = new Map<string, PlannedRun[]>();
   for (const run of runs) {
-    const key = shapeKey(run.config);
+    const key = `${shapeKey(run.config)}@${startStep(run)}`;
     byShape.set(key, [...(byShape.get(key) ?? []), run]);
   }
   return [...byShape.values()].flatMap((group) => chunk(group, Math.ceil(group.length / Math.ceil(group.length / MAX_GROUP))));

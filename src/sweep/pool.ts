@@ -5,15 +5,22 @@ import type { GroupJob, WorkerReply } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
-export async function runPool(jobs: GroupJob[], workers: number, onDone: (job: GroupJob, reply: WorkerReply) => void): Promise<void> {
+/**
+ * Workers run in their own process group, so a terminal's Ctrl-C reaches only this parent, which passes
+ * each SIGINT on exactly once: the first makes workers checkpoint and stop, the second ends them at once.
+ */
+export async function runPool(jobs: GroupJob[], workers: number, onDone: (job: GroupJob, reply: WorkerReply) => void, stopRequested: () => boolean): Promise<void> {
   const queue = [...jobs];
   const children: ChildProcess[] = [];
+  const forward = () => children.forEach((c) => c.exitCode === null && c.kill('SIGINT'));
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
   const lane = async () => {
     if (queue.length === 0) return;
-    const child = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
     children.push(child);
     try {
-      for (let job = queue.shift(); job; job = queue.shift()) {
+      for (let job = queue.shift(); job && !stopRequested(); job = queue.shift()) {
         const reply = await new Promise<WorkerReply>((resolve, reject) => {
           const onExit = (code: number | null, signal: string | null) => reject(new Error(`worker exited (${signal ?? code}) during group ${job.id}`));
           child.once('exit', onExit);
@@ -32,6 +39,8 @@ export async function runPool(jobs: GroupJob[], workers: number, onDone: (job: G
   try {
     await Promise.all(Array.from({ length: Math.min(workers, jobs.length) }, lane));
   } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
     for (const child of children) if (child.exitCode === null) child.kill();
   }
 }

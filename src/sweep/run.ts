@@ -8,6 +8,9 @@ import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 import { readStatus, createRunDir } from '../runs/rundir.js';
 import { runGroup } from '../runs/group.js';
+import { hasCheckpoint } from '../runs/checkpoint.js';
+import { prepareResume } from '../runs/resume.js';
+import { installStopHandler, isStopRequested } from '../runs/signals.js';
 import { writeJsonAtomic } from '../runs/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
 import { runPool } from './pool.js';
@@ -25,17 +28,34 @@ export interface SweepResult {
   trained: number;
   skipped: number;
   failed: string[];
+  interrupted: boolean;
+}
+
+/** The planned config must be the saved one: a changed sweep must never reuse another sweep's runs. */
+function sameConfig(dir: string, run: PlannedRun): boolean {
+  try {
+    return isDeepStrictEqual(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), run.config);
+  } catch {
+    return false;
+  }
 }
 
 /** A run is done when it completed or diverged (a divergence is a result) with exactly the planned config. */
 function isDone(dir: string, run: PlannedRun): boolean {
   const status = readStatus(dir);
   if (status !== 'completed' && status !== 'diverged') return false;
-  const saved = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  if (!isDeepStrictEqual(saved, run.config)) {
-    throw new UserError(`${dir} holds a finished run with a different config; use another --out for this sweep`);
-  }
+  if (!sameConfig(dir, run)) throw new UserError(`${dir} holds a finished run with a different config; use another --out for this sweep`);
   return true;
+}
+
+/** The checkpoint step an unfinished run can continue from, or null when it must start again. */
+function resumeStep(dir: string, run: PlannedRun): number | null {
+  if (!existsSync(dir) || !hasCheckpoint(dir) || !sameConfig(dir, run)) return null;
+  try {
+    return JSON.parse(readFileSync(join(dir, 'checkpoint', 'checkpoint.json'), 'utf8')).step as number;
+  } catch {
+    return null;
+  }
 }
 
 export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepOptions): Promise<SweepResult> {
@@ -45,20 +65,28 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   const todo = runs.filter((run) => !isDone(runDir(opts.dir, run), run));
   const skipped = runs.length - todo.length;
   if (skipped) log(`sweep: ${skipped} run(s) already finished, skipped`);
-  // An unfinished directory holds no result worth keeping: start that run again.
-  for (const run of todo) if (existsSync(runDir(opts.dir, run))) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
+  const startAt = new Map(todo.map((run) => [run.name, resumeStep(runDir(opts.dir, run), run)]));
+  const resumed = [...startAt.values()].filter((s) => s !== null).length;
+  if (resumed) log(`sweep: ${resumed} unfinished run(s) continue from their checkpoints`);
+  // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again.
+  for (const run of todo) if (startAt.get(run.name) === null && existsSync(runDir(opts.dir, run))) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
   const backend = await initBackend(opts.backend);
   for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
     loadEvalSet(opts.dataDir, makeTask(task.task), task.eval); // written once here, so workers never race to create it
   }
-  const units = spreadOver(groupRuns(todo), opts.workers);
-  const jobs: GroupJob[] = units.map((unit, id) => ({
-    id,
-    configs: unit.map((r) => r.config),
-    dirs: unit.map((r) => createRunDir(runDir(opts.dir, r))),
-    dataDir: opts.dataDir,
-    backend,
-  }));
+  const units = spreadOver(groupRuns(todo, (run) => startAt.get(run.name) ?? 0), opts.workers);
+  const jobs: GroupJob[] = units.map((unit, id) => {
+    const resume = startAt.get(unit[0].name) !== null;
+    return {
+      id,
+      configs: unit.map((r) => r.config),
+      dirs: unit.map((r) => (resume ? runDir(opts.dir, r) : createRunDir(runDir(opts.dir, r)))),
+      dataDir: opts.dataDir,
+      backend,
+      resume,
+    };
+  });
+  installStopHandler(() => log('sweep: stopping: workers finish their step and checkpoint (Ctrl-C again to quit at once)'));
   const failed: string[] = [];
   let done = 0;
   const started = Date.now();
@@ -70,15 +98,17 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   };
   if (opts.workers <= 1 || jobs.length <= 1) {
     for (const job of jobs) {
+      if (isStopRequested()) break;
       try {
-        const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true });
+        const resume = job.resume ? job.dirs.map(prepareResume) : undefined;
+        const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume });
         report(job, outcomes.map((o) => o.status));
       } catch (err) {
         report(job, null, err instanceof Error ? err.message : String(err));
       }
     }
   } else {
-    await runPool(jobs, opts.workers, (job, reply) => (reply.ok ? report(job, reply.statuses) : report(job, null, reply.message)));
+    await runPool(jobs, opts.workers, (job, reply) => (reply.ok ? report(job, reply.statuses) : report(job, null, reply.message)), isStopRequested);
   }
-  return { trained: todo.length, skipped, failed };
+  return { trained: todo.length, skipped, failed, interrupted: isStopRequested() };
 }
