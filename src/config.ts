@@ -103,7 +103,9 @@ export function resolveConfig(fileValues: Record<string, unknown>, sets: readonl
 export function validate<S extends z.ZodTypeAny>(schema: S, value: unknown, prefix = ''): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new UserError(formatIssue(schema, result.error.issues[0], value, prefix));
+  // An unknown key usually explains the other issues (a misspelt section is also "missing"), so it goes first.
+  const issues = result.error.issues;
+  throw new UserError(formatIssue(schema, issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0], value, prefix));
 }
 
 function formatIssue(schema: z.ZodTypeAny, issue: z.ZodIssue, value: unknown, prefix: string): string {

@@ -38,6 +38,13 @@ export function loadSweep(path: string, sets: readonly string[]): SweepPlan {
   const base = typeof raw.base === 'string' ? loadConfigFile(resolve(dirname(path), raw.base)) : raw.base;
   const withSets = applyOverrides(base, sets);
   const keys = Object.keys(raw.grid);
+  for (const key of keys) {
+    const seen = new Set<string>();
+    for (const value of raw.grid[key]) {
+      if (seen.has(String(value))) throw new UserError(`${path}: grid.${key} lists ${value} twice; each value must be distinct`);
+      seen.add(String(value));
+    }
+  }
   const runs: PlannedRun[] = [];
   const short = shortNames(keys);
   for (const combo of cartesian(keys.map((k) => raw.grid[k]))) {
@@ -77,7 +84,7 @@ export function groupRuns(runs: PlannedRun[], startStep: (run: PlannedRun) => nu
 /** Splits units in halves until there are at least `workers` of them, so every worker has something to do. */
 export function spreadOver(units: PlannedRun[][], workers: number): PlannedRun[][] {
   const out = [...units];
-  while (out.length < workers) {
+  while (out.length > 0 && out.length < workers) {
     const largest = out.reduce((best, u, i) => (u.length > out[best].length ? i : best), 0);
     if (out[largest].length < 2) break;
     const [a, b] = chunk(out[largest], Math.ceil(out[largest].length / 2));
@@ -112,7 +119,8 @@ export function resolveShard(flag: string | undefined, shards: number | undefine
   }
   if (env.SLURM_ARRAY_TASK_ID !== undefined && env.SLURM_ARRAY_TASK_COUNT !== undefined) {
     const min = Number(env.SLURM_ARRAY_TASK_MIN ?? 0);
-    return checkedShard(Number(env.SLURM_ARRAY_TASK_ID) - min + 1, Number(env.SLURM_ARRAY_TASK_COUNT), 'SLURM_ARRAY_TASK_ID');
+    const step = Number(env.SLURM_ARRAY_TASK_STEP ?? 1); // --array=0-10:2 numbers tasks 0, 2, 4, …
+    return checkedShard((Number(env.SLURM_ARRAY_TASK_ID) - min) / step + 1, Number(env.SLURM_ARRAY_TASK_COUNT), 'SLURM_ARRAY_TASK_ID');
   }
   if (env.JOB_COMPLETION_INDEX !== undefined) {
     if (!shards) throw new UserError('JOB_COMPLETION_INDEX is set: pass --shards N (the Job\'s completions) too');

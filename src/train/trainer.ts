@@ -128,6 +128,8 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       const isLog = toLog.has(step);
       const lrs = spec.lrs.map((base, r) => (divergedAt[r] === null ? lrAt(base, step, spec.warmup) : 0));
       const batches = spec.nextBatches();
+      // A row is measured before this step's update: evaluate first, so row 0 is the initialisation.
+      const ev = isLog ? evaluate(params, spec, evalTensors, snapshots.has(step)) : null;
       const measured: { loss?: tf.Tensor; norms?: tf.Tensor } = {};
       tf.tidy(() => {
         const input = oneHotInput(batches, layout); // [R, B·N, V]
@@ -152,10 +154,9 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
           spec.onDiverged?.(r, step);
         }
       }
-      if (!isLog) continue;
+      if (!ev) continue;
       const norms = measured.norms!.arraySync() as number[][];
       measured.norms!.dispose();
-      const ev = evaluate(params, spec, evalTensors, snapshots.has(step));
       const elapsed = (performance.now() - started) / 1000;
       const stepsDone = step - start;
       const rows = spec.lrs.map((_, r): MetricsRow | null => {

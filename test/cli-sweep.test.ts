@@ -1,0 +1,438 @@
+/**
+ * sweep, compare and ablation end to end through the built CLI (`node dist/cli.js`), each in a temp dir as
+ * cwd so that data/ lands there. Build first with `npx tsc -p .` (`npm test` does it in its pretest step).
+ *
+ * The tiny sweep: lookup (configs/lookup.yaml) at 40 steps, model.attention × train.lr × train.seed = 2 × 2 × 2.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(repo, 'dist', 'cli.js');
+if (!existsSync(CLI)) {
+  throw new Error(`${CLI} is missing: build first with \`npx tsc -p .\` (\`npm test\` does this in its pretest step)`);
+}
+const LOOKUP = join(repo, 'configs', 'lookup.yaml');
+const SLOW = 90_000;
+const SETS = ['--set', 'train.steps=40', '--set', 'train.logEvery=20', '--set', 'eval.size=64'];
+const TINY_GRID = { 'model.attention': ['qkv', 'qv'], 'train.lr': [0.003, 0.03], 'train.seed': [0, 1] };
+/** Run directory names of the tiny sweep, in plan order (first grid key slowest). */
+const TINY_RUNS = ['qkv', 'qv'].flatMap((a) => ['0.003', '0.03'].flatMap((lr) => [0, 1].map((s) => `attention-${a}_lr-${lr}_seed-${s}`)));
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => child.kill('SIGKILL'), SLOW - 5_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+const explain = (r: Result) => `exit ${r.status}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+const json = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+const status = (dir: string) => (existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status'), 'utf8').trim() : null);
+
+// Scheduler variables from the machine running the tests must not shard these sweeps.
+for (const v of ['SLURM_ARRAY_TASK_ID', 'SLURM_ARRAY_TASK_COUNT', 'SLURM_ARRAY_TASK_MIN', 'JOB_COMPLETION_INDEX']) delete process.env[v];
+
+let root: string;
+const fresh = (name: string) => mkdtempSync(join(root, `${name}-`));
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'qkv-cli-sweep-'));
+});
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Writes a sweep file with an absolute base (so it can live anywhere) and the given grid, as YAML flow lists. */
+function writeSweep(dir: string, grid: Record<string, unknown[]> | string, name = 'tiny'): string {
+  const body = typeof grid === 'string' ? grid : Object.entries(grid).map(([k, v]) => `  ${k}: [${v.join(', ')}]`).join('\n');
+  const path = join(dir, `${name}.yaml`);
+  writeFileSync(path, `name: ${name}\nbase: ${JSON.stringify(LOOKUP)}\ngrid:${typeof grid === 'string' ? ' ' : '\n'}${body}\n`);
+  return path;
+}
+
+/** metrics.csv bytes and mtime of each run directory under `dir`. */
+function snapshot(dir: string, names: string[]): Map<string, { bytes: Buffer; mtimeMs: number; summary: Buffer }> {
+  return new Map(
+    names.map((n) => {
+      const csv = join(dir, n, 'metrics.csv');
+      return [n, { bytes: readFileSync(csv), mtimeMs: statSync(csv).mtimeMs, summary: readFileSync(join(dir, n, 'summary.json')) }];
+    }),
+  );
+}
+
+function expectUnchanged(dir: string, before: ReturnType<typeof snapshot>): void {
+  for (const [name, old] of before) {
+    const csv = join(dir, name, 'metrics.csv');
+    expect(statSync(csv).mtimeMs, `${name}/metrics.csv mtime`).toBe(old.mtimeMs);
+    expect(readFileSync(csv).equals(old.bytes), `${name}/metrics.csv bytes`).toBe(true);
+    expect(readFileSync(join(dir, name, 'summary.json')).equals(old.summary), `${name}/summary.json bytes`).toBe(true);
+  }
+}
+
+function expectOneLineError(r: Result): void {
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  expect(lines, `stderr must be exactly one line:\n${r.stderr}`).toHaveLength(1);
+  expect(r.stderr).toMatch(/^qkv-lab: /);
+  expect(r.stderr).not.toContain('    at ');
+  expect(r.stderr).not.toMatch(/internal error/);
+}
+
+/** One-sided exact Mann–Whitney p by enumerating every split of the pooled values (written independently of src/). */
+function exactGreaterP(x: number[], y: number[]): { u: number; p: number } {
+  const pooled = [...x, ...y];
+  const u = (xs: number[], ys: number[]) => xs.reduce((acc, a) => acc + ys.reduce((s, b) => s + (a > b ? 1 : a === b ? 0.5 : 0), 0), 0);
+  const observed = u(x, y);
+  let total = 0;
+  let atLeast = 0;
+  for (let mask = 0; mask < 1 << pooled.length; mask++) {
+    const inX = pooled.filter((_, i) => mask & (1 << i));
+    if (inX.length !== x.length) continue;
+    total++;
+    if (u(inX, pooled.filter((_, i) => !(mask & (1 << i)))) >= observed) atLeast++;
+  }
+  return { u: observed, p: atLeast / total };
+}
+
+// The unsharded tiny sweep and its compare report, made once and shared by the tests that need them.
+let baseSweep: Promise<{ cwd: string; runs: string; first: Result }> | undefined;
+function tinySweep() {
+  baseSweep ??= (async () => {
+    const cwd = fresh('sweep');
+    const sweep = writeSweep(cwd, TINY_GRID);
+    const runs = join(cwd, 'runs');
+    const first = await cli(['sweep', sweep, ...SETS, '--workers', '2', '--out', runs], cwd);
+    return { cwd, runs, first };
+  })();
+  return baseSweep;
+}
+let baseCompare: Promise<{ out: string; result: Result; seconds: number }> | undefined;
+function tinyCompare() {
+  baseCompare ??= (async () => {
+    const { cwd, runs, first } = await tinySweep();
+    expect(first.status, explain(first)).toBe(0);
+    const out = join(cwd, 'report');
+    const started = Date.now();
+    const result = await cli(['compare', runs, '--out', out], cwd);
+    return { out, result, seconds: (Date.now() - started) / 1000 };
+  })();
+  return baseCompare;
+}
+
+describe('sweep', () => {
+  it(
+    'trains every run of the grid: one directory per run, each completed',
+    async () => {
+      const { runs, first } = await tinySweep();
+      expect(first.status, explain(first)).toBe(0);
+      expect(first.stdout.trim()).toBe(runs); // prints the runs directory
+      expect(readdirSync(runs).filter((f) => !f.endsWith('.json')).sort()).toEqual([...TINY_RUNS].sort());
+      for (const name of TINY_RUNS) {
+        const dir = join(runs, name);
+        expect(status(dir), name).toBe('completed');
+        const summary = json(join(dir, 'summary.json'));
+        expect(summary.status).toBe('completed');
+        expect(summary.steps).toBe(40);
+        const config = json(join(dir, 'config.json'));
+        const [, attention, lr, seed] = /^attention-(\w+)_lr-([\d.]+)_seed-(\d)$/.exec(name)!;
+        expect([config.model.attention, config.train.lr, config.train.seed]).toEqual([attention, Number(lr), Number(seed)]);
+        expect(config.train.steps).toBe(40); // --set reached every run
+        expect(config.eval.size).toBe(64);
+        const steps = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[0]));
+        expect(steps).toEqual([0, 20, 40]);
+      }
+      expect(json(join(runs, 'sweep.json')).runs).toEqual(TINY_RUNS);
+    },
+    SLOW,
+  );
+
+  it(
+    're-running the same sweep skips every run and rewrites no metrics',
+    async () => {
+      const { cwd, runs, first } = await tinySweep();
+      expect(first.status, explain(first)).toBe(0);
+      const before = snapshot(runs, TINY_RUNS);
+      const sweep = join(cwd, 'tiny.yaml');
+      const again = await cli(['sweep', sweep, ...SETS, '--workers', '2', '--out', runs], cwd);
+      expect(again.status, explain(again)).toBe(0);
+      expect(again.stderr).toMatch(/8 run\(s\) already finished, skipped/);
+      expect(again.stderr).not.toMatch(/group \d+\/\d+/); // nothing trained
+      expectUnchanged(runs, before);
+      for (const name of TINY_RUNS) expect(status(join(runs, name))).toBe('completed');
+    },
+    SLOW,
+  );
+
+  it(
+    're-running into the same --out with a different config is refused, and the runs are kept',
+    async () => {
+      const { cwd, runs, first } = await tinySweep();
+      expect(first.status, explain(first)).toBe(0);
+      const before = snapshot(runs, TINY_RUNS);
+      const r = await cli(['sweep', join(cwd, 'tiny.yaml'), ...SETS, '--set', 'train.warmup=10', '--workers', '2', '--out', runs], cwd);
+      expect(r.status, explain(r)).toBe(2);
+      expectOneLineError(r);
+      expect(r.stderr).toContain(runs);
+      expectUnchanged(runs, before);
+    },
+    SLOW,
+  );
+
+  it(
+    'SIGKILL mid-sweep, then re-run: it completes, and runs finished before the kill are kept as they were',
+    async () => {
+      const cwd = fresh('kill');
+      // More steps, so that the second group is still training when the first one has finished.
+      const sweep = writeSweep(cwd, TINY_GRID, 'killme');
+      const runs = join(cwd, 'runs');
+      const args = ['sweep', sweep, '--set', 'train.steps=200', '--set', 'train.logEvery=20', '--set', 'eval.size=64', '--workers', '1', '--out', runs];
+      const child = spawn(process.execPath, [CLI, ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+      child.stdout.resume();
+      const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+      const killGroup = () => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      };
+      const completedNow = () => TINY_RUNS.filter((n) => status(join(runs, n)) === 'completed');
+      let exited = false;
+      void closed.then(() => (exited = true));
+      try {
+        const deadline = Date.now() + 60_000;
+        while (!exited && completedNow().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        killGroup();
+      } finally {
+        killGroup();
+      }
+      const end = await closed;
+      expect(end.signal, `the sweep ended by itself before the kill:\n${stderr}`).toBe('SIGKILL');
+
+      const done = completedNow();
+      expect(done.length, 'at least one run finished before the kill').toBeGreaterThan(0);
+      expect(done.length, 'the kill must interrupt the sweep, not come after it').toBeLessThan(TINY_RUNS.length);
+      const before = snapshot(runs, done);
+
+      const resumed = await cli(args, cwd);
+      expect(resumed.status, explain(resumed)).toBe(0);
+      expect(resumed.stderr).toContain(`${done.length} run(s) already finished, skipped`);
+      for (const name of TINY_RUNS) {
+        expect(status(join(runs, name)), name).toBe('completed');
+        const steps = readFileSync(join(runs, name, 'metrics.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[0]));
+        expect(steps, `${name}: one row per logged step, no leftovers of the killed attempt`).toEqual(Array.from({ length: 11 }, (_, i) => i * 20));
+      }
+      expectUnchanged(runs, before);
+    },
+    SLOW,
+  );
+
+  it(
+    'shards 1/2 and 2/2 into one --out give the same verdict.json as the unsharded sweep',
+    async () => {
+      const reference = await tinyCompare();
+      expect(reference.result.status, explain(reference.result)).toBe(0);
+
+      const cwd = fresh('shards');
+      const sweep = writeSweep(cwd, TINY_GRID);
+      const runs = join(cwd, 'runs');
+      const one = await cli(['sweep', sweep, ...SETS, '--workers', '2', '--shard', '1/2', '--out', runs], cwd);
+      expect(one.status, explain(one)).toBe(0);
+      expect(one.stderr).toMatch(/shard 1\/2: 4 of 8 runs/);
+      const after1 = TINY_RUNS.filter((n) => status(join(runs, n)) === 'completed');
+      expect(after1).toHaveLength(4);
+      const two = await cli(['sweep', sweep, ...SETS, '--workers', '2', '--shard', '2/2', '--out', runs], cwd);
+      expect(two.status, explain(two)).toBe(0);
+      expect(two.stderr).toMatch(/shard 2\/2: 4 of 8 runs/);
+      expect(two.stderr).not.toMatch(/already finished/); // the shards are disjoint
+      for (const name of TINY_RUNS) expect(status(join(runs, name)), name).toBe('completed');
+
+      const out = join(cwd, 'report');
+      const cmp = await cli(['compare', runs, '--out', out], cwd);
+      expect(cmp.status, explain(cmp)).toBe(0);
+      const sharded = readFileSync(join(out, 'verdict.json'), 'utf8');
+      const unsharded = readFileSync(join(reference.out, 'verdict.json'), 'utf8');
+      expect(sharded).toBe(unsharded);
+    },
+    SLOW,
+  );
+});
+
+describe('compare', () => {
+  it(
+    'writes report.md, report.html and verdict.json; the verdict matches an independent computation from summary.json',
+    async () => {
+      const { runs } = await tinySweep();
+      const { out, result } = await tinyCompare();
+      expect(result.status, explain(result)).toBe(0);
+      expect(result.stdout).toContain('Verdict');
+      for (const f of ['report.md', 'report.html', 'verdict.json']) expect(existsSync(join(out, f)), f).toBe(true);
+      const md = readFileSync(join(out, 'report.md'), 'utf8');
+      for (const [, png] of md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) expect(existsSync(join(out, png)), `chart ${png} in report.md`).toBe(true);
+      expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/<html/i);
+
+      const text = readFileSync(join(out, 'verdict.json'), 'utf8');
+      expect(text).not.toContain(root); // no paths: shards and reruns must compare byte for byte
+      const verdict = json(join(out, 'verdict.json'));
+      expect(typeof verdict.holds).toBe('boolean');
+      expect(typeof verdict.ratio).toBe('number');
+      expect(typeof verdict.p).toBe('number');
+      expect(Array.isArray(verdict.per_seed.qkv)).toBe(true);
+      expect(Array.isArray(verdict.per_seed.qv)).toBe(true);
+      expect(verdict.runs).toBe(8);
+
+      // LR sensitivity per seed, from the runs' own summaries (shared/METRICS.md).
+      const summaries = TINY_RUNS.map((n) => json(join(runs, n, 'summary.json')));
+      const expected: Record<string, { seed: number; value: number }[]> = {};
+      for (const variant of ['qkv', 'qv']) {
+        expected[variant] = [0, 1].map((seed) => {
+          const mine = summaries.filter((s) => s.attention === variant && s.seed === seed);
+          expect(mine).toHaveLength(2);
+          // ℓ₀ from the smallest-LR run (all runs of a seed should agree on it: see the next test).
+          const init = [...mine].sort((a, b) => a.lr - b.lr)[0].init_eval_loss as number;
+          const losses = mine.map((s) => (s.status === 'diverged' || !Number.isFinite(s.final_eval_loss) ? init : Math.min(s.final_eval_loss, init)));
+          const best = Math.min(...losses);
+          return { seed, value: losses.reduce((a, l) => a + (l - best), 0) / losses.length };
+        });
+      }
+      for (const variant of ['qkv', 'qv']) {
+        expect(verdict.per_seed[variant].map((s: { seed: number }) => s.seed)).toEqual([0, 1]);
+        verdict.per_seed[variant].forEach((s: { value: number }, i: number) => expect(s.value).toBeCloseTo(expected[variant][i].value, 10));
+      }
+      const mean = (xs: { value: number }[]) => xs.reduce((a, x) => a + x.value, 0) / xs.length;
+      expect(verdict.ratio).toBeCloseTo(mean(expected.qv) / mean(expected.qkv), 10);
+      const test = exactGreaterP(expected.qv.map((s) => s.value), expected.qkv.map((s) => s.value));
+      expect(verdict.p).toBeCloseTo(test.p, 12);
+      expect(verdict.holds).toBe(test.p < 0.05);
+      // With 2 vs 2 seeds the smallest possible p is 1/C(4, 2) = 1/6: the verdict cannot hold here.
+      expect(verdict.holds).toBe(false);
+      expect(verdict.verdict).toBe('not shown at this setting');
+      expect(md).toContain('not shown at this setting');
+    },
+    SLOW,
+  );
+
+  it(
+    'ℓ₀ (init_eval_loss, row 0 of metrics.csv) is the loss at initialisation: the same at every LR of a seed',
+    async () => {
+      // shared/METRICS.md: row 0 is measured before update 0, so it cannot depend on the learning rate.
+      const { runs, first } = await tinySweep();
+      expect(first.status, explain(first)).toBe(0);
+      const summaries = TINY_RUNS.map((n) => ({ name: n, ...json(join(runs, n, 'summary.json')) }));
+      for (const variant of ['qkv', 'qv']) {
+        for (const seed of [0, 1]) {
+          const mine = summaries.filter((s) => s.attention === variant && s.seed === seed);
+          const row0 = mine.map((s) => Number(readFileSync(join(runs, s.name, 'metrics.csv'), 'utf8').split('\n')[1].split(',')[3]));
+          expect(row0, `${variant} seed ${seed}: row-0 eval_loss at lr ${mine.map((s) => s.lr).join(' and ')}`).toEqual([row0[0], row0[0]]);
+          expect(mine.map((s) => s.init_eval_loss)).toEqual([row0[0], row0[0]]);
+        }
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'report rendering takes a reasonable time on the tiny sweep',
+    async () => {
+      const { result, seconds } = await tinyCompare();
+      expect(result.status, explain(result)).toBe(0);
+      console.log(`compare (8 runs, charts included): ${seconds.toFixed(1)} s`);
+      expect(seconds, 'compare of 8 tiny runs, charts included').toBeLessThan(30);
+    },
+    SLOW,
+  );
+});
+
+describe('ablation', () => {
+  it(
+    '--check exits 0 when the verdict holds and 1 when it does not, as verdict.json says',
+    async () => {
+      const cwd = fresh('ablation');
+      const sweep = writeSweep(cwd, TINY_GRID);
+      const out = join(cwd, 'abl');
+      const r = await cli(['ablation', sweep, ...SETS, '--workers', '2', '--check', '--out', out], cwd);
+      expect([0, 1], explain(r)).toContain(r.status);
+      for (const f of ['report.md', 'report.html', 'verdict.json']) expect(existsSync(join(out, f)), f).toBe(true);
+      expect(readdirSync(join(out, 'runs')).filter((f) => !f.endsWith('.json')).sort()).toEqual([...TINY_RUNS].sort());
+      const verdict = json(join(out, 'verdict.json'));
+      expect(typeof verdict.holds).toBe('boolean');
+      expect(r.status, explain(r)).toBe(verdict.holds ? 0 : 1);
+      expect(r.stdout).toMatch(/check: /);
+      const md = readFileSync(join(out, 'report.md'), 'utf8');
+      if (verdict.holds) expect(md).toContain('keyless is less stable');
+      else expect(md).toContain('not shown at this setting');
+    },
+    SLOW,
+  );
+});
+
+describe.concurrent('bad sweep input through the CLI: exit 2, one stderr line, no stack, nothing created', () => {
+  let bad: string;
+  beforeAll(() => {
+    bad = fresh('bad');
+  });
+
+  const cases: [string, string, Record<string, unknown[]> | string, string[], RegExp, Record<string, string>?][] = [
+    ['empty grid', 'sweep', '{}', [], /grid.*empty/],
+    ['unknown grid key', 'sweep', { 'train.lrr': [1] }, [], /train\.lrr.*'train\.lr'/],
+    ['non-list grid value', 'sweep', '\n  train.lr: 0.01', [], /train\.lr.*list/],
+    ['ablation with a single learning rate', 'ablation', { 'model.attention': ['qkv', 'qv'], 'train.lr': [0.01], 'train.seed': [0, 1] }, [], /train\.lr.*at least 2/],
+    ['ablation without the keyless variant', 'ablation', { 'model.attention': ['qkv'], 'train.lr': [0.01, 0.1] }, [], /model\.attention/],
+    ['--shard 3/2', 'sweep', { 'train.seed': [0, 1] }, ['--shard', '3/2'], /--shard.*3\/2/],
+    ['JOB_COMPLETION_INDEX without --shards', 'sweep', { 'train.seed': [0, 1] }, [], /JOB_COMPLETION_INDEX.*--shards/, { JOB_COMPLETION_INDEX: '0' }],
+    ['--workers 0', 'sweep', { 'train.seed': [0, 1] }, ['--workers', '0'], /--workers/],
+  ];
+
+  it.each(cases)(
+    '%s',
+    async (name, command, grid, flags, pattern, env) => {
+      const cwd = join(bad, name.replace(/\W+/g, '-'));
+      mkdirSync(cwd);
+      const sweep = writeSweep(cwd, grid);
+      const out = join(cwd, 'out');
+      const r = await cli([command, sweep, ...SETS, ...flags, '--out', out], cwd, env);
+      expect(r.status, explain(r)).toBe(2);
+      expectOneLineError(r);
+      expect(r.stderr).toMatch(pattern);
+      expect(existsSync(out), `${out} must not be created`).toBe(false);
+      expect(existsSync(join(cwd, 'runs'))).toBe(false);
+    },
+    SLOW,
+  );
+});
+
+describe('edge cases', () => {
+  it(
+    'a shard that gets no runs (2 shards of a 1-run sweep) exits 0 and trains nothing',
+    async () => {
+      const cwd = fresh('empty-shard');
+      const sweep = writeSweep(cwd, { 'train.seed': [0] });
+      const out = join(cwd, 'runs');
+      const r = await cli(['sweep', sweep, ...SETS, '--workers', '1', '--shard', '2/2', '--out', out], cwd);
+      expect(r.status, explain(r)).toBe(0);
+      expect(r.stderr).toMatch(/shard 2\/2: 0 of 1 runs/);
+      expect(existsSync(join(out, 'seed-0'))).toBe(false);
+    },
+    SLOW,
+  );
+});
