@@ -41,7 +41,7 @@ async function train(task: AnyTask, model: ModelConfig, runs: { seed: number; lr
     warmup: 5,
     logEvery: LOG_EVERY,
     lrs: runs.map((r) => r.lr),
-    initial: runs.map((r) => initialValues(model, task.layout, r.seed)),
+    initial: runs.map((r) => ({ params: initialValues(model, task.layout, r.seed) })),
     nextBatches: () => streams.map((rng) => task.encode(task.sample(rng, BATCH))),
     evalSet,
     snapshotExamples: 2,

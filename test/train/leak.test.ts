@@ -33,7 +33,7 @@ async function run(task: AnyTask, model: ModelConfig, steps: number): Promise<{ 
     warmup: 2,
     logEvery: 3,
     lrs: [1e-2, 3e-2],
-    initial: [0, 1].map((s) => initialValues(model, task.layout, s)),
+    initial: [0, 1].map((s) => ({ params: initialValues(model, task.layout, s) })),
     nextBatches: () => streams.map((rng) => task.encode(task.sample(rng, B))),
     evalSet,
     snapshotExamples: 2,
