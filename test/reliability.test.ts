@@ -1,0 +1,233 @@
+/**
+ * Reliability end to end: SIGKILL at random moments then --resume gives the uninterrupted metrics;
+ * Ctrl-C (SIGINT) leaves valid files and a resume command that works, for train and for sweep;
+ * a diverging run is marked and its batch-mates and sweep carry on; two trains started together
+ * never share a directory.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Stream } from '../src/rng.js';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(repo, 'dist', 'cli.js');
+const LOOKUP = join(repo, 'configs', 'lookup.yaml');
+const DIVERGE = join(repo, 'test', 'fixtures', 'diverge.yaml');
+const SLOW = 120_000;
+const TIMING_COLUMNS = 2; // elapsed_s and steps_per_s are the last two columns
+
+interface Result {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], cwd: string): { child: ChildProcess; done: Promise<Result> } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const done = new Promise<Result>((resolve) => child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr })));
+  return { child, done };
+}
+
+const run = (args: string[], cwd: string) => start(args, cwd).done;
+const explain = (r: Result) => `exit ${r.status} ${r.signal ?? ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** metrics.csv without the timing columns: what must match between interrupted and uninterrupted runs. */
+function metricsWithoutTiming(dir: string): string {
+  return readFileSync(join(dir, 'metrics.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(',').slice(0, -TIMING_COLUMNS).join(','))
+    .join('\n');
+}
+
+/** Waits until `path` exists (the run has started writing), or fails after `ms`. */
+async function waitFor(path: string, ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!existsSync(path)) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${path}`);
+    await sleep(20);
+  }
+}
+
+/** Every run's metrics.csv must parse: a header and whole rows with as many cells. */
+function expectValidFiles(dir: string): void {
+  const [header, ...rows] = readFileSync(join(dir, 'metrics.csv'), 'utf8').split('\n').filter((l) => l !== '');
+  const width = header.split(',').length;
+  for (const row of rows) expect(row.split(',').length).toBe(width);
+  expect(['running', 'interrupted', 'completed', 'diverged']).toContain(readFileSync(join(dir, 'status'), 'utf8').trim());
+  if (existsSync(join(dir, 'summary.json'))) JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+}
+
+let root: string;
+const fresh = (name: string) => mkdtempSync(join(root, `${name}-`));
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'qkv-reliability-'));
+});
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+const SHORT = ['--set', 'train.steps=400', '--set', 'train.logEvery=20', '--set', 'train.checkpointEvery=40', '--set', 'eval.size=64'];
+
+describe('kill -9 and resume', () => {
+  it(
+    'five SIGKILLs at random moments, each followed by --resume: the final metrics.csv equals an uninterrupted run',
+    async () => {
+      const cwd = fresh('kill');
+      const reference = join(cwd, 'reference');
+      expect((await run(['train', LOOKUP, ...SHORT, '--out', reference], cwd)).status).toBe(0);
+
+      const dir = join(cwd, 'killed');
+      const rng = Stream.derive(7, 'kill-moments'); // seeded, so a failure can be replayed
+      let proc = start(['train', LOOKUP, ...SHORT, '--out', dir], cwd);
+      let kills = 0;
+      for (let attempt = 0; attempt < 12 && kills < 5; attempt++) {
+        await waitFor(join(dir, 'metrics.csv'));
+        await sleep(100 + rng.int(0, 600));
+        const alive = proc.child.exitCode === null;
+        proc.child.kill('SIGKILL');
+        const r = await proc.done;
+        if (alive && r.signal === 'SIGKILL') kills++;
+        expectValidFiles(dir);
+        if (readFileSync(join(dir, 'status'), 'utf8').trim() === 'completed') break;
+        if (!existsSync(join(dir, 'checkpoint', 'checkpoint.json'))) {
+          // killed before the first checkpoint: nothing to resume, so start again from scratch
+          rmSync(dir, { recursive: true, force: true });
+          proc = start(['train', LOOKUP, ...SHORT, '--out', dir], cwd);
+          continue;
+        }
+        proc = start(['train', '--resume', dir], cwd);
+      }
+      const last = await proc.done;
+      if (readFileSync(join(dir, 'status'), 'utf8').trim() !== 'completed') {
+        const r = await run(['train', '--resume', dir], cwd);
+        expect(r.status, explain(r)).toBe(0);
+      } else {
+        expect([0, null]).toContain(last.status);
+      }
+      expect(kills).toBeGreaterThanOrEqual(3);
+      expect(metricsWithoutTiming(dir)).toBe(metricsWithoutTiming(reference));
+      const summary = (d: string) => {
+        const { wall_s: _w, ...rest } = JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8'));
+        return rest;
+      };
+      expect(summary(dir)).toEqual(summary(reference));
+    },
+    SLOW,
+  );
+});
+
+describe('Ctrl-C', () => {
+  it(
+    'SIGINT during train: exit 130, status interrupted, valid files, and the printed resume command finishes the run',
+    async () => {
+      const cwd = fresh('sigint');
+      const dir = join(cwd, 'run');
+      const args = ['train', LOOKUP, '--set', 'train.steps=1200', '--set', 'train.logEvery=20', '--set', 'eval.size=64', '--out', dir];
+      const proc = start(args, cwd);
+      await waitFor(join(dir, 'metrics.csv'));
+      await sleep(300);
+      proc.child.kill('SIGINT');
+      const r = await proc.done;
+      expect(r.status, explain(r)).toBe(130);
+      expect(readFileSync(join(dir, 'status'), 'utf8').trim()).toBe('interrupted');
+      expectValidFiles(dir);
+      const resume = /resume with: npx qkv-lab (train --resume \S+)/.exec(r.stdout);
+      expect(resume, r.stdout).not.toBeNull();
+      const finished = await run(resume![1].split(' '), cwd);
+      expect(finished.status, explain(finished)).toBe(0);
+      expect(readFileSync(join(dir, 'status'), 'utf8').trim()).toBe('completed');
+      const reference = join(cwd, 'reference');
+      expect((await run([...args.slice(0, -1), reference], cwd)).status).toBe(0);
+      expect(metricsWithoutTiming(dir)).toBe(metricsWithoutTiming(reference));
+    },
+    SLOW,
+  );
+
+  it(
+    'SIGINT during a sweep with two workers: exit 130, runs interrupted with valid files; re-running completes them',
+    async () => {
+      const cwd = fresh('sweep-sigint');
+      const sweep = join(cwd, 'sweep.yaml');
+      writeFileSync(sweep, `name: s\nbase: ${LOOKUP}\ngrid:\n  model.attention: [qkv, qv]\n  train.seed: [0, 1]\n`);
+      const out = join(cwd, 'runs');
+      const args = ['sweep', sweep, '--set', 'train.steps=1200', '--set', 'eval.size=64', '--set', 'train.checkpointEvery=100', '--workers', '2', '--out', out];
+      const proc = start(args, cwd);
+      await waitFor(join(out, 'attention-qv_seed-1', 'metrics.csv'));
+      await waitFor(join(out, 'attention-qkv_seed-1', 'metrics.csv'));
+      await sleep(300);
+      proc.child.kill('SIGINT');
+      const r = await proc.done;
+      expect(r.status, explain(r)).toBe(130);
+      expect(r.stderr).toMatch(/run the same command again/);
+      const dirs = readdirSync(out).filter((d) => d.startsWith('attention-'));
+      expect(dirs).toHaveLength(4);
+      for (const d of dirs) {
+        expectValidFiles(join(out, d));
+        expect(readFileSync(join(out, d, 'status'), 'utf8').trim()).toBe('interrupted');
+      }
+      const again = await run(args, cwd);
+      expect(again.status, explain(again)).toBe(0);
+      expect(again.stderr).toMatch(/continue from their checkpoints/);
+      for (const d of dirs) expect(readFileSync(join(out, d, 'status'), 'utf8').trim()).toBe('completed');
+    },
+    SLOW,
+  );
+});
+
+describe('divergence', () => {
+  it(
+    'diverging runs are marked with their step; batch-mates at a sane lr complete, and the sweep and report go on',
+    async () => {
+      const cwd = fresh('diverge');
+      const out = join(cwd, 'runs');
+      // test/fixtures/diverge.yaml: lr 1e9 on huge initial weights overflows the attention logits.
+      const r = await run(['train', DIVERGE, '--seeds', '0,1', '--out', out], cwd);
+      expect(r.status, explain(r)).toBe(0);
+      const summaries = readdirSync(out).map((d) => JSON.parse(readFileSync(join(out, d, 'summary.json'), 'utf8')));
+      for (const s of summaries) {
+        expect(s.status).toBe('diverged');
+        expect(Number.isInteger(s.diverged_at)).toBe(true);
+      }
+      const sweep = join(cwd, 'sweep.yaml');
+      writeFileSync(sweep, `name: d\nbase: ${DIVERGE}\ngrid:\n  model.attention: [qkv, qv]\n  train.lr: [1.0e-3, 1.0e+9]\n  train.seed: [0, 1]\n`);
+      const ablation = await run(['ablation', sweep, '--out', join(cwd, 'ablation'), '--workers', '1'], cwd);
+      expect(ablation.status, explain(ablation)).toBe(0);
+      const runs = readdirSync(join(cwd, 'ablation', 'runs')).filter((d) => d.startsWith('attention-'));
+      const status = (d: string) => readFileSync(join(cwd, 'ablation', 'runs', d, 'status'), 'utf8').trim();
+      expect(runs.filter((d) => d.includes('lr-1000000000')).map(status)).toEqual(['diverged', 'diverged', 'diverged', 'diverged']);
+      expect(runs.filter((d) => d.includes('lr-0.001')).map(status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+      const report = readFileSync(join(cwd, 'ablation', 'report.md'), 'utf8');
+      expect(report).toMatch(/\| qkv \| 1000000000 \| 2 \|[^\n]*\| 2 \|$/m); // per-LR row: 2 runs, 2 diverged
+      expect(report).toMatch(/\| qv \| [^|]+\| [^|]+\| 2 \|$/m); // per-variant diverged count
+    },
+    SLOW,
+  );
+});
+
+describe('concurrency', () => {
+  it(
+    'two trains started together with the same config never write to the same directory',
+    async () => {
+      const cwd = fresh('concurrent');
+      const args = ['train', LOOKUP, '--set', 'train.steps=20', '--set', 'eval.size=32'];
+      const [a, b] = await Promise.all([run(args, cwd), run(args, cwd)]);
+      expect(a.status, explain(a)).toBe(0);
+      expect(b.status, explain(b)).toBe(0);
+      const dirs = readdirSync(join(cwd, 'runs'));
+      expect(dirs).toHaveLength(2);
+      for (const d of dirs) expect(readFileSync(join(cwd, 'runs', d, 'status'), 'utf8').trim()).toBe('completed');
+      expect(a.stdout.split('\n')[0]).not.toBe(b.stdout.split('\n')[0]);
+    },
+    SLOW,
+  );
+});
