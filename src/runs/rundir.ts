@@ -30,7 +30,7 @@ export function createRunDir(dir: string, unique = false): string {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') {
         if (!unique && isEmptyDir(candidate)) return candidate;
-        if (!unique) throw new UserError(`${candidate} already exists and is not empty; choose another --out (an existing run is never overwritten)`);
+        if (!unique) throw new UserError(`${candidate} already exists and is not empty (an existing run is never overwritten); choose another --out, or continue it with: qkv-lab train --resume ${candidate}`);
         continue;
       }
       throw new UserError(`cannot create run directory ${candidate}: ${code ?? String(err)}`);
