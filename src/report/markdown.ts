@@ -22,9 +22,10 @@ function comparisonLine(c: Comparison, what: string): string {
   return `${what}: QV/QKV ratio ${num(c.ratio)}, one-sided exact Mann–Whitney U p = ${pval(c.p)} (${c.qv.length} vs ${c.qkv.length})${c.holds ? '' : ' — not significant'}.`;
 }
 
-function seriesSection(s: SeriesAnalysis): string[] {
+function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
   const out: string[] = [];
-  out.push(`## ${s.label ? `Series ${s.label}` : 'Results'}`, '', verdictSentence(s), '');
+  out.push(`## ${s.label ? `Series ${s.label}` : 'Results'}`, '');
+  if (repeatVerdict) out.push(verdictSentence(s), '');
   out.push('### Stability: LR sensitivity (Wortsman et al. 2023)', '');
   out.push('Per seed: mean over the swept learning rates of min(ℓ(η), ℓ₀) − min_η ℓ(η), with ℓ the final eval loss and ℓ₀ the loss at initialisation (a diverged run counts as ℓ₀). Higher is less stable.', '');
   out.push('| variant | LR sensitivity (mean ± std) | per seed | diverged runs |', '|---|---|---|---|');
@@ -66,7 +67,7 @@ export function reportMarkdown(title: string, a: Analysis, charts: { id: string;
     out.push('**Runs differ in** (besides seed, learning rate and attention): ' + Object.entries(a.differing).map(([k, v]) => `\`${k}\` ∈ {${v.join(', ')}}`).join('; '), '');
   }
   out.push('<details><summary>Settings shared by every run</summary>', '', '| key | value |', '|---|---|', ...Object.entries(a.common).map(([k, v]) => `| \`${k}\` | ${v} |`), '', '</details>', '');
-  for (const s of a.series) out.push(...seriesSection(s));
+  for (const s of a.series) out.push(...seriesSection(s, a.series.length > 1)); // one series: the verdict above says it
   if (charts.length) {
     out.push('## Charts', '');
     for (const c of charts) out.push(`![${c.title}](${c.pngFile})`, '');
