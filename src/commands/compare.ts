@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { collectRuns } from '../report/collect.js';
 import { analyse, type Analysis } from '../report/analyse.js';
@@ -6,7 +5,7 @@ import { reportMarkdown, verdictSentence, VERDICT_HOLDS, VERDICT_NOT_SHOWN } fro
 import { buildReportData } from '../report/build.js';
 import { renderCharts } from '../report/charts.js';
 import { renderHtml } from '../report/html.js';
-import { writeFileAtomic, writeJsonAtomic } from '../runs/atomic.js';
+import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 
 export interface CompareResult {
   analysis: Analysis;
@@ -46,7 +45,7 @@ export async function compareInto(paths: string[], outDir: string, title = 'qkv-
   for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
   const analysis = analyse(runs);
   if (unfinished.length) analysis.warnings.push(`${unfinished.length} unfinished run(s) left out: ${unfinished.join(', ')}`);
-  mkdirSync(outDir, { recursive: true });
+  ensureDir(outDir);
   const draft = buildReportData(title, runs, analysis, '');
   const charts = await renderCharts(draft, outDir);
   const markdown = reportMarkdown(title, analysis, charts);

@@ -67,7 +67,8 @@ async function resumeCommand(args: TrainArgs): Promise<void> {
   const status = readStatus(dir);
   if (status === 'completed' || status === 'diverged') throw new UserError(`--resume: ${dir} already finished (${status})`);
   await initBackend(args.backend);
-  const point = prepareResume(dir);
+  loadEvalSet(args.dataDir, makeTask(config.task), config.eval); // a bad data file fails before the run is touched
+  const point = prepareResume(dir, config);
   process.stderr.write(`resuming ${dir} from step ${point.step}\n`);
   installStopHandler(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit at once; files stay valid)\n'));
   report(await runGroup([config], [dir], { dataDir: args.dataDir, resume: [point] }));

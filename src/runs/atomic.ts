@@ -1,5 +1,6 @@
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, existsSync, statSync, mkdirSync } from 'node:fs';
+import { dirname, basename, join, resolve } from 'node:path';
+import { UserError } from '../errors.js';
 
 /**
  * Writes a file so that a reader (or a kill -9) only ever sees the old content or the new, never half:
@@ -34,5 +35,30 @@ function syncDir(dir: string): void {
     closeSync(fd);
   } catch {
     // Some filesystems refuse fsync on a directory; the rename is still atomic there.
+  }
+}
+
+/**
+ * `mkdir -p` that reports problems as UserErrors. It walks up to the deepest existing ancestor itself:
+ * Node 20's recursive mkdir never returns for a path under /proc.
+ */
+export function ensureDir(dir: string): void {
+  const target = resolve(dir);
+  const missing: string[] = [];
+  let at = target;
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  if (existsSync(at) && !statSync(at).isDirectory()) throw new UserError(`cannot create ${dir}: ${at} is a file, not a directory`);
+  for (const path of missing) {
+    try {
+      mkdirSync(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new UserError(`cannot create ${dir}: ${code ?? String(err)}`);
+    }
   }
 }

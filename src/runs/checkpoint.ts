@@ -3,10 +3,10 @@
  * stream's state in JSON. The new tensor file is written completely before checkpoint.json points at
  * it, and the old file is removed only after that, so a kill at any moment leaves a valid checkpoint.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic, ensureDir } from './atomic.js';
 import { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.js';
 import type { RunState } from '../train/trainer.js';
 
@@ -33,7 +33,7 @@ export type ShapeOf = (path: string) => number[];
 
 export function saveCheckpoint(runDir: string, ckpt: Checkpoint, shapeOf: ShapeOf): void {
   const dir = join(runDir, 'checkpoint');
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const tensors = new Map<string, NamedTensor>();
   for (const [key, prefix] of Object.entries(SECTIONS) as [keyof typeof SECTIONS, string][]) {
     for (const [path, data] of ckpt.state[key] ?? []) tensors.set(`${prefix}/${path}`, { shape: shapeOf(path), data });

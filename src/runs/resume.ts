@@ -6,14 +6,19 @@ import { UserError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { MetricsRow, AttentionSnapshot } from '../train/trainer.js';
+import type { Config } from '../config.js';
+import { makeTask } from '../tasks/index.js';
+import { paramSpecs } from '../model/transformer.js';
 
 export interface ResumePoint extends Checkpoint {
   rows: MetricsRow[];
   snapshots: AttentionSnapshot[];
 }
 
-export function prepareResume(dir: string): ResumePoint {
+/** Checks everything first and changes files only then, so a failed resume leaves the run as it was. */
+export function prepareResume(dir: string, config: Config): ResumePoint {
   const ckpt = loadCheckpoint(dir);
+  checkAgainstConfig(dir, ckpt, config);
   const csvPath = join(dir, 'metrics.csv');
   if (!existsSync(csvPath)) throw new UserError(`${dir}: metrics.csv is missing; cannot resume`);
   // Keep the header and every complete row measured before the checkpoint's step; a half-written
@@ -35,4 +40,19 @@ export function prepareResume(dir: string): ResumePoint {
     writeJsonAtomic(attentionPath, { ...attention, snapshots });
   }
   return { ...ckpt, rows, snapshots };
+}
+
+/** Every parameter of the config's model, with its Adam moments, at its exact size. */
+function checkAgainstConfig(dir: string, ckpt: Checkpoint, config: Config): void {
+  const specs = paramSpecs(config.model, makeTask(config.task).layout);
+  if (!Number.isInteger(ckpt.step) || ckpt.step < 1 || ckpt.step > config.train.steps) throw new UserError(`${dir}: the checkpoint's step ${ckpt.step} is outside 1..${config.train.steps}`);
+  for (const [path, spec] of specs) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    for (const [what, values] of [['parameter', ckpt.state.params], ['Adam m', ckpt.state.m], ['Adam v', ckpt.state.v]] as const) {
+      const v = values?.get(path);
+      if (!v || v.length !== size) throw new UserError(`${dir}: the checkpoint does not match config.json (${what} ${path} ${v ? `has ${v.length} values, expected ${size}` : 'is missing'})`);
+    }
+  }
+  const extra = [...ckpt.state.params.keys()].filter((p) => !specs.has(p));
+  if (extra.length) throw new UserError(`${dir}: the checkpoint does not match config.json (unexpected parameter ${extra[0]})`);
 }

@@ -3,7 +3,7 @@ import { mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { createObjectCsvWriter } from 'csv-writer';
 import { UserError } from '../errors.js';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic, ensureDir } from './atomic.js';
 import type { MetricsRow, AttentionSnapshot } from '../train/trainer.js';
 import type { RunStatus } from '../metrics/summary.js';
 
@@ -20,7 +20,7 @@ export const TIMING_COLUMNS = ['elapsed_s', 'steps_per_s'];
  * With `unique`, a clash (two runs named in the same millisecond) takes the next free suffix instead.
  */
 export function createRunDir(dir: string, unique = false): string {
-  mkdirParent(dirname(resolve(dir)));
+  ensureDir(dirname(resolve(dir)));
   for (let attempt = 1; ; attempt++) {
     const candidate = attempt === 1 ? dir : `${dir}-${attempt}`;
     try {
@@ -38,13 +38,6 @@ export function createRunDir(dir: string, unique = false): string {
   }
 }
 
-function mkdirParent(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw new UserError(`cannot create ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-}
 
 function isEmptyDir(dir: string): boolean {
   try {

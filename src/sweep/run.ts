@@ -1,5 +1,5 @@
 /** Runs a planned sweep into a directory: skips completed runs, batches the rest, spreads groups over workers. */
-import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { UserError } from '../errors.js';
@@ -11,7 +11,7 @@ import { runGroup } from '../runs/group.js';
 import { hasCheckpoint } from '../runs/checkpoint.js';
 import { prepareResume } from '../runs/resume.js';
 import { installStopHandler, isStopRequested } from '../runs/signals.js';
-import { writeJsonAtomic } from '../runs/atomic.js';
+import { writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
 import { runPool } from './pool.js';
 import type { GroupJob } from './worker.js';
@@ -60,7 +60,7 @@ function resumeStep(dir: string, run: PlannedRun): number | null {
 
 export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepOptions): Promise<SweepResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  mkdirSync(opts.dir, { recursive: true });
+  ensureDir(opts.dir);
   writeJsonAtomic(join(opts.dir, 'sweep.json'), { name: plan.name, grid: plan.grid, runs: plan.runs.map((r) => r.name) });
   const todo = runs.filter((run) => !isDone(runDir(opts.dir, run), run));
   const skipped = runs.length - todo.length;
@@ -100,7 +100,7 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
     for (const job of jobs) {
       if (isStopRequested()) break;
       try {
-        const resume = job.resume ? job.dirs.map(prepareResume) : undefined;
+        const resume = job.resume ? job.dirs.map((dir, r) => prepareResume(dir, job.configs[r])) : undefined;
         const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume });
         report(job, outcomes.map((o) => o.status));
       } catch (err) {

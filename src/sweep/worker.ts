@@ -24,7 +24,7 @@ process.on('message', async (job: GroupJob) => {
   let reply: WorkerReply;
   try {
     await initBackend(job.backend);
-    const resume = job.resume ? job.dirs.map(prepareResume) : undefined;
+    const resume = job.resume ? job.dirs.map((dir, r) => prepareResume(dir, job.configs[r])) : undefined;
     const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume });
     reply = { id: job.id, ok: true, statuses: outcomes.map((o) => o.status) };
   } catch (err) {

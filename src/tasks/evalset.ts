@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Stream } from '../rng.js';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../runs/atomic.js';
+import { writeFileAtomic, ensureDir } from '../runs/atomic.js';
 import type { EvalConfig } from './schema.js';
 import type { AnyTask } from './index.js';
 import type { Encoded } from './types.js';
@@ -23,7 +23,7 @@ export function evalSetPath(dataDir: string, task: AnyTask, cfg: EvalConfig): st
 export function writeEvalSet(dataDir: string, task: AnyTask, cfg: EvalConfig): string {
   const examples = task.sample(Stream.derive(cfg.seed, `eval/${task.id}`), cfg.size);
   const path = evalSetPath(dataDir, task, cfg);
-  mkdirSync(dataDir, { recursive: true });
+  ensureDir(dataDir);
   writeFileAtomic(path, examples.map((ex) => JSON.stringify(ex)).join('\n') + '\n');
   return path;
 }
@@ -32,6 +32,7 @@ export function writeEvalSet(dataDir: string, task: AnyTask, cfg: EvalConfig): s
 export function loadEvalSet(dataDir: string, task: AnyTask, cfg: EvalConfig): EvalSet {
   const path = evalSetPath(dataDir, task, cfg);
   if (!existsSync(path)) writeEvalSet(dataDir, task, cfg);
+  if (!statSync(path).isFile()) throw new UserError(`${path} is not a file; remove it so the eval set can be written`);
   const bytes = readFileSync(path);
   const lines = bytes.toString('utf8').split('\n').filter((l) => l.trim() !== '');
   const examples = lines.map((line, i) => {
