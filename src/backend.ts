@@ -5,10 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from './errors.js';
 
+import type { BackendName, BackendChoice } from './backend-names.js';
+
 export { tf };
-export type BackendName = 'node' | 'wasm' | 'cpu';
-export type BackendChoice = BackendName | 'auto';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'node', 'wasm', 'cpu'];
+export type { BackendName, BackendChoice };
 
 const TFJS_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 let chosen: BackendName | undefined;

@@ -3,7 +3,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError, reportError } from './errors.js';
-import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
+import { BACKEND_CHOICES, type BackendChoice } from './backend-names.js';
 
 const withBackend = <T>(y: Argv<T>) =>
   y

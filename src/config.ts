@@ -39,6 +39,12 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 
+/** The config without what may differ inside one batched group: name, seed and learning rate. */
+export function shapeKey(cfg: Config): string {
+  const { name: _name, ...rest } = cfg;
+  return JSON.stringify({ ...rest, train: { ...rest.train, seed: 0, lr: 0 } });
+}
+
 /** Reads a YAML or JSON file (JSON is YAML) into a plain object. */
 export function loadConfigFile(path: string): Record<string, unknown> {
   let text: string;

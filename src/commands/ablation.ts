@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { loadSweep } from '../sweep/plan.js';
 import { sweepInto, defaultSweepDir, type SweepArgs } from './sweep.js';
-import { compareInto } from './compare.js';
 
 /** sweep + compare: runs under <out>/runs, report.md, report.html and verdict.json at <out>. */
 export async function ablationCommand(args: SweepArgs & { check: boolean }): Promise<void> {
@@ -14,6 +13,7 @@ export async function ablationCommand(args: SweepArgs & { check: boolean }): Pro
   const out = args.out ?? defaultSweepDir(plan.name, args.set);
   const runsDir = await sweepInto(args, join(out, 'runs'));
   if (!runsDir) return; // interrupted: the sweep said how to continue
+  const { compareInto } = await import('./compare.js'); // charts load only once the runs are done
   const result = await compareInto([runsDir], out, `qkv-lab ablation: ${plan.name}`);
   process.stdout.write(`\nreport: ${join(result.outDir, 'report.html')}\n`);
   if (args.check && !result.holds) {

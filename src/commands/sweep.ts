@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { BackendChoice } from '../backend.js';
+import type { BackendChoice } from '../backend-names.js';
 import { UserError } from '../errors.js';
 import { loadSweep, resolveShard, shardRuns } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';

@@ -1,6 +1,6 @@
 /** Trains a group of runs that share a shape (they differ only in seed and learning rate) into their run directories. */
 import { join } from 'node:path';
-import type { Config } from '../config.js';
+import { shapeKey, type Config } from '../config.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 import { Stream } from '../rng.js';
@@ -22,11 +22,6 @@ export interface RunOutcome {
   summary: Record<string, unknown>;
 }
 
-/** The config without what may differ inside one batched group: name, seed and learning rate. */
-export function shapeKey(cfg: Config): string {
-  const { name: _name, ...rest } = cfg;
-  return JSON.stringify({ ...rest, train: { ...rest.train, seed: 0, lr: 0 } });
-}
 
 export interface GroupOptions {
   dataDir: string;

@@ -4,9 +4,8 @@
  */
 import { dirname, resolve, join } from 'node:path';
 import { z } from 'zod';
-import { loadConfigFile, applyOverrides, setPath, validate, configSchema, type Config } from '../config.js';
+import { loadConfigFile, applyOverrides, setPath, validate, configSchema, shapeKey, type Config } from '../config.js';
 import { UserError } from '../errors.js';
-import { shapeKey } from '../runs/group.js';
 
 const scalar = z.union([z.number(), z.string(), z.boolean()]);
 

@@ -3,13 +3,11 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { UserError } from '../errors.js';
-import { initBackend, type BackendChoice } from '../backend.js';
+import type { BackendChoice } from '../backend-names.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 import { readStatus, createRunDir } from '../runs/rundir.js';
-import { runGroup } from '../runs/group.js';
 import { hasCheckpoint } from '../runs/checkpoint.js';
-import { prepareResume } from '../runs/resume.js';
 import { installStopHandler, isStopRequested } from '../runs/signals.js';
 import { writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
@@ -70,10 +68,10 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   if (resumed) log(`sweep: ${resumed} unfinished run(s) continue from their checkpoints`);
   // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again.
   for (const run of todo) if (startAt.get(run.name) === null && existsSync(runDir(opts.dir, run))) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
-  const backend = await initBackend(opts.backend);
   for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
     loadEvalSet(opts.dataDir, makeTask(task.task), task.eval); // written once here, so workers never race to create it
   }
+  if (opts.backend !== 'auto') await (await import('../backend.js')).initBackend(opts.backend); // a missing backend is the user's error, said once here
   const units = spreadOver(groupRuns(todo, (run) => startAt.get(run.name) ?? 0), opts.workers);
   const jobs: GroupJob[] = units.map((unit, id) => {
     const resume = startAt.get(unit[0].name) !== null;
@@ -82,7 +80,7 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
       configs: unit.map((r) => r.config),
       dirs: unit.map((r) => (resume ? runDir(opts.dir, r) : createRunDir(runDir(opts.dir, r)))),
       dataDir: opts.dataDir,
-      backend,
+      backend: opts.backend, // each worker resolves it; every summary.json records the one used
       resume,
     };
   });
@@ -97,6 +95,11 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
     log(`sweep: group ${job.id + 1}/${jobs.length} (${job.configs[0].model.attention}, ${job.dirs.length} runs) ${counts} — ${done}/${todo.length} runs, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   };
   if (opts.workers <= 1 || jobs.length <= 1) {
+    // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
+    const { initBackend } = await import('../backend.js');
+    const { runGroup } = await import('../runs/group.js');
+    const { prepareResume } = await import('../runs/resume.js');
+    if (jobs.length) await initBackend(opts.backend);
     for (const job of jobs) {
       if (isStopRequested()) break;
       try {

@@ -1,5 +1,6 @@
 /** A sweep worker process: trains the groups its parent sends, one at a time, and reports each outcome. */
-import { initBackend, type BackendChoice } from '../backend.js';
+import { initBackend } from '../backend.js';
+import type { BackendChoice } from '../backend-names.js';
 import { runGroup } from '../runs/group.js';
 import { prepareResume } from '../runs/resume.js';
 import { installStopHandler } from '../runs/signals.js';
