@@ -4,62 +4,28 @@
  *
  * The tiny sweep: lookup (configs/lookup.yaml) at 40 steps, model.attention × train.lr × train.seed = 2 × 2 × 2.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, LOOKUP, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(repo, 'dist', 'cli.js');
-if (!existsSync(CLI)) {
-  throw new Error(`${CLI} is missing: build first with \`npx tsc -p .\` (\`npm test\` does this in its pretest step)`);
-}
-const LOOKUP = join(repo, 'configs', 'lookup.yaml');
 const SLOW = 90_000;
 const SETS = ['--set', 'train.steps=40', '--set', 'train.logEvery=20', '--set', 'eval.size=64'];
 const TINY_GRID = { 'model.attention': ['qkv', 'qv'], 'train.lr': [0.003, 0.03], 'train.seed': [0, 1] };
 /** Run directory names of the tiny sweep, in plan order (first grid key slowest). */
 const TINY_RUNS = ['qkv', 'qv'].flatMap((a) => ['0.003', '0.03'].flatMap((lr) => [0, 1].map((s) => `attention-${a}_lr-${lr}_seed-${s}`)));
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** Runs the CLI asynchronously in `cwd` with `env` added, killed if still running 5 s before the test's timeout. */
+const cli = (args: string[], cwd: string, env: Record<string, string> = {}) => runCli(args, cwd, { env, killAfterMs: SLOW - 5_000 });
 
-function cli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), SLOW - 5_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
-const explain = (r: Result) => `exit ${r.status}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 const json = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 const status = (dir: string) => (existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status'), 'utf8').trim() : null);
 
 // Scheduler variables from the machine running the tests must not shard these sweeps.
 for (const v of ['SLURM_ARRAY_TASK_ID', 'SLURM_ARRAY_TASK_COUNT', 'SLURM_ARRAY_TASK_MIN', 'JOB_COMPLETION_INDEX']) delete process.env[v];
 
-let root: string;
-const fresh = (name: string) => mkdtempSync(join(root, `${name}-`));
-beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'qkv-cli-sweep-'));
-});
-afterAll(() => {
-  rmSync(root, { recursive: true, force: true });
-});
+const fresh = useTempRoot('qkv-cli-sweep-');
 
 /** Writes a sweep file with an absolute base (so it can live anywhere) and the given grid, as YAML flow lists. */
 function writeSweep(dir: string, grid: Record<string, unknown[]> | string, name = 'tiny'): string {
@@ -88,12 +54,10 @@ function expectUnchanged(dir: string, before: ReturnType<typeof snapshot>): void
   }
 }
 
+/** The shared one-line error checks, and the line starts with the program's name. */
 function expectOneLineError(r: Result): void {
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  expect(lines, `stderr must be exactly one line:\n${r.stderr}`).toHaveLength(1);
+  expectOneLine(r);
   expect(r.stderr).toMatch(/^qkv-lab: /);
-  expect(r.stderr).not.toContain('    at ');
-  expect(r.stderr).not.toMatch(/internal error/);
 }
 
 /** One-sided exact Mann–Whitney p by enumerating every split of the pooled values (written independently of src/). */
@@ -292,7 +256,7 @@ describe('compare', () => {
       expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/<html/i);
 
       const text = readFileSync(join(out, 'verdict.json'), 'utf8');
-      expect(text).not.toContain(root); // no paths: shards and reruns must compare byte for byte
+      expect(text).not.toContain(fresh.root); // no paths: shards and reruns must compare byte for byte
       const verdict = json(join(out, 'verdict.json'));
       expect(typeof verdict.holds).toBe('boolean');
       expect(typeof verdict.ratio).toBe('number');

@@ -4,40 +4,16 @@
  * a diverging run is marked and its batch-mates and sweep carry on; two trains started together
  * never share a directory.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Stream } from '../src/rng.js';
+import { LOOKUP, REPO, explain, runCli as run, startCli as start, useTempRoot } from './helpers/cli.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(repo, 'dist', 'cli.js');
-const LOOKUP = join(repo, 'configs', 'lookup.yaml');
-const DIVERGE = join(repo, 'test', 'fixtures', 'diverge.yaml');
+const DIVERGE = join(REPO, 'test', 'fixtures', 'diverge.yaml');
 const SLOW = 120_000;
 const TIMING_COLUMNS = 2; // elapsed_s and steps_per_s are the last two columns
 
-interface Result {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], cwd: string): { child: ChildProcess; done: Promise<Result> } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const done = new Promise<Result>((resolve) => child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr })));
-  return { child, done };
-}
-
-const run = (args: string[], cwd: string) => start(args, cwd).done;
-const explain = (r: Result) => `exit ${r.status} ${r.signal ?? ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** metrics.csv without the timing columns: what must match between interrupted and uninterrupted runs. */
@@ -67,14 +43,7 @@ function expectValidFiles(dir: string): void {
   if (existsSync(join(dir, 'summary.json'))) JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
 }
 
-let root: string;
-const fresh = (name: string) => mkdtempSync(join(root, `${name}-`));
-beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'qkv-reliability-'));
-});
-afterAll(() => {
-  rmSync(root, { recursive: true, force: true });
-});
+const fresh = useTempRoot('qkv-reliability-');
 
 const SHORT = ['--set', 'train.steps=400', '--set', 'train.logEvery=20', '--set', 'train.checkpointEvery=40', '--set', 'eval.size=64'];
 

@@ -1,0 +1,116 @@
+/**
+ * Shared scaffolding for the end-to-end tests that drive the built CLI (`node dist/cli.js`): where the repo,
+ * the CLI and the configs are, spawning the CLI and collecting its output, the one-line error contract, and a
+ * per-file temp root. Not a *.test.ts file, so vitest does not run it on its own.
+ */
+import { afterAll, beforeAll, expect } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The built CLI. `npm test` builds it in its pretest step. */
+export const CLI = join(REPO, 'dist', 'cli.js');
+if (!existsSync(CLI)) {
+  throw new Error(`${CLI} is missing: build first with \`npx tsc -p .\` (\`npm test\` does this in its pretest step)`);
+}
+/** configs/lookup.yaml: the small lookup task most end-to-end tests train on. */
+export const LOOKUP = join(REPO, 'configs', 'lookup.yaml');
+
+export interface Result {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** True when the killAfterMs timer fired and SIGKILLed the process (a hang). */
+  killed: boolean;
+}
+
+export interface CliOptions {
+  /** Extra environment variables, on top of process.env and NO_COLOR=1. */
+  env?: Record<string, string>;
+  /** SIGKILL the process after this many ms and mark the result `killed`. No timer when omitted. */
+  killAfterMs?: number;
+}
+
+/**
+ * Starts `node dist/cli.js ...args` in `cwd` with stdout and stderr piped and collected. `done` settles when the
+ * process has closed (and rejects only if it could not be spawned).
+ */
+export function startCli(args: string[], cwd: string, { env = {}, killAfterMs }: CliOptions = {}): { child: ChildProcess; done: Promise<Result> } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let killed = false;
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const timer =
+    killAfterMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          killed = true;
+          child.kill('SIGKILL');
+        }, killAfterMs);
+  const done = new Promise<Result>((resolve, reject) => {
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr, killed });
+    });
+  });
+  return { child, done };
+}
+
+/** Runs the CLI asynchronously in `cwd`, so that independent cases can overlap. */
+export function runCli(args: string[], cwd: string, opts?: CliOptions): Promise<Result> {
+  return startCli(args, cwd, opts).done;
+}
+
+/** A failure message with everything the process said. */
+export const explain = (r: Result) =>
+  `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}${r.killed ? ' — KILLED by the kill-after timer (hang)' : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+
+/**
+ * The bad-input contract: exit 2 and exactly one non-empty line on stderr, without a stack trace or an
+ * "internal error". With `soft`, every check is an expect.soft, so that a failure lists every way it went wrong.
+ */
+export function expectOneLineError(r: Result, { soft = false }: { soft?: boolean } = {}): void {
+  const check = soft ? expect.soft : expect;
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  check(r.status, explain(r)).toBe(2);
+  check(lines, `stderr must be exactly one line:\n${r.stderr}`).toHaveLength(1);
+  check(r.stderr).not.toContain('    at ');
+  check(r.stderr).not.toMatch(/internal error/);
+}
+
+/** `fresh(name)` makes a new directory under the file's temp root; `fresh.root` is that root. */
+export interface TempRoot {
+  (name: string): string;
+  readonly root: string;
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that create a temp root `<tmpdir>/<prefix>XXXXXX` and remove it afterwards.
+ * Call it at the top level of a test file, before any beforeAll that needs the root.
+ */
+export function useTempRoot(prefix: string): TempRoot {
+  let root: string | undefined;
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterAll(() => {
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+  const rootOrThrow = () => {
+    if (root === undefined) throw new Error('the temp root exists only from beforeAll on');
+    return root;
+  };
+  const fresh = (name: string) => mkdtempSync(join(rootOrThrow(), `${name}-`));
+  return Object.defineProperty(fresh, 'root', { get: rootOrThrow }) as TempRoot;
+}
