@@ -16,6 +16,8 @@ import { Stream } from './rng.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
+/** The scaling runs need eval sets of other shapes; they go to a scratch directory, not the project's data/. */
+const SCRATCH_DATA = mkdtempSync(join(tmpdir(), 'qkv-bench-data-'));
 
 interface Timed {
   seconds: number;
@@ -25,7 +27,7 @@ interface Timed {
 /** Trains R runs of `cfg` for `steps` steps; logEvery > steps leaves only the first and last evaluation. */
 async function timeGroup(cfg: Config, R: number, steps: number, logEvery: number): Promise<Timed> {
   const task = makeTask(cfg.task);
-  const evalSet = loadEvalSet(join(ROOT, 'data'), task, cfg.eval);
+  const evalSet = loadEvalSet(SCRATCH_DATA, task, cfg.eval);
   const streams = Array.from({ length: R }, (_, r) => Stream.derive(r, `data/${task.id}`));
   let evals = 0;
   const started = performance.now();
@@ -173,7 +175,9 @@ async function single(backend: BackendName): Promise<void> {
 }
 
 const at = process.argv.indexOf('--single');
-(at >= 0 ? single(process.argv[at + 1] as BackendName) : main()).catch((err) => {
-  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+(at >= 0 ? single(process.argv[at + 1] as BackendName) : main())
+  .catch((err) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => rmSync(SCRATCH_DATA, { recursive: true, force: true }));
