@@ -1,6 +1,6 @@
 /** The seed document's two-token example, run through the same attention code that training uses. */
 import { tf, initBackend, type BackendChoice } from '../backend.js';
-import { attention, type Variant } from '../model/attention.js';
+import { attention, project, type Variant } from '../model/attention.js';
 
 const TOKENS = ['cat', 'sat'];
 const X = [[1, 0], [0, 1]]; // cat, sat
@@ -27,7 +27,9 @@ export function explainExample(variant: Variant, scale: number): Explained {
     const w = (m: number[][]) => tf.tensor3d(m.flat(), [1, 2, 2]); // [R, d, d]
     const a = attention(x, x, { wQ: w(W_Q), wK: variant === 'qkv' ? w(W_K) : null, wV: w(W_V) }, 1, scale, null);
     const rows = (t: tf.Tensor) => tf.reshape(t, [2, -1]).arraySync() as number[][];
-    return { q: rows(a.q), k: rows(a.k), v: rows(a.v), scores: rows(a.logits), weights: rows(a.weights), outputs: rows(a.out) };
+    // Q, K and V are shown for the reader; the scores, weights and outputs come from attention() itself.
+    const [q, k, v] = [W_Q, W_K, W_V].map((m) => rows(project(x, w(m))));
+    return { q, k, v, scores: rows(a.logits), weights: rows(a.weights), outputs: rows(a.out) };
   });
   const entropy = result.weights.map((row) => -row.reduce((s, p) => s + (p > 0 ? p * Math.log(p) : 0), 0));
   return { variant, scale, ...result, k: variant === 'qkv' ? result.k : null, entropy };
