@@ -17,7 +17,10 @@ export async function runPool(jobs: GroupJob[], workers: number, onDone: (job: G
   process.on('SIGTERM', forward);
   const lane = async () => {
     if (queue.length === 0) return;
-    const child = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
+    // A small young generation: the per-step batches are short-lived garbage, and V8's default 16 MB
+    // semi-spaces cost each worker ~50 MB of resident memory for ~3% speed (measured at R = 25).
+    const execArgv = [...process.execArgv, '--max-semi-space-size=2'];
+    const child = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true, execArgv });
     children.push(child);
     try {
       for (let job = queue.shift(); job && !stopRequested(); job = queue.shift()) {
