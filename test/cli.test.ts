@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { LOOKUP, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
 
@@ -278,5 +279,27 @@ describe.concurrent('bad input: exit 2, one line on stderr, no stack, no run dir
       expect(r.stderr).toMatch(/^qkv-lab: /);
     },
     SLOW,
+  );
+});
+
+describe('npx qkv-lab (the README commands)', () => {
+  it(
+    'the package bin is executable, so `npx qkv-lab` runs on a fresh clone',
+    async () => {
+      const repo = join(LOOKUP, '..', '..');
+      const bin = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).bin['qkv-lab'] as string;
+      expect(statSync(join(repo, bin)).mode & 0o111, `${bin} must be executable`).not.toBe(0);
+      const r = await new Promise<Result>((resolve) => {
+        const child = spawn('npx', ['--no-install', 'qkv-lab', '--help'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+        child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+        child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, killed: false }));
+      });
+      expect(r.status, explain(r)).toBe(0);
+      expect(r.stdout).toContain('ablation <config>');
+    },
+    60_000,
   );
 });
