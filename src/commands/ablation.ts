@@ -11,7 +11,7 @@ export async function ablationCommand(args: SweepArgs & { check: boolean }): Pro
   const attention = plan.grid['model.attention'];
   if (!attention || !attention.includes('qkv') || !attention.includes('qv')) throw new UserError(`${args.config}: an ablation compares variants, so grid.model.attention must list qkv and qv`);
   const out = args.out ?? defaultSweepDir(plan.name, args.set);
-  const runsDir = await sweepInto(args, join(out, 'runs'));
+  const runsDir = await sweepInto(plan, args, join(out, 'runs'));
   if (!runsDir) return; // interrupted: the sweep said how to continue
   const { compareInto } = await import('./compare.js'); // charts load only once the runs are done
   const result = await compareInto([runsDir], out, `qkv-lab ablation: ${plan.name}`);

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BackendChoice } from '../backend-names.js';
 import { UserError } from '../errors.js';
-import { loadSweep, resolveShard, shardRuns } from '../sweep/plan.js';
+import { loadSweep, resolveShard, shardRuns, type SweepPlan } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
 import { INTERRUPTED_EXIT } from '../runs/signals.js';
 
@@ -29,9 +29,8 @@ export function checkWorkers(workers: number | undefined): number {
   return n;
 }
 
-/** Runs the sweep (or one shard of it) into `runsDir`; returns that directory, or null when interrupted. */
-export async function sweepInto(args: SweepArgs, runsDir: string): Promise<string | null> {
-  const plan = loadSweep(args.config, args.set);
+/** Runs the planned sweep (or one shard of it) into `runsDir`; returns that directory, or null when interrupted. */
+export async function sweepInto(plan: SweepPlan, args: SweepArgs, runsDir: string): Promise<string | null> {
   const workers = checkWorkers(args.workers);
   const shard = resolveShard(args.shard, args.shards, process.env);
   const runs = shard ? shardRuns(plan.runs, shard) : plan.runs;
@@ -48,6 +47,6 @@ export async function sweepInto(args: SweepArgs, runsDir: string): Promise<strin
 
 export async function sweepCommand(args: SweepArgs): Promise<void> {
   const plan = loadSweep(args.config, args.set);
-  const dir = await sweepInto(args, args.out ?? join(defaultSweepDir(plan.name, args.set), 'runs'));
+  const dir = await sweepInto(plan, args, args.out ?? join(defaultSweepDir(plan.name, args.set), 'runs'));
   if (dir) process.stdout.write(`${dir}\n`);
 }
