@@ -63,8 +63,14 @@ export function flatten(value: unknown, prefix = '', out: Record<string, unknown
   return out;
 }
 
-const finalLoss = (run: LoadedRun): number =>
+/** The loss LR sensitivity uses: the final eval loss, or ℓ₀ for a diverged run (METRICS.md). */
+export const finalLoss = (run: LoadedRun): number =>
   run.summary.status === 'diverged' || !Number.isFinite(run.summary.final_eval_loss) ? run.summary.init_eval_loss : run.summary.final_eval_loss;
+
+/** A series' label: its values of the keys that differ between series, e.g. "dModel=16". */
+export function seriesLabel(flatConfig: Record<string, unknown>, differingKeys: string[]): string {
+  return differingKeys.map((k) => `${k.split('.').at(-1)}=${flatConfig[k]}`).join(', ');
+}
 
 export function analyse(runs: LoadedRun[]): Analysis {
   const flat = runs.map((r) => flatten(r.config));
@@ -77,9 +83,11 @@ export function analyse(runs: LoadedRun[]): Analysis {
     if (values.length > 1) differing[key] = values;
     else common[key] = values[0];
   }
-  const seriesOf = (f: Record<string, unknown>) => Object.keys(differing).map((k) => `${k.split('.').at(-1)}=${f[k]}`).join(', ');
   const bySeries = new Map<string, LoadedRun[]>();
-  runs.forEach((run, i) => bySeries.set(seriesOf(flat[i]), [...(bySeries.get(seriesOf(flat[i])) ?? []), run]));
+  runs.forEach((run, i) => {
+    const label = seriesLabel(flat[i], Object.keys(differing));
+    bySeries.set(label, [...(bySeries.get(label) ?? []), run]);
+  });
   const warnings: string[] = [];
   const series = [...bySeries.entries()].map(([label, members]) => analyseSeries(label, members, Object.keys(differing), warnings));
   series.sort((a, b) => a.dModel - b.dModel || a.label.localeCompare(b.label));

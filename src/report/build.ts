@@ -1,15 +1,13 @@
 /** Gathers the chart data (curves, end points, heatmaps, width) from loaded runs and their analysis. */
 import type { LoadedRun } from './collect.js';
 import type { Analysis } from './analyse.js';
-import { flatten } from './analyse.js';
+import { flatten, finalLoss, seriesLabel } from './analyse.js';
 import type { CurvePoint, FinalPoint, Heatmap, ReportData, WidthPoint } from './types.js';
 
 export function buildReportData(title: string, runs: LoadedRun[], a: Analysis, markdown: string): ReportData {
   const differing = Object.keys(a.differing);
-  const seriesOf = (run: LoadedRun) => {
-    const f = flatten(run.config);
-    return differing.map((k) => `${k.split('.').at(-1)}=${f[k]}`).join(', ');
-  };
+  const labels = new Map(runs.map((run) => [run, seriesLabel(flatten(run.config), differing)]));
+  const seriesOf = (run: LoadedRun) => labels.get(run)!;
   const curves: CurvePoint[] = runs.flatMap((run) =>
     run.rows.map((row) => ({
       series: seriesOf(run),
@@ -27,7 +25,7 @@ export function buildReportData(title: string, runs: LoadedRun[], a: Analysis, m
     variant: run.config.model.attention,
     lr: run.config.train.lr,
     seed: run.config.train.seed,
-    final_eval_loss: run.summary.status === 'diverged' ? run.summary.init_eval_loss : run.summary.final_eval_loss,
+    final_eval_loss: finalLoss(run), // ℓ₀ for a diverged run, as the sensitivity statistic counts it
     diverged: run.summary.status === 'diverged',
   }));
   const width: WidthPoint[] | null =
