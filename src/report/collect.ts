@@ -5,6 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { UserError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { AttentionSnapshot } from '../train/trainer.js';
+import { readStatus } from '../runs/rundir.js';
 
 export interface LoadedRun {
   dir: string;
@@ -39,7 +40,7 @@ export function collectRuns(paths: readonly string[]): { runs: LoadedRun[]; unfi
   const runs: LoadedRun[] = [];
   const unfinished: string[] = [];
   for (const dir of [...new Set(dirs)]) {
-    const status = readFileSync(join(dir, 'status'), 'utf8').trim();
+    const status = readStatus(dir);
     if ((status !== 'completed' && status !== 'diverged') || !existsSync(join(dir, 'summary.json'))) {
       unfinished.push(`${dir} (${status})`);
       continue;

@@ -49,6 +49,17 @@ export function hasCheckpoint(runDir: string): boolean {
   return existsSync(join(runDir, 'checkpoint', 'checkpoint.json'));
 }
 
+/** The step of a run's checkpoint, read from checkpoint.json alone; null when there is none or it is unreadable. */
+export function checkpointStep(runDir: string): number | null {
+  if (!hasCheckpoint(runDir)) return null;
+  try {
+    const step = (JSON.parse(readFileSync(join(runDir, 'checkpoint', 'checkpoint.json'), 'utf8')) as CheckpointJson).step;
+    return Number.isInteger(step) ? step : null;
+  } catch {
+    return null;
+  }
+}
+
 export function loadCheckpoint(runDir: string): Checkpoint {
   const dir = join(runDir, 'checkpoint');
   if (!hasCheckpoint(runDir)) throw new UserError(`${runDir} has no checkpoint to resume from (checkpoint/checkpoint.json is missing)`);

@@ -1,7 +1,7 @@
 /** Runs group jobs on up to N worker processes (wasm is single-threaded in Node, so processes use the cores). */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { GroupJob, WorkerReply } from './worker.js';
+import type { GroupJob, WorkerReply } from './job.js';
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 

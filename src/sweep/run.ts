@@ -7,12 +7,12 @@ import type { BackendChoice } from '../backend-names.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 import { readStatus, createRunDir } from '../runs/rundir.js';
-import { hasCheckpoint } from '../runs/checkpoint.js';
+import { checkpointStep } from '../runs/checkpoint.js';
 import { installStopHandler, isStopRequested } from '../runs/signals.js';
 import { writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
 import { runPool } from './pool.js';
-import type { GroupJob } from './worker.js';
+import type { GroupJob, WorkerReply } from './job.js';
 
 export interface SweepOptions {
   dir: string;
@@ -48,12 +48,8 @@ function isDone(dir: string, run: PlannedRun): boolean {
 
 /** The checkpoint step an unfinished run can continue from, or null when it must start again. */
 function resumeStep(dir: string, run: PlannedRun): number | null {
-  if (!existsSync(dir) || !hasCheckpoint(dir) || !sameConfig(dir, run)) return null;
-  try {
-    return JSON.parse(readFileSync(join(dir, 'checkpoint', 'checkpoint.json'), 'utf8')).step as number;
-  } catch {
-    return null;
-  }
+  if (!existsSync(dir) || !sameConfig(dir, run)) return null;
+  return checkpointStep(dir);
 }
 
 export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepOptions): Promise<SweepResult> {
@@ -88,30 +84,21 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   const failed: string[] = [];
   let done = 0;
   const started = Date.now();
-  const report = (job: GroupJob, statuses: string[] | null, message?: string) => {
+  const onReply = (job: GroupJob, reply: WorkerReply) => {
     done += job.dirs.length;
-    if (!statuses) failed.push(...job.dirs);
-    const counts = statuses ? Object.entries(statuses.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {})).map(([s, n]) => `${n} ${s}`).join(', ') : `failed: ${message}`;
+    if (!reply.ok) failed.push(...job.dirs);
+    const counts = reply.ok ? Object.entries(reply.statuses.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {})).map(([s, n]) => `${n} ${s}`).join(', ') : `failed: ${reply.message}`;
     log(`sweep: group ${job.id + 1}/${jobs.length} (${job.configs[0].model.attention}, ${job.dirs.length} runs) ${counts} — ${done}/${todo.length} runs, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   };
   if (opts.workers <= 1 || jobs.length <= 1) {
     // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
-    const { initBackend } = await import('../backend.js');
-    const { runGroup } = await import('../runs/group.js');
-    const { prepareResume } = await import('../runs/resume.js');
-    if (jobs.length) await initBackend(opts.backend);
+    const { runJob } = await import('./job.js');
     for (const job of jobs) {
       if (isStopRequested()) break;
-      try {
-        const resume = job.resume ? job.dirs.map((dir, r) => prepareResume(dir, job.configs[r])) : undefined;
-        const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume });
-        report(job, outcomes.map((o) => o.status));
-      } catch (err) {
-        report(job, null, err instanceof Error ? err.message : String(err));
-      }
+      onReply(job, await runJob(job));
     }
   } else {
-    await runPool(jobs, opts.workers, (job, reply) => (reply.ok ? report(job, reply.statuses) : report(job, null, reply.message)), isStopRequested);
+    await runPool(jobs, opts.workers, onReply, isStopRequested);
   }
   return { trained: todo.length, skipped, failed, interrupted: isStopRequested() };
 }

@@ -1,0 +1,30 @@
+/** One unit of sweep work: a batched group of runs, trained fresh or resumed; the same in a worker or in-process. */
+import { initBackend } from '../backend.js';
+import type { BackendChoice } from '../backend-names.js';
+import { runGroup } from '../runs/group.js';
+import { prepareResume } from '../runs/resume.js';
+import type { Config } from '../config.js';
+
+export interface GroupJob {
+  id: number;
+  configs: Config[];
+  dirs: string[];
+  dataDir: string;
+  backend: BackendChoice;
+  /** Continue every run from its checkpoint (all at one step) instead of starting fresh. */
+  resume: boolean;
+}
+
+export type WorkerReply = { id: number; ok: true; statuses: string[] } | { id: number; ok: false; message: string };
+
+/** Trains the job's group; failures come back as a reply, so one bad group never stops the sweep. */
+export async function runJob(job: GroupJob): Promise<WorkerReply> {
+  try {
+    await initBackend(job.backend);
+    const resume = job.resume ? job.dirs.map((dir, r) => prepareResume(dir, job.configs[r])) : undefined;
+    const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume });
+    return { id: job.id, ok: true, statuses: outcomes.map((o) => o.status) };
+  } catch (err) {
+    return { id: job.id, ok: false, message: err instanceof Error ? err.message : String(err) };
+  }
+}
