@@ -48,7 +48,7 @@ export async function trainCommand(args: TrainArgs): Promise<void> {
       ? createRunDir(many ? runDirName(cfg, args.out, '', true) : args.out)
       : createRunDir(runDirName(cfg, 'runs', timestamp(), many), true),
   );
-  installStopHandler(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit at once; files stay valid)\n'));
+  installStopHandler(sayStopping);
   report(await runGroup(configs, dirs, { dataDir: args.dataDir }));
 }
 
@@ -70,8 +70,12 @@ async function resumeCommand(args: TrainArgs): Promise<void> {
   loadEvalSet(args.dataDir, makeTask(config.task), config.eval); // a bad data file fails before the run is touched
   const point = prepareResume(dir, config);
   process.stderr.write(`resuming ${dir} from step ${point.step}\n`);
-  installStopHandler(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit at once; files stay valid)\n'));
+  installStopHandler(sayStopping);
   report(await runGroup([config], [dir], { dataDir: args.dataDir, resume: [point] }));
+}
+
+function sayStopping(): void {
+  process.stderr.write('\nstopping after this step (Ctrl-C again to quit at once; files stay valid)\n');
 }
 
 function report(outcomes: RunOutcome[]): void {

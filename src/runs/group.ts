@@ -25,7 +25,6 @@ export interface RunOutcome {
 
 export interface GroupOptions {
   dataDir: string;
-  label?: string;
   quiet?: boolean;
   /** Per run, the checkpoint to continue from (all at one step); absent for a fresh start. */
   resume?: ResumePoint[];
@@ -47,7 +46,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
   });
   const rows: MetricsRow[][] = configs.map((_, r) => [...(resume?.[r].rows ?? [])]);
   const streams = configs.map((c, r) => (resume ? Stream.fromState(resume[r].dataStream) : Stream.derive(c.train.seed, `data/${task.id}`)));
-  const progress = opts.quiet ? null : makeProgress(opts.label ?? base.name, base.train.steps);
+  const progress = opts.quiet ? null : makeProgress(base.name, base.train.steps);
   const started = Date.now();
   const shapes = new Map([...paramSpecs(base.model, task.layout)].map(([path, spec]) => [path, spec.shape]));
   const meta = {

@@ -12,9 +12,6 @@ export const METRIC_COLUMNS = [
   'retrieval_mass', 'grad_norm', 'grad_norm_wq', 'grad_norm_wk', 'grad_norm_wv', 'elapsed_s', 'steps_per_s',
 ] as const;
 
-/** Columns that measure the machine, not the model: comparisons and determinism checks ignore them. */
-export const TIMING_COLUMNS = ['elapsed_s', 'steps_per_s'];
-
 /**
  * Creates `dir` for a new run. It must not hold anything yet: an existing run is never overwritten.
  * With `unique`, a clash (two runs named in the same millisecond) takes the next free suffix instead.

@@ -61,7 +61,6 @@ export interface GroupSpec {
   snapshotExamples: number;
   onRows(rows: (MetricsRow | null)[]): Promise<void>;
   onSnapshot(snapshots: AttentionSnapshot[]): Promise<void>;
-  onDiverged?(run: number, step: number): void;
 }
 
 export interface GroupResult {
@@ -149,10 +148,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       const loss = measured.loss!.dataSync();
       measured.loss!.dispose();
       for (let r = 0; r < R; r++) {
-        if (divergedAt[r] === null && !Number.isFinite(loss[r])) {
-          divergedAt[r] = step;
-          spec.onDiverged?.(r, step);
-        }
+        if (divergedAt[r] === null && !Number.isFinite(loss[r])) divergedAt[r] = step;
       }
       if (!ev) continue;
       const norms = measured.norms!.arraySync() as number[][];
