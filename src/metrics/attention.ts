@@ -31,7 +31,10 @@ export function statsInputs(evalSet: Encoded, layout: Layout): StatsInputs {
   };
 }
 
-export function attentionStats(layers: AttentionResult[], layout: Layout, inputs: StatsInputs): AttentionStats {
+/** What the statistics read of a layer: its weights and scaled scores over the supervised rows. */
+export type AttentionLayer = Pick<AttentionResult, 'weights' | 'logits'>;
+
+export function attentionStats(layers: AttentionLayer[], layout: Layout, inputs: StatsInputs): AttentionStats {
   const { queryStart, queryCount: S } = layout;
   const entropies: tf.Tensor[] = [];
   const normed: tf.Tensor[] = [];

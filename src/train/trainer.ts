@@ -2,12 +2,15 @@
  * The training loop for a group of R runs with one shape. It knows nothing about tasks: batches and the
  * eval set arrive as encoded typed arrays, and everything it measures goes out through hooks.
  */
-import { tf } from '../backend.js';
 import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
-import { forward, crossEntropy, makeParams, disposeParams, oneHotInput, oneHotTargets, stackRuns, unstackRuns, type Params } from '../model/transformer.js';
-import { attentionStats, statsInputs, type StatsInputs } from '../metrics/attention.js';
-import { BatchedAdam } from './adam.js';
+import { fusedSupports } from '../model/fused.js';
+import { UserError } from '../errors.js';
+import type { Engine, EngineSpec, KernelChoice, RunState, SnapshotLayers } from './engine.js';
+import { FusedEngine } from './fusedEngine.js';
+import { TfjsEngine } from './tfjsEngine.js';
+
+export type { RunState, KernelChoice };
 
 export interface MetricsRow {
   step: number;
@@ -31,7 +34,7 @@ export interface MetricsRow {
 /** Per layer and head, attention weights at one step: a few fixed eval examples and the eval-set mean. */
 export interface AttentionSnapshot {
   step: number;
-  layers: { examples: number[][][][]; mean: number[][][] }[]; // examples[e][h][row][key], mean[h][row][key]
+  layers: SnapshotLayers;
 }
 
 export interface GroupSpec {
@@ -61,6 +64,8 @@ export interface GroupSpec {
   snapshotExamples: number;
   onRows(rows: (MetricsRow | null)[]): Promise<void>;
   onSnapshot(snapshots: AttentionSnapshot[]): Promise<void>;
+  /** Which engine computes the steps (default auto: fused where it applies). */
+  kernel?: KernelChoice;
 }
 
 export interface GroupResult {
@@ -69,12 +74,6 @@ export interface GroupResult {
   stoppedAt: number | null;
 }
 
-/** Everything a run needs to continue exactly: parameters and, after step 0, Adam's moments. */
-export interface RunState {
-  params: Map<string, Float32Array>;
-  m?: Map<string, Float32Array>;
-  v?: Map<string, Float32Array>;
-}
 
 /** The learning rate at `step`: linear warmup to the base rate over `warmup` steps, constant after. */
 export function lrAt(base: number, step: number, warmup: number): number {
@@ -90,30 +89,20 @@ export function logSteps(steps: number, logEvery: number): { logged: number[]; s
   return { logged, snapshots: new Set([0, middle, steps]) };
 }
 
+/** The engine for a group: the fused kernel where it computes the model, unless tfjs is asked for. */
+export function makeEngine(spec: EngineSpec, choice: KernelChoice = 'auto'): Engine {
+  const fused = fusedSupports(spec.model);
+  if (choice === 'fused' && !fused) throw new UserError(`train.kernel 'fused' computes one layer; this model has ${spec.model.layers} (use auto or tfjs)`);
+  return choice === 'tfjs' || !fused ? new TfjsEngine(spec) : new FusedEngine(spec);
+}
+
 export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
-  const { model, layout } = spec;
+  const { model } = spec;
   const R = spec.lrs.length;
-  const params = makeParams(model, layout, spec.initial.map((s) => s.params));
-  const resumed = spec.initial.every((s) => s.m && s.v);
-  const stacked = (pick: (s: RunState) => Map<string, Float32Array>) =>
-    new Map([...stackRuns(model, layout, spec.initial.map(pick))].map(([path, { values }]) => [path, values]));
-  const adam = new BatchedAdam(params, resumed ? { m: stacked((s) => s.m!), v: stacked((s) => s.v!) } : undefined);
-  const pathOf = new Map([...params].map(([path, v]) => [v.name, path]));
-  const evalTensors = {
-    input: oneHotInput([spec.evalSet], layout), // [1, Be·N, V], reused at every evaluation
-    targets: oneHotTargets([spec.evalSet], layout), // [1, Be·S, C]
-    classes: tf.tensor2d(spec.evalSet.targets, [1, spec.evalSet.targets.length], 'int32'), // [1, Be·S]
-    stats: statsInputs(spec.evalSet, layout),
-  };
+  const engine = makeEngine({ model, layout: spec.layout, initial: spec.initial, evalSet: spec.evalSet, snapshotExamples: spec.snapshotExamples }, spec.kernel);
   const divergedAt: (number | null)[] = spec.divergedAt ? [...spec.divergedAt] : new Array(R).fill(null);
   const start = spec.startStep ?? 0;
   const every = spec.checkpointEvery ?? 0;
-  const snapshotState = (): RunState[] => {
-    const p = unstackRuns(params);
-    const m = unstackRuns(adam.m);
-    const v = unstackRuns(adam.v);
-    return p.map((params, r) => ({ params, m: m[r], v: v[r] }));
-  };
   const { logged, snapshots } = logSteps(spec.steps, spec.logEvery);
   const toLog = new Set(logged);
   const started = performance.now();
@@ -122,37 +111,18 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       // Checkpoints sit at step boundaries, before the step's batch is drawn, so a resume replays exactly.
       const stopping = spec.stopRequested?.() ?? false;
       const due = step > start && (step === spec.steps || (every > 0 && step % every === 0));
-      if (spec.onCheckpoint && (due || (stopping && step > start))) await spec.onCheckpoint(step, snapshotState(), [...divergedAt]);
+      if (spec.onCheckpoint && (due || (stopping && step > start))) await spec.onCheckpoint(step, engine.state(), [...divergedAt]);
       if (stopping) return { divergedAt, stoppedAt: step };
       const isLog = toLog.has(step);
       const lrs = spec.lrs.map((base, r) => (divergedAt[r] === null ? lrAt(base, step, spec.warmup) : 0));
       const batches = spec.nextBatches();
       // A row is measured before this step's update: evaluate first, so row 0 is the initialisation.
-      const ev = isLog ? evaluate(params, spec, evalTensors, snapshots.has(step)) : null;
-      const measured: { loss?: tf.Tensor; norms?: tf.Tensor } = {};
-      tf.tidy(() => {
-        const input = oneHotInput(batches, layout); // [R, B·N, V]
-        const targets = oneHotTargets(batches, layout); // [R, B·S, C]
-        let lossPerRun: tf.Tensor | undefined;
-        const { grads } = tf.variableGrads(() => {
-          const { logits } = forward(params, model, layout, input, spec.batchSize);
-          lossPerRun = tf.keep(crossEntropy(logits, targets)); // [R]; kept past variableGrads' own scope
-          return tf.sum(lossPerRun) as tf.Scalar;
-        }, [...params.values()]);
-        const byPath = Object.fromEntries(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g]));
-        const norms = isLog ? gradNorms(byPath) : null; // [4, R], only when a row is written
-        if (step < spec.steps) adam.update(byPath, tf.tensor1d(lrs), step + 1);
-        measured.loss = lossPerRun;
-        if (norms) measured.norms = tf.keep(norms);
-      });
-      const loss = measured.loss!.dataSync();
-      measured.loss!.dispose();
+      const ev = isLog ? engine.evaluate(snapshots.has(step)) : null;
+      const { loss, norms } = engine.step(batches, step < spec.steps ? lrs : null, step + 1, isLog);
       for (let r = 0; r < R; r++) {
         if (divergedAt[r] === null && !Number.isFinite(loss[r])) divergedAt[r] = step;
       }
-      if (!ev) continue;
-      const norms = measured.norms!.arraySync() as number[][];
-      measured.norms!.dispose();
+      if (!ev || !norms) continue;
       const elapsed = (performance.now() - started) / 1000;
       const stepsDone = step - start;
       const rows = spec.lrs.map((_, r): MetricsRow | null => {
@@ -181,56 +151,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       if (ev.snapshots) await spec.onSnapshot(ev.snapshots.map((layers) => ({ step, layers })));
     }
   } finally {
-    adam.dispose();
-    disposeParams(params);
-    tf.dispose([evalTensors.input, evalTensors.targets, evalTensors.classes, ...Object.values(evalTensors.stats)]);
+    engine.dispose();
   }
   return { divergedAt, stoppedAt: null };
-}
-
-/** Squared gradient norms per run, grouped [other, w_q, w_k, w_v] → [4, R]. Call inside tf.tidy. */
-function gradNorms(grads: Record<string, tf.Tensor>): tf.Tensor {
-  const groups: tf.Tensor[][] = [[], [], [], []];
-  for (const [path, g] of Object.entries(grads)) {
-    const group = path.endsWith('/w_q') ? 1 : path.endsWith('/w_k') ? 2 : path.endsWith('/w_v') ? 3 : 0;
-    groups[group].push(tf.sum(tf.square(tf.reshape(g, [g.shape[0], -1])), 1));
-  }
-  const R = Object.values(grads)[0].shape[0];
-  return tf.stack(groups.map((g) => (g.length ? tf.addN(g) : tf.zeros([R]))));
-}
-
-interface EvalTensors {
-  input: tf.Tensor;
-  targets: tf.Tensor;
-  classes: tf.Tensor;
-  stats: StatsInputs;
-}
-
-/** One forward pass over the fixed eval set for all runs; no gradients, one read back. */
-function evaluate(params: Params, spec: GroupSpec, t: EvalTensors, snapshot: boolean) {
-  const { model, layout } = spec;
-  const B = spec.evalSet.count;
-  const k = Math.min(spec.snapshotExamples, B);
-  const out: { packed?: tf.Tensor; snaps?: tf.Tensor[]; means?: tf.Tensor[] } = {};
-  tf.tidy(() => {
-    const { logits, layers } = forward(params, model, layout, t.input, B);
-    const loss = crossEntropy(logits, t.targets); // [R]
-    const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), t.classes), 'float32'), 1); // [R]
-    const s = attentionStats(layers, layout, t.stats);
-    out.packed = tf.keep(tf.stack([loss, acc, s.entropy, s.entropyNorm, s.maxLogit, ...s.retrieval])); // [5 + L, R]
-    if (snapshot) {
-      out.snaps = layers.map((layer) => tf.keep(tf.slice(layer.weights, [0, 0, 0, 0, 0], [-1, k, -1, -1, -1]))); // [R, k, H, Sq, N]
-      out.means = layers.map((layer) => tf.keep(tf.mean(layer.weights, 1))); // [R, H, Sq, N]
-    }
-  });
-  const [loss, acc, entropy, entropyNorm, maxLogit, ...retrieval] = out.packed!.arraySync() as number[][];
-  out.packed!.dispose();
-  let snapshots: AttentionSnapshot['layers'][] | null = null;
-  if (out.snaps && out.means) {
-    const ex = out.snaps.map((s) => s.arraySync() as number[][][][][]);
-    const mean = out.means.map((m) => m.arraySync() as number[][][][]);
-    tf.dispose([...out.snaps, ...out.means]);
-    snapshots = spec.lrs.map((_, r) => ex.map((layerEx, l) => ({ examples: layerEx[r], mean: mean[l][r] })));
-  }
-  return { loss, acc, entropy, entropyNorm, maxLogit, retrieval, snapshots };
 }

@@ -1,0 +1,80 @@
+/**
+ * The fused kernel as an engine: parameters and Adam's moments live in typed arrays stacked [R, ...], the
+ * step is model/fused.ts's forward and backward, and Adam is one loop. Only evaluation touches tfjs, to
+ * measure attention exactly as the tfjs engine does.
+ */
+import { tf } from '../backend.js';
+import { stackRuns } from '../model/transformer.js';
+import { FusedModel, type StackedParams } from '../model/fused.js';
+import { TypedAdam } from './adam.js';
+import { EvalMeasure, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
+import type { Encoded } from '../tasks/types.js';
+
+export class FusedEngine implements Engine {
+  readonly kernel = 'fused';
+  private readonly R: number;
+  private readonly params: StackedParams;
+  private readonly grads: StackedParams;
+  private readonly adam: TypedAdam;
+  private readonly model: FusedModel;
+  private readonly measure: EvalMeasure;
+
+  constructor(private readonly spec: EngineSpec) {
+    const { model, layout, initial } = spec;
+    this.R = initial.length;
+    const stack = (pick: (s: RunState) => Map<string, Float32Array>) =>
+      new Map([...stackRuns(model, layout, initial.map(pick))].map(([path, { values }]) => [path, values]));
+    this.params = stack((s) => s.params);
+    this.grads = new Map([...this.params].map(([path, values]) => [path, new Float32Array(values.length)]));
+    const resumed = initial.every((s) => s.m && s.v);
+    this.adam = new TypedAdam(this.params, this.R, resumed ? { m: stack((s) => s.m!), v: stack((s) => s.v!) } : undefined);
+    this.model = new FusedModel(model, layout, this.R);
+    this.measure = new EvalMeasure(spec);
+  }
+
+  step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult {
+    const { loss } = this.model.pass(this.params, batches, this.grads);
+    const norms = wantNorms ? this.gradNorms() : null;
+    if (lrs) this.adam.update(this.grads, lrs, t);
+    return { loss: Float32Array.from(loss), norms };
+  }
+
+  evaluate(snapshot: boolean): EvalResult {
+    const { layout, model, evalSet } = this.spec;
+    const pass = this.model.pass(this.params, [evalSet], undefined, true);
+    const shape = [this.R, evalSet.count, model.heads, layout.queryCount, layout.positions];
+    return this.measure.measure(this.R, snapshot, () => ({
+      loss: tf.tensor1d(Float32Array.from(pass.loss)),
+      acc: tf.tensor1d(Float32Array.from(pass.correct)),
+      layers: [{ weights: tf.tensor(pass.weights!, shape), logits: tf.tensor(pass.logits!, shape) }],
+    }));
+  }
+
+  /** Squared norms [other, w_q, w_k, w_v] × [R], as the tfjs engine groups them. */
+  private gradNorms(): number[][] {
+    const norms = Array.from({ length: 4 }, () => new Array<number>(this.R).fill(0));
+    for (const [path, g] of this.grads) {
+      const size = g.length / this.R;
+      const group = norms[normGroup(path)];
+      for (let r = 0; r < this.R; r++) {
+        let acc = 0;
+        for (let i = r * size; i < (r + 1) * size; i++) acc += g[i] * g[i];
+        group[r] += acc;
+      }
+    }
+    return norms;
+  }
+
+  state(): RunState[] {
+    const split = (stacked: StackedParams) =>
+      Array.from({ length: this.R }, (_, r) => new Map([...stacked].map(([path, all]) => [path, all.slice((r * all.length) / this.R, ((r + 1) * all.length) / this.R)])));
+    const p = split(this.params);
+    const m = split(this.adam.m);
+    const v = split(this.adam.v);
+    return p.map((params, r) => ({ params, m: m[r], v: v[r] }));
+  }
+
+  dispose(): void {
+    this.measure.dispose();
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The fused kernel against the plain tfjs formulation (transformer.ts, autodiff by tfjs): loss, accuracy,
+ * attention weights and scores, and every parameter's gradient, on several shapes: both variants, one and
+ * two heads, lookup (full attention, one query row) and copy (causal, several query rows), R = 2 runs with
+ * their own parameters and batches, and a shared batch (the eval path).
+ *
+ * Tolerance: the tfjs graph is float32 throughout, the kernel accumulates in float64. Differences are float32
+ * rounding of a few operations deep, ~1e-6 relative; 2e-4 relative (+ 1e-6 absolute) leaves room for that while a
+ * wrong term (a missing scale, a dropped residual branch, a transposed head) is off by far more.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf, initBackend } from '../../src/backend.js';
+import { Stream } from '../../src/rng.js';
+import { taskSchema } from '../../src/tasks/schema.js';
+import { lookupTask } from '../../src/tasks/lookup.js';
+import { copyTask } from '../../src/tasks/copy.js';
+import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
+import { initialValues, makeParams, disposeParams, forward, crossEntropy, oneHotInput, oneHotTargets, stackRuns } from '../../src/model/transformer.js';
+import { FusedModel, fusedSupports } from '../../src/model/fused.js';
+import type { AnyTask } from '../../src/tasks/index.js';
+import type { Encoded } from '../../src/tasks/types.js';
+
+const REL = 2e-4;
+const ABS = 1e-6;
+
+const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 4, keyVocab: 8, valueVocab: 6 })) as AnyTask;
+const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 4, vocab: 5 })) as AnyTask;
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+interface Reference {
+  loss: number[];
+  grads: Map<string, Float32Array>;
+  weights: Float32Array;
+  logits: Float32Array;
+}
+
+/** The tfjs graph's loss, gradients (stacked [R, ...]) and attention for R runs on their batches. */
+function reference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float32Array>[], batches: Encoded[], B: number): Reference {
+  const params = makeParams(model, task.layout, perRun);
+  const pathOf = new Map([...params].map(([path, v]) => [v.name, path]));
+  try {
+    return tf.tidy(() => {
+      const input = oneHotInput(batches, task.layout);
+      const targets = oneHotTargets(batches, task.layout);
+      const { logits, layers } = forward(params, model, task.layout, input, B);
+      const loss = crossEntropy(logits, targets);
+      const { grads } = tf.variableGrads(() => tf.sum(crossEntropy(forward(params, model, task.layout, input, B).logits, targets)) as tf.Scalar, [...params.values()]);
+      return {
+        loss: Array.from(loss.dataSync()),
+        grads: new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g.dataSync() as Float32Array])),
+        weights: layers[0].weights.dataSync() as Float32Array,
+        logits: layers[0].logits.dataSync() as Float32Array,
+      };
+    });
+  } finally {
+    disposeParams(params);
+  }
+}
+
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const excess = Math.abs(got[i] - want[i]) - (REL * Math.abs(want[i]) + ABS);
+    if (excess > worst) [worst, at] = [excess, i];
+  }
+  expect(at, `${what}: element ${at} got ${got[at]}, tfjs ${want[at]}`).toBe(-1);
+}
+
+const CASES: [string, AnyTask, Partial<ModelConfig>][] = [
+  ['lookup, qkv, 1 head', lookup, { attention: 'qkv' }],
+  ['lookup, qv, 1 head', lookup, { attention: 'qv' }],
+  ['lookup, qkv, 2 heads', lookup, { attention: 'qkv', heads: 2 }],
+  ['lookup, qv, 4 heads, d 16', lookup, { attention: 'qv', heads: 4, dModel: 16 }],
+  ['copy (causal), qkv, 1 head', copy, { attention: 'qkv' }],
+  ['copy (causal), qv, 2 heads', copy, { attention: 'qv', heads: 2 }],
+];
+
+describe('fused kernel against the tfjs graph', () => {
+  it.each(CASES)('%s: loss, gradients and attention agree', (_name, task, overrides) => {
+    const model = modelSchema.parse(overrides);
+    const B = 5;
+    const perRun = [7, 8].map((seed) => initialValues(model, task.layout, seed));
+    const batches = [11, 12].map((seed) => task.encode(task.sample(Stream.derive(seed, 'fused-test'), B)));
+    const want = reference(model, task, perRun, batches, B);
+
+    const stacked = new Map([...stackRuns(model, task.layout, perRun)].map(([path, { values }]) => [path, values]));
+    const grads = new Map([...stacked].map(([path, values]) => [path, new Float32Array(values.length)]));
+    const got = new FusedModel(model, task.layout, 2).pass(stacked, batches, grads, true);
+
+    expectClose(got.loss, want.loss, 'loss');
+    expectClose(got.weights!, want.weights, 'attention weights');
+    expectClose(got.logits!, want.logits, 'attention scores');
+    expect([...grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
+    for (const [path, g] of grads) expectClose(g, want.grads.get(path)!, `gradient of ${path}`);
+  });
+
+  it('one shared batch (the eval set) equals that batch given to every run', () => {
+    const model = modelSchema.parse({ attention: 'qv' });
+    const perRun = [3, 4, 5].map((seed) => initialValues(model, lookup.layout, seed));
+    const stacked = new Map([...stackRuns(model, lookup.layout, perRun)].map(([path, { values }]) => [path, values]));
+    const batch = lookup.encode(lookup.sample(Stream.derive(1, 'shared'), 6));
+    const kernel = new FusedModel(model, lookup.layout, 3);
+    const shared = kernel.pass(stacked, [batch], undefined, true);
+    const each = kernel.pass(stacked, [batch, batch, batch], undefined, true);
+    expect(Array.from(shared.loss)).toEqual(Array.from(each.loss));
+    expect(Array.from(shared.weights!)).toEqual(Array.from(each.weights!));
+  });
+
+  it('a run in a group computes exactly what it computes alone', () => {
+    const model = modelSchema.parse({});
+    const perRun = [0, 1].map((seed) => initialValues(model, copy.layout, seed));
+    const batches = [0, 1].map((seed) => copy.encode(copy.sample(Stream.derive(seed, 'alone'), 4)));
+    const both = new Map([...stackRuns(model, copy.layout, perRun)].map(([path, { values }]) => [path, values]));
+    const second = new Map([...stackRuns(model, copy.layout, [perRun[1]])].map(([path, { values }]) => [path, values]));
+    const gBoth = new Map([...both].map(([p, v]) => [p, new Float32Array(v.length)]));
+    const gSecond = new Map([...second].map(([p, v]) => [p, new Float32Array(v.length)]));
+    const together = new FusedModel(model, copy.layout, 2).pass(both, batches, gBoth);
+    const alone = new FusedModel(model, copy.layout, 1).pass(second, [batches[1]], gSecond);
+    expect(together.loss[1]).toBe(alone.loss[0]);
+    for (const [path, g] of gSecond) expect(Array.from(gBoth.get(path)!.subarray(g.length)), path).toEqual(Array.from(g));
+  });
+
+  it('refuses more than one layer, which the tfjs graph computes instead', () => {
+    expect(fusedSupports(modelSchema.parse({ layers: 2 }))).toBe(false);
+    expect(() => new FusedModel(modelSchema.parse({ layers: 2 }), lookup.layout, 1)).toThrow(/one layer/);
+  });
+});
