@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: where the time goes. Prints a table and writes bench.json. Timings live here, never in tests.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { loadConfigFile, resolveConfig, type Config } from './config.js';
 import { makeTask } from './tasks/index.js';
 import { loadEvalSet } from './tasks/evalset.js';
 import { initialValues } from './model/transformer.js';
-import { trainGroup } from './train/trainer.js';
+import { trainGroup, type KernelChoice } from './train/trainer.js';
 import { Stream } from './rng.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -25,7 +25,7 @@ interface Timed {
 }
 
 /** Trains R runs of `cfg` for `steps` steps; logEvery > steps leaves only the first and last evaluation. */
-async function timeGroup(cfg: Config, R: number, steps: number, logEvery: number): Promise<Timed> {
+async function timeGroup(cfg: Config, R: number, steps: number, logEvery: number, kernel: KernelChoice = 'auto'): Promise<Timed> {
   const task = makeTask(cfg.task);
   const evalSet = loadEvalSet(SCRATCH_DATA, task, cfg.eval);
   const streams = Array.from({ length: R }, (_, r) => Stream.derive(r, `data/${task.id}`));
@@ -45,14 +45,15 @@ async function timeGroup(cfg: Config, R: number, steps: number, logEvery: number
     snapshotExamples: 4,
     onRows: async () => void evals++,
     onSnapshot: async () => {},
+    kernel,
   });
   return { seconds: (performance.now() - started) / 1000, evals };
 }
 
 /** Steps per second of training alone: the difference between a long and a short run cancels set-up and the two evaluations. */
-async function trainStepsPerS(cfg: Config, R: number, steps: number): Promise<number> {
-  const short = await timeGroup(cfg, R, Math.max(1, Math.floor(steps / 5)), 1e9);
-  const long = await timeGroup(cfg, R, steps, 1e9);
+async function trainStepsPerS(cfg: Config, R: number, steps: number, kernel: KernelChoice = 'auto'): Promise<number> {
+  const short = await timeGroup(cfg, R, Math.max(1, Math.floor(steps / 5)), 1e9, kernel);
+  const long = await timeGroup(cfg, R, steps, 1e9, kernel);
   return (steps - Math.floor(steps / 5)) / (long.seconds - short.seconds);
 }
 
@@ -93,8 +94,8 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { date: new Date().toISOString(), cores: availableParallelism(), node: process.version };
   const line = (s: string) => process.stdout.write(s + '\n');
 
-  // 1. One run (R = 1) on every backend that loads here. Backends cannot be switched back and forth
-  //    cheaply inside one process, so each gets a child process.
+  // 1. One run (R = 1) of the tfjs graph on every backend that loads here. Backends cannot be switched back
+  //    and forth cheaply inside one process, so each gets a child process.
   const perBackend: Record<string, number | string> = {};
   for (const backend of ['node', 'wasm', 'cpu'] as BackendName[]) {
     perBackend[backend] = await new Promise<number | string>((resolve) => {
@@ -104,26 +105,29 @@ async function main(): Promise<void> {
       child.on('exit', () => resolve(Number.isFinite(Number(out.trim())) && out.trim() !== '' ? Number(out.trim()) : 'not available'));
     });
   }
-  results.single_run_steps_per_s = perBackend;
+  results.tfjs_single_run_steps_per_s = perBackend;
   const backend = await initBackend('auto');
   results.backend = backend;
   line(`backend (auto): ${backend}`);
-  line('single run (R = 1), configs/lookup.yaml, training steps/s:');
+  line('single run (R = 1) of the tfjs graph, configs/lookup.yaml, training steps/s:');
   for (const [name, v] of Object.entries(perBackend)) line(`  ${name.padEnd(6)} ${typeof v === 'number' ? v.toFixed(1) : v}`);
 
-  // 2. Cost against R.
-  const byR: { R: number; steps_per_s: number; run_steps_per_s: number; ms_per_step: number }[] = [];
-  line('batched groups (training only):\n  R     steps/s   run-steps/s   ms/step   × R=1');
-  for (const R of [1, 5, 25, 50]) {
-    const sps = await trainStepsPerS(base, R, R >= 25 ? 150 : 300);
-    byR.push({ R, steps_per_s: sps, run_steps_per_s: sps * R, ms_per_step: 1000 / sps });
-    line(`  ${String(R).padEnd(5)} ${sps.toFixed(1).padStart(7)}   ${(sps * R).toFixed(0).padStart(11)}   ${(1000 / sps).toFixed(1).padStart(7)}   ${((sps * R) / byR[0].run_steps_per_s).toFixed(1).padStart(5)}`);
+  // 2. Cost against R, for the fused kernel (the default) and the tfjs graph.
+  const byR: { kernel: string; R: number; steps_per_s: number; run_steps_per_s: number; ms_per_step: number }[] = [];
+  line('batched groups (training only):\n  kernel  R     steps/s   run-steps/s   ms/step   × R=1');
+  for (const kernel of ['fused', 'tfjs'] as const) {
+    for (const R of kernel === 'fused' ? [1, 5, 25, 50] : [1, 25]) {
+      const sps = await trainStepsPerS(base, R, kernel === 'tfjs' ? (R >= 25 ? 100 : 300) : R >= 25 ? 300 : 1000, kernel);
+      const first = byR.find((b) => b.kernel === kernel)?.run_steps_per_s ?? sps * R;
+      byR.push({ kernel, R, steps_per_s: sps, run_steps_per_s: sps * R, ms_per_step: 1000 / sps });
+      line(`  ${kernel.padEnd(7)} ${String(R).padEnd(5)} ${sps.toFixed(1).padStart(7)}   ${(sps * R).toFixed(0).padStart(11)}   ${(1000 / sps).toFixed(2).padStart(7)}   ${((sps * R) / first).toFixed(1).padStart(5)}`);
+    }
   }
   results.by_group_size = byR;
 
   // 3. Training against evaluation, for the ablation's group (R = 25) at its logging interval.
   const R = 25;
-  const steps = 200;
+  const steps = 400;
   const withEval = await timeGroup(base, R, steps, base.train.logEvery);
   const trainOnly = await timeGroup(base, R, steps, 1e9);
   const evalShare = (withEval.seconds - trainOnly.seconds) / withEval.seconds;
@@ -134,14 +138,14 @@ async function main(): Promise<void> {
   const scaling: { what: string; value: number; ms_per_step: number }[] = [];
   for (const slots of [4, 8, 16, 32]) {
     const cfg = resolveConfig({ ...base, task: { ...base.task, slots, keyVocab: Math.max(base.task.keyVocab, 2 * slots) } });
-    scaling.push({ what: 'slots', value: slots, ms_per_step: 1000 / (await trainStepsPerS(cfg, R, 100)) });
+    scaling.push({ what: 'slots', value: slots, ms_per_step: 1000 / (await trainStepsPerS(cfg, R, 150)) });
   }
   for (const dModel of [4, 8, 16, 32, 64]) {
     const cfg = resolveConfig({ ...base, model: { ...base.model, dModel } });
-    scaling.push({ what: 'dModel', value: dModel, ms_per_step: 1000 / (await trainStepsPerS(cfg, R, 100)) });
+    scaling.push({ what: 'dModel', value: dModel, ms_per_step: 1000 / (await trainStepsPerS(cfg, R, dModel >= 32 ? 60 : 150)) });
   }
   results.scaling_r25 = scaling;
-  line('ms per training step at R = 25:');
+  line('ms per training step at R = 25 (fused kernel):');
   for (const what of ['slots', 'dModel']) line(`  ${what.padEnd(7)} ${scaling.filter((s) => s.what === what).map((s) => `${s.value}: ${s.ms_per_step.toFixed(1)}`).join('   ')}`);
 
   // 5. Tensor count across a long run.
@@ -151,16 +155,51 @@ async function main(): Promise<void> {
   line(`numTensors before and after a 2000-step run: ${before} → ${tf.memory().numTensors}`);
 
   // 6. The full default ablation, with the default workers.
+  const workers = availableParallelism();
   if (!skipAblation) {
     const out = mkdtempSync(join(tmpdir(), 'qkv-bench-'));
     const run = await runTimed(['ablation', 'configs/ablation.yaml', '--out', out]);
     const verdict = JSON.parse(readFileSync(join(out, 'verdict.json'), 'utf8'));
     rmSync(out, { recursive: true, force: true });
-    results.default_ablation = { wall_s: run.seconds, peak_rss_mb: run.peakRssMb, workers: availableParallelism(), exit_code: run.code, verdict: verdict.verdict, ratio: verdict.ratio, p: verdict.p };
-    line(`default ablation (50 runs × 2000 steps, ${availableParallelism()} workers): ${run.seconds.toFixed(1)} s wall, peak RSS ${run.peakRssMb.toFixed(0)} MB (whole process tree); verdict: ${verdict.verdict}`);
+    results.default_ablation = { wall_s: run.seconds, peak_rss_mb: run.peakRssMb, workers, exit_code: run.code, verdict: verdict.verdict, ratio: verdict.ratio, p: verdict.p };
+    line(`default ablation (50 runs × 2000 steps, ${workers} workers): ${run.seconds.toFixed(1)} s wall, peak RSS ${run.peakRssMb.toFixed(0)} MB (whole process tree); verdict: ${verdict.verdict}`);
+  }
+
+  // 7. The PyTorch peer: the same model, task and logging as a textbook per-run PyTorch loop.
+  const peer = torchPeer();
+  if (typeof peer === 'string') {
+    results.pytorch = { available: false, reason: peer };
+    line(`PyTorch peer: not run (${peer}); install it with: apt-get install python3-torch`);
+  } else {
+    const runSteps = 50 * base.train.steps;
+    const sweepS = runSteps / (peer.steps_per_s * workers);
+    const ablation = results.default_ablation as { wall_s: number } | undefined;
+    const ratio = ablation ? sweepS / ablation.wall_s : null;
+    results.pytorch = { available: true, ...peer, processes: workers, estimated_sweep_s: sweepS, ratio_pytorch_over_qkvlab: ratio };
+    line(`PyTorch ${peer.torch} peer (textbook Q, K, V; 1 thread; eval every ${base.train.logEvery}): ${peer.steps_per_s.toFixed(0)} steps/s per run → the 50-run sweep on ${workers} processes ≈ ${sweepS.toFixed(1)} s`);
+    if (ratio !== null) line(`ratio, PyTorch sweep ÷ qkv-lab ablation: ${ratio.toFixed(2)}×`);
   }
   writeFileSync(join(ROOT, 'bench.json'), JSON.stringify(results, null, 2) + '\n');
   line('wrote bench.json');
+}
+
+/** Steps/s of the PyTorch peer (src/peer/torch_lookup.py), the mean over both variants; a reason when torch is missing. */
+function torchPeer(): { steps_per_s: number; torch: string; per_variant: Record<string, number> } | string {
+  const script = join(ROOT, 'src', 'peer', 'torch_lookup.py');
+  // Debian's python3-torch serves /usr/bin/python3; a python3 earlier on PATH (pyenv, venv) may not see it.
+  const python = ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+  if (!python) return 'python3 cannot import torch';
+  const perVariant: Record<string, number> = {};
+  let version = '';
+  for (const attention of ['qkv', 'qv']) {
+    const run = spawnSync(python, [script, '--steps', '1000', '--attention', attention], { encoding: 'utf8' });
+    if (run.status !== 0) return `the peer failed: ${(run.stderr || '').trim().split('\n').pop()}`;
+    const out = JSON.parse(run.stdout.trim()) as { steps_per_s: number; torch: string };
+    perVariant[attention] = out.steps_per_s;
+    version = out.torch;
+  }
+  const mean = (perVariant.qkv + perVariant.qv) / 2;
+  return { steps_per_s: mean, torch: version, per_variant: perVariant };
 }
 
 /** Child mode: steps/s of one run on one backend, printed alone; nothing when the backend does not load. */
@@ -171,7 +210,7 @@ async function single(backend: BackendName): Promise<void> {
     return;
   }
   const cfg = resolveConfig(loadConfigFile(join(ROOT, 'configs', 'lookup.yaml')));
-  process.stdout.write(String(await trainStepsPerS(cfg, 1, backend === 'cpu' ? 60 : 300)));
+  process.stdout.write(String(await trainStepsPerS(cfg, 1, backend === 'cpu' ? 60 : 300, 'tfjs')));
 }
 
 const at = process.argv.indexOf('--single');

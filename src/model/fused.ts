@@ -6,17 +6,23 @@
  * The tfjs formulation in transformer.ts stays the reference: test/model/fused.test.ts checks values and
  * gradients against it, and it serves every shape this kernel does not (more than one layer).
  *
- * The maths, per example, for query row i (position t = queryStart + i) and head h:
+ * The textbook layer, per example, for query row i (position t = queryStart + i) and head h:
  *
- *   x_j   = s · (Σ_f table[feature_jf] + pos_j)                 embedding, s = model.inputScale
- *   q_i   = x_t · W_Q      k_j = x_j · W_K      v_j = x_j · W_V  (keyless: k_j = v_j)
+ *   x_j   = s · (Σ_f table[feature_jf] + pos_j)                 embedding, s = the input scale
+ *   q_i   = x_t · W_Q      k_j = x_j · W_K      v_j = x_j · W_V  (keyless: k_j = v_j, W_K absent)
  *   a_ij  = q_i,h · k_j,h / √dh        p_ij = softmax_j(a_ij)    j ≤ t when causal
  *   o_i,h = Σ_j p_ij v_j,h                                        heads side by side
  *   z_i   = LayerNorm(x_t + o_i)        logits_i = z_i · W_unembed      loss = mean CE
  *
- * One exact shortcut, by linearity: x_j · W = s · (Σ_f (table·W)[feature_jf] + (pos·W)_j). So the tables
- * are projected once per step (33 + 9 rows) instead of every token (128 × 9 rows), and a projection per
- * token becomes a sum of a few projected rows. The backward pass runs the same shortcut in reverse.
+ * is computed regrouped, which is exact in algebra (tested to float rounding):
+ *
+ *   a_ij  = u_i,h · x_j / √dh   with u_i,h = x_t · M_h,  M_h = W_Q,h · W_K,hᵀ  (keyless: W_V,h)
+ *   o_i,h = x̄_i,h · W_V,h       with x̄_i,h = Σ_j p_ij x_j
+ *
+ * so no key or value is ever projected: per example the work is the raw x_j, a few dot products with them,
+ * and two small products per query row. And since x_t is a sum of table rows, u_i,h is a sum of rows of
+ * the projected tables table·M_h and pos·M_h, computed once per step. Backward runs the same way in
+ * reverse, and the gradients of the projected tables are turned into those of W_Q, W_K, W_V once per step.
  *
  * Numbers are computed in float64 and stored in float32, so results equal the float32 tfjs graph to
  * rounding, not bit for bit. Every function here is deterministic.
@@ -44,69 +50,21 @@ export function fusedSupports(cfg: ModelConfig): boolean {
   return cfg.layers === 1;
 }
 
-/** Buffers for one run's pass, reused across runs and steps: no allocation on the hot path. */
-class Scratch {
-  readonly tq: Float64Array; // table·W_Q [Vin, d]
-  readonly tk: Float64Array; // table·W_K (keyless: unused, keys are the values)
-  readonly tv: Float64Array; // table·W_V
-  readonly pq: Float64Array; // pos·W_Q [N, d]
-  readonly pk: Float64Array;
-  readonly pv: Float64Array;
-  readonly gtq: Float64Array; // gradients of the projected tables
-  readonly gtk: Float64Array;
-  readonly gtv: Float64Array;
-  readonly gpq: Float64Array;
-  readonly gpk: Float64Array;
-  readonly gpv: Float64Array;
-  readonly gtable: Float64Array; // gradient of table and pos through the residual
-  readonly gpos: Float64Array;
-  readonly k: Float64Array; // [N, d] one example's keys
-  readonly v: Float64Array; // [N, d] values
-  readonly gk: Float64Array;
-  readonly gv: Float64Array;
-  readonly q: Float64Array; // [d] one query row
-  readonly gq: Float64Array;
-  readonly y: Float64Array; // [d] residual sum, then its normalised form
-  readonly o: Float64Array; // [d] attention output
-  readonly g: Float64Array; // [d] gradient flowing back through the row
-  readonly gz: Float64Array;
-  readonly p: Float64Array; // [H, N] the row's weights per head
-  readonly gpRow: Float64Array; // [N] gradient of one head's weights
-  readonly z: Float64Array; // [d] the LayerNorm output
-  readonly cls: Float64Array; // [C] class scores, then their gradient
-  readonly clsExp: Float64Array; // [C] exp(score − max)
-  readonly gunembed: Float64Array; // [d, C]
-  readonly ggamma: Float64Array;
-  readonly gbeta: Float64Array;
-
-  constructor(layout: Layout, d: number, heads: number) {
-    const { inputVocab: V, positions: N, outputVocab: C } = layout;
-    const f = (n: number) => new Float64Array(n);
-    this.tq = f(V * d); this.tk = f(V * d); this.tv = f(V * d);
-    this.pq = f(N * d); this.pk = f(N * d); this.pv = f(N * d);
-    this.gtq = f(V * d); this.gtk = f(V * d); this.gtv = f(V * d);
-    this.gpq = f(N * d); this.gpk = f(N * d); this.gpv = f(N * d);
-    this.gtable = f(V * d); this.gpos = f(N * d);
-    this.k = f(N * d); this.v = f(N * d); this.gk = f(N * d); this.gv = f(N * d);
-    this.q = f(d); this.gq = f(d); this.y = f(d); this.o = f(d); this.g = f(d); this.gz = f(d);
-    this.p = f(heads * N);
-    this.gpRow = f(N);
-    this.cls = f(C);
-    this.clsExp = f(C);
-    this.z = f(d);
-    this.gunembed = f(d * C); this.ggamma = f(d); this.gbeta = f(d);
-  }
-}
-
-/** rows [n, d] · W [d, d] (run r's slice at `wAt`) → out [n, d]. */
-function projectRows(rows: Float32Array, rowsAt: number, n: number, w: Float32Array, wAt: number, d: number, out: Float64Array): void {
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < d; c++) {
-      let acc = 0;
-      for (let e = 0; e < d; e++) acc += rows[rowsAt + i * d + e] * w[wAt + e * d + c];
-      out[i * d + c] = acc;
-    }
-  }
+/**
+ * One run's parameters, offsets and buffers, as `example` reads them. One object shape for every call, and
+ * every field read into a local at the top of `example`, so V8 compiles it once and never deoptimises it.
+ */
+interface Ctx {
+  d: number; H: number; dh: number; s: number; N: number; F: number; C: number; qStart: number; S: number; causal: boolean;
+  scale: number; invRows: number; backward: boolean; r: number; B: number;
+  table: Float32Array; pos: Float32Array; tAt: number; pAt: number;
+  wv: Float32Array; wAt: number; gamma: Float32Array; beta: Float32Array; lnAt: number; unembed: Float32Array; uAt: number;
+  tu: Float64Array; pu: Float64Array; // [H, V, d], [H, N, d]: table·M_h, pos·M_h
+  feats: Int32Array; targets: Int32Array; weightsOut: Float32Array | null; logitsOut: Float32Array | null;
+  x: Float64Array; u: Float64Array; xbar: Float64Array; p: Float64Array; a: Float64Array; y: Float64Array; z: Float64Array; cls: Float64Array; clsExp: Float64Array;
+  g: Float64Array; gx: Float64Array; gxbar: Float64Array; gu: Float64Array; gp: Float64Array;
+  gtu: Float64Array; gpu: Float64Array; gtable: Float64Array; gpos: Float64Array; gwv: Float64Array; ggamma: Float64Array; gbeta: Float64Array; gunembed: Float64Array;
+  lossSum: number; correct: number;
 }
 
 /**
@@ -114,23 +72,28 @@ function projectRows(rows: Float32Array, rowsAt: number, n: number, w: Float32Ar
  * per path; the kernel reads the former and overwrites the latter.
  */
 export class FusedModel {
-  readonly R: number;
-  private readonly d: number;
-  private readonly H: number;
-  private readonly dh: number;
-  private readonly keyless: boolean;
-  private readonly inputScale: number;
-  private readonly scratch: Scratch;
+  private readonly ctx: Ctx;
+  private readonly m: Float64Array; // [H, d, d] M_h of the current run
 
-  constructor(private readonly cfg: ModelConfig, private readonly layout: Layout, R: number, inputScale = 1) {
+  constructor(private readonly cfg: ModelConfig, private readonly layout: Layout, readonly R: number, inputScale = 1) {
     if (!fusedSupports(cfg)) throw new Error(`the fused kernel computes one layer, not ${cfg.layers}`);
-    this.R = R;
-    this.d = cfg.dModel;
-    this.H = cfg.heads;
-    this.dh = cfg.dModel / cfg.heads;
-    this.keyless = cfg.attention === 'qv';
-    this.inputScale = inputScale;
-    this.scratch = new Scratch(layout, this.d, this.H);
+    const { positions: N, inputVocab: V, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = layout;
+    const d = cfg.dModel;
+    const H = cfg.heads;
+    const f64 = (n: number) => new Float64Array(n);
+    const none = new Float32Array(0);
+    this.m = f64(H * d * d);
+    this.ctx = {
+      d, H, dh: d / H, s: inputScale, N, F, C, qStart: queryStart, S, causal,
+      scale: 1 / Math.sqrt(d / H), invRows: 0, backward: false, r: 0, B: 0,
+      table: none, pos: none, tAt: 0, pAt: 0, wv: none, wAt: 0, gamma: none, beta: none, lnAt: 0, unembed: none, uAt: 0,
+      tu: f64(H * V * d), pu: f64(H * N * d),
+      feats: new Int32Array(0), targets: new Int32Array(0), weightsOut: null, logitsOut: null,
+      x: f64(N * d), u: f64(H * S * d), xbar: f64(H * S * d), p: f64(H * S * N), a: f64(N), y: f64(S * d), z: f64(d), cls: f64(C), clsExp: f64(C),
+      g: f64(d), gx: f64(N * d), gxbar: f64(d), gu: f64(d), gp: f64(N),
+      gtu: f64(H * V * d), gpu: f64(H * N * d), gtable: f64(V * d), gpos: f64(N * d), gwv: f64(d * d), ggamma: f64(d), gbeta: f64(d), gunembed: f64(d * C),
+      lossSum: 0, correct: 0,
+    };
   }
 
   /**
@@ -143,306 +106,333 @@ export class FusedModel {
     const { queryCount: S, positions: N } = this.layout;
     const out: FusedPass = { loss: new Float64Array(R), correct: new Float64Array(R) };
     if (attention) {
-      out.weights = new Float32Array(R * B * this.H * S * N);
-      out.logits = new Float32Array(R * B * this.H * S * N);
+      out.weights = new Float32Array(R * B * this.cfg.heads * S * N);
+      out.logits = new Float32Array(R * B * this.cfg.heads * S * N);
     }
-    for (let r = 0; r < R; r++) this.passRun(r, params, batches[batches.length === 1 ? 0 : r], grads, out);
+    for (let r = 0; r < R; r++) {
+      const batch = batches[batches.length === 1 ? 0 : r];
+      this.startRun(r, params, batch, grads !== undefined, out);
+      const ctx = this.ctx;
+      for (let b = 0; b < B; b++) example(ctx, b);
+      out.loss[r] = ctx.lossSum * ctx.invRows;
+      out.correct[r] = ctx.correct * ctx.invRows;
+      if (grads) this.finishGrads(r, params, grads);
+    }
     return out;
   }
 
-  private passRun(r: number, params: StackedParams, batch: Encoded, grads: StackedParams | undefined, out: FusedPass): void {
-    const { d, H, dh, keyless, inputScale: s } = this;
-    const { positions: N, inputVocab: V, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = this.layout;
-    const B = batch.count;
-    const sc = this.scratch;
-    const table = params.get('embed/table')!;
-    const pos = params.get('embed/pos')!;
+  /** Points the context at run r and projects its tables: M_h, table·M_h and pos·M_h. */
+  private startRun(r: number, params: StackedParams, batch: Encoded, backward: boolean, out: FusedPass): void {
+    const c = this.ctx;
+    const { d, H, dh, N, S } = c;
+    const V = this.layout.inputVocab;
+    c.r = r;
+    c.B = batch.count;
+    c.invRows = 1 / (batch.count * S);
+    c.backward = backward;
+    c.table = params.get('embed/table')!;
+    c.pos = params.get('embed/pos')!;
+    c.wv = params.get('layer0/attn/w_v')!;
+    c.gamma = params.get('layer0/ln/gamma')!;
+    c.beta = params.get('layer0/ln/beta')!;
+    c.unembed = params.get('unembed/w')!;
+    c.tAt = r * V * d;
+    c.pAt = r * N * d;
+    c.wAt = r * d * d;
+    c.lnAt = r * d;
+    c.uAt = r * d * c.C;
+    c.feats = batch.features;
+    c.targets = batch.targets;
+    c.weightsOut = out.weights ?? null;
+    c.logitsOut = out.logits ?? null;
+    c.lossSum = 0;
+    c.correct = 0;
     const wq = params.get('layer0/attn/w_q')!;
-    const wk = keyless ? null : params.get('layer0/attn/w_k')!;
-    const wv = params.get('layer0/attn/w_v')!;
-    const gamma = params.get('layer0/ln/gamma')!;
-    const beta = params.get('layer0/ln/beta')!;
-    const unembed = params.get('unembed/w')!;
-    const tAt = r * V * d;
-    const pAt = r * N * d;
-    const wAt = r * d * d;
-    const lnAt = r * d;
-    const uAt = r * d * C;
-    projectRows(table, tAt, V, wq, wAt, d, sc.tq);
-    projectRows(pos, pAt, N, wq, wAt, d, sc.pq);
-    projectRows(table, tAt, V, wv, wAt, d, sc.tv);
-    projectRows(pos, pAt, N, wv, wAt, d, sc.pv);
-    if (wk) {
-      projectRows(table, tAt, V, wk, wAt, d, sc.tk);
-      projectRows(pos, pAt, N, wk, wAt, d, sc.pk);
+    const wm = this.matchWeights(params);
+    const m = this.m;
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < d; i++) {
+        for (let j = 0; j < d; j++) {
+          let acc = 0;
+          for (let e = 0; e < dh; e++) acc += wq[c.wAt + i * d + h * dh + e] * wm[c.wAt + j * d + h * dh + e];
+          m[(h * d + i) * d + j] = acc;
+        }
+      }
+      projectRows(c.table, c.tAt, V, m, h * d * d, d, c.tu, h * V * d);
+      projectRows(c.pos, c.pAt, N, m, h * d * d, d, c.pu, h * N * d);
     }
-    const tk = wk ? sc.tk : sc.tv; // keyless: match against the values themselves
-    const pk = wk ? sc.pk : sc.pv;
-    const backward = grads !== undefined;
-    if (backward) {
-      for (const a of [sc.gtq, sc.gtk, sc.gtv, sc.gpq, sc.gpk, sc.gpv, sc.gtable, sc.gpos, sc.gunembed, sc.ggamma, sc.gbeta]) a.fill(0);
-    }
-    const gtk = wk ? sc.gtk : sc.gtv;
-    const gpk = wk ? sc.gpk : sc.gpv;
-    const scale = 1 / Math.sqrt(dh);
-    const invRows = 1 / (B * S);
-    const { k, v, gk, gv, q, gq, y, o, g, gz, p, gpRow, z, cls, clsExp, tq, tv, pq, pv, gtq, gtv, gpq, gpv, gtable, gpos, gunembed, ggamma, gbeta } = sc;
-    const feats = batch.features;
-    const targets = batch.targets;
-    const weightsOut = out.weights ?? null;
-    const logitsOut = out.logits ?? null;
-    const lossOut = out.loss;
-    const correctOut = out.correct;
-    const ctx: ExampleContext = { d, H, dh, s, N, F, C, queryStart, S, causal, scale, invRows, backward, table, pos, tAt, pAt, gamma, beta, unembed, lnAt, uAt, tk, pk, gtk, gpk, k, v, gk, gv, q, gq, y, o, g, gz, p, gpRow, z, cls, clsExp, tq, tv, pq, pv, gtq, gtv, gpq, gpv, gtable, gpos, gunembed, ggamma, gbeta, feats, targets, weightsOut, logitsOut, r, B, lossSum: 0, correct: 0 };
-    for (let b = 0; b < B; b++) example(ctx, b);
-    lossOut[r] = ctx.lossSum * invRows;
-    correctOut[r] = ctx.correct * invRows;
-    if (grads) this.writeGrads(r, params, grads);
+    if (backward) for (const a of [c.gtu, c.gpu, c.gtable, c.gpos, c.gwv, c.ggamma, c.gbeta, c.gunembed]) a.fill(0);
   }
 
-  /** From the projected tables' gradients to the parameters': the product rule through table·W. */
-  private writeGrads(r: number, params: StackedParams, grads: StackedParams): void {
-    const { d, keyless } = this;
-    const { positions: N, inputVocab: V, outputVocab: C } = this.layout;
-    const sc = this.scratch;
-    const table = params.get('embed/table')!;
-    const pos = params.get('embed/pos')!;
-    const tAt = r * V * d;
-    const pAt = r * N * d;
-    const wAt = r * d * d;
-    const gTable = grads.get('embed/table')!;
-    const gPos = grads.get('embed/pos')!;
-    const projections: [string, Float64Array, Float64Array][] = [['layer0/attn/w_q', sc.gtq, sc.gpq], ['layer0/attn/w_v', sc.gtv, sc.gpv]];
-    if (!keyless) projections.push(['layer0/attn/w_k', sc.gtk, sc.gpk]);
-    const gTableAll = sc.gtable; // residual part, then each projection's part added below
-    const gPosAll = sc.gpos;
-    for (const [path, gt, gp] of projections) {
-      const w = params.get(path)!;
-      const gw = grads.get(path)!;
-      for (let a = 0; a < d; a++) {
-        for (let c = 0; c < d; c++) {
+  /** The matrix keys are matched with: W_K, or W_V itself in the keyless variant. */
+  private matchWeights(params: StackedParams): Float32Array {
+    return params.get(this.cfg.attention === 'qv' ? 'layer0/attn/w_v' : 'layer0/attn/w_k')!;
+  }
+
+  /** From the per-step accumulators to each parameter's gradient, for run r. */
+  private finishGrads(r: number, params: StackedParams, grads: StackedParams): void {
+    const c = this.ctx;
+    const { d, H, dh, N, C } = c;
+    const V = this.layout.inputVocab;
+    const wq = params.get('layer0/attn/w_q')!;
+    const wm = this.matchWeights(params);
+    const gwq = grads.get('layer0/attn/w_q')!;
+    const gwv = grads.get('layer0/attn/w_v')!;
+    const gwm = this.cfg.attention === 'qv' ? gwv : grads.get('layer0/attn/w_k')!;
+    const { gtable, gpos, table, pos, tAt, pAt, wAt } = c;
+    const m = this.m;
+    gwq.fill(0, wAt, wAt + d * d);
+    for (let i = 0; i < d * d; i++) gwv[wAt + i] = c.gwv[i];
+    if (gwm !== gwv) gwm.fill(0, wAt, wAt + d * d);
+    const gm = new Float64Array(d * d);
+    for (let h = 0; h < H; h++) {
+      // u = x·M_h was a sum of rows of table·M_h and pos·M_h: M_h's gradient, and the rows' share.
+      gm.fill(0);
+      for (let i = 0; i < d; i++) {
+        for (let j = 0; j < d; j++) {
           let acc = 0;
-          for (let row = 0; row < V; row++) acc += table[tAt + row * d + a] * gt[row * d + c];
-          for (let j = 0; j < N; j++) acc += pos[pAt + j * d + a] * gp[j * d + c];
-          gw[wAt + a * d + c] = acc;
+          for (let row = 0; row < V; row++) acc += table[tAt + row * d + i] * c.gtu[(h * V + row) * d + j];
+          for (let row = 0; row < N; row++) acc += pos[pAt + row * d + i] * c.gpu[(h * N + row) * d + j];
+          gm[i * d + j] = acc;
         }
       }
       for (let row = 0; row < V; row++) {
-        for (let a = 0; a < d; a++) {
+        for (let i = 0; i < d; i++) {
           let acc = 0;
-          for (let c = 0; c < d; c++) acc += gt[row * d + c] * w[wAt + a * d + c];
-          gTableAll[row * d + a] += acc;
+          for (let j = 0; j < d; j++) acc += c.gtu[(h * V + row) * d + j] * m[(h * d + i) * d + j];
+          gtable[row * d + i] += acc;
         }
       }
-      for (let j = 0; j < N; j++) {
-        for (let a = 0; a < d; a++) {
+      for (let row = 0; row < N; row++) {
+        for (let i = 0; i < d; i++) {
           let acc = 0;
-          for (let c = 0; c < d; c++) acc += gp[j * d + c] * w[wAt + a * d + c];
-          gPosAll[j * d + a] += acc;
+          for (let j = 0; j < d; j++) acc += c.gpu[(h * N + row) * d + j] * m[(h * d + i) * d + j];
+          gpos[row * d + i] += acc;
+        }
+      }
+      // M_h = W_Q,h · W_M,hᵀ: its gradient splits into W_Q,h's and W_M,h's.
+      for (let i = 0; i < d; i++) {
+        for (let e = 0; e < dh; e++) {
+          let accQ = 0;
+          let accM = 0;
+          for (let j = 0; j < d; j++) {
+            accQ += gm[i * d + j] * wm[wAt + j * d + h * dh + e];
+            accM += gm[j * d + i] * wq[wAt + j * d + h * dh + e];
+          }
+          gwq[wAt + i * d + h * dh + e] += accQ;
+          gwm[wAt + i * d + h * dh + e] += accM;
         }
       }
     }
-    gTable.set(gTableAll.subarray(0, V * d), tAt);
-    gPos.set(gPosAll.subarray(0, N * d), pAt);
-    grads.get('layer0/ln/gamma')!.set(sc.ggamma, r * d);
-    grads.get('layer0/ln/beta')!.set(sc.gbeta, r * d);
-    grads.get('unembed/w')!.set(sc.gunembed, r * d * C);
+    for (let i = 0; i < V * d; i++) grads.get('embed/table')![tAt + i] = gtable[i];
+    grads.get('embed/pos')!.set(gpos, pAt);
+    grads.get('layer0/ln/gamma')!.set(c.ggamma, r * d);
+    grads.get('layer0/ln/beta')!.set(c.gbeta, r * d);
+    grads.get('unembed/w')!.set(c.gunembed, r * d * C);
   }
 }
 
-/** One run's tensors and offsets, as `example` reads them; one object shape for every call. */
-interface ExampleContext {
-  d: number; H: number; dh: number; s: number; N: number; F: number; C: number; queryStart: number; S: number; causal: boolean;
-  scale: number; invRows: number; backward: boolean; r: number; B: number;
-  table: Float32Array; pos: Float32Array; tAt: number; pAt: number; gamma: Float32Array; beta: Float32Array; unembed: Float32Array; lnAt: number; uAt: number;
-  tk: Float64Array; pk: Float64Array; gtk: Float64Array; gpk: Float64Array;
-  k: Float64Array; v: Float64Array; gk: Float64Array; gv: Float64Array; q: Float64Array; gq: Float64Array; y: Float64Array; o: Float64Array;
-  g: Float64Array; gz: Float64Array; p: Float64Array; gpRow: Float64Array; z: Float64Array; cls: Float64Array; clsExp: Float64Array;
-  tq: Float64Array; tv: Float64Array; pq: Float64Array; pv: Float64Array; gtq: Float64Array; gtv: Float64Array; gpq: Float64Array; gpv: Float64Array;
-  gtable: Float64Array; gpos: Float64Array; gunembed: Float64Array; ggamma: Float64Array; gbeta: Float64Array;
-  feats: Int32Array; targets: Int32Array; weightsOut: Float32Array | null; logitsOut: Float32Array | null;
-  lossSum: number; correct: number;
+/** rows [n, d] (from `rowsAt`) · M [d, d] (from `mAt`) → out [n, d] (from `outAt`). */
+function projectRows(rows: Float32Array, rowsAt: number, n: number, m: Float64Array, mAt: number, d: number, out: Float64Array, outAt: number): void {
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) {
+      let acc = 0;
+      for (let e = 0; e < d; e++) acc += rows[rowsAt + i * d + e] * m[mAt + e * d + j];
+      out[outAt + i * d + j] = acc;
+    }
+  }
 }
 
-/**
- * Forward (and, with ctx.backward, backward) for example b of one run, accumulating into ctx. A function of
- * its own, called per example, so V8 optimises it whole: as one loop inside passRun it was compiled on-stack
- * mid-loop and deoptimised at every call's end.
- */
-function example(ctx: ExampleContext, b: number): void {
-  const { d, H, dh, s, N, F, C, queryStart, S, causal, scale, invRows, backward, table, pos, tAt, pAt, gamma, beta, unembed, lnAt, uAt, tk, pk, gtk, gpk, k, v, gk, gv, q, gq, y, o, g, gz, p, gpRow, z, cls, clsExp, tq, tv, pq, pv, gtq, gtv, gpq, gpv, gtable, gpos, gunembed, ggamma, gbeta, feats, targets, weightsOut, logitsOut, r, B } = ctx;
+/** Forward, and with ctx.backward backward, for example b of the context's run; accumulates into ctx. */
+function example(ctx: Ctx, b: number): void {
+  const { d, H, dh, s, N, F, C, qStart, S, causal, scale, invRows, backward, r, B, table, pos, tAt, pAt, wv, wAt, gamma, beta, lnAt, unembed, uAt } = ctx;
+  const { tu, pu, feats, targets, weightsOut, logitsOut, x, u, xbar, p, a, y, z, cls, clsExp, g, gx, gxbar, gu, gp } = ctx;
+  const { gtu, gpu, gtable, gpos, gwv, ggamma, gbeta, gunembed } = ctx;
+  const V = tu.length / (H * d);
   const fAt = b * N * F;
-  // Keys and values of every position: sums of projected rows.
+
+  // x_j for every position: s · (sum of its table rows + its position row). Tasks have one or two
+  // features per position, so those get a loop without an inner feature loop.
   for (let j = 0; j < N; j++) {
-    for (let c = 0; c < d; c++) {
-      let kc = pk[j * d + c];
-      let vc = pv[j * d + c];
+    const xAt = j * d;
+    const posAt = pAt + j * d;
+    if (F === 2) {
+      const r0 = tAt + feats[fAt + 2 * j] * d;
+      const r1 = tAt + feats[fAt + 2 * j + 1] * d;
+      for (let c = 0; c < d; c++) x[xAt + c] = s * (pos[posAt + c] + table[r0 + c] + table[r1 + c]);
+    } else if (F === 1) {
+      const r0 = tAt + feats[fAt + j] * d;
+      for (let c = 0; c < d; c++) x[xAt + c] = s * (pos[posAt + c] + table[r0 + c]);
+    } else {
+      for (let c = 0; c < d; c++) x[xAt + c] = pos[posAt + c];
       for (let f = 0; f < F; f++) {
-        const row = feats[fAt + j * F + f] * d + c;
-        kc += tk[row];
-        vc += tv[row];
+        const at = tAt + feats[fAt + j * F + f] * d;
+        for (let c = 0; c < d; c++) x[xAt + c] += table[at + c];
       }
-      k[j * d + c] = s * kc;
-      v[j * d + c] = s * vc;
+      for (let c = 0; c < d; c++) x[xAt + c] *= s;
     }
   }
-  if (backward) {
-    gk.fill(0);
-    gv.fill(0);
-  }
+  if (backward) gx.fill(0);
+
   for (let i = 0; i < S; i++) {
-    const t = queryStart + i;
+    const t = qStart + i;
     const visible = causal ? t + 1 : N;
-    // The query row and the residual input x_t.
-    for (let c = 0; c < d; c++) {
-      let qc = pq[t * d + c];
-      let xc = pos[pAt + t * d + c];
-      for (let f = 0; f < F; f++) {
-        const row = feats[fAt + t * F + f];
-        qc += tq[row * d + c];
-        xc += table[tAt + row * d + c];
-      }
-      q[c] = s * qc;
-      y[c] = s * xc;
-    }
-    // Scores, softmax and the mix, head by head.
+    for (let c = 0; c < d; c++) y[c] = x[t * d + c]; // the residual input
     for (let h = 0; h < H; h++) {
-      const hAt = h * dh;
-      const pRow = h * N;
+      // u = x_t · M_h, as a sum of projected rows.
+      const uh = (h * S + i) * d;
+      for (let c = 0; c < d; c++) u[uh + c] = pu[(h * N + t) * d + c];
+      for (let f = 0; f < F; f++) {
+        const at = (h * V + feats[fAt + t * F + f]) * d;
+        for (let c = 0; c < d; c++) u[uh + c] += tu[at + c];
+      }
+      for (let c = 0; c < d; c++) u[uh + c] *= s;
+      // Scores, softmax over the visible keys, and x̄ = Σ_j p_j x_j.
       let max = -Infinity;
       for (let j = 0; j < visible; j++) {
         let dot = 0;
-        for (let e = 0; e < dh; e++) dot += q[hAt + e] * k[j * d + hAt + e];
-        const a = dot * scale;
-        p[pRow + j] = a;
-        if (a > max) max = a;
+        for (let c = 0; c < d; c++) dot += u[uh + c] * x[j * d + c];
+        a[j] = dot * scale;
+        if (a[j] > max) max = a[j];
       }
-      if (logitsOut) {
-        const at = (((r * B + b) * H + h) * S + i) * N;
-        for (let j = 0; j < N; j++) logitsOut[at + j] = j < visible ? p[pRow + j] : MASKED;
-      }
-      let z = 0;
+      const pRow = (h * S + i) * N;
+      let sum = 0;
       for (let j = 0; j < visible; j++) {
-        const ex = Math.exp(p[pRow + j] - max);
-        p[pRow + j] = ex;
-        z += ex;
+        const e = Math.exp(a[j] - max);
+        p[pRow + j] = e;
+        sum += e;
       }
-      for (let j = 0; j < visible; j++) p[pRow + j] /= z;
+      for (let j = 0; j < visible; j++) p[pRow + j] /= sum;
       for (let j = visible; j < N; j++) p[pRow + j] = 0;
-      if (weightsOut) {
+      if (weightsOut !== null && logitsOut !== null) {
         const at = (((r * B + b) * H + h) * S + i) * N;
-        for (let j = 0; j < N; j++) weightsOut[at + j] = p[pRow + j];
+        for (let j = 0; j < N; j++) {
+          weightsOut[at + j] = p[pRow + j];
+          logitsOut[at + j] = j < visible ? a[j] : MASKED;
+        }
       }
+      for (let c = 0; c < d; c++) {
+        let acc = 0;
+        for (let j = 0; j < visible; j++) acc += p[pRow + j] * x[j * d + c];
+        xbar[uh + c] = acc;
+      }
+      // o_h = x̄ · W_V,h, added to the residual in head h's columns.
       for (let e = 0; e < dh; e++) {
         let acc = 0;
-        for (let j = 0; j < visible; j++) acc += p[pRow + j] * v[j * d + hAt + e];
-        o[hAt + e] = acc;
+        for (let c = 0; c < d; c++) acc += xbar[uh + c] * wv[wAt + c * d + h * dh + e];
+        y[h * dh + e] += acc;
       }
     }
-    // Residual, LayerNorm (biased variance, as tf.moments), unembedding.
+    // LayerNorm (biased variance, as tf.moments), then the unembedding and cross-entropy.
     let mean = 0;
-    for (let c = 0; c < d; c++) {
-      y[c] += o[c];
-      mean += y[c];
-    }
+    for (let c = 0; c < d; c++) mean += y[c];
     mean /= d;
     let variance = 0;
     for (let c = 0; c < d; c++) variance += (y[c] - mean) * (y[c] - mean);
     variance /= d;
     const invStd = 1 / Math.sqrt(variance + LN_EPS);
-    for (let c = 0; c < d; c++) y[c] = (y[c] - mean) * invStd; // y is now the normalised row n
-    for (let c = 0; c < d; c++) z[c] = y[c] * gamma[lnAt + c] + beta[lnAt + c];
+    for (let c = 0; c < d; c++) {
+      y[c] = (y[c] - mean) * invStd; // y now holds the normalised row
+      z[c] = y[c] * gamma[lnAt + c] + beta[lnAt + c];
+    }
     cls.fill(0);
     for (let c = 0; c < d; c++) {
       const zc = z[c];
-      for (let cl = 0; cl < C; cl++) cls[cl] += zc * unembed[uAt + c * C + cl];
+      for (let k = 0; k < C; k++) cls[k] += zc * unembed[uAt + c * C + k];
     }
     let best = 0;
-    let clsMax = -Infinity;
-    for (let cl = 0; cl < C; cl++) {
-      if (cls[cl] > clsMax) {
-        clsMax = cls[cl];
-        best = cl;
-      }
-    }
+    for (let k = 1; k < C; k++) if (cls[k] > cls[best]) best = k;
+    const top = cls[best];
     let sumExp = 0;
-    for (let cl = 0; cl < C; cl++) {
-      const e = Math.exp(cls[cl] - clsMax);
-      clsExp[cl] = e;
-      sumExp += e;
+    for (let k = 0; k < C; k++) {
+      clsExp[k] = Math.exp(cls[k] - top);
+      sumExp += clsExp[k];
     }
     const target = targets[b * S + i];
-    ctx.lossSum += Math.log(sumExp) + clsMax - cls[target];
+    ctx.lossSum += Math.log(sumExp) + top - cls[target];
     if (best === target) ctx.correct++;
     if (!backward) continue;
 
-    // Backward through cross-entropy, unembedding and LayerNorm.
-    for (let cl = 0; cl < C; cl++) cls[cl] = (clsExp[cl] / sumExp - (cl === target ? 1 : 0)) * invRows;
-    let meanGn = 0;
-    let meanGnN = 0;
+    // Back through cross-entropy, the unembedding and LayerNorm, to g = ∂loss/∂(x_t + o).
+    for (let k = 0; k < C; k++) cls[k] = (clsExp[k] / sumExp - (k === target ? 1 : 0)) * invRows;
+    let meanG = 0;
+    let meanGy = 0;
     for (let c = 0; c < d; c++) {
       const zc = z[c];
       let acc = 0;
-      for (let cl = 0; cl < C; cl++) {
-        gunembed[c * C + cl] += zc * cls[cl];
-        acc += unembed[uAt + c * C + cl] * cls[cl];
+      for (let k = 0; k < C; k++) {
+        gunembed[c * C + k] += zc * cls[k];
+        acc += unembed[uAt + c * C + k] * cls[k];
       }
       ggamma[c] += acc * y[c];
       gbeta[c] += acc;
-      gz[c] = acc * gamma[lnAt + c]; // gradient of the normalised row
-      meanGn += gz[c];
-      meanGnN += gz[c] * y[c];
+      const gn = acc * gamma[lnAt + c];
+      g[c] = gn;
+      meanG += gn;
+      meanGy += gn * y[c];
     }
-    meanGn /= d;
-    meanGnN /= d;
-    for (let c = 0; c < d; c++) g[c] = (gz[c] - meanGn - y[c] * meanGnN) * invStd; // gradient of the residual sum
-    // The residual branch reaches the embedding of position t directly.
+    meanG /= d;
+    meanGy /= d;
     for (let c = 0; c < d; c++) {
-      const gc = s * g[c];
-      gpos[t * d + c] += gc;
-      for (let f = 0; f < F; f++) gtable[feats[fAt + t * F + f] * d + c] += gc;
+      g[c] = (g[c] - meanG - y[c] * meanGy) * invStd;
+      gx[t * d + c] += g[c]; // the residual branch
     }
-    // Back through the mix and the softmax, head by head.
-    gq.fill(0);
     for (let h = 0; h < H; h++) {
-      const hAt = h * dh;
-      const pRow = h * N;
+      const uh = (h * S + i) * d;
+      const pRow = (h * S + i) * N;
+      // o_h = x̄ · W_V,h
+      for (let c = 0; c < d; c++) {
+        let acc = 0;
+        for (let e = 0; e < dh; e++) {
+          const ge = g[h * dh + e];
+          gwv[c * d + h * dh + e] += xbar[uh + c] * ge;
+          acc += wv[wAt + c * d + h * dh + e] * ge;
+        }
+        gxbar[c] = acc;
+      }
+      // x̄ = Σ p_j x_j and the softmax.
       let dot = 0;
       for (let j = 0; j < visible; j++) {
-        let gp = 0;
-        for (let e = 0; e < dh; e++) {
-          gp += g[hAt + e] * v[j * d + hAt + e];
-          gv[j * d + hAt + e] += p[pRow + j] * g[hAt + e];
-        }
-        gpRow[j] = gp;
-        dot += p[pRow + j] * gp;
+        let acc = 0;
+        for (let c = 0; c < d; c++) acc += gxbar[c] * x[j * d + c];
+        gp[j] = acc;
+        dot += p[pRow + j] * acc;
       }
+      gu.fill(0);
       for (let j = 0; j < visible; j++) {
-        const ga = p[pRow + j] * (gpRow[j] - dot) * scale; // back through softmax and the 1/√dh
-        for (let e = 0; e < dh; e++) {
-          gq[hAt + e] += ga * k[j * d + hAt + e];
-          gk[j * d + hAt + e] += ga * q[hAt + e];
+        const pj = p[pRow + j];
+        const ga = pj * (gp[j] - dot) * scale; // ∂loss/∂(u·x_j)
+        for (let c = 0; c < d; c++) {
+          gu[c] += ga * x[j * d + c];
+          gx[j * d + c] += ga * u[uh + c] + pj * gxbar[c];
         }
       }
-    }
-    for (let c = 0; c < d; c++) {
-      const gc = s * gq[c];
-      gpq[t * d + c] += gc;
-      for (let f = 0; f < F; f++) gtq[feats[fAt + t * F + f] * d + c] += gc;
+      // u was s · (a sum of rows of table·M_h and pos·M_h).
+      for (let c = 0; c < d; c++) gpu[(h * N + t) * d + c] += s * gu[c];
+      for (let f = 0; f < F; f++) {
+        const at = (h * V + feats[fAt + t * F + f]) * d;
+        for (let c = 0; c < d; c++) gtu[at + c] += s * gu[c];
+      }
     }
   }
   if (!backward) return;
-  // Keys and values were sums of projected rows: their gradients scatter back onto those rows.
+  // x_j was s · (a sum of table rows + a position row).
   for (let j = 0; j < N; j++) {
-    for (let c = 0; c < d; c++) {
-      const gkc = s * gk[j * d + c];
-      const gvc = s * gv[j * d + c];
-      gpk[j * d + c] += gkc;
-      gpv[j * d + c] += gvc;
-      for (let f = 0; f < F; f++) {
-        const row = feats[fAt + j * F + f] * d + c;
-        gtk[row] += gkc;
-        gtv[row] += gvc;
+    const xAt = j * d;
+    if (F === 2) {
+      const r0 = feats[fAt + 2 * j] * d;
+      const r1 = feats[fAt + 2 * j + 1] * d;
+      for (let c = 0; c < d; c++) {
+        const gc = s * gx[xAt + c];
+        gpos[xAt + c] += gc;
+        gtable[r0 + c] += gc;
+        gtable[r1 + c] += gc;
+      }
+    } else {
+      for (let c = 0; c < d; c++) {
+        const gc = s * gx[xAt + c];
+        gpos[xAt + c] += gc;
+        for (let f = 0; f < F; f++) gtable[feats[fAt + j * F + f] * d + c] += gc;
       }
     }
   }

@@ -93,6 +93,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
         states.forEach((state, r) => saveCheckpoint(dirs[r], { step, state, dataStream: streams[r].state(), divergedAt: divergedAt[r] }, (p) => shapes.get(p)!));
       },
       stopRequested: isStopRequested,
+      kernel: base.train.kernel,
       nextBatches: () => streams.map((rng) => task.encode(task.sample(rng, base.train.batchSize))),
       evalSet: evalSet.encoded,
       snapshotExamples: SNAPSHOT_EXAMPLES,
@@ -105,8 +106,9 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
         snapshots.forEach((s, r) => writers[r].addSnapshot(s, meta));
       },
     });
-    if (result.stoppedAt !== null) return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt }));
-    return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at));
+    const kernel = { kernel: result.kernel };
+    if (result.stoppedAt !== null) return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));
+    return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at, kernel));
   } catch (err) {
     configs.forEach((_, r) => finish(r, 'failed', null, { error: err instanceof Error ? err.message : String(err) }));
     throw err;

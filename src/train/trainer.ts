@@ -69,6 +69,8 @@ export interface GroupSpec {
 }
 
 export interface GroupResult {
+  /** The engine that computed the steps. */
+  kernel: 'fused' | 'tfjs';
   divergedAt: (number | null)[];
   /** The step the group stopped at when stopRequested() said so; null when it ran to the end. */
   stoppedAt: number | null;
@@ -112,7 +114,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       const stopping = spec.stopRequested?.() ?? false;
       const due = step > start && (step === spec.steps || (every > 0 && step % every === 0));
       if (spec.onCheckpoint && (due || (stopping && step > start))) await spec.onCheckpoint(step, engine.state(), [...divergedAt]);
-      if (stopping) return { divergedAt, stoppedAt: step };
+      if (stopping) return { kernel: engine.kernel, divergedAt, stoppedAt: step };
       const isLog = toLog.has(step);
       const lrs = spec.lrs.map((base, r) => (divergedAt[r] === null ? lrAt(base, step, spec.warmup) : 0));
       const batches = spec.nextBatches();
@@ -153,5 +155,5 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
   } finally {
     engine.dispose();
   }
-  return { divergedAt, stoppedAt: null };
+  return { kernel: engine.kernel, divergedAt, stoppedAt: null };
 }
