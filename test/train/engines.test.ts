@@ -1,0 +1,77 @@
+/**
+ * The two engines train alike: a short run through the fused kernel logs what the tfjs graph logs, to float
+ * rounding, every column and every logged step; and `kernel: fused` on a shape it cannot compute is refused.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend.js';
+import { Stream } from '../../src/rng.js';
+import { taskSchema } from '../../src/tasks/schema.js';
+import { lookupTask } from '../../src/tasks/lookup.js';
+import { copyTask } from '../../src/tasks/copy.js';
+import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
+import { initialValues } from '../../src/model/transformer.js';
+import { trainGroup, type KernelChoice, type MetricsRow } from '../../src/train/trainer.js';
+import { UserError } from '../../src/errors.js';
+import type { AnyTask } from '../../src/tasks/index.js';
+
+const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 4, keyVocab: 8, valueVocab: 8 })) as AnyTask;
+const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 4, vocab: 8 })) as AnyTask;
+const COLUMNS = ['train_loss', 'eval_loss', 'eval_acc', 'attn_entropy', 'attn_entropy_norm', 'attn_max_logit', 'retrieval_mass', 'grad_norm', 'grad_norm_wq', 'grad_norm_wv'] as const;
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+async function train(task: AnyTask, model: ModelConfig, kernel: KernelChoice): Promise<{ kernel: string; rows: MetricsRow[][] }> {
+  const seeds = [0, 1];
+  const streams = seeds.map((seed) => Stream.derive(seed, `data/${task.id}`));
+  const rows: MetricsRow[][] = [];
+  const result = await trainGroup({
+    model,
+    layout: task.layout,
+    steps: 30,
+    batchSize: 16,
+    warmup: 5,
+    logEvery: 10,
+    lrs: [3e-3, 1e-2],
+    initial: seeds.map((seed) => ({ params: initialValues(model, task.layout, seed) })),
+    nextBatches: () => streams.map((rng) => task.encode(task.sample(rng, 16))),
+    evalSet: task.encode(task.sample(Stream.derive(1234, 'engines'), 32)),
+    snapshotExamples: 2,
+    async onRows(r) {
+      rows.push(r.map((row) => ({ ...row! })));
+    },
+    async onSnapshot() {},
+    kernel,
+  });
+  return { kernel: result.kernel, rows };
+}
+
+describe('fused and tfjs engines', () => {
+  it.each([
+    ['lookup, qkv', lookup, modelSchema.parse({ attention: 'qkv' })],
+    ['lookup, qv, 2 heads', lookup, modelSchema.parse({ attention: 'qv', heads: 2 })],
+    ['copy (causal), qv', copy, modelSchema.parse({ attention: 'qv' })],
+  ] as const)('%s: 30 steps log the same figures', async (_name, task, model) => {
+    const fused = await train(task, model, 'fused');
+    const graph = await train(task, model, 'tfjs');
+    expect(fused.kernel).toBe('fused');
+    expect(graph.kernel).toBe('tfjs');
+    expect(fused.rows.length).toBe(graph.rows.length);
+    fused.rows.forEach((step, s) =>
+      step.forEach((row, r) => {
+        for (const col of COLUMNS) {
+          const want = graph.rows[s][r][col] as number;
+          // 30 Adam steps amplify float32 rounding a little; 1e-3 relative still catches any wrong term.
+          expect(Math.abs((row[col] as number) - want), `step ${row.step} run ${r} ${col}: ${row[col]} vs ${want}`).toBeLessThanOrEqual(1e-3 * Math.abs(want) + 1e-5);
+        }
+      }),
+    );
+  });
+
+  it('auto picks the tfjs graph for two layers, and fused is refused there with a clear error', async () => {
+    const twoLayers = modelSchema.parse({ layers: 2 });
+    expect((await train(lookup, twoLayers, 'auto')).kernel).toBe('tfjs');
+    await expect(train(lookup, twoLayers, 'fused')).rejects.toThrow(UserError);
+  });
+});
