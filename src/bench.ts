@@ -10,7 +10,7 @@ import { initBackend, tf, type BackendName } from './backend.js';
 import { loadConfigFile, resolveConfig, type Config } from './config.js';
 import { makeTask } from './tasks/index.js';
 import { loadEvalSet } from './tasks/evalset.js';
-import { initialValues } from './model/transformer.js';
+import { initialValues } from './model/params.js';
 import { trainGroup, type KernelChoice } from './train/trainer.js';
 import { Stream } from './rng.js';
 

@@ -29,6 +29,7 @@
  */
 import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
+import { param } from './params.js';
 
 /** Parameter values of R runs, stacked [R, ...] per path, as stackRuns lays them out. */
 export type StackedParams = Map<string, Float32Array>;
@@ -130,12 +131,12 @@ export class FusedModel {
     c.B = batch.count;
     c.invRows = 1 / (batch.count * S);
     c.backward = backward;
-    c.table = params.get('embed/table')!;
-    c.pos = params.get('embed/pos')!;
-    c.wv = params.get('layer0/attn/w_v')!;
-    c.gamma = params.get('layer0/ln/gamma')!;
-    c.beta = params.get('layer0/ln/beta')!;
-    c.unembed = params.get('unembed/w')!;
+    c.table = param(params, 'embed/table');
+    c.pos = param(params, 'embed/pos');
+    c.wv = param(params, 'layer0/attn/w_v');
+    c.gamma = param(params, 'layer0/ln/gamma');
+    c.beta = param(params, 'layer0/ln/beta');
+    c.unembed = param(params, 'unembed/w');
     c.tAt = r * V * d;
     c.pAt = r * N * d;
     c.wAt = r * d * d;
@@ -147,7 +148,7 @@ export class FusedModel {
     c.logitsOut = out.logits ?? null;
     c.lossSum = 0;
     c.correct = 0;
-    const wq = params.get('layer0/attn/w_q')!;
+    const wq = param(params, 'layer0/attn/w_q');
     const wm = this.matchWeights(params);
     const m = this.m;
     for (let h = 0; h < H; h++) {
@@ -166,7 +167,7 @@ export class FusedModel {
 
   /** The matrix keys are matched with: W_K, or W_V itself in the keyless variant. */
   private matchWeights(params: StackedParams): Float32Array {
-    return params.get(this.cfg.attention === 'qv' ? 'layer0/attn/w_v' : 'layer0/attn/w_k')!;
+    return param(params, this.cfg.attention === 'qv' ? 'layer0/attn/w_v' : 'layer0/attn/w_k');
   }
 
   /** From the per-step accumulators to each parameter's gradient, for run r. */
@@ -174,11 +175,11 @@ export class FusedModel {
     const c = this.ctx;
     const { d, H, dh, N, C } = c;
     const V = this.layout.inputVocab;
-    const wq = params.get('layer0/attn/w_q')!;
+    const wq = param(params, 'layer0/attn/w_q');
     const wm = this.matchWeights(params);
-    const gwq = grads.get('layer0/attn/w_q')!;
-    const gwv = grads.get('layer0/attn/w_v')!;
-    const gwm = this.cfg.attention === 'qv' ? gwv : grads.get('layer0/attn/w_k')!;
+    const gwq = param(grads, 'layer0/attn/w_q');
+    const gwv = param(grads, 'layer0/attn/w_v');
+    const gwm = this.cfg.attention === 'qv' ? gwv : param(grads, 'layer0/attn/w_k');
     const { gtable, gpos, table, pos, tAt, pAt, wAt } = c;
     const m = this.m;
     gwq.fill(0, wAt, wAt + d * d);
@@ -224,11 +225,11 @@ export class FusedModel {
         }
       }
     }
-    for (let i = 0; i < V * d; i++) grads.get('embed/table')![tAt + i] = gtable[i];
-    grads.get('embed/pos')!.set(gpos, pAt);
-    grads.get('layer0/ln/gamma')!.set(c.ggamma, r * d);
-    grads.get('layer0/ln/beta')!.set(c.gbeta, r * d);
-    grads.get('unembed/w')!.set(c.gunembed, r * d * C);
+    for (let i = 0; i < V * d; i++) param(grads, 'embed/table')[tAt + i] = gtable[i];
+    param(grads, 'embed/pos').set(gpos, pAt);
+    param(grads, 'layer0/ln/gamma').set(c.ggamma, r * d);
+    param(grads, 'layer0/ln/beta').set(c.gbeta, r * d);
+    param(grads, 'unembed/w').set(c.gunembed, r * d * C);
   }
 }
 

@@ -4,7 +4,7 @@ import { shapeKey, type Config } from '../config.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 import { Stream } from '../rng.js';
-import { initialValues, paramSpecs } from '../model/transformer.js';
+import { initialValues, paramSpecs } from '../model/params.js';
 import { trainGroup, type MetricsRow } from '../train/trainer.js';
 import { runFigures, type RunStatus } from '../metrics/summary.js';
 import { activeBackend } from '../backend.js';

@@ -8,7 +8,7 @@ import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { MetricsRow, AttentionSnapshot } from '../train/trainer.js';
 import type { Config } from '../config.js';
 import { makeTask } from '../tasks/index.js';
-import { paramSpecs } from '../model/transformer.js';
+import { paramSpecs } from '../model/params.js';
 
 export interface ResumePoint extends Checkpoint {
   rows: MetricsRow[];

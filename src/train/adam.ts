@@ -1,5 +1,5 @@
 import { tf } from '../backend.js';
-import type { Params } from '../model/transformer.js';
+import type { Params } from '../model/params.js';
 
 export const BETA1 = 0.9;
 export const BETA2 = 0.999;

@@ -1,6 +1,8 @@
 /** The tfjs graph as an engine: any model shape, gradients by tfjs autodiff, Adam as tensor ops. The reference. */
 import { tf } from '../backend.js';
-import { forward, crossEntropy, makeParams, disposeParams, oneHotInput, oneHotTargets, stackRuns, unstackRuns, type Params } from '../model/transformer.js';
+import { forward, crossEntropy } from '../model/transformer.js';
+import { makeParams, disposeParams, stackRuns, unstackRuns, type Params } from '../model/params.js';
+import { oneHotInput, oneHotTargets } from '../model/encode.js';
 import { BatchedAdam } from './adam.js';
 import { EvalMeasure, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
 import type { Encoded } from '../tasks/types.js';

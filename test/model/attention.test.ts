@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, initBackend } from '../../src/backend.js';
-import { attention, causalMask, MASKED } from '../../src/model/attention.js';
+import { attention, textbookAttention, causalMask, MASKED } from '../../src/model/attention.js';
 import { Stream } from '../../src/rng.js';
 
 type M = number[][];
@@ -161,14 +161,14 @@ describe('attention(): multi-head, run axis, query subset, causal mask', () => {
   const ws = Array.from({ length: R }, () => ({ q: rand(d, d), k: rand(d, d), v: rand(d, d) }));
 
   /** Runs attention() on queries [qStart, qStart+Sq) and compares every run and example with the reference. */
-  function check(keyless: boolean, qStart: number, Sq: number, causal: boolean): void {
+  function check(keyless: boolean, qStart: number, Sq: number, causal: boolean, fn = attention): void {
     const visible = causal ? (i: number, j: number) => j <= qStart + i : undefined;
     const got = tf.tidy(() => {
       const xkv = tf.tensor4d(xs.flat(3), [R, B, N, d]);
       const xq = tf.slice(xkv, [0, 0, qStart, 0], [R, B, Sq, d]);
       const w3 = (key: 'q' | 'k' | 'v') => tf.tensor3d(ws.map((w) => w[key]).flat(2), [R, d, d]);
       const mask = causal ? causalMask(qStart, Sq, N) : null;
-      const r = attention(xq, xkv, { wQ: w3('q'), wK: keyless ? null : w3('k'), wV: w3('v') }, heads, scale, mask);
+      const r = fn(xq, xkv, { wQ: w3('q'), wK: keyless ? null : w3('k'), wV: w3('v') }, heads, scale, mask);
       expect(r.out.shape).toEqual([R, B, Sq, d]);
       expect(r.weights.shape).toEqual([R, B, heads, Sq, N]);
       expect(r.logits.shape).toEqual([R, B, heads, Sq, N]);
@@ -202,11 +202,16 @@ describe('attention(): multi-head, run axis, query subset, causal mask', () => {
     }
   }
 
-  it('qkv, all positions as queries', () => check(false, 0, N, false));
-  it('qv, all positions as queries', () => check(true, 0, N, false));
-  it('qkv, a subset of query rows (the last layer reads only the supervised positions)', () => check(false, 2, 2, false));
-  it('qkv, causal over all positions', () => check(false, 0, N, true));
-  it('qv, causal with a query subset', () => check(true, 1, 3, true));
+  describe.each([
+    ['regrouped attention()', attention],
+    ['textbookAttention()', textbookAttention],
+  ] as const)('%s', (_name, fn) => {
+    it('qkv, all positions as queries', () => check(false, 0, N, false, fn));
+    it('qv, all positions as queries', () => check(true, 0, N, false, fn));
+    it('qkv, a subset of query rows (the last layer reads only the supervised positions)', () => check(false, 2, 2, false, fn));
+    it('qkv, causal over all positions', () => check(false, 0, N, true, fn));
+    it('qv, causal with a query subset', () => check(true, 1, 3, true, fn));
+  });
 
   it('the two heads really differ from one-head attention on the same weights', () => {
     // Guards against a split/merge that silently reduces to one head: the 2-head reference must not equal 1-head.

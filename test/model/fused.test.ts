@@ -15,7 +15,9 @@ import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
-import { initialValues, makeParams, disposeParams, forward, crossEntropy, oneHotInput, oneHotTargets, stackRuns } from '../../src/model/transformer.js';
+import { forward, crossEntropy } from '../../src/model/transformer.js';
+import { initialValues, makeParams, disposeParams, stackRuns } from '../../src/model/params.js';
+import { oneHotInput, oneHotTargets } from '../../src/model/encode.js';
 import { FusedModel, fusedSupports } from '../../src/model/fused.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 import type { Encoded } from '../../src/tasks/types.js';
@@ -42,19 +44,21 @@ function reference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float3
   const params = makeParams(model, task.layout, perRun);
   const pathOf = new Map([...params].map(([path, v]) => [v.name, path]));
   try {
-    return tf.tidy(() => {
+    let result: Reference | undefined;
+    tf.tidy(() => {
       const input = oneHotInput(batches, task.layout);
       const targets = oneHotTargets(batches, task.layout);
       const { logits, layers } = forward(params, model, task.layout, input, B);
       const loss = crossEntropy(logits, targets);
       const { grads } = tf.variableGrads(() => tf.sum(crossEntropy(forward(params, model, task.layout, input, B).logits, targets)) as tf.Scalar, [...params.values()]);
-      return {
+      result = {
         loss: Array.from(loss.dataSync()),
         grads: new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g.dataSync() as Float32Array])),
         weights: layers[0].weights.dataSync() as Float32Array,
         logits: layers[0].logits.dataSync() as Float32Array,
       };
     });
+    return result!;
   } finally {
     disposeParams(params);
   }

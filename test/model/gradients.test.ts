@@ -18,7 +18,9 @@ import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
-import { paramSpecs, initialValues, makeParams, disposeParams, forward, crossEntropy, oneHotInput, oneHotTargets, type Params } from '../../src/model/transformer.js';
+import { forward, crossEntropy } from '../../src/model/transformer.js';
+import { paramSpecs, initialValues, makeParams, disposeParams, type Params } from '../../src/model/params.js';
+import { oneHotInput, oneHotTargets } from '../../src/model/encode.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 
 const EPS = 1e-2;

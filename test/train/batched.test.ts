@@ -10,7 +10,7 @@ import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
-import { initialValues } from '../../src/model/transformer.js';
+import { initialValues } from '../../src/model/params.js';
 import { trainGroup, type MetricsRow, type AttentionSnapshot } from '../../src/train/trainer.js';
 import type { Task } from '../../src/tasks/types.js';
 

@@ -9,7 +9,7 @@ import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
-import { initialValues } from '../../src/model/transformer.js';
+import { initialValues } from '../../src/model/params.js';
 import { trainGroup, type KernelChoice, type MetricsRow } from '../../src/train/trainer.js';
 import { UserError } from '../../src/errors.js';
 import type { AnyTask } from '../../src/tasks/index.js';

@@ -9,7 +9,7 @@ import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
-import { initialValues, makeParams, disposeParams } from '../../src/model/transformer.js';
+import { initialValues, makeParams, disposeParams } from '../../src/model/params.js';
 import { BatchedAdam } from '../../src/train/adam.js';
 import { trainGroup } from '../../src/train/trainer.js';
 import type { Task } from '../../src/tasks/types.js';

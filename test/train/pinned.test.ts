@@ -10,7 +10,7 @@ import { Stream } from '../../src/rng.js';
 import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { modelSchema } from '../../src/model/schema.js';
-import { initialValues } from '../../src/model/transformer.js';
+import { initialValues } from '../../src/model/params.js';
 import { trainGroup, type MetricsRow } from '../../src/train/trainer.js';
 import type { Task } from '../../src/tasks/types.js';
 
