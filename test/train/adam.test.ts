@@ -1,0 +1,54 @@
+/**
+ * Adam against values worked out by hand, for both implementations (tensor ops for the tfjs engine, typed-array
+ * loops for the fused one), two runs with their own learning rates side by side.
+ *
+ * Run 0: p = 0.5, lr 0.1. Step 1, g = 0.2: m = 0.1·0.2 = 0.02, v = 0.001·0.04 = 4e-5, m̂ = 0.02/0.1 = 0.2,
+ *   v̂ = 4e-5/0.001 = 0.04, p = 0.5 − 0.1·0.2/(0.2 + 1e-8) = 0.400000005.
+ *   Step 2, g = −0.1: m = 0.9·0.02 − 0.01 = 0.008, v = 0.999·4e-5 + 1e-5 = 4.996e-5, bias corrections
+ *   1 − 0.9² = 0.19 and 1 − 0.999² = 0.001999, step = (0.008/0.19)/(√(4.996e-5/0.001999) + 1e-8) = 0.266337,
+ *   p = 0.400000005 − 0.0266337 = 0.3733663.
+ * Run 1: p = −1, lr 0.01. Step 1, g = −3: m̂ = −3, v̂ = 9, p = −1 + 0.01·3/(3 + 1e-8) = −0.99.
+ *   Step 2, g = 0: m = −0.27, v = 0.008991, step = (−0.27/0.19)/(√(0.008991/0.001999) + 1e-8) = −0.670058,
+ *   p = −0.99 + 0.00670058 = −0.98329942.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf, initBackend } from '../../src/backend.js';
+import { BatchedAdam, TypedAdam } from '../../src/train/adam.js';
+
+const START = [0.5, -1];
+const LRS = [0.1, 0.01];
+const GRADS = [
+  [0.2, -3],
+  [-0.1, 0],
+];
+const AFTER = [
+  [0.400000005, -0.99],
+  [0.3733663, -0.98329942],
+];
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+describe('Adam, one and two steps', () => {
+  it('typed-array Adam (fused engine)', () => {
+    const p = new Float32Array(START);
+    const adam = new TypedAdam(new Map([['w', p]]), 2);
+    GRADS.forEach((g, t) => {
+      adam.update(new Map([['w', new Float32Array(g)]]), LRS, t + 1);
+      AFTER[t].forEach((want, r) => expect(p[r], `step ${t + 1} run ${r}`).toBeCloseTo(want, 6));
+    });
+  });
+
+  it('tensor Adam (tfjs engine)', () => {
+    const w = tf.variable(tf.tensor1d(START));
+    const adam = new BatchedAdam(new Map([['w', w]]));
+    GRADS.forEach((g, t) => {
+      tf.tidy(() => adam.update({ w: tf.tensor1d(g) }, tf.tensor1d(LRS), t + 1));
+      const got = w.dataSync();
+      AFTER[t].forEach((want, r) => expect(got[r], `step ${t + 1} run ${r}`).toBeCloseTo(want, 6));
+    });
+    adam.dispose();
+    w.dispose();
+  });
+});
