@@ -40,7 +40,7 @@ async function timeGroup(cfg: Config, R: number, steps: number, logEvery: number
     logEvery,
     lrs: Array.from({ length: R }, () => cfg.train.lr),
     initial: Array.from({ length: R }, (_, r) => ({ params: initialValues(cfg.model, task.layout, r) })),
-    nextBatches: () => streams.map((s) => task.encode(task.sample(s, cfg.train.batchSize))),
+    nextBatches: () => streams.map((s) => task.draw(s, cfg.train.batchSize)),
     evalSet: evalSet.encoded,
     snapshotExamples: 4,
     onRows: async () => void evals++,

@@ -64,7 +64,8 @@ interface Ctx {
   feats: Int32Array; targets: Int32Array; weightsOut: Float32Array | null; logitsOut: Float32Array | null;
   x: Float64Array; u: Float64Array; xbar: Float64Array; p: Float64Array; a: Float64Array; y: Float64Array; z: Float64Array; cls: Float64Array; clsExp: Float64Array;
   g: Float64Array; gx: Float64Array; gxbar: Float64Array; gu: Float64Array; gp: Float64Array;
-  gtu: Float64Array; gpu: Float64Array; gtable: Float64Array; gpos: Float64Array; gwv: Float64Array; ggamma: Float64Array; gbeta: Float64Array; gunembed: Float64Array;
+  gtu: Float64Array; gpu: Float64Array; gtable: Float64Array; gpos: Float64Array; ggamma: Float64Array; gbeta: Float64Array;
+  zRows: Float64Array; gclsRows: Float64Array; xbarRows: Float64Array; gRows: Float64Array; // per supervised row of the batch, for the outer-product gradients
   lossSum: number; correct: number;
 }
 
@@ -92,7 +93,8 @@ export class FusedModel {
       feats: new Int32Array(0), targets: new Int32Array(0), weightsOut: null, logitsOut: null,
       x: f64(N * d), u: f64(H * S * d), xbar: f64(H * S * d), p: f64(H * S * N), a: f64(N), y: f64(S * d), z: f64(d), cls: f64(C), clsExp: f64(C),
       g: f64(d), gx: f64(N * d), gxbar: f64(d), gu: f64(d), gp: f64(N),
-      gtu: f64(H * V * d), gpu: f64(H * N * d), gtable: f64(V * d), gpos: f64(N * d), gwv: f64(d * d), ggamma: f64(d), gbeta: f64(d), gunembed: f64(d * C),
+      gtu: f64(H * V * d), gpu: f64(H * N * d), gtable: f64(V * d), gpos: f64(N * d), ggamma: f64(d), gbeta: f64(d),
+      zRows: f64(0), gclsRows: f64(0), xbarRows: f64(0), gRows: f64(0),
       lossSum: 0, correct: 0,
     };
   }
@@ -162,7 +164,16 @@ export class FusedModel {
       projectRows(c.table, c.tAt, V, m, h * d * d, d, c.tu, h * V * d);
       projectRows(c.pos, c.pAt, N, m, h * d * d, d, c.pu, h * N * d);
     }
-    if (backward) for (const a of [c.gtu, c.gpu, c.gtable, c.gpos, c.gwv, c.ggamma, c.gbeta, c.gunembed]) a.fill(0);
+    if (backward) {
+      for (const a of [c.gtu, c.gpu, c.gtable, c.gpos, c.ggamma, c.gbeta]) a.fill(0);
+      const rows = batch.count * S;
+      if (c.zRows.length < rows * d) {
+        c.zRows = new Float64Array(rows * d);
+        c.gclsRows = new Float64Array(rows * c.C);
+        c.xbarRows = new Float64Array(rows * H * d);
+        c.gRows = new Float64Array(rows * d);
+      }
+    }
   }
 
   /** The matrix keys are matched with: W_K, or W_V itself in the keyless variant. */
@@ -182,8 +193,27 @@ export class FusedModel {
     const gwm = this.cfg.attention === 'qv' ? gwv : param(grads, 'layer0/attn/w_k');
     const { gtable, gpos, table, pos, tAt, pAt, wAt } = c;
     const m = this.m;
+    // The outer-product gradients, summed over the batch's rows at once: W_V's (x̄ ⊗ g) and the unembedding's (z ⊗ ∂scores).
+    const rows = c.B * c.S;
+    const { zRows, gclsRows, xbarRows, gRows } = c;
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < d; i++) {
+        for (let e = 0; e < dh; e++) {
+          let acc = 0;
+          for (let row = 0; row < rows; row++) acc += xbarRows[(row * H + h) * d + i] * gRows[row * d + h * dh + e];
+          gwv[wAt + i * d + h * dh + e] = acc;
+        }
+      }
+    }
+    const gunembed = param(grads, 'unembed/w');
+    for (let i = 0; i < d; i++) {
+      for (let k = 0; k < C; k++) {
+        let acc = 0;
+        for (let row = 0; row < rows; row++) acc += zRows[row * d + i] * gclsRows[row * C + k];
+        gunembed[r * d * C + i * C + k] = acc;
+      }
+    }
     gwq.fill(0, wAt, wAt + d * d);
-    for (let i = 0; i < d * d; i++) gwv[wAt + i] = c.gwv[i];
     if (gwm !== gwv) gwm.fill(0, wAt, wAt + d * d);
     const gm = new Float64Array(d * d);
     for (let h = 0; h < H; h++) {
@@ -229,7 +259,6 @@ export class FusedModel {
     param(grads, 'embed/pos').set(gpos, pAt);
     param(grads, 'layer0/ln/gamma').set(c.ggamma, r * d);
     param(grads, 'layer0/ln/beta').set(c.gbeta, r * d);
-    param(grads, 'unembed/w').set(c.gunembed, r * d * C);
   }
 }
 
@@ -248,7 +277,7 @@ function projectRows(rows: Float32Array, rowsAt: number, n: number, m: Float64Ar
 function example(ctx: Ctx, b: number): void {
   const { d, H, dh, s, N, F, C, qStart, S, causal, scale, invRows, backward, r, B, table, pos, tAt, pAt, wv, wAt, gamma, beta, lnAt, unembed, uAt } = ctx;
   const { tu, pu, feats, targets, weightsOut, logitsOut, x, u, xbar, p, a, y, z, cls, clsExp, g, gx, gxbar, gu, gp } = ctx;
-  const { gtu, gpu, gtable, gpos, gwv, ggamma, gbeta, gunembed } = ctx;
+  const { gtu, gpu, gtable, gpos, ggamma, gbeta, zRows, gclsRows, xbarRows, gRows } = ctx;
   const V = tu.length / (H * d);
   const fAt = b * N * F;
 
@@ -336,10 +365,10 @@ function example(ctx: Ctx, b: number): void {
       y[c] = (y[c] - mean) * invStd; // y now holds the normalised row
       z[c] = y[c] * gamma[lnAt + c] + beta[lnAt + c];
     }
-    cls.fill(0);
-    for (let c = 0; c < d; c++) {
-      const zc = z[c];
-      for (let k = 0; k < C; k++) cls[k] += zc * unembed[uAt + c * C + k];
+    for (let k = 0; k < C; k++) {
+      let acc = 0;
+      for (let c = 0; c < d; c++) acc += z[c] * unembed[uAt + c * C + k];
+      cls[k] = acc;
     }
     let best = 0;
     for (let k = 1; k < C; k++) if (cls[k] > cls[best]) best = k;
@@ -355,16 +384,17 @@ function example(ctx: Ctx, b: number): void {
     if (!backward) continue;
 
     // Back through cross-entropy, the unembedding and LayerNorm, to g = ∂loss/∂(x_t + o).
-    for (let k = 0; k < C; k++) cls[k] = (clsExp[k] / sumExp - (k === target ? 1 : 0)) * invRows;
+    const row = b * S + i;
+    for (let k = 0; k < C; k++) {
+      cls[k] = (clsExp[k] / sumExp - (k === target ? 1 : 0)) * invRows;
+      gclsRows[row * C + k] = cls[k];
+    }
     let meanG = 0;
     let meanGy = 0;
     for (let c = 0; c < d; c++) {
-      const zc = z[c];
+      zRows[row * d + c] = z[c];
       let acc = 0;
-      for (let k = 0; k < C; k++) {
-        gunembed[c * C + k] += zc * cls[k];
-        acc += unembed[uAt + c * C + k] * cls[k];
-      }
+      for (let k = 0; k < C; k++) acc += unembed[uAt + c * C + k] * cls[k];
       ggamma[c] += acc * y[c];
       gbeta[c] += acc;
       const gn = acc * gamma[lnAt + c];
@@ -376,6 +406,7 @@ function example(ctx: Ctx, b: number): void {
     meanGy /= d;
     for (let c = 0; c < d; c++) {
       g[c] = (g[c] - meanG - y[c] * meanGy) * invStd;
+      gRows[row * d + c] = g[c];
       gx[t * d + c] += g[c]; // the residual branch
     }
     for (let h = 0; h < H; h++) {
@@ -383,12 +414,9 @@ function example(ctx: Ctx, b: number): void {
       const pRow = (h * S + i) * N;
       // o_h = x̄ · W_V,h
       for (let c = 0; c < d; c++) {
+        xbarRows[(row * H + h) * d + c] = xbar[uh + c];
         let acc = 0;
-        for (let e = 0; e < dh; e++) {
-          const ge = g[h * dh + e];
-          gwv[c * d + h * dh + e] += xbar[uh + c] * ge;
-          acc += wv[wAt + c * d + h * dh + e] * ge;
-        }
+        for (let e = 0; e < dh; e++) acc += wv[wAt + c * d + h * dh + e] * g[h * dh + e];
         gxbar[c] = acc;
       }
       // x̄ = Σ p_j x_j and the softmax.

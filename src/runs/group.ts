@@ -94,7 +94,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
       },
       stopRequested: isStopRequested,
       kernel: base.train.kernel,
-      nextBatches: () => streams.map((rng) => task.encode(task.sample(rng, base.train.batchSize))),
+      nextBatches: () => streams.map((rng) => task.draw(rng, base.train.batchSize)),
       evalSet: evalSet.encoded,
       snapshotExamples: SNAPSHOT_EXAMPLES,
       async onRows(stepRows) {

@@ -46,6 +46,22 @@ export function copyTask(cfg: TaskConfig): Task<CopyExample> {
       });
       return { count: n, features, targets, sources };
     },
+    draw(rng: Stream, count: number): Encoded {
+      const N = layout.positions;
+      const features = new Int32Array(count * N);
+      const targets = new Int32Array(count * T);
+      const sources = new Int32Array(count * T);
+      for (let b = 0; b < count; b++) {
+        for (let i = 0; i < T; i++) {
+          const token = rng.int(0, vocab - 1);
+          features[b * N + i] = token;
+          features[b * N + T + i] = outputRow;
+          targets[b * T + i] = token;
+          sources[b * T + i] = i;
+        }
+      }
+      return { count, features, targets, sources };
+    },
     isExample(value: unknown): value is CopyExample {
       const ex = value as CopyExample;
       return !!ex && Array.isArray(ex.tokens) && ex.tokens.length === T && ex.tokens.every((x) => Number.isInteger(x) && x >= 0 && x < vocab);

@@ -61,6 +61,36 @@ export function lookupTask(cfg: TaskConfig): Task<LookupExample> {
       });
       return { count: n, features, targets, sources };
     },
+    draw(rng: Stream, count: number): Encoded {
+      const N = layout.positions;
+      const features = new Int32Array(count * N * 2);
+      const targets = new Int32Array(count);
+      const sources = new Int32Array(count);
+      const pool = new Int32Array(keyVocab);
+      const values = new Int32Array(slots);
+      for (let b = 0; b < count; b++) {
+        // The same draws in the same order as sample(): distinct keys (partial Fisher–Yates), values, slot.
+        for (let i = 0; i < keyVocab; i++) pool[i] = i;
+        for (let i = 0; i < slots; i++) {
+          const j = rng.int(i, keyVocab - 1);
+          const t = pool[i];
+          pool[i] = pool[j];
+          pool[j] = t;
+        }
+        for (let i = 0; i < slots; i++) values[i] = rng.int(0, valueVocab - 1);
+        const slot = rng.int(0, slots - 1);
+        const at = b * N * 2;
+        for (let i = 0; i < slots; i++) {
+          features[at + 2 * i] = pool[i];
+          features[at + 2 * i + 1] = valueRow + values[i];
+        }
+        features[at + 2 * slots] = pool[slot];
+        features[at + 2 * slots + 1] = queryRow;
+        targets[b] = values[slot];
+        sources[b] = slot;
+      }
+      return { count, features, targets, sources };
+    },
     isExample(value: unknown): value is LookupExample {
       const ex = value as LookupExample;
       const inRange = (xs: unknown, hi: number) => Array.isArray(xs) && xs.length === slots && xs.every((x) => Number.isInteger(x) && x >= 0 && x < hi);

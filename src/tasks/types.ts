@@ -34,6 +34,8 @@ export interface Task<Example> {
   readonly id: string;
   sample(rng: Stream, count: number): Example[];
   encode(examples: readonly Example[]): Encoded;
+  /** Samples and encodes in one pass, with no example objects: exactly encode(sample(rng, count)), draw for draw. */
+  draw(rng: Stream, count: number): Encoded;
   /** Checks one example read back from a data file, so a hand-edited file fails clearly. */
   isExample(value: unknown): value is Example;
 }

@@ -219,3 +219,22 @@ describe('eval set file', () => {
     expect(bad((ls) => ls.splice(0, 1))).toMatch(/39/); // too few examples
   });
 });
+
+describe('draw: sampling straight into typed arrays', () => {
+  it.each([
+    ['lookup', lookup as unknown as AnyTask],
+    ['copy', copy as unknown as AnyTask],
+  ] as const)('%s: draw(rng, n) equals encode(sample(rng, n)) and leaves the stream where sample leaves it', (_name, task) => {
+    const a = Stream.derive(5, 'draw');
+    const b = Stream.derive(5, 'draw');
+    for (let round = 0; round < 3; round++) {
+      const drawn = task.draw(a, 50);
+      const reference = task.encode(task.sample(b, 50));
+      expect(drawn.count).toBe(50);
+      expect(Array.from(drawn.features)).toEqual(Array.from(reference.features));
+      expect(Array.from(drawn.targets)).toEqual(Array.from(reference.targets));
+      expect(Array.from(drawn.sources)).toEqual(Array.from(reference.sources));
+      expect(a.state()).toEqual(b.state());
+    }
+  });
+});
