@@ -10,9 +10,8 @@ import { initBackend, tf, type BackendName } from './backend.js';
 import { loadConfigFile, resolveConfig, type Config } from './config.js';
 import { makeTask } from './tasks/index.js';
 import { loadEvalSet } from './tasks/evalset.js';
-import { initialValues } from './model/params.js';
+import { buildGroup } from './runs/groupSpec.js';
 import { trainGroup, type KernelChoice } from './train/trainer.js';
-import { Stream } from './rng.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -28,25 +27,15 @@ interface Timed {
 async function timeGroup(cfg: Config, R: number, steps: number, logEvery: number, kernel: KernelChoice = 'auto'): Promise<Timed> {
   const task = makeTask(cfg.task);
   const evalSet = loadEvalSet(SCRATCH_DATA, task, cfg.eval);
-  const streams = Array.from({ length: R }, (_, r) => Stream.derive(r, `data/${task.id}`));
   let evals = 0;
-  const started = performance.now();
-  await trainGroup({
-    model: cfg.model,
-    layout: task.layout,
-    steps,
-    batchSize: cfg.train.batchSize,
-    warmup: cfg.train.warmup,
-    logEvery,
-    lrs: Array.from({ length: R }, () => cfg.train.lr),
-    initial: Array.from({ length: R }, (_, r) => ({ params: initialValues(cfg.model, task.layout, r) })),
-    nextBatches: () => streams.map((s) => task.draw(s, cfg.train.batchSize)),
-    evalSet: evalSet.encoded,
+  const runs = Array.from({ length: R }, (_, r) => ({ seed: r, lr: cfg.train.lr }));
+  const { spec } = buildGroup(cfg.model, { ...cfg.train, steps, logEvery, kernel }, task, evalSet.encoded, runs, {
     snapshotExamples: 4,
     onRows: async () => void evals++,
     onSnapshot: async () => {},
-    kernel,
   });
+  const started = performance.now();
+  await trainGroup(spec);
   return { seconds: (performance.now() - started) / 1000, evals };
 }
 

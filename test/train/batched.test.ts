@@ -1,6 +1,6 @@
 /**
  * R runs trained as one batched computation must each log what they would log alone: same seed, same lr,
- * same data stream (Stream.derive(seed, `data/${task.id}`), as src/runs/group.ts makes it). And two identical
+ * same data stream (buildGroup derives it, for the group runner too). And two identical
  * trainings must be bit-identical apart from the timing columns.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
-import { initialValues } from '../../src/model/params.js';
+import { buildGroup } from '../../src/runs/groupSpec.js';
 import { trainGroup, type MetricsRow, type AttentionSnapshot } from '../../src/train/trainer.js';
 import type { Task } from '../../src/tasks/types.js';
 
@@ -28,22 +28,11 @@ interface Trained {
   divergedAt: (number | null)[];
 }
 
-/** Trains the runs (seed, lr) as one group, exactly as runGroup wires trainGroup. */
+/** Trains the runs (seed, lr) as one group, built as runGroup builds it. */
 async function train(task: AnyTask, model: ModelConfig, runs: { seed: number; lr: number }[]): Promise<Trained> {
   const evalSet = task.encode(task.sample(Stream.derive(1234, `eval/${task.id}`), 48));
-  const streams = runs.map((r) => Stream.derive(r.seed, `data/${task.id}`));
   const out: Trained = { rows: [], snapshots: [], divergedAt: [] };
-  const result = await trainGroup({
-    model,
-    layout: task.layout,
-    steps: STEPS,
-    batchSize: BATCH,
-    warmup: 5,
-    logEvery: LOG_EVERY,
-    lrs: runs.map((r) => r.lr),
-    initial: runs.map((r) => ({ params: initialValues(model, task.layout, r.seed) })),
-    nextBatches: () => streams.map((rng) => task.encode(task.sample(rng, BATCH))),
-    evalSet,
+  const { spec } = buildGroup(model, { steps: STEPS, batchSize: BATCH, warmup: 5, logEvery: LOG_EVERY, kernel: 'auto' }, task, evalSet, runs, {
     snapshotExamples: 2,
     async onRows(rows) {
       out.rows.push(rows.map((r) => (r ? { ...r } : null)));
@@ -52,6 +41,7 @@ async function train(task: AnyTask, model: ModelConfig, runs: { seed: number; lr
       out.snapshots.push(s);
     },
   });
+  const result = await trainGroup(spec);
   out.divergedAt = result.divergedAt;
   return out;
 }

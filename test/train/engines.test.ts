@@ -9,7 +9,7 @@ import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
-import { initialValues } from '../../src/model/params.js';
+import { buildGroup } from '../../src/runs/groupSpec.js';
 import { trainGroup, type KernelChoice, type MetricsRow } from '../../src/train/trainer.js';
 import { UserError } from '../../src/errors.js';
 import type { AnyTask } from '../../src/tasks/index.js';
@@ -23,27 +23,17 @@ beforeAll(async () => {
 });
 
 async function train(task: AnyTask, model: ModelConfig, kernel: KernelChoice): Promise<{ kernel: string; rows: MetricsRow[][] }> {
-  const seeds = [0, 1];
-  const streams = seeds.map((seed) => Stream.derive(seed, `data/${task.id}`));
   const rows: MetricsRow[][] = [];
-  const result = await trainGroup({
-    model,
-    layout: task.layout,
-    steps: 30,
-    batchSize: 16,
-    warmup: 5,
-    logEvery: 10,
-    lrs: [3e-3, 1e-2],
-    initial: seeds.map((seed) => ({ params: initialValues(model, task.layout, seed) })),
-    nextBatches: () => streams.map((rng) => task.encode(task.sample(rng, 16))),
-    evalSet: task.encode(task.sample(Stream.derive(1234, 'engines'), 32)),
+  const runs = [{ seed: 0, lr: 3e-3 }, { seed: 1, lr: 1e-2 }];
+  const evalSet = task.encode(task.sample(Stream.derive(1234, 'engines'), 32));
+  const { spec } = buildGroup(model, { steps: 30, batchSize: 16, warmup: 5, logEvery: 10, kernel }, task, evalSet, runs, {
     snapshotExamples: 2,
     async onRows(r) {
       rows.push(r.map((row) => ({ ...row! })));
     },
     async onSnapshot() {},
-    kernel,
   });
+  const result = await trainGroup(spec);
   return { kernel: result.kernel, rows };
 }
 

@@ -10,6 +10,7 @@ import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
 import { initialValues, makeParams, disposeParams } from '../../src/model/params.js';
+import { buildGroup } from '../../src/runs/groupSpec.js';
 import { BatchedAdam } from '../../src/train/adam.js';
 import { trainGroup } from '../../src/train/trainer.js';
 import type { Task } from '../../src/tasks/types.js';
@@ -22,20 +23,10 @@ const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 3, vocab: 6 })) a
 async function run(task: AnyTask, model: ModelConfig, steps: number): Promise<{ atRows: number[]; atSnapshots: number[] }> {
   const B = 8;
   const evalSet = task.encode(task.sample(Stream.derive(1234, `eval/${task.id}`), 16));
-  const streams = [0, 1].map((s) => Stream.derive(s, `data/${task.id}`));
   const atRows: number[] = [];
   const atSnapshots: number[] = [];
-  await trainGroup({
-    model,
-    layout: task.layout,
-    steps,
-    batchSize: B,
-    warmup: 2,
-    logEvery: 3,
-    lrs: [1e-2, 3e-2],
-    initial: [0, 1].map((s) => ({ params: initialValues(model, task.layout, s) })),
-    nextBatches: () => streams.map((rng) => task.encode(task.sample(rng, B))),
-    evalSet,
+  const runs = [{ seed: 0, lr: 1e-2 }, { seed: 1, lr: 3e-2 }];
+  const { spec } = buildGroup(model, { steps, batchSize: B, warmup: 2, logEvery: 3, kernel: 'auto' }, task, evalSet, runs, {
     snapshotExamples: 2,
     async onRows() {
       atRows.push(tf.memory().numTensors);
@@ -44,6 +35,7 @@ async function run(task: AnyTask, model: ModelConfig, steps: number): Promise<{ 
       atSnapshots.push(tf.memory().numTensors);
     },
   });
+  await trainGroup(spec);
   return { atRows, atSnapshots };
 }
 

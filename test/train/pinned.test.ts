@@ -1,6 +1,6 @@
 /**
  * Pinned metrics of one short lookup run, so that speed work (batching, fused kernels, fewer read-backs) cannot
- * silently change what training computes. The run is wired exactly as src/runs/group.ts wires trainGroup: default
+ * silently change what training computes. The run is built by buildGroup, as src/runs/group.ts builds every group: default
  * model (Q–K–V, dModel 8, 1 head, 1 layer), seed 0, lr 1e-2, warmup 5, batchSize 32, 60 steps, logEvery 20, the
  * eval set task.sample(Stream.derive(1234, `eval/${task.id}`), 64) and the data stream Stream.derive(0, `data/${task.id}`).
  */
@@ -10,7 +10,7 @@ import { Stream } from '../../src/rng.js';
 import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { modelSchema } from '../../src/model/schema.js';
-import { initialValues } from '../../src/model/params.js';
+import { buildGroup } from '../../src/runs/groupSpec.js';
 import { trainGroup, type MetricsRow } from '../../src/train/trainer.js';
 import type { Task } from '../../src/tasks/types.js';
 
@@ -39,30 +39,20 @@ const ABS = 1e-6;
 const task = lookupTask(taskSchema.parse({ kind: 'lookup' })) as Task<unknown>;
 const model = modelSchema.parse({});
 
-/** One run of `steps` steps at `lr`, wired like runGroup; returns every logged row. */
+/** One run of `steps` steps at `lr`; returns every logged row. */
 async function run(lr: number, steps: number, logEvery: number): Promise<MetricsRow[]> {
   const seed = 0;
   const batchSize = 32;
   const evalSet = task.encode(task.sample(Stream.derive(1234, `eval/${task.id}`), 64));
-  const stream = Stream.derive(seed, `data/${task.id}`);
   const rows: MetricsRow[] = [];
-  await trainGroup({
-    model,
-    layout: task.layout,
-    steps,
-    batchSize,
-    warmup: 5,
-    logEvery,
-    lrs: [lr],
-    initial: [{ params: initialValues(model, task.layout, seed) }],
-    nextBatches: () => [task.encode(task.sample(stream, batchSize))],
-    evalSet,
+  const { spec } = buildGroup(model, { steps, batchSize, warmup: 5, logEvery, kernel: 'auto' }, task, evalSet, [{ seed, lr }], {
     snapshotExamples: 4,
     async onRows(r) {
       rows.push({ ...r[0]! });
     },
     async onSnapshot() {},
   });
+  await trainGroup(spec);
   return rows;
 }
 

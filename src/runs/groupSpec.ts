@@ -1,0 +1,48 @@
+/**
+ * The one place a task, a model and a list of runs become a trainGroup spec: each run's data stream is
+ * Stream.derive(seed, `data/<task id>`), its initial parameters come from its seed, and batches are drawn
+ * with task.draw. The group runner, the bench and the tests all build their groups here, so what the
+ * tests train is wired exactly as what users train.
+ */
+import { Stream } from '../rng.js';
+import { initialValues } from '../model/params.js';
+import type { ModelConfig } from '../model/schema.js';
+import type { TrainConfig } from '../train/schema.js';
+import type { GroupSpec, RunState } from '../train/trainer.js';
+import type { AnyTask } from '../tasks/index.js';
+import type { Encoded } from '../tasks/types.js';
+
+export interface PlannedRun {
+  seed: number;
+  lr: number;
+  /** On resume: the checkpoint's state and data-stream state; absent for a fresh start. */
+  resumed?: { state: RunState; dataStream: number[] };
+}
+
+/** Everything of trainGroup's spec that is not derived here: the hooks, resume bookkeeping, checkpointing. */
+export type GroupHooks = Omit<GroupSpec, 'model' | 'layout' | 'steps' | 'batchSize' | 'warmup' | 'logEvery' | 'kernel' | 'lrs' | 'initial' | 'nextBatches' | 'evalSet'>;
+
+export interface BuiltGroup {
+  spec: GroupSpec;
+  /** Per run, the stream its batches are drawn from (checkpoints save its state). */
+  streams: Stream[];
+}
+
+export function buildGroup(model: ModelConfig, train: Pick<TrainConfig, 'steps' | 'batchSize' | 'warmup' | 'logEvery' | 'kernel'>, task: AnyTask, evalSet: Encoded, runs: PlannedRun[], hooks: GroupHooks): BuiltGroup {
+  const streams = runs.map((run) => (run.resumed ? Stream.fromState(run.resumed.dataStream) : Stream.derive(run.seed, `data/${task.id}`)));
+  const spec: GroupSpec = {
+    ...hooks,
+    model,
+    layout: task.layout,
+    steps: train.steps,
+    batchSize: train.batchSize,
+    warmup: train.warmup,
+    logEvery: train.logEvery,
+    kernel: train.kernel,
+    lrs: runs.map((run) => run.lr),
+    initial: runs.map((run) => run.resumed?.state ?? { params: initialValues(model, task.layout, run.seed) }),
+    nextBatches: () => streams.map((rng) => task.draw(rng, train.batchSize)),
+    evalSet,
+  };
+  return { spec, streams };
+}
