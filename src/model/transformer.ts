@@ -123,6 +123,7 @@ export function oneHotTargets(batches: readonly Encoded[], layout: Layout): tf.T
 export interface ForwardResult {
   logits: tf.Tensor; // [R, B·S, outputVocab]
   layers: AttentionResult[]; // per layer; weights/logits cover the supervised query rows in the last layer
+  layerInputs: tf.Tensor[]; // per layer, the x it reads [R, B, N, d] (value norms for the claims)
 }
 
 /** The forward pass for R runs on a batch of B examples. Call inside tf.tidy. */
@@ -132,8 +133,11 @@ export function forward(params: Params, cfg: ModelConfig, layout: Layout, input:
   const d = cfg.dModel;
   const pos = tf.reshape(params.get('embed/pos')!, [R, 1, N, d]); // [R, 1, N, d]
   let x = tf.add(tf.reshape(embed(input, params.get('embed/table')!), [R, B, N, d]), pos); // [R, B, N, d]
+  if (cfg.inputScale !== 1) x = tf.mul(x, cfg.inputScale); // skipped at 1, so default runs keep their exact floats
   const layers: AttentionResult[] = [];
+  const layerInputs: tf.Tensor[] = [];
   for (let l = 0; l < cfg.layers; l++) {
+    layerInputs.push(x);
     const last = l === cfg.layers - 1;
     // The last layer's output is only read at the supervised positions, so only those rows are queried.
     const xq = last ? tf.slice(x, [0, 0, queryStart, 0], [R, B, S, d]) : x; // [R, B, Sq, d]
@@ -144,7 +148,7 @@ export function forward(params: Params, cfg: ModelConfig, layout: Layout, input:
     x = layerNorm(tf.add(xq, attn.out), params.get(`layer${l}/ln/gamma`)!, params.get(`layer${l}/ln/beta`)!); // [R, B, Sq, d]
   }
   const logits = tf.matMul(tf.reshape(x, [R, B * S, d]), params.get('unembed/w')!); // [R, B·S, C]
-  return { logits, layers };
+  return { logits, layers, layerInputs };
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
 import { forward, crossEntropy, makeParams, disposeParams, oneHotInput, oneHotTargets, stackRuns, unstackRuns, type Params } from '../model/transformer.js';
 import { attentionStats, statsInputs, type StatsInputs } from '../metrics/attention.js';
+import { claimTensors, readClaims, type ClaimReadout, type ClaimTensors } from '../metrics/claims.js';
 import { BatchedAdam } from './adam.js';
 
 export interface MetricsRow {
@@ -61,6 +62,8 @@ export interface GroupSpec {
   snapshotExamples: number;
   onRows(rows: (MetricsRow | null)[]): Promise<void>;
   onSnapshot(snapshots: AttentionSnapshot[]): Promise<void>;
+  /** At every logged step, per run: the claims' attention trace, and at the last step the value-norm figures. */
+  onClaims?(step: number, readouts: ClaimReadout[]): Promise<void>;
 }
 
 export interface GroupResult {
@@ -128,7 +131,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       const lrs = spec.lrs.map((base, r) => (divergedAt[r] === null ? lrAt(base, step, spec.warmup) : 0));
       const batches = spec.nextBatches();
       // A row is measured before this step's update: evaluate first, so row 0 is the initialisation.
-      const ev = isLog ? evaluate(params, spec, evalTensors, snapshots.has(step)) : null;
+      const ev = isLog ? evaluate(params, spec, evalTensors, snapshots.has(step), step === spec.steps) : null;
       const measured: { loss?: tf.Tensor; norms?: tf.Tensor } = {};
       tf.tidy(() => {
         const input = oneHotInput(batches, layout); // [R, B·N, V]
@@ -177,6 +180,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
         if (ev.retrieval.length > 1) ev.retrieval.forEach((layer, l) => (row[`retrieval_mass_l${l}`] = layer[r]));
         return row;
       });
+      await spec.onClaims?.(step, ev.claims);
       await spec.onRows(rows);
       if (ev.snapshots) await spec.onSnapshot(ev.snapshots.map((layers) => ({ step, layers })));
     }
@@ -207,13 +211,14 @@ interface EvalTensors {
 }
 
 /** One forward pass over the fixed eval set for all runs; no gradients, one read back. */
-function evaluate(params: Params, spec: GroupSpec, t: EvalTensors, snapshot: boolean) {
+function evaluate(params: Params, spec: GroupSpec, t: EvalTensors, snapshot: boolean, final: boolean) {
   const { model, layout } = spec;
   const B = spec.evalSet.count;
   const k = Math.min(spec.snapshotExamples, B);
-  const out: { packed?: tf.Tensor; snaps?: tf.Tensor[]; means?: tf.Tensor[] } = {};
+  const out: { packed?: tf.Tensor; snaps?: tf.Tensor[]; means?: tf.Tensor[]; claims?: ClaimTensors } = {};
   tf.tidy(() => {
-    const { logits, layers } = forward(params, model, layout, t.input, B);
+    const { logits, layers, layerInputs } = forward(params, model, layout, t.input, B);
+    out.claims = claimTensors(layers, layerInputs, params, model, k, final);
     const loss = crossEntropy(logits, t.targets); // [R]
     const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), t.classes), 'float32'), 1); // [R]
     const s = attentionStats(layers, layout, t.stats);
@@ -232,5 +237,6 @@ function evaluate(params: Params, spec: GroupSpec, t: EvalTensors, snapshot: boo
     tf.dispose([...out.snaps, ...out.means]);
     snapshots = spec.lrs.map((_, r) => ex.map((layerEx, l) => ({ examples: layerEx[r], mean: mean[l][r] })));
   }
-  return { loss, acc, entropy, entropyNorm, maxLogit, retrieval, snapshots };
+  const claims = readClaims(out.claims!, spec.evalSet, layout);
+  return { loss, acc, entropy, entropyNorm, maxLogit, retrieval, snapshots, claims };
 }
