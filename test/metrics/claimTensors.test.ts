@@ -1,7 +1,7 @@
 /** The tensor side of the claims' figures: value norms ‖x_j·W_V,h‖ per head and the trace slice, against hand computation. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, initBackend } from '../../src/backend.js';
-import { claimTensors, readClaims } from '../../src/metrics/claims.js';
+import { claimTensors, readClaims, type ClaimTensors } from '../../src/metrics/claims.js';
 import type { AttentionResult } from '../../src/model/attention.js';
 import type { Params } from '../../src/model/transformer.js';
 import type { ModelConfig } from '../../src/model/schema.js';
@@ -24,7 +24,10 @@ describe('claimTensors', () => {
     const layerInput = tf.tensor(x.flat(), [1, 2, 3, 2]);
     const w = tf.tensor(weights, [1, 2, 2, 1, 3]);
     const params: Params = new Map([['layer0/attn/w_v', tf.tidy(() => tf.variable(tf.tensor(wV.flat(), [1, 2, 2])))]]);
-    const kept = tf.tidy(() => claimTensors([{ weights: w } as unknown as AttentionResult], [layerInput], params, CFG, 1, true));
+    let kept!: ClaimTensors;
+    tf.tidy(() => {
+      kept = claimTensors([{ weights: w } as unknown as AttentionResult], [layerInput], params, CFG, 1, true);
+    });
     expect(Array.from(kept.norms!.dataSync())).toEqual(want.flat(2).map((v) => expect.closeTo(v, 6)));
     expect(kept.trace.shape).toEqual([1, 1, 2, 1, 3]);
     const [readout] = readClaims(kept, { count: 2, features: new Int32Array(0), targets: new Int32Array(2), sources: Int32Array.from([0, 0]) }, { positions: 3, inputVocab: 1, featuresPerPosition: 1, outputVocab: 1, queryStart: 2, queryCount: 1, causal: false });
