@@ -7,6 +7,7 @@ import { renderCharts } from '../report/charts.js';
 import { renderHtml } from '../report/html.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 import { analyseClaims } from '../report/claims.js';
+import { renderClaimsChart } from '../report/claimsChart.js';
 import { claimsMarkdown, claimsJson, claimsSummaryLines, copyClaimsSources } from '../report/claimsMarkdown.js';
 
 export interface CompareResult {
@@ -53,10 +54,11 @@ export async function compareInto(paths: string[], outDir: string, title = 'qkv-
   const charts = await renderCharts(draft, outDir);
   const claims = analyseClaims(analysis, runs, scalePaths.length ? collectRuns(scalePaths).runs : []);
   copyClaimsSources(outDir);
-  const markdown = reportMarkdown(title, analysis, charts, claimsMarkdown(claims));
+  const claimsCharts = await renderClaimsChart(claims, outDir); // placed by the claims section, not under Charts
+  const markdown = reportMarkdown(title, analysis, charts, claimsMarkdown(claims, claimsCharts));
   const data = { ...draft, markdown };
   writeFileAtomic(join(outDir, 'report.md'), markdown + '\n');
-  writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, charts));
+  writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, [...charts, ...claimsCharts]));
   const verdict = { ...verdictJson(analysis, runs.length), claims: claimsJson(claims) };
   writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
   printSummary(analysis);

@@ -78,7 +78,7 @@ function grid(series: SeriesClaims[]): string[] {
 }
 
 /** The section that opens the report. */
-export function claimsMarkdown(series: SeriesClaims[]): string[] {
+export function claimsMarkdown(series: SeriesClaims[], charts: { title: string; pngFile: string }[] = []): string[] {
   if (!series.length) return [];
   const out: string[] = ['## The seed\'s claims, each on its own statistic', ''];
   out.push(
@@ -89,6 +89,7 @@ export function claimsMarkdown(series: SeriesClaims[]): string[] {
   );
   if (series.length > 1) {
     out.push('### Verdicts by series', '', ...grid(series), '');
+    for (const c of charts) out.push(`![${c.title}](${c.pngFile})`, '');
     for (const s of series) out.push(...seriesBlock(s, `### Series ${s.label}`));
   } else out.push(...seriesBlock(series[0], '### Claims'));
   return out;

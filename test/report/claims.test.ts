@@ -113,3 +113,18 @@ describe('claims analysis', () => {
     expect(md).toContain('| claim | dModel=8 | dModel=16 |');
   });
 });
+
+describe('claims grid chart', () => {
+  it('draws one cell per claim and series, and nothing for a single series', async () => {
+    const { claimsGridSpec } = await import('../../src/report/claimsChart.js');
+    const { specToSvg } = await import('../../src/report/charts.js');
+    const runs = [8, 16].flatMap((dModel) => lrRuns(() => ({ dModel })));
+    const claims = analyseClaims(analyse(runs), runs, []);
+    expect(claimsGridSpec(claims.slice(0, 1))).toBeNull();
+    const chart = claimsGridSpec(claims)!;
+    expect((chart.spec as { data: { values: unknown[] } }).data.values).toHaveLength(8);
+    const svg = await specToSvg(chart.spec, chart.id);
+    expect(svg).toContain('value-norm-dominance');
+    expect(svg).toContain('dModel=16');
+  });
+});
