@@ -66,6 +66,12 @@ export function buildCli(argv: string[]) {
       (y) => withSweep(y).option('check', { type: 'boolean', default: false, describe: 'exit 1 unless "keyless is less stable" holds' }),
       async (a) => (await import('./commands/ablation.js')).ablationCommand({ ...sweepArgs(a), check: a.check }),
     )
+    .command(
+      'claims <config>',
+      "the seed's four claims, each on its own statistic: LR sweep + input-scale sweep + report; --check as ablation",
+      (y) => withSweep(y).option('check', { type: 'boolean', default: false, describe: 'exit 1 unless "keyless is less stable" holds' }),
+      async (a) => (await import('./commands/claims.js')).claimsCommand({ ...sweepArgs(a), check: a.check }),
+    )
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .recommendCommands()

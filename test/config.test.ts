@@ -42,7 +42,7 @@ describe('resolveConfig: defaults ← file ← --set', () => {
     expect(resolveConfig({})).toEqual({
       name: 'run',
       task: { kind: 'lookup', slots: 8, keyVocab: 16, valueVocab: 16, length: 8, vocab: 16 },
-      model: { attention: 'qkv', dModel: 8, heads: 1, layers: 1, embStd: 1, initScale: 1 },
+      model: { attention: 'qkv', dModel: 8, heads: 1, layers: 1, embStd: 1, initScale: 1, inputScale: 1 },
       train: { steps: 2000, batchSize: 128, lr: 1e-2, warmup: 50, seed: 0, logEvery: 20, kernel: 'auto', checkpointEvery: 500 },
       eval: { size: 512, seed: 1234 },
     });
@@ -52,7 +52,7 @@ describe('resolveConfig: defaults ← file ← --set', () => {
     const values = loadConfigFile(file('a.yaml', 'name: mine\nmodel:\n  attention: qv\n  dModel: 16\ntrain:\n  lr: 3.0e-3\n'));
     const cfg = resolveConfig(values);
     expect(cfg.name).toBe('mine');
-    expect(cfg.model).toEqual({ attention: 'qv', dModel: 16, heads: 1, layers: 1, embStd: 1, initScale: 1 });
+    expect(cfg.model).toEqual({ attention: 'qv', dModel: 16, heads: 1, layers: 1, embStd: 1, initScale: 1, inputScale: 1 });
     expect(cfg.train.lr).toBe(0.003);
     expect(cfg.train.steps).toBe(2000);
     expect(cfg.eval).toEqual({ size: 512, seed: 1234 });

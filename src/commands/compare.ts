@@ -6,6 +6,9 @@ import { buildReportData } from '../report/build.js';
 import { renderCharts } from '../report/charts.js';
 import { renderHtml } from '../report/html.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../runs/atomic.js';
+import { analyseClaims } from '../report/claims.js';
+import { renderClaimsChart } from '../report/claimsChart.js';
+import { claimsMarkdown, claimsJson, claimsSummaryLines, copyClaimsSources } from '../report/claimsMarkdown.js';
 
 export interface CompareResult {
   analysis: Analysis;
@@ -40,7 +43,8 @@ export function verdictJson(a: Analysis, runCount: number) {
   };
 }
 
-export async function compareInto(paths: string[], outDir: string, title = 'qkv-lab report'): Promise<CompareResult> {
+/** `scalePaths`: the claims' input-scale sweep, when there is one (the `claims` command). */
+export async function compareInto(paths: string[], outDir: string, title = 'qkv-lab report', scalePaths: string[] = []): Promise<CompareResult> {
   const { runs, unfinished } = collectRuns(paths);
   for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
   const analysis = analyse(runs);
@@ -48,13 +52,17 @@ export async function compareInto(paths: string[], outDir: string, title = 'qkv-
   ensureDir(outDir);
   const draft = buildReportData(title, runs, analysis, '');
   const charts = await renderCharts(draft, outDir);
-  const markdown = reportMarkdown(title, analysis, charts);
+  const claims = analyseClaims(analysis, runs, scalePaths.length ? collectRuns(scalePaths).runs : []);
+  copyClaimsSources(outDir);
+  const claimsCharts = await renderClaimsChart(claims, outDir); // placed by the claims section, not under Charts
+  const markdown = reportMarkdown(title, analysis, charts, claimsMarkdown(claims, claimsCharts));
   const data = { ...draft, markdown };
   writeFileAtomic(join(outDir, 'report.md'), markdown + '\n');
-  writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, charts));
-  const verdict = verdictJson(analysis, runs.length);
+  writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, [...charts, ...claimsCharts]));
+  const verdict = { ...verdictJson(analysis, runs.length), claims: claimsJson(claims) };
   writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
   printSummary(analysis);
+  for (const line of claimsSummaryLines(claims)) process.stdout.write(line + '\n');
   return { analysis, holds: verdict.holds, outDir: resolve(outDir) };
 }
 

@@ -40,6 +40,7 @@ export interface FusedPass {
   correct: Float64Array; // [R] fraction of supervised positions whose argmax is the target
   weights?: Float32Array; // [R, B, H, S, N] attention weights of the supervised rows
   logits?: Float32Array; // [R, B, H, S, N] scaled scores; masked entries hold MASKED
+  inputs?: Float32Array; // [R, B, N, d] the layer's input x, when asked for (the claims' value norms)
 }
 
 /** Masked scores, as in the tfjs graph: exp underflows to 0 and they never win a max. */
@@ -61,7 +62,7 @@ interface Ctx {
   table: Float32Array; pos: Float32Array; tAt: number; pAt: number;
   wv: Float32Array; wAt: number; gamma: Float32Array; beta: Float32Array; lnAt: number; unembed: Float32Array; uAt: number;
   tu: Float64Array; pu: Float64Array; // [H, V, d], [H, N, d]: table·M_h, pos·M_h
-  feats: Int32Array; targets: Int32Array; weightsOut: Float32Array | null; logitsOut: Float32Array | null;
+  feats: Int32Array; targets: Int32Array; weightsOut: Float32Array | null; logitsOut: Float32Array | null; inputsOut: Float32Array | null;
   x: Float64Array; u: Float64Array; xbar: Float64Array; p: Float64Array; a: Float64Array; y: Float64Array; z: Float64Array; cls: Float64Array; clsExp: Float64Array;
   g: Float64Array; gx: Float64Array; gxbar: Float64Array; gu: Float64Array; gp: Float64Array;
   gtu: Float64Array; gpu: Float64Array; gtable: Float64Array; gpos: Float64Array; ggamma: Float64Array; gbeta: Float64Array;
@@ -77,7 +78,7 @@ export class FusedModel {
   private readonly ctx: Ctx;
   private readonly m: Float64Array; // [H, d, d] M_h of the current run
 
-  constructor(private readonly cfg: ModelConfig, private readonly layout: Layout, readonly R: number, inputScale = 1) {
+  constructor(private readonly cfg: ModelConfig, private readonly layout: Layout, readonly R: number) {
     if (!fusedSupports(cfg)) throw new Error(`the fused kernel computes one layer, not ${cfg.layers}`);
     const { positions: N, inputVocab: V, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = layout;
     const d = cfg.dModel;
@@ -86,11 +87,11 @@ export class FusedModel {
     const none = new Float32Array(0);
     this.m = f64(H * d * d);
     this.ctx = {
-      d, H, dh: d / H, s: inputScale, N, F, C, qStart: queryStart, S, causal,
+      d, H, dh: d / H, s: cfg.inputScale, N, F, C, qStart: queryStart, S, causal,
       scale: 1 / Math.sqrt(d / H), invRows: 0, backward: false, r: 0, B: 0,
       table: none, pos: none, tAt: 0, pAt: 0, wv: none, wAt: 0, gamma: none, beta: none, lnAt: 0, unembed: none, uAt: 0,
       tu: f64(H * V * d), pu: f64(H * N * d),
-      feats: new Int32Array(0), targets: new Int32Array(0), weightsOut: null, logitsOut: null,
+      feats: new Int32Array(0), targets: new Int32Array(0), weightsOut: null, logitsOut: null, inputsOut: null,
       x: f64(N * d), u: f64(H * S * d), xbar: f64(H * S * d), p: f64(H * S * N), a: f64(N), y: f64(S * d), z: f64(d), cls: f64(C), clsExp: f64(C),
       g: f64(d), gx: f64(N * d), gxbar: f64(d), gu: f64(d), gp: f64(N),
       gtu: f64(H * V * d), gpu: f64(H * N * d), gtable: f64(V * d), gpos: f64(N * d), ggamma: f64(d), gbeta: f64(d),
@@ -101,9 +102,10 @@ export class FusedModel {
 
   /**
    * Loss per run on `batches[r]` (or one shared batch); with `grads`, also the gradient of each run's loss
-   * with respect to its own parameters; with `attention`, the supervised rows' weights and scores.
+   * with respect to its own parameters; with `attention`, the supervised rows' weights and scores; with
+   * `inputs`, the layer's input x.
    */
-  pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention = false): FusedPass {
+  pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention = false, inputs = false): FusedPass {
     const { R } = this;
     const B = batches[0].count;
     const { queryCount: S, positions: N } = this.layout;
@@ -112,6 +114,7 @@ export class FusedModel {
       out.weights = new Float32Array(R * B * this.cfg.heads * S * N);
       out.logits = new Float32Array(R * B * this.cfg.heads * S * N);
     }
+    if (inputs) out.inputs = new Float32Array(R * B * N * this.cfg.dModel);
     for (let r = 0; r < R; r++) {
       const batch = batches[batches.length === 1 ? 0 : r];
       this.startRun(r, params, batch, grads !== undefined, out);
@@ -148,6 +151,7 @@ export class FusedModel {
     c.targets = batch.targets;
     c.weightsOut = out.weights ?? null;
     c.logitsOut = out.logits ?? null;
+    c.inputsOut = out.inputs ?? null;
     c.lossSum = 0;
     c.correct = 0;
     const wq = param(params, 'layer0/attn/w_q');
@@ -276,7 +280,7 @@ function projectRows(rows: Float32Array, rowsAt: number, n: number, m: Float64Ar
 /** Forward, and with ctx.backward backward, for example b of the context's run; accumulates into ctx. */
 function example(ctx: Ctx, b: number): void {
   const { d, H, dh, s, N, F, C, qStart, S, causal, scale, invRows, backward, r, B, table, pos, tAt, pAt, wv, wAt, gamma, beta, lnAt, unembed, uAt } = ctx;
-  const { tu, pu, feats, targets, weightsOut, logitsOut, x, u, xbar, p, a, y, z, cls, clsExp, g, gx, gxbar, gu, gp } = ctx;
+  const { tu, pu, feats, targets, weightsOut, logitsOut, inputsOut, x, u, xbar, p, a, y, z, cls, clsExp, g, gx, gxbar, gu, gp } = ctx;
   const { gtu, gpu, gtable, gpos, ggamma, gbeta, zRows, gclsRows, xbarRows, gRows } = ctx;
   const V = tu.length / (H * d);
   const fAt = b * N * F;
@@ -302,6 +306,7 @@ function example(ctx: Ctx, b: number): void {
       for (let c = 0; c < d; c++) x[xAt + c] *= s;
     }
   }
+  if (inputsOut !== null) inputsOut.set(x, (r * B + b) * N * d);
   if (backward) gx.fill(0);
 
   for (let i = 0; i < S; i++) {

@@ -9,6 +9,7 @@ export const modelSchema = z
     layers: z.number().int().min(1).max(8).default(1), // one layer is enough for lookup and copy
     embStd: z.number().positive().max(100).default(1), // N(0, 1) is PyTorch's nn.Embedding default, as in the reference
     initScale: z.number().positive().max(100).default(1), // W ~ U(±s/√d); s = 1 is PyTorch's nn.Linear default
+    inputScale: z.number().positive().max(100).default(1), // x = s·(embeddings): the claims' scale sweep; 1 leaves the model as it was
   })
   .strict();
 

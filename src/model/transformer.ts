@@ -19,6 +19,7 @@ const LN_EPS = 1e-5; // PyTorch's LayerNorm default, as in the reference
 export interface ForwardResult {
   logits: tf.Tensor; // [R, B·S, outputVocab]
   layers: AttentionResult[]; // per layer; weights/logits cover the supervised query rows in the last layer
+  layerInputs: tf.Tensor[]; // per layer, the x it reads [R, B, N, d] (value norms for the claims)
 }
 
 /** The forward pass for R runs on a batch of B examples. Call inside tf.tidy. */
@@ -28,8 +29,11 @@ export function forward(params: Params, cfg: ModelConfig, layout: Layout, input:
   const d = cfg.dModel;
   const pos = tf.reshape(param(params, 'embed/pos'), [R, 1, N, d]); // [R, 1, N, d]
   let x = tf.add(tf.reshape(embed(input, param(params, 'embed/table')), [R, B, N, d]), pos); // [R, B, N, d]
+  if (cfg.inputScale !== 1) x = tf.mul(x, cfg.inputScale); // skipped at 1, so default runs keep their exact floats
   const layers: AttentionResult[] = [];
+  const layerInputs: tf.Tensor[] = [];
   for (let l = 0; l < cfg.layers; l++) {
+    layerInputs.push(x);
     const last = l === cfg.layers - 1;
     // The last layer's output is only read at the supervised positions, so only those rows are queried.
     const xq = last ? tf.slice(x, [0, 0, queryStart, 0], [R, B, S, d]) : x; // [R, B, Sq, d]
@@ -40,7 +44,7 @@ export function forward(params: Params, cfg: ModelConfig, layout: Layout, input:
     x = layerNorm(tf.add(xq, attn.out), param(params, `layer${l}/ln/gamma`), param(params, `layer${l}/ln/beta`)); // [R, B, Sq, d]
   }
   const logits = tf.matMul(tf.reshape(x, [R, B * S, d]), param(params, 'unembed/w')); // [R, B·S, C]
-  return { logits, layers };
+  return { logits, layers, layerInputs };
 }
 
 /**

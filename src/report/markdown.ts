@@ -57,11 +57,11 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
   return out;
 }
 
-export function reportMarkdown(title: string, a: Analysis, charts: { id: string; title: string; pngFile: string }[]): string {
+export function reportMarkdown(title: string, a: Analysis, charts: { id: string; title: string; pngFile: string }[], claims: string[] = []): string {
   const out: string[] = [`# ${title}`, ''];
   out.push('Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention (scores = Q·Vᵀ/√d), trained across learning rates and seeds. Definitions: shared/METRICS.md, summarised in the README.', '');
   for (const s of a.series) out.push(`- ${verdictSentence(s)}`);
-  out.push('');
+  out.push('', ...claims); // the seed's claims table (claimsMarkdown.ts) sits right under the headline verdict
   if (a.warnings.length) out.push('**Warnings**', '', ...a.warnings.map((w) => `- ${w}`), '');
   if (Object.keys(a.differing).length) {
     out.push('**Runs differ in** (besides seed, learning rate and attention): ' + Object.entries(a.differing).map(([k, v]) => `\`${k}\` ∈ {${v.join(', ')}}`).join('; '), '');

@@ -7,6 +7,7 @@ import { Stream } from '../rng.js';
 import { initialValues, paramSpecs } from '../model/params.js';
 import { trainGroup, type MetricsRow } from '../train/trainer.js';
 import { runFigures, type RunStatus } from '../metrics/summary.js';
+import { claimRunFigures } from '../metrics/claimFigures.js';
 import { activeBackend } from '../backend.js';
 import { makeProgress } from '../progress.js';
 import { RunWriter } from './rundir.js';
@@ -62,6 +63,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
       diverged_at: divergedAt,
       ...extra,
       ...runFigures(rows[r], base.train.steps),
+      ...claimRunFigures(writers[r], base.train.steps, task.layout.positions),
       attention: configs[r].model.attention,
       lr: configs[r].train.lr,
       seed: configs[r].train.seed,
@@ -91,6 +93,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
       checkpointEvery: base.train.checkpointEvery,
       async onCheckpoint(step, states, divergedAt) {
         states.forEach((state, r) => saveCheckpoint(dirs[r], { step, state, dataStream: streams[r].state(), divergedAt: divergedAt[r] }, (p) => shapes.get(p)!));
+        writers.forEach((w) => w.writeAttention(meta)); // the claims' trace up to here, so a resume can continue it
       },
       stopRequested: isStopRequested,
       kernel: base.train.kernel,
@@ -101,6 +104,9 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
         await Promise.all(stepRows.map((row, r) => (row ? writers[r].appendRows([row]).then(() => rows[r].push(row)) : undefined)));
         const shown = stepRows.find((row) => row !== null);
         if (shown) progress?.update(shown.step, { loss: shown.eval_loss, acc: shown.eval_acc, stepsPerS: shown.steps_per_s });
+      },
+      async onClaims(step, readouts) {
+        readouts.forEach((c, r) => writers[r].addTrace({ step, weights: c.trace }, c.valueNorm));
       },
       async onSnapshot(snapshots) {
         snapshots.forEach((s, r) => writers[r].addSnapshot(s, meta));

@@ -7,12 +7,14 @@ import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { MetricsRow, AttentionSnapshot } from '../train/trainer.js';
 import type { Config } from '../config.js';
+import type { TracePoint } from '../metrics/claims.js';
 import { makeTask } from '../tasks/index.js';
 import { paramSpecs } from '../model/params.js';
 
 export interface ResumePoint extends Checkpoint {
   rows: MetricsRow[];
   snapshots: AttentionSnapshot[];
+  trace: TracePoint[];
 }
 
 /** Checks everything first and changes files only then, so a failed resume leaves the run as it was. */
@@ -34,12 +36,14 @@ export function prepareResume(dir: string, config: Config): ResumePoint {
   const rows = (parse(keptText, { columns: true, cast: (v, ctx) => (ctx.header ? v : v === '' ? null : Number(v)) }) as MetricsRow[]);
   const attentionPath = join(dir, 'attention.json');
   let snapshots: AttentionSnapshot[] = [];
+  let trace: TracePoint[] = [];
   if (existsSync(attentionPath)) {
     const attention = JSON.parse(readFileSync(attentionPath, 'utf8'));
     snapshots = (attention.snapshots as AttentionSnapshot[]).filter((s) => s.step < ckpt.step);
-    writeJsonAtomic(attentionPath, { ...attention, snapshots });
+    trace = ((attention.trace ?? []) as TracePoint[]).filter((t) => t.step < ckpt.step); // the claims' trace, cut like the rows
+    writeJsonAtomic(attentionPath, { ...attention, snapshots, trace, value_norm: null });
   }
-  return { ...ckpt, rows, snapshots };
+  return { ...ckpt, rows, snapshots, trace };
 }
 
 /** Every parameter of the config's model, with its Adam moments, at its exact size. */

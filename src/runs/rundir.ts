@@ -6,6 +6,7 @@ import { UserError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from './atomic.js';
 import type { MetricsRow, AttentionSnapshot } from '../train/trainer.js';
 import type { RunStatus } from '../metrics/summary.js';
+import type { TracePoint, ValueNormFigures } from '../metrics/claims.js';
 
 export const METRIC_COLUMNS = [
   'step', 'lr', 'train_loss', 'eval_loss', 'eval_acc', 'attn_entropy', 'attn_entropy_norm', 'attn_max_logit',
@@ -48,13 +49,18 @@ function isEmptyDir(dir: string): boolean {
 export class RunWriter {
   private readonly csv;
   readonly snapshots: AttentionSnapshot[] = [];
+  /** The claims' attention trace (every logged step) and value-norm figures; written with attention.json. */
+  readonly trace: TracePoint[] = [];
+  valueNorm: (ValueNormFigures & { step: number }) | null = null;
+  private meta: object | null = null;
 
   /** `resumed` carries the snapshots kept from before a checkpoint; rows are then appended under the existing header. */
-  constructor(readonly dir: string, layers: number, resumed?: { snapshots: AttentionSnapshot[] }) {
+  constructor(readonly dir: string, layers: number, resumed?: { snapshots: AttentionSnapshot[]; trace?: TracePoint[] }) {
     const extra = layers > 1 ? Array.from({ length: layers }, (_, l) => `retrieval_mass_l${l}`) : [];
     const columns = [...METRIC_COLUMNS, ...extra];
     this.csv = createObjectCsvWriter({ path: join(dir, 'metrics.csv'), header: columns.map((id) => ({ id, title: id })), append: !!resumed });
     if (resumed) this.snapshots.push(...resumed.snapshots);
+    if (resumed?.trace) this.trace.push(...resumed.trace);
   }
 
   setStatus(status: RunStatus): void {
@@ -72,7 +78,21 @@ export class RunWriter {
 
   addSnapshot(snapshot: AttentionSnapshot, meta: object): void {
     this.snapshots.push(snapshot);
-    this.writeJson('attention.json', { ...meta, snapshots: this.snapshots });
+    this.meta = meta;
+    this.writeAttention();
+  }
+
+  /** Kept in memory; attention.json is rewritten at snapshots and checkpoints (see writeAttention), not every step. */
+  addTrace(point: TracePoint, valueNorm: ValueNormFigures | null): void {
+    this.trace.push(point);
+    if (valueNorm) this.valueNorm = { step: point.step, ...valueNorm };
+  }
+
+  /** Writes attention.json with everything recorded so far; a checkpoint calls it so a resume finds the trace. */
+  writeAttention(meta?: object): void {
+    if (meta) this.meta = meta;
+    if (!this.meta) return;
+    this.writeJson('attention.json', { ...this.meta, snapshots: this.snapshots, trace: this.trace, value_norm: this.valueNorm });
   }
 }
 

@@ -32,7 +32,12 @@ export interface SweepPlan {
 }
 
 export function loadSweep(path: string, sets: readonly string[]): SweepPlan {
-  const raw = validate(sweepSchema, loadConfigFile(path), '');
+  return planSweep(loadConfigFile(path), path, sets);
+}
+
+/** A sweep from a file's values already loaded (the claims config adds a section); `path` places a relative base. */
+export function planSweep(values: Record<string, unknown>, path: string, sets: readonly string[]): SweepPlan {
+  const raw = validate(sweepSchema, values, '');
   if (Object.keys(raw.grid).length === 0) throw new UserError(`${path}: grid is empty; list at least one key, e.g. train.seed: [0, 1, 2]`);
   const base = typeof raw.base === 'string' ? loadConfigFile(resolve(dirname(path), raw.base)) : raw.base;
   const withSets = applyOverrides(base, sets);

@@ -7,6 +7,7 @@ import { tf } from '../backend.js';
 import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
 import { attentionStats, statsInputs, type AttentionLayer } from '../metrics/attention.js';
+import { claimTensors, readClaims, type ClaimReadout } from '../metrics/claims.js';
 
 /** Everything a run needs to continue exactly: parameters and, after step 0, Adam's moments. */
 export interface RunState {
@@ -45,14 +46,15 @@ export interface EvalResult {
   maxLogit: number[];
   retrieval: number[][]; // [layer][run]
   snapshots: SnapshotLayers[] | null; // per run
+  claims: ClaimReadout[]; // per run: the attention trace, and at the final evaluation the value-norm figures
 }
 
 export interface Engine {
   readonly kernel: 'fused' | 'tfjs';
   /** Loss (and gradients) on one batch per run; then, unless `lrs` is null, Adam update number `t` at those rates. */
   step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult;
-  /** One pass over the fixed eval set for every run; `snapshot` also returns attention snapshots. */
-  evaluate(snapshot: boolean): EvalResult;
+  /** One pass over the fixed eval set for every run; `snapshot` also returns attention snapshots, `final` the value-norm figures. */
+  evaluate(snapshot: boolean, final: boolean): EvalResult;
   state(): RunState[];
   dispose(): void;
 }
@@ -74,12 +76,16 @@ export class EvalMeasure {
     this.inputs = statsInputs(spec.evalSet, spec.layout);
   }
 
-  /** `make` runs inside a tidy and returns [R] loss and accuracy tensors and each layer's attention. */
-  measure(R: number, snapshot: boolean, make: () => { loss: tf.Tensor; acc: tf.Tensor; layers: AttentionLayer[] }): EvalResult {
+  /**
+   * `make` runs inside a tidy and returns [R] loss and accuracy tensors, each layer's attention, and (read only
+   * when `final`) the last layer's input [R, B, N, d] and its W_V [R, d, d] for the value norms.
+   */
+  measure(R: number, snapshot: boolean, final: boolean, make: () => { loss: tf.Tensor; acc: tf.Tensor; layers: AttentionLayer[]; lastInput: () => tf.Tensor; wV: () => tf.Tensor }): EvalResult {
     const k = Math.min(this.spec.snapshotExamples, this.spec.evalSet.count);
-    const out: { packed?: tf.Tensor; snaps?: tf.Tensor[]; means?: tf.Tensor[] } = {};
+    const out: { packed?: tf.Tensor; snaps?: tf.Tensor[]; means?: tf.Tensor[]; claims?: ReturnType<typeof claimTensors> } = {};
     tf.tidy(() => {
-      const { loss, acc, layers } = make();
+      const { loss, acc, layers, lastInput, wV } = make();
+      out.claims = claimTensors(layers, this.spec.model, k, final ? { x: lastInput(), wV: wV() } : null);
       const s = attentionStats(layers, this.spec.layout, this.inputs);
       out.packed = tf.keep(tf.stack([loss, acc, s.entropy, s.entropyNorm, s.maxLogit, ...s.retrieval])); // [5 + L, R]
       if (snapshot) {
@@ -96,7 +102,8 @@ export class EvalMeasure {
       tf.dispose([...out.snaps, ...out.means]);
       snapshots = Array.from({ length: R }, (_, r) => ex.map((layerEx, l) => ({ examples: layerEx[r], mean: mean[l][r] })));
     }
-    return { loss, acc, entropy, entropyNorm, maxLogit, retrieval, snapshots };
+    const claims = readClaims(out.claims!, this.spec.evalSet, this.spec.layout);
+    return { loss, acc, entropy, entropyNorm, maxLogit, retrieval, snapshots, claims };
   }
 
   dispose(): void {

@@ -39,14 +39,17 @@ export class FusedEngine implements Engine {
     return { loss: Float32Array.from(loss), norms };
   }
 
-  evaluate(snapshot: boolean): EvalResult {
+  evaluate(snapshot: boolean, final: boolean): EvalResult {
     const { layout, model, evalSet } = this.spec;
-    const pass = this.model.pass(this.params, [evalSet], undefined, true);
+    const pass = this.model.pass(this.params, [evalSet], undefined, true, final);
     const shape = [this.R, evalSet.count, model.heads, layout.queryCount, layout.positions];
-    return this.measure.measure(this.R, snapshot, () => ({
+    const d = model.dModel;
+    return this.measure.measure(this.R, snapshot, final, () => ({
       loss: tf.tensor1d(Float32Array.from(pass.loss)),
       acc: tf.tensor1d(Float32Array.from(pass.correct)),
       layers: [{ weights: tf.tensor(pass.weights!, shape), logits: tf.tensor(pass.logits!, shape) }],
+      lastInput: () => tf.tensor(pass.inputs!, [this.R, evalSet.count, layout.positions, d]),
+      wV: () => tf.tensor(this.params.get('layer0/attn/w_v')!, [this.R, d, d]),
     }));
   }
 

@@ -1,7 +1,7 @@
 /** The tfjs graph as an engine: any model shape, gradients by tfjs autodiff, Adam as tensor ops. The reference. */
 import { tf } from '../backend.js';
 import { forward, crossEntropy } from '../model/transformer.js';
-import { makeParams, disposeParams, stackRuns, unstackRuns, type Params } from '../model/params.js';
+import { makeParams, disposeParams, stackRuns, unstackRuns, param, type Params } from '../model/params.js';
 import { oneHotInput, oneHotTargets } from '../model/encode.js';
 import { BatchedAdam } from './adam.js';
 import { EvalMeasure, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
@@ -58,13 +58,14 @@ export class TfjsEngine implements Engine {
     return { loss, norms };
   }
 
-  evaluate(snapshot: boolean): EvalResult {
+  evaluate(snapshot: boolean, final: boolean): EvalResult {
     const { model, layout, evalSet } = this.spec;
-    return this.measure.measure(this.spec.initial.length, snapshot, () => {
-      const { logits, layers } = forward(this.params, model, layout, this.evalInput, evalSet.count);
+    return this.measure.measure(this.spec.initial.length, snapshot, final, () => {
+      const { logits, layers, layerInputs } = forward(this.params, model, layout, this.evalInput, evalSet.count);
       const loss = crossEntropy(logits, this.evalTargets); // [R]
       const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), this.evalClasses), 'float32'), 1); // [R]
-      return { loss, acc, layers };
+      const last = model.layers - 1;
+      return { loss, acc, layers, lastInput: () => layerInputs[last], wV: () => param(this.params, `layer${last}/attn/w_v`) };
     });
   }
 

@@ -6,6 +6,7 @@ import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
 import { fusedSupports } from '../model/fused.js';
 import { UserError } from '../errors.js';
+import type { ClaimReadout } from '../metrics/claims.js';
 import type { Engine, EngineSpec, KernelChoice, RunState, SnapshotLayers } from './engine.js';
 import { FusedEngine } from './fusedEngine.js';
 import { TfjsEngine } from './tfjsEngine.js';
@@ -66,6 +67,8 @@ export interface GroupSpec {
   onSnapshot(snapshots: AttentionSnapshot[]): Promise<void>;
   /** Which engine computes the steps (default auto: fused where it applies). */
   kernel?: KernelChoice;
+  /** At every logged step, per run: the claims' attention trace, and at the last step the value-norm figures. */
+  onClaims?(step: number, readouts: ClaimReadout[]): Promise<void>;
 }
 
 export interface GroupResult {
@@ -119,7 +122,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       const lrs = spec.lrs.map((base, r) => (divergedAt[r] === null ? lrAt(base, step, spec.warmup) : 0));
       const batches = spec.nextBatches();
       // A row is measured before this step's update: evaluate first, so row 0 is the initialisation.
-      const ev = isLog ? engine.evaluate(snapshots.has(step)) : null;
+      const ev = isLog ? engine.evaluate(snapshots.has(step), step === spec.steps) : null;
       const { loss, norms } = engine.step(batches, step < spec.steps ? lrs : null, step + 1, isLog);
       for (let r = 0; r < R; r++) {
         if (divergedAt[r] === null && !Number.isFinite(loss[r])) divergedAt[r] = step;
@@ -149,6 +152,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
         if (ev.retrieval.length > 1) ev.retrieval.forEach((layer, l) => (row[`retrieval_mass_l${l}`] = layer[r]));
         return row;
       });
+      await spec.onClaims?.(step, ev.claims);
       await spec.onRows(rows);
       if (ev.snapshots) await spec.onSnapshot(ev.snapshots.map((layers) => ({ step, layers })));
     }

@@ -1,7 +1,7 @@
 /**
  * The fused kernel against the plain tfjs formulation (transformer.ts, autodiff by tfjs): loss, accuracy,
- * attention weights and scores, and every parameter's gradient, on several shapes: both variants, one and
- * two heads, lookup (full attention, one query row) and copy (causal, several query rows), R = 2 runs with
+ * attention weights and scores, the layer input, and every parameter's gradient, on several shapes: both
+ * variants, one to four heads, input scales, lookup (full attention, one query row) and copy (causal, several query rows), R = 2 runs with
  * their own parameters and batches, and a shared batch (the eval path).
  *
  * Tolerance: the tfjs graph is float32 throughout, the kernel accumulates in float64. Differences are float32
@@ -37,6 +37,7 @@ interface Reference {
   grads: Map<string, Float32Array>;
   weights: Float32Array;
   logits: Float32Array;
+  inputs: Float32Array;
 }
 
 /** The tfjs graph's loss, gradients (stacked [R, ...]) and attention for R runs on their batches. */
@@ -48,7 +49,7 @@ function reference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float3
     tf.tidy(() => {
       const input = oneHotInput(batches, task.layout);
       const targets = oneHotTargets(batches, task.layout);
-      const { logits, layers } = forward(params, model, task.layout, input, B);
+      const { logits, layers, layerInputs } = forward(params, model, task.layout, input, B);
       const loss = crossEntropy(logits, targets);
       const { grads } = tf.variableGrads(() => tf.sum(crossEntropy(forward(params, model, task.layout, input, B).logits, targets)) as tf.Scalar, [...params.values()]);
       result = {
@@ -56,6 +57,7 @@ function reference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float3
         grads: new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g.dataSync() as Float32Array])),
         weights: layers[0].weights.dataSync() as Float32Array,
         logits: layers[0].logits.dataSync() as Float32Array,
+        inputs: layerInputs[0].dataSync() as Float32Array,
       };
     });
     return result!;
@@ -82,6 +84,8 @@ const CASES: [string, AnyTask, Partial<ModelConfig>][] = [
   ['lookup, qv, 4 heads, d 16', lookup, { attention: 'qv', heads: 4, dModel: 16 }],
   ['copy (causal), qkv, 1 head', copy, { attention: 'qkv' }],
   ['copy (causal), qv, 2 heads', copy, { attention: 'qv', heads: 2 }],
+  ['lookup, qkv, input scale 4', lookup, { attention: 'qkv', inputScale: 4 }],
+  ['copy (causal), qv, input scale 0.25', copy, { attention: 'qv', inputScale: 0.25 }],
 ];
 
 describe('fused kernel against the tfjs graph', () => {
@@ -94,11 +98,12 @@ describe('fused kernel against the tfjs graph', () => {
 
     const stacked = new Map([...stackRuns(model, task.layout, perRun)].map(([path, { values }]) => [path, values]));
     const grads = new Map([...stacked].map(([path, values]) => [path, new Float32Array(values.length)]));
-    const got = new FusedModel(model, task.layout, 2).pass(stacked, batches, grads, true);
+    const got = new FusedModel(model, task.layout, 2).pass(stacked, batches, grads, true, true);
 
     expectClose(got.loss, want.loss, 'loss');
     expectClose(got.weights!, want.weights, 'attention weights');
     expectClose(got.logits!, want.logits, 'attention scores');
+    expectClose(got.inputs!, want.inputs, 'layer input x');
     expect([...grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
     for (const [path, g] of grads) expectClose(g, want.grads.get(path)!, `gradient of ${path}`);
   });

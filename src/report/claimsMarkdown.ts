@@ -1,0 +1,133 @@
+/** The claims section of the report (Markdown), its verdict.json form, its console lines, and the files it links. */
+import { copyFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SeriesClaims, ClaimResult, StatisticResult, CellResult } from './claims.js';
+import { SCALE_LR } from './claims.js';
+
+const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(digits)).toString());
+const pval = (p: number | null | undefined) => (p === null || p === undefined || !Number.isFinite(p) ? 'n/a' : p < 0.001 ? p.toExponential(2) : p.toFixed(4));
+
+/** The files the section links, copied beside the report so the links work wherever the report goes. */
+export const SEED_FILE = 'seed-document.md';
+export const METRICS_FILE = 'METRICS.md';
+
+export function copyClaimsSources(outDir: string): void {
+  const here = dirname(fileURLToPath(import.meta.url)); // dist/report or src/report
+  const sources: [string, string][] = [
+    [join(here, '..', '..', 'src', SEED_FILE), SEED_FILE],
+    [join(here, '..', '..', 'src', 'metrics', METRICS_FILE), METRICS_FILE],
+  ];
+  for (const [from, to] of sources) if (existsSync(from)) copyFileSync(from, join(outDir, to));
+}
+
+function effectText(s: { effect: number; ci95: [number, number] | null; effect_kind: string }): string {
+  const fmt = (x: number) => (s.effect_kind === 'ratio' ? `×${num(x)}` : `${x >= 0 ? '+' : ''}${num(x)}`);
+  return `${fmt(s.effect)} [${s.ci95 ? `${fmt(s.ci95[0])}, ${fmt(s.ci95[1])}` : 'n/a'}]`;
+}
+
+const lrList = (lrs: number[]) => lrs.map((lr) => `lr ${lr}`).join(', ');
+
+/** The verdict cell in words, naming where each direction holds for a mixed verdict. */
+export function verdictText(c: ClaimResult): string {
+  if (c.verdict === 'mixed') return `**mixed**: QV above QKV at ${lrList(c.claimed_lrs)}, below at ${lrList(c.opposite_lrs)}`;
+  return `**${c.verdict}**`;
+}
+
+function mainTable(claims: ClaimResult[]): string[] {
+  const out = ['| claim (the seed\'s words) | statistic | QKV | QV | effect QV vs QKV [95% CI] | p | p (Holm) | verdict |', '|---|---|---|---|---|---|---|---|'];
+  for (const c of claims) {
+    out.push(`| \`${c.id}\`: “${c.claim}” | ${c.statistic} | ${num(c.qkv)} | ${num(c.qv)} | ${effectText(c)} | ${pval(c.p)} | ${pval(c.p_holm)} | ${verdictText(c)} |`);
+    if (c.secondary) out.push(`| ↳ beside it (not in the verdict) | ${c.secondary.statistic} | ${num(c.secondary.qkv)} | ${num(c.secondary.qv)} | ${effectText(c.secondary)} | ${pval(c.secondary.p)} | | |`);
+  }
+  return out;
+}
+
+function perLrRows(id: string, s: StatisticResult): string[] {
+  return s.by_lr.map((c: CellResult) => `| \`${id}\` | ${s.statistic} | ${c.lr} | ${num(c.qkv)} (${c.n_qkv}) | ${num(c.qv)} (${c.n_qv}) | ${effectText({ ...c, effect_kind: s.effect_kind })} | ${pval(c.p)} | ${pval(c.p_opposite)} |`);
+}
+
+function seriesBlock(s: SeriesClaims, heading: string): string[] {
+  const out: string[] = [heading, ''];
+  out.push(...mainTable(s.claims), '');
+  for (const c of s.claims) if (c.note) out.push(`- \`${c.id}\`: ${c.note}.`);
+  if (s.claims.some((c) => c.note)) out.push('');
+  if (s.detectable) out.push(s.detectable, '');
+  out.push('<details><summary>Every statistic at every learning rate</summary>', '');
+  out.push('| claim | statistic | lr | QKV mean (seeds) | QV mean (seeds) | effect [95% CI] | p (QV above) | p (QV below) |', '|---|---|---|---|---|---|---|---|');
+  for (const c of s.claims) {
+    out.push(...perLrRows(c.id, c));
+    if (c.secondary) out.push(...perLrRows(c.id, c.secondary));
+  }
+  const scale = s.claims.find((c) => c.by_scale?.length);
+  if (scale?.by_scale) {
+    out.push('', `Final eval loss per input scale (the scale sweep; the definitions fix lr ${SCALE_LR}):`, '', '| input scale | QKV (mean ± std, runs) | QV (mean ± std, runs) |', '|---|---|---|');
+    for (const b of scale.by_scale) out.push(`| ${b.scale} | ${num(b.qkv.mean)} ± ${num(b.qkv.std, 2)} (${b.qkv.n}) | ${num(b.qv.mean)} ± ${num(b.qv.std, 2)} (${b.qv.n}) |`);
+  }
+  out.push('', '</details>', '');
+  return out;
+}
+
+/** A claims × series grid (e.g. × width): one verdict per cell. */
+function grid(series: SeriesClaims[]): string[] {
+  const out = [`| claim | ${series.map((s) => s.label).join(' | ')} |`, `|---|${series.map(() => '---|').join('')}`];
+  for (const [i, c] of series[0].claims.entries()) {
+    out.push(`| \`${c.id}\` | ${series.map((s) => `${s.claims[i].verdict} (${s.claims[i].effect_kind === 'ratio' ? '×' : 'Δ '}${num(s.claims[i].effect)}, p_Holm ${pval(s.claims[i].p_holm)})`).join(' | ')} |`);
+  }
+  return out;
+}
+
+/** The section that opens the report. */
+export function claimsMarkdown(series: SeriesClaims[], charts: { title: string; pngFile: string }[] = []): string[] {
+  if (!series.length) return [];
+  const out: string[] = ['## The seed\'s claims, each on its own statistic', ''];
+  out.push(
+    `The seed document ([${SEED_FILE}](${SEED_FILE}), sections 5 and 6) makes four claims against keyless Q–V attention. Each is tested on a statistic fixed in [${METRICS_FILE}](${METRICS_FILE}) before any result was seen; every claim says QV is above QKV.`,
+    'Per learning rate, per seed, never pooled over learning rates: p is the stratified exact Mann–Whitney test over the learning rates (one-sided), p (Holm) corrects it across the claims, and the effect is the QV/QKV ratio (×) or the QV − QKV difference of the learning-rate-averaged means, with a seeded 95% bootstrap interval over seeds.',
+    'A verdict is **supported** or **contradicted** only at Holm-adjusted p < 0.05, and **mixed** when the direction is significant both ways at different learning rates. **not shown** means the data do not decide it. The headline stability verdict stays LR sensitivity.',
+    '',
+  );
+  if (series.length > 1) {
+    out.push('### Verdicts by series', '', ...grid(series), '');
+    for (const c of charts) out.push(`![${c.title}](${c.pngFile})`, '');
+    for (const s of series) out.push(...seriesBlock(s, `### Series ${s.label}`));
+  } else out.push(...seriesBlock(series[0], '### Claims'));
+  return out;
+}
+
+/** verdict.json's `claims`: one entry per claim (and per series, which each entry names). */
+export function claimsJson(series: SeriesClaims[]) {
+  return series.flatMap((s) =>
+    s.claims.map((c) => ({
+      series: s.label,
+      id: c.id,
+      claim: c.claim,
+      statistic: c.statistic,
+      direction: 'qv > qkv',
+      effect_kind: c.effect_kind,
+      qkv: c.qkv,
+      qv: c.qv,
+      effect: c.effect,
+      ci95: c.ci95,
+      p: c.p,
+      p_holm: c.p_holm,
+      p_opposite: c.p_opposite,
+      p_holm_opposite: c.p_holm_opposite,
+      verdict: c.verdict,
+      claimed_lrs: c.claimed_lrs,
+      opposite_lrs: c.opposite_lrs,
+      by_lr: c.by_lr,
+      secondary: c.secondary,
+      ...(c.by_scale ? { by_scale: c.by_scale } : {}),
+      ...(c.note ? { note: c.note } : {}),
+    })),
+  );
+}
+
+/** One console line per claim. */
+export function claimsSummaryLines(series: SeriesClaims[]): string[] {
+  return series.flatMap((s) => [
+    `claims${s.label ? ` (${s.label})` : ''}:`,
+    ...s.claims.map((c) => `  ${c.id.padEnd(22)}${c.verdict.padEnd(14)}effect ${effectText(c)}  p ${pval(c.p)}  p_holm ${pval(c.p_holm)}`),
+  ]);
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { valueNormFigures, rankCorrelation, meanTotalVariation, attentionVolatility } from '../../src/metrics/claims.js';
+import { Stream } from '../../src/rng.js';
+
+/** One lookup-shaped eval set: B examples, 1 head, 1 supervised row at position 8 of 9, non-causal. */
+const SHAPE = { B: 0, H: 1, S: 1, N: 9, queryStart: 8, causal: false };
+
+function softmaxRow(logits: number[]): number[] {
+  const m = Math.max(...logits);
+  const e = logits.map((l) => Math.exp(l - m));
+  const z = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / z);
+}
+
+describe('value-norm ρ', () => {
+  it('is 1 when the weights on wrong positions are proportional to the value norms', () => {
+    const rng = Stream.derive(1, 'test/value-norm');
+    const B = 20;
+    const weights: number[] = [];
+    const norms: number[] = [];
+    const sources: number[] = [];
+    for (let b = 0; b < B; b++) {
+      const n = Array.from({ length: 9 }, () => 0.1 + rng.uniform());
+      const src = b % 8;
+      const raw = n.map((x, j) => (j === src ? 50 : x)); // the correct source gets a large weight: it must be left out
+      const z = raw.reduce((a, c) => a + c, 0);
+      weights.push(...raw.map((x) => x / z));
+      norms.push(...n);
+      sources.push(src);
+    }
+    const f = valueNormFigures(weights, norms, sources, { ...SHAPE, B });
+    expect(f.rows).toBe(B);
+    expect(f.rho).toBeCloseTo(1, 12);
+    expect(f.top_hit).toBe(1);
+    expect(f.chance).toBeCloseTo(1 / 8, 12);
+  });
+
+  it('is near 0, with a hit rate near chance, when the weights are independent of the norms', () => {
+    const rng = Stream.derive(2, 'test/value-norm');
+    const B = 4000;
+    const weights: number[] = [];
+    const norms: number[] = [];
+    const sources: number[] = [];
+    for (let b = 0; b < B; b++) {
+      weights.push(...softmaxRow(Array.from({ length: 9 }, () => rng.normal())));
+      norms.push(...Array.from({ length: 9 }, () => rng.uniform()));
+      sources.push(rng.int(0, 7));
+    }
+    const f = valueNormFigures(weights, norms, sources, { ...SHAPE, B });
+    // Mean of 4000 per-row ρ with sd ≈ 0.38 each: the mean's sd is ≈ 0.006.
+    expect(Math.abs(f.rho!)).toBeLessThan(0.03);
+    expect(Math.abs(f.top_hit! - 1 / 8)).toBeLessThan(0.03);
+  });
+
+  it('is −1 for a reversed order and uses average ranks for ties', () => {
+    expect(rankCorrelation([3, 2, 1], [1, 2, 3])).toBeCloseTo(-1, 12);
+    // Hand-computed: ranks of x = [1.5, 1.5, 3, 4], of y = [1, 2, 3, 4]; Pearson of the ranks = 0.9486832980505138.
+    expect(rankCorrelation([1, 1, 2, 3], [1, 2, 3, 4])).toBeCloseTo(0.9486832980505138, 12);
+    expect(rankCorrelation([1, 1, 1], [1, 2, 3])).toBeNull(); // a constant side: ρ is undefined, not 0
+    expect(rankCorrelation([1, 2], [1, 2])).toBeNull();
+  });
+
+  it('only counts the positions a causal row may see, minus its source', () => {
+    // Copy-like: N = 4, rows at positions 2 and 3 (queryStart 2, S 2). Row 0 sees 0..2 → 2 wrong positions: no ρ.
+    // Row 1 sees 0..3, source 1 → wrong positions 0, 2, 3 with weights .1 .2 .3 and norms 3 2 1: ρ = −1, top hit no.
+    const weights = [0.5, 0.2, 0.3, 0, /* row 1 */ 0.1, 0.4, 0.2, 0.3];
+    const norms = [3, 9, 2, 1];
+    const f = valueNormFigures(weights, norms, [0, 1], { B: 1, H: 1, S: 2, N: 4, queryStart: 2, causal: true });
+    expect(f.rows).toBe(1);
+    expect(f.rho).toBeCloseTo(-1, 12);
+    expect(f.top_hit).toBe(0);
+    expect(f.chance).toBeCloseTo(1 / 3, 12);
+  });
+});
+
+describe('attention volatility', () => {
+  it('is 0 for frozen attention', () => {
+    const w = [0.2, 0.3, 0.5, 0.1, 0.1, 0.8];
+    const trace = [0, 20, 40, 60, 80, 100].map((step) => ({ step, weights: w }));
+    expect(attentionVolatility(trace, 100, 3)).toBe(0);
+  });
+
+  it('averages ½Σ|p − q| over rows and over the pairs in the second half only', () => {
+    expect(meanTotalVariation([1, 0, 0.5, 0.5], [0, 1, 0.5, 0.5], 2)).toBe(0.5); // rows: TV 1 and 0
+    const a = [1, 0];
+    const b = [0.5, 0.5];
+    const c = [0, 1];
+    // steps 0..100, second half pairs: (50,75) TV .5, (75,100) TV .5; the pair (0,50) starts before 50 and is left out.
+    const trace = [
+      { step: 0, weights: c },
+      { step: 50, weights: a },
+      { step: 75, weights: b },
+      { step: 100, weights: c },
+    ];
+    expect(attentionVolatility(trace, 100, 2)).toBeCloseTo(0.5, 12);
+    expect(attentionVolatility([{ step: 0, weights: a }], 100, 2)).toBeNull();
+  });
+});
