@@ -6,6 +6,7 @@ import { buildReportData } from '../report/build.js';
 import { renderCharts } from '../report/charts.js';
 import { renderHtml } from '../report/html.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../runs/atomic.js';
+import { UserError } from '../errors.js';
 
 export interface CompareResult {
   analysis: Analysis;
@@ -40,21 +41,26 @@ export function verdictJson(a: Analysis, runCount: number) {
   };
 }
 
-export async function compareInto(paths: string[], outDir: string, title = 'qkv-lab report'): Promise<CompareResult> {
-  const { runs, unfinished } = collectRuns(paths);
+export async function compareInto(paths: string[], outDir: string, title = 'qkv-lab report', { strict = false } = {}): Promise<CompareResult> {
+  const { runs, unfinished, skipped, notStarted } = collectRuns(paths);
+  if (strict && skipped.length) throw new UserError(`--strict: ${skipped.length} run(s) damaged; ${skipped[0].dir}: ${skipped[0].reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}`);
+  for (const s of skipped) process.stderr.write(`compare: warning: skipped ${s.dir}: ${s.reason}\n`);
   for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
+  if (notStarted.length) process.stderr.write(`compare: warning: ${notStarted.length} planned run(s) not started: ${notStarted.join(', ')}\n`);
+  if (runs.length === 0) throw new UserError(`no finished runs to compare under ${paths.join(', ')} (${skipped.length} damaged, ${unfinished.length} unfinished)`);
   const analysis = analyse(runs);
   if (unfinished.length) analysis.warnings.push(`${unfinished.length} unfinished run(s) left out: ${unfinished.join(', ')}`);
   ensureDir(outDir);
   const draft = buildReportData(title, runs, analysis, '');
   const charts = await renderCharts(draft, outDir);
-  const markdown = reportMarkdown(title, analysis, charts);
+  const markdown = reportMarkdown(title, analysis, charts, { skipped, notStarted });
   const data = { ...draft, markdown };
   writeFileAtomic(join(outDir, 'report.md'), markdown + '\n');
   writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, charts));
-  const verdict = verdictJson(analysis, runs.length);
+  const verdict = { ...verdictJson(analysis, runs.length), runs_skipped: skipped.length, runs_not_started: notStarted.length };
   writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
   printSummary(analysis);
+  if (skipped.length || notStarted.length) process.stdout.write(`(the verdict is computed without ${skipped.length} skipped and ${notStarted.length} not-started run(s); see the warnings)\n`);
   return { analysis, holds: verdict.holds, outDir: resolve(outDir) };
 }
 
@@ -77,7 +83,7 @@ function printSummary(a: Analysis): void {
   for (const warning of a.warnings) process.stderr.write(`compare: warning: ${warning}\n`);
 }
 
-export async function compareCommand(args: { paths: string[]; out?: string }): Promise<void> {
-  const result = await compareInto(args.paths, args.out ?? 'report');
+export async function compareCommand(args: { paths: string[]; out?: string; strict?: boolean }): Promise<void> {
+  const result = await compareInto(args.paths, args.out ?? 'report', undefined, { strict: args.strict });
   process.stdout.write(`\nreport: ${join(result.outDir, 'report.html')}\n`);
 }
