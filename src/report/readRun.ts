@@ -112,8 +112,11 @@ function readMetrics(dir: string, config: Config, status: string): Record<string
     for (const [column, cell] of Object.entries(record)) if (!NUMBER_CELL.test(cell)) throw new Damaged(`metrics.csv line ${i + 2}: ${column} is '${cell.slice(0, 20)}', not a number`);
     return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, v === '' ? NaN : Number(v)]));
   });
+  // A row every logEvery steps from 0, and the last step (the trainer's schedule): a lost or repeated row shows here.
+  const { steps, logEvery } = config.train;
   rows.forEach((row, i) => {
-    if (!Number.isInteger(row.step) || (i > 0 && row.step <= rows[i - 1].step)) throw new Damaged(`metrics.csv line ${i + 2}: step ${row.step} is out of order`);
+    const expected = Math.min(i * logEvery, steps);
+    if (row.step !== expected) throw new Damaged(`metrics.csv line ${i + 2} is step ${row.step}, expected step ${expected} (a row is missing or repeated)`);
   });
   const last = rows.at(-1)!.step;
   if (status === 'completed' && last !== config.train.steps) throw new Damaged(`metrics.csv ends at step ${last}, but the run completed ${config.train.steps} steps (rows are missing)`);
