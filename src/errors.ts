@@ -38,11 +38,12 @@ export function isEnvironmentCode(code: unknown): code is string {
  * `err` as an EnvironmentError saying what could not be written where, when it is one of the file-system
  * refusals above; otherwise `err` unchanged. `path` names the file the user knows (not a temp file beside it).
  */
-export function asEnvironmentError(err: unknown, path?: string, verb = 'write'): unknown {
+export function asEnvironmentError(err: unknown, path?: string, verb?: string): unknown {
   if (err instanceof EnvironmentError) return err;
   const e = err as NodeJS.ErrnoException | null;
   if (!e || !isEnvironmentCode(e.code)) return err;
-  return new EnvironmentError(`cannot ${verb} ${path ?? e.path ?? 'a file'}: ${ENVIRONMENT_CODES[e.code]} (${e.code})`, e.code);
+  const did = verb ?? (e.syscall === 'read' || e.syscall === 'scandir' ? 'read' : e.syscall === 'open' ? 'open' : 'write');
+  return new EnvironmentError(`cannot ${did} ${path ?? e.path ?? 'a file'}: ${ENVIRONMENT_CODES[e.code]} (${e.code})`, e.code);
 }
 
 /** The one place errors reach the terminal. */

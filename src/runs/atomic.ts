@@ -12,7 +12,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     checkInjectedFault(path);
     writeThenRename(path, data);
   } catch (err) {
-    throw asEnvironmentError(err, path); // a full disk names the file the user knows, not the temp file
+    throw asEnvironmentError(err, path, 'write'); // a full disk names the file the user knows, not the temp file
   }
 }
 

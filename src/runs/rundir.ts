@@ -82,7 +82,7 @@ export class RunWriter {
       checkInjectedFault(path);
       await this.csv.writeRecords(rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? '' : v]))));
     } catch (err) {
-      throw asEnvironmentError(err, path); // a full disk may leave half a line; resume drops it
+      throw asEnvironmentError(err, path, 'write'); // a full disk may leave half a line; resume drops it
     }
   }
 
