@@ -207,7 +207,7 @@ describe('a real full disk: a tiny tmpfs', () => {
       mountTmpfs(disk, '2m');
       try {
         const dir = join(disk, 'run');
-        const long = ['--set', 'train.steps=200', '--set', 'train.logEvery=5', '--set', 'train.checkpointEvery=20', '--set', 'eval.size=32'];
+        const long = ['--set', 'train.steps=100', '--set', 'train.logEvery=5', '--set', 'train.checkpointEvery=10', '--set', 'eval.size=32'];
         const proc = startCli(['train', LOOKUP, ...long, '--out', dir], cwd, { killAfterMs: SLOW - 10_000 });
         const until = Date.now() + 60_000;
         while (!existsSync(join(dir, 'checkpoint', 'checkpoint.json')) && proc.child.exitCode === null && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
