@@ -146,7 +146,7 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
   );
 
   it(
-    'in a sweep, a worker\'s disk error stops the sweep with that line and exit 1; finished runs stay finished, and the same command finishes the rest',
+    'in a sweep, a worker\'s disk error stops the sweep with that line and exit 1; finished runs stay finished; a run damaged meanwhile is refused in one line (exit 2); the same command then finishes the rest',
     async () => {
       const cwd = fresh('sweep-enospc');
       const sweep = join(cwd, 's.yaml');
@@ -168,10 +168,25 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
       expect(status(join(out, 'attention-qv_seed-1'))).toBe('interrupted');
       const finished = snapshot(join(out, 'attention-qkv_seed-0'));
 
+      // A row before the kept checkpoint damaged on the way: the group cannot continue; one line and exit 2, no stack trace.
+      const csv = join(out, 'attention-qv_seed-1', 'metrics.csv');
+      const intact = readFileSync(csv);
+      writeFileSync(csv, intact.toString('utf8').replace(/\n5,[^\n]*/, '\n5,oops'));
+      const refused = await cli(args, cwd);
+      expect(refused.status, explain(refused)).toBe(2);
+      const refusal = refused.stderr.split('\n').filter((l) => l.startsWith('qkv-lab:'));
+      // qv seed 0 kept its step-20 checkpoint, seed 1 its step-10 one: separate groups, so seed 0 finishes meanwhile.
+      expect(refusal, refused.stderr).toEqual([`qkv-lab: 1 run(s) could not continue from their run directories (the reasons are above): ${join(out, 'attention-qv_seed-1')}`]);
+      expect(status(join(out, 'attention-qv_seed-0'))).toBe('completed');
+      expect(refused.stderr).toMatch(/attention-qv_seed-1: metrics\.csv line 3 is malformed/);
+      expect(refused.stderr).not.toContain('    at ');
+      expect(refused.stderr).not.toMatch(/internal error/);
+      writeFileSync(csv, intact);
+
       const again = await cli(args, cwd);
       expect(again.status, explain(again)).toBe(0);
-      expect(again.stderr).toContain('2 run(s) already finished, skipped');
-      expect(again.stderr).toContain('2 unfinished run(s) continue from their checkpoints');
+      expect(again.stderr).toContain('3 run(s) already finished, skipped');
+      expect(again.stderr).toContain('1 unfinished run(s) continue from their checkpoints');
       for (const name of ['attention-qv_seed-0', 'attention-qv_seed-1']) expect(status(join(out, name)), name).toBe('completed');
       expect(snapshot(join(out, 'attention-qkv_seed-0'))).toEqual(finished);
     },

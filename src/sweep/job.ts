@@ -4,7 +4,7 @@ import type { BackendChoice } from '../backend-names.js';
 import { runGroup } from '../runs/group.js';
 import { prepareResume } from '../runs/resume.js';
 import type { Config } from '../config.js';
-import { EnvironmentError, asEnvironmentError } from '../errors.js';
+import { EnvironmentError, UserError, asEnvironmentError } from '../errors.js';
 
 export interface GroupJob {
   id: number;
@@ -17,7 +17,8 @@ export interface GroupJob {
 }
 
 /** `environment`: the group stopped on a full disk or a refused write, which stops the whole sweep (every later write would fail too). */
-export type WorkerReply = { id: number; ok: true; statuses: string[] } | { id: number; ok: false; message: string; environment?: boolean };
+/** `input`: the group's runs cannot continue as they are on disk (a damaged run), said in one line like any bad input. */
+export type WorkerReply = { id: number; ok: true; statuses: string[] } | { id: number; ok: false; message: string; environment?: boolean; input?: boolean };
 
 /** Trains the job's group; failures come back as a reply, so one bad group never stops the sweep. */
 export async function runJob(job: GroupJob): Promise<WorkerReply> {
@@ -29,6 +30,6 @@ export async function runJob(job: GroupJob): Promise<WorkerReply> {
     return { id: job.id, ok: true, statuses: outcomes.map((o) => o.status) };
   } catch (err) {
     const env = asEnvironmentError(err);
-    return { id: job.id, ok: false, message: env instanceof Error ? env.message : String(env), environment: env instanceof EnvironmentError };
+    return { id: job.id, ok: false, message: env instanceof Error ? env.message : String(env), environment: env instanceof EnvironmentError, input: err instanceof UserError };
   }
 }

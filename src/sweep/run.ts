@@ -86,11 +86,13 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   const started = Date.now();
   // A full disk or a refused write would fail every later group too: hand out no more, let running ones end.
   let environmentFault: string | null = null;
+  const inputFaults: string[] = [];
   const stopping = () => isStopRequested() || environmentFault !== null;
   const onReply = (job: GroupJob, reply: WorkerReply) => {
     done += job.dirs.length;
     if (!reply.ok) failed.push(...job.dirs);
     if (!reply.ok && reply.environment) environmentFault ??= reply.message;
+    if (!reply.ok && reply.input) inputFaults.push(...job.dirs);
     const counts = reply.ok ? Object.entries(reply.statuses.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {})).map(([s, n]) => `${n} ${s}`).join(', ') : reply.environment ? 'stopped by a file-system error (below); its runs keep their last checkpoints' : `failed: ${reply.message}`;
     log(`sweep: group ${job.id + 1}/${jobs.length} (${job.configs[0].model.attention}, ${job.dirs.length} runs) ${counts} — ${done}/${todo.length} runs, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   };
@@ -107,5 +109,7 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   if (environmentFault !== null) {
     throw new EnvironmentError(`${environmentFault}; the sweep stopped: finished runs are kept, and the same command, run again once there is room, continues the rest`);
   }
+  // Runs that cannot continue as they are on disk (each group's reason is logged above): bad input, not a crash.
+  if (!isStopRequested() && failed.length && inputFaults.length === failed.length) throw new UserError(`${failed.length} run(s) could not continue from their run directories (the reasons are above): ${failed.join(', ')}`);
   return { trained: todo.length, skipped, failed, interrupted: isStopRequested() };
 }
