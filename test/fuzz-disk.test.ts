@@ -46,6 +46,8 @@ const garbage: Damage = (path) => {
 };
 const empty: Damage = (path) => writeFileSync(path, '');
 const missing: Damage = (path) => rmSync(path);
+/** A directory where the file belongs (a botched copy or restore). */
+const directory: Damage = (path) => (rmSync(path), mkdirSync(path));
 /** JSON that parses but has a field of the wrong type. */
 const jsonField = (edit: (value: any) => void): Damage => (path) => {
   const value = JSON.parse(readFileSync(path, 'utf8'));
@@ -110,6 +112,7 @@ const cases: Case[] = [
   { name: 'config.json garbage', damage: at('config.json', garbage), resume: fails(2, /config\.json is not valid JSON/), compare: /^config\.json is not valid JSON/ },
   { name: 'config.json with train.steps a string', damage: at('config.json', jsonField((v) => (v.train.steps = 'many'))), resume: fails(2, /config key 'train\.steps'/), compare: /^config\.json is not a valid config \(config key 'train\.steps'/ },
   { name: 'config.json empty', damage: at('config.json', empty), resume: fails(2, /config\.json is not valid JSON/), compare: /^config\.json is empty/ },
+  { name: 'config.json a directory', damage: at('config.json', directory), resume: fails(2, /config\.json is not valid JSON/), compare: /^config\.json cannot be read \(EISDIR\)/ },
   { name: 'config.json missing', damage: at('config.json', missing), resume: fails(2, /not a run directory \(no config\.json\)/), compare: /^config\.json is missing/ },
 
   // metrics.csv: rows before the checkpoint must be whole, else resume refuses; compare needs every row
@@ -119,6 +122,7 @@ const cases: Case[] = [
   { name: 'metrics.csv with eval_loss "abc" at step 5', damage: at('metrics.csv', csvCell(3, 'eval_loss', 'abc')), resume: fails(2, /metrics\.csv line 3 is malformed; it lies before the checkpoint at step 20/), compare: /^metrics\.csv line 3: eval_loss is 'abc', not a number/ },
   { name: 'metrics.csv without the row of step 5', damage: at('metrics.csv', csvDropLine(3)), resume: fails(2, /metrics\.csv line 3 is step 10, expected step 5/), compare: /^metrics\.csv line 3 is step 10, expected step 5/ },
   { name: 'metrics.csv empty', damage: at('metrics.csv', empty), resume: fails(2, /metrics\.csv has no header/), compare: /^metrics\.csv is empty/ },
+  { name: 'metrics.csv a directory', damage: at('metrics.csv', directory), resume: fails(2, /metrics\.csv cannot be read \(EISDIR\); cannot resume/), compare: /^metrics\.csv cannot be read \(EISDIR\)/ },
   { name: 'metrics.csv missing', damage: at('metrics.csv', missing), resume: fails(2, /metrics\.csv is missing/), compare: /^metrics\.csv is missing/ },
 
   // summary.json: written again at the end, so resume does not need it; compare does
@@ -154,6 +158,7 @@ const cases: Case[] = [
   { name: 'newest checkpoint garbage', damage: (d) => garbage(newest(d)), resume: { resumes: true, says: FALLBACK }, compare: 'used' },
   { name: 'newest checkpoint intact but without Adam v', damage: withoutAdamV, resume: { resumes: true, says: /at step 20 does not match config\.json \(Adam v .* is missing\); falling back to the previous one, at step 10/ }, compare: 'used' },
   { name: 'newest checkpoint empty', damage: (d) => empty(newest(d)), resume: { resumes: true, says: FALLBACK }, compare: 'used' },
+  { name: 'newest checkpoint a directory', damage: (d) => directory(newest(d)), resume: { resumes: true, says: /step-00000020\.safetensors cannot be read \(EISDIR\)\); falling back/ }, compare: 'used' },
   { name: 'newest checkpoint missing', damage: (d) => missing(newest(d)), resume: { resumes: true, says: /step-00000020\.safetensors is missing\); falling back/ }, compare: 'used' },
 
   // the previous checkpoint: not needed while the newest is whole

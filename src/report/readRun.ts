@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
-import { UserError } from '../errors.js';
+import { UserError, isEnvironmentCode } from '../errors.js';
 import { validate, configSchema, type Config } from '../config.js';
 import { METRIC_COLUMNS } from '../runs/rundir.js';
 import type { AttentionSnapshot } from '../train/trainer.js';
@@ -61,7 +61,13 @@ export function readRun(dir: string): ReadRun {
 function readText(dir: string, name: string): string {
   const path = join(dir, name);
   if (!existsSync(path)) throw new Damaged(`${name} is missing`);
-  return readFileSync(path, 'utf8');
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (isEnvironmentCode(code)) throw err; // the machine refused, not the run's fault: one line, exit 1
+    throw new Damaged(`${name} cannot be read (${code ?? (err as Error).message})`); // e.g. a directory where a file belongs
+  }
 }
 
 function readJson(dir: string, name: string): unknown {

@@ -6,7 +6,7 @@
  * a file is removed only once checkpoint.json no longer does; a kill at any moment leaves both valid.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError, EnvironmentError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from './atomic.js';
@@ -57,7 +57,9 @@ export function saveCheckpoint(runDir: string, ckpt: Checkpoint, shapeOf: ShapeO
   const bytes = encodeSafetensors(tensors, { format: 'qkv-lab checkpoint', step: String(ckpt.step) });
   const entry: Entry = { step: ckpt.step, file, bytes: bytes.length, sha256: sha256(bytes), diverged_at: ckpt.divergedAt, data_stream: ckpt.dataStream };
   const previous = newestIntactBefore(dir, entry); // chosen before the new file may replace one of that name
-  writeFileAtomic(join(dir, file), bytes);
+  const target = join(dir, file);
+  if (existsSync(target) && !statSync(target).isFile()) rmSync(target, { recursive: true, force: true }); // a directory in its place: no checkpoint, and a rename cannot replace it
+  writeFileAtomic(target, bytes);
   const problem = entryProblem(dir, entry);
   if (problem) throw new EnvironmentError(`checkpoint ${join(dir, file)} did not read back as written (${problem}); the previous checkpoint is kept`, 'EIO');
   const meta: CheckpointJson = { format: FORMAT, ...entry, previous };
@@ -157,7 +159,12 @@ function entriesOf(meta: CheckpointJson): Entry[] {
 function entryProblem(dir: string, entry: Entry): string | null {
   const path = join(dir, entry.file);
   if (!existsSync(path)) return `${entry.file} is missing`;
-  const bytes = readFileSync(path);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    return `${entry.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? message(err)})`;
+  }
   if (entry.bytes !== undefined && bytes.length !== entry.bytes) return `${entry.file} has ${bytes.length} bytes, checkpoint.json records ${entry.bytes}`;
   if (entry.sha256 !== undefined && sha256(bytes) !== entry.sha256) return `${entry.file} does not match the SHA-256 in checkpoint.json`;
   try {

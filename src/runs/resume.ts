@@ -1,7 +1,7 @@
 /** Prepares a run directory to continue from its checkpoint: rows and snapshots after it are cut, so none repeats. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../errors.js';
+import { UserError, isEnvironmentCode } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { logSteps, type MetricsRow, type AttentionSnapshot } from '../train/trainer.js';
@@ -23,7 +23,7 @@ export function prepareResume(dir: string, config: Config): ResumePoint {
   if (!existsSync(csvPath)) throw new UserError(`${dir}: metrics.csv is missing; cannot resume`);
   const { logged, snapshots: snapshotSteps } = logSteps(config.train.steps, config.train.logEvery);
   const expected = logged.filter((s) => s < ckpt.step && (ckpt.divergedAt === null || s <= ckpt.divergedAt));
-  const { text: keptText, rows } = keptMetrics(dir, readFileSync(csvPath, 'utf8'), ckpt.step, expected);
+  const { text: keptText, rows } = keptMetrics(dir, readRunFile(dir, csvPath, 'metrics.csv'), ckpt.step, expected);
   const notes = ckpt.fallback ? [ckpt.fallback] : [];
   const attentionPath = join(dir, 'attention.json');
   const wanted = [...snapshotSteps].filter((s) => s < ckpt.step);
@@ -33,6 +33,17 @@ export function prepareResume(dir: string, config: Config): ResumePoint {
   const snapshots = typeof attention === 'string' ? [] : attention.snapshots;
   if (typeof attention !== 'string') writeJsonAtomic(attentionPath, attention.json);
   return { step: ckpt.step, state: ckpt.state, dataStream: ckpt.dataStream, divergedAt: ckpt.divergedAt, rows, snapshots, notes };
+}
+
+/** A run file's text; a file that cannot be read (a directory in its place) is the run's damage, a refusal of the machine is not. */
+function readRunFile(dir: string, path: string, name: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (isEnvironmentCode(code)) throw err;
+    throw new UserError(`${dir}: ${name} cannot be read (${code ?? (err as Error).message}); cannot resume`);
+  }
 }
 
 const NUMBER_CELL = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^(NaN|-?Infinity)$|^$/;
@@ -69,7 +80,7 @@ function keptAttention(path: string, step: number, wanted: number[]): { json: ob
   if (!existsSync(path)) return 'attention.json is missing';
   let attention: { snapshots?: unknown };
   try {
-    attention = JSON.parse(readFileSync(path, 'utf8'));
+    attention = JSON.parse(readFileSync(path, 'utf8')); // a read error (a directory in its place) is damage here too
   } catch (err) {
     return `attention.json is damaged (${err instanceof Error ? err.message : String(err)})`;
   }
