@@ -57,8 +57,9 @@ export function buildCli(argv: string[]) {
     .command(
       'compare <paths..>',
       'compare run or sweep directories: tables, LR sensitivity, verdict, report.md/.html, verdict.json',
-      (y) => y.positional('paths', { type: 'string', array: true, demandOption: true }).option('out', { type: 'string', describe: 'report directory (default report/)' }),
-      async (a) => (await import('./commands/compare.js')).compareCommand({ paths: a.paths as string[], out: a.out }),
+      (y) => y.positional('paths', { type: 'string', array: true, demandOption: true }).option('out', { type: 'string', describe: 'report directory (default report/)' })
+        .option('strict', { type: 'boolean', default: false, describe: 'exit 2 when a run is damaged, instead of skipping it with a warning' }),
+      async (a) => (await import('./commands/compare.js')).compareCommand({ paths: a.paths as string[], out: a.out, strict: a.strict }),
     )
     .command(
       'ablation <config>',

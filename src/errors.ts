@@ -6,14 +6,56 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * A fault of the machine, not of the input or the code: a full disk, a quota, a read-only or forbidden path.
+ * Printed as one line, exit code 1; the run keeps its last good checkpoint and can be resumed.
+ */
+export class EnvironmentError extends Error {
+  constructor(message: string, readonly code?: string) {
+    super(message);
+    this.name = 'EnvironmentError';
+  }
+}
+
 /** Exit code for bad input; 1 is reserved for "ran fine, verdict not reproduced". */
 export const USER_ERROR_EXIT = 2;
+/** Exit code for a fault of the environment (full disk, no permission): nothing is wrong with the input. */
+export const ENVIRONMENT_ERROR_EXIT = 1;
+
+/** The errno codes that mean "the file system refused", with the words a user knows them by. */
+const ENVIRONMENT_CODES: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EROFS: 'read-only file system',
+};
+
+export function isEnvironmentCode(code: unknown): code is string {
+  return typeof code === 'string' && code in ENVIRONMENT_CODES;
+}
+
+/**
+ * `err` as an EnvironmentError saying what could not be written where, when it is one of the file-system
+ * refusals above; otherwise `err` unchanged. `path` names the file the user knows (not a temp file beside it).
+ */
+export function asEnvironmentError(err: unknown, path?: string, verb?: string): unknown {
+  if (err instanceof EnvironmentError) return err;
+  const e = err as NodeJS.ErrnoException | null;
+  if (!e || !isEnvironmentCode(e.code)) return err;
+  const did = verb ?? (e.syscall === 'read' || e.syscall === 'scandir' ? 'read' : e.syscall === 'open' ? 'open' : 'write');
+  return new EnvironmentError(`cannot ${did} ${path ?? e.path ?? 'a file'}: ${ENVIRONMENT_CODES[e.code]} (${e.code})`, e.code);
+}
 
 /** The one place errors reach the terminal. */
 export function reportError(err: unknown): number {
   if (err instanceof UserError) {
     process.stderr.write(`qkv-lab: ${err.message.split('\n')[0]}\n`);
     return USER_ERROR_EXIT;
+  }
+  const env = asEnvironmentError(err);
+  if (env instanceof EnvironmentError) {
+    process.stderr.write(`qkv-lab: ${env.message.split('\n')[0]}\n`);
+    return ENVIRONMENT_ERROR_EXIT;
   }
   process.stderr.write(`qkv-lab: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 3;

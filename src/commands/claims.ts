@@ -14,7 +14,7 @@ export async function claimsCommand(args: SweepArgs & { check: boolean }): Promi
   const scaleDir = await sweepInto(plan.scale, args, join(out, 'runs', 'scale'));
   if (!scaleDir) return;
   const { compareInto } = await import('./compare.js'); // charts load only once the runs are done
-  const result = await compareInto([lrDir], out, `qkv-lab claims: ${plan.lr.name}`, [scaleDir]);
+  const result = await compareInto([lrDir], out, `qkv-lab claims: ${plan.lr.name}`, { scalePaths: [scaleDir] });
   process.stdout.write(`\nreport: ${join(result.outDir, 'report.html')}\n`);
   if (args.check && !result.holds) {
     process.stdout.write('check: the verdict "keyless is less stable" was NOT reproduced (exit 1)\n');

@@ -9,6 +9,7 @@ import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 import { analyseClaims } from '../report/claims.js';
 import { renderClaimsChart } from '../report/claimsChart.js';
 import { claimsMarkdown, claimsJson, claimsSummaryLines, copyClaimsSources } from '../report/claimsMarkdown.js';
+import { UserError } from '../errors.js';
 
 export interface CompareResult {
   analysis: Analysis;
@@ -43,10 +44,14 @@ export function verdictJson(a: Analysis, runCount: number) {
   };
 }
 
-/** `scalePaths`: the claims' input-scale sweep, when there is one (the `claims` command). */
-export async function compareInto(paths: string[], outDir: string, title = 'qkv-lab report', scalePaths: string[] = []): Promise<CompareResult> {
-  const { runs, unfinished } = collectRuns(paths);
+/** `strict` refuses damaged runs instead of skipping them; `scalePaths`: the claims' input-scale sweep, when there is one (the `claims` command). */
+export async function compareInto(paths: string[], outDir: string, title = 'qkv-lab report', { strict = false, scalePaths = [] as string[] } = {}): Promise<CompareResult> {
+  const { runs, unfinished, skipped, notStarted } = collectRuns(paths);
+  if (strict && skipped.length) throw new UserError(`--strict: ${skipped.length} run(s) damaged; ${skipped[0].dir}: ${skipped[0].reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}`);
+  for (const s of skipped) process.stderr.write(`compare: warning: skipped ${s.dir}: ${s.reason}\n`);
   for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
+  if (notStarted.length) process.stderr.write(`compare: warning: ${notStarted.length} planned run(s) not started: ${notStarted.join(', ')}\n`);
+  if (runs.length === 0) throw new UserError(`no finished runs to compare under ${paths.join(', ')} (${skipped.length} damaged, ${unfinished.length} unfinished)`);
   const analysis = analyse(runs);
   if (unfinished.length) analysis.warnings.push(`${unfinished.length} unfinished run(s) left out: ${unfinished.join(', ')}`);
   ensureDir(outDir);
@@ -55,13 +60,14 @@ export async function compareInto(paths: string[], outDir: string, title = 'qkv-
   const claims = analyseClaims(analysis, runs, scalePaths.length ? collectRuns(scalePaths).runs : []);
   copyClaimsSources(outDir);
   const claimsCharts = await renderClaimsChart(claims, outDir); // placed by the claims section, not under Charts
-  const markdown = reportMarkdown(title, analysis, charts, claimsMarkdown(claims, claimsCharts));
+  const markdown = reportMarkdown(title, analysis, charts, { skipped, notStarted }, claimsMarkdown(claims, claimsCharts));
   const data = { ...draft, markdown };
   writeFileAtomic(join(outDir, 'report.md'), markdown + '\n');
   writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, [...charts, ...claimsCharts]));
-  const verdict = { ...verdictJson(analysis, runs.length), claims: claimsJson(claims) };
+  const verdict = { ...verdictJson(analysis, runs.length), runs_skipped: skipped.length, runs_not_started: notStarted.length, claims: claimsJson(claims) };
   writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
   printSummary(analysis);
+  if (skipped.length || notStarted.length) process.stdout.write(`(the verdict is computed without ${skipped.length} skipped and ${notStarted.length} not-started run(s); see the warnings)\n`);
   for (const line of claimsSummaryLines(claims)) process.stdout.write(line + '\n');
   return { analysis, holds: verdict.holds, outDir: resolve(outDir) };
 }
@@ -85,7 +91,7 @@ function printSummary(a: Analysis): void {
   for (const warning of a.warnings) process.stderr.write(`compare: warning: ${warning}\n`);
 }
 
-export async function compareCommand(args: { paths: string[]; out?: string }): Promise<void> {
-  const result = await compareInto(args.paths, args.out ?? 'report');
+export async function compareCommand(args: { paths: string[]; out?: string; strict?: boolean }): Promise<void> {
+  const result = await compareInto(args.paths, args.out ?? 'report', undefined, { strict: args.strict });
   process.stdout.write(`\nreport: ${join(result.outDir, 'report.html')}\n`);
 }

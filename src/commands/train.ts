@@ -2,10 +2,11 @@ import { resolve, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadConfigFile, resolveConfig, validate, configSchema, type Config } from '../config.js';
 import { initBackend, type BackendChoice } from '../backend.js';
-import { UserError } from '../errors.js';
+import { UserError, EnvironmentError } from '../errors.js';
 import { createRunDir, readStatus } from '../runs/rundir.js';
 import { runGroup, runDirName, type RunOutcome } from '../runs/group.js';
 import { prepareResume } from '../runs/resume.js';
+import { hasCheckpoint } from '../runs/checkpoint.js';
 import { installStopHandler, INTERRUPTED_EXIT } from '../runs/signals.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
@@ -49,7 +50,7 @@ export async function trainCommand(args: TrainArgs): Promise<void> {
       : createRunDir(runDirName(cfg, 'runs', timestamp(), many), true),
   );
   installStopHandler(sayStopping);
-  report(await runGroup(configs, dirs, { dataDir: args.dataDir }));
+  report(await runGroup(configs, dirs, { dataDir: args.dataDir }).catch((err) => Promise.reject(withNextStep(err, dirs))));
 }
 
 /** Continues a run from its last checkpoint; the finished metrics.csv equals an uninterrupted run's. */
@@ -69,9 +70,19 @@ async function resumeCommand(args: TrainArgs): Promise<void> {
   await initBackend(args.backend);
   loadEvalSet(args.dataDir, makeTask(config.task), config.eval); // a bad data file fails before the run is touched
   const point = prepareResume(dir, config);
+  for (const note of point.notes) process.stderr.write(`${note}\n`);
   process.stderr.write(`resuming ${dir} from step ${point.step}\n`);
   installStopHandler(sayStopping);
-  report(await runGroup([config], [dir], { dataDir: args.dataDir, resume: [point] }));
+  report(await runGroup([config], [dir], { dataDir: args.dataDir, resume: [point] }).catch((err) => Promise.reject(withNextStep(err, [dir]))));
+}
+
+/** A full disk's one line, plus what to do once there is room: resume from the checkpoint kept, or start again. */
+function withNextStep(err: unknown, dirs: string[]): unknown {
+  if (!(err instanceof EnvironmentError)) return err;
+  const next = dirs.every(hasCheckpoint)
+    ? `the last checkpoint is kept; once there is room, continue with: npx qkv-lab train --resume ${dirs.length === 1 ? resolve(dirs[0]) : '<run dir>'}${dirs.length === 1 ? '' : ` (for each of ${dirs.length} runs)`}`
+    : 'no checkpoint was written yet; once there is room, train again';
+  return new EnvironmentError(`${err.message}; ${next}`, err.code);
 }
 
 function sayStopping(): void {

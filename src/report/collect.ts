@@ -1,58 +1,73 @@
 /** Finds run directories under the given paths and reads them back: config, summary, metrics and attention. */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { UserError } from '../errors.js';
-import type { Config } from '../config.js';
-import type { AttentionSnapshot } from '../train/trainer.js';
-import { readStatus } from '../runs/rundir.js';
+import { readRun, type LoadedRun } from './readRun.js';
 
-export interface LoadedRun {
+export type { LoadedRun } from './readRun.js';
+
+export interface SkippedRun {
   dir: string;
-  config: Config;
-  summary: Record<string, any>;
-  rows: Record<string, number>[];
-  attention: { examples: unknown[]; layout: { queryStart: number; queryCount: number; positions: number }; snapshots: AttentionSnapshot[] } | null;
+  reason: string;
+}
+
+export interface Collected {
+  runs: LoadedRun[];
+  /** Runs still running, interrupted or failed, as "dir (status)". */
+  unfinished: string[];
+  /** Finished runs with a damaged file, left out of the report. */
+  skipped: SkippedRun[];
+  /** Run directories a sweep planned (its sweep.json) that hold no run. */
+  notStarted: string[];
 }
 
 const MAX_DEPTH = 4;
+/** Any of these makes a directory a run directory, so that a run missing some of its files is still found and named. */
+const RUN_FILES = ['config.json', 'status', 'metrics.csv', 'summary.json', 'attention.json', 'checkpoint'];
 
 function isRunDir(dir: string): boolean {
-  return existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'status'));
+  return RUN_FILES.some((f) => existsSync(join(dir, f)));
 }
 
-function findRunDirs(path: string, depth: number, out: string[]): void {
+function findRunDirs(path: string, depth: number, out: string[], sweeps: string[]): void {
   if (isRunDir(path)) return void out.push(path);
+  if (existsSync(join(path, 'sweep.json'))) sweeps.push(path);
   if (depth >= MAX_DEPTH) return;
   for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (entry.isDirectory() && !entry.name.startsWith('.')) findRunDirs(join(path, entry.name), depth + 1, out);
+    if (entry.isDirectory() && !entry.name.startsWith('.')) findRunDirs(join(path, entry.name), depth + 1, out, sweeps);
   }
 }
 
-/** Loads every finished run under `paths`; unfinished ones are returned separately so the caller can name them. */
-export function collectRuns(paths: readonly string[]): { runs: LoadedRun[]; unfinished: string[] } {
+/** The planned runs of a sweep directory that never started; an unreadable sweep.json plans nothing we can name. */
+function notStartedIn(sweepDir: string): string[] {
+  let planned: unknown;
+  try {
+    planned = JSON.parse(readFileSync(join(sweepDir, 'sweep.json'), 'utf8')).runs;
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(planned)) return [];
+  return planned.filter((name): name is string => typeof name === 'string').map((name) => join(sweepDir, name)).filter((dir) => !isRunDir(dir));
+}
+
+/** Loads every finished run under `paths`; unfinished, damaged and never-started ones come back separately, so the caller can name them. */
+export function collectRuns(paths: readonly string[]): Collected {
   const dirs: string[] = [];
+  const sweeps: string[] = [];
   for (const path of paths) {
     if (!existsSync(path) || !statSync(path).isDirectory()) throw new UserError(`not a directory: ${path}`);
-    findRunDirs(path, 0, dirs);
+    findRunDirs(path, 0, dirs, sweeps);
   }
-  if (dirs.length === 0) throw new UserError(`no run directories found under ${paths.join(', ')}`);
+  const notStarted = [...new Set(sweeps)].flatMap(notStartedIn);
+  if (dirs.length === 0) throw new UserError(`no run directories found under ${paths.join(', ')}${notStarted.length ? ` (${notStarted.length} planned run(s) not started)` : ''}`);
   const runs: LoadedRun[] = [];
   const unfinished: string[] = [];
+  const skipped: SkippedRun[] = [];
   for (const dir of [...new Set(dirs)]) {
-    const status = readStatus(dir);
-    if ((status !== 'completed' && status !== 'diverged') || !existsSync(join(dir, 'summary.json'))) {
-      unfinished.push(`${dir} (${status})`);
-      continue;
-    }
-    const attentionPath = join(dir, 'attention.json');
-    runs.push({
-      dir,
-      config: JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')),
-      summary: JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')),
-      rows: parse(readFileSync(join(dir, 'metrics.csv')), { columns: true, cast: (v, ctx) => (ctx.header ? v : v === '' ? NaN : Number(v)) }),
-      attention: existsSync(attentionPath) ? JSON.parse(readFileSync(attentionPath, 'utf8')) : null,
-    });
+    const read = readRun(dir);
+    if (read.kind === 'run') runs.push(read.run);
+    else if (read.kind === 'unfinished') unfinished.push(`${dir} (${read.status})`);
+    else skipped.push({ dir, reason: read.reason });
   }
-  return { runs, unfinished };
+  return { runs, unfinished, skipped, notStarted };
 }

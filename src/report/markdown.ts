@@ -1,6 +1,7 @@
 /** The report's words and tables, in Markdown: what a reader needs to judge the verdict. */
 import type { Analysis, SeriesAnalysis, Comparison } from './analyse.js';
 import { ALPHA } from './analyse.js';
+import { besideVerdict, leftOutSection, type LeftOut } from './leftOut.js';
 
 const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(digits)).toString());
 const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
@@ -57,11 +58,13 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
   return out;
 }
 
-export function reportMarkdown(title: string, a: Analysis, charts: { id: string; title: string; pngFile: string }[], claims: string[] = []): string {
+export function reportMarkdown(title: string, a: Analysis, charts: { id: string; title: string; pngFile: string }[], leftOut: LeftOut = { skipped: [], notStarted: [] }, claims: string[] = []): string {
   const out: string[] = [`# ${title}`, ''];
   out.push('Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention (scores = Q·Vᵀ/√d), trained across learning rates and seeds. Definitions: shared/METRICS.md, summarised in the README.', '');
   for (const s of a.series) out.push(`- ${verdictSentence(s)}`);
-  out.push('', ...claims); // the seed's claims table (claimsMarkdown.ts) sits right under the headline verdict
+  out.push('');
+  out.push(...besideVerdict(leftOut));
+  out.push(...claims); // the seed's claims table (claimsMarkdown.ts) sits right under the headline verdict
   if (a.warnings.length) out.push('**Warnings**', '', ...a.warnings.map((w) => `- ${w}`), '');
   if (Object.keys(a.differing).length) {
     out.push('**Runs differ in** (besides seed, learning rate and attention): ' + Object.entries(a.differing).map(([k, v]) => `\`${k}\` ∈ {${v.join(', ')}}`).join('; '), '');
@@ -72,5 +75,6 @@ export function reportMarkdown(title: string, a: Analysis, charts: { id: string;
     out.push('## Charts', '');
     for (const c of charts) out.push(`![${c.title}](${c.pngFile})`, '');
   }
+  out.push(...leftOutSection(leftOut));
   return out.join('\n');
 }

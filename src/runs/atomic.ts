@@ -1,12 +1,22 @@
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, existsSync, statSync, mkdirSync } from 'node:fs';
 import { dirname, basename, join, resolve } from 'node:path';
-import { UserError } from '../errors.js';
+import { UserError, asEnvironmentError } from '../errors.js';
+import { checkInjectedFault } from './faults.js';
 
 /**
  * Writes a file so that a reader (or a kill -9) only ever sees the old content or the new, never half:
  * write a temp file beside it, fsync, rename over the target, fsync the directory.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  try {
+    checkInjectedFault(path);
+    writeThenRename(path, data);
+  } catch (err) {
+    throw asEnvironmentError(err, path, 'write'); // a full disk names the file the user knows, not the temp file
+  }
+}
+
+function writeThenRename(path: string, data: string | Uint8Array): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w');
   try {
@@ -16,7 +26,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
-    unlinkSync(tmp);
+    unlinkSync(tmp); // frees the space the partial temp file took: the old file is still whole
     throw err;
   }
   closeSync(fd);
@@ -58,7 +68,9 @@ export function ensureDir(dir: string): void {
       mkdirSync(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw new UserError(`cannot create ${dir}: ${code ?? String(err)}`);
+      if (code === 'EEXIST') continue;
+      const env = asEnvironmentError(err, path, 'create');
+      throw env !== err ? env : new UserError(`cannot create ${dir}: ${code ?? String(err)}`);
     }
   }
 }

@@ -13,6 +13,7 @@ import { makeProgress } from '../progress.js';
 import { RunWriter } from './rundir.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { isStopRequested } from './signals.js';
+import { EnvironmentError, asEnvironmentError } from '../errors.js';
 import type { ResumePoint } from './resume.js';
 
 export const SNAPSHOT_EXAMPLES = 4;
@@ -116,10 +117,28 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     if (result.stoppedAt !== null) return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));
     return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at, kernel));
   } catch (err) {
-    configs.forEach((_, r) => finish(r, 'failed', null, { error: err instanceof Error ? err.message : String(err) }));
-    throw err;
+    // A full disk or a refused write is no fault of the run: it keeps its last good checkpoint and
+    // resumes once there is room, so it reads 'interrupted'. Anything else is a real failure.
+    const env = asEnvironmentError(err);
+    const status: RunStatus = env instanceof EnvironmentError ? 'interrupted' : 'failed';
+    const error = env instanceof Error ? env.message : String(env);
+    configs.forEach((_, r) => markEnded(() => finish(r, status, null, { error }), () => writers[r].setStatus(status)));
+    throw env;
   } finally {
     progress?.stop();
+  }
+}
+
+/** Records how a run ended as fully as the disk allows: summary and status, else the status alone; the caller's error says why. */
+function markEnded(full: () => unknown, statusOnly: () => void): void {
+  try {
+    full();
+  } catch {
+    try {
+      statusOnly();
+    } catch {
+      // nothing more can be written here; the error being thrown names the cause
+    }
   }
 }
 

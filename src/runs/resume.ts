@@ -1,11 +1,10 @@
 /** Prepares a run directory to continue from its checkpoint: rows and snapshots after it are cut, so none repeats. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'csv-parse/sync';
-import { UserError } from '../errors.js';
+import { UserError, isEnvironmentCode } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
-import type { MetricsRow, AttentionSnapshot } from '../train/trainer.js';
+import { logSteps, type MetricsRow, type AttentionSnapshot } from '../train/trainer.js';
 import type { Config } from '../config.js';
 import type { TracePoint } from '../metrics/claims.js';
 import { makeTask } from '../tasks/index.js';
@@ -14,49 +13,103 @@ import { paramSpecs } from '../model/params.js';
 export interface ResumePoint extends Checkpoint {
   rows: MetricsRow[];
   snapshots: AttentionSnapshot[];
+  /** The claims' attention trace before the checkpoint's step. */
   trace: TracePoint[];
+  /** Lines to show before resuming: the newest checkpoint was damaged, or attention.json could not be kept. */
+  notes: string[];
 }
 
 /** Checks everything first and changes files only then, so a failed resume leaves the run as it was. */
 export function prepareResume(dir: string, config: Config): ResumePoint {
-  const ckpt = loadCheckpoint(dir);
-  checkAgainstConfig(dir, ckpt, config);
+  const ckpt = loadCheckpoint(dir, (c) => checkAgainstConfig(c, config));
   const csvPath = join(dir, 'metrics.csv');
   if (!existsSync(csvPath)) throw new UserError(`${dir}: metrics.csv is missing; cannot resume`);
-  // Keep the header and every complete row measured before the checkpoint's step; a half-written
-  // last line (a kill mid-append) has no newline and is dropped with the rest.
-  const text = readFileSync(csvPath, 'utf8');
-  const lines = text.split('\n');
-  const complete = text.endsWith('\n') ? lines.slice(0, -1) : lines.slice(0, -1);
-  const [header, ...body] = complete;
-  if (!header?.startsWith('step,')) throw new UserError(`${dir}: metrics.csv has no header; cannot resume`);
-  const kept = body.filter((line) => Number(line.split(',')[0]) < ckpt.step);
-  const keptText = [header, ...kept].join('\n') + '\n';
-  writeFileAtomic(csvPath, keptText);
-  const rows = (parse(keptText, { columns: true, cast: (v, ctx) => (ctx.header ? v : v === '' ? null : Number(v)) }) as MetricsRow[]);
+  const { logged, snapshots: snapshotSteps } = logSteps(config.train.steps, config.train.logEvery);
+  const expected = logged.filter((s) => s < ckpt.step && (ckpt.divergedAt === null || s <= ckpt.divergedAt));
+  const { text: keptText, rows } = keptMetrics(dir, readRunFile(dir, csvPath, 'metrics.csv'), ckpt.step, expected);
+  const notes = ckpt.fallback ? [ckpt.fallback] : [];
   const attentionPath = join(dir, 'attention.json');
-  let snapshots: AttentionSnapshot[] = [];
-  let trace: TracePoint[] = [];
-  if (existsSync(attentionPath)) {
-    const attention = JSON.parse(readFileSync(attentionPath, 'utf8'));
-    snapshots = (attention.snapshots as AttentionSnapshot[]).filter((s) => s.step < ckpt.step);
-    trace = ((attention.trace ?? []) as TracePoint[]).filter((t) => t.step < ckpt.step); // the claims' trace, cut like the rows
-    writeJsonAtomic(attentionPath, { ...attention, snapshots, trace, value_norm: null });
-  }
-  return { ...ckpt, rows, snapshots, trace };
+  const wanted = [...snapshotSteps].filter((s) => s < ckpt.step);
+  const attention = keptAttention(attentionPath, ckpt.step, wanted);
+  if (typeof attention === 'string' && wanted.length) notes.push(`${dir}: ${attention}; resuming without the attention snapshots before step ${ckpt.step}`);
+  writeFileAtomic(csvPath, keptText);
+  const snapshots = typeof attention === 'string' ? [] : attention.snapshots;
+  const trace = typeof attention === 'string' ? [] : attention.trace;
+  if (typeof attention !== 'string') writeJsonAtomic(attentionPath, attention.json);
+  return { step: ckpt.step, state: ckpt.state, dataStream: ckpt.dataStream, divergedAt: ckpt.divergedAt, rows, snapshots, trace, notes };
 }
 
-/** Every parameter of the config's model, with its Adam moments, at its exact size. */
-function checkAgainstConfig(dir: string, ckpt: Checkpoint, config: Config): void {
+/** A run file's text; a file that cannot be read (a directory in its place) is the run's damage, a refusal of the machine is not. */
+function readRunFile(dir: string, path: string, name: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (isEnvironmentCode(code)) throw err;
+    throw new UserError(`${dir}: ${name} cannot be read (${code ?? (err as Error).message}); cannot resume`);
+  }
+}
+
+const NUMBER_CELL = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^(NaN|-?Infinity)$|^$/;
+
+/**
+ * The header and the rows logged before the checkpoint's step, which must be exactly `expected`: a damaged
+ * or missing row among them would make the finished file differ from an uninterrupted run's, so it refuses.
+ * Rows at or after the step, and a half-written last line (a kill or a full disk mid-append), are dropped.
+ */
+function keptMetrics(dir: string, text: string, step: number, expected: number[]): { text: string; rows: MetricsRow[] } {
+  const lines = text.split('\n').slice(0, -1); // the last piece is '' after a final newline, or a half-written line
+  const [header, ...body] = lines;
+  if (!header?.startsWith('step,')) throw new UserError(`${dir}: metrics.csv has no header; cannot resume`);
+  const columns = header.split(',');
+  const kept: string[] = [];
+  for (const [i, line] of body.entries()) {
+    const cells = line.split(',');
+    const wellFormed = cells.length === columns.length && cells.every((c) => NUMBER_CELL.test(c)) && /^\d+$/.test(cells[0]);
+    const at = Number(cells[0]);
+    if (wellFormed && at >= step) break; // the rows after the checkpoint, measured again on resume
+    if (!wellFormed || at !== expected[kept.length]) {
+      if (kept.length === expected.length && !wellFormed) break; // damage only after the last row kept: dropped with the rest
+      throw new UserError(`${dir}: metrics.csv line ${i + 2} is ${wellFormed ? `step ${at}, expected step ${expected[kept.length] ?? 'none'}` : 'malformed'}; it lies before the checkpoint at step ${step}, so the run cannot resume bit-identically`);
+    }
+    kept.push(line);
+  }
+  if (kept.length !== expected.length) throw new UserError(`${dir}: metrics.csv lacks the row for step ${expected[kept.length]} (before the checkpoint at step ${step}); cannot resume`);
+  const rows = kept.map((line) => Object.fromEntries(line.split(',').map((c, j) => [columns[j], c === '' ? null : Number(c)])) as unknown as MetricsRow);
+  return { text: [header, ...kept].join('\n') + '\n', rows };
+}
+
+/**
+ * attention.json cut to the snapshots and the claims' trace before the step (the final value-norm figures are
+ * measured again), or why it cannot be kept (then resume goes on without it).
+ */
+function keptAttention(path: string, step: number, wanted: number[]): { json: object; snapshots: AttentionSnapshot[]; trace: TracePoint[] } | string {
+  if (!existsSync(path)) return 'attention.json is missing';
+  let attention: { snapshots?: unknown; trace?: unknown };
+  try {
+    attention = JSON.parse(readFileSync(path, 'utf8')); // a read error (a directory in its place) is damage here too
+  } catch (err) {
+    return `attention.json is damaged (${err instanceof Error ? err.message : String(err)})`;
+  }
+  if (!attention || typeof attention !== 'object' || !Array.isArray(attention.snapshots)) return 'attention.json is damaged (no snapshots list)';
+  const snapshots = (attention.snapshots as AttentionSnapshot[]).filter((s) => s && typeof s === 'object' && s.step < step);
+  const steps = snapshots.map((s) => s.step);
+  if (steps.length !== wanted.length || steps.some((s, i) => s !== wanted[i] || !Array.isArray(snapshots[i].layers))) return `attention.json is damaged (its snapshots before step ${step} are at steps [${steps.join(', ')}], expected [${wanted.join(', ')}])`;
+  const trace = (Array.isArray(attention.trace) ? (attention.trace as TracePoint[]) : []).filter((t) => t && typeof t === 'object' && t.step < step);
+  return { json: { ...attention, snapshots, trace, value_norm: null }, snapshots, trace };
+}
+
+/** Every parameter of the config's model, with its Adam moments, at its exact size; throws saying what differs. */
+function checkAgainstConfig(ckpt: Checkpoint, config: Config): void {
   const specs = paramSpecs(config.model, makeTask(config.task).layout);
-  if (!Number.isInteger(ckpt.step) || ckpt.step < 1 || ckpt.step > config.train.steps) throw new UserError(`${dir}: the checkpoint's step ${ckpt.step} is outside 1..${config.train.steps}`);
+  if (!Number.isInteger(ckpt.step) || ckpt.step < 1 || ckpt.step > config.train.steps) throw new Error(`its step ${ckpt.step} is outside 1..${config.train.steps}`);
   for (const [path, spec] of specs) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
     for (const [what, values] of [['parameter', ckpt.state.params], ['Adam m', ckpt.state.m], ['Adam v', ckpt.state.v]] as const) {
       const v = values?.get(path);
-      if (!v || v.length !== size) throw new UserError(`${dir}: the checkpoint does not match config.json (${what} ${path} ${v ? `has ${v.length} values, expected ${size}` : 'is missing'})`);
+      if (!v || v.length !== size) throw new Error(`${what} ${path} ${v ? `has ${v.length} values, expected ${size}` : 'is missing'}`);
     }
   }
   const extra = [...ckpt.state.params.keys()].filter((p) => !specs.has(p));
-  if (extra.length) throw new UserError(`${dir}: the checkpoint does not match config.json (unexpected parameter ${extra[0]})`);
+  if (extra.length) throw new Error(`unexpected parameter ${extra[0]}`);
 }

@@ -1,9 +1,10 @@
 /** A run directory: created exclusively, written atomically, with a status that always says how it ended. */
-import { mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { createObjectCsvWriter } from 'csv-writer';
-import { UserError } from '../errors.js';
+import { UserError, EnvironmentError, asEnvironmentError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from './atomic.js';
+import { checkInjectedFault } from './faults.js';
 import type { MetricsRow, AttentionSnapshot } from '../train/trainer.js';
 import type { RunStatus } from '../metrics/summary.js';
 import type { TracePoint, ValueNormFigures } from '../metrics/claims.js';
@@ -31,7 +32,8 @@ export function createRunDir(dir: string, unique = false): string {
         if (!unique) throw new UserError(`${candidate} already exists and is not empty (an existing run is never overwritten); choose another --out, or continue it with: qkv-lab train --resume ${candidate}`);
         continue;
       }
-      throw new UserError(`cannot create run directory ${candidate}: ${code ?? String(err)}`);
+      const env = asEnvironmentError(err, `run directory ${candidate}`, 'create');
+      throw env !== err ? env : new UserError(`cannot create run directory ${candidate}: ${code ?? String(err)}`);
     }
   }
 }
@@ -64,7 +66,15 @@ export class RunWriter {
   }
 
   setStatus(status: RunStatus): void {
-    writeFileAtomic(join(this.dir, 'status'), status + '\n');
+    const path = join(this.dir, 'status');
+    try {
+      writeFileAtomic(path, status + '\n');
+    } catch (err) {
+      if (!(err instanceof EnvironmentError) || !existsSync(path)) throw err;
+      // A full disk has no room for the temp file, but rewriting the few bytes in place first frees the
+      // block it reuses. Not atomic: a kill in between leaves an empty status, which reads as unfinished.
+      writeFileSync(path, status + '\n');
+    }
   }
 
   writeJson(name: string, value: unknown): void {
@@ -73,7 +83,13 @@ export class RunWriter {
 
   /** Appends rows; csv-writer writes each call as one append, so the file only ever holds whole lines. */
   async appendRows(rows: MetricsRow[]): Promise<void> {
-    await this.csv.writeRecords(rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? '' : v]))));
+    const path = join(this.dir, 'metrics.csv');
+    try {
+      checkInjectedFault(path);
+      await this.csv.writeRecords(rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? '' : v]))));
+    } catch (err) {
+      throw asEnvironmentError(err, path, 'write'); // a full disk may leave half a line; resume drops it
+    }
   }
 
   addSnapshot(snapshot: AttentionSnapshot, meta: object): void {

@@ -4,6 +4,7 @@ import type { BackendChoice } from '../backend-names.js';
 import { runGroup } from '../runs/group.js';
 import { prepareResume } from '../runs/resume.js';
 import type { Config } from '../config.js';
+import { EnvironmentError, UserError, asEnvironmentError } from '../errors.js';
 
 export interface GroupJob {
   id: number;
@@ -15,16 +16,20 @@ export interface GroupJob {
   resume: boolean;
 }
 
-export type WorkerReply = { id: number; ok: true; statuses: string[] } | { id: number; ok: false; message: string };
+/** `environment`: the group stopped on a full disk or a refused write, which stops the whole sweep (every later write would fail too). */
+/** `input`: the group's runs cannot continue as they are on disk (a damaged run), said in one line like any bad input. */
+export type WorkerReply = { id: number; ok: true; statuses: string[] } | { id: number; ok: false; message: string; environment?: boolean; input?: boolean };
 
 /** Trains the job's group; failures come back as a reply, so one bad group never stops the sweep. */
 export async function runJob(job: GroupJob): Promise<WorkerReply> {
   try {
     await initBackend(job.backend);
     const resume = job.resume ? job.dirs.map((dir, r) => prepareResume(dir, job.configs[r])) : undefined;
+    for (const note of resume?.flatMap((p) => p.notes) ?? []) process.stderr.write(`sweep: ${note}\n`);
     const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume });
     return { id: job.id, ok: true, statuses: outcomes.map((o) => o.status) };
   } catch (err) {
-    return { id: job.id, ok: false, message: err instanceof Error ? err.message : String(err) };
+    const env = asEnvironmentError(err);
+    return { id: job.id, ok: false, message: env instanceof Error ? env.message : String(env), environment: env instanceof EnvironmentError, input: err instanceof UserError };
   }
 }

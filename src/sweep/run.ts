@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { UserError } from '../errors.js';
+import { UserError, EnvironmentError } from '../errors.js';
 import type { BackendChoice } from '../backend-names.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
@@ -84,21 +84,32 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   const failed: string[] = [];
   let done = 0;
   const started = Date.now();
+  // A full disk or a refused write would fail every later group too: hand out no more, let running ones end.
+  let environmentFault: string | null = null;
+  const inputFaults: string[] = [];
+  const stopping = () => isStopRequested() || environmentFault !== null;
   const onReply = (job: GroupJob, reply: WorkerReply) => {
     done += job.dirs.length;
     if (!reply.ok) failed.push(...job.dirs);
-    const counts = reply.ok ? Object.entries(reply.statuses.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {})).map(([s, n]) => `${n} ${s}`).join(', ') : `failed: ${reply.message}`;
+    if (!reply.ok && reply.environment) environmentFault ??= reply.message;
+    if (!reply.ok && reply.input) inputFaults.push(...job.dirs);
+    const counts = reply.ok ? Object.entries(reply.statuses.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {})).map(([s, n]) => `${n} ${s}`).join(', ') : reply.environment ? 'stopped by a file-system error (below); its runs keep their last checkpoints' : `failed: ${reply.message}`;
     log(`sweep: group ${job.id + 1}/${jobs.length} (${job.configs[0].model.attention}, ${job.dirs.length} runs) ${counts} — ${done}/${todo.length} runs, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   };
   if (opts.workers <= 1 || jobs.length <= 1) {
     // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
     const { runJob } = await import('./job.js');
     for (const job of jobs) {
-      if (isStopRequested()) break;
+      if (stopping()) break;
       onReply(job, await runJob(job));
     }
   } else {
-    await runPool(jobs, opts.workers, onReply, isStopRequested);
+    await runPool(jobs, opts.workers, onReply, stopping);
   }
+  if (environmentFault !== null) {
+    throw new EnvironmentError(`${environmentFault}; the sweep stopped: finished runs are kept, and the same command, run again once there is room, continues the rest`);
+  }
+  // Runs that cannot continue as they are on disk (each group's reason is logged above): bad input, not a crash.
+  if (!isStopRequested() && failed.length && inputFaults.length === failed.length) throw new UserError(`${failed.length} run(s) could not continue from their run directories (the reasons are above): ${failed.join(', ')}`);
   return { trained: todo.length, skipped, failed, interrupted: isStopRequested() };
 }
