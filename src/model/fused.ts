@@ -46,6 +46,12 @@ export interface FusedPass {
 /** Masked scores, as in the tfjs graph: exp underflows to 0 and they never win a max. */
 const MASKED = -1e9;
 const LN_EPS = 1e-5; // as in transformer.ts
+/**
+ * The largest float32. The tfjs graph stores every intermediate in float32, where a value past this is
+ * infinite and the loss turns NaN: that is what "diverged" means. This kernel works in float64, so it checks
+ * the quantities that overflow first (squared LayerNorm deviations, scores) against the float32 limit.
+ */
+const F32_MAX = 3.4028234663852886e38;
 
 /** Whether this kernel computes the given model: one layer, any heads, either variant, causal or not. */
 export function fusedSupports(cfg: ModelConfig): boolean {
@@ -330,6 +336,7 @@ function example(ctx: Ctx, b: number): void {
         a[j] = dot * scale;
         if (a[j] > max) max = a[j];
       }
+      if (!(Math.abs(max) < F32_MAX)) ctx.lossSum = NaN; // float32 would have overflowed
       const pRow = (h * S + i) * N;
       let sum = 0;
       for (let j = 0; j < visible; j++) {
@@ -364,6 +371,7 @@ function example(ctx: Ctx, b: number): void {
     mean /= d;
     let variance = 0;
     for (let c = 0; c < d; c++) variance += (y[c] - mean) * (y[c] - mean);
+    if (!(variance < F32_MAX)) ctx.lossSum = NaN; // float32 would have overflowed
     variance /= d;
     const invStd = 1 / Math.sqrt(variance + LN_EPS);
     for (let c = 0; c < d; c++) {
@@ -378,6 +386,7 @@ function example(ctx: Ctx, b: number): void {
     let best = 0;
     for (let k = 1; k < C; k++) if (cls[k] > cls[best]) best = k;
     const top = cls[best];
+    if (!(Math.abs(top) < F32_MAX)) ctx.lossSum = NaN; // float32 would have overflowed
     let sumExp = 0;
     for (let k = 0; k < C; k++) {
       clsExp[k] = Math.exp(cls[k] - top);

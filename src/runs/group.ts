@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { shapeKey, type Config } from '../config.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
-import { Stream } from '../rng.js';
-import { initialValues, paramSpecs } from '../model/params.js';
+import { paramSpecs } from '../model/params.js';
 import { trainGroup, type MetricsRow } from '../train/trainer.js';
 import { runFigures, type RunStatus } from '../metrics/summary.js';
 import { claimRunFigures } from '../metrics/claimFigures.js';
@@ -15,6 +14,7 @@ import { saveCheckpoint } from './checkpoint.js';
 import { isStopRequested } from './signals.js';
 import { EnvironmentError, asEnvironmentError } from '../errors.js';
 import type { ResumePoint } from './resume.js';
+import { buildGroup } from './groupSpec.js';
 
 export const SNAPSHOT_EXAMPLES = 4;
 
@@ -47,7 +47,6 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     return writer;
   });
   const rows: MetricsRow[][] = configs.map((_, r) => [...(resume?.[r].rows ?? [])]);
-  const streams = configs.map((c, r) => (resume ? Stream.fromState(resume[r].dataStream) : Stream.derive(c.train.seed, `data/${task.id}`)));
   const progress = opts.quiet ? null : makeProgress(base.name, base.train.steps);
   const started = Date.now();
   const shapes = new Map([...paramSpecs(base.model, task.layout)].map(([path, spec]) => [path, spec.shape]));
@@ -80,15 +79,8 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     return { dir: dirs[r], status, summary };
   };
   try {
-    const result = await trainGroup({
-      model: base.model,
-      layout: task.layout,
-      steps: base.train.steps,
-      batchSize: base.train.batchSize,
-      warmup: base.train.warmup,
-      logEvery: base.train.logEvery,
-      lrs: configs.map((c) => c.train.lr),
-      initial: resume ? resume.map((r) => r.state) : configs.map((c) => ({ params: initialValues(c.model, task.layout, c.train.seed) })),
+    const planned = configs.map((c, r) => ({ seed: c.train.seed, lr: c.train.lr, resumed: resume && { state: resume[r].state, dataStream: resume[r].dataStream } }));
+    const { spec, streams } = buildGroup(base.model, base.train, task, evalSet.encoded, planned, {
       startStep: resume?.[0].step ?? 0,
       divergedAt: resume?.map((r) => r.divergedAt),
       checkpointEvery: base.train.checkpointEvery,
@@ -97,9 +89,6 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
         writers.forEach((w) => w.writeAttention(meta)); // the claims' trace up to here, so a resume can continue it
       },
       stopRequested: isStopRequested,
-      kernel: base.train.kernel,
-      nextBatches: () => streams.map((rng) => task.draw(rng, base.train.batchSize)),
-      evalSet: evalSet.encoded,
       snapshotExamples: SNAPSHOT_EXAMPLES,
       async onRows(stepRows) {
         await Promise.all(stepRows.map((row, r) => (row ? writers[r].appendRows([row]).then(() => rows[r].push(row)) : undefined)));
@@ -113,6 +102,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
         snapshots.forEach((s, r) => writers[r].addSnapshot(s, meta));
       },
     });
+    const result = await trainGroup(spec);
     const kernel = { kernel: result.kernel };
     if (result.stoppedAt !== null) return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));
     return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at, kernel));
