@@ -38,7 +38,7 @@ export function buildCli(argv: string[]) {
     )
     .command(
       'explain',
-      "the seed's two-token example, Q–K–V vs Q–V, step by step",
+      "the seed document's two-token example (src/seed-document.md), Q–K–V vs Q–V, step by step",
       (y) => withBackend(y),
       async (a) => (await import('./commands/explain.js')).explainCommand({ backend: a.backend }),
     )

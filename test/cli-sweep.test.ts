@@ -265,7 +265,7 @@ describe('compare', () => {
       expect(Array.isArray(verdict.per_seed.qv)).toBe(true);
       expect(verdict.runs).toBe(8);
 
-      // LR sensitivity per seed, from the runs' own summaries (shared/METRICS.md).
+      // LR sensitivity per seed, from the runs' own summaries (src/metrics/METRICS.md).
       const summaries = TINY_RUNS.map((n) => json(join(runs, n, 'summary.json')));
       const expected: Record<string, { seed: number; value: number }[]> = {};
       for (const variant of ['qkv', 'qv']) {
@@ -299,7 +299,7 @@ describe('compare', () => {
   it(
     'ℓ₀ (init_eval_loss, row 0 of metrics.csv) is the loss at initialisation: the same at every LR of a seed',
     async () => {
-      // shared/METRICS.md: row 0 is measured before update 0, so it cannot depend on the learning rate.
+      // src/metrics/METRICS.md: row 0 is measured before update 0, so it cannot depend on the learning rate.
       const { runs, first } = await tinySweep();
       expect(first.status, explain(first)).toBe(0);
       const summaries = TINY_RUNS.map((n) => ({ name: n, ...json(join(runs, n, 'summary.json')) }));

@@ -5,6 +5,7 @@ import { reportMarkdown, verdictSentence, VERDICT_HOLDS, VERDICT_NOT_SHOWN } fro
 import { buildReportData } from '../report/build.js';
 import { renderCharts } from '../report/charts.js';
 import { renderHtml } from '../report/html.js';
+import { copyReferenceDocs } from '../report/references.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 
 export interface CompareResult {
@@ -54,6 +55,7 @@ export async function compareInto(paths: string[], outDir: string, title = 'qkv-
   writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, charts));
   const verdict = verdictJson(analysis, runs.length);
   writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
+  copyReferenceDocs(outDir);
   printSummary(analysis);
   return { analysis, holds: verdict.holds, outDir: resolve(outDir) };
 }

@@ -1,6 +1,7 @@
 /** The report's words and tables, in Markdown: what a reader needs to judge the verdict. */
 import type { Analysis, SeriesAnalysis, Comparison } from './analyse.js';
 import { ALPHA } from './analyse.js';
+import { CITATIONS } from './references.js';
 
 const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(digits)).toString());
 const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
@@ -59,7 +60,7 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
 
 export function reportMarkdown(title: string, a: Analysis, charts: { id: string; title: string; pngFile: string }[]): string {
   const out: string[] = [`# ${title}`, ''];
-  out.push('Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention (scores = Q·Vᵀ/√d), trained across learning rates and seeds. Definitions: shared/METRICS.md, summarised in the README.', '');
+  out.push('Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention (scores = Q·Vᵀ/√d), trained across learning rates and seeds. ' + CITATIONS, '');
   for (const s of a.series) out.push(`- ${verdictSentence(s)}`);
   out.push('');
   if (a.warnings.length) out.push('**Warnings**', '', ...a.warnings.map((w) => `- ${w}`), '');
