@@ -8,7 +8,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, LOOKUP, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { htmlLinks, markdownLinks } from './helpers/links.js';
+import { CLI, LOOKUP, REPO, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
 
 const SLOW = 90_000;
 const SETS = ['--set', 'train.steps=40', '--set', 'train.logEvery=20', '--set', 'eval.size=64'];
@@ -292,6 +294,59 @@ describe('compare', () => {
       expect(verdict.holds).toBe(false);
       expect(verdict.verdict).toBe('not shown at this setting');
       expect(md).toContain('not shown at this setting');
+    },
+    SLOW,
+  );
+
+  it(
+    'every link in report.md and report.html points at a file in the report directory',
+    async () => {
+      const { out, result } = await tinyCompare();
+      expect(result.status, explain(result)).toBe(0);
+      const md = readFileSync(join(out, 'report.md'), 'utf8');
+      const html = readFileSync(join(out, 'report.html'), 'utf8');
+      const links = [...markdownLinks(md), ...htmlLinks(html)];
+      for (const cited of ['METRICS.md', 'seed-document.md', 'runs.csv', 'metrics_long.csv']) expect(links, `report links ${cited}`).toContain(cited);
+      expect(links.filter((l) => !existsSync(join(out, l)))).toEqual([]);
+      expect(md + html).not.toMatch(/shared\//);
+      // The copies are the repository's documents, not stubs.
+      expect(readFileSync(join(out, 'METRICS.md'), 'utf8')).toBe(readFileSync(join(REPO, 'src', 'metrics', 'METRICS.md'), 'utf8'));
+    },
+    SLOW,
+  );
+
+  it(
+    'runs.csv has one row per run directory and metrics_long.csv every logged row, with the run\'s identity',
+    async () => {
+      const { runs } = await tinySweep();
+      const { out, result } = await tinyCompare();
+      expect(result.status, explain(result)).toBe(0);
+      const table = (f: string) => parseCsv(readFileSync(join(out, f)), { columns: true }) as Record<string, string>[];
+      const perRun = table('runs.csv');
+      expect(perRun.map((r) => r.dir).sort()).toEqual(TINY_RUNS.map((n) => `../runs/${n}`).sort());
+      for (const row of perRun) {
+        const dir = join(out, row.dir);
+        const config = json(join(dir, 'config.json'));
+        const summary = json(join(dir, 'summary.json'));
+        expect([row.variant, Number(row['train.lr']), Number(row['train.seed'])]).toEqual([config.model.attention, config.train.lr, config.train.seed]);
+        expect(Number(row['model.dModel'])).toBe(config.model.dModel); // config keys, flattened
+        expect(Number(row['train.steps'])).toBe(40);
+        for (const key of ['final_eval_loss', 'final_eval_acc', 'spikes', 'roughness', 'init_eval_loss', 'steps_to_acc']) {
+          expect(row[key], `${row.dir} ${key}`).toBe(summary[key] === null ? '' : String(summary[key]));
+        }
+        expect(row.status).toBe(summary.status);
+      }
+      const long = table('metrics_long.csv');
+      const header = readFileSync(join(runs, TINY_RUNS[0], 'metrics.csv'), 'utf8').split('\n')[0].split(',');
+      expect(Object.keys(long[0])).toEqual(['dir', 'variant', 'train.lr', 'train.seed', ...header]);
+      let total = 0;
+      for (const name of TINY_RUNS) {
+        const lines = readFileSync(join(runs, name, 'metrics.csv'), 'utf8').trim().split('\n').slice(1);
+        const mine = long.filter((r) => r.dir === `../runs/${name}`);
+        expect(mine.map((r) => header.map((h) => r[h]).join(',')), name).toEqual(lines); // every row, byte for byte
+        total += lines.length;
+      }
+      expect(long).toHaveLength(total);
     },
     SLOW,
   );

@@ -6,6 +6,7 @@ import { buildReportData } from '../report/build.js';
 import { renderCharts } from '../report/charts.js';
 import { renderHtml } from '../report/html.js';
 import { copyReferenceDocs } from '../report/references.js';
+import { writeExports } from '../report/exports.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 
 export interface CompareResult {
@@ -56,6 +57,7 @@ export async function compareInto(paths: string[], outDir: string, title = 'qkv-
   const verdict = verdictJson(analysis, runs.length);
   writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
   copyReferenceDocs(outDir);
+  writeExports(runs, outDir);
   printSummary(analysis);
   return { analysis, holds: verdict.holds, outDir: resolve(outDir) };
 }

@@ -19,7 +19,8 @@ export const REFERENCE_ANCHOR = 'what-an-independent-reference-found';
 export const CITATIONS =
   'Definitions of every figure: [METRICS.md](METRICS.md). ' +
   'The seed document, [seed-document.md](seed-document.md), is the short explainer of Q, K and V whose claim that attention needs a separate Key this kit tests. ' +
-  `The independent reference is an earlier PyTorch implementation of the lookup task, whose findings are in [METRICS.md](METRICS.md#${REFERENCE_ANCHOR}).`;
+  `The independent reference is an earlier PyTorch implementation of the lookup task, whose findings are in [METRICS.md](METRICS.md#${REFERENCE_ANCHOR}). ` +
+  'The data behind the tables and charts: [runs.csv](runs.csv) (one row per run) and [metrics_long.csv](metrics_long.csv) (every logged row of every run).';
 
 export function copyReferenceDocs(outDir: string): void {
   for (const doc of REFERENCE_DOCS) copyFileSync(doc.source, join(outDir, doc.name));
