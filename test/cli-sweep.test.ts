@@ -110,6 +110,11 @@ describe('sweep', () => {
       const { runs, first } = await tinySweep();
       expect(first.status, explain(first)).toBe(0);
       expect(first.stdout.trim()).toBe(runs); // prints the runs directory
+      // Piped (not a terminal), a sweep shorter than a minute says only how big it is and how it ended.
+      expect(first.stderr.trim().split('\n')).toEqual([
+        'sweep: 8 runs in 2 group(s), 320 run-steps; a progress line at most once a minute',
+        expect.stringMatching(/^sweep: 2\/2 groups, 8\/8 runs done \(8 completed\) in \d+ s$/),
+      ]);
       expect(readdirSync(runs).filter((f) => !f.endsWith('.json')).sort()).toEqual([...TINY_RUNS].sort());
       for (const name of TINY_RUNS) {
         const dir = join(runs, name);

@@ -17,12 +17,20 @@ export interface GroupJob {
 
 export type WorkerReply = { id: number; ok: true; statuses: string[] } | { id: number; ok: false; message: string };
 
+/** Sent by a worker while a group trains: the logged step and the group's median train loss there. */
+export interface ProgressNote {
+  id: number;
+  progress: { step: number; loss: number | null };
+}
+
+export type OnProgress = (id: number, step: number, loss: number | null) => void;
+
 /** Trains the job's group; failures come back as a reply, so one bad group never stops the sweep. */
-export async function runJob(job: GroupJob): Promise<WorkerReply> {
+export async function runJob(job: GroupJob, onProgress?: OnProgress): Promise<WorkerReply> {
   try {
     await initBackend(job.backend);
     const resume = job.resume ? job.dirs.map((dir, r) => prepareResume(dir, job.configs[r])) : undefined;
-    const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume });
+    const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume, onProgress: onProgress && ((step, loss) => onProgress(job.id, step, loss)) });
     return { id: job.id, ok: true, statuses: outcomes.map((o) => o.status) };
   } catch (err) {
     return { id: job.id, ok: false, message: err instanceof Error ? err.message : String(err) };

@@ -12,6 +12,7 @@ import { installStopHandler, isStopRequested } from '../runs/signals.js';
 import { writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
 import { runPool } from './pool.js';
+import { SweepProgress, type GroupInfo } from './progress.js';
 import type { GroupJob, WorkerReply } from './job.js';
 
 export interface SweepOptions {
@@ -52,6 +53,17 @@ function resumeStep(dir: string, run: PlannedRun): number | null {
   return checkpointStep(dir);
 }
 
+/** A name per group: its variant, the settings that tell it from other groups (dModel=16), and its size. */
+function groupInfos(jobs: GroupJob[], units: PlannedRun[][], startAt: Map<string, number | null>): GroupInfo[] {
+  const flat = (c: PlannedRun['config']) => Object.entries({ ...c.task, ...c.model, ...c.train, ...c.eval }).filter(([k]) => !['attention', 'lr', 'seed'].includes(k));
+  const differing = new Set(jobs.flatMap((j) => flat(j.configs[0]).filter(([k, v]) => jobs.some((o) => JSON.stringify(flat(o.configs[0]).find(([ok]) => ok === k)?.[1]) !== JSON.stringify(v))).map(([k]) => k)));
+  return jobs.map((job, i) => {
+    const c = job.configs[0];
+    const extra = flat(c).filter(([k]) => differing.has(k)).map(([k, v]) => `${k}=${v}`);
+    return { id: job.id, label: [c.model.attention, ...extra, `×${job.dirs.length}`].join(' '), runs: job.dirs.length, steps: c.train.steps, startStep: startAt.get(units[i][0].name) ?? 0 };
+  });
+}
+
 export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepOptions): Promise<SweepResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   ensureDir(opts.dir);
@@ -80,25 +92,27 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
       resume,
     };
   });
-  installStopHandler(() => log('sweep: stopping: workers finish their step and checkpoint (Ctrl-C again to quit at once)'));
+  const progress = jobs.length ? new SweepProgress(groupInfos(jobs, units, startAt)) : null;
+  installStopHandler(() => (progress ? progress.log.bind(progress) : log)('sweep: stopping: workers finish their step and checkpoint (Ctrl-C again to quit at once)'));
   const failed: string[] = [];
-  let done = 0;
-  const started = Date.now();
   const onReply = (job: GroupJob, reply: WorkerReply) => {
-    done += job.dirs.length;
     if (!reply.ok) failed.push(...job.dirs);
-    const counts = reply.ok ? Object.entries(reply.statuses.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {})).map(([s, n]) => `${n} ${s}`).join(', ') : `failed: ${reply.message}`;
-    log(`sweep: group ${job.id + 1}/${jobs.length} (${job.configs[0].model.attention}, ${job.dirs.length} runs) ${counts} — ${done}/${todo.length} runs, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    progress?.groupDone(job.id, reply.ok ? { statuses: reply.statuses } : { error: reply.message });
   };
-  if (opts.workers <= 1 || jobs.length <= 1) {
-    // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
-    const { runJob } = await import('./job.js');
-    for (const job of jobs) {
-      if (isStopRequested()) break;
-      onReply(job, await runJob(job));
+  const onProgress = (id: number, step: number, loss: number | null) => progress?.update(id, step, loss);
+  try {
+    if (opts.workers <= 1 || jobs.length <= 1) {
+      // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
+      const { runJob } = await import('./job.js');
+      for (const job of jobs) {
+        if (isStopRequested()) break;
+        onReply(job, await runJob(job, onProgress));
+      }
+    } else {
+      await runPool(jobs, opts.workers, onReply, isStopRequested, onProgress);
     }
-  } else {
-    await runPool(jobs, opts.workers, onReply, isStopRequested);
+  } finally {
+    progress?.stop();
   }
   return { trained: todo.length, skipped, failed, interrupted: isStopRequested() };
 }
