@@ -117,7 +117,7 @@ export async function renderCharts(data: ReportData, outDir: string): Promise<Re
     const svg = await specToSvg(spec, id);
     const pngFile = `${id}.png`;
     await writeFile(join(outDir, pngFile), svgToPng(svg));
-    out.push({ id, title, svg, pngFile });
+    out.push({ id, title, svg, pngFile, spec });
   }
   return out;
 }
