@@ -112,6 +112,8 @@ describe('sweep', () => {
       expect(first.stdout.trim()).toBe(runs); // prints the runs directory
       // Piped (not a terminal), a sweep shorter than a minute says only how big it is and how it ended.
       expect(first.stderr.trim().split('\n')).toEqual([
+        // 2 vs 2 seeds: said before anything trains.
+        'sweep: warning: with 2 QV vs 2 QKV seeds the smallest possible p is 1/6 (≥ 0.05), so the verdict cannot hold whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)',
         'sweep: 8 runs in 2 group(s), 320 run-steps; a progress line at most once a minute',
         expect.stringMatching(/^sweep: 2\/2 groups, 8\/8 runs done \(8 completed\) in \d+ s$/),
       ]);
@@ -299,6 +301,8 @@ describe('compare', () => {
       expect(verdict.holds).toBe(false);
       expect(verdict.verdict).toBe('not shown at this setting');
       expect(md).toContain('not shown at this setting');
+      expect(md).toContain('smallest possible p is 1/6'); // beside the verdict, since no data could have made it hold
+      expect(result.stdout).toContain('smallest possible p is 1/6');
     },
     SLOW,
   );

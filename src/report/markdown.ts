@@ -2,6 +2,7 @@
 import type { Analysis, SeriesAnalysis, Comparison } from './analyse.js';
 import { ALPHA } from './analyse.js';
 import { CITATIONS } from './references.js';
+import { seedCountWarning } from './power.js';
 
 const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(digits)).toString());
 const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
@@ -16,7 +17,8 @@ export function verdictSentence(s: SeriesAnalysis): string {
   if (!s.verdict) return `**No verdict${where}**: the comparison needs both variants at ≥ 2 learning rates.`;
   const v = s.verdict;
   const stats = `QV/QKV mean LR sensitivity ratio ${num(v.ratio)}, one-sided exact Mann–Whitney U = ${v.u}, p = ${pval(v.p)} (${v.qv.length} vs ${v.qkv.length} seeds)`;
-  return v.holds ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.` : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.`;
+  const floor = seedCountWarning(v.qv.length, v.qkv.length);
+  return v.holds ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.` : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.${floor ? ` Note: ${floor}.` : ''}`;
 }
 
 function comparisonLine(c: Comparison, what: string): string {

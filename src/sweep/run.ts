@@ -13,6 +13,7 @@ import { writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
 import { runPool } from './pool.js';
 import { SweepProgress, type GroupInfo } from './progress.js';
+import { seedCountWarnings } from './power.js';
 import type { GroupJob, WorkerReply } from './job.js';
 
 export interface SweepOptions {
@@ -74,6 +75,8 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   const startAt = new Map(todo.map((run) => [run.name, resumeStep(runDir(opts.dir, run), run)]));
   const resumed = [...startAt.values()].filter((s) => s !== null).length;
   if (resumed) log(`sweep: ${resumed} unfinished run(s) continue from their checkpoints`);
+  // Over the whole plan, not this shard: the shards' runs are compared together afterwards.
+  if (todo.length) for (const warning of seedCountWarnings(plan.runs)) log(`sweep: warning: ${warning}`);
   // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again.
   for (const run of todo) if (startAt.get(run.name) === null && existsSync(runDir(opts.dir, run))) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
   for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {

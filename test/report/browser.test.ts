@@ -12,6 +12,8 @@ import { syntheticReport } from './fixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
+/** Said in the test's name, so a skipped run tells why it skipped. */
+const SKIP_WHY = HAVE_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} not found; install Debian's chromium package)`;
 // Chromium keeps calling home (updates, sync, QUIC probes) unless told not to; this network refuses those hosts.
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -30,7 +32,7 @@ describe('report.html in headless Chromium', () => {
     });
   }
 
-  it.skipIf(!HAVE_CHROMIUM)('draws every chart, logs no errors and loads nothing remote', { timeout: 60_000 }, async () => {
+  it.skipIf(!HAVE_CHROMIUM)(`draws every chart, logs no errors and loads nothing remote${SKIP_WHY}`, { timeout: 60_000 }, async () => {
     dir = mkdtempSync(join(tmpdir(), 'qkv-browser-'));
     const charts = await renderCharts(syntheticReport(), dir);
     const file = join(dir, 'report.html');
@@ -77,7 +79,7 @@ describe('report.html in headless Chromium', () => {
     }
   });
 
-  it.skipIf(!HAVE_CHROMIUM)('with the network off, draws live charts whose points show a tooltip on hover; text ≥ 12 px; a seed picker', { timeout: 60_000 }, async () => {
+  it.skipIf(!HAVE_CHROMIUM)(`with the network off, draws live charts whose points show a tooltip on hover; text ≥ 12 px; a seed picker${SKIP_WHY}`, { timeout: 60_000 }, async () => {
     dir ??= mkdtempSync(join(tmpdir(), 'qkv-browser-'));
     const data = syntheticReport();
     const charts = await renderCharts(data, dir);
