@@ -33,7 +33,7 @@ export function sensitivityBySeed(data: ReportData, variants: string[], config: 
   const color = colorEncoding(variants);
   const title = "The verdict's statistic: LR sensitivity per seed";
   const panel = {
-    width: panels.length > 1 ? Math.max(140, Math.floor(CHART_WIDTH / columns) - 50) : 360,
+    width: panels.length > 1 ? Math.max(140, Math.floor(CHART_WIDTH / columns) - 50) : 560,
     height: 240,
     layer: [
       {
@@ -113,9 +113,10 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
     spec: {
       config: { ...config, scale: { bandPaddingInner: 0 } },
       params: [{ name: 'heatSeed', value: seeds[0], bind: { input: 'select', options: seeds, name: 'seed shown: ' } }],
-      title: { text: title, subtitle: [`seed ${seeds[0]}${seeds.length > 1 ? ' (report.html has a picker for the other seeds)' : ''}; every learning rate; final snapshot`, 'rows = query rows of fixed eval examples; outlined cell = correct source position'] },
+      // An expression, so the subtitle follows the picker in report.html; the PNG shows the first seed.
+      title: { text: title, subtitle: { expr: `['seed ' + heatSeed + '${seeds.length > 1 ? ` (one of ${seeds.length}; report.html can show the others)` : ''}; every learning rate; final snapshot', 'rows = query rows of fixed eval examples; outlined cell = correct source position']` } },
       vconcat: rows,
       spacing: 14,
-    } as TopLevelSpec,
+    } as unknown as TopLevelSpec, // vega-lite's typings do not yet allow an expression as subtitle; the compiler does
   };
 }

@@ -4,7 +4,7 @@
  */
 import { Marked, type Tokens } from 'marked';
 import type { ReportData, RenderedChart } from './types.js';
-import { interactiveScripts, INTERACTIVE_CSS, INTERACTION_HINT } from './interactive.js';
+import { interactiveScripts, INTERACTIVE_CSS, interactionHint } from './interactive.js';
 
 const VERDICT = /^\s*(\*\*|__)?\s*(no\s+)?verdict\b/i;
 const REMOTE = /^(https?:)?\/\//i;
@@ -41,7 +41,7 @@ function figure(chart: RenderedChart): string {
   // The SVG's own XML prolog, if any, is not allowed inside HTML.
   const svg = chart.svg.replace(/^<\?xml[^>]*>\s*/, '');
   const live = chart.spec ? `<div class="chart-live"></div>\n` : '';
-  const hint = chart.spec ? `<figcaption>${escapeHtml(INTERACTION_HINT)}</figcaption>\n` : '';
+  const hint = chart.spec ? `<figcaption>${escapeHtml(interactionHint(chart.id))}</figcaption>\n` : '';
   return `<figure class="chart" data-chart="${escapeHtml(chart.id)}" aria-label="${escapeHtml(chart.title)}">\n${live}<div class="chart-static">${svg}</div>\n${hint}</figure>\n`;
 }
 

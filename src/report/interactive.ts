@@ -68,5 +68,12 @@ figure.chart figcaption { color: var(--muted); font-size: .9rem; margin-top: .3r
 #vg-tooltip-element table { font-size: 13px; }
 `;
 
-/** What a reader can do with the live charts; shown under each one. */
-export const INTERACTION_HINT = 'Hover for values; click a legend entry to show one series (shift-click for more, double-click to reset); drag to pan and scroll to zoom where the axes allow.';
+const TOGGLE = 'click a legend entry to show one variant (shift-click for more, double-click an empty spot to reset)';
+
+/** What a reader can do with each live chart; shown under it. */
+export function interactionHint(chartId: string): string {
+  if (chartId.endsWith('-curves')) return `Hover for values; ${TOGGLE}; drag to pan, scroll to zoom, double-click to reset the zoom.`;
+  if (chartId === 'heatmaps') return 'Hover a cell for its weight; pick another seed below the chart.';
+  if (chartId === 'lr-sensitivity' || chartId === 'sensitivity') return `Hover a point for its run; ${TOGGLE}.`;
+  return 'Hover for values.';
+}

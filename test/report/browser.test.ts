@@ -146,6 +146,7 @@ describe('report.html in headless Chromium', () => {
       const before = await fills();
       await picker.selectOption('1');
       await expect.poll(fills, { timeout: 5_000 }).not.toBe(before);
+      await expect.poll(() => heat.locator('.chart-live svg').evaluate((svg) => svg.textContent ?? ''), { timeout: 5_000 }).toMatch(/seed 1 \(one of 2/); // the subtitle follows
 
       expect(errors).toEqual([]);
       expect(refused).toEqual([]);
