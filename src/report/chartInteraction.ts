@@ -30,5 +30,20 @@ export const number = (field: string, title: string, format?: string): TooltipFi
  * stroke, too thin to find; these are easy to hover and draw nothing.
  */
 export function hoverPoints(encoding: Record<string, unknown>, fields: TooltipField[]) {
-  return { mark: { type: 'point', filled: true, size: 60, opacity: 0 }, encoding: { ...encoding, tooltip: tooltip(fields) } };
+  return { name: HOVER_LAYER, mark: { type: 'point', filled: true, size: 60, opacity: 0 }, encoding: { ...encoding, tooltip: tooltip(fields) } };
+}
+
+const HOVER_LAYER = 'hover_points';
+
+/**
+ * The spec without its hover layers, for the static SVG and PNG: invisible points draw nothing there
+ * but would be thousands of SVG elements (most of report.html's size).
+ */
+export function withoutHoverLayers<T>(spec: T): T {
+  const strip = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.filter((l) => !(l && typeof l === 'object' && (l as { name?: string }).name === HOVER_LAYER)).map(strip);
+    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, k === 'data' ? v : strip(v)]));
+    return x;
+  };
+  return strip(spec) as T;
 }

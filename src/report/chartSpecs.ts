@@ -98,14 +98,17 @@ function curveLayout<R extends { series: string; lr: number; step: number }>(row
   const byFraction = new Set(lastStep.values()).size > 1;
   const lrSets = series.map((s) => distinctSorted(rows.filter((r) => r.series === s).map((r) => r.lr)).join());
   const ragged = new Set(lrSets).size > 1;
-  const withX = rows.map((r) => ({ ...r, fraction: r.step / lastStep.get(r.series)!, panel: `${r.series ? `${r.series} · ` : ''}lr ${formatLr(r.lr)}` }));
+  // Only the fields a layout uses: the curves are most of the report's size.
+  // 4 significant digits are far finer than a pixel, and halve the size of the spec report.html embeds.
+  const round = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(4)) : x);
+  const withX = rows.map((r) => ({ ...r, mean: round((r as { mean?: number }).mean), lo: round((r as { lo?: number }).lo), hi: round((r as { hi?: number }).hi), ...(byFraction ? { fraction: r.step / lastStep.get(r.series)! } : {}), ...(ragged ? { panel: `${r.series ? `${r.series} · ` : ''}lr ${formatLr(r.lr)}` } : {}) }));
   const x = byFraction
     ? { field: 'fraction', type: 'quantitative' as const, title: 'fraction of training', axis: { format: '%' } }
     : { field: 'step', type: 'quantitative' as const, title: 'step' };
   const lrCount = distinctSorted(rows.map((r) => r.lr)).length;
   const multi = series.length > 1 || rowField === 'metric';
   if (ragged && rowField === 'series') {
-    const panels = [...new Set(withX.map((r) => r.panel))];
+    const panels = [...new Set(withX.map((r) => (r as { panel?: string }).panel!))];
     return { rows: withX, x, byFraction, facet: { facet: { field: 'panel', type: 'nominal' as const, sort: panels, header: { title: null } }, columns: wrapColumns(panels.length), ...OWN_X_AXES }, panel: panelFor(wrapColumns(panels.length)) };
   }
   const facet = multi ? lrFacet(lrCount, rowField, rowSort) : lrFacet(lrCount, null, rowSort);

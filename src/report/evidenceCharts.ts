@@ -77,7 +77,7 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
   const cells = data.heatmaps.flatMap((h) => {
     const rows = uniqueLabels(h.rowLabels);
     const cols = uniqueLabels(h.colLabels);
-    return h.weights.flatMap((ws, r) => ws.map((w, c) => ({ series: h.series, variant: h.variant, lr: h.lr, seed: h.seed, step: h.step, row: rows[r], col: cols[c], w, correct: h.correct[r] === c })));
+    return h.weights.flatMap((ws, r) => ws.map((w, c) => ({ series: h.series, variant: h.variant, lr: h.lr, seed: h.seed, step: h.step, row: rows[r], col: cols[c], w: Number(w.toPrecision(3)), correct: h.correct[r] === c })));
   });
   const longest = Math.max(...data.heatmaps.flatMap((h) => h.colLabels.map((l) => l.length)));
   const colCount = Math.max(...data.heatmaps.map((h) => h.colLabels.length));
