@@ -25,13 +25,30 @@ export interface Progress {
 export function makeProgress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr, start = 0, now: () => number = Date.now): Progress {
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {value}/{total} | {duration_formatted} elapsed | ETA {eta_formatted} | eval loss {loss} | acc {acc} | {sps} steps/s`, stream, hideCursor: true, etaBuffer: 20 },
+      { format: `${label} [{bar}] {value}/{total} | {elapsedText} elapsed | ETA {etaText} | eval loss {loss} | acc {acc} | {sps} steps/s`, stream, hideCursor: true },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, start, { loss: '-', acc: '-', sps: '-' });
+    const started = now();
+    // The rate is measured from the first logged row on: compiling the first step takes a while and happens once.
+    let first: { at: number; step: number } | null = null;
+    const times = () => {
+      const rate = first && now() > first.at ? (bar.getProgress() * total - first.step) / (now() - first.at) : 0;
+      return { elapsedText: durationText((now() - started) / 1000), etaText: rate > 0 ? durationText((total - bar.getProgress() * total) / rate / 1000) : '-' };
+    };
+    bar.start(total, start, { loss: '-', acc: '-', sps: '-', ...times() });
+    const tick = setInterval(() => bar.update(times()), 1000); // elapsed and ETA move even between logged rows
+    tick.unref();
     return {
-      update: (step, i) => bar.update(step, { loss: lossText(i.loss), acc: i.acc.toFixed(3), sps: i.stepsPerS.toFixed(0) }),
-      stop: () => bar.stop(),
+      update(step, i) {
+        first ??= { at: now(), step };
+        bar.update(step, { loss: lossText(i.loss), acc: i.acc.toFixed(3), sps: i.stepsPerS.toFixed(0) });
+        bar.update(times());
+      },
+      stop() {
+        clearInterval(tick);
+        bar.update(times());
+        bar.stop();
+      },
     };
   }
   const started = now();
