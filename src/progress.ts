@@ -13,6 +13,16 @@ export function durationText(seconds: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
 }
 
+/**
+ * The bars hide the cursor; a second Ctrl-C exits at once (process.exit), before any bar can stop, so the
+ * cursor is shown again on every way out of the process.
+ */
+export function restoreCursorOnExit(stream: NodeJS.WritableStream): () => void {
+  const show = () => void stream.write('\x1b[?25h');
+  process.once('exit', show);
+  return () => process.off('exit', show);
+}
+
 export interface Progress {
   update(step: number, info: { loss: number; acc: number; stepsPerS: number }): void;
   stop(): void;
@@ -36,6 +46,7 @@ export function makeProgress(label: string, total: number, stream: NodeJS.WriteS
       return { elapsedText: durationText((now() - started) / 1000), etaText: rate > 0 ? durationText((total - bar.getProgress() * total) / rate / 1000) : '-' };
     };
     bar.start(total, start, { loss: '-', acc: '-', sps: '-', ...times() });
+    const forgetCursor = restoreCursorOnExit(stream);
     const tick = setInterval(() => bar.update(times()), 1000); // elapsed and ETA move even between logged rows
     tick.unref();
     return {
@@ -48,6 +59,7 @@ export function makeProgress(label: string, total: number, stream: NodeJS.WriteS
         clearInterval(tick);
         bar.update(times());
         bar.stop();
+        forgetCursor();
       },
     };
   }

@@ -4,7 +4,7 @@
  * finishes, in the order they finish. Elsewhere (a file, a CI log): at most one plain line a minute.
  */
 import cliProgress from 'cli-progress';
-import { durationText, lossText } from '../progress.js';
+import { durationText, lossText, restoreCursorOnExit } from '../progress.js';
 
 export interface GroupInfo {
   id: number;
@@ -38,6 +38,7 @@ export class SweepProgress {
   private readonly multi: cliProgress.MultiBar | null;
   private readonly overall: cliProgress.SingleBar | null;
   private readonly timer: NodeJS.Timeout | null;
+  private forgetCursor: () => void = () => {};
   private lastPlain: number;
   private firstReport: { at: number; steps: number } | null = null;
 
@@ -57,6 +58,7 @@ export class SweepProgress {
         cliProgress.Presets.shades_classic,
       );
       this.overall = this.multi.create(this.totalSteps, 0, this.payload());
+      this.forgetCursor = restoreCursorOnExit(stream);
       this.timer = setInterval(() => this.overall?.update(this.stepsDone(), this.payload()), REFRESH_MS);
       this.timer.unref();
     } else {
@@ -154,6 +156,7 @@ export class SweepProgress {
       this.overall!.update(this.stepsDone(), this.payload());
       this.multi.update(); // flushes lines logged since the last redraw: stop() alone would drop them
       this.multi.stop();
+      this.forgetCursor();
     } else if (this.groupsDone > 0) {
       this.write(`sweep: ${this.groupsDone}/${this.groups.size} groups, ${this.runsDone}/${this.totalRuns} runs done (${countText(Object.entries(this.statuses).flatMap(([s, n]) => Array<string>(n).fill(s)))}) in ${durationText(this.elapsed())}`);
     }
