@@ -115,7 +115,7 @@ describe('sweep', () => {
         // 2 vs 2 seeds: said before anything trains.
         'sweep: warning: with 2 QV vs 2 QKV seeds the smallest possible p is 1/6 (≥ 0.05), so the verdict cannot hold whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)',
         'sweep: 8 runs in 2 group(s), 320 run-steps; a progress line at most once a minute',
-        expect.stringMatching(/^sweep: 2\/2 groups, 8\/8 runs done \(8 completed\) in \d+ s$/),
+        expect.stringMatching(/^sweep: 2\/2 groups ended, 8\/8 runs finished \(8 completed\) in \d+ s$/),
       ]);
       expect(readdirSync(runs).filter((f) => !f.endsWith('.json')).sort()).toEqual([...TINY_RUNS].sort());
       for (const name of TINY_RUNS) {

@@ -25,6 +25,7 @@ interface GroupState {
   loss: number | null;
   bar: cliProgress.SingleBar | null;
   done: boolean;
+  finished: boolean; // trained to its last step (an interrupted or failed group ended early)
 }
 
 export class SweepProgress {
@@ -47,7 +48,7 @@ export class SweepProgress {
     private readonly stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
     private readonly now: () => number = Date.now,
   ) {
-    for (const info of groups) this.groups.set(info.id, { info, step: info.startStep, loss: null, bar: null, done: false });
+    for (const info of groups) this.groups.set(info.id, { info, step: info.startStep, loss: null, bar: null, done: false, finished: false });
     this.totalRuns = groups.reduce((a, g) => a + g.runs, 0);
     this.totalSteps = groups.reduce((a, g) => a + g.runs * (g.steps - g.startStep), 0);
     this.started = now();
@@ -71,7 +72,7 @@ export class SweepProgress {
 
   private stepsDone(): number {
     let n = 0;
-    for (const g of this.groups.values()) n += g.info.runs * ((g.done ? g.info.steps : g.step) - g.info.startStep);
+    for (const g of this.groups.values()) n += g.info.runs * ((g.finished ? g.info.steps : g.step) - g.info.startStep);
     return n;
   }
 
@@ -136,12 +137,15 @@ export class SweepProgress {
     if (!g || g.done) return;
     g.done = true;
     this.groupsDone++;
-    this.runsDone += g.info.runs;
+    // Finished runs only: an interrupted run is not done, and the next run of the command continues it.
+    const finished = 'statuses' in outcome ? outcome.statuses.filter((s) => s === 'completed' || s === 'diverged').length : 0;
+    g.finished = finished === g.info.runs;
+    this.runsDone += finished;
     if (g.bar) this.multi!.remove(g.bar);
     const statuses = 'statuses' in outcome ? outcome.statuses : g.info.runs > 0 ? Array<string>(g.info.runs).fill('failed') : [];
     for (const s of statuses) this.statuses[s] = (this.statuses[s] ?? 0) + 1;
     const counts = 'error' in outcome ? `failed: ${outcome.error}` : countText(outcome.statuses);
-    const line = `sweep: ${this.groupsDone}/${this.groups.size} groups done: ${g.info.label} (${counts}) — ${this.runsDone}/${this.totalRuns} runs, ${durationText(this.elapsed())}`;
+    const line = `sweep: ${this.groupsDone}/${this.groups.size} groups ended: ${g.info.label} (${counts}) — ${this.runsDone}/${this.totalRuns} runs, ${durationText(this.elapsed())}`;
     if (this.multi) {
       this.overall!.update(this.stepsDone(), this.payload());
       this.write(line);
@@ -158,7 +162,7 @@ export class SweepProgress {
       this.multi.stop();
       this.forgetCursor();
     } else if (this.groupsDone > 0) {
-      this.write(`sweep: ${this.groupsDone}/${this.groups.size} groups, ${this.runsDone}/${this.totalRuns} runs done (${countText(Object.entries(this.statuses).flatMap(([s, n]) => Array<string>(n).fill(s)))}) in ${durationText(this.elapsed())}`);
+      this.write(`sweep: ${this.groupsDone}/${this.groups.size} groups ended, ${this.runsDone}/${this.totalRuns} runs finished (${countText(Object.entries(this.statuses).flatMap(([s, n]) => Array<string>(n).fill(s)))}) in ${durationText(this.elapsed())}`);
     }
   }
 }

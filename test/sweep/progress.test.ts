@@ -35,7 +35,7 @@ describe('SweepProgress off a terminal', () => {
     expect(progress.length).toBe(11); // one per full minute
     for (let i = 1; i < progress.length; i++) expect(progress[i].at - progress[i - 1].at).toBeGreaterThanOrEqual(PLAIN_EVERY_MS);
     expect(progress[0].text).toMatch(/elapsed, ETA .*; train loss: qkv ×25 1\.50, qv ×25 2\.50$/);
-    expect(log.lines.at(-1)!.text).toMatch(/^sweep: 2\/2 groups, 50\/50 runs done \(50 completed\) in 11:07$/); // 1334 reports 0.5 s apart
+    expect(log.lines.at(-1)!.text).toMatch(/^sweep: 2\/2 groups ended, 50\/50 runs finished \(50 completed\) in 11:07$/); // 1334 reports 0.5 s apart
   });
 
   it('estimates the remaining time from the rate since the first report, not from the start-up', () => {
@@ -55,7 +55,24 @@ describe('SweepProgress off a terminal', () => {
     const p = new SweepProgress(GROUPS, log.stream, log.now);
     log.advance(1000);
     p.groupDone(1, { error: 'out of memory' });
-    expect(log.lines.at(-1)!.text).toBe('sweep: 1/2 groups done: qv ×25 (failed: out of memory) — 25/50 runs, 1 s');
+    expect(log.lines.at(-1)!.text).toBe('sweep: 1/2 groups ended: qv ×25 (failed: out of memory) — 0/50 runs, 1 s');
+  });
+});
+
+describe('SweepProgress after Ctrl-C', () => {
+  it('does not count interrupted runs as finished, nor their untrained steps as done', () => {
+    const log = fakeLog();
+    const p = new SweepProgress(GROUPS, log.stream, log.now);
+    log.advance(1000);
+    p.update(0, 0, null);
+    log.advance(4000);
+    p.update(0, 400, 2.1);
+    p.update(1, 380, 2.2);
+    p.groupDone(0, { statuses: Array(25).fill('interrupted') });
+    p.groupDone(1, { statuses: Array(25).fill('interrupted') });
+    p.stop();
+    expect(log.lines.at(-1)!.text).toMatch(/^sweep: 2\/2 groups ended, 0\/50 runs finished \(50 interrupted\) in 5 s$/);
+    expect(p.eta()).toBeGreaterThan(0); // work is left: 25 × (1600 + 1620) run-steps
   });
 });
 
