@@ -10,6 +10,9 @@ import type { ReportData } from './types.js';
 import type { ChartSpec } from './chartSpecs.js';
 import { CHART_WIDTH, colorEncoding } from './chartSpecs.js';
 
+/** A diverged run's snapshot holds NaN weights (null once in JSON): left empty, not drawn as a colour. */
+const finiteOrNull = (w: number | null) => (typeof w === 'number' && Number.isFinite(w) ? Number(w.toPrecision(3)) : null);
+
 const pShown = (p: number) => (p < 0.001 ? p.toExponential(2) : p.toFixed(4));
 
 /** One panel per series: each seed's LR sensitivity, QKV beside QV, with the test's ratio, U and p above it. */
@@ -77,7 +80,7 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
   const cells = data.heatmaps.flatMap((h) => {
     const rows = uniqueLabels(h.rowLabels);
     const cols = uniqueLabels(h.colLabels);
-    return h.weights.flatMap((ws, r) => ws.map((w, c) => ({ series: h.series, variant: h.variant, lr: h.lr, seed: h.seed, step: h.step, row: rows[r], col: cols[c], w: Number(w.toPrecision(3)), correct: h.correct[r] === c })));
+    return h.weights.flatMap((ws, r) => ws.map((w, c) => ({ series: h.series, variant: h.variant, lr: h.lr, seed: h.seed, step: h.step, row: rows[r], col: cols[c], w: finiteOrNull(w), correct: h.correct[r] === c })));
   });
   const longest = Math.max(...data.heatmaps.flatMap((h) => h.colLabels.map((l) => l.length)));
   const colCount = Math.max(...data.heatmaps.map((h) => h.colLabels.length));

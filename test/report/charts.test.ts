@@ -80,7 +80,8 @@ describe('renderCharts', () => {
         { ...base.finals[0], diverged: true, final_eval_loss: 2.3 },
         { ...base.finals[0], series: 'dModel=16', seed: 1 },
       ],
-      heatmaps: [base.heatmaps[0]],
+      // A diverged run's snapshot: its weights are NaN, or null once read back from attention.json.
+      heatmaps: [base.heatmaps[0], { ...base.heatmaps[1], weights: base.heatmaps[1].weights.map((row) => row.map((_, j) => (j % 2 ? Number.NaN : (null as unknown as number)))) }],
       width: [{ dModel: 8, ratio: Number.POSITIVE_INFINITY, p: 1, holds: false }],
     };
     const stderr = vi.spyOn(process.stderr, 'write');
