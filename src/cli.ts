@@ -4,6 +4,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError, reportError } from './errors.js';
 import { BACKEND_CHOICES, type BackendChoice } from './backend-names.js';
+import { unknownFlagLine } from './cliHints.js';
 
 const withBackend = <T>(y: Argv<T>) =>
   y
@@ -24,7 +25,8 @@ type SweepArgv = { config?: string; set: string[]; out?: string; workers?: numbe
 const sweepArgs = (a: SweepArgv) => ({ config: a.config!, set: a.set, out: a.out, workers: a.workers, shard: a.shard, shards: a.shards, backend: a.backend, dataDir: a['data-dir'] });
 
 export function buildCli(argv: string[]) {
-  return yargs(argv)
+  const cli = yargs(argv);
+  return cli
     .scriptName('qkv-lab')
     .usage('$0 <command>\n\nDoes attention need a separate Key? Train Q–K–V and keyless Q–V attention and compare.')
     .command(
@@ -38,7 +40,7 @@ export function buildCli(argv: string[]) {
     )
     .command(
       'explain',
-      "the seed's two-token example, Q–K–V vs Q–V, step by step",
+      "the seed document's two-token example (src/seed-document.md), Q–K–V vs Q–V, step by step",
       (y) => withBackend(y),
       async (a) => (await import('./commands/explain.js')).explainCommand({ backend: a.backend }),
     )
@@ -79,7 +81,10 @@ export function buildCli(argv: string[]) {
     .fail((msg, err) => {
       if (err && err.name !== 'YError') throw err; // a YError is yargs' own complaint about the arguments
       const line = (msg ?? err?.message ?? '').replace(/\s+/g, ' ').trim();
-      throw new UserError(line.startsWith('Did you mean') ? `unknown command; ${line}` : line);
+      // getOptions exists at run time but not in yargs' typings.
+      const known = Object.keys((cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+      const flag = unknownFlagLine(line, known);
+      throw new UserError(flag ?? (line.startsWith('Did you mean') ? `unknown command; ${line}` : line));
     })
     .help()
     .version(false)

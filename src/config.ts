@@ -123,6 +123,8 @@ function formatIssue(schema: z.ZodTypeAny, issue: z.ZodIssue, value: unknown, pr
     return `unknown config key '${at([...issue.path, key])}'${hint}`;
   }
   const got = valueAt(value, issue.path);
+  // zod's own enum message already says what it received; one clean sentence instead of saying it twice.
+  if (issue.code === 'invalid_enum_value') return `config key '${at(issue.path)}': must be one of ${issue.options.map((o) => `'${String(o)}'`).join(', ')}, got ${describe(got)}`;
   const gotText = got === undefined ? '' : ` (got ${describe(got)})`;
   return `config key '${at(issue.path)}': ${issue.message}${issue.code === 'custom' ? '' : gotText}`;
 }

@@ -8,7 +8,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, LOOKUP, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { htmlLinks, markdownLinks } from './helpers/links.js';
+import { CLI, LOOKUP, REPO, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
 
 const SLOW = 90_000;
 const SETS = ['--set', 'train.steps=40', '--set', 'train.logEvery=20', '--set', 'eval.size=64'];
@@ -108,6 +110,13 @@ describe('sweep', () => {
       const { runs, first } = await tinySweep();
       expect(first.status, explain(first)).toBe(0);
       expect(first.stdout.trim()).toBe(runs); // prints the runs directory
+      // Piped (not a terminal), a sweep shorter than a minute says only how big it is and how it ended.
+      expect(first.stderr.trim().split('\n')).toEqual([
+        // 2 vs 2 seeds: said before anything trains.
+        'sweep: warning: with 2 QV vs 2 QKV seeds the smallest possible p is 1/6 (≥ 0.05), so the verdict cannot hold whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)',
+        'sweep: 8 runs in 2 group(s), 320 run-steps; a progress line at most once a minute',
+        expect.stringMatching(/^sweep: 2\/2 groups ended, 8\/8 runs finished \(8 completed\) in \d+ s$/),
+      ]);
       expect(readdirSync(runs).filter((f) => !f.endsWith('.json')).sort()).toEqual([...TINY_RUNS].sort());
       for (const name of TINY_RUNS) {
         const dir = join(runs, name);
@@ -265,7 +274,7 @@ describe('compare', () => {
       expect(Array.isArray(verdict.per_seed.qv)).toBe(true);
       expect(verdict.runs).toBe(8);
 
-      // LR sensitivity per seed, from the runs' own summaries (shared/METRICS.md).
+      // LR sensitivity per seed, from the runs' own summaries (src/metrics/METRICS.md).
       const summaries = TINY_RUNS.map((n) => json(join(runs, n, 'summary.json')));
       const expected: Record<string, { seed: number; value: number }[]> = {};
       for (const variant of ['qkv', 'qv']) {
@@ -292,6 +301,61 @@ describe('compare', () => {
       expect(verdict.holds).toBe(false);
       expect(verdict.verdict).toBe('not shown at this setting');
       expect(md).toContain('not shown at this setting');
+      expect(md).toContain('smallest possible p is 1/6'); // beside the verdict, since no data could have made it hold
+      expect(result.stdout).toContain('smallest possible p is 1/6');
+    },
+    SLOW,
+  );
+
+  it(
+    'every link in report.md and report.html points at a file in the report directory',
+    async () => {
+      const { out, result } = await tinyCompare();
+      expect(result.status, explain(result)).toBe(0);
+      const md = readFileSync(join(out, 'report.md'), 'utf8');
+      const html = readFileSync(join(out, 'report.html'), 'utf8');
+      const links = [...markdownLinks(md), ...htmlLinks(html)];
+      for (const cited of ['METRICS.md', 'seed-document.md', 'runs.csv', 'metrics_long.csv']) expect(links, `report links ${cited}`).toContain(cited);
+      expect(links.filter((l) => !existsSync(join(out, l)))).toEqual([]);
+      expect(md + html).not.toMatch(/shared\//);
+      // The copies are the repository's documents, not stubs.
+      expect(readFileSync(join(out, 'METRICS.md'), 'utf8')).toBe(readFileSync(join(REPO, 'src', 'metrics', 'METRICS.md'), 'utf8'));
+    },
+    SLOW,
+  );
+
+  it(
+    'runs.csv has one row per run directory and metrics_long.csv every logged row, with the run\'s identity',
+    async () => {
+      const { runs } = await tinySweep();
+      const { out, result } = await tinyCompare();
+      expect(result.status, explain(result)).toBe(0);
+      const table = (f: string) => parseCsv(readFileSync(join(out, f)), { columns: true }) as Record<string, string>[];
+      const perRun = table('runs.csv');
+      expect(perRun.map((r) => r.dir).sort()).toEqual(TINY_RUNS.map((n) => `../runs/${n}`).sort());
+      for (const row of perRun) {
+        const dir = join(out, row.dir);
+        const config = json(join(dir, 'config.json'));
+        const summary = json(join(dir, 'summary.json'));
+        expect([row.variant, Number(row['train.lr']), Number(row['train.seed'])]).toEqual([config.model.attention, config.train.lr, config.train.seed]);
+        expect(Number(row['model.dModel'])).toBe(config.model.dModel); // config keys, flattened
+        expect(Number(row['train.steps'])).toBe(40);
+        for (const key of ['final_eval_loss', 'final_eval_acc', 'spikes', 'roughness', 'init_eval_loss', 'steps_to_acc']) {
+          expect(row[key], `${row.dir} ${key}`).toBe(summary[key] === null ? '' : String(summary[key]));
+        }
+        expect(row.status).toBe(summary.status);
+      }
+      const long = table('metrics_long.csv');
+      const header = readFileSync(join(runs, TINY_RUNS[0], 'metrics.csv'), 'utf8').split('\n')[0].split(',');
+      expect(Object.keys(long[0])).toEqual(['dir', 'variant', 'train.lr', 'train.seed', ...header]);
+      let total = 0;
+      for (const name of TINY_RUNS) {
+        const lines = readFileSync(join(runs, name, 'metrics.csv'), 'utf8').trim().split('\n').slice(1);
+        const mine = long.filter((r) => r.dir === `../runs/${name}`);
+        expect(mine.map((r) => header.map((h) => r[h]).join(',')), name).toEqual(lines); // every row, byte for byte
+        total += lines.length;
+      }
+      expect(long).toHaveLength(total);
     },
     SLOW,
   );
@@ -299,7 +363,7 @@ describe('compare', () => {
   it(
     'ℓ₀ (init_eval_loss, row 0 of metrics.csv) is the loss at initialisation: the same at every LR of a seed',
     async () => {
-      // shared/METRICS.md: row 0 is measured before update 0, so it cannot depend on the learning rate.
+      // src/metrics/METRICS.md: row 0 is measured before update 0, so it cannot depend on the learning rate.
       const { runs, first } = await tinySweep();
       expect(first.status, explain(first)).toBe(0);
       const summaries = TINY_RUNS.map((n) => ({ name: n, ...json(join(runs, n, 'summary.json')) }));

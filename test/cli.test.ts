@@ -11,7 +11,7 @@ import { LOOKUP, explain, expectOneLineError as expectOneLine, runCli, useTempRo
 
 const SLOW = 60_000;
 
-/** The columns of shared/METRICS.md, in order. */
+/** The columns of src/metrics/METRICS.md, in order. */
 const COLUMNS = 'step,lr,train_loss,eval_loss,eval_acc,attn_entropy,attn_entropy_norm,attn_max_logit,retrieval_mass,grad_norm,grad_norm_wq,grad_norm_wk,grad_norm_wv,elapsed_s,steps_per_s';
 
 /** Runs the CLI asynchronously in `cwd`, killed if still running 5 s before the test's timeout. */
@@ -159,10 +159,11 @@ describe('train', () => {
 
 describe('explain and data', () => {
   it(
-    'explain prints the seed example: QKV attends to "sat", QV to "cat", 0.7311',
+    'explain prints the seed document\'s example: QKV attends to "sat", QV to "cat", 0.7311',
     async () => {
       const r = await cli(['explain'], fresh('explain'));
       expect(r.status, explain(r)).toBe(0);
+      expect(r.stdout).toContain('src/seed-document.md'); // names the document, not "the seed", which reads as a random seed
       expect(r.stdout).toContain('0.7311');
       expect(r.stdout).toContain('0.2689');
       expect(r.stdout).toContain('2.7311'); // QKV output for cat

@@ -128,6 +128,8 @@ describe('errors name the key path, on one line', () => {
     expect(m).toContain('qkv');
     expect(m).toMatch(/'qv'|\bqv\b/);
     expect(m).toContain('qk');
+    // One clean sentence: not zod's "received 'qk'" followed by our "(got "qk")".
+    expect(m).toBe(`config key 'model.attention': must be one of 'qkv', 'qv', got "qk"`);
   });
 
   it('dModel not divisible by heads', () => {

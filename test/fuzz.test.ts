@@ -167,7 +167,8 @@ const cases: Case[] = [
   lookupCase('--seeds 1,x', ['--seeds', '1,x'], /--seeds.*1,x/),
   lookupCase('--seeds 1,1', ['--seeds', '1,1'], /--seeds.*twice/),
   lookupCase('--backend gpu', ['--backend', 'gpu'], /backend.*gpu/),
-  lookupCase('--bogus', ['--bogus'], /[Uu]nknown argument.*bogus/),
+  lookupCase('--bogus', ['--bogus'], /^qkv-lab: unknown flag --bogus \(see --help\)\n$/),
+  lookupCase('--seed 3 (a typo of --seeds)', ['--seed', '3'], /unknown flag --seed; did you mean --seeds\?/),
   { name: 'an unknown command', args: () => ['trian', LOOKUP], pattern: /unknown command.*train/ },
   { name: 'a missing config file', args: ({ cwd, out }) => ['train', join(cwd, 'nope.yaml'), '--out', out], pattern: /not found.*nope\.yaml/ },
   {

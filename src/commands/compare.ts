@@ -1,10 +1,13 @@
 import { join, resolve } from 'node:path';
 import { collectRuns } from '../report/collect.js';
 import { analyse, type Analysis } from '../report/analyse.js';
-import { reportMarkdown, verdictSentence, VERDICT_HOLDS, VERDICT_NOT_SHOWN } from '../report/markdown.js';
+import { reportMarkdown, VERDICT_HOLDS, VERDICT_NOT_SHOWN } from '../report/markdown.js';
 import { buildReportData } from '../report/build.js';
 import { renderCharts } from '../report/charts.js';
 import { renderHtml } from '../report/html.js';
+import { copyReferenceDocs } from '../report/references.js';
+import { writeExports } from '../report/exports.js';
+import { summaryLines } from '../report/terminal.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 import { analyseClaims } from '../report/claims.js';
 import { renderClaimsChart } from '../report/claimsChart.js';
@@ -66,6 +69,8 @@ export async function compareInto(paths: string[], outDir: string, title = 'qkv-
   writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, [...charts, ...claimsCharts]));
   const verdict = { ...verdictJson(analysis, runs.length), runs_skipped: skipped.length, runs_not_started: notStarted.length, claims: claimsJson(claims) };
   writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
+  copyReferenceDocs(outDir);
+  writeExports(runs, outDir);
   printSummary(analysis);
   if (skipped.length || notStarted.length) process.stdout.write(`(the verdict is computed without ${skipped.length} skipped and ${notStarted.length} not-started run(s); see the warnings)\n`);
   for (const line of claimsSummaryLines(claims)) process.stdout.write(line + '\n');
@@ -73,21 +78,7 @@ export async function compareInto(paths: string[], outDir: string, title = 'qkv-
 }
 
 function printSummary(a: Analysis): void {
-  const w = (s: string) => process.stdout.write(s + '\n');
-  const n = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(3)).toString());
-  if (Object.keys(a.differing).length) w(`runs differ in: ${Object.entries(a.differing).map(([k, v]) => `${k} ∈ {${v.join(', ')}}`).join('; ')}`);
-  for (const s of a.series) {
-    w('');
-    if (s.label) w(`== ${s.label} ==`);
-    w(`${'variant'.padEnd(8)}${'lr'.padEnd(9)}${'final loss'.padEnd(20)}${'final acc'.padEnd(18)}${'spikes'.padEnd(8)}${'rough'.padEnd(8)}${'steps→95%'.padEnd(11)}diverged`);
-    for (const v of s.variants) {
-      for (const r of v.perLr) {
-        w(`${v.variant.padEnd(8)}${String(r.lr).padEnd(9)}${`${n(r.finalLoss.mean)} ± ${n(r.finalLoss.std)} `.padEnd(20)}${`${n(r.finalAcc.mean)} ± ${n(r.finalAcc.std)} `.padEnd(18)}${n(r.spikes).padEnd(8)}${n(r.roughness).padEnd(8)}${(r.stepsToAcc === null ? 'never' : n(r.stepsToAcc)).padEnd(11)}${r.diverged}`);
-      }
-      w(`${v.variant.padEnd(8)}LR sensitivity ${n(v.sensMean)} ± ${n(v.sensStd)} over ${v.sensitivity.length} seeds; ${v.diverged} diverged`);
-    }
-    w(verdictSentence(s).replace(/\*\*/g, ''));
-  }
+  for (const line of summaryLines(a)) process.stdout.write(line + '\n');
   for (const warning of a.warnings) process.stderr.write(`compare: warning: ${warning}\n`);
 }
 

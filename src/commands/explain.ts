@@ -63,7 +63,7 @@ export function verdictLine(e: Explained): string {
 export async function explainCommand(args: { backend: BackendChoice }): Promise<void> {
   await initBackend(args.backend);
   const out: string[] = [
-    'The seed example: "cat" = [1, 0], "sat" = [0, 1]',
+    'The seed document (src/seed-document.md, the Q/K/V explainer whose claims qkv-lab tests), section 3: two tokens, "cat" = [1, 0], "sat" = [0, 1]',
     'W_Q = [[1, 0], [0, 1]]   W_K = [[0, 1], [1, 0]]   W_V = [[1, 2], [0, 3]]   (row vectors: Q = x·W_Q)',
     '',
   ];

@@ -3,7 +3,7 @@ import type { AttentionResult } from '../model/attention.js';
 import type { Layout, Encoded } from '../tasks/types.js';
 
 /**
- * Attention statistics of shared/METRICS.md, per run ([R] tensors), measured on the supervised query rows.
+ * Attention statistics of src/metrics/METRICS.md, per run ([R] tensors), measured on the supervised query rows.
  * Call inside tf.tidy.
  */
 export interface AttentionStats {

@@ -1,4 +1,4 @@
-/** Run-level stability figures of shared/METRICS.md, computed from the logged rows (pure TS). */
+/** Run-level stability figures of src/metrics/METRICS.md, computed from the logged rows (pure TS). */
 import { sampleStandardDeviation } from 'simple-statistics';
 import type { MetricsRow } from '../train/trainer.js';
 

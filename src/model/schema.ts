@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Model settings; the defaults match the single-layer reference in shared/METRICS.md. */
+/** Model settings; the defaults match the independent single-layer reference described in src/metrics/METRICS.md. */
 export const modelSchema = z
   .object({
     attention: z.enum(['qkv', 'qv']).default('qkv'), // qkv = standard; qv = keyless, scores = Q·Vᵀ

@@ -1,5 +1,5 @@
 /**
- * Turns loaded runs into the comparison of shared/METRICS.md: runs are grouped by every config key except
+ * Turns loaded runs into the comparison of src/metrics/METRICS.md: runs are grouped by every config key except
  * the seed; the learning rate is the swept axis of LR sensitivity, and model.attention the compared variant.
  */
 import type { LoadedRun } from './collect.js';

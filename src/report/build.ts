@@ -32,24 +32,14 @@ export function buildReportData(title: string, runs: LoadedRun[], a: Analysis, m
     differing.length === 1 && differing[0] === 'model.dModel'
       ? a.series.filter((s) => s.verdict).map((s) => ({ dModel: s.dModel, ratio: s.verdict!.ratio, p: s.verdict!.p, holds: s.verdict!.holds }))
       : null;
-  return { title, curves, finals, heatmaps: heatmaps(runs, seriesOf), width, markdown };
+  const sensitivity = a.series.flatMap((s) => s.variants.flatMap((v) => v.sensitivity.map((x) => ({ series: s.label, variant: v.variant, seed: x.seed, value: x.value }))));
+  const verdicts = a.series.flatMap((s) => (s.verdict ? [{ series: s.label, ratio: s.verdict.ratio, u: s.verdict.u, p: s.verdict.p, holds: s.verdict.holds, qv: s.verdict.qv.length, qkv: s.verdict.qkv.length }] : []));
+  return { title, curves, finals, heatmaps: heatmaps(runs, seriesOf), width, markdown, sensitivity, verdicts };
 }
 
-/** For each series, QKV beside QV at the middle swept LR and the smallest seed, from the final snapshot. */
+/** Every run's final attention: the HTML picks the seed, and shows every learning rate of it. */
 function heatmaps(runs: LoadedRun[], seriesOf: (r: LoadedRun) => string): Heatmap[] {
-  const out: Heatmap[] = [];
-  for (const series of [...new Set(runs.map(seriesOf))]) {
-    const mine = runs.filter((r) => seriesOf(r) === series && r.attention?.snapshots.length);
-    if (!mine.length) continue;
-    const lrs = [...new Set(mine.map((r) => r.config.train.lr))].sort((a, b) => a - b);
-    const lr = lrs[Math.floor((lrs.length - 1) / 2)];
-    const seed = Math.min(...mine.map((r) => r.config.train.seed));
-    for (const variant of ['qkv', 'qv']) {
-      const run = mine.find((r) => r.config.model.attention === variant && r.config.train.lr === lr && r.config.train.seed === seed);
-      if (run) out.push(heatmapOf(run, series));
-    }
-  }
-  return out;
+  return runs.filter((r) => r.attention?.snapshots.length).map((run) => heatmapOf(run, seriesOf(run)));
 }
 
 function heatmapOf(run: LoadedRun, series: string): Heatmap {

@@ -86,6 +86,8 @@ export interface FinalAgg {
   mean: number;
   lo: number; // mean − std, floored at 0
   hi: number; // mean + std
+  min: number; // over seeds: the bar a log axis can draw (mean − std may be ≤ 0)
+  max: number;
   seeds: number;
 }
 
@@ -100,7 +102,7 @@ export function aggregateFinals(finals: FinalPoint[]): FinalAgg[] {
     const s = std(xs);
     const { series, variant, lr } = pts[0];
     // A loss is never negative, so a bar reaching below 0 would show a value no run can have.
-    out.push({ series, variant, lr, mean: m, lo: Math.max(0, m - s), hi: m + s, seeds: xs.length });
+    out.push({ series, variant, lr, mean: m, lo: Math.max(0, m - s), hi: m + s, min: Math.min(...xs), max: Math.max(...xs), seeds: xs.length });
   }
   return out.sort((a, b) => natural(a.series, b.series) || natural(a.variant, b.variant) || a.lr - b.lr);
 }

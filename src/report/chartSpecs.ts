@@ -4,6 +4,7 @@
  */
 import type { Config, TopLevelSpec } from 'vega-lite';
 import {
+  formatLr,
   aggregateCurves,
   aggregateFinals,
   distinctSorted,
@@ -13,6 +14,8 @@ import {
   variantOrder,
 } from './chartData.js';
 import type { ReportData } from './types.js';
+import { SERIES_TOGGLE, ZOOM, hoverPoints, nominal, number, toggled, tooltip } from './chartInteraction.js';
+import { heatmapsBySeed, sensitivityBySeed } from './evidenceCharts.js';
 
 export interface ChartSpec {
   id: string;
@@ -24,11 +27,14 @@ export interface ChartSpec {
 export const CHART_FONT = 'DejaVu Sans';
 
 // Small multiples: a panel wide enough for ~5 axis ticks, and short enough that 2–3 rows fit a screen.
-const PANEL = { width: 170, height: 110 };
+const PANEL = { width: 220, height: 150 };
 
-/** A panel narrowed so that `columns` of them fit ~1000 px, the report page's width, down to 110 px. */
-function panelFor(columns: number) {
-  return { ...PANEL, width: Math.max(110, Math.min(PANEL.width, Math.floor(900 / columns))) };
+/** The width charts fill: the report page's ~1130 px, less the y axis and the legend. */
+export const CHART_WIDTH = 900;
+
+/** A panel sized so that `columns` of them fill the page, within 110–400 px. */
+export function panelFor(columns: number) {
+  return { ...PANEL, width: Math.max(110, Math.min(400, Math.floor(CHART_WIDTH / columns) - 12)) };
 }
 
 const CONFIG: Config = {
@@ -36,16 +42,18 @@ const CONFIG: Config = {
   background: 'white',
   padding: 8,
   view: { stroke: '#ccc' },
-  axis: { labelFontSize: 10, titleFontSize: 11, titleFontWeight: 'normal', gridColor: '#eee' },
-  header: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal' },
-  legend: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal', symbolOpacity: 1 },
-  title: { fontSize: 14, anchor: 'start', subtitleFontSize: 11, subtitleColor: '#555', offset: 10 },
+  // 12 px is the smallest text in any chart: axis labels, legends and tooltips stay readable on a laptop.
+  axis: { labelFontSize: 12, titleFontSize: 13, titleFontWeight: 'normal', gridColor: '#eee' },
+  header: { labelFontSize: 13, titleFontSize: 13, titleFontWeight: 'normal' },
+  legend: { labelFontSize: 12, titleFontSize: 13, titleFontWeight: 'normal', symbolOpacity: 1 },
+  title: { fontSize: 16, anchor: 'start', subtitleFontSize: 13, subtitleColor: '#555', offset: 10 },
+  text: { fontSize: 12 },
 };
 
 // qkv blue and qv orange in every chart; further variants take the next Tableau colours.
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
 
-function colorEncoding(variants: string[]) {
+export function colorEncoding(variants: string[]) {
   return {
     field: 'variant',
     type: 'nominal' as const,
@@ -55,14 +63,14 @@ function colorEncoding(variants: string[]) {
 }
 
 // 0.003 → "3e-3", 1 → "1"; done in the spec so facets and axes still order by the number.
-const LR_TEXT = String.raw`replace(format(datum.value, '.3~e'), /e\+0$/, '')`;
+export const LR_TEXT = String.raw`replace(format(datum.value, '.3~e'), /e\+0$/, '')`;
 const lrHeader = { title: null, labelExpr: `'lr ' + ${LR_TEXT}` };
 
 // In a wrapped facet whose last row is short, shared x axes would hang under empty cells.
 const OWN_X_AXES = { resolve: { axis: { x: 'independent' as const } } };
 
 /** Wrap n panels into rows of at most 5, balanced: 7 panels → 4 + 3, not 5 + 2. */
-function wrapColumns(n: number): number {
+export function wrapColumns(n: number): number {
   return Math.ceil(n / Math.ceil(n / 5));
 }
 
@@ -79,37 +87,69 @@ function lrFacet(lrCount: number, rowField: string | null, rowSort: string[]) {
   };
 }
 
+/**
+ * How curve panels are laid out. Series of different lengths share an x axis of fraction of training,
+ * so a 300-step sweep is not squeezed into the left of a 2000-step one. Series that swept different
+ * learning rates get one wrapped panel per (series, lr) that exists, instead of a grid with holes.
+ */
+function curveLayout<R extends { series: string; lr: number; step: number }>(rows: R[], rowField: 'series' | 'metric', rowSort: string[]) {
+  const series = seriesOrder(rows);
+  const lastStep = new Map(series.map((s) => [s, Math.max(...rows.filter((r) => r.series === s).map((r) => r.step))]));
+  const byFraction = new Set(lastStep.values()).size > 1;
+  const lrSets = series.map((s) => distinctSorted(rows.filter((r) => r.series === s).map((r) => r.lr)).join());
+  const ragged = new Set(lrSets).size > 1;
+  // Only the fields a layout uses: the curves are most of the report's size.
+  // 4 significant digits are far finer than a pixel, and halve the size of the spec report.html embeds.
+  const round = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(4)) : x);
+  const withX = rows.map((r) => ({ ...r, mean: round((r as { mean?: number }).mean), lo: round((r as { lo?: number }).lo), hi: round((r as { hi?: number }).hi), ...(byFraction ? { fraction: r.step / lastStep.get(r.series)! } : {}), ...(ragged ? { panel: `${r.series ? `${r.series} · ` : ''}lr ${formatLr(r.lr)}` } : {}) }));
+  const x = byFraction
+    ? { field: 'fraction', type: 'quantitative' as const, title: 'fraction of training', axis: { format: '%' } }
+    : { field: 'step', type: 'quantitative' as const, title: 'step' };
+  const lrCount = distinctSorted(rows.map((r) => r.lr)).length;
+  const multi = series.length > 1 || rowField === 'metric';
+  if (ragged && rowField === 'series') {
+    const panels = [...new Set(withX.map((r) => (r as { panel?: string }).panel!))];
+    return { rows: withX, x, byFraction, facet: { facet: { field: 'panel', type: 'nominal' as const, sort: panels, header: { title: null } }, columns: wrapColumns(panels.length), ...OWN_X_AXES }, panel: panelFor(wrapColumns(panels.length)) };
+  }
+  const facet = multi ? lrFacet(lrCount, rowField, rowSort) : lrFacet(lrCount, null, rowSort);
+  return { rows: withX, x, byFraction, facet, panel: panelFor(multi ? lrCount : wrapColumns(lrCount)) };
+}
+
+const CURVE_TIP = [nominal('variant', 'attention'), number('lr', 'learning rate'), number('step', 'step'), number('mean', 'mean over seeds'), number('lo', 'min over seeds'), number('hi', 'max over seeds')];
+
 function lossCurves(data: ReportData, variants: string[]): ChartSpec | null {
   // A log axis has no place for 0, so a step whose band touches 0 is left out.
-  const rows = aggregateCurves(data.curves, (p) => p.eval_loss).filter((r) => r.lo > 0);
-  if (rows.length === 0) return null;
-  const series = seriesOrder(rows);
-  const lrCount = distinctSorted(rows.map((r) => r.lr)).length;
+  const agg = aggregateCurves(data.curves, (p) => p.eval_loss).filter((r) => r.lo > 0);
+  if (agg.length === 0) return null;
+  const series = seriesOrder(agg);
+  const { rows, x, byFraction, facet, panel } = curveLayout(agg, 'series', series);
   const title = 'Eval loss during training';
-  const x = { field: 'step', type: 'quantitative' as const, title: 'step' };
   const y = { type: 'quantitative' as const, scale: { type: 'log' as const }, axis: { tickCount: 4 }, title: 'eval loss (log)' };
+  const color = colorEncoding(variants);
   return {
     id: 'loss-curves',
     title,
     spec: {
       config: CONFIG,
-      title: { text: title, subtitle: 'line = mean over seeds, band = min–max over seeds' },
+      title: { text: title, subtitle: `line = mean over seeds, band = min–max over seeds${byFraction ? '; x = fraction of training, since the series differ in length' : ''}` },
       data: { values: rows },
-      ...lrFacet(lrCount, series.length > 1 ? 'series' : null, series),
+      ...facet,
       spec: {
-        ...panelFor(series.length > 1 ? lrCount : wrapColumns(lrCount)),
+        ...panel,
         layer: [
           {
-            mark: { type: 'area', opacity: 0.18 },
-            encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color: colorEncoding(variants) },
+            mark: { type: 'area' },
+            encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color, opacity: toggled(0.18, 0.02) },
           },
           {
+            params: [SERIES_TOGGLE, ZOOM],
             mark: { type: 'line', strokeWidth: 1.6 },
-            encoding: { x, y: { ...y, field: 'mean' }, color: colorEncoding(variants) },
+            encoding: { x, y: { ...y, field: 'mean' }, color, opacity: toggled(1) },
           },
+          hoverPoints({ x, y: { ...y, field: 'mean' }, color }, CURVE_TIP),
         ],
       },
-    },
+    } as TopLevelSpec,
   };
 }
 
@@ -121,11 +161,14 @@ function attentionCurves(data: ReportData, variants: string[]): ChartSpec | null
   const series = seriesOrder(data.curves);
   const multi = series.length > 1;
   const rowKey = (s: string, m: string) => (multi ? `${s} · ${m}` : m);
-  const rows = metrics.flatMap(([metric, pick]) =>
+  const agg = metrics.flatMap(([metric, pick]) =>
     aggregateCurves(data.curves, pick).map((r) => ({ ...r, metric: rowKey(r.series, metric) })),
   );
-  if (rows.length === 0) return null;
+  if (agg.length === 0) return null;
   const rowSort = series.flatMap((s) => metrics.map(([m]) => rowKey(s, m)));
+  const { rows, x, byFraction } = curveLayout(agg, 'metric', rowSort);
+  const y = { field: 'mean', type: 'quantitative' as const, scale: { domain: [0, 1] }, title: null };
+  const color = colorEncoding(variants);
   const title = 'Attention during training';
   return {
     id: 'attention-curves',
@@ -134,7 +177,7 @@ function attentionCurves(data: ReportData, variants: string[]): ChartSpec | null
       config: CONFIG,
       title: {
         text: title,
-        subtitle: 'mean over seeds; entropy 1 = uniform, 0 = one-hot; retrieval mass = weight on the correct source',
+        subtitle: `mean over seeds; entropy 1 = uniform, 0 = one-hot; retrieval mass = weight on the correct source${byFraction ? '; x = fraction of training' : ''}`,
       },
       data: { values: rows },
       facet: {
@@ -149,14 +192,13 @@ function attentionCurves(data: ReportData, variants: string[]): ChartSpec | null
       },
       spec: {
         ...panelFor(distinctSorted(rows.map((r) => r.lr)).length),
-        mark: { type: 'line', strokeWidth: 1.6 },
-        encoding: {
-          x: { field: 'step', type: 'quantitative', title: 'step' },
-          y: { field: 'mean', type: 'quantitative', scale: { domain: [0, 1] }, title: null },
-          color: colorEncoding(variants),
-        },
+        height: 120,
+        layer: [
+          { params: [SERIES_TOGGLE, { ...ZOOM, select: { type: 'interval', encodings: ['x'] } }], mark: { type: 'line', strokeWidth: 1.6 }, encoding: { x, y, color, opacity: toggled(1) } },
+          hoverPoints({ x, y, color }, [nominal('metric', 'measure'), ...CURVE_TIP]),
+        ],
       },
-    },
+    } as TopLevelSpec,
   };
 }
 
@@ -182,18 +224,28 @@ function lrSensitivity(data: ReportData, variants: string[]): ChartSpec | null {
     axis: { values: lrs, labelExpr: LR_TEXT },
     title: 'learning rate (log)',
   };
-  const y = { type: 'quantitative' as const, scale: { zero: false }, title: 'final eval loss' };
+  // Log loss: at lr 1e-1 both variants sit at chance (≈ ln 16 = 2.77), and on a linear axis that squeezes
+  // the differences that decide the verdict (0.13 against 0.37 at lr 1e-3) into the bottom 15%.
+  const y = { type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'final eval loss (log)' };
   const color = colorEncoding(variants);
-  const only = (kind: string) => [{ filter: `datum.kind === '${kind}'` }];
+  const only = (kind: string) => [{ filter: `datum.kind === '${kind}' && datum.${kind === 'seed' ? 'final_eval_loss' : 'min'} > 0` }];
   const shape = anyDiverged
     ? { shape: { field: 'run', type: 'nominal' as const, title: 'run', scale: { domain: ['finished', 'diverged (at ℓ₀)'], range: ['circle', 'cross'] } } }
     : {};
+  const columns = Math.min(series.length, 3);
+  const seedTip = tooltip([nominal('variant', 'attention'), number('lr', 'learning rate'), number('seed', 'seed', 'd'), number('final_eval_loss', 'final eval loss'), nominal('run', 'run')]);
+  const meanTip = tooltip([nominal('variant', 'attention'), number('lr', 'learning rate'), number('mean', 'mean over seeds'), number('min', 'min'), number('max', 'max'), number('seeds', 'seeds', 'd')]);
   const panel = {
-    width: 300,
-    height: 200,
+    width: series.length > 1 ? Math.floor(CHART_WIDTH / columns) - 40 : CHART_WIDTH - 100,
+    height: series.length > 1 ? 220 : 320,
+    // Seeds last, so that they sit on top of the bars and the mouse finds them.
     layer: [
+      { transform: only('mean'), mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { ...y, field: 'min' }, y2: { field: 'max' }, color, opacity: toggled(1), tooltip: meanTip } },
+      { transform: only('mean'), mark: { type: 'line', point: true, strokeWidth: 1.8 }, encoding: { x, y: { ...y, field: 'mean' }, color, opacity: toggled(1), tooltip: meanTip } },
       {
+        name: 'seed_points', // report.html's test hovers these by name
         transform: only('seed'),
+        params: [SERIES_TOGGLE],
         mark: { type: 'point', filled: true },
         encoding: {
           x,
@@ -201,75 +253,30 @@ function lrSensitivity(data: ReportData, variants: string[]): ChartSpec | null {
           color,
           ...shape,
           // A diverged run is the rare event worth spotting, so it is drawn larger and solid.
-          size: { condition: { test: 'datum.diverged', value: 70 }, value: 22 },
-          opacity: { condition: { test: 'datum.diverged', value: 0.95 }, value: 0.5 },
+          size: { condition: { test: 'datum.diverged', value: 80 }, value: 36 },
+          opacity: { condition: [{ test: { not: { param: SERIES_TOGGLE.name, empty: true } }, value: 0.06 }, { test: 'datum.diverged', value: 0.95 }], value: 0.5 },
+          tooltip: seedTip,
         },
       },
-      { transform: only('mean'), mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color } },
-      { transform: only('mean'), mark: { type: 'line', point: true, strokeWidth: 1.8 }, encoding: { x, y: { ...y, field: 'mean' }, color } },
     ],
   };
   // One data set with a `kind` column, because a facet cannot give its layers different data.
   const base = {
     config: CONFIG,
-    title: { text: 'LR sensitivity: final eval loss against learning rate', subtitle: 'line = mean over seeds, bars = ±1 std, faint points = single seeds; variants drawn slightly apart in LR' },
+    title: { text: 'LR sensitivity: final eval loss against learning rate', subtitle: ['line = mean over seeds, bars = min–max over seeds, faint points = single seeds; variants drawn slightly apart in LR', 'log loss axis, so that small losses stay apart: a linear one would squeeze them under the runs at chance'] },
     data: { values: [...seeds, ...means] },
   };
   const spec =
     series.length > 1
-      ? { ...base, facet: { field: 'series', type: 'nominal', sort: series, header: { title: null } }, columns: Math.min(series.length, 3), spec: panel, ...OWN_X_AXES }
+      ? { ...base, facet: { field: 'series', type: 'nominal', sort: series, header: { title: null } }, columns, spec: panel, ...OWN_X_AXES }
       : { ...base, ...panel };
   return { id: 'lr-sensitivity', title: base.title.text, spec: spec as TopLevelSpec };
-}
-
-function heatmaps(data: ReportData, variants: string[]): ChartSpec | null {
-  const cells = heatmapCells(data.heatmaps, variants);
-  if (cells.length === 0) return null;
-  // Short key labels ("k3") stay level; longer ones ("slot12") are tilted so neighbours do not overlap.
-  const longest = Math.max(...data.heatmaps.flatMap((h) => h.colLabels.map((l) => l.length)));
-  const x = { field: 'col', type: 'ordinal' as const, sort: null, title: 'key position', axis: { labelAngle: longest <= 3 ? 0 : -45 } };
-  const y = { field: 'row', type: 'ordinal' as const, sort: null, title: null, axis: { labelLimit: 140 } };
-  const color = { field: 'w', type: 'quantitative' as const, title: 'weight', scale: { scheme: 'blues', domain: [0, 1] } };
-  // Concatenated rather than faceted: a facet header wider than a small heatmap pushes the
-  // heatmap away from its shared y axis, while a concatenated panel keeps its own axes.
-  const panel = (panelCells: typeof cells) => ({
-    title: { text: `${panelCells[0].variant.toUpperCase()} · ${panelCells[0].panel}`, fontSize: 11, fontWeight: 'normal' as const },
-    data: { values: panelCells },
-    width: { step: 18 },
-    height: { step: 16 },
-    layer: [
-      { mark: { type: 'rect' as const }, encoding: { x, y, color } },
-      {
-        transform: [{ filter: 'datum.correct' }],
-        mark: { type: 'rect' as const, filled: false, stroke: '#d62728', strokeWidth: 1.6 },
-        encoding: { x, y },
-      },
-    ],
-  });
-  const panels = [...new Set(cells.map((c) => c.panel))];
-  const rows = panels.map((p) => ({
-    // Cells arrive ordered by panel, then variant, so QKV is left of QV.
-    hconcat: [...new Set(cells.filter((c) => c.panel === p).map((c) => c.variant))].map((v) =>
-      panel(cells.filter((c) => c.panel === p && c.variant === v)),
-    ),
-  }));
-  const title = 'Attention weights at the end of training';
-  return {
-    id: 'heatmaps',
-    title,
-    spec: {
-      config: { ...CONFIG, scale: { bandPaddingInner: 0 } },
-      title: { text: title, subtitle: 'rows = query rows of fixed eval examples; outlined cell = correct source position' },
-      vconcat: rows,
-      spacing: 20,
-    } as TopLevelSpec,
-  };
 }
 
 function width(data: ReportData): ChartSpec | null {
   const rows = (data.width ?? [])
     .filter((w) => Number.isFinite(w.ratio)) // QKV sensitivity 0 gives ∞, which no axis can place
-    .map((w) => ({ ...w, label: `p=${w.p < 0.001 ? w.p.toExponential(1) : Number(w.p.toPrecision(2))}` }))
+    .map((w) => ({ ...w, label: `p=${w.p < 0.001 ? w.p.toExponential(1) : Number(w.p.toPrecision(2))}`, verdict: w.holds ? 'keyless is less stable' : 'not shown' }))
     .sort((a, b) => a.dModel - b.dModel);
   if (rows.length === 0) return null;
   const x = {
@@ -287,24 +294,25 @@ function width(data: ReportData): ChartSpec | null {
     spec: {
       config: CONFIG,
       title: { text: title, subtitle: 'ratio > 1: keyless QV is more LR-sensitive; filled = the verdict holds at that width (one-sided Mann–Whitney)' },
-      width: 360,
-      height: 200,
+      width: CHART_WIDTH - 200,
+      height: 280,
       data: { values: rows },
       layer: [
         { mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { datum: 1, type: 'quantitative' } } },
         { mark: { type: 'line', color: '#999', strokeWidth: 1.2 }, encoding: { x, y } },
         {
-          mark: { type: 'point', size: 70, strokeWidth: 2, color: '#333', opacity: 1 },
+          mark: { type: 'point', size: 90, strokeWidth: 2, color: '#333', opacity: 1 },
           encoding: {
             x,
             y,
             fill: { condition: { test: 'datum.holds', value: '#333' }, value: 'white' },
             fillOpacity: { value: 1 },
+            tooltip: tooltip([number('dModel', 'dModel', 'd'), number('ratio', 'QV/QKV LR sensitivity'), number('p', 'one-sided Mann–Whitney p'), nominal('verdict', 'verdict')]),
           },
         },
         // p above a point over the rule and below one under it, so no label sits on the dashed line.
-        { transform: [{ filter: 'datum.ratio >= 1' }], mark: { type: 'text', dy: -13, fontSize: 10, color: '#555' }, encoding: { x, y, text: { field: 'label' } } },
-        { transform: [{ filter: 'datum.ratio < 1' }], mark: { type: 'text', dy: 14, fontSize: 10, color: '#555' }, encoding: { x, y, text: { field: 'label' } } },
+        { transform: [{ filter: 'datum.ratio >= 1' }], mark: { type: 'text', dy: -14, fontSize: 12, color: '#555' }, encoding: { x, y, text: { field: 'label' } } },
+        { transform: [{ filter: 'datum.ratio < 1' }], mark: { type: 'text', dy: 16, fontSize: 12, color: '#555' }, encoding: { x, y, text: { field: 'label' } } },
       ],
     } as TopLevelSpec,
   };
@@ -317,7 +325,8 @@ export function chartSpecs(data: ReportData): ChartSpec[] {
     lossCurves(data, variants),
     attentionCurves(data, variants),
     lrSensitivity(data, variants),
-    heatmaps(data, variants),
+    sensitivityBySeed(data, variants, CONFIG),
+    heatmapsBySeed(data, variants, CONFIG),
     width(data),
   ].filter((c): c is ChartSpec => c !== null);
 }

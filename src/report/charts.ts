@@ -11,6 +11,7 @@ import { parse, resetSVGDefIds, View } from 'vega';
 import { compile } from 'vega-lite';
 import { CHART_FONT, chartSpecs } from './chartSpecs.js';
 import { loadMeasure } from './fontMetrics.js';
+import { withoutHoverLayers } from './chartInteraction.js';
 import type { ReportData, RenderedChart } from './types.js';
 
 // Regular for text, Bold for titles: without the bold face resvg would fall back to a different family.
@@ -114,10 +115,10 @@ export async function renderCharts(data: ReportData, outDir: string): Promise<Re
   await mkdir(outDir, { recursive: true });
   const out: RenderedChart[] = [];
   for (const { id, title, spec } of chartSpecs(data)) {
-    const svg = await specToSvg(spec, id);
+    const svg = await specToSvg(withoutHoverLayers(spec), id); // report.html's live chart keeps the hover layers
     const pngFile = `${id}.png`;
     await writeFile(join(outDir, pngFile), svgToPng(svg));
-    out.push({ id, title, svg, pngFile });
+    out.push({ id, title, svg, pngFile, spec });
   }
   return out;
 }

@@ -4,6 +4,7 @@
  */
 import { Marked, type Tokens } from 'marked';
 import type { ReportData, RenderedChart } from './types.js';
+import { interactiveScripts, INTERACTIVE_CSS, interactionHint } from './interactive.js';
 
 const VERDICT = /^\s*(\*\*|__)?\s*(no\s+)?verdict\b/i;
 const REMOTE = /^(https?:)?\/\//i;
@@ -13,7 +14,7 @@ const CSS = `
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--fg); background: #fff;
   font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1100px; margin: 0 auto; padding: 2rem 1.5rem 4rem; }
+main { max-width: 1180px; margin: 0 auto; padding: 2rem 1.5rem 4rem; }
 h1 { font-size: 1.8rem; margin: 0 0 1rem; }
 h2 { font-size: 1.35rem; margin: 2.2rem 0 .8rem; padding-bottom: .3rem; border-bottom: 1px solid var(--line); }
 h3 { font-size: 1.1rem; margin: 1.6rem 0 .6rem; }
@@ -34,11 +35,14 @@ function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-// No caption: each chart draws its own title, and aria-label carries it for screen readers.
+// Each chart draws its own title, and aria-label carries it for screen readers. A chart with a spec
+// gets a live twin (interactive.ts) that replaces the static SVG once it has drawn.
 function figure(chart: RenderedChart): string {
   // The SVG's own XML prolog, if any, is not allowed inside HTML.
   const svg = chart.svg.replace(/^<\?xml[^>]*>\s*/, '');
-  return `<figure class="chart" data-chart="${escapeHtml(chart.id)}" role="img" aria-label="${escapeHtml(chart.title)}">\n${svg}\n</figure>\n`;
+  const live = chart.spec ? `<div class="chart-live"></div>\n` : '';
+  const hint = chart.spec ? `<figcaption>${escapeHtml(interactionHint(chart.id))}</figcaption>\n` : '';
+  return `<figure class="chart" data-chart="${escapeHtml(chart.id)}" aria-label="${escapeHtml(chart.title)}">\n${live}<div class="chart-static">${svg}</div>\n${hint}</figure>\n`;
 }
 
 /**
@@ -81,18 +85,20 @@ export function renderHtml(data: ReportData, charts: RenderedChart[]): string {
   const rest = charts.filter((c) => !placed.has(c.id)).map(figure).join('');
   // Charts the text placed sit in its last section, so the rest can follow them under the same heading.
   const restHtml = rest && placed.size === 0 ? `<h2>Charts</h2>\n${rest}` : rest;
+  const specs = Object.fromEntries(charts.filter((c) => c.spec).map((c) => [c.id, c.spec]));
+  const scripts = Object.keys(specs).length ? interactiveScripts(specs) : '';
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(data.title)}</title>
-<style>${CSS}</style>
+<style>${CSS}${INTERACTIVE_CSS}</style>
 </head>
 <body>
 <main>
 ${heading}${body}${restHtml}</main>
-</body>
+${scripts}</body>
 </html>
 `;
 }

@@ -2,6 +2,8 @@
 import type { Analysis, SeriesAnalysis, Comparison } from './analyse.js';
 import { ALPHA } from './analyse.js';
 import { besideVerdict, leftOutSection, type LeftOut } from './leftOut.js';
+import { CITATIONS } from './references.js';
+import { seedCountWarning } from './power.js';
 
 const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(digits)).toString());
 const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
@@ -16,12 +18,16 @@ export function verdictSentence(s: SeriesAnalysis): string {
   if (!s.verdict) return `**No verdict${where}**: the comparison needs both variants at ≥ 2 learning rates.`;
   const v = s.verdict;
   const stats = `QV/QKV mean LR sensitivity ratio ${num(v.ratio)}, one-sided exact Mann–Whitney U = ${v.u}, p = ${pval(v.p)} (${v.qv.length} vs ${v.qkv.length} seeds)`;
-  return v.holds ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.` : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.`;
+  const floor = seedCountWarning(v.qv.length, v.qkv.length);
+  return v.holds ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.` : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.${floor ? ` Note: ${floor}.` : ''}`;
 }
 
 function comparisonLine(c: Comparison, what: string): string {
   return `${what}: QV/QKV ratio ${num(c.ratio)}, one-sided exact Mann–Whitney U p = ${pval(c.p)} (${c.qv.length} vs ${c.qkv.length})${c.holds ? '' : ' — not significant'}.`;
 }
+
+/** Steps to 95% with how many runs got there: 1810 from 2 of 5 runs must not read like 1720 from 5 of 5. */
+const reaching = (r: { stepsToAcc: number | null; reached: number; runs: number }) => (r.stepsToAcc === null ? 'never' : `${num(r.stepsToAcc, 4)} (${r.reached}/${r.runs} runs)`);
 
 function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
   const out: string[] = [];
@@ -51,7 +57,7 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
   if (qkv && qv) {
     out.push('', '### Speed (not stability)', '');
     out.push('Steps to 95% eval accuracy, mean over the runs that reached it, per learning rate: ' +
-      qkv.perLr.map((r, i) => `lr ${r.lr}: QKV ${r.stepsToAcc === null ? 'never' : num(r.stepsToAcc, 4)} vs QV ${qv.perLr[i]?.stepsToAcc == null ? 'never' : num(qv.perLr[i].stepsToAcc!, 4)}`).join('; ') +
+      qkv.perLr.map((r, i) => `lr ${r.lr}: QKV ${reaching(r)} vs QV ${qv.perLr[i] ? reaching(qv.perLr[i]) : 'n/a'}`).join('; ') +
       '. Final losses pooled over learning rates mix this speed difference with stability, so the verdict uses per-seed LR sensitivity only.');
   }
   out.push('');
@@ -60,7 +66,7 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
 
 export function reportMarkdown(title: string, a: Analysis, charts: { id: string; title: string; pngFile: string }[], leftOut: LeftOut = { skipped: [], notStarted: [] }, claims: string[] = []): string {
   const out: string[] = [`# ${title}`, ''];
-  out.push('Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention (scores = Q·Vᵀ/√d), trained across learning rates and seeds. Definitions: shared/METRICS.md, summarised in the README.', '');
+  out.push('Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention (scores = Q·Vᵀ/√d), trained across learning rates and seeds. ' + CITATIONS, '');
   for (const s of a.series) out.push(`- ${verdictSentence(s)}`);
   out.push('');
   out.push(...besideVerdict(leftOut));

@@ -46,12 +46,34 @@ export interface WidthPoint {
   holds: boolean;
 }
 
+/** One seed's LR sensitivity: the statistic the verdict tests. */
+export interface SensitivityPoint {
+  series: string;
+  variant: string;
+  seed: number;
+  value: number;
+}
+
+/** One series' verdict test: QV's per-seed sensitivities against QKV's. */
+export interface VerdictPoint {
+  series: string;
+  ratio: number;
+  u: number;
+  p: number;
+  holds: boolean;
+  qv: number; // seeds
+  qkv: number;
+}
+
 export interface ReportData {
   title: string;
   curves: CurvePoint[];
   finals: FinalPoint[];
   heatmaps: Heatmap[];
   width: WidthPoint[] | null;
+  /** The verdict's statistic per seed and its test per series; absent in reports built without an analysis. */
+  sensitivity?: SensitivityPoint[];
+  verdicts?: VerdictPoint[];
   /** The report text (tables, verdict, findings) as Markdown; the HTML renders it above the charts. */
   markdown: string;
 }
@@ -61,4 +83,5 @@ export interface RenderedChart {
   title: string;
   svg: string; // standalone SVG text
   pngFile: string; // file name of the PNG written into the output dir
+  spec?: object; // the Vega-Lite spec, which report.html draws live (tooltips, toggles, zoom)
 }

@@ -30,6 +30,8 @@ export interface GroupOptions {
   quiet?: boolean;
   /** Per run, the checkpoint to continue from (all at one step); absent for a fresh start. */
   resume?: ResumePoint[];
+  /** Called with each logged step and the median train loss of the group's runs there (a sweep's progress). */
+  onProgress?: (step: number, trainLoss: number | null) => void;
 }
 
 export async function runGroup(configs: Config[], dirs: string[], opts: GroupOptions): Promise<RunOutcome[]> {
@@ -47,7 +49,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     return writer;
   });
   const rows: MetricsRow[][] = configs.map((_, r) => [...(resume?.[r].rows ?? [])]);
-  const progress = opts.quiet ? null : makeProgress(base.name, base.train.steps);
+  const progress = opts.quiet ? null : makeProgress(base.name, base.train.steps, process.stderr, resume?.[0].step ?? 0);
   const started = Date.now();
   const shapes = new Map([...paramSpecs(base.model, task.layout)].map(([path, spec]) => [path, spec.shape]));
   const meta = {
@@ -94,6 +96,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
         await Promise.all(stepRows.map((row, r) => (row ? writers[r].appendRows([row]).then(() => rows[r].push(row)) : undefined)));
         const shown = stepRows.find((row) => row !== null);
         if (shown) progress?.update(shown.step, { loss: shown.eval_loss, acc: shown.eval_acc, stepsPerS: shown.steps_per_s });
+        if (shown) opts.onProgress?.(shown.step, medianLoss(stepRows));
       },
       async onClaims(step, readouts) {
         readouts.forEach((c, r) => writers[r].addTrace({ step, weights: c.trace }, c.valueNorm));
@@ -130,6 +133,14 @@ function markEnded(full: () => unknown, statusOnly: () => void): void {
       // nothing more can be written here; the error being thrown names the cause
     }
   }
+}
+
+/** The median train loss of the rows logged at one step (finite ones only): one diverged run must not hide the rest. */
+function medianLoss(rows: (MetricsRow | null)[]): number | null {
+  const xs = rows.flatMap((row) => (row && Number.isFinite(row.train_loss) ? [row.train_loss] : [])).sort((a, b) => a - b);
+  if (xs.length === 0) return null;
+  const mid = Math.floor(xs.length / 2);
+  return xs.length % 2 ? xs[mid] : (xs[mid - 1] + xs[mid]) / 2;
 }
 
 export function runDirName(cfg: Config, parent: string, stamp: string, withSeed: boolean): string {

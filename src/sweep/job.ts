@@ -20,13 +20,21 @@ export interface GroupJob {
 /** `input`: the group's runs cannot continue as they are on disk (a damaged run), said in one line like any bad input. */
 export type WorkerReply = { id: number; ok: true; statuses: string[] } | { id: number; ok: false; message: string; environment?: boolean; input?: boolean };
 
+/** Sent by a worker while a group trains: the logged step and the group's median train loss there. */
+export interface ProgressNote {
+  id: number;
+  progress: { step: number; loss: number | null };
+}
+
+export type OnProgress = (id: number, step: number, loss: number | null) => void;
+
 /** Trains the job's group; failures come back as a reply, so one bad group never stops the sweep. */
-export async function runJob(job: GroupJob): Promise<WorkerReply> {
+export async function runJob(job: GroupJob, onProgress?: OnProgress): Promise<WorkerReply> {
   try {
     await initBackend(job.backend);
     const resume = job.resume ? job.dirs.map((dir, r) => prepareResume(dir, job.configs[r])) : undefined;
     for (const note of resume?.flatMap((p) => p.notes) ?? []) process.stderr.write(`sweep: ${note}\n`);
-    const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume });
+    const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume, onProgress: onProgress && ((step, loss) => onProgress(job.id, step, loss)) });
     return { id: job.id, ok: true, statuses: outcomes.map((o) => o.status) };
   } catch (err) {
     const env = asEnvironmentError(err);

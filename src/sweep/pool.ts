@@ -1,7 +1,7 @@
 /** Runs group jobs on up to N worker processes (wasm is single-threaded in Node, so processes use the cores). */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { GroupJob, WorkerReply } from './job.js';
+import type { GroupJob, OnProgress, ProgressNote, WorkerReply } from './job.js';
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
@@ -9,7 +9,7 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
  * Workers run in their own process group, so a terminal's Ctrl-C reaches only this parent, which passes
  * each SIGINT on exactly once: the first makes workers checkpoint and stop, the second ends them at once.
  */
-export async function runPool(jobs: GroupJob[], workers: number, onDone: (job: GroupJob, reply: WorkerReply) => void, stopRequested: () => boolean): Promise<void> {
+export async function runPool(jobs: GroupJob[], workers: number, onDone: (job: GroupJob, reply: WorkerReply) => void, stopRequested: () => boolean, onProgress: OnProgress = () => {}): Promise<void> {
   const queue = [...jobs];
   const children: ChildProcess[] = [];
   const forward = () => children.forEach((c) => c.exitCode === null && c.kill('SIGINT'));
@@ -26,11 +26,15 @@ export async function runPool(jobs: GroupJob[], workers: number, onDone: (job: G
       for (let job = queue.shift(); job && !stopRequested(); job = queue.shift()) {
         const reply = await new Promise<WorkerReply>((resolve, reject) => {
           const onExit = (code: number | null, signal: string | null) => reject(new Error(`worker exited (${signal ?? code}) during group ${job.id}`));
-          child.once('exit', onExit);
-          child.once('message', (msg: WorkerReply) => {
+          // Progress notes arrive while the group trains; the reply, which has no `progress`, ends it.
+          const onMessage = (msg: WorkerReply | ProgressNote) => {
+            if ('progress' in msg) return onProgress(msg.id, msg.progress.step, msg.progress.loss);
             child.off('exit', onExit);
+            child.off('message', onMessage);
             resolve(msg);
-          });
+          };
+          child.once('exit', onExit);
+          child.on('message', onMessage);
           child.send(job);
         });
         onDone(job, reply);

@@ -12,6 +12,8 @@ import { installStopHandler, isStopRequested } from '../runs/signals.js';
 import { writeJsonAtomic, ensureDir } from '../runs/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
 import { runPool } from './pool.js';
+import { SweepProgress, type GroupInfo } from './progress.js';
+import { seedCountWarnings } from './power.js';
 import type { GroupJob, WorkerReply } from './job.js';
 
 export interface SweepOptions {
@@ -52,6 +54,17 @@ function resumeStep(dir: string, run: PlannedRun): number | null {
   return checkpointStep(dir);
 }
 
+/** A name per group: its variant, the settings that tell it from other groups (dModel=16), and its size. */
+function groupInfos(jobs: GroupJob[], units: PlannedRun[][], startAt: Map<string, number | null>): GroupInfo[] {
+  const flat = (c: PlannedRun['config']) => Object.entries({ ...c.task, ...c.model, ...c.train, ...c.eval }).filter(([k]) => !['attention', 'lr', 'seed'].includes(k));
+  const differing = new Set(jobs.flatMap((j) => flat(j.configs[0]).filter(([k, v]) => jobs.some((o) => JSON.stringify(flat(o.configs[0]).find(([ok]) => ok === k)?.[1]) !== JSON.stringify(v))).map(([k]) => k)));
+  return jobs.map((job, i) => {
+    const c = job.configs[0];
+    const extra = flat(c).filter(([k]) => differing.has(k)).map(([k, v]) => `${k}=${v}`);
+    return { id: job.id, label: [c.model.attention, ...extra, `×${job.dirs.length}`].join(' '), runs: job.dirs.length, steps: c.train.steps, startStep: startAt.get(units[i][0].name) ?? 0 };
+  });
+}
+
 export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepOptions): Promise<SweepResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   ensureDir(opts.dir);
@@ -62,6 +75,8 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   const startAt = new Map(todo.map((run) => [run.name, resumeStep(runDir(opts.dir, run), run)]));
   const resumed = [...startAt.values()].filter((s) => s !== null).length;
   if (resumed) log(`sweep: ${resumed} unfinished run(s) continue from their checkpoints`);
+  // Over the whole plan, not this shard: the shards' runs are compared together afterwards.
+  if (todo.length) for (const warning of seedCountWarnings(plan.runs)) log(`sweep: warning: ${warning}`);
   // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again.
   for (const run of todo) if (startAt.get(run.name) === null && existsSync(runDir(opts.dir, run))) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
   for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
@@ -80,31 +95,34 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
       resume,
     };
   });
-  installStopHandler(() => log('sweep: stopping: workers finish their step and checkpoint (Ctrl-C again to quit at once)'));
+  const progress = jobs.length ? new SweepProgress(groupInfos(jobs, units, startAt)) : null;
+  installStopHandler(() => (progress ? progress.log.bind(progress) : log)('sweep: stopping: workers finish their step and checkpoint (Ctrl-C again to quit at once)'));
   const failed: string[] = [];
-  let done = 0;
-  const started = Date.now();
   // A full disk or a refused write would fail every later group too: hand out no more, let running ones end.
   let environmentFault: string | null = null;
   const inputFaults: string[] = [];
   const stopping = () => isStopRequested() || environmentFault !== null;
   const onReply = (job: GroupJob, reply: WorkerReply) => {
-    done += job.dirs.length;
     if (!reply.ok) failed.push(...job.dirs);
     if (!reply.ok && reply.environment) environmentFault ??= reply.message;
     if (!reply.ok && reply.input) inputFaults.push(...job.dirs);
-    const counts = reply.ok ? Object.entries(reply.statuses.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {})).map(([s, n]) => `${n} ${s}`).join(', ') : reply.environment ? 'stopped by a file-system error (below); its runs keep their last checkpoints' : `failed: ${reply.message}`;
-    log(`sweep: group ${job.id + 1}/${jobs.length} (${job.configs[0].model.attention}, ${job.dirs.length} runs) ${counts} — ${done}/${todo.length} runs, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const error = reply.ok ? null : reply.environment ? 'stopped by a file-system error (below); its runs keep their last checkpoints' : reply.message;
+    progress?.groupDone(job.id, error === null && reply.ok ? { statuses: reply.statuses } : { error: error ?? '' });
   };
-  if (opts.workers <= 1 || jobs.length <= 1) {
-    // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
-    const { runJob } = await import('./job.js');
-    for (const job of jobs) {
-      if (stopping()) break;
-      onReply(job, await runJob(job));
+  const onProgress = (id: number, step: number, loss: number | null) => progress?.update(id, step, loss);
+  try {
+    if (opts.workers <= 1 || jobs.length <= 1) {
+      // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
+      const { runJob } = await import('./job.js');
+      for (const job of jobs) {
+        if (stopping()) break;
+        onReply(job, await runJob(job, onProgress));
+      }
+    } else {
+      await runPool(jobs, opts.workers, onReply, stopping, onProgress);
     }
-  } else {
-    await runPool(jobs, opts.workers, onReply, stopping);
+  } finally {
+    progress?.stop();
   }
   if (environmentFault !== null) {
     throw new EnvironmentError(`${environmentFault}; the sweep stopped: finished runs are kept, and the same command, run again once there is room, continues the rest`);

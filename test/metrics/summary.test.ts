@@ -1,4 +1,4 @@
-/** Run-level figures of shared/METRICS.md on hand-made rows, with every expectation worked out by hand. */
+/** Run-level figures of src/metrics/METRICS.md on hand-made rows, with every expectation worked out by hand. */
 import { describe, expect, it } from 'vitest';
 import { countSpikes, roughness, runFigures, ACC_TARGET } from '../../src/metrics/summary.js';
 

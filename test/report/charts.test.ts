@@ -7,7 +7,7 @@ import type { ReportData } from '../../src/report/types.js';
 import { syntheticReport } from './fixture.js';
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const ALL_IDS = ['loss-curves', 'attention-curves', 'lr-sensitivity', 'heatmaps', 'width'];
+const ALL_IDS = ['loss-curves', 'attention-curves', 'lr-sensitivity', 'sensitivity', 'heatmaps', 'width'];
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -61,7 +61,7 @@ describe('renderCharts', () => {
   });
 
   it('skips each chart whose data is empty', async () => {
-    const empty: ReportData = { ...syntheticReport(), curves: [], finals: [], heatmaps: [], width: null };
+    const empty: ReportData = { ...syntheticReport(), curves: [], finals: [], heatmaps: [], width: null, sensitivity: [], verdicts: [] };
     expect(await renderCharts(empty, tempDir())).toEqual([]);
     const onlyFinals: ReportData = { ...empty, finals: syntheticReport().finals };
     expect((await renderCharts(onlyFinals, tempDir())).map((c) => c.id)).toEqual(['lr-sensitivity']);
@@ -80,12 +80,13 @@ describe('renderCharts', () => {
         { ...base.finals[0], diverged: true, final_eval_loss: 2.3 },
         { ...base.finals[0], series: 'dModel=16', seed: 1 },
       ],
-      heatmaps: [base.heatmaps[0]],
+      // A diverged run's snapshot: its weights are NaN, or null once read back from attention.json.
+      heatmaps: [base.heatmaps[0], { ...base.heatmaps[1], weights: base.heatmaps[1].weights.map((row) => row.map((_, j) => (j % 2 ? Number.NaN : (null as unknown as number)))) }],
       width: [{ dModel: 8, ratio: Number.POSITIVE_INFINITY, p: 1, holds: false }],
     };
     const stderr = vi.spyOn(process.stderr, 'write');
     const charts = await renderCharts(data, tempDir());
-    expect(charts.map((c) => c.id)).toEqual(['loss-curves', 'attention-curves', 'lr-sensitivity', 'heatmaps']);
+    expect(charts.map((c) => c.id)).toEqual(['loss-curves', 'attention-curves', 'lr-sensitivity', 'sensitivity', 'heatmaps']);
     expect(stderr.mock.calls.filter(([s]) => String(s).includes('vega-lite'))).toEqual([]);
   });
 

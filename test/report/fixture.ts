@@ -6,7 +6,7 @@ const LRS = [1e-3, 1e-2];
 const SEEDS = [0, 1];
 const STEPS = [0, 100, 200, 300, 400];
 
-function heatmap(variant: string, sharp: number): Heatmap {
+function heatmap(variant: string, sharp: number, seed = 0): Heatmap {
   const cols = ['k0', 'k1', 'k2', 'k3', 'q'];
   const correct = [2, 0, 3, 1];
   const weights = correct.map((c) => {
@@ -15,7 +15,7 @@ function heatmap(variant: string, sharp: number): Heatmap {
     return row.map((w) => w / sum);
   });
   return {
-    series: '', variant, lr: 1e-2, seed: 0, step: 400,
+    series: '', variant, lr: 1e-2, seed, step: 400,
     rowLabels: ['ex0 q', 'ex1 q', 'ex2 q', 'ex3 q'], colLabels: cols, weights, correct,
   };
 }
@@ -65,7 +65,7 @@ export function syntheticReport(opts: { width?: boolean } = {}): ReportData {
     title: 'Synthetic report',
     curves,
     finals,
-    heatmaps: [heatmap('qkv', 12), heatmap('qv', 4)],
+    heatmaps: [heatmap('qkv', 12), heatmap('qv', 4), heatmap('qkv', 20, 1), heatmap('qv', 2, 1)],
     width:
       opts.width === false
         ? null
@@ -75,5 +75,13 @@ export function syntheticReport(opts: { width?: boolean } = {}): ReportData {
             { dModel: 32, ratio: 0.97, p: 0.6, holds: false },
           ],
     markdown,
+    // Made-up per-seed sensitivities and the test they would give (2 vs 2 seeds: p cannot go below 1/6).
+    sensitivity: [
+      { series: '', variant: 'qkv', seed: 0, value: 0.31 },
+      { series: '', variant: 'qkv', seed: 1, value: 0.35 },
+      { series: '', variant: 'qv', seed: 0, value: 0.42 },
+      { series: '', variant: 'qv', seed: 1, value: 0.38 },
+    ],
+    verdicts: [{ series: '', ratio: 1.21, u: 4, p: 1 / 6, holds: false, qv: 2, qkv: 2 }],
   };
 }

@@ -10,21 +10,34 @@ import { syntheticReport } from './fixture.js';
 let dir: string;
 let charts: RenderedChart[];
 let html: string;
+/** The page without the inline chart runtime, whose minified code holds URLs and markup of its own. */
+let page: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'qkv-html-'));
   charts = await renderCharts(syntheticReport(), dir);
   html = renderHtml(syntheticReport(), charts);
+  page = html.replace(/<script\b[^>]*>[\s\S]*?<\/script>/gi, '');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('renderHtml', () => {
-  it('loads nothing from the network', () => {
-    const refs = [...html.matchAll(/\b(?:src|href)\s*=\s*["']?\s*([^"'\s>]*)/gi)].map((m) => m[1]);
+  it('loads nothing from the network: the chart runtime is inline, every script without src', () => {
+    const refs = [...page.matchAll(/\b(?:src|href)\s*=\s*["']?\s*([^"'\s>]*)/gi)].map((m) => m[1]);
     expect(refs.filter((r) => /^(https?:)?\/\//i.test(r))).toEqual([]);
-    expect(html).not.toMatch(/<script\b/i);
-    expect(html).not.toMatch(/<link\b/i);
-    expect(html).not.toMatch(/@import|url\(\s*["']?https?:/i);
+    const scripts = [...html.matchAll(/<script\b([^>]*)>/gi)].map((m) => m[1]);
+    expect(scripts.filter((attrs) => /\bsrc\s*=/i.test(attrs))).toEqual([]);
+    expect(scripts.map((a) => /data-lib="([^"]+)"/.exec(a)?.[1] ?? /type="([^"]+)"/.exec(a)?.[1] ?? 'boot')).toEqual(['vega', 'vega-lite', 'vega-embed', 'application/json', 'boot']);
+    expect(html).not.toMatch(/sourceMappingURL/); // would name a .map file the report does not carry
+    expect(page).not.toMatch(/<link\b/i);
+    expect(page).not.toMatch(/@import|url\(\s*["']?https?:/i);
+  });
+
+  it("embeds every chart's Vega-Lite spec for the live chart", () => {
+    const json = /<script type="application\/json" id="chart-specs">([\s\S]*?)<\/script>/.exec(html)![1];
+    const specs = JSON.parse(json);
+    expect(Object.keys(specs)).toEqual(charts.map((c) => c.id));
+    for (const c of charts) expect(specs[c.id]).toEqual(JSON.parse(JSON.stringify(c.spec)));
   });
 
   it('contains every chart exactly once, inline', () => {
@@ -33,7 +46,7 @@ describe('renderHtml', () => {
       expect(figures).toHaveLength(1);
     }
     expect(html.match(/<figure class="chart"/g)).toHaveLength(charts.length);
-    expect(html.match(/<svg\b/g)?.length).toBe(charts.length);
+    expect(page.match(/<svg\b/g)?.length).toBe(charts.length);
     // The Markdown's ![...](loss-curves.png) became the inline chart, not an image that needs the PNG beside it.
     expect(html).not.toMatch(/<img\b[^>]*loss-curves\.png/);
   });

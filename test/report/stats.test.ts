@@ -1,5 +1,5 @@
 /**
- * The statistics behind the verdict (shared/METRICS.md): the one-sided exact Mann–Whitney U test, LR
+ * The statistics behind the verdict (src/metrics/METRICS.md): the one-sided exact Mann–Whitney U test, LR
  * sensitivity and the sample standard deviation. Every expected value here is worked out by hand or by an
  * independent brute-force count written in this file, never taken from the implementation's output.
  */
