@@ -8,7 +8,7 @@ import { renderHtml } from '../report/html.js';
 import { copyReferenceDocs } from '../report/references.js';
 import { writeExports } from '../report/exports.js';
 import { summaryLines } from '../report/terminal.js';
-import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../runs/atomic.js';
+import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { analyseClaims } from '../report/claims.js';
 import { renderClaimsChart } from '../report/claimsChart.js';
 import { claimsMarkdown, claimsJson, claimsSummaryLines, copyClaimsSources } from '../report/claimsMarkdown.js';

@@ -9,14 +9,10 @@ import { tf } from '../backend.js';
 import type { AttentionResult } from '../model/attention.js';
 import type { ModelConfig } from '../model/schema.js';
 import type { Layout, Encoded } from '../tasks/types.js';
+import type { TracePoint, ValueNormFigures } from '../runs/records.js';
 
-/** One run's value-norm figures at one evaluation; null where no row had a defined ρ. */
-export interface ValueNormFigures {
-  rho: number | null; // mean Spearman ρ over rows
-  top_hit: number | null; // share of rows whose most-attended wrong position has the largest value norm
-  chance: number | null; // mean of 1/(wrong positions) over the same rows
-  rows: number; // rows with a defined ρ
-}
+export type { TracePoint, ValueNormFigures };
+
 
 /** What one evaluation hands out per run: the trace row (always) and the value-norm figures (final evaluation). */
 export interface ClaimReadout {
@@ -139,10 +135,6 @@ export function meanTotalVariation(p: ArrayLike<number>, q: ArrayLike<number>, w
   return sum / 2 / (p.length / width);
 }
 
-export interface TracePoint {
-  step: number;
-  weights: number[]; // [k][H][S][N] flattened
-}
 
 /**
  * Attention volatility: the mean TV between consecutive logged steps, over the pairs whose earlier step is in the

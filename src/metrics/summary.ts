@@ -1,8 +1,9 @@
 /** Run-level stability figures of src/metrics/METRICS.md, computed from the logged rows (pure TS). */
 import { sampleStandardDeviation } from 'simple-statistics';
-import type { MetricsRow } from '../train/trainer.js';
+import type { MetricsRow, RunStatus } from '../runs/records.js';
 
-export type RunStatus = 'running' | 'completed' | 'diverged' | 'interrupted' | 'failed';
+export type { RunStatus };
+
 
 export interface RunFigures {
   init_eval_loss: number | null; // ℓ₀: the eval loss at initialisation (row 0)

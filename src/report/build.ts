@@ -47,7 +47,7 @@ function heatmapOf(run: LoadedRun, series: string): Heatmap {
   const snap = att.snapshots.at(-1)!;
   const layer = snap.layers.at(-1)!; // the last layer: the one whose output is read
   const { queryStart, queryCount: S, positions: N } = att.layout;
-  const sources: number[] = (att as unknown as { sources?: number[] }).sources ?? [];
+  const sources = att.sources ?? []; // older runs' attention.json may lack it
   const rowLabels: string[] = [];
   const weights: number[][] = [];
   const correct: number[] = [];

@@ -5,7 +5,7 @@
  */
 import { relative, join, sep } from 'node:path';
 import { createObjectCsvStringifier } from 'csv-writer';
-import { writeFileAtomic } from '../runs/atomic.js';
+import { writeFileAtomic } from '../files/atomic.js';
 import { flatten } from './analyse.js';
 import type { LoadedRun } from './collect.js';
 

@@ -9,16 +9,19 @@ import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { UserError, isEnvironmentCode } from '../errors.js';
 import { validate, configSchema, type Config } from '../config.js';
-import { METRIC_COLUMNS } from '../runs/rundir.js';
-import type { AttentionSnapshot } from '../train/trainer.js';
+import { METRIC_COLUMNS, type AttentionFile, type AttentionSnapshot } from '../runs/records.js';
+import type { Layout } from '../tasks/types.js';
 
 export interface LoadedRun {
   dir: string;
   config: Config;
   summary: Record<string, any>;
   rows: Record<string, number>[];
-  attention: { examples: unknown[]; layout: { queryStart: number; queryCount: number; positions: number }; snapshots: AttentionSnapshot[] } | null;
+  attention: ReadAttention | null;
 }
+
+/** attention.json as checked on reading: what the schema below guarantees, the rest as older runs may lack it. */
+export type ReadAttention = { examples: unknown[]; layout: Pick<Layout, 'queryStart' | 'queryCount' | 'positions'>; snapshots: AttentionSnapshot[] } & Partial<Omit<AttentionFile, 'examples' | 'layout' | 'snapshots'>>;
 
 export type ReadRun = { kind: 'run'; run: LoadedRun } | { kind: 'unfinished'; status: string } | { kind: 'damaged'; reason: string };
 
@@ -50,7 +53,7 @@ export function readRun(dir: string): ReadRun {
     const summary = checked(summarySchema, readJson(dir, 'summary.json'), 'summary.json');
     if (summary.status !== status) throw new Damaged(`summary.json says ${summary.status} but status says ${status}`);
     const rows = readMetrics(dir, config, status);
-    const attention = checked(attentionSchema, readJson(dir, 'attention.json'), 'attention.json') as LoadedRun['attention'];
+    const attention = checked(attentionSchema, readJson(dir, 'attention.json'), 'attention.json') as unknown as ReadAttention; // the schema checked the shape
     return { kind: 'run', run: { dir, config, summary, rows, attention } };
   } catch (err) {
     if (err instanceof Damaged) return { kind: 'damaged', reason: err.message };

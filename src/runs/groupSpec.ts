@@ -8,7 +8,8 @@ import { Stream } from '../rng.js';
 import { initialValues } from '../model/params.js';
 import type { ModelConfig } from '../model/schema.js';
 import type { TrainConfig } from '../train/schema.js';
-import type { GroupSpec, RunState } from '../train/trainer.js';
+import type { GroupSpec } from '../train/spec.js';
+import type { RunState } from './records.js';
 import type { AnyTask } from '../tasks/index.js';
 import type { Encoded } from '../tasks/types.js';
 

@@ -2,9 +2,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError, isEnvironmentCode } from '../errors.js';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../files/atomic.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
-import { logSteps, type MetricsRow, type AttentionSnapshot } from '../train/trainer.js';
+import { logSteps } from '../train/trainer.js';
+import type { MetricsRow, AttentionSnapshot } from './records.js';
 import type { Config } from '../config.js';
 import type { TracePoint } from '../metrics/claims.js';
 import { makeTask } from '../tasks/index.js';

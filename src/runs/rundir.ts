@@ -3,16 +3,9 @@ import { mkdirSync, existsSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, dirname, resolve } from 'node:path';
 import { createObjectCsvWriter } from 'csv-writer';
 import { UserError, EnvironmentError, asEnvironmentError } from '../errors.js';
-import { writeFileAtomic, writeJsonAtomic, ensureDir } from './atomic.js';
-import { checkInjectedFault } from './faults.js';
-import type { MetricsRow, AttentionSnapshot } from '../train/trainer.js';
-import type { RunStatus } from '../metrics/summary.js';
-import type { TracePoint, ValueNormFigures } from '../metrics/claims.js';
-
-export const METRIC_COLUMNS = [
-  'step', 'lr', 'train_loss', 'eval_loss', 'eval_acc', 'attn_entropy', 'attn_entropy_norm', 'attn_max_logit',
-  'retrieval_mass', 'grad_norm', 'grad_norm_wq', 'grad_norm_wk', 'grad_norm_wv', 'elapsed_s', 'steps_per_s',
-] as const;
+import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../files/atomic.js';
+import { checkInjectedFault } from '../files/faults.js';
+import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot, type AttentionFile, type RunStatus, type TracePoint, type ValueNormFigures } from './records.js';
 
 /**
  * Creates `dir` for a new run. It must not hold anything yet: an existing run is never overwritten.

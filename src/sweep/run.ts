@@ -9,7 +9,7 @@ import { loadEvalSet } from '../tasks/evalset.js';
 import { readStatus, createRunDir } from '../runs/rundir.js';
 import { checkpointStep } from '../runs/checkpoint.js';
 import { installStopHandler, isStopRequested } from '../runs/signals.js';
-import { writeJsonAtomic, ensureDir } from '../runs/atomic.js';
+import { writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
 import { runPool } from './pool.js';
 import { SweepProgress, type GroupInfo } from './progress.js';

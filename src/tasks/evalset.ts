@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Stream } from '../rng.js';
 import { UserError } from '../errors.js';
-import { writeFileAtomic, ensureDir } from '../runs/atomic.js';
+import { writeFileAtomic, ensureDir } from '../files/atomic.js';
 import type { EvalConfig } from './schema.js';
 import type { AnyTask } from './index.js';
 import type { Encoded } from './types.js';

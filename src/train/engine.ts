@@ -8,13 +8,10 @@ import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
 import { attentionStats, statsInputs, type AttentionLayer } from '../metrics/attention.js';
 import { claimTensors, readClaims, type ClaimReadout } from '../metrics/claims.js';
+import type { RunState, SnapshotLayers } from '../runs/records.js';
 
-/** Everything a run needs to continue exactly: parameters and, after step 0, Adam's moments. */
-export interface RunState {
-  params: Map<string, Float32Array>;
-  m?: Map<string, Float32Array>;
-  v?: Map<string, Float32Array>;
-}
+export type { RunState };
+
 
 /** `auto` takes the fused kernel wherever it computes the model, else the tfjs graph. */
 export type KernelChoice = 'auto' | 'fused' | 'tfjs';
@@ -35,8 +32,6 @@ export interface StepResult {
   norms: number[][] | null;
 }
 
-/** Per layer and head, attention weights at one step: a few fixed eval examples and the eval-set mean. */
-export type SnapshotLayers = { examples: number[][][][]; mean: number[][][] }[]; // examples[e][h][row][key], mean[h][row][key]
 
 export interface EvalResult {
   loss: number[];

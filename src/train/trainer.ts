@@ -2,83 +2,15 @@
  * The training loop for a group of R runs with one shape. It knows nothing about tasks: batches and the
  * eval set arrive as encoded typed arrays, and everything it measures goes out through hooks.
  */
-import type { Layout, Encoded } from '../tasks/types.js';
-import type { ModelConfig } from '../model/schema.js';
 import { fusedSupports } from '../model/fused.js';
 import { UserError } from '../errors.js';
-import type { ClaimReadout } from '../metrics/claims.js';
-import type { Engine, EngineSpec, KernelChoice, RunState, SnapshotLayers } from './engine.js';
+import type { Engine, EngineSpec, KernelChoice } from './engine.js';
+import type { GroupSpec, GroupResult } from './spec.js';
+import type { MetricsRow } from '../runs/records.js';
 import { FusedEngine } from './fusedEngine.js';
 import { TfjsEngine } from './tfjsEngine.js';
 
-export type { RunState, KernelChoice };
-
-export interface MetricsRow {
-  step: number;
-  lr: number;
-  train_loss: number;
-  eval_loss: number;
-  eval_acc: number;
-  attn_entropy: number;
-  attn_entropy_norm: number;
-  attn_max_logit: number;
-  retrieval_mass: number;
-  grad_norm: number;
-  grad_norm_wq: number;
-  grad_norm_wk: number | null; // null (an empty cell) for the keyless variant
-  grad_norm_wv: number;
-  elapsed_s: number;
-  steps_per_s: number;
-  [perLayer: `retrieval_mass_l${number}`]: number;
-}
-
-/** Per layer and head, attention weights at one step: a few fixed eval examples and the eval-set mean. */
-export interface AttentionSnapshot {
-  step: number;
-  layers: SnapshotLayers;
-}
-
-export interface GroupSpec {
-  model: ModelConfig;
-  layout: Layout;
-  steps: number;
-  batchSize: number;
-  warmup: number;
-  logEvery: number;
-  /** Base learning rate per run; R = lrs.length. */
-  lrs: number[];
-  /** Starting state per run: fresh parameters (see initialValues), or a checkpoint's parameters and moments. */
-  initial: RunState[];
-  /** The step the state belongs to: 0 for a fresh start, the checkpoint's step on resume. */
-  startStep?: number;
-  /** Runs already diverged at startStep (from a checkpoint). */
-  divergedAt?: (number | null)[];
-  /** Checkpoint every N steps (0 = only at the end); the hook receives every run's full state. */
-  checkpointEvery?: number;
-  onCheckpoint?(step: number, states: RunState[], divergedAt: (number | null)[]): Promise<void>;
-  /** Polled at every step boundary; when true, the trainer checkpoints and returns early. */
-  stopRequested?(): boolean;
-  /** One training batch per run for the next step. */
-  nextBatches(): Encoded[];
-  evalSet: Encoded;
-  /** How many eval examples an attention snapshot keeps. */
-  snapshotExamples: number;
-  onRows(rows: (MetricsRow | null)[]): Promise<void>;
-  onSnapshot(snapshots: AttentionSnapshot[]): Promise<void>;
-  /** Which engine computes the steps (default auto: fused where it applies). */
-  kernel?: KernelChoice;
-  /** At every logged step, per run: the claims' attention trace, and at the last step the value-norm figures. */
-  onClaims?(step: number, readouts: ClaimReadout[]): Promise<void>;
-}
-
-export interface GroupResult {
-  /** The engine that computed the steps. */
-  kernel: 'fused' | 'tfjs';
-  divergedAt: (number | null)[];
-  /** The step the group stopped at when stopRequested() said so; null when it ran to the end. */
-  stoppedAt: number | null;
-}
-
+export type { KernelChoice, GroupSpec, GroupResult };
 
 /** The learning rate at `step`: linear warmup to the base rate over `warmup` steps, constant after. */
 export function lrAt(base: number, step: number, warmup: number): number {

@@ -11,7 +11,8 @@ import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
 import { buildGroup } from '../../src/runs/groupSpec.js';
-import { trainGroup, type MetricsRow, type AttentionSnapshot } from '../../src/train/trainer.js';
+import { trainGroup } from '../../src/train/trainer.js';
+import type { MetricsRow, AttentionSnapshot } from '../../src/runs/records.js';
 import type { Task } from '../../src/tasks/types.js';
 
 const STEPS = 30;

@@ -10,7 +10,8 @@ import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
 import { buildGroup } from '../../src/runs/groupSpec.js';
-import { trainGroup, type KernelChoice, type MetricsRow } from '../../src/train/trainer.js';
+import { trainGroup, type KernelChoice } from '../../src/train/trainer.js';
+import type { MetricsRow } from '../../src/runs/records.js';
 import { UserError } from '../../src/errors.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 

@@ -1,3 +1,4 @@
+/** Atomic file writes (temp file, fsync, rename) for every module that writes files: runs, reports, eval sets. */
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, existsSync, statSync, mkdirSync } from 'node:fs';
 import { dirname, basename, join, resolve } from 'node:path';
 import { UserError, asEnvironmentError } from '../errors.js';

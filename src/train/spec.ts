@@ -1,0 +1,47 @@
+/** What trainGroup takes and returns: a group of R runs of one shape, and the hooks it reports through. */
+import type { Layout, Encoded } from '../tasks/types.js';
+import type { ModelConfig } from '../model/schema.js';
+import type { ClaimReadout } from '../metrics/claims.js';
+import type { AttentionSnapshot, MetricsRow, RunState } from '../runs/records.js';
+import type { KernelChoice } from './engine.js';
+
+export interface GroupSpec {
+  model: ModelConfig;
+  layout: Layout;
+  steps: number;
+  batchSize: number;
+  warmup: number;
+  logEvery: number;
+  /** Base learning rate per run; R = lrs.length. */
+  lrs: number[];
+  /** Starting state per run: fresh parameters (see initialValues), or a checkpoint's parameters and moments. */
+  initial: RunState[];
+  /** The step the state belongs to: 0 for a fresh start, the checkpoint's step on resume. */
+  startStep?: number;
+  /** Runs already diverged at startStep (from a checkpoint). */
+  divergedAt?: (number | null)[];
+  /** Checkpoint every N steps (0 = only at the end); the hook receives every run's full state. */
+  checkpointEvery?: number;
+  onCheckpoint?(step: number, states: RunState[], divergedAt: (number | null)[]): Promise<void>;
+  /** Polled at every step boundary; when true, the trainer checkpoints and returns early. */
+  stopRequested?(): boolean;
+  /** One training batch per run for the next step. */
+  nextBatches(): Encoded[];
+  evalSet: Encoded;
+  /** How many eval examples an attention snapshot keeps. */
+  snapshotExamples: number;
+  onRows(rows: (MetricsRow | null)[]): Promise<void>;
+  onSnapshot(snapshots: AttentionSnapshot[]): Promise<void>;
+  /** Which engine computes the steps (default auto: fused where it applies). */
+  kernel?: KernelChoice;
+  /** At every logged step, per run: the claims' attention trace, and at the last step the value-norm figures. */
+  onClaims?(step: number, readouts: ClaimReadout[]): Promise<void>;
+}
+
+export interface GroupResult {
+  /** The engine that computed the steps. */
+  kernel: 'fused' | 'tfjs';
+  divergedAt: (number | null)[];
+  /** The step the group stopped at when stopRequested() said so; null when it ran to the end. */
+  stoppedAt: number | null;
+}
