@@ -379,16 +379,6 @@ describe('compare', () => {
     SLOW,
   );
 
-  it(
-    'report rendering takes a reasonable time on the tiny sweep',
-    async () => {
-      const { result, seconds } = await tinyCompare();
-      expect(result.status, explain(result)).toBe(0);
-      console.log(`compare (8 runs, charts included): ${seconds.toFixed(1)} s`);
-      expect(seconds, 'compare of 8 tiny runs, charts included').toBeLessThan(30);
-    },
-    SLOW,
-  );
 });
 
 describe('ablation', () => {

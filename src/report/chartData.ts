@@ -2,6 +2,7 @@
  * Reshapes ReportData into the flat rows the chart specs plot. Pure and deterministic: every
  * grouping is sorted, so the same data always yields the same rows in the same order.
  */
+import { meanOf, stdOf } from './stats.js';
 import type { CurvePoint, FinalPoint, Heatmap, ReportData } from './types.js';
 
 // 'en' is fixed so the order does not depend on the machine's locale; numeric so dModel=16 < dModel=128.
@@ -39,16 +40,6 @@ function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
   return out;
 }
 
-function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-/** Sample std (n − 1), 0 for a single value: one seed has no spread to show. */
-function std(xs: number[]): number {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-}
 
 const byCurveKey = (a: CurveAgg, b: CurveAgg) =>
   natural(a.series, b.series) || natural(a.variant, b.variant) || a.lr - b.lr || a.step - b.step;
@@ -74,7 +65,7 @@ export function aggregateCurves(curves: CurvePoint[], pick: (p: CurvePoint) => n
     const xs = pts.map(pick).filter(Number.isFinite);
     if (xs.length === 0) continue;
     const { series, variant, lr, step } = pts[0];
-    out.push({ series, variant, lr, step, mean: mean(xs), lo: Math.min(...xs), hi: Math.max(...xs) });
+    out.push({ series, variant, lr, step, mean: meanOf(xs), lo: Math.min(...xs), hi: Math.max(...xs) });
   }
   return out.sort(byCurveKey);
 }
@@ -98,8 +89,8 @@ export function aggregateFinals(finals: FinalPoint[]): FinalAgg[] {
   for (const pts of groups.values()) {
     const xs = pts.map((p) => p.final_eval_loss).filter(Number.isFinite);
     if (xs.length === 0) continue;
-    const m = mean(xs);
-    const s = std(xs);
+    const m = meanOf(xs);
+    const s = stdOf(xs); // sample std, 0 for one seed: no spread to show
     const { series, variant, lr } = pts[0];
     // A loss is never negative, so a bar reaching below 0 would show a value no run can have.
     out.push({ series, variant, lr, mean: m, lo: Math.max(0, m - s), hi: m + s, min: Math.min(...xs), max: Math.max(...xs), seeds: xs.length });

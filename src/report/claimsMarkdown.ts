@@ -4,8 +4,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SeriesClaims, ClaimResult, StatisticResult, CellResult } from './claims.js';
 import { SCALE_LR } from './claims.js';
+import { formatNumber } from './format.js';
 
-const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(digits)).toString());
+const num = formatNumber;
 const pval = (p: number | null | undefined) => (p === null || p === undefined || !Number.isFinite(p) ? 'n/a' : p < 0.001 ? p.toExponential(2) : p.toFixed(4));
 
 /** The files the section links, copied beside the report so the links work wherever the report goes. */

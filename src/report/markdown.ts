@@ -1,11 +1,12 @@
 /** The report's words and tables, in Markdown: what a reader needs to judge the verdict. */
 import type { Analysis, SeriesAnalysis, Comparison } from './analyse.js';
 import { ALPHA } from './analyse.js';
+import { formatNumber } from './format.js';
 import { besideVerdict, leftOutSection, type LeftOut } from './leftOut.js';
 import { CITATIONS } from './references.js';
 import { seedCountWarning } from './power.js';
 
-const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(digits)).toString());
+const num = formatNumber;
 const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
 const pval = (p: number) => (p < 0.001 ? p.toExponential(2) : p.toFixed(4));
 
@@ -57,7 +58,10 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
   if (qkv && qv) {
     out.push('', '### Speed (not stability)', '');
     out.push('Steps to 95% eval accuracy, mean over the runs that reached it, per learning rate: ' +
-      qkv.perLr.map((r, i) => `lr ${r.lr}: QKV ${reaching(r)} vs QV ${qv.perLr[i] ? reaching(qv.perLr[i]) : 'n/a'}`).join('; ') +
+      qkv.perLr.map((r) => {
+        const paired = qv.perLr.find((q) => q.lr === r.lr); // paired by learning rate: the two lists need not match
+        return `lr ${r.lr}: QKV ${reaching(r)} vs QV ${paired ? reaching(paired) : 'n/a'}`;
+      }).join('; ') +
       '. Final losses pooled over learning rates mix this speed difference with stability, so the verdict uses per-seed LR sensitivity only.');
   }
   out.push('');

@@ -1,8 +1,9 @@
 /** compare's printed summary: per series, a table whose columns fit their widest cell, then the verdict. */
 import type { Analysis } from './analyse.js';
 import { verdictSentence } from './markdown.js';
+import { formatNumber } from './format.js';
 
-const n = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : Number(x.toPrecision(3)).toString());
+const n = (x: number | null) => formatNumber(x);
 
 /** Left-aligned columns, each as wide as its widest cell plus two spaces; the last column is not padded. */
 export function alignColumns(rows: string[][]): string[] {
