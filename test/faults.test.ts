@@ -310,7 +310,6 @@ describe('a damaged newest checkpoint', () => {
 });
 
 describe('compare over a folder with one damaged run among good ones', () => {
-  const RUNS = ['qkv', 'qv'].flatMap((a) => ['0.003', '0.03'].flatMap((lr) => [0, 1].map((s) => `attention-${a}_lr-${lr}_seed-${s}`)));
   let sweep: Promise<{ cwd: string; runs: string }>;
   beforeAll(() => {
     const cwd = fresh('compare');

@@ -49,6 +49,7 @@ const missing: Damage = (path) => rmSync(path);
 /** A directory where the file belongs (a botched copy or restore). */
 const directory: Damage = (path) => (rmSync(path), mkdirSync(path));
 /** JSON that parses but has a field of the wrong type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the edits reach into parsed JSON of any shape
 const jsonField = (edit: (value: any) => void): Damage => (path) => {
   const value = JSON.parse(readFileSync(path, 'utf8'));
   edit(value);

@@ -65,7 +65,10 @@ export function flatten(value: unknown, prefix = '', out: Record<string, unknown
 
 /** The loss LR sensitivity uses: the final eval loss, or ℓ₀ for a diverged run (METRICS.md). */
 export const finalLoss = (run: LoadedRun): number =>
-  run.summary.status === 'diverged' || !Number.isFinite(run.summary.final_eval_loss) ? run.summary.init_eval_loss : run.summary.final_eval_loss;
+  (run.summary.status === 'diverged' || !Number.isFinite(run.summary.final_eval_loss) ? run.summary.init_eval_loss : run.summary.final_eval_loss) ?? NaN;
+
+/** ℓ₀, the eval loss at initialisation; NaN when a run logged no row (it then spoils its seed's figure visibly). */
+export const initLoss = (run: LoadedRun): number => run.summary.init_eval_loss ?? NaN;
 
 /** A series' label: its values of the keys that differ between series, e.g. "dModel=16". */
 export function seriesLabel(flatConfig: Record<string, unknown>, differingKeys: string[]): string {
@@ -148,7 +151,7 @@ function analyseVariant(variant: string, runs: LoadedRun[], label: string, warni
         incompleteSeeds.push(seed);
         continue;
       }
-      sensitivity.push({ seed, value: lrSensitivity(byLr.map((r) => finalLoss(r!)), byLr[0]!.summary.init_eval_loss) });
+      sensitivity.push({ seed, value: lrSensitivity(byLr.map((r) => finalLoss(r!)), initLoss(byLr[0]!)) });
     }
     if (incompleteSeeds.length) warnings.push(`${label || variant}: ${variant} seeds ${incompleteSeeds.join(', ')} lack a run at some learning rate and are left out of LR sensitivity`);
   }

@@ -8,7 +8,6 @@ import {
   aggregateCurves,
   aggregateFinals,
   distinctSorted,
-  heatmapCells,
   orderedFinals,
   seriesOrder,
   variantOrder,

@@ -5,7 +5,7 @@
  */
 import type { LoadedRun } from './collect.js';
 import type { Analysis } from './analyse.js';
-import { ALPHA, finalLoss, flatten } from './analyse.js';
+import { ALPHA, finalLoss, initLoss, flatten } from './analyse.js';
 import { meanOf, stdOf, mannWhitneyGreater } from './stats.js';
 import { stratifiedMannWhitney, holm, effectOf, bootstrapCi, pairsNeeded, type Stratum, type EffectKind } from './claimStats.js';
 
@@ -229,7 +229,7 @@ function scaleClaim(runs: LoadedRun[], label: string): Omit<ClaimResult, 'id' | 
             notes.push(`${variant} seed ${seed} at lr ${lr} lacks a run at some scale and is left out`);
             continue;
           }
-          out.push(scaleSensitivity(byScale.map((r) => finalLoss(r!)), byScale.map((r) => r!.summary.init_eval_loss)));
+          out.push(scaleSensitivity(byScale.map((r) => finalLoss(r!)), byScale.map((r) => initLoss(r!))));
         }
         return out;
       };

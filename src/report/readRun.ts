@@ -15,7 +15,7 @@ import type { Layout } from '../tasks/types.js';
 export interface LoadedRun {
   dir: string;
   config: Config;
-  summary: Record<string, any>;
+  summary: z.infer<typeof summarySchema> & Record<string, unknown>;
   rows: Record<string, number>[];
   attention: ReadAttention | null;
 }

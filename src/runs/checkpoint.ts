@@ -125,7 +125,7 @@ export function loadCheckpoint(runDir: string, check: (c: Checkpoint) => void = 
       try {
         check(ckpt);
       } catch (err) {
-        throw new Error(`does not match config.json (${message(err)})`);
+        throw new Error(`does not match config.json (${message(err)})`, { cause: err });
       }
       const fallback = problems.length ? `${runDir}: the checkpoint at step ${entries[0].step} ${problems[0]}; falling back to the previous one, at step ${entry.step}` : null;
       return { ...ckpt, fallback };
@@ -189,6 +189,6 @@ function readEntry(dir: string, entry: Entry): Checkpoint {
     }
     return { step: entry.step, state, dataStream: entry.data_stream, divergedAt: entry.diverged_at };
   } catch (err) {
-    throw new Error(`is corrupt (${message(err)})`);
+    throw new Error(`is corrupt (${message(err)})`, { cause: err });
   }
 }

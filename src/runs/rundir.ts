@@ -5,7 +5,7 @@ import { createObjectCsvWriter } from 'csv-writer';
 import { UserError, EnvironmentError, asEnvironmentError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { checkInjectedFault } from '../files/faults.js';
-import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot, type AttentionFile, type RunStatus, type TracePoint, type ValueNormFigures } from './records.js';
+import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot, type RunStatus, type TracePoint, type ValueNormFigures } from './records.js';
 
 /**
  * Creates `dir` for a new run. It must not hold anything yet: an existing run is never overwritten.

@@ -40,16 +40,16 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Nam
   if (bytes.length < 8) throw new Error('safetensors: file shorter than its header length');
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (8 + headerLength > bytes.length) throw new Error('safetensors: header runs past the end of the file');
-  const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8')) as Record<string, any>;
+  const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; // checked field by field below
   const dataStart = 8 + headerLength;
   const tensors = new Map<string, NamedTensor>();
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     if (info.dtype !== 'F32') throw new Error(`safetensors: ${name} has dtype ${info.dtype}; only F32 is used here`);
-    const [begin, end] = info.data_offsets as [number, number];
+    const [begin, end] = info.data_offsets;
     if (dataStart + end > bytes.length || end - begin !== 4 * info.shape.reduce((a: number, b: number) => a * b, 1)) throw new Error(`safetensors: ${name} has a bad byte range`);
     const copy = bytes.slice(dataStart + begin, dataStart + end); // aligned copy
     tensors.set(name, { shape: info.shape, data: new Float32Array(copy.buffer, copy.byteOffset, (end - begin) / 4) });
   }
-  return { tensors, metadata: header.__metadata__ ?? {} };
+  return { tensors, metadata: (header.__metadata__ as unknown as Record<string, string> | undefined) ?? {} }; // __metadata__ maps strings to strings
 }

@@ -9,6 +9,7 @@ import { chartSpecs } from '../../src/report/chartSpecs.js';
 import type { CurvePoint, ReportData } from '../../src/report/types.js';
 import { syntheticReport } from './fixture.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- vega-lite specs are walked as plain JSON here
 const byId = (data: ReportData) => new Map(chartSpecs(data).map((c) => [c.id, c.spec as Record<string, any>]));
 
 /** A second series, `steps=300`, that logged up to step 300 at lr 1e-3 only. */
@@ -73,7 +74,7 @@ describe('chart specs', () => {
   it('offers the heatmaps seed by seed, every learning rate at once', () => {
     const heat = byId(syntheticReport()).get('heatmaps')!;
     expect(heat.params[0]).toMatchObject({ name: 'heatSeed', value: 0, bind: { input: 'select', options: [0, 1] } });
-    const cells = heat.vconcat.flatMap((row: any) => row.hconcat.flatMap((p: any) => p.data.values));
+    const cells = heat.vconcat.flatMap((row: { hconcat: { data: { values: unknown[] } }[] }) => row.hconcat.flatMap((p) => p.data.values));
     expect(new Set(cells.map((c: { seed: number }) => c.seed))).toEqual(new Set([0, 1]));
   });
 

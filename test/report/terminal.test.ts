@@ -10,7 +10,7 @@ describe('alignColumns', () => {
       ['qkv', '0.001', '0.0397 ± 0.000123', 'x'],
       ['qv', '0.1', '2.75 ± 0.1', 'y'],
     ]);
-    const starts = (line: string) => [...line.matchAll(/(?:^|  )(\S)/g)].map((m) => m.index! + (m[0].length - 1));
+    const starts = (line: string) => [...line.matchAll(/(?:^| {2})(\S)/g)].map((m) => m.index! + (m[0].length - 1));
     expect(lines.map(starts)).toEqual([
       [0, 9, 16, 35],
       [0, 9, 16, 35],

@@ -108,7 +108,7 @@ describe('loadSweep: grid expansion', () => {
   it('never plans two runs with the same name (duplicate grid values: [0.001, 1e-3])', () => {
     // 0.001 and 1e-3 are the same number: two runs named lr-0.001 would share one run directory.
     const path = sweepFile(`base: base.yaml\ngrid:\n  train.lr: [0.001, 1e-3]\n`, { 'base.yaml': BASE });
-    let plan: ReturnType<typeof loadSweep> | null = null;
+    let plan: ReturnType<typeof loadSweep>;
     try {
       plan = loadSweep(path, []);
     } catch (err) {
