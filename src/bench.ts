@@ -109,7 +109,9 @@ async function main(): Promise<void> {
       const sps = await trainStepsPerS(base, R, kernel === 'tfjs' ? (R >= 25 ? 100 : 300) : R >= 25 ? 300 : 1000, kernel);
       const first = byR.find((b) => b.kernel === kernel)?.run_steps_per_s ?? sps * R;
       byR.push({ kernel, R, steps_per_s: sps, run_steps_per_s: sps * R, ms_per_step: 1000 / sps });
-      line(`  ${kernel.padEnd(7)} ${String(R).padEnd(5)} ${sps.toFixed(1).padStart(7)}   ${(sps * R).toFixed(0).padStart(11)}   ${(1000 / sps).toFixed(2).padStart(7)}   ${((sps * R) / first).toFixed(1).padStart(5)}`);
+      line(
+        `  ${kernel.padEnd(7)} ${String(R).padEnd(5)} ${sps.toFixed(1).padStart(7)}   ${(sps * R).toFixed(0).padStart(11)}   ${(1000 / sps).toFixed(2).padStart(7)}   ${((sps * R) / first).toFixed(1).padStart(5)}`,
+      );
     }
   }
   results.by_group_size = byR;
@@ -120,8 +122,18 @@ async function main(): Promise<void> {
   const withEval = await timeGroup(base, R, steps, base.train.logEvery);
   const trainOnly = await timeGroup(base, R, steps, 1e9);
   const evalShare = (withEval.seconds - trainOnly.seconds) / withEval.seconds;
-  results.train_vs_eval = { R, steps, log_every: base.train.logEvery, seconds_with_eval: withEval.seconds, seconds_train_only: trainOnly.seconds, eval_share: evalShare, ms_per_eval: (1000 * (withEval.seconds - trainOnly.seconds)) / (withEval.evals - trainOnly.evals) };
-  line(`time split at R = ${R}, logEvery ${base.train.logEvery}: training ${(100 * (1 - evalShare)).toFixed(0)}%, evaluation ${(100 * evalShare).toFixed(0)}% (${(results.train_vs_eval as { ms_per_eval: number }).ms_per_eval.toFixed(1)} ms per evaluation of ${base.eval.size} examples × ${R} runs)`);
+  results.train_vs_eval = {
+    R,
+    steps,
+    log_every: base.train.logEvery,
+    seconds_with_eval: withEval.seconds,
+    seconds_train_only: trainOnly.seconds,
+    eval_share: evalShare,
+    ms_per_eval: (1000 * (withEval.seconds - trainOnly.seconds)) / (withEval.evals - trainOnly.evals),
+  };
+  line(
+    `time split at R = ${R}, logEvery ${base.train.logEvery}: training ${(100 * (1 - evalShare)).toFixed(0)}%, evaluation ${(100 * evalShare).toFixed(0)}% (${(results.train_vs_eval as { ms_per_eval: number }).ms_per_eval.toFixed(1)} ms per evaluation of ${base.eval.size} examples × ${R} runs)`,
+  );
 
   // 4. Scaling with sequence length and width, at R = 25.
   const scaling: { what: string; value: number; ms_per_step: number }[] = [];
@@ -135,7 +147,13 @@ async function main(): Promise<void> {
   }
   results.scaling_r25 = scaling;
   line('ms per training step at R = 25 (fused kernel):');
-  for (const what of ['slots', 'dModel']) line(`  ${what.padEnd(7)} ${scaling.filter((s) => s.what === what).map((s) => `${s.value}: ${s.ms_per_step.toFixed(1)}`).join('   ')}`);
+  for (const what of ['slots', 'dModel'])
+    line(
+      `  ${what.padEnd(7)} ${scaling
+        .filter((s) => s.what === what)
+        .map((s) => `${s.value}: ${s.ms_per_step.toFixed(1)}`)
+        .join('   ')}`,
+    );
 
   // 5. Tensor count across a long run.
   const before = tf.memory().numTensors;
@@ -152,8 +170,19 @@ async function main(): Promise<void> {
     // The report alone (tables, charts, HTML, exports): compare over the same 50 runs again.
     const report = await runTimed(['compare', join(out, 'runs'), '--out', join(out, 'again')]);
     rmSync(out, { recursive: true, force: true });
-    results.default_ablation = { wall_s: run.seconds, peak_rss_mb: run.peakRssMb, workers, exit_code: run.code, verdict: verdict.verdict, ratio: verdict.ratio, p: verdict.p, report_s: report.seconds };
-    line(`default ablation (50 runs × 2000 steps, ${workers} workers): ${run.seconds.toFixed(1)} s wall, peak RSS ${run.peakRssMb.toFixed(0)} MB (whole process tree); verdict: ${verdict.verdict}`);
+    results.default_ablation = {
+      wall_s: run.seconds,
+      peak_rss_mb: run.peakRssMb,
+      workers,
+      exit_code: run.code,
+      verdict: verdict.verdict,
+      ratio: verdict.ratio,
+      p: verdict.p,
+      report_s: report.seconds,
+    };
+    line(
+      `default ablation (50 runs × 2000 steps, ${workers} workers): ${run.seconds.toFixed(1)} s wall, peak RSS ${run.peakRssMb.toFixed(0)} MB (whole process tree); verdict: ${verdict.verdict}`,
+    );
     line(`  of which the report (compare over the 50 runs, charts and HTML included): ${report.seconds.toFixed(1)} s`);
   }
 
@@ -168,7 +197,9 @@ async function main(): Promise<void> {
     const ablation = results.default_ablation as { wall_s: number } | undefined;
     const ratio = ablation ? sweepS / ablation.wall_s : null;
     results.pytorch = { available: true, ...peer, processes: workers, estimated_sweep_s: sweepS, ratio_pytorch_over_qkvlab: ratio };
-    line(`PyTorch ${peer.torch} peer (textbook Q, K, V; 1 thread; eval every ${base.train.logEvery}): ${peer.steps_per_s.toFixed(0)} steps/s per run → the 50-run sweep on ${workers} processes ≈ ${sweepS.toFixed(1)} s`);
+    line(
+      `PyTorch ${peer.torch} peer (textbook Q, K, V; 1 thread; eval every ${base.train.logEvery}): ${peer.steps_per_s.toFixed(0)} steps/s per run → the 50-run sweep on ${workers} processes ≈ ${sweepS.toFixed(1)} s`,
+    );
     if (ratio !== null) line(`ratio, PyTorch sweep ÷ qkv-lab ablation: ${ratio.toFixed(2)}×`);
   }
   writeFileSync(join(ROOT, 'bench.json'), JSON.stringify(results, null, 2) + '\n');

@@ -12,7 +12,13 @@ const withBackend = <T>(y: Argv<T>) =>
     .option('data-dir', { type: 'string', default: 'data', describe: 'where fixed eval sets are kept' });
 
 const withSets = <T>(y: Argv<T>) =>
-  y.option('set', { type: 'string', array: true, requiresArg: true, default: [] as string[], describe: 'override a config key: --set train.lr=3e-3 (repeatable)' });
+  y.option('set', {
+    type: 'string',
+    array: true,
+    requiresArg: true,
+    default: [] as string[],
+    describe: 'override a config key: --set train.lr=3e-3 (repeatable)',
+  });
 
 const withSweep = <T>(y: Argv<T>) =>
   withSets(withBackend(y.positional('config', { type: 'string', demandOption: true })))
@@ -21,8 +27,26 @@ const withSweep = <T>(y: Argv<T>) =>
     .option('shard', { type: 'string', describe: 'run only slice i of n: --shard 2/8 (else from Slurm or Kubernetes variables)' })
     .option('shards', { type: 'number', describe: 'slice count when the index comes from JOB_COMPLETION_INDEX' });
 
-type SweepArgv = { config?: string; set: string[]; out?: string; workers?: number; shard?: string; shards?: number; backend: BackendChoice; 'data-dir': string };
-const sweepArgs = (a: SweepArgv) => ({ config: a.config!, set: a.set, out: a.out, workers: a.workers, shard: a.shard, shards: a.shards, backend: a.backend, dataDir: a['data-dir'] });
+type SweepArgv = {
+  config?: string;
+  set: string[];
+  out?: string;
+  workers?: number;
+  shard?: string;
+  shards?: number;
+  backend: BackendChoice;
+  'data-dir': string;
+};
+const sweepArgs = (a: SweepArgv) => ({
+  config: a.config!,
+  set: a.set,
+  out: a.out,
+  workers: a.workers,
+  shard: a.shard,
+  shards: a.shards,
+  backend: a.backend,
+  dataDir: a['data-dir'],
+});
 
 export function buildCli(argv: string[]) {
   const cli = yargs(argv);
@@ -32,11 +56,21 @@ export function buildCli(argv: string[]) {
     .command(
       'train [config]',
       'train one run (or one per --seeds) from a config file, or continue one with --resume',
-      (y) => withSets(withBackend(y.positional('config', { type: 'string' })))
-        .option('resume', { type: 'string', describe: 'continue the run in this directory from its last checkpoint' })
-        .option('out', { type: 'string', describe: 'run directory (default runs/<name>-<attention>-<time>)' })
-        .option('seeds', { type: 'string', describe: 'comma-separated seeds, trained at once as one batch: --seeds 0,1,2,3' }),
-      async (a) => (await import('./commands/train.js')).trainCommand({ config: a.config, resume: a.resume, set: a.set, out: a.out, seeds: a.seeds, backend: a.backend, dataDir: a['data-dir'] }),
+      (y) =>
+        withSets(withBackend(y.positional('config', { type: 'string' })))
+          .option('resume', { type: 'string', describe: 'continue the run in this directory from its last checkpoint' })
+          .option('out', { type: 'string', describe: 'run directory (default runs/<name>-<attention>-<time>)' })
+          .option('seeds', { type: 'string', describe: 'comma-separated seeds, trained at once as one batch: --seeds 0,1,2,3' }),
+      async (a) =>
+        (await import('./commands/train.js')).trainCommand({
+          config: a.config,
+          resume: a.resume,
+          set: a.set,
+          out: a.out,
+          seeds: a.seeds,
+          backend: a.backend,
+          dataDir: a['data-dir'],
+        }),
     )
     .command(
       'explain',
@@ -59,8 +93,11 @@ export function buildCli(argv: string[]) {
     .command(
       'compare <paths..>',
       'compare run or sweep directories: tables, LR sensitivity, verdict, report.md/.html, verdict.json',
-      (y) => y.positional('paths', { type: 'string', array: true, demandOption: true }).option('out', { type: 'string', describe: 'report directory (default report/)' })
-        .option('strict', { type: 'boolean', default: false, describe: 'exit 2 when a run is damaged, instead of skipping it with a warning' }),
+      (y) =>
+        y
+          .positional('paths', { type: 'string', array: true, demandOption: true })
+          .option('out', { type: 'string', describe: 'report directory (default report/)' })
+          .option('strict', { type: 'boolean', default: false, describe: 'exit 2 when a run is damaged, instead of skipping it with a warning' }),
       async (a) => (await import('./commands/compare.js')).compareCommand({ paths: a.paths as string[], out: a.out, strict: a.strict }),
     )
     .command(

@@ -5,7 +5,10 @@ import { closest, distance } from 'fastest-levenshtein';
 export function unknownFlagLine(message: string, knownFlags: readonly string[]): string | null {
   const m = /^Unknown arguments?: (.+)$/.exec(message.trim());
   if (!m) return null;
-  const listed = m[1].split(',').map((s) => s.trim()).filter(Boolean);
+  const listed = m[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   // yargs names a kebab-case flag twice, also as camelCase (data-dri, dataDri): keep the one the user typed.
   const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   const given = listed.filter((s) => !(/[A-Z]/.test(s) && listed.includes(kebab(s))));
@@ -16,7 +19,9 @@ export function unknownFlagLine(message: string, knownFlags: readonly string[]):
     if (!long.length) return `unknown flag ${flag}`;
     const near = closest(name, long);
     // Within a third of the name's length: "worker" → "workers", but "foo" suggests nothing.
-    return distance(name, near) <= Math.max(1, Math.floor(name.length / 3)) ? `unknown flag ${flag}; did you mean --${near}?` : `unknown flag ${flag}`;
+    return distance(name, near) <= Math.max(1, Math.floor(name.length / 3))
+      ? `unknown flag ${flag}; did you mean --${near}?`
+      : `unknown flag ${flag}`;
   });
   return `${parts.join('; ')} (see --help)`;
 }

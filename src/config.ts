@@ -16,7 +16,11 @@ const MAX_STEP_FLOATS = 2e8;
 
 export const configSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash or underscore').max(80).default('run'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash or underscore')
+      .max(80)
+      .default('run'),
     task: taskSchema.default({}),
     model: modelSchema.default({}),
     train: trainSchema.default({}),
@@ -28,12 +32,20 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['model', 'heads'], message: `must divide model.dModel (${cfg.model.dModel}), got ${cfg.model.heads}` });
     }
     if (cfg.task.kind === 'lookup' && cfg.task.slots > cfg.task.keyVocab) {
-      ctx.addIssue({ code: 'custom', path: ['task', 'slots'], message: `must be ≤ task.keyVocab (${cfg.task.keyVocab}) so keys are distinct, got ${cfg.task.slots}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['task', 'slots'],
+        message: `must be ≤ task.keyVocab (${cfg.task.keyVocab}) so keys are distinct, got ${cfg.task.slots}`,
+      });
     }
     const positions = cfg.task.kind === 'lookup' ? cfg.task.slots + 1 : 2 * cfg.task.length;
     const floats = Math.max(cfg.train.batchSize, cfg.eval.size) * positions * (positions + 8 * cfg.model.dModel + 64);
     if (floats > MAX_STEP_FLOATS) {
-      ctx.addIssue({ code: 'custom', path: ['train', 'batchSize'], message: `one step would need about ${(floats * 4 / 2 ** 30).toFixed(1)} GiB of activations; reduce train.batchSize, eval.size, the sequence or model.dModel` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['train', 'batchSize'],
+        message: `one step would need about ${((floats * 4) / 2 ** 30).toFixed(1)} GiB of activations; reduce train.batchSize, eval.size, the sequence or model.dModel`,
+      });
     }
   });
 
@@ -56,7 +68,8 @@ export function loadConfigFile(path: string): Record<string, unknown> {
   }
   const value = parseYamlText(text, path);
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new UserError(`${path}: the top level must be a mapping of keys, got ${describe(value)}`);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new UserError(`${path}: the top level must be a mapping of keys, got ${describe(value)}`);
   return value as Record<string, unknown>;
 }
 
@@ -124,7 +137,8 @@ function formatIssue(schema: z.ZodTypeAny, issue: z.ZodIssue, value: unknown, pr
   }
   const got = valueAt(value, issue.path);
   // zod's own enum message already says what it received; one clean sentence instead of saying it twice.
-  if (issue.code === 'invalid_enum_value') return `config key '${at(issue.path)}': must be one of ${issue.options.map((o) => `'${String(o)}'`).join(', ')}, got ${describe(got)}`;
+  if (issue.code === 'invalid_enum_value')
+    return `config key '${at(issue.path)}': must be one of ${issue.options.map((o) => `'${String(o)}'`).join(', ')}, got ${describe(got)}`;
   const gotText = got === undefined ? '' : ` (got ${describe(got)})`;
   return `config key '${at(issue.path)}': ${issue.message}${issue.code === 'custom' ? '' : gotText}`;
 }

@@ -11,7 +11,10 @@ export class UserError extends Error {
  * Printed as one line, exit code 1; the run keeps its last good checkpoint and can be resumed.
  */
 export class EnvironmentError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
     this.name = 'EnvironmentError';
   }

@@ -32,10 +32,20 @@ export interface Progress {
  * A progress bar on a terminal (elapsed time, ETA, eval loss to 3 significant digits); plain lines
  * (about ten per group) when output is a file or CI log. `start` is the step a resumed run continues from.
  */
-export function makeProgress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr, start = 0, now: () => number = Date.now): Progress {
+export function makeProgress(
+  label: string,
+  total: number,
+  stream: NodeJS.WriteStream = process.stderr,
+  start = 0,
+  now: () => number = Date.now,
+): Progress {
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {value}/{total} | {elapsedText} elapsed | ETA {etaText} | eval loss {loss} | acc {acc} | {sps} steps/s`, stream, hideCursor: true },
+      {
+        format: `${label} [{bar}] {value}/{total} | {elapsedText} elapsed | ETA {etaText} | eval loss {loss} | acc {acc} | {sps} steps/s`,
+        stream,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     const started = now();
@@ -43,7 +53,10 @@ export function makeProgress(label: string, total: number, stream: NodeJS.WriteS
     let first: { at: number; step: number } | null = null;
     const times = () => {
       const rate = first && now() > first.at ? (bar.getProgress() * total - first.step) / (now() - first.at) : 0;
-      return { elapsedText: durationText((now() - started) / 1000), etaText: rate > 0 ? durationText((total - bar.getProgress() * total) / rate / 1000) : '-' };
+      return {
+        elapsedText: durationText((now() - started) / 1000),
+        etaText: rate > 0 ? durationText((total - bar.getProgress() * total) / rate / 1000) : '-',
+      };
     };
     bar.start(total, start, { loss: '-', acc: '-', sps: '-', ...times() });
     const forgetCursor = restoreCursorOnExit(stream);
@@ -71,7 +84,9 @@ export function makeProgress(label: string, total: number, stream: NodeJS.WriteS
       nextReport = step + Math.max(1, Math.ceil(total / 10));
       const elapsed = (now() - started) / 1000;
       const eta = step > start ? (elapsed * (total - step)) / (step - start) : NaN;
-      stream.write(`${label} step ${step}/${total} | ${durationText(elapsed)} elapsed | ETA ${durationText(eta)} | eval loss ${lossText(i.loss)} | acc ${i.acc.toFixed(3)} | ${i.stepsPerS.toFixed(1)} steps/s\n`);
+      stream.write(
+        `${label} step ${step}/${total} | ${durationText(elapsed)} elapsed | ETA ${durationText(eta)} | eval loss ${lossText(i.loss)} | acc ${i.acc.toFixed(3)} | ${i.stepsPerS.toFixed(1)} steps/s\n`,
+      );
     },
     stop() {},
   };

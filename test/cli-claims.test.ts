@@ -40,9 +40,14 @@ describe('claims', () => {
     const verdict = json(join(out, 'verdict.json'));
     expect(first.status, explain(first)).toBe(verdict.holds ? 0 : 1); // --check, as ablation does
     expect(first.stdout).toMatch(/check: /);
-    const runs = (sub: string) => readdirSync(join(out, 'runs', sub)).filter((f) => !f.endsWith('.json')).sort();
+    const runs = (sub: string) =>
+      readdirSync(join(out, 'runs', sub))
+        .filter((f) => !f.endsWith('.json'))
+        .sort();
     expect(runs('lr')).toHaveLength(8);
-    expect(runs('scale')).toEqual(['qkv', 'qv'].flatMap((a) => ['0.5', '2'].flatMap((s) => [0, 1].map((seed) => `attention-${a}_lr-0.01_inputScale-${s}_seed-${seed}`))).sort());
+    expect(runs('scale')).toEqual(
+      ['qkv', 'qv'].flatMap((a) => ['0.5', '2'].flatMap((s) => [0, 1].map((seed) => `attention-${a}_lr-0.01_inputScale-${s}_seed-${seed}`))).sort(),
+    );
     expect(json(join(out, 'runs', 'scale', runs('scale')[0], 'config.json')).train.lr).toBe(0.01); // the definitions' lr
     expect(verdict.claims.map((c: { id: string }) => c.id)).toEqual(IDS);
     for (const c of verdict.claims) {
@@ -75,24 +80,36 @@ describe('claims', () => {
     expect(summary.attn_volatility).toBeGreaterThan(0);
   });
 
-  it('reuses finished runs on a second call and writes the same verdict.json', async () => {
-    const before = readFileSync(join(out, 'verdict.json'), 'utf8');
-    const again = await cli(['claims', join(cwd, 'tiny-claims.yaml'), ...SETS, '--workers', '2', '--out', out], cwd);
-    expect(again.status, explain(again)).toBe(0);
-    expect(again.stderr).toMatch(/8 run\(s\) already finished, skipped/);
-    expect(readFileSync(join(out, 'verdict.json'), 'utf8')).toBe(before);
-  }, SLOW);
+  it(
+    'reuses finished runs on a second call and writes the same verdict.json',
+    async () => {
+      const before = readFileSync(join(out, 'verdict.json'), 'utf8');
+      const again = await cli(['claims', join(cwd, 'tiny-claims.yaml'), ...SETS, '--workers', '2', '--out', out], cwd);
+      expect(again.status, explain(again)).toBe(0);
+      expect(again.stderr).toMatch(/8 run\(s\) already finished, skipped/);
+      expect(readFileSync(join(out, 'verdict.json'), 'utf8')).toBe(before);
+    },
+    SLOW,
+  );
 
   it.each([
     ['one learning rate', 'grid:\n  model.attention: [qkv, qv]\n  train.lr: [0.01]\n', /train\.lr.*at least 2/],
     ['one input scale', 'grid:\n  model.attention: [qkv, qv]\n  train.lr: [0.01, 0.1]\nscale:\n  values: [1]\n', /scale\.values.*at least 2/],
-    ['an unknown scale key', 'grid:\n  model.attention: [qkv, qv]\n  train.lr: [0.01, 0.1]\nscale:\n  value: [1, 2]\n', /unknown config key 'scale\.value'/],
-  ])('bad input (%s): exit 2 and one line', async (name, body, pattern) => {
-    const dir = fresh('bad');
-    mkdirSync(join(dir, 'x'));
-    const r = await cli(['claims', writeClaims(dir, body), ...SETS, '--out', join(dir, 'out')], dir);
-    expectOneLineError(r);
-    expect(r.stderr).toMatch(pattern);
-    expect(existsSync(join(dir, 'out'))).toBe(false);
-  }, SLOW);
+    [
+      'an unknown scale key',
+      'grid:\n  model.attention: [qkv, qv]\n  train.lr: [0.01, 0.1]\nscale:\n  value: [1, 2]\n',
+      /unknown config key 'scale\.value'/,
+    ],
+  ])(
+    'bad input (%s): exit 2 and one line',
+    async (name, body, pattern) => {
+      const dir = fresh('bad');
+      mkdirSync(join(dir, 'x'));
+      const r = await cli(['claims', writeClaims(dir, body), ...SETS, '--out', join(dir, 'out')], dir);
+      expectOneLineError(r);
+      expect(r.stderr).toMatch(pattern);
+      expect(existsSync(join(dir, 'out'))).toBe(false);
+    },
+    SLOW,
+  );
 });

@@ -31,7 +31,12 @@ const fresh = useTempRoot('qkv-cli-sweep-');
 
 /** Writes a sweep file with an absolute base (so it can live anywhere) and the given grid, as YAML flow lists. */
 function writeSweep(dir: string, grid: Record<string, unknown[]> | string, name = 'tiny'): string {
-  const body = typeof grid === 'string' ? grid : Object.entries(grid).map(([k, v]) => `  ${k}: [${v.join(', ')}]`).join('\n');
+  const body =
+    typeof grid === 'string'
+      ? grid
+      : Object.entries(grid)
+          .map(([k, v]) => `  ${k}: [${v.join(', ')}]`)
+          .join('\n');
   const path = join(dir, `${name}.yaml`);
   writeFileSync(path, `name: ${name}\nbase: ${JSON.stringify(LOOKUP)}\ngrid:${typeof grid === 'string' ? ' ' : '\n'}${body}\n`);
   return path;
@@ -73,7 +78,13 @@ function exactGreaterP(x: number[], y: number[]): { u: number; p: number } {
     const inX = pooled.filter((_, i) => mask & (1 << i));
     if (inX.length !== x.length) continue;
     total++;
-    if (u(inX, pooled.filter((_, i) => !(mask & (1 << i)))) >= observed) atLeast++;
+    if (
+      u(
+        inX,
+        pooled.filter((_, i) => !(mask & (1 << i))),
+      ) >= observed
+    )
+      atLeast++;
   }
   return { u: observed, p: atLeast / total };
 }
@@ -117,7 +128,11 @@ describe('sweep', () => {
         'sweep: 8 runs in 2 group(s), 320 run-steps; a progress line at most once a minute',
         expect.stringMatching(/^sweep: 2\/2 groups ended, 8\/8 runs finished \(8 completed\) in \d+ s$/),
       ]);
-      expect(readdirSync(runs).filter((f) => !f.endsWith('.json')).sort()).toEqual([...TINY_RUNS].sort());
+      expect(
+        readdirSync(runs)
+          .filter((f) => !f.endsWith('.json'))
+          .sort(),
+      ).toEqual([...TINY_RUNS].sort());
       for (const name of TINY_RUNS) {
         const dir = join(runs, name);
         expect(status(dir), name).toBe('completed');
@@ -129,7 +144,11 @@ describe('sweep', () => {
         expect([config.model.attention, config.train.lr, config.train.seed]).toEqual([attention, Number(lr), Number(seed)]);
         expect(config.train.steps).toBe(40); // --set reached every run
         expect(config.eval.size).toBe(64);
-        const steps = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[0]));
+        const steps = readFileSync(join(dir, 'metrics.csv'), 'utf8')
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((l) => Number(l.split(',')[0]));
         expect(steps).toEqual([0, 20, 40]);
       }
       expect(json(join(runs, 'sweep.json')).runs).toEqual(TINY_RUNS);
@@ -176,12 +195,27 @@ describe('sweep', () => {
       // More steps, so that the second group is still training when the first one has finished.
       const sweep = writeSweep(cwd, TINY_GRID, 'killme');
       const runs = join(cwd, 'runs');
-      const args = ['sweep', sweep, '--set', 'train.steps=200', '--set', 'train.logEvery=20', '--set', 'eval.size=64', '--workers', '1', '--out', runs];
+      const args = [
+        'sweep',
+        sweep,
+        '--set',
+        'train.steps=200',
+        '--set',
+        'train.logEvery=20',
+        '--set',
+        'eval.size=64',
+        '--workers',
+        '1',
+        '--out',
+        runs,
+      ];
       const child = spawn(process.execPath, [CLI, ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
       child.stdout.resume();
-      const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+      const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        child.on('close', (code, signal) => resolve({ code, signal })),
+      );
       const killGroup = () => {
         try {
           process.kill(-child.pid!, 'SIGKILL');
@@ -212,7 +246,11 @@ describe('sweep', () => {
       expect(resumed.stderr).toContain(`${done.length} run(s) already finished, skipped`);
       for (const name of TINY_RUNS) {
         expect(status(join(runs, name)), name).toBe('completed');
-        const steps = readFileSync(join(runs, name, 'metrics.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[0]));
+        const steps = readFileSync(join(runs, name, 'metrics.csv'), 'utf8')
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((l) => Number(l.split(',')[0]));
         expect(steps, `${name}: one row per logged step, no leftovers of the killed attempt`).toEqual(Array.from({ length: 11 }, (_, i) => i * 20));
       }
       expectUnchanged(runs, before);
@@ -294,7 +332,10 @@ describe('compare', () => {
       }
       const mean = (xs: { value: number }[]) => xs.reduce((a, x) => a + x.value, 0) / xs.length;
       expect(verdict.ratio).toBeCloseTo(mean(expected.qv) / mean(expected.qkv), 10);
-      const test = exactGreaterP(expected.qv.map((s) => s.value), expected.qkv.map((s) => s.value));
+      const test = exactGreaterP(
+        expected.qv.map((s) => s.value),
+        expected.qkv.map((s) => s.value),
+      );
       expect(verdict.p).toBeCloseTo(test.p, 12);
       expect(verdict.holds).toBe(test.p < 0.05);
       // With 2 vs 2 seeds the smallest possible p is 1/C(4, 2) = 1/6: the verdict cannot hold here.
@@ -325,7 +366,7 @@ describe('compare', () => {
   );
 
   it(
-    'runs.csv has one row per run directory and metrics_long.csv every logged row, with the run\'s identity',
+    "runs.csv has one row per run directory and metrics_long.csv every logged row, with the run's identity",
     async () => {
       const { runs } = await tinySweep();
       const { out, result } = await tinyCompare();
@@ -337,7 +378,11 @@ describe('compare', () => {
         const dir = join(out, row.dir);
         const config = json(join(dir, 'config.json'));
         const summary = json(join(dir, 'summary.json'));
-        expect([row.variant, Number(row['train.lr']), Number(row['train.seed'])]).toEqual([config.model.attention, config.train.lr, config.train.seed]);
+        expect([row.variant, Number(row['train.lr']), Number(row['train.seed'])]).toEqual([
+          config.model.attention,
+          config.train.lr,
+          config.train.seed,
+        ]);
         expect(Number(row['model.dModel'])).toBe(config.model.dModel); // config keys, flattened
         expect(Number(row['train.steps'])).toBe(40);
         for (const key of ['final_eval_loss', 'final_eval_acc', 'spikes', 'roughness', 'init_eval_loss', 'steps_to_acc']) {
@@ -346,13 +391,21 @@ describe('compare', () => {
         expect(row.status).toBe(summary.status);
       }
       const long = table('metrics_long.csv');
-      const header = readFileSync(join(runs, TINY_RUNS[0], 'metrics.csv'), 'utf8').split('\n')[0].split(',');
+      const header = readFileSync(join(runs, TINY_RUNS[0], 'metrics.csv'), 'utf8')
+        .split('\n')[0]
+        .split(',');
       expect(Object.keys(long[0])).toEqual(['dir', 'variant', 'train.lr', 'train.seed', ...header]);
       let total = 0;
       for (const name of TINY_RUNS) {
-        const lines = readFileSync(join(runs, name, 'metrics.csv'), 'utf8').trim().split('\n').slice(1);
+        const lines = readFileSync(join(runs, name, 'metrics.csv'), 'utf8')
+          .trim()
+          .split('\n')
+          .slice(1);
         const mine = long.filter((r) => r.dir === `../runs/${name}`);
-        expect(mine.map((r) => header.map((h) => r[h]).join(',')), name).toEqual(lines); // every row, byte for byte
+        expect(
+          mine.map((r) => header.map((h) => r[h]).join(',')),
+          name,
+        ).toEqual(lines); // every row, byte for byte
         total += lines.length;
       }
       expect(long).toHaveLength(total);
@@ -370,7 +423,13 @@ describe('compare', () => {
       for (const variant of ['qkv', 'qv']) {
         for (const seed of [0, 1]) {
           const mine = summaries.filter((s) => s.attention === variant && s.seed === seed);
-          const row0 = mine.map((s) => Number(readFileSync(join(runs, s.name, 'metrics.csv'), 'utf8').split('\n')[1].split(',')[3]));
+          const row0 = mine.map((s) =>
+            Number(
+              readFileSync(join(runs, s.name, 'metrics.csv'), 'utf8')
+                .split('\n')[1]
+                .split(',')[3],
+            ),
+          );
           expect(row0, `${variant} seed ${seed}: row-0 eval_loss at lr ${mine.map((s) => s.lr).join(' and ')}`).toEqual([row0[0], row0[0]]);
           expect(mine.map((s) => s.init_eval_loss)).toEqual([row0[0], row0[0]]);
         }
@@ -378,7 +437,6 @@ describe('compare', () => {
     },
     SLOW,
   );
-
 });
 
 describe('ablation', () => {
@@ -391,7 +449,11 @@ describe('ablation', () => {
       const r = await cli(['ablation', sweep, ...SETS, '--workers', '2', '--check', '--out', out], cwd);
       expect([0, 1], explain(r)).toContain(r.status);
       for (const f of ['report.md', 'report.html', 'verdict.json']) expect(existsSync(join(out, f)), f).toBe(true);
-      expect(readdirSync(join(out, 'runs')).filter((f) => !f.endsWith('.json')).sort()).toEqual([...TINY_RUNS].sort());
+      expect(
+        readdirSync(join(out, 'runs'))
+          .filter((f) => !f.endsWith('.json'))
+          .sort(),
+      ).toEqual([...TINY_RUNS].sort());
       const verdict = json(join(out, 'verdict.json'));
       expect(typeof verdict.holds).toBe('boolean');
       expect(r.status, explain(r)).toBe(verdict.holds ? 0 : 1);
@@ -414,7 +476,13 @@ describe.concurrent('bad sweep input through the CLI: exit 2, one stderr line, n
     ['empty grid', 'sweep', '{}', [], /grid.*empty/],
     ['unknown grid key', 'sweep', { 'train.lrr': [1] }, [], /train\.lrr.*'train\.lr'/],
     ['non-list grid value', 'sweep', '\n  train.lr: 0.01', [], /train\.lr.*list/],
-    ['ablation with a single learning rate', 'ablation', { 'model.attention': ['qkv', 'qv'], 'train.lr': [0.01], 'train.seed': [0, 1] }, [], /train\.lr.*at least 2/],
+    [
+      'ablation with a single learning rate',
+      'ablation',
+      { 'model.attention': ['qkv', 'qv'], 'train.lr': [0.01], 'train.seed': [0, 1] },
+      [],
+      /train\.lr.*at least 2/,
+    ],
     ['ablation without the keyless variant', 'ablation', { 'model.attention': ['qkv'], 'train.lr': [0.01, 0.1] }, [], /model\.attention/],
     ['--shard 3/2', 'sweep', { 'train.seed': [0, 1] }, ['--shard', '3/2'], /--shard.*3\/2/],
     ['JOB_COMPLETION_INDEX without --shards', 'sweep', { 'train.seed': [0, 1] }, [], /JOB_COMPLETION_INDEX.*--shards/, { JOB_COMPLETION_INDEX: '0' }],

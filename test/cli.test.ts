@@ -12,7 +12,8 @@ import { LOOKUP, explain, expectOneLineError as expectOneLine, runCli, useTempRo
 const SLOW = 60_000;
 
 /** The columns of src/metrics/METRICS.md, in order. */
-const COLUMNS = 'step,lr,train_loss,eval_loss,eval_acc,attn_entropy,attn_entropy_norm,attn_max_logit,retrieval_mass,grad_norm,grad_norm_wq,grad_norm_wk,grad_norm_wv,elapsed_s,steps_per_s';
+const COLUMNS =
+  'step,lr,train_loss,eval_loss,eval_acc,attn_entropy,attn_entropy_norm,attn_max_logit,retrieval_mass,grad_norm,grad_norm_wq,grad_norm_wk,grad_norm_wv,elapsed_s,steps_per_s';
 
 /** Runs the CLI asynchronously in `cwd`, killed if still running 5 s before the test's timeout. */
 const cli = (args: string[], cwd: string) => runCli(args, cwd, { killAfterMs: SLOW - 5_000 });
@@ -65,11 +66,15 @@ describe('train', () => {
       // The fixed eval set landed in <cwd>/data, and the summary records its hash.
       const dataFiles = readdirSync(join(cwd, 'data'));
       expect(dataFiles).toEqual(['lookup-s8-k16-v16-n512-seed1234.jsonl']);
-      const sha = createHash('sha256').update(readFileSync(join(cwd, 'data', dataFiles[0]))).digest('hex');
+      const sha = createHash('sha256')
+        .update(readFileSync(join(cwd, 'data', dataFiles[0])))
+        .digest('hex');
       expect(summary.eval_sha256).toBe(sha);
       expect(existsSync(join(cwd, 'runs'))).toBe(false); // --out was given
 
-      const attention = json(join(out, 'attention.json')) as { snapshots: { step: number; layers: { examples: number[][][][]; mean: number[][][] }[] }[] };
+      const attention = json(join(out, 'attention.json')) as {
+        snapshots: { step: number; layers: { examples: number[][][][]; mean: number[][][] }[] }[];
+      };
       expect(attention.snapshots.map((s) => s.step)).toEqual([0, 40, 60]); // first, middle, last logged step
       const mean = attention.snapshots[0].layers[0].mean; // [head][query row][key]
       expect(mean[0][0]).toHaveLength(9); // 8 slots + the query
@@ -86,7 +91,23 @@ describe('train', () => {
     async () => {
       const cwd = fresh('qv');
       const out = join(cwd, 'run');
-      const r = await cli(['train', LOOKUP, '--set', 'model.attention=qv', '--set', 'train.steps=20', '--set', 'train.logEvery=10', '--set', 'eval.size=64', '--out', out], cwd);
+      const r = await cli(
+        [
+          'train',
+          LOOKUP,
+          '--set',
+          'model.attention=qv',
+          '--set',
+          'train.steps=20',
+          '--set',
+          'train.logEvery=10',
+          '--set',
+          'eval.size=64',
+          '--out',
+          out,
+        ],
+        cwd,
+      );
       expect(r.status, explain(r)).toBe(0);
       const csv = readCsv(join(out, 'metrics.csv'));
       expect(csv.header).toBe(COLUMNS);
@@ -108,7 +129,10 @@ describe('train', () => {
     async () => {
       const cwd = fresh('seeds');
       const out = join(cwd, 'group');
-      const r = await cli(['train', LOOKUP, '--seeds', '0,1', '--set', 'train.steps=10', '--set', 'train.logEvery=5', '--set', 'eval.size=64', '--out', out], cwd);
+      const r = await cli(
+        ['train', LOOKUP, '--seeds', '0,1', '--set', 'train.steps=10', '--set', 'train.logEvery=5', '--set', 'eval.size=64', '--out', out],
+        cwd,
+      );
       expect(r.status, explain(r)).toBe(0);
       const dirs = readdirSync(out).sort();
       expect(dirs).toEqual(['lookup-qkv-s0', 'lookup-qkv-s1']);
@@ -145,7 +169,12 @@ describe('train', () => {
       const first = await cli(args, cwd);
       expect(first.status, explain(first)).toBe(0);
       // every file, the checkpoint's included, by relative path
-      const snapshot = () => Object.fromEntries((readdirSync(out, { recursive: true }) as string[]).filter((f) => statSync(join(out, f)).isFile()).map((f) => [f, readFileSync(join(out, f), 'latin1')]));
+      const snapshot = () =>
+        Object.fromEntries(
+          (readdirSync(out, { recursive: true }) as string[])
+            .filter((f) => statSync(join(out, f)).isFile())
+            .map((f) => [f, readFileSync(join(out, f), 'latin1')]),
+        );
       const before = snapshot();
       const second = await cli(args, cwd);
       expect(second.status, explain(second)).toBe(2);
@@ -284,23 +313,19 @@ describe.concurrent('bad input: exit 2, one line on stderr, no stack, no run dir
 });
 
 describe('npx qkv-lab (the README commands)', () => {
-  it(
-    'the package bin is executable, so `npx qkv-lab` runs on a fresh clone',
-    async () => {
-      const repo = join(LOOKUP, '..', '..');
-      const bin = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).bin['qkv-lab'] as string;
-      expect(statSync(join(repo, bin)).mode & 0o111, `${bin} must be executable`).not.toBe(0);
-      const r = await new Promise<Result>((resolve) => {
-        const child = spawn('npx', ['--no-install', 'qkv-lab', '--help'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-        child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-        child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, killed: false }));
-      });
-      expect(r.status, explain(r)).toBe(0);
-      expect(r.stdout).toContain('ablation <config>');
-    },
-    60_000,
-  );
+  it('the package bin is executable, so `npx qkv-lab` runs on a fresh clone', async () => {
+    const repo = join(LOOKUP, '..', '..');
+    const bin = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).bin['qkv-lab'] as string;
+    expect(statSync(join(repo, bin)).mode & 0o111, `${bin} must be executable`).not.toBe(0);
+    const r = await new Promise<Result>((resolve) => {
+      const child = spawn('npx', ['--no-install', 'qkv-lab', '--help'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+      child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, killed: false }));
+    });
+    expect(r.status, explain(r)).toBe(0);
+    expect(r.stdout).toContain('ablation <config>');
+  }, 60_000);
 });

@@ -109,7 +109,7 @@ describe('errors name the key path, on one line', () => {
     expect(m).toMatch(/did you mean 'model'\?/);
   });
 
-  it("a wrong type (train.steps: \"many\") names the path and what it got", () => {
+  it('a wrong type (train.steps: "many") names the path and what it got', () => {
     const m = userError(() => resolveConfig(loadConfigFile(file('type.yaml', 'train:\n  steps: many\n'))));
     expect(m).toContain('train.steps');
     expect(m).toContain('many');

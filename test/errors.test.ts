@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EnvironmentError, UserError, asEnvironmentError, reportError } from '../src/errors.js';
 
-const errno = (code: string, path = '/runs/x/metrics.csv', syscall = 'write') => Object.assign(new Error(`${code}: something, ${syscall} '${path}'`), { code, path, syscall });
+const errno = (code: string, path = '/runs/x/metrics.csv', syscall = 'write') =>
+  Object.assign(new Error(`${code}: something, ${syscall} '${path}'`), { code, path, syscall });
 
 describe('reportError', () => {
   let printed = '';
@@ -26,7 +27,9 @@ describe('reportError', () => {
     capture();
     expect(reportError(errno('EACCES', '/runs/x', 'scandir'))).toBe(1);
     expect(reportError(errno('EACCES', '/runs/x/config.json', 'open'))).toBe(1);
-    expect(printed).toBe('qkv-lab: cannot read /runs/x: permission denied (EACCES)\nqkv-lab: cannot open /runs/x/config.json: permission denied (EACCES)\n');
+    expect(printed).toBe(
+      'qkv-lab: cannot read /runs/x: permission denied (EACCES)\nqkv-lab: cannot open /runs/x/config.json: permission denied (EACCES)\n',
+    );
   });
 
   it('other errno codes stay internal errors (exit 3), bad input stays exit 2', () => {

@@ -7,7 +7,21 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOOKUP, explain, expectOneLineError, runCli, startCli, useTempRoot, type Result } from './helpers/cli.js';
@@ -146,7 +160,7 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
   );
 
   it(
-    'in a sweep, a worker\'s disk error stops the sweep with that line and exit 1; finished runs stay finished; a run damaged meanwhile is refused in one line (exit 2); the same command then finishes the rest',
+    "in a sweep, a worker's disk error stops the sweep with that line and exit 1; finished runs stay finished; a run damaged meanwhile is refused in one line (exit 2); the same command then finishes the rest",
     async () => {
       const cwd = fresh('sweep-enospc');
       const sweep = join(cwd, 's.yaml');
@@ -158,8 +172,16 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
       expect(r.status, explain(r)).toBe(1);
       const errors = r.stderr.split('\n').filter((l) => l.startsWith('qkv-lab:'));
       expect(errors, r.stderr).toHaveLength(1);
-      expect(errors[0]).toMatch(/cannot write \S+attention-qv_seed-1\/checkpoint\/step-00000020\.safetensors: no space left on device \(ENOSPC\); the sweep stopped/);
-      expect(r.stderr.split('\n').filter((l) => l !== '').every((l) => l.startsWith('sweep: ') || l.startsWith('qkv-lab: ')), r.stderr).toBe(true);
+      expect(errors[0]).toMatch(
+        /cannot write \S+attention-qv_seed-1\/checkpoint\/step-00000020\.safetensors: no space left on device \(ENOSPC\); the sweep stopped/,
+      );
+      expect(
+        r.stderr
+          .split('\n')
+          .filter((l) => l !== '')
+          .every((l) => l.startsWith('sweep: ') || l.startsWith('qkv-lab: ')),
+        r.stderr,
+      ).toBe(true);
       expect(r.stderr).not.toContain('    at ');
       expect(r.stderr).not.toMatch(/internal error/);
       expect(status(join(out, 'attention-qkv_seed-0'))).toBe('completed');
@@ -176,7 +198,9 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
       expect(refused.status, explain(refused)).toBe(2);
       const refusal = refused.stderr.split('\n').filter((l) => l.startsWith('qkv-lab:'));
       // qv seed 0 kept its step-20 checkpoint, seed 1 its step-10 one: separate groups, so seed 0 finishes meanwhile.
-      expect(refusal, refused.stderr).toEqual([`qkv-lab: 1 run(s) could not continue from their run directories (the reasons are above): ${join(out, 'attention-qv_seed-1')}`]);
+      expect(refusal, refused.stderr).toEqual([
+        `qkv-lab: 1 run(s) could not continue from their run directories (the reasons are above): ${join(out, 'attention-qv_seed-1')}`,
+      ]);
       expect(status(join(out, 'attention-qv_seed-0'))).toBe('completed');
       expect(refused.stderr).toMatch(/attention-qv_seed-1: metrics\.csv line 3 is malformed/);
       expect(refused.stderr).not.toContain('    at ');
@@ -205,7 +229,9 @@ describe('a real full disk: a tiny tmpfs', () => {
         const dir = join(disk, 'run');
         const r = await cli(['train', LOOKUP, ...SHORT, '--out', dir], cwd);
         expectEnvironmentLine(r, new RegExp(`${disk}/run/`));
-        expect(messageLines(r)[0]).toMatch(/no checkpoint was written yet; once there is room, train again|continue with: npx qkv-lab train --resume/);
+        expect(messageLines(r)[0]).toMatch(
+          /no checkpoint was written yet; once there is room, train again|continue with: npx qkv-lab train --resume/,
+        );
         expect(status(dir)).toBe('interrupted');
       } finally {
         umount(disk);
@@ -225,7 +251,8 @@ describe('a real full disk: a tiny tmpfs', () => {
         const long = ['--set', 'train.steps=100', '--set', 'train.logEvery=5', '--set', 'train.checkpointEvery=10', '--set', 'eval.size=32'];
         const proc = startCli(['train', LOOKUP, ...long, '--out', dir], cwd, { killAfterMs: SLOW - 10_000 });
         const until = Date.now() + 60_000;
-        while (!existsSync(join(dir, 'checkpoint', 'checkpoint.json')) && proc.child.exitCode === null && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+        while (!existsSync(join(dir, 'checkpoint', 'checkpoint.json')) && proc.child.exitCode === null && Date.now() < until)
+          await new Promise((res) => setTimeout(res, 20));
         fillDisk(join(disk, 'filler'));
         const r = await proc.done;
         expectEnvironmentLine(r, new RegExp(`${disk}/run/`));
@@ -265,7 +292,9 @@ describe('a damaged newest checkpoint', () => {
       expect(r.status, explain(r)).toBe(0);
       const said = messageLines(r).filter((l) => /falling back/.test(l));
       expect(said, r.stderr).toHaveLength(1);
-      expect(said[0]).toMatch(/checkpoint at step 40 is corrupt \(step-00000040\.safetensors has \d+ bytes, checkpoint\.json records \d+\); falling back to the previous one, at step 30/);
+      expect(said[0]).toMatch(
+        /checkpoint at step 40 is corrupt \(step-00000040\.safetensors has \d+ bytes, checkpoint\.json records \d+\); falling back to the previous one, at step 30/,
+      );
       expect(r.stderr).toContain('resuming');
       expect(r.stderr).toContain('from step 30');
       expect(status(dir)).toBe('completed');
@@ -314,9 +343,15 @@ describe('compare over a folder with one damaged run among good ones', () => {
   beforeAll(() => {
     const cwd = fresh('compare');
     const file = join(cwd, 's.yaml');
-    writeFileSync(file, `name: s\nbase: ${JSON.stringify(LOOKUP)}\ngrid:\n  model.attention: [qkv, qv]\n  train.lr: [0.003, 0.03]\n  train.seed: [0, 1]\n`);
+    writeFileSync(
+      file,
+      `name: s\nbase: ${JSON.stringify(LOOKUP)}\ngrid:\n  model.attention: [qkv, qv]\n  train.lr: [0.003, 0.03]\n  train.seed: [0, 1]\n`,
+    );
     const runs = join(cwd, 'runs');
-    sweep = cli(['sweep', file, '--set', 'train.steps=20', '--set', 'train.logEvery=5', '--set', 'eval.size=32', '--workers', '2', '--out', runs], cwd).then((r) => {
+    sweep = cli(
+      ['sweep', file, '--set', 'train.steps=20', '--set', 'train.logEvery=5', '--set', 'eval.size=32', '--workers', '2', '--out', runs],
+      cwd,
+    ).then((r) => {
       if (r.status !== 0) throw new Error(`the sweep failed:\n${explain(r)}`);
       return { cwd, runs };
     });

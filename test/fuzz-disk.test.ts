@@ -49,27 +49,36 @@ const missing: Damage = (path) => rmSync(path);
 /** A directory where the file belongs (a botched copy or restore). */
 const directory: Damage = (path) => (rmSync(path), mkdirSync(path));
 /** JSON that parses but has a field of the wrong type. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the edits reach into parsed JSON of any shape
-const jsonField = (edit: (value: any) => void): Damage => (path) => {
-  const value = JSON.parse(readFileSync(path, 'utf8'));
-  edit(value);
-  writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
-};
+const jsonField =
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the edits reach into parsed JSON of any shape
+  (edit: (value: any) => void): Damage =>
+    (path) => {
+      const value = JSON.parse(readFileSync(path, 'utf8'));
+      edit(value);
+      writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
+    };
 /** metrics.csv with one cell of the row at `line` (1 = header) replaced. */
-const csvCell = (line: number, column: string, cell: string): Damage => (path) => {
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const j = lines[0].split(',').indexOf(column);
-  const cells = lines[line - 1].split(',');
-  cells[j] = cell;
-  lines[line - 1] = cells.join(',');
-  writeFileSync(path, lines.join('\n'));
-};
-const csvDropLine = (line: number): Damage => (path) => {
-  const lines = readFileSync(path, 'utf8').split('\n');
-  lines.splice(line - 1, 1);
-  writeFileSync(path, lines.join('\n'));
-};
-const cutEnd = (bytes: number): Damage => (path) => truncateSync(path, statSync(path).size - bytes);
+const csvCell =
+  (line: number, column: string, cell: string): Damage =>
+  (path) => {
+    const lines = readFileSync(path, 'utf8').split('\n');
+    const j = lines[0].split(',').indexOf(column);
+    const cells = lines[line - 1].split(',');
+    cells[j] = cell;
+    lines[line - 1] = cells.join(',');
+    writeFileSync(path, lines.join('\n'));
+  };
+const csvDropLine =
+  (line: number): Damage =>
+  (path) => {
+    const lines = readFileSync(path, 'utf8').split('\n');
+    lines.splice(line - 1, 1);
+    writeFileSync(path, lines.join('\n'));
+  };
+const cutEnd =
+  (bytes: number): Damage =>
+  (path) =>
+    truncateSync(path, statSync(path).size - bytes);
 
 const checkpointJson = (dir: string) => join(dir, 'checkpoint', 'checkpoint.json');
 const newest = (dir: string) => join(dir, 'checkpoint', JSON.parse(readFileSync(checkpointJson(dir), 'utf8')).file);
@@ -109,58 +118,207 @@ const attentionNote = (says: RegExp): ResumeOutcome => ({ resumes: true, says, s
 
 const cases: Case[] = [
   // config.json: the run's identity; resume refuses, compare skips
-  { name: 'config.json truncated', damage: at('config.json', truncate), resume: fails(2, /config\.json is not valid JSON/), compare: /^config\.json is not valid JSON/ },
-  { name: 'config.json garbage', damage: at('config.json', garbage), resume: fails(2, /config\.json is not valid JSON/), compare: /^config\.json is not valid JSON/ },
-  { name: 'config.json with train.steps a string', damage: at('config.json', jsonField((v) => (v.train.steps = 'many'))), resume: fails(2, /config key 'train\.steps'/), compare: /^config\.json is not a valid config \(config key 'train\.steps'/ },
-  { name: 'config.json empty', damage: at('config.json', empty), resume: fails(2, /config\.json is not valid JSON/), compare: /^config\.json is empty/ },
-  { name: 'config.json a directory', damage: at('config.json', directory), resume: fails(2, /config\.json is not valid JSON/), compare: /^config\.json cannot be read \(EISDIR\)/ },
-  { name: 'config.json missing', damage: at('config.json', missing), resume: fails(2, /not a run directory \(no config\.json\)/), compare: /^config\.json is missing/ },
+  {
+    name: 'config.json truncated',
+    damage: at('config.json', truncate),
+    resume: fails(2, /config\.json is not valid JSON/),
+    compare: /^config\.json is not valid JSON/,
+  },
+  {
+    name: 'config.json garbage',
+    damage: at('config.json', garbage),
+    resume: fails(2, /config\.json is not valid JSON/),
+    compare: /^config\.json is not valid JSON/,
+  },
+  {
+    name: 'config.json with train.steps a string',
+    damage: at(
+      'config.json',
+      jsonField((v) => (v.train.steps = 'many')),
+    ),
+    resume: fails(2, /config key 'train\.steps'/),
+    compare: /^config\.json is not a valid config \(config key 'train\.steps'/,
+  },
+  {
+    name: 'config.json empty',
+    damage: at('config.json', empty),
+    resume: fails(2, /config\.json is not valid JSON/),
+    compare: /^config\.json is empty/,
+  },
+  {
+    name: 'config.json a directory',
+    damage: at('config.json', directory),
+    resume: fails(2, /config\.json is not valid JSON/),
+    compare: /^config\.json cannot be read \(EISDIR\)/,
+  },
+  {
+    name: 'config.json missing',
+    damage: at('config.json', missing),
+    resume: fails(2, /not a run directory \(no config\.json\)/),
+    compare: /^config\.json is missing/,
+  },
 
   // metrics.csv: rows before the checkpoint must be whole, else resume refuses; compare needs every row
-  { name: 'metrics.csv truncated in the middle', damage: at('metrics.csv', truncate), resume: fails(2, /metrics\.csv (lacks the row for step \d+|line \d+ is malformed)/), compare: /^metrics\.csv is truncated/ },
-  { name: 'metrics.csv with a short last line', damage: at('metrics.csv', cutEnd(7)), resume: clean, compare: /^metrics\.csv is truncated \(its last line is cut short\)/ },
-  { name: 'metrics.csv garbage', damage: at('metrics.csv', garbage), resume: fails(2, /metrics\.csv has no header/), compare: /^metrics\.csv is (truncated|malformed)/ },
-  { name: 'metrics.csv with eval_loss "abc" at step 5', damage: at('metrics.csv', csvCell(3, 'eval_loss', 'abc')), resume: fails(2, /metrics\.csv line 3 is malformed; it lies before the checkpoint at step 20/), compare: /^metrics\.csv line 3: eval_loss is 'abc', not a number/ },
-  { name: 'metrics.csv without the row of step 5', damage: at('metrics.csv', csvDropLine(3)), resume: fails(2, /metrics\.csv line 3 is step 10, expected step 5/), compare: /^metrics\.csv line 3 is step 10, expected step 5/ },
+  {
+    name: 'metrics.csv truncated in the middle',
+    damage: at('metrics.csv', truncate),
+    resume: fails(2, /metrics\.csv (lacks the row for step \d+|line \d+ is malformed)/),
+    compare: /^metrics\.csv is truncated/,
+  },
+  {
+    name: 'metrics.csv with a short last line',
+    damage: at('metrics.csv', cutEnd(7)),
+    resume: clean,
+    compare: /^metrics\.csv is truncated \(its last line is cut short\)/,
+  },
+  {
+    name: 'metrics.csv garbage',
+    damage: at('metrics.csv', garbage),
+    resume: fails(2, /metrics\.csv has no header/),
+    compare: /^metrics\.csv is (truncated|malformed)/,
+  },
+  {
+    name: 'metrics.csv with eval_loss "abc" at step 5',
+    damage: at('metrics.csv', csvCell(3, 'eval_loss', 'abc')),
+    resume: fails(2, /metrics\.csv line 3 is malformed; it lies before the checkpoint at step 20/),
+    compare: /^metrics\.csv line 3: eval_loss is 'abc', not a number/,
+  },
+  {
+    name: 'metrics.csv without the row of step 5',
+    damage: at('metrics.csv', csvDropLine(3)),
+    resume: fails(2, /metrics\.csv line 3 is step 10, expected step 5/),
+    compare: /^metrics\.csv line 3 is step 10, expected step 5/,
+  },
   { name: 'metrics.csv empty', damage: at('metrics.csv', empty), resume: fails(2, /metrics\.csv has no header/), compare: /^metrics\.csv is empty/ },
-  { name: 'metrics.csv a directory', damage: at('metrics.csv', directory), resume: fails(2, /metrics\.csv cannot be read \(EISDIR\); cannot resume/), compare: /^metrics\.csv cannot be read \(EISDIR\)/ },
-  { name: 'metrics.csv missing', damage: at('metrics.csv', missing), resume: fails(2, /metrics\.csv is missing/), compare: /^metrics\.csv is missing/ },
+  {
+    name: 'metrics.csv a directory',
+    damage: at('metrics.csv', directory),
+    resume: fails(2, /metrics\.csv cannot be read \(EISDIR\); cannot resume/),
+    compare: /^metrics\.csv cannot be read \(EISDIR\)/,
+  },
+  {
+    name: 'metrics.csv missing',
+    damage: at('metrics.csv', missing),
+    resume: fails(2, /metrics\.csv is missing/),
+    compare: /^metrics\.csv is missing/,
+  },
 
   // summary.json: written again at the end, so resume does not need it; compare does
   { name: 'summary.json truncated', damage: at('summary.json', truncate), resume: clean, compare: /^summary\.json is not valid JSON/ },
   { name: 'summary.json garbage', damage: at('summary.json', garbage), resume: clean, compare: /^summary\.json is not valid JSON/ },
-  { name: 'summary.json with final_eval_loss a string', damage: at('summary.json', jsonField((v) => (v.final_eval_loss = 'low'))), resume: clean, compare: /^summary\.json is malformed \(final_eval_loss/ },
+  {
+    name: 'summary.json with final_eval_loss a string',
+    damage: at(
+      'summary.json',
+      jsonField((v) => (v.final_eval_loss = 'low')),
+    ),
+    resume: clean,
+    compare: /^summary\.json is malformed \(final_eval_loss/,
+  },
   { name: 'summary.json empty', damage: at('summary.json', empty), resume: clean, compare: /^summary\.json is empty/ },
   { name: 'summary.json missing', damage: at('summary.json', missing), resume: clean, compare: /^summary\.json is missing/ },
 
   // attention.json: resume goes on without the snapshots before the checkpoint, and says so; compare skips
-  { name: 'attention.json truncated', damage: at('attention.json', truncate), resume: attentionNote(/attention\.json is damaged .*; resuming without the attention snapshots before step 20/), compare: /^attention\.json is not valid JSON/ },
-  { name: 'attention.json garbage', damage: at('attention.json', garbage), resume: attentionNote(/attention\.json is damaged/), compare: /^attention\.json is not valid JSON/ },
-  { name: 'attention.json with snapshots a string', damage: at('attention.json', jsonField((v) => (v.snapshots = 'none'))), resume: attentionNote(/attention\.json is damaged \(no snapshots list\)/), compare: /^attention\.json is malformed \(snapshots/ },
-  { name: 'attention.json empty', damage: at('attention.json', empty), resume: attentionNote(/attention\.json is damaged/), compare: /^attention\.json is empty/ },
-  { name: 'attention.json missing', damage: at('attention.json', missing), resume: attentionNote(/attention\.json is missing; resuming without/), compare: /^attention\.json is missing/ },
+  {
+    name: 'attention.json truncated',
+    damage: at('attention.json', truncate),
+    resume: attentionNote(/attention\.json is damaged .*; resuming without the attention snapshots before step 20/),
+    compare: /^attention\.json is not valid JSON/,
+  },
+  {
+    name: 'attention.json garbage',
+    damage: at('attention.json', garbage),
+    resume: attentionNote(/attention\.json is damaged/),
+    compare: /^attention\.json is not valid JSON/,
+  },
+  {
+    name: 'attention.json with snapshots a string',
+    damage: at(
+      'attention.json',
+      jsonField((v) => (v.snapshots = 'none')),
+    ),
+    resume: attentionNote(/attention\.json is damaged \(no snapshots list\)/),
+    compare: /^attention\.json is malformed \(snapshots/,
+  },
+  {
+    name: 'attention.json empty',
+    damage: at('attention.json', empty),
+    resume: attentionNote(/attention\.json is damaged/),
+    compare: /^attention\.json is empty/,
+  },
+  {
+    name: 'attention.json missing',
+    damage: at('attention.json', missing),
+    resume: attentionNote(/attention\.json is missing; resuming without/),
+    compare: /^attention\.json is missing/,
+  },
 
   // status: anything but completed or diverged lets resume go on; compare needs a finished status
-  { name: 'status truncated', damage: at('status', (p) => truncateSync(p, 4)), resume: clean, compare: /^status holds '(comp|inte)', not a run status/ },
+  {
+    name: 'status truncated',
+    damage: at('status', (p) => truncateSync(p, 4)),
+    resume: clean,
+    compare: /^status holds '(comp|inte)', not a run status/,
+  },
   { name: 'status garbage', damage: at('status', garbage), resume: clean, compare: /^status holds '.*', not a run status/ },
   { name: 'status "42"', damage: at('status', (p) => writeFileSync(p, '42\n')), resume: clean, compare: /^status holds '42', not a run status/ },
   { name: 'status empty', damage: at('status', empty), resume: clean, compare: /^status is empty/ },
   { name: 'status missing', damage: at('status', missing), resume: clean, compare: /^status is missing/ },
 
   // checkpoint/checkpoint.json: the index of both checkpoints; without it resume refuses; compare does not read it
-  { name: 'checkpoint.json truncated', damage: (d) => truncate(checkpointJson(d)), resume: fails(2, /the checkpoint is corrupt \(checkpoint\/checkpoint\.json/), compare: 'used' },
-  { name: 'checkpoint.json garbage', damage: (d) => garbage(checkpointJson(d)), resume: fails(2, /the checkpoint is corrupt \(checkpoint\/checkpoint\.json/), compare: 'used' },
-  { name: 'checkpoint.json with step a string', damage: (d) => jsonField((v) => (v.step = 'twenty'))(checkpointJson(d)), resume: fails(2, /checkpoint\/checkpoint\.json: unexpected fields/), compare: 'used' },
-  { name: 'checkpoint.json empty', damage: (d) => empty(checkpointJson(d)), resume: fails(2, /the checkpoint is corrupt \(checkpoint\/checkpoint\.json/), compare: 'used' },
-  { name: 'checkpoint.json missing', damage: (d) => missing(checkpointJson(d)), resume: fails(2, /has no checkpoint to resume from/), compare: 'used' },
+  {
+    name: 'checkpoint.json truncated',
+    damage: (d) => truncate(checkpointJson(d)),
+    resume: fails(2, /the checkpoint is corrupt \(checkpoint\/checkpoint\.json/),
+    compare: 'used',
+  },
+  {
+    name: 'checkpoint.json garbage',
+    damage: (d) => garbage(checkpointJson(d)),
+    resume: fails(2, /the checkpoint is corrupt \(checkpoint\/checkpoint\.json/),
+    compare: 'used',
+  },
+  {
+    name: 'checkpoint.json with step a string',
+    damage: (d) => jsonField((v) => (v.step = 'twenty'))(checkpointJson(d)),
+    resume: fails(2, /checkpoint\/checkpoint\.json: unexpected fields/),
+    compare: 'used',
+  },
+  {
+    name: 'checkpoint.json empty',
+    damage: (d) => empty(checkpointJson(d)),
+    resume: fails(2, /the checkpoint is corrupt \(checkpoint\/checkpoint\.json/),
+    compare: 'used',
+  },
+  {
+    name: 'checkpoint.json missing',
+    damage: (d) => missing(checkpointJson(d)),
+    resume: fails(2, /has no checkpoint to resume from/),
+    compare: 'used',
+  },
 
   // the newest checkpoint: resume falls back to the previous one, says so, and still finishes bit-identically
   { name: 'newest checkpoint truncated', damage: (d) => truncate(newest(d)), resume: { resumes: true, says: FALLBACK }, compare: 'used' },
   { name: 'newest checkpoint garbage', damage: (d) => garbage(newest(d)), resume: { resumes: true, says: FALLBACK }, compare: 'used' },
-  { name: 'newest checkpoint intact but without Adam v', damage: withoutAdamV, resume: { resumes: true, says: /at step 20 does not match config\.json \(Adam v .* is missing\); falling back to the previous one, at step 10/ }, compare: 'used' },
+  {
+    name: 'newest checkpoint intact but without Adam v',
+    damage: withoutAdamV,
+    resume: { resumes: true, says: /at step 20 does not match config\.json \(Adam v .* is missing\); falling back to the previous one, at step 10/ },
+    compare: 'used',
+  },
   { name: 'newest checkpoint empty', damage: (d) => empty(newest(d)), resume: { resumes: true, says: FALLBACK }, compare: 'used' },
-  { name: 'newest checkpoint a directory', damage: (d) => directory(newest(d)), resume: { resumes: true, says: /step-00000020\.safetensors cannot be read \(EISDIR\)\); falling back/ }, compare: 'used' },
-  { name: 'newest checkpoint missing', damage: (d) => missing(newest(d)), resume: { resumes: true, says: /step-00000020\.safetensors is missing\); falling back/ }, compare: 'used' },
+  {
+    name: 'newest checkpoint a directory',
+    damage: (d) => directory(newest(d)),
+    resume: { resumes: true, says: /step-00000020\.safetensors cannot be read \(EISDIR\)\); falling back/ },
+    compare: 'used',
+  },
+  {
+    name: 'newest checkpoint missing',
+    damage: (d) => missing(newest(d)),
+    resume: { resumes: true, says: /step-00000020\.safetensors is missing\); falling back/ },
+    compare: 'used',
+  },
 
   // the previous checkpoint: not needed while the newest is whole
   { name: 'previous checkpoint truncated', damage: (d) => truncate(previous(d)), resume: clean, compare: 'used' },
@@ -169,7 +327,12 @@ const cases: Case[] = [
   { name: 'previous checkpoint missing', damage: (d) => missing(previous(d)), resume: clean, compare: 'used' },
 
   // both checkpoints
-  { name: 'both checkpoints damaged', damage: (d) => (truncate(newest(d)), garbage(previous(d))), resume: fails(2, /cannot resume: the checkpoint at step 20 is corrupt .*, and the previous one, at step 10, is corrupt/), compare: 'used' },
+  {
+    name: 'both checkpoints damaged',
+    damage: (d) => (truncate(newest(d)), garbage(previous(d))),
+    resume: fails(2, /cannot resume: the checkpoint at step 20 is corrupt .*, and the previous one, at step 10, is corrupt/),
+    compare: 'used',
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -181,10 +344,15 @@ function snapshot(dir: string): Record<string, string> {
   return Object.fromEntries(files.map((f) => [f, readFileSync(join(dir, f)).toString('hex')]));
 }
 const metricsWithoutTiming = (dir: string) =>
-  readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, -TIMING_COLUMNS).join(',')).join('\n');
+  readFileSync(join(dir, 'metrics.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(',').slice(0, -TIMING_COLUMNS).join(','))
+    .join('\n');
 const slug = (name: string) => name.replace(/\W+/g, '-').slice(0, 50);
 /** stderr without plain progress lines ("lookup step 5/20 …") and the "resuming … from step N" line. */
-const messageLines = (r: Result) => r.stderr.split('\n').filter((l) => l !== '' && !/^\S+ step \d+\/\d+ /.test(l) && !/^resuming .* from step \d+$/.test(l));
+const messageLines = (r: Result) =>
+  r.stderr.split('\n').filter((l) => l !== '' && !/^\S+ step \d+\/\d+ /.test(l) && !/^resuming .* from step \d+$/.test(l));
 
 interface ResumeRun {
   dir: string;
@@ -213,10 +381,27 @@ const resumes = new Map<string, Promise<ResumeRun>>();
 let compared: Promise<{ result: Result; folder: string; before: Record<string, string>; after: Record<string, string> }>;
 
 async function makeTemplate(): Promise<void> {
-  const r = await cli(['train', LOOKUP, '--set', 'train.steps=20', '--set', 'train.logEvery=5', '--set', 'train.checkpointEvery=10', '--set', 'eval.size=32', '--out', template], fresh.root);
+  const r = await cli(
+    [
+      'train',
+      LOOKUP,
+      '--set',
+      'train.steps=20',
+      '--set',
+      'train.logEvery=5',
+      '--set',
+      'train.checkpointEvery=10',
+      '--set',
+      'eval.size=32',
+      '--out',
+      template,
+    ],
+    fresh.root,
+  );
   if (r.status !== 0) throw new Error(`the template run failed:\n${explain(r)}`);
   const index = JSON.parse(readFileSync(checkpointJson(template), 'utf8'));
-  if (index.step !== 20 || index.previous?.step !== 10) throw new Error(`the template run should keep checkpoints 20 and 10: ${JSON.stringify(index)}`);
+  if (index.step !== 20 || index.previous?.step !== 10)
+    throw new Error(`the template run should keep checkpoints 20 and 10: ${JSON.stringify(index)}`);
 }
 
 /** One folder with a good run and every case's damaged copy (status completed unless damaged), compared once. */
@@ -287,7 +472,8 @@ describe('damaged run files: a clean resume, a named skip, or one line with exit
         expect.soft(metricsWithoutTiming(run), 'bit-identical to the uninterrupted run, timing aside').toBe(metricsWithoutTiming(template));
         const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'));
         expect.soft(summary.final_eval_loss).toBe(JSON.parse(readFileSync(join(template, 'summary.json'), 'utf8')).final_eval_loss);
-        if (c.resume.sameAttention !== false) expect.soft(readFileSync(join(run, 'attention.json'), 'utf8')).toBe(readFileSync(join(template, 'attention.json'), 'utf8'));
+        if (c.resume.sameAttention !== false)
+          expect.soft(readFileSync(join(run, 'attention.json'), 'utf8')).toBe(readFileSync(join(template, 'attention.json'), 'utf8'));
       }
     },
     2 * KILL_AFTER + 30_000,

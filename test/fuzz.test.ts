@@ -96,8 +96,7 @@ const resumeCase = (name: string, corrupt: (dir: string, ctx: Ctx) => void, patt
 });
 
 /** A sweep file s.yaml over configs/lookup.yaml with the given grid lines. */
-const sweepFile = (grid: string) => (ctx: Ctx) =>
-  writeFileSync(join(ctx.cwd, 's.yaml'), `name: s\nbase: ${JSON.stringify(LOOKUP)}\ngrid:${grid}\n`);
+const sweepFile = (grid: string) => (ctx: Ctx) => writeFileSync(join(ctx.cwd, 's.yaml'), `name: s\nbase: ${JSON.stringify(LOOKUP)}\ngrid:${grid}\n`);
 const sweepCase = (name: string, grid: string, extra: string[], pattern: RegExp): Case => ({
   name,
   setup: sweepFile(grid),
@@ -197,23 +196,47 @@ const cases: Case[] = [
     args: ({ cwd }) => ['train', '--resume', join(cwd, 'missing-run')],
     pattern: /--resume.*missing-run/,
   },
-  resumeCase('--resume with a corrupt config.json', (dir) => writeFileSync(join(dir, 'config.json'), '{"name": "lookup", "train": {'), /config\.json.*not valid JSON/),
-  resumeCase('--resume with a config.json that is JSON but not a config', (dir) => writeFileSync(join(dir, 'config.json'), '{"train": 5}\n'), /config key 'train'/),
-  resumeCase('--resume with a garbage checkpoint/checkpoint.json', (dir) => writeFileSync(join(dir, 'checkpoint', 'checkpoint.json'), 'garbage!!\n'), /checkpoint/),
-  resumeCase('--resume with a truncated safetensors file', (dir) => {
-    const file = tensorFile(dir);
-    truncateSync(file, Math.floor(statSync(file).size / 2));
-  }, /checkpoint is corrupt/),
-  resumeCase('--resume with a checkpoint lacking the Adam second moments', (dir) => {
-    const file = tensorFile(dir);
-    const { tensors, metadata } = decodeSafetensors(readFileSync(file));
-    for (const name of [...tensors.keys()]) if (name.startsWith('adam_v/')) tensors.delete(name);
-    writeFileSync(file, encodeSafetensors(tensors, metadata));
-  }, /checkpoint/),
-  resumeCase('--resume with a corrupt eval set in data/', (_dir, { cwd }) => {
-    mkdirSync(join(cwd, 'data'));
-    writeFileSync(join(cwd, 'data', 'lookup-s8-k16-v16-n32-seed1234.jsonl'), 'garbage\n'); // the good run's eval.size is 32
-  }, /lookup-s8-k16-v16-n32-seed1234\.jsonl.*not JSON/),
+  resumeCase(
+    '--resume with a corrupt config.json',
+    (dir) => writeFileSync(join(dir, 'config.json'), '{"name": "lookup", "train": {'),
+    /config\.json.*not valid JSON/,
+  ),
+  resumeCase(
+    '--resume with a config.json that is JSON but not a config',
+    (dir) => writeFileSync(join(dir, 'config.json'), '{"train": 5}\n'),
+    /config key 'train'/,
+  ),
+  resumeCase(
+    '--resume with a garbage checkpoint/checkpoint.json',
+    (dir) => writeFileSync(join(dir, 'checkpoint', 'checkpoint.json'), 'garbage!!\n'),
+    /checkpoint/,
+  ),
+  resumeCase(
+    '--resume with a truncated safetensors file',
+    (dir) => {
+      const file = tensorFile(dir);
+      truncateSync(file, Math.floor(statSync(file).size / 2));
+    },
+    /checkpoint is corrupt/,
+  ),
+  resumeCase(
+    '--resume with a checkpoint lacking the Adam second moments',
+    (dir) => {
+      const file = tensorFile(dir);
+      const { tensors, metadata } = decodeSafetensors(readFileSync(file));
+      for (const name of [...tensors.keys()]) if (name.startsWith('adam_v/')) tensors.delete(name);
+      writeFileSync(file, encodeSafetensors(tensors, metadata));
+    },
+    /checkpoint/,
+  ),
+  resumeCase(
+    '--resume with a corrupt eval set in data/',
+    (_dir, { cwd }) => {
+      mkdirSync(join(cwd, 'data'));
+      writeFileSync(join(cwd, 'data', 'lookup-s8-k16-v16-n32-seed1234.jsonl'), 'garbage\n'); // the good run's eval.size is 32
+    },
+    /lookup-s8-k16-v16-n32-seed1234\.jsonl.*not JSON/,
+  ),
   resumeCase('--resume of a run that already completed', () => {}, /already finished/, 'completed'),
   {
     name: '--resume together with a config argument',

@@ -36,7 +36,9 @@ async function waitFor(path: string, ms = 30_000): Promise<void> {
 
 /** Every run's metrics.csv must parse: a header and whole rows with as many cells. */
 function expectValidFiles(dir: string): void {
-  const [header, ...rows] = readFileSync(join(dir, 'metrics.csv'), 'utf8').split('\n').filter((l) => l !== '');
+  const [header, ...rows] = readFileSync(join(dir, 'metrics.csv'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
   const width = header.split(',').length;
   for (const row of rows) expect(row.split(',').length).toBe(width);
   expect(['running', 'interrupted', 'completed', 'diverged']).toContain(readFileSync(join(dir, 'status'), 'utf8').trim());
@@ -129,7 +131,20 @@ describe('Ctrl-C', () => {
       const sweep = join(cwd, 'sweep.yaml');
       writeFileSync(sweep, `name: s\nbase: ${LOOKUP}\ngrid:\n  model.attention: [qkv, qv]\n  train.seed: [0, 1]\n`);
       const out = join(cwd, 'runs');
-      const args = ['sweep', sweep, '--set', 'train.steps=1200', '--set', 'eval.size=64', '--set', 'train.checkpointEvery=100', '--workers', '2', '--out', out];
+      const args = [
+        'sweep',
+        sweep,
+        '--set',
+        'train.steps=1200',
+        '--set',
+        'eval.size=64',
+        '--set',
+        'train.checkpointEvery=100',
+        '--workers',
+        '2',
+        '--out',
+        out,
+      ];
       const proc = start(args, cwd);
       await waitFor(join(out, 'attention-qv_seed-1', 'metrics.csv'));
       await waitFor(join(out, 'attention-qkv_seed-1', 'metrics.csv'));

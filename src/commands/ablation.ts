@@ -7,9 +7,11 @@ import { sweepInto, defaultSweepDir, type SweepArgs } from './sweep.js';
 export async function ablationCommand(args: SweepArgs & { check: boolean }): Promise<void> {
   const plan = loadSweep(args.config, args.set);
   const lrs = plan.grid['train.lr'];
-  if (!lrs || lrs.length < 2) throw new UserError(`${args.config}: an ablation measures LR sensitivity, so grid.train.lr must list at least 2 learning rates`);
+  if (!lrs || lrs.length < 2)
+    throw new UserError(`${args.config}: an ablation measures LR sensitivity, so grid.train.lr must list at least 2 learning rates`);
   const attention = plan.grid['model.attention'];
-  if (!attention || !attention.includes('qkv') || !attention.includes('qv')) throw new UserError(`${args.config}: an ablation compares variants, so grid.model.attention must list qkv and qv`);
+  if (!attention || !attention.includes('qkv') || !attention.includes('qv'))
+    throw new UserError(`${args.config}: an ablation compares variants, so grid.model.attention must list qkv and qv`);
   const out = args.out ?? defaultSweepDir(plan.name, args.set);
   const runsDir = await sweepInto(plan, args, join(out, 'runs'));
   if (!runsDir) return; // interrupted: the sweep said how to continue

@@ -48,13 +48,22 @@ export function verdictJson(a: Analysis, runCount: number) {
 }
 
 /** `strict` refuses damaged runs instead of skipping them; `scalePaths`: the claims' input-scale sweep, when there is one (the `claims` command). */
-export async function compareInto(paths: string[], outDir: string, title = 'qkv-lab report', { strict = false, scalePaths = [] as string[] } = {}): Promise<CompareResult> {
+export async function compareInto(
+  paths: string[],
+  outDir: string,
+  title = 'qkv-lab report',
+  { strict = false, scalePaths = [] as string[] } = {},
+): Promise<CompareResult> {
   const { runs, unfinished, skipped, notStarted } = collectRuns(paths);
-  if (strict && skipped.length) throw new UserError(`--strict: ${skipped.length} run(s) damaged; ${skipped[0].dir}: ${skipped[0].reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}`);
+  if (strict && skipped.length)
+    throw new UserError(
+      `--strict: ${skipped.length} run(s) damaged; ${skipped[0].dir}: ${skipped[0].reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}`,
+    );
   for (const s of skipped) process.stderr.write(`compare: warning: skipped ${s.dir}: ${s.reason}\n`);
   for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
   if (notStarted.length) process.stderr.write(`compare: warning: ${notStarted.length} planned run(s) not started: ${notStarted.join(', ')}\n`);
-  if (runs.length === 0) throw new UserError(`no finished runs to compare under ${paths.join(', ')} (${skipped.length} damaged, ${unfinished.length} unfinished)`);
+  if (runs.length === 0)
+    throw new UserError(`no finished runs to compare under ${paths.join(', ')} (${skipped.length} damaged, ${unfinished.length} unfinished)`);
   const analysis = analyse(runs);
   if (unfinished.length) analysis.warnings.push(`${unfinished.length} unfinished run(s) left out: ${unfinished.join(', ')}`);
   ensureDir(outDir);
@@ -67,12 +76,20 @@ export async function compareInto(paths: string[], outDir: string, title = 'qkv-
   const data = { ...draft, markdown };
   writeFileAtomic(join(outDir, 'report.md'), markdown + '\n');
   writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, [...charts, ...claimsCharts]));
-  const verdict = { ...verdictJson(analysis, runs.length), runs_skipped: skipped.length, runs_not_started: notStarted.length, claims: claimsJson(claims) };
+  const verdict = {
+    ...verdictJson(analysis, runs.length),
+    runs_skipped: skipped.length,
+    runs_not_started: notStarted.length,
+    claims: claimsJson(claims),
+  };
   writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
   copyReferenceDocs(outDir);
   writeExports(runs, outDir);
   printSummary(analysis);
-  if (skipped.length || notStarted.length) process.stdout.write(`(the verdict is computed without ${skipped.length} skipped and ${notStarted.length} not-started run(s); see the warnings)\n`);
+  if (skipped.length || notStarted.length)
+    process.stdout.write(
+      `(the verdict is computed without ${skipped.length} skipped and ${notStarted.length} not-started run(s); see the warnings)\n`,
+    );
   for (const line of claimsSummaryLines(claims)) process.stdout.write(line + '\n');
   return { analysis, holds: verdict.holds, outDir: resolve(outDir) };
 }

@@ -3,10 +3,22 @@ import { tf, initBackend, type BackendChoice } from '../backend.js';
 import { attention, project, type Variant } from '../model/attention.js';
 
 const TOKENS = ['cat', 'sat'];
-const X = [[1, 0], [0, 1]]; // cat, sat
-const W_Q = [[1, 0], [0, 1]];
-const W_K = [[0, 1], [1, 0]];
-const W_V = [[1, 2], [0, 3]];
+const X = [
+  [1, 0],
+  [0, 1],
+]; // cat, sat
+const W_Q = [
+  [1, 0],
+  [0, 1],
+];
+const W_K = [
+  [0, 1],
+  [1, 0],
+];
+const W_V = [
+  [1, 2],
+  [0, 3],
+];
 
 export interface Explained {
   variant: Variant;
@@ -67,7 +79,10 @@ export async function explainCommand(args: { backend: BackendChoice }): Promise<
     'W_Q = [[1, 0], [0, 1]]   W_K = [[0, 1], [1, 0]]   W_V = [[1, 2], [0, 3]]   (row vectors: Q = x·W_Q)',
     '',
   ];
-  for (const [title, scale] of [['unscaled, as in the seed (s = 1)', 1], ['scaled as in training (s = 1/√d = 1/√2)', 1 / Math.sqrt(2)]] as const) {
+  for (const [title, scale] of [
+    ['unscaled, as in the seed (s = 1)', 1],
+    ['scaled as in training (s = 1/√d = 1/√2)', 1 / Math.sqrt(2)],
+  ] as const) {
     const qkv = explainExample('qkv', scale);
     const qv = explainExample('qv', scale);
     const left = describe(qkv);

@@ -37,7 +37,9 @@ export async function sweepInto(plan: SweepPlan, args: SweepArgs, runsDir: strin
   if (shard) process.stderr.write(`sweep: shard ${shard.index}/${shard.count}: ${runs.length} of ${plan.runs.length} runs\n`);
   const result = await runSweep(plan, runs, { dir: runsDir, workers, backend: args.backend, dataDir: args.dataDir });
   if (result.interrupted) {
-    process.stderr.write(`sweep: interrupted; run the same command again to continue (finished runs are kept, unfinished ones resume from their checkpoints)\n`);
+    process.stderr.write(
+      `sweep: interrupted; run the same command again to continue (finished runs are kept, unfinished ones resume from their checkpoints)\n`,
+    );
     process.exitCode = INTERRUPTED_EXIT;
     return null;
   }

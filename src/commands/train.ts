@@ -23,7 +23,8 @@ export interface TrainArgs {
 
 export function parseSeeds(text: string): number[] {
   const seeds = text.split(',').map((s) => s.trim());
-  if (seeds.some((s) => !/^\d+$/.test(s) || Number(s) > 2 ** 31 - 1)) throw new UserError(`--seeds expects comma-separated non-negative integers, got '${text}'`);
+  if (seeds.some((s) => !/^\d+$/.test(s) || Number(s) > 2 ** 31 - 1))
+    throw new UserError(`--seeds expects comma-separated non-negative integers, got '${text}'`);
   const values = seeds.map(Number);
   if (new Set(values).size !== values.length) throw new UserError(`--seeds lists a seed twice: '${text}'`);
   return values;
@@ -45,9 +46,7 @@ export async function trainCommand(args: TrainArgs): Promise<void> {
   loadEvalSet(args.dataDir, makeTask(base.task), base.eval); // fails on a bad data file before any run directory exists
   const many = seeds.length > 1;
   const dirs = configs.map((cfg) =>
-    args.out
-      ? createRunDir(many ? runDirName(cfg, args.out, '', true) : args.out)
-      : createRunDir(runDirName(cfg, 'runs', timestamp(), many), true),
+    args.out ? createRunDir(many ? runDirName(cfg, args.out, '', true) : args.out) : createRunDir(runDirName(cfg, 'runs', timestamp(), many), true),
   );
   installStopHandler(sayStopping);
   report(await runGroup(configs, dirs, { dataDir: args.dataDir }).catch((err) => Promise.reject(withNextStep(err, dirs))));
@@ -56,7 +55,8 @@ export async function trainCommand(args: TrainArgs): Promise<void> {
 /** Continues a run from its last checkpoint; the finished metrics.csv equals an uninterrupted run's. */
 async function resumeCommand(args: TrainArgs): Promise<void> {
   const dir = args.resume!;
-  if (args.config !== undefined || args.set.length || args.seeds || args.out) throw new UserError('--resume takes the run directory only: its config.json is the config');
+  if (args.config !== undefined || args.set.length || args.seeds || args.out)
+    throw new UserError('--resume takes the run directory only: its config.json is the config');
   if (!existsSync(join(dir, 'config.json'))) throw new UserError(`--resume: ${dir} is not a run directory (no config.json)`);
   let saved: unknown;
   try {

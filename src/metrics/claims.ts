@@ -13,7 +13,6 @@ import type { TracePoint, ValueNormFigures } from '../runs/records.js';
 
 export type { TracePoint, ValueNormFigures };
 
-
 /** What one evaluation hands out per run: the trace row (always) and the value-norm figures (final evaluation). */
 export interface ClaimReadout {
   trace: number[]; // the last layer's attention of the k fixed examples, flattened [k][H][S][N]
@@ -31,7 +30,12 @@ export interface ClaimTensors {
  * Inside the evaluation's tf.tidy: slices what the claims need from the forward pass and keeps it. `inputs`,
  * given at the final evaluation only, are the last layer's input x [R, B, N, d] and its W_V [R, d, d].
  */
-export function claimTensors(layers: Pick<AttentionResult, 'weights'>[], cfg: ModelConfig, k: number, inputs: { x: tf.Tensor; wV: tf.Tensor } | null): ClaimTensors {
+export function claimTensors(
+  layers: Pick<AttentionResult, 'weights'>[],
+  cfg: ModelConfig,
+  k: number,
+  inputs: { x: tf.Tensor; wV: tf.Tensor } | null,
+): ClaimTensors {
   const last = layers.length - 1;
   const weights = layers[last].weights; // [R, B, H, S, N]: the last layer only holds the supervised rows
   const out: ClaimTensors = { trace: tf.keep(tf.slice(weights, [0, 0, 0, 0, 0], [-1, k, -1, -1, -1])) };
@@ -64,7 +68,12 @@ export function readClaims(t: ClaimTensors, evalSet: Encoded, layout: Layout): C
     trace: Array.from(trace.subarray(r * per, (r + 1) * per)),
     valueNorm:
       weights && norms
-        ? valueNormFigures(weights.subarray(r * B * H * S * N, (r + 1) * B * H * S * N), norms.subarray(r * B * H * N, (r + 1) * B * H * N), evalSet.sources, { B, H, S, N, queryStart: layout.queryStart, causal: layout.causal })
+        ? valueNormFigures(
+            weights.subarray(r * B * H * S * N, (r + 1) * B * H * S * N),
+            norms.subarray(r * B * H * N, (r + 1) * B * H * N),
+            evalSet.sources,
+            { B, H, S, N, queryStart: layout.queryStart, causal: layout.causal },
+          )
         : null,
   }));
 }
@@ -82,7 +91,12 @@ export interface RowShape {
  * Value-norm figures of one run. `weights` [B][H][S][N], `norms` [B][H][N], `sources` [B][S] the correct source
  * position per supervised row. A row's candidates are the positions it may see, minus its correct source.
  */
-export function valueNormFigures(weights: ArrayLike<number>, norms: ArrayLike<number>, sources: ArrayLike<number>, shape: RowShape): ValueNormFigures {
+export function valueNormFigures(
+  weights: ArrayLike<number>,
+  norms: ArrayLike<number>,
+  sources: ArrayLike<number>,
+  shape: RowShape,
+): ValueNormFigures {
   const { B, H, S, N, queryStart, causal } = shape;
   let rhoSum = 0;
   let hits = 0;
@@ -129,12 +143,12 @@ function argMax(xs: number[]): number {
 
 /** ½ Σ |p − q| averaged over the rows of two flattened row stacks of width `width`. */
 export function meanTotalVariation(p: ArrayLike<number>, q: ArrayLike<number>, width: number): number {
-  if (p.length !== q.length || p.length % width !== 0 || p.length === 0) throw new Error(`meanTotalVariation: shapes differ (${p.length} vs ${q.length}, rows of ${width})`);
+  if (p.length !== q.length || p.length % width !== 0 || p.length === 0)
+    throw new Error(`meanTotalVariation: shapes differ (${p.length} vs ${q.length}, rows of ${width})`);
   let sum = 0;
   for (let i = 0; i < p.length; i++) sum += Math.abs(p[i] - q[i]);
   return sum / 2 / (p.length / width);
 }
-
 
 /**
  * Attention volatility: the mean TV between consecutive logged steps, over the pairs whose earlier step is in the

@@ -4,7 +4,6 @@ import type { MetricsRow, RunStatus } from '../runs/records.js';
 
 export type { RunStatus };
 
-
 export interface RunFigures {
   init_eval_loss: number | null; // ℓ₀: the eval loss at initialisation (row 0)
   final_eval_loss: number | null;

@@ -33,7 +33,14 @@ export const MASKED = -1e9;
  *   Q = xq·W_Q    K = x·W_K (keyless: K = V)    V = x·W_V
  *   weights = softmax(Q_h·K_hᵀ·scale + mask)    out_h = weights·V_h    out = [out_1 … out_H]
  */
-export function textbookAttention(xq: tf.Tensor, x: tf.Tensor, p: AttentionParams, heads: number, scale: number, mask: tf.Tensor | null): AttentionResult {
+export function textbookAttention(
+  xq: tf.Tensor,
+  x: tf.Tensor,
+  p: AttentionParams,
+  heads: number,
+  scale: number,
+  mask: tf.Tensor | null,
+): AttentionResult {
   const [R, B, Sq] = xq.shape as number[];
   const N = x.shape[2] as number;
   const q = splitHeads(project(xq, p.wQ), heads); // [R·B·H, Sq, dh]

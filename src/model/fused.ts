@@ -63,17 +63,65 @@ export function fusedSupports(cfg: ModelConfig): boolean {
  * every field read into a local at the top of `example`, so V8 compiles it once and never deoptimises it.
  */
 interface Ctx {
-  d: number; H: number; dh: number; s: number; N: number; F: number; C: number; qStart: number; S: number; causal: boolean;
-  scale: number; invRows: number; backward: boolean; r: number; B: number;
-  table: Float32Array; pos: Float32Array; tAt: number; pAt: number;
-  wv: Float32Array; wAt: number; gamma: Float32Array; beta: Float32Array; lnAt: number; unembed: Float32Array; uAt: number;
-  tu: Float64Array; pu: Float64Array; // [H, V, d], [H, N, d]: table·M_h, pos·M_h
-  feats: Int32Array; targets: Int32Array; weightsOut: Float32Array | null; logitsOut: Float32Array | null; inputsOut: Float32Array | null;
-  x: Float64Array; u: Float64Array; xbar: Float64Array; p: Float64Array; a: Float64Array; y: Float64Array; z: Float64Array; cls: Float64Array; clsExp: Float64Array;
-  g: Float64Array; gx: Float64Array; gxbar: Float64Array; gu: Float64Array; gp: Float64Array;
-  gtu: Float64Array; gpu: Float64Array; gtable: Float64Array; gpos: Float64Array; ggamma: Float64Array; gbeta: Float64Array;
-  zRows: Float64Array; gclsRows: Float64Array; xbarRows: Float64Array; gRows: Float64Array; // per supervised row of the batch, for the outer-product gradients
-  lossSum: number; correct: number;
+  d: number;
+  H: number;
+  dh: number;
+  s: number;
+  N: number;
+  F: number;
+  C: number;
+  qStart: number;
+  S: number;
+  causal: boolean;
+  scale: number;
+  invRows: number;
+  backward: boolean;
+  r: number;
+  B: number;
+  table: Float32Array;
+  pos: Float32Array;
+  tAt: number;
+  pAt: number;
+  wv: Float32Array;
+  wAt: number;
+  gamma: Float32Array;
+  beta: Float32Array;
+  lnAt: number;
+  unembed: Float32Array;
+  uAt: number;
+  tu: Float64Array;
+  pu: Float64Array; // [H, V, d], [H, N, d]: table·M_h, pos·M_h
+  feats: Int32Array;
+  targets: Int32Array;
+  weightsOut: Float32Array | null;
+  logitsOut: Float32Array | null;
+  inputsOut: Float32Array | null;
+  x: Float64Array;
+  u: Float64Array;
+  xbar: Float64Array;
+  p: Float64Array;
+  a: Float64Array;
+  y: Float64Array;
+  z: Float64Array;
+  cls: Float64Array;
+  clsExp: Float64Array;
+  g: Float64Array;
+  gx: Float64Array;
+  gxbar: Float64Array;
+  gu: Float64Array;
+  gp: Float64Array;
+  gtu: Float64Array;
+  gpu: Float64Array;
+  gtable: Float64Array;
+  gpos: Float64Array;
+  ggamma: Float64Array;
+  gbeta: Float64Array;
+  zRows: Float64Array;
+  gclsRows: Float64Array;
+  xbarRows: Float64Array;
+  gRows: Float64Array; // per supervised row of the batch, for the outer-product gradients
+  lossSum: number;
+  correct: number;
 }
 
 /**
@@ -84,7 +132,11 @@ export class FusedModel {
   private readonly ctx: Ctx;
   private readonly m: Float64Array; // [H, d, d] M_h of the current run
 
-  constructor(private readonly cfg: ModelConfig, private readonly layout: Layout, readonly R: number) {
+  constructor(
+    private readonly cfg: ModelConfig,
+    private readonly layout: Layout,
+    readonly R: number,
+  ) {
     if (!fusedSupports(cfg)) throw new Error(`the fused kernel computes one layer, not ${cfg.layers}`);
     const { positions: N, inputVocab: V, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = layout;
     const d = cfg.dModel;
@@ -93,16 +145,65 @@ export class FusedModel {
     const none = new Float32Array(0);
     this.m = f64(H * d * d);
     this.ctx = {
-      d, H, dh: d / H, s: cfg.inputScale, N, F, C, qStart: queryStart, S, causal,
-      scale: 1 / Math.sqrt(d / H), invRows: 0, backward: false, r: 0, B: 0,
-      table: none, pos: none, tAt: 0, pAt: 0, wv: none, wAt: 0, gamma: none, beta: none, lnAt: 0, unembed: none, uAt: 0,
-      tu: f64(H * V * d), pu: f64(H * N * d),
-      feats: new Int32Array(0), targets: new Int32Array(0), weightsOut: null, logitsOut: null, inputsOut: null,
-      x: f64(N * d), u: f64(H * S * d), xbar: f64(H * S * d), p: f64(H * S * N), a: f64(N), y: f64(S * d), z: f64(d), cls: f64(C), clsExp: f64(C),
-      g: f64(d), gx: f64(N * d), gxbar: f64(d), gu: f64(d), gp: f64(N),
-      gtu: f64(H * V * d), gpu: f64(H * N * d), gtable: f64(V * d), gpos: f64(N * d), ggamma: f64(d), gbeta: f64(d),
-      zRows: f64(0), gclsRows: f64(0), xbarRows: f64(0), gRows: f64(0),
-      lossSum: 0, correct: 0,
+      d,
+      H,
+      dh: d / H,
+      s: cfg.inputScale,
+      N,
+      F,
+      C,
+      qStart: queryStart,
+      S,
+      causal,
+      scale: 1 / Math.sqrt(d / H),
+      invRows: 0,
+      backward: false,
+      r: 0,
+      B: 0,
+      table: none,
+      pos: none,
+      tAt: 0,
+      pAt: 0,
+      wv: none,
+      wAt: 0,
+      gamma: none,
+      beta: none,
+      lnAt: 0,
+      unembed: none,
+      uAt: 0,
+      tu: f64(H * V * d),
+      pu: f64(H * N * d),
+      feats: new Int32Array(0),
+      targets: new Int32Array(0),
+      weightsOut: null,
+      logitsOut: null,
+      inputsOut: null,
+      x: f64(N * d),
+      u: f64(H * S * d),
+      xbar: f64(H * S * d),
+      p: f64(H * S * N),
+      a: f64(N),
+      y: f64(S * d),
+      z: f64(d),
+      cls: f64(C),
+      clsExp: f64(C),
+      g: f64(d),
+      gx: f64(N * d),
+      gxbar: f64(d),
+      gu: f64(d),
+      gp: f64(N),
+      gtu: f64(H * V * d),
+      gpu: f64(H * N * d),
+      gtable: f64(V * d),
+      gpos: f64(N * d),
+      ggamma: f64(d),
+      gbeta: f64(d),
+      zRows: f64(0),
+      gclsRows: f64(0),
+      xbarRows: f64(0),
+      gRows: f64(0),
+      lossSum: 0,
+      correct: 0,
     };
   }
 
@@ -285,7 +386,8 @@ function projectRows(rows: Float32Array, rowsAt: number, n: number, m: Float64Ar
 
 /** Forward, and with ctx.backward backward, for example b of the context's run; accumulates into ctx. */
 function example(ctx: Ctx, b: number): void {
-  const { d, H, dh, s, N, F, C, qStart, S, causal, scale, invRows, backward, r, B, table, pos, tAt, pAt, wv, wAt, gamma, beta, lnAt, unembed, uAt } = ctx;
+  const { d, H, dh, s, N, F, C, qStart, S, causal, scale, invRows, backward, r, B, table, pos, tAt, pAt, wv, wAt, gamma, beta, lnAt, unembed, uAt } =
+    ctx;
   const { tu, pu, feats, targets, weightsOut, logitsOut, inputsOut, x, u, xbar, p, a, y, z, cls, clsExp, g, gx, gxbar, gu, gp } = ctx;
   const { gtu, gpu, gtable, gpos, ggamma, gbeta, zRows, gclsRows, xbarRows, gRows } = ctx;
   const V = tu.length / (H * d);

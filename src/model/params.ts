@@ -47,7 +47,11 @@ export function initialValues(cfg: ModelConfig, layout: Layout, seed: number): M
 }
 
 /** Stacks per-run values (by parameter path) into one Float32Array per path with a leading run axis [R, ...]. */
-export function stackRuns(cfg: ModelConfig, layout: Layout, perRun: Map<string, Float32Array>[]): Map<string, { shape: number[]; values: Float32Array }> {
+export function stackRuns(
+  cfg: ModelConfig,
+  layout: Layout,
+  perRun: Map<string, Float32Array>[],
+): Map<string, { shape: number[]; values: Float32Array }> {
   const out = new Map<string, { shape: number[]; values: Float32Array }>();
   for (const [path, spec] of paramSpecs(cfg, layout)) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
@@ -78,7 +82,10 @@ export function unstackRuns(vars: Map<string, tf.Variable>): Map<string, Float32
 export function makeParams(cfg: ModelConfig, layout: Layout, perRun: Map<string, Float32Array>[]): Params {
   const params: Params = new Map();
   for (const [path, { shape, values }] of stackRuns(cfg, layout, perRun)) {
-    params.set(path, tf.tidy(() => tf.variable(tf.tensor(values, shape)))); // tidy frees the tensor the variable copied
+    params.set(
+      path,
+      tf.tidy(() => tf.variable(tf.tensor(values, shape))),
+    ); // tidy frees the tensor the variable copied
   }
   return params;
 }

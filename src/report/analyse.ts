@@ -65,7 +65,8 @@ export function flatten(value: unknown, prefix = '', out: Record<string, unknown
 
 /** The loss LR sensitivity uses: the final eval loss, or ℓ₀ for a diverged run (METRICS.md). */
 export const finalLoss = (run: LoadedRun): number =>
-  (run.summary.status === 'diverged' || !Number.isFinite(run.summary.final_eval_loss) ? run.summary.init_eval_loss : run.summary.final_eval_loss) ?? NaN;
+  (run.summary.status === 'diverged' || !Number.isFinite(run.summary.final_eval_loss) ? run.summary.init_eval_loss : run.summary.final_eval_loss) ??
+  NaN;
 
 /** ℓ₀, the eval loss at initialisation; NaN when a run logged no row (it then spoils its seed's figure visibly). */
 export const initLoss = (run: LoadedRun): number => run.summary.init_eval_loss ?? NaN;
@@ -99,20 +100,34 @@ export function analyse(runs: LoadedRun[]): Analysis {
 
 function analyseSeries(label: string, runs: LoadedRun[], differingKeys: string[], warnings: string[]): SeriesAnalysis {
   const settings = Object.fromEntries(differingKeys.map((k) => [k, flatten(runs[0].config)[k]]));
-  const variants = [...new Set(runs.map((r) => r.config.model.attention))].sort().map((v) => analyseVariant(v, runs.filter((r) => r.config.model.attention === v), label, warnings));
+  const variants = [...new Set(runs.map((r) => r.config.model.attention))].sort().map((v) =>
+    analyseVariant(
+      v,
+      runs.filter((r) => r.config.model.attention === v),
+      label,
+      warnings,
+    ),
+  );
   const qkv = variants.find((v) => v.variant === 'qkv');
   const qv = variants.find((v) => v.variant === 'qv');
   let verdict: Comparison | null = null;
   let entropy: SeriesAnalysis['entropy'] = null;
   if (qkv && qv && qkv.sensitivity.length && qv.sensitivity.length) {
-    verdict = compareGreater(qv.sensitivity.map((s) => s.value), qkv.sensitivity.map((s) => s.value));
+    verdict = compareGreater(
+      qv.sensitivity.map((s) => s.value),
+      qkv.sensitivity.map((s) => s.value),
+    );
     const lr = Math.min(...qkv.lrs.filter((l) => qv.lrs.includes(l)));
     const finalEntropy = (v: string) =>
-      runs.filter((r) => r.config.model.attention === v && r.config.train.lr === lr && r.summary.status === 'completed').map((r) => r.rows.at(-1)!.attn_entropy_norm);
+      runs
+        .filter((r) => r.config.model.attention === v && r.config.train.lr === lr && r.summary.status === 'completed')
+        .map((r) => r.rows.at(-1)!.attn_entropy_norm);
     const [a, b] = [finalEntropy('qv'), finalEntropy('qkv')];
     if (a.length && b.length) entropy = { ...compareGreater(a, b), lr };
   } else if (runs.length) {
-    warnings.push(`${label || 'runs'}: the verdict needs both variants (qkv and qv) with ≥ 2 learning rates; found ${variants.map((v) => `${v.variant} at ${v.lrs.length} LR(s)`).join(', ')}`);
+    warnings.push(
+      `${label || 'runs'}: the verdict needs both variants (qkv and qv) with ≥ 2 learning rates; found ${variants.map((v) => `${v.variant} at ${v.lrs.length} LR(s)`).join(', ')}`,
+    );
   }
   return { label, settings, dModel: runs[0].config.model.dModel, variants, verdict, entropy };
 }
@@ -151,10 +166,28 @@ function analyseVariant(variant: string, runs: LoadedRun[], label: string, warni
         incompleteSeeds.push(seed);
         continue;
       }
-      sensitivity.push({ seed, value: lrSensitivity(byLr.map((r) => finalLoss(r!)), initLoss(byLr[0]!)) });
+      sensitivity.push({
+        seed,
+        value: lrSensitivity(
+          byLr.map((r) => finalLoss(r!)),
+          initLoss(byLr[0]!),
+        ),
+      });
     }
-    if (incompleteSeeds.length) warnings.push(`${label || variant}: ${variant} seeds ${incompleteSeeds.join(', ')} lack a run at some learning rate and are left out of LR sensitivity`);
+    if (incompleteSeeds.length)
+      warnings.push(
+        `${label || variant}: ${variant} seeds ${incompleteSeeds.join(', ')} lack a run at some learning rate and are left out of LR sensitivity`,
+      );
   }
   const values = sensitivity.map((s) => s.value);
-  return { variant, lrs, perLr, sensitivity, sensMean: meanOf(values), sensStd: stdOf(values), diverged: runs.filter((r) => r.summary.status === 'diverged').length, incompleteSeeds };
+  return {
+    variant,
+    lrs,
+    perLr,
+    sensitivity,
+    sensMean: meanOf(values),
+    sensStd: stdOf(values),
+    diverged: runs.filter((r) => r.summary.status === 'diverged').length,
+    incompleteSeeds,
+  };
 }

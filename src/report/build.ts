@@ -32,8 +32,24 @@ export function buildReportData(title: string, runs: LoadedRun[], a: Analysis, m
     differing.length === 1 && differing[0] === 'model.dModel'
       ? a.series.filter((s) => s.verdict).map((s) => ({ dModel: s.dModel, ratio: s.verdict!.ratio, p: s.verdict!.p, holds: s.verdict!.holds }))
       : null;
-  const sensitivity = a.series.flatMap((s) => s.variants.flatMap((v) => v.sensitivity.map((x) => ({ series: s.label, variant: v.variant, seed: x.seed, value: x.value }))));
-  const verdicts = a.series.flatMap((s) => (s.verdict ? [{ series: s.label, ratio: s.verdict.ratio, u: s.verdict.u, p: s.verdict.p, holds: s.verdict.holds, qv: s.verdict.qv.length, qkv: s.verdict.qkv.length }] : []));
+  const sensitivity = a.series.flatMap((s) =>
+    s.variants.flatMap((v) => v.sensitivity.map((x) => ({ series: s.label, variant: v.variant, seed: x.seed, value: x.value }))),
+  );
+  const verdicts = a.series.flatMap((s) =>
+    s.verdict
+      ? [
+          {
+            series: s.label,
+            ratio: s.verdict.ratio,
+            u: s.verdict.u,
+            p: s.verdict.p,
+            holds: s.verdict.holds,
+            qv: s.verdict.qv.length,
+            qkv: s.verdict.qkv.length,
+          },
+        ]
+      : [],
+  );
   return { title, curves, finals, heatmaps: heatmaps(runs, seriesOf), width, markdown, sensitivity, verdicts };
 }
 
@@ -60,5 +76,15 @@ function heatmapOf(run: LoadedRun, series: string): Heatmap {
     });
   });
   const colLabels = Array.from({ length: N }, (_, j) => (j === queryStart && S === 1 ? 'query' : `pos ${j}`));
-  return { series, variant: run.config.model.attention, lr: run.config.train.lr, seed: run.config.train.seed, step: snap.step, rowLabels, colLabels, weights, correct };
+  return {
+    series,
+    variant: run.config.model.attention,
+    lr: run.config.train.lr,
+    seed: run.config.train.seed,
+    step: snap.step,
+    rowLabels,
+    colLabels,
+    weights,
+    correct,
+  };
 }

@@ -40,9 +40,7 @@ function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
   return out;
 }
 
-
-const byCurveKey = (a: CurveAgg, b: CurveAgg) =>
-  natural(a.series, b.series) || natural(a.variant, b.variant) || a.lr - b.lr || a.step - b.step;
+const byCurveKey = (a: CurveAgg, b: CurveAgg) => natural(a.series, b.series) || natural(a.variant, b.variant) || a.lr - b.lr || a.step - b.step;
 
 export interface CurveAgg {
   series: string;
@@ -141,11 +139,7 @@ function panelTitle(hs: Heatmap[]): string {
 /** One row per heatmap cell; QKV and QV of one (series, lr, seed) share a panel, variants in display order. */
 export function heatmapCells(heatmaps: Heatmap[], variants: string[]): HeatCell[] {
   const sorted = [...heatmaps].sort(
-    (a, b) =>
-      natural(a.series, b.series) ||
-      a.lr - b.lr ||
-      a.seed - b.seed ||
-      variants.indexOf(a.variant) - variants.indexOf(b.variant),
+    (a, b) => natural(a.series, b.series) || a.lr - b.lr || a.seed - b.seed || variants.indexOf(a.variant) - variants.indexOf(b.variant),
   );
   const out: HeatCell[] = [];
   for (const group of groupBy(sorted, (h) => JSON.stringify([h.series, h.lr, h.seed])).values()) {
@@ -154,9 +148,7 @@ export function heatmapCells(heatmaps: Heatmap[], variants: string[]): HeatCell[
       const rows = uniqueLabels(h.rowLabels);
       const cols = uniqueLabels(h.colLabels);
       h.weights.forEach((ws, r) =>
-        ws.forEach((w, c) =>
-          out.push({ panel, variant: h.variant, row: rows[r], col: cols[c], w, correct: h.correct[r] === c }),
-        ),
+        ws.forEach((w, c) => out.push({ panel, variant: h.variant, row: rows[r], col: cols[c], w, correct: h.correct[r] === c })),
       );
     }
   }

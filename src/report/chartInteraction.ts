@@ -19,7 +19,12 @@ type TooltipField = { field: string; title: string; type?: 'quantitative' | 'nom
 
 /** Tooltip rows in a fixed order; numbers to 4 significant digits unless given a format. */
 export function tooltip(fields: TooltipField[]) {
-  return fields.map((f) => ({ type: f.type ?? 'quantitative', ...(f.type === 'nominal' || f.type === 'ordinal' ? {} : { format: f.format ?? '.4~g' }), field: f.field, title: f.title }));
+  return fields.map((f) => ({
+    type: f.type ?? 'quantitative',
+    ...(f.type === 'nominal' || f.type === 'ordinal' ? {} : { format: f.format ?? '.4~g' }),
+    field: f.field,
+    title: f.title,
+  }));
 }
 
 export const nominal = (field: string, title: string): TooltipField => ({ field, title, type: 'nominal' });

@@ -3,15 +3,7 @@
  * spec, or null when it has nothing to draw; rendering lives in charts.ts.
  */
 import type { Config, TopLevelSpec } from 'vega-lite';
-import {
-  formatLr,
-  aggregateCurves,
-  aggregateFinals,
-  distinctSorted,
-  orderedFinals,
-  seriesOrder,
-  variantOrder,
-} from './chartData.js';
+import { formatLr, aggregateCurves, aggregateFinals, distinctSorted, orderedFinals, seriesOrder, variantOrder } from './chartData.js';
 import type { ReportData } from './types.js';
 import { SERIES_TOGGLE, ZOOM, hoverPoints, nominal, number, toggled, tooltip } from './chartInteraction.js';
 import { heatmapsBySeed, sensitivityBySeed } from './evidenceCharts.js';
@@ -100,7 +92,14 @@ function curveLayout<R extends { series: string; lr: number; step: number }>(row
   // Only the fields a layout uses: the curves are most of the report's size.
   // 4 significant digits are far finer than a pixel, and halve the size of the spec report.html embeds.
   const round = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(4)) : x);
-  const withX = rows.map((r) => ({ ...r, mean: round((r as { mean?: number }).mean), lo: round((r as { lo?: number }).lo), hi: round((r as { hi?: number }).hi), ...(byFraction ? { fraction: r.step / lastStep.get(r.series)! } : {}), ...(ragged ? { panel: `${r.series ? `${r.series} · ` : ''}lr ${formatLr(r.lr)}` } : {}) }));
+  const withX = rows.map((r) => ({
+    ...r,
+    mean: round((r as { mean?: number }).mean),
+    lo: round((r as { lo?: number }).lo),
+    hi: round((r as { hi?: number }).hi),
+    ...(byFraction ? { fraction: r.step / lastStep.get(r.series)! } : {}),
+    ...(ragged ? { panel: `${r.series ? `${r.series} · ` : ''}lr ${formatLr(r.lr)}` } : {}),
+  }));
   const x = byFraction
     ? { field: 'fraction', type: 'quantitative' as const, title: 'fraction of training', axis: { format: '%' } }
     : { field: 'step', type: 'quantitative' as const, title: 'step' };
@@ -108,13 +107,30 @@ function curveLayout<R extends { series: string; lr: number; step: number }>(row
   const multi = series.length > 1 || rowField === 'metric';
   if (ragged && rowField === 'series') {
     const panels = [...new Set(withX.map((r) => (r as { panel?: string }).panel!))];
-    return { rows: withX, x, byFraction, facet: { facet: { field: 'panel', type: 'nominal' as const, sort: panels, header: { title: null } }, columns: wrapColumns(panels.length), ...OWN_X_AXES }, panel: panelFor(wrapColumns(panels.length)) };
+    return {
+      rows: withX,
+      x,
+      byFraction,
+      facet: {
+        facet: { field: 'panel', type: 'nominal' as const, sort: panels, header: { title: null } },
+        columns: wrapColumns(panels.length),
+        ...OWN_X_AXES,
+      },
+      panel: panelFor(wrapColumns(panels.length)),
+    };
   }
   const facet = multi ? lrFacet(lrCount, rowField, rowSort) : lrFacet(lrCount, null, rowSort);
   return { rows: withX, x, byFraction, facet, panel: panelFor(multi ? lrCount : wrapColumns(lrCount)) };
 }
 
-const CURVE_TIP = [nominal('variant', 'attention'), number('lr', 'learning rate'), number('step', 'step'), number('mean', 'mean over seeds'), number('lo', 'min over seeds'), number('hi', 'max over seeds')];
+const CURVE_TIP = [
+  nominal('variant', 'attention'),
+  number('lr', 'learning rate'),
+  number('step', 'step'),
+  number('mean', 'mean over seeds'),
+  number('lo', 'min over seeds'),
+  number('hi', 'max over seeds'),
+];
 
 function lossCurves(data: ReportData, variants: string[]): ChartSpec | null {
   // A log axis has no place for 0, so a step whose band touches 0 is left out.
@@ -130,7 +146,10 @@ function lossCurves(data: ReportData, variants: string[]): ChartSpec | null {
     title,
     spec: {
       config: CONFIG,
-      title: { text: title, subtitle: `line = mean over seeds, band = min–max over seeds${byFraction ? '; x = fraction of training, since the series differ in length' : ''}` },
+      title: {
+        text: title,
+        subtitle: `line = mean over seeds, band = min–max over seeds${byFraction ? '; x = fraction of training, since the series differ in length' : ''}`,
+      },
       data: { values: rows },
       ...facet,
       spec: {
@@ -160,9 +179,7 @@ function attentionCurves(data: ReportData, variants: string[]): ChartSpec | null
   const series = seriesOrder(data.curves);
   const multi = series.length > 1;
   const rowKey = (s: string, m: string) => (multi ? `${s} · ${m}` : m);
-  const agg = metrics.flatMap(([metric, pick]) =>
-    aggregateCurves(data.curves, pick).map((r) => ({ ...r, metric: rowKey(r.series, metric) })),
-  );
+  const agg = metrics.flatMap(([metric, pick]) => aggregateCurves(data.curves, pick).map((r) => ({ ...r, metric: rowKey(r.series, metric) })));
   if (agg.length === 0) return null;
   const rowSort = series.flatMap((s) => metrics.map(([m]) => rowKey(s, m)));
   const { rows, x, byFraction } = curveLayout(agg, 'metric', rowSort);
@@ -193,7 +210,11 @@ function attentionCurves(data: ReportData, variants: string[]): ChartSpec | null
         ...panelFor(distinctSorted(rows.map((r) => r.lr)).length),
         height: 120,
         layer: [
-          { params: [SERIES_TOGGLE, { ...ZOOM, select: { type: 'interval', encodings: ['x'] } }], mark: { type: 'line', strokeWidth: 1.6 }, encoding: { x, y, color, opacity: toggled(1) } },
+          {
+            params: [SERIES_TOGGLE, { ...ZOOM, select: { type: 'interval', encodings: ['x'] } }],
+            mark: { type: 'line', strokeWidth: 1.6 },
+            encoding: { x, y, color, opacity: toggled(1) },
+          },
           hoverPoints({ x, y, color }, [nominal('metric', 'measure'), ...CURVE_TIP]),
         ],
       },
@@ -229,18 +250,46 @@ function lrSensitivity(data: ReportData, variants: string[]): ChartSpec | null {
   const color = colorEncoding(variants);
   const only = (kind: string) => [{ filter: `datum.kind === '${kind}' && datum.${kind === 'seed' ? 'final_eval_loss' : 'min'} > 0` }];
   const shape = anyDiverged
-    ? { shape: { field: 'run', type: 'nominal' as const, title: 'run', scale: { domain: ['finished', 'diverged (at ℓ₀)'], range: ['circle', 'cross'] } } }
+    ? {
+        shape: {
+          field: 'run',
+          type: 'nominal' as const,
+          title: 'run',
+          scale: { domain: ['finished', 'diverged (at ℓ₀)'], range: ['circle', 'cross'] },
+        },
+      }
     : {};
   const columns = Math.min(series.length, 3);
-  const seedTip = tooltip([nominal('variant', 'attention'), number('lr', 'learning rate'), number('seed', 'seed', 'd'), number('final_eval_loss', 'final eval loss'), nominal('run', 'run')]);
-  const meanTip = tooltip([nominal('variant', 'attention'), number('lr', 'learning rate'), number('mean', 'mean over seeds'), number('min', 'min'), number('max', 'max'), number('seeds', 'seeds', 'd')]);
+  const seedTip = tooltip([
+    nominal('variant', 'attention'),
+    number('lr', 'learning rate'),
+    number('seed', 'seed', 'd'),
+    number('final_eval_loss', 'final eval loss'),
+    nominal('run', 'run'),
+  ]);
+  const meanTip = tooltip([
+    nominal('variant', 'attention'),
+    number('lr', 'learning rate'),
+    number('mean', 'mean over seeds'),
+    number('min', 'min'),
+    number('max', 'max'),
+    number('seeds', 'seeds', 'd'),
+  ]);
   const panel = {
     width: series.length > 1 ? Math.floor(CHART_WIDTH / columns) - 40 : CHART_WIDTH - 100,
     height: series.length > 1 ? 220 : 320,
     // Seeds last, so that they sit on top of the bars and the mouse finds them.
     layer: [
-      { transform: only('mean'), mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { ...y, field: 'min' }, y2: { field: 'max' }, color, opacity: toggled(1), tooltip: meanTip } },
-      { transform: only('mean'), mark: { type: 'line', point: true, strokeWidth: 1.8 }, encoding: { x, y: { ...y, field: 'mean' }, color, opacity: toggled(1), tooltip: meanTip } },
+      {
+        transform: only('mean'),
+        mark: { type: 'errorbar', ticks: true },
+        encoding: { x, y: { ...y, field: 'min' }, y2: { field: 'max' }, color, opacity: toggled(1), tooltip: meanTip },
+      },
+      {
+        transform: only('mean'),
+        mark: { type: 'line', point: true, strokeWidth: 1.8 },
+        encoding: { x, y: { ...y, field: 'mean' }, color, opacity: toggled(1), tooltip: meanTip },
+      },
       {
         name: 'seed_points', // report.html's test hovers these by name
         transform: only('seed'),
@@ -253,7 +302,13 @@ function lrSensitivity(data: ReportData, variants: string[]): ChartSpec | null {
           ...shape,
           // A diverged run is the rare event worth spotting, so it is drawn larger and solid.
           size: { condition: { test: 'datum.diverged', value: 80 }, value: 36 },
-          opacity: { condition: [{ test: { not: { param: SERIES_TOGGLE.name, empty: true } }, value: 0.06 }, { test: 'datum.diverged', value: 0.95 }], value: 0.5 },
+          opacity: {
+            condition: [
+              { test: { not: { param: SERIES_TOGGLE.name, empty: true } }, value: 0.06 },
+              { test: 'datum.diverged', value: 0.95 },
+            ],
+            value: 0.5,
+          },
           tooltip: seedTip,
         },
       },
@@ -262,7 +317,13 @@ function lrSensitivity(data: ReportData, variants: string[]): ChartSpec | null {
   // One data set with a `kind` column, because a facet cannot give its layers different data.
   const base = {
     config: CONFIG,
-    title: { text: 'LR sensitivity: final eval loss against learning rate', subtitle: ['line = mean over seeds, bars = min–max over seeds, faint points = single seeds; variants drawn slightly apart in LR', 'log loss axis, so that small losses stay apart: a linear one would squeeze them under the runs at chance'] },
+    title: {
+      text: 'LR sensitivity: final eval loss against learning rate',
+      subtitle: [
+        'line = mean over seeds, bars = min–max over seeds, faint points = single seeds; variants drawn slightly apart in LR',
+        'log loss axis, so that small losses stay apart: a linear one would squeeze them under the runs at chance',
+      ],
+    },
     data: { values: [...seeds, ...means] },
   };
   const spec =
@@ -275,7 +336,11 @@ function lrSensitivity(data: ReportData, variants: string[]): ChartSpec | null {
 function width(data: ReportData): ChartSpec | null {
   const rows = (data.width ?? [])
     .filter((w) => Number.isFinite(w.ratio)) // QKV sensitivity 0 gives ∞, which no axis can place
-    .map((w) => ({ ...w, label: `p=${w.p < 0.001 ? w.p.toExponential(1) : Number(w.p.toPrecision(2))}`, verdict: w.holds ? 'keyless is less stable' : 'not shown' }))
+    .map((w) => ({
+      ...w,
+      label: `p=${w.p < 0.001 ? w.p.toExponential(1) : Number(w.p.toPrecision(2))}`,
+      verdict: w.holds ? 'keyless is less stable' : 'not shown',
+    }))
     .sort((a, b) => a.dModel - b.dModel);
   if (rows.length === 0) return null;
   const x = {
@@ -292,7 +357,10 @@ function width(data: ReportData): ChartSpec | null {
     title,
     spec: {
       config: CONFIG,
-      title: { text: title, subtitle: 'ratio > 1: keyless QV is more LR-sensitive; filled = the verdict holds at that width (one-sided Mann–Whitney)' },
+      title: {
+        text: title,
+        subtitle: 'ratio > 1: keyless QV is more LR-sensitive; filled = the verdict holds at that width (one-sided Mann–Whitney)',
+      },
       width: CHART_WIDTH - 200,
       height: 280,
       data: { values: rows },
@@ -306,12 +374,25 @@ function width(data: ReportData): ChartSpec | null {
             y,
             fill: { condition: { test: 'datum.holds', value: '#333' }, value: 'white' },
             fillOpacity: { value: 1 },
-            tooltip: tooltip([number('dModel', 'dModel', 'd'), number('ratio', 'QV/QKV LR sensitivity'), number('p', 'one-sided Mann–Whitney p'), nominal('verdict', 'verdict')]),
+            tooltip: tooltip([
+              number('dModel', 'dModel', 'd'),
+              number('ratio', 'QV/QKV LR sensitivity'),
+              number('p', 'one-sided Mann–Whitney p'),
+              nominal('verdict', 'verdict'),
+            ]),
           },
         },
         // p above a point over the rule and below one under it, so no label sits on the dashed line.
-        { transform: [{ filter: 'datum.ratio >= 1' }], mark: { type: 'text', dy: -14, fontSize: 12, color: '#555' }, encoding: { x, y, text: { field: 'label' } } },
-        { transform: [{ filter: 'datum.ratio < 1' }], mark: { type: 'text', dy: 16, fontSize: 12, color: '#555' }, encoding: { x, y, text: { field: 'label' } } },
+        {
+          transform: [{ filter: 'datum.ratio >= 1' }],
+          mark: { type: 'text', dy: -14, fontSize: 12, color: '#555' },
+          encoding: { x, y, text: { field: 'label' } },
+        },
+        {
+          transform: [{ filter: 'datum.ratio < 1' }],
+          mark: { type: 'text', dy: 16, fontSize: 12, color: '#555' },
+          encoding: { x, y, text: { field: 'label' } },
+        },
       ],
     } as TopLevelSpec,
   };

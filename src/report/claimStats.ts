@@ -42,7 +42,7 @@ export function uNullDistribution(n: number, m: number, pooled: readonly number[
 function doubledMidranks(values: readonly number[]): number[] {
   const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
   const out = new Array<number>(values.length);
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
     for (let k = i; k <= j; k++) out[order[k][1]] = i + j + 2; // 2 · ((i+1 + j+1) / 2)
@@ -77,7 +77,11 @@ export function stratifiedMannWhitney(strata: readonly Stratum[]): StratifiedRes
     pairs += s.x.length * s.y.length;
   }
   const observed = Math.round(2 * u);
-  const tail = (from: number, to: number) => Math.min(1, dist.slice(from, to + 1).reduce((a, b) => a + b, 0));
+  const tail = (from: number, to: number) =>
+    Math.min(
+      1,
+      dist.slice(from, to + 1).reduce((a, b) => a + b, 0),
+    );
   return { u, pairs, p: tail(observed, dist.length - 1), pOpposite: tail(0, observed) };
 }
 
@@ -89,7 +93,14 @@ export function pairsNeeded(sizes: readonly [number, number][], alpha: number): 
   let dist = [1];
   let pairs = 0;
   for (const [n, m] of sizes) {
-    dist = convolve(dist, uNullDistribution(n, m, Array.from({ length: n + m }, (_, i) => i)));
+    dist = convolve(
+      dist,
+      uNullDistribution(
+        n,
+        m,
+        Array.from({ length: n + m }, (_, i) => i),
+      ),
+    );
     pairs += n * m;
   }
   let tail = 0;
@@ -135,7 +146,10 @@ export function bootstrapCi(strata: readonly Stratum[], kind: EffectKind, label:
   const draw = (xs: readonly number[]) => Array.from({ length: xs.length }, () => xs[rng.int(0, xs.length - 1)]);
   const effects: number[] = [];
   for (let b = 0; b < resamples; b++) {
-    const e = effectOf(used.map((s) => ({ x: draw(s.x), y: draw(s.y) })), kind).effect;
+    const e = effectOf(
+      used.map((s) => ({ x: draw(s.x), y: draw(s.y) })),
+      kind,
+    ).effect;
     if (Number.isFinite(e)) effects.push(e);
   }
   if (!effects.length) return null;

@@ -37,7 +37,14 @@ export const CLAIM_DEFS: ClaimDef[] = [
     id: 'noisy-matching',
     quote: 'matching becomes noisy',
     section: '5. Why Not Just Q and V?',
-    primary: { name: 'wrong-source mass (1 − retrieval mass), final', kind: 'ratio', value: (r) => { const m = finite(lastRow(r)?.retrieval_mass); return m === null ? null : 1 - m; } },
+    primary: {
+      name: 'wrong-source mass (1 − retrieval mass), final',
+      kind: 'ratio',
+      value: (r) => {
+        const m = finite(lastRow(r)?.retrieval_mass);
+        return m === null ? null : 1 - m;
+      },
+    },
     secondary: { name: 'normalised attention entropy, final', kind: 'ratio', value: (r) => finite(lastRow(r)?.attn_entropy_norm) },
   },
   {
@@ -51,14 +58,26 @@ export const CLAIM_DEFS: ClaimDef[] = [
     id: 'value-norm-dominance',
     quote: 'Large values in V dominate attention regardless of meaning',
     section: '6. Numeric Example: Q–K–V vs Q–V',
-    primary: { name: 'Spearman ρ(attention weight, ‖x_j·W_V‖) over wrong positions, final', kind: 'difference', value: (r) => finite(r.summary.value_norm_rho) },
-    secondary: { name: 'top-norm hit rate (most-attended wrong position = largest value norm), final', kind: 'ratio', value: (r) => finite(r.summary.value_norm_top_hit) },
+    primary: {
+      name: 'Spearman ρ(attention weight, ‖x_j·W_V‖) over wrong positions, final',
+      kind: 'difference',
+      value: (r) => finite(r.summary.value_norm_rho),
+    },
+    secondary: {
+      name: 'top-norm hit rate (most-attended wrong position = largest value norm), final',
+      kind: 'ratio',
+      value: (r) => finite(r.summary.value_norm_top_hit),
+    },
   },
   {
     id: 'unstable-attention',
     quote: 'Attention weights become unstable',
     section: '6. Numeric Example: Q–K–V vs Q–V',
-    primary: { name: 'attention volatility (mean TV between consecutive logged steps, second half)', kind: 'ratio', value: (r) => finite(r.summary.attn_volatility) },
+    primary: {
+      name: 'attention volatility (mean TV between consecutive logged steps, second half)',
+      kind: 'ratio',
+      value: (r) => finite(r.summary.attn_volatility),
+    },
     secondary: null,
   },
 ];
@@ -120,7 +139,9 @@ export function analyseClaims(a: Analysis, lrRuns: LoadedRun[], scaleRuns: Loade
     const flat = flatten(run.config);
     return keys.every((k) => JSON.stringify(flat[k]) === JSON.stringify(settings[k]));
   };
-  return a.series.map((s) => claimsForSeries(s.label, s.settings, s.dModel, lrRuns.filter(inSeries(s.settings)), scaleRuns.filter(inSeries(s.settings))));
+  return a.series.map((s) =>
+    claimsForSeries(s.label, s.settings, s.dModel, lrRuns.filter(inSeries(s.settings)), scaleRuns.filter(inSeries(s.settings))),
+  );
 }
 
 function claimsForSeries(label: string, settings: Record<string, unknown>, dModel: number, runs: LoadedRun[], scaleRuns: LoadedRun[]): SeriesClaims {
@@ -144,7 +165,13 @@ function claimsForSeries(label: string, settings: Record<string, unknown>, dMode
   return { label, settings, dModel, claims: results, detectable: detectableSentence(results) };
 }
 
-const pending = (s: StatisticResult) => ({ p_holm: null, p_holm_opposite: null, verdict: (s.p === null ? 'not measured' : 'not shown') as ClaimVerdict, claimed_lrs: [], opposite_lrs: [] });
+const pending = (s: StatisticResult) => ({
+  p_holm: null,
+  p_holm_opposite: null,
+  verdict: (s.p === null ? 'not measured' : 'not shown') as ClaimVerdict,
+  claimed_lrs: [],
+  opposite_lrs: [],
+});
 
 /** The rule of METRICS.md, in its order: mixed, supported, contradicted, not shown. */
 export function verdictOf(r: Pick<ClaimResult, 'p' | 'p_holm' | 'p_holm_opposite' | 'claimed_lrs' | 'opposite_lrs'>): ClaimVerdict {
@@ -229,7 +256,12 @@ function scaleClaim(runs: LoadedRun[], label: string): Omit<ClaimResult, 'id' | 
             notes.push(`${variant} seed ${seed} at lr ${lr} lacks a run at some scale and is left out`);
             continue;
           }
-          out.push(scaleSensitivity(byScale.map((r) => finalLoss(r!)), byScale.map((r) => initLoss(r!))));
+          out.push(
+            scaleSensitivity(
+              byScale.map((r) => finalLoss(r!)),
+              byScale.map((r) => initLoss(r!)),
+            ),
+          );
         }
         return out;
       };
@@ -264,7 +296,12 @@ function describeSizes(cells: CellResult[], what: string, short = false): string
   const { needed, pairs } = pairsNeeded(sizes, ALPHA);
   const minOne = Math.min(...sizes.map(([n, m]) => pairsNeeded([[n, m]], ALPHA).minP));
   const seedText = new Set(sizes.map(([n, m]) => `${n} vs ${m}`)).size === 1 ? `${sizes[0][0]} vs ${sizes[0][1]} seeds` : 'the seeds available';
-  const head = short ? '' : `with ${seedText} at each of ${cells.length} ${what}${cells.length === 1 ? '' : 's'}, the smallest attainable p at one ${what} is ${minOne.toPrecision(2)}, and `;
-  const tail = needed === null ? `no ordering of the ${pairs} (QV seed, QKV seed) pairs can reach p < ${ALPHA}` : `the test reaches p < ${ALPHA} only when at least ${needed} of the ${pairs} (QV seed, QKV seed) pairs (${Math.round((100 * needed) / pairs)}%) are ordered the claimed way`;
+  const head = short
+    ? ''
+    : `with ${seedText} at each of ${cells.length} ${what}${cells.length === 1 ? '' : 's'}, the smallest attainable p at one ${what} is ${minOne.toPrecision(2)}, and `;
+  const tail =
+    needed === null
+      ? `no ordering of the ${pairs} (QV seed, QKV seed) pairs can reach p < ${ALPHA}`
+      : `the test reaches p < ${ALPHA} only when at least ${needed} of the ${pairs} (QV seed, QKV seed) pairs (${Math.round((100 * needed) / pairs)}%) are ordered the claimed way`;
   return head + tail;
 }

@@ -9,7 +9,13 @@ import type { SeriesClaims } from './claims.js';
 
 export const CLAIMS_CHART = { id: 'claims-grid', title: "The seed's claims by series: one verdict per cell", pngFile: 'claims-grid.png' };
 
-const VERDICT_COLOURS: Record<string, string> = { supported: '#2c7a3f', contradicted: '#b2302b', mixed: '#d08a1d', 'not shown': '#c9ccd1', 'not measured': '#f1f1f1' };
+const VERDICT_COLOURS: Record<string, string> = {
+  supported: '#2c7a3f',
+  contradicted: '#b2302b',
+  mixed: '#d08a1d',
+  'not shown': '#c9ccd1',
+  'not measured': '#f1f1f1',
+};
 
 /** The spec, or null for a single series (the table says it all then). */
 export function claimsGridSpec(series: SeriesClaims[]): ChartSpec | null {
@@ -38,8 +44,24 @@ export function claimsGridSpec(series: SeriesClaims[]): ChartSpec | null {
         y: { field: 'claim', type: 'nominal', sort: series[0].claims.map((c) => c.id), title: null },
       },
       layer: [
-        { mark: { type: 'rect', stroke: '#fff', strokeWidth: 2 }, encoding: { fill: { field: 'verdict', type: 'nominal', scale: { domain: verdicts, range: verdicts.map((v) => VERDICT_COLOURS[v]) }, legend: { title: 'verdict', orient: 'bottom' } } } },
-        { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'label' }, color: { condition: { test: "datum.verdict === 'not shown' || datum.verdict === 'not measured'", value: '#222' }, value: '#fff' } } },
+        {
+          mark: { type: 'rect', stroke: '#fff', strokeWidth: 2 },
+          encoding: {
+            fill: {
+              field: 'verdict',
+              type: 'nominal',
+              scale: { domain: verdicts, range: verdicts.map((v) => VERDICT_COLOURS[v]) },
+              legend: { title: 'verdict', orient: 'bottom' },
+            },
+          },
+        },
+        {
+          mark: { type: 'text', fontSize: 10 },
+          encoding: {
+            text: { field: 'label' },
+            color: { condition: { test: "datum.verdict === 'not shown' || datum.verdict === 'not measured'", value: '#222' }, value: '#fff' },
+          },
+        },
       ],
     } as TopLevelSpec,
   };

@@ -7,7 +7,8 @@ import { SCALE_LR } from './claims.js';
 import { formatNumber } from './format.js';
 
 const num = formatNumber;
-const pval = (p: number | null | undefined) => (p === null || p === undefined || !Number.isFinite(p) ? 'n/a' : p < 0.001 ? p.toExponential(2) : p.toFixed(4));
+const pval = (p: number | null | undefined) =>
+  p === null || p === undefined || !Number.isFinite(p) ? 'n/a' : p < 0.001 ? p.toExponential(2) : p.toFixed(4);
 
 /** The files the section links, copied beside the report so the links work wherever the report goes. */
 export const SEED_FILE = 'seed-document.md';
@@ -36,16 +37,27 @@ export function verdictText(c: ClaimResult): string {
 }
 
 function mainTable(claims: ClaimResult[]): string[] {
-  const out = ['| claim (the seed\'s words) | statistic | QKV | QV | effect QV vs QKV [95% CI] | p | p (Holm) | verdict |', '|---|---|---|---|---|---|---|---|'];
+  const out = [
+    "| claim (the seed's words) | statistic | QKV | QV | effect QV vs QKV [95% CI] | p | p (Holm) | verdict |",
+    '|---|---|---|---|---|---|---|---|',
+  ];
   for (const c of claims) {
-    out.push(`| \`${c.id}\`: “${c.claim}” | ${c.statistic} | ${num(c.qkv)} | ${num(c.qv)} | ${effectText(c)} | ${pval(c.p)} | ${pval(c.p_holm)} | ${verdictText(c)} |`);
-    if (c.secondary) out.push(`| ↳ beside it (not in the verdict) | ${c.secondary.statistic} | ${num(c.secondary.qkv)} | ${num(c.secondary.qv)} | ${effectText(c.secondary)} | ${pval(c.secondary.p)} | | |`);
+    out.push(
+      `| \`${c.id}\`: “${c.claim}” | ${c.statistic} | ${num(c.qkv)} | ${num(c.qv)} | ${effectText(c)} | ${pval(c.p)} | ${pval(c.p_holm)} | ${verdictText(c)} |`,
+    );
+    if (c.secondary)
+      out.push(
+        `| ↳ beside it (not in the verdict) | ${c.secondary.statistic} | ${num(c.secondary.qkv)} | ${num(c.secondary.qv)} | ${effectText(c.secondary)} | ${pval(c.secondary.p)} | | |`,
+      );
   }
   return out;
 }
 
 function perLrRows(id: string, s: StatisticResult): string[] {
-  return s.by_lr.map((c: CellResult) => `| \`${id}\` | ${s.statistic} | ${c.lr} | ${num(c.qkv)} (${c.n_qkv}) | ${num(c.qv)} (${c.n_qv}) | ${effectText({ ...c, effect_kind: s.effect_kind })} | ${pval(c.p)} | ${pval(c.p_opposite)} |`);
+  return s.by_lr.map(
+    (c: CellResult) =>
+      `| \`${id}\` | ${s.statistic} | ${c.lr} | ${num(c.qkv)} (${c.n_qkv}) | ${num(c.qv)} (${c.n_qv}) | ${effectText({ ...c, effect_kind: s.effect_kind })} | ${pval(c.p)} | ${pval(c.p_opposite)} |`,
+  );
 }
 
 function seriesBlock(s: SeriesClaims, heading: string): string[] {
@@ -55,15 +67,25 @@ function seriesBlock(s: SeriesClaims, heading: string): string[] {
   if (s.claims.some((c) => c.note)) out.push('');
   if (s.detectable) out.push(s.detectable, '');
   out.push('<details><summary>Every statistic at every learning rate</summary>', '');
-  out.push('| claim | statistic | lr | QKV mean (seeds) | QV mean (seeds) | effect [95% CI] | p (QV above) | p (QV below) |', '|---|---|---|---|---|---|---|---|');
+  out.push(
+    '| claim | statistic | lr | QKV mean (seeds) | QV mean (seeds) | effect [95% CI] | p (QV above) | p (QV below) |',
+    '|---|---|---|---|---|---|---|---|',
+  );
   for (const c of s.claims) {
     out.push(...perLrRows(c.id, c));
     if (c.secondary) out.push(...perLrRows(c.id, c.secondary));
   }
   const scale = s.claims.find((c) => c.by_scale?.length);
   if (scale?.by_scale) {
-    out.push('', `Final eval loss per input scale (the scale sweep; the definitions fix lr ${SCALE_LR}):`, '', '| input scale | QKV (mean ± std, runs) | QV (mean ± std, runs) |', '|---|---|---|');
-    for (const b of scale.by_scale) out.push(`| ${b.scale} | ${num(b.qkv.mean)} ± ${num(b.qkv.std, 2)} (${b.qkv.n}) | ${num(b.qv.mean)} ± ${num(b.qv.std, 2)} (${b.qv.n}) |`);
+    out.push(
+      '',
+      `Final eval loss per input scale (the scale sweep; the definitions fix lr ${SCALE_LR}):`,
+      '',
+      '| input scale | QKV (mean ± std, runs) | QV (mean ± std, runs) |',
+      '|---|---|---|',
+    );
+    for (const b of scale.by_scale)
+      out.push(`| ${b.scale} | ${num(b.qkv.mean)} ± ${num(b.qkv.std, 2)} (${b.qkv.n}) | ${num(b.qv.mean)} ± ${num(b.qv.std, 2)} (${b.qv.n}) |`);
   }
   out.push('', '</details>', '');
   return out;
@@ -73,7 +95,9 @@ function seriesBlock(s: SeriesClaims, heading: string): string[] {
 function grid(series: SeriesClaims[]): string[] {
   const out = [`| claim | ${series.map((s) => s.label).join(' | ')} |`, `|---|${series.map(() => '---|').join('')}`];
   for (const [i, c] of series[0].claims.entries()) {
-    out.push(`| \`${c.id}\` | ${series.map((s) => `${s.claims[i].verdict} (${s.claims[i].effect_kind === 'ratio' ? '×' : 'Δ '}${num(s.claims[i].effect)}, p_Holm ${pval(s.claims[i].p_holm)})`).join(' | ')} |`);
+    out.push(
+      `| \`${c.id}\` | ${series.map((s) => `${s.claims[i].verdict} (${s.claims[i].effect_kind === 'ratio' ? '×' : 'Δ '}${num(s.claims[i].effect)}, p_Holm ${pval(s.claims[i].p_holm)})`).join(' | ')} |`,
+    );
   }
   return out;
 }
@@ -81,7 +105,7 @@ function grid(series: SeriesClaims[]): string[] {
 /** The section that opens the report. */
 export function claimsMarkdown(series: SeriesClaims[], charts: { title: string; pngFile: string }[] = []): string[] {
   if (!series.length) return [];
-  const out: string[] = ['## The seed\'s claims, each on its own statistic', ''];
+  const out: string[] = ["## The seed's claims, each on its own statistic", ''];
   out.push(
     `The seed document ([${SEED_FILE}](${SEED_FILE}), sections 5 and 6) makes four claims against keyless Q–V attention. Each is tested on a statistic fixed in [${METRICS_FILE}](${METRICS_FILE}) before any result was seen; every claim says QV is above QKV.`,
     'Per learning rate, per seed, never pooled over learning rates: p is the stratified exact Mann–Whitney test over the learning rates (one-sided), p (Holm) corrects it across the claims, and the effect is the QV/QKV ratio (×) or the QV − QKV difference of the learning-rate-averaged means, with a seeded 95% bootstrap interval over seeds.',

@@ -47,7 +47,10 @@ function notStartedIn(sweepDir: string): string[] {
     return [];
   }
   if (!Array.isArray(planned)) return [];
-  return planned.filter((name): name is string => typeof name === 'string').map((name) => join(sweepDir, name)).filter((dir) => !isRunDir(dir));
+  return planned
+    .filter((name): name is string => typeof name === 'string')
+    .map((name) => join(sweepDir, name))
+    .filter((dir) => !isRunDir(dir));
 }
 
 /** Loads every finished run under `paths`; unfinished, damaged and never-started ones come back separately, so the caller can name them. */
@@ -59,7 +62,10 @@ export function collectRuns(paths: readonly string[]): Collected {
     findRunDirs(path, 0, dirs, sweeps);
   }
   const notStarted = [...new Set(sweeps)].flatMap(notStartedIn);
-  if (dirs.length === 0) throw new UserError(`no run directories found under ${paths.join(', ')}${notStarted.length ? ` (${notStarted.length} planned run(s) not started)` : ''}`);
+  if (dirs.length === 0)
+    throw new UserError(
+      `no run directories found under ${paths.join(', ')}${notStarted.length ? ` (${notStarted.length} planned run(s) not started)` : ''}`,
+    );
   const runs: LoadedRun[] = [];
   const unfinished: string[] = [];
   const skipped: SkippedRun[] = [];

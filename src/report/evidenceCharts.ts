@@ -53,13 +53,25 @@ export function sensitivityBySeed(data: ReportData, variants: string[], config: 
       },
       {
         mark: { type: 'tick', thickness: 2.5, size: 50 },
-        encoding: { x, y: { ...y, aggregate: 'mean' }, color, opacity: toggled(1), tooltip: [{ field: 'value', aggregate: 'mean', type: 'quantitative', title: 'mean over seeds', format: '.4~g' }, { field: 'variant', type: 'nominal', title: 'attention' }] },
+        encoding: {
+          x,
+          y: { ...y, aggregate: 'mean' },
+          color,
+          opacity: toggled(1),
+          tooltip: [
+            { field: 'value', aggregate: 'mean', type: 'quantitative', title: 'mean over seeds', format: '.4~g' },
+            { field: 'variant', type: 'nominal', title: 'attention' },
+          ],
+        },
       },
     ],
   };
   const spec = {
     config,
-    title: { text: title, subtitle: 'one point per seed, tick = mean; the verdict holds when QV lies above QKV at p < 0.05 (one-sided exact Mann–Whitney U)' },
+    title: {
+      text: title,
+      subtitle: 'one point per seed, tick = mean; the verdict holds when QV lies above QKV at p < 0.05 (one-sided exact Mann–Whitney U)',
+    },
     data: { values: rows },
     facet: { field: 'panel', type: 'nominal', sort: panels, header: { title: null, labelFontSize: 13, labelLimit: CHART_WIDTH } },
     columns: panels.length > 1 ? columns : 1,
@@ -80,7 +92,19 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
   const cells = data.heatmaps.flatMap((h) => {
     const rows = uniqueLabels(h.rowLabels);
     const cols = uniqueLabels(h.colLabels);
-    return h.weights.flatMap((ws, r) => ws.map((w, c) => ({ series: h.series, variant: h.variant, lr: h.lr, seed: h.seed, step: h.step, row: rows[r], col: cols[c], w: finiteOrNull(w), correct: h.correct[r] === c })));
+    return h.weights.flatMap((ws, r) =>
+      ws.map((w, c) => ({
+        series: h.series,
+        variant: h.variant,
+        lr: h.lr,
+        seed: h.seed,
+        step: h.step,
+        row: rows[r],
+        col: cols[c],
+        w: finiteOrNull(w),
+        correct: h.correct[r] === c,
+      })),
+    );
   });
   const longest = Math.max(...data.heatmaps.flatMap((h) => h.colLabels.map((l) => l.length)));
   const colCount = Math.max(...data.heatmaps.map((h) => h.colLabels.length));
@@ -88,10 +112,24 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
   const step = Math.max(10, Math.min(22, Math.floor((CHART_WIDTH - 120) / lrs.length / colCount) - 2));
   const x = { field: 'col', type: 'ordinal' as const, sort: null, title: 'key position', axis: { labelAngle: longest <= 3 ? 0 : -45 } };
   const color = { field: 'w', type: 'quantitative' as const, title: 'weight', scale: { scheme: 'blues', domain: [0, 1] } };
-  const tip = tooltip([nominal('variant', 'attention'), number('lr', 'learning rate'), number('seed', 'seed', 'd'), nominal('row', 'query row'), nominal('col', 'key position'), number('w', 'attention weight', '.3f'), nominal('correct', 'correct source')]);
+  const tip = tooltip([
+    nominal('variant', 'attention'),
+    number('lr', 'learning rate'),
+    number('seed', 'seed', 'd'),
+    nominal('row', 'query row'),
+    nominal('col', 'key position'),
+    number('w', 'attention weight', '.3f'),
+    nominal('correct', 'correct source'),
+  ]);
   const panel = (s: string, variant: string, lr: number, first: boolean) => {
     const mine = cells.filter((c) => c.series === s && c.variant === variant && c.lr === lr);
-    const y = { field: 'row', type: 'ordinal' as const, sort: null, title: null, axis: first ? { labelLimit: 140 } : { labels: false, ticks: false } };
+    const y = {
+      field: 'row',
+      type: 'ordinal' as const,
+      sort: null,
+      title: null,
+      axis: first ? { labelLimit: 140 } : { labels: false, ticks: false },
+    };
     return {
       title: { text: `${s ? `${s} · ` : ''}${variant.toUpperCase()} · lr ${formatLr(lr)}`, fontSize: 13, fontWeight: 'normal' as const },
       data: { values: mine },
@@ -100,14 +138,21 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
       height: { step: 16 },
       layer: [
         { mark: { type: 'rect' as const }, encoding: { x, y, color, tooltip: tip } },
-        { transform: [{ filter: 'datum.correct' }], mark: { type: 'rect' as const, filled: false, stroke: '#d62728', strokeWidth: 1.6 }, encoding: { x, y, tooltip: tip } },
+        {
+          transform: [{ filter: 'datum.correct' }],
+          mark: { type: 'rect' as const, filled: false, stroke: '#d62728', strokeWidth: 1.6 },
+          encoding: { x, y, tooltip: tip },
+        },
       ],
     };
   };
   const rows = series.flatMap((s) =>
     variants
       .filter((v) => cells.some((c) => c.series === s && c.variant === v))
-      .map((v) => ({ hconcat: lrs.filter((lr) => cells.some((c) => c.series === s && c.variant === v && c.lr === lr)).map((lr, i) => panel(s, v, lr, i === 0)), spacing: 6 })),
+      .map((v) => ({
+        hconcat: lrs.filter((lr) => cells.some((c) => c.series === s && c.variant === v && c.lr === lr)).map((lr, i) => panel(s, v, lr, i === 0)),
+        spacing: 6,
+      })),
   );
   const title = 'Attention weights at the end of training';
   return {
@@ -117,7 +162,12 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
       config: { ...config, scale: { bandPaddingInner: 0 } },
       params: [{ name: 'heatSeed', value: seeds[0], bind: { input: 'select', options: seeds, name: 'seed shown: ' } }],
       // An expression, so the subtitle follows the picker in report.html; the PNG shows the first seed.
-      title: { text: title, subtitle: { expr: `['seed ' + heatSeed + '${seeds.length > 1 ? ` (one of ${seeds.length}; report.html can show the others)` : ''}; every learning rate; final snapshot', 'rows = query rows of fixed eval examples; outlined cell = correct source position']` } },
+      title: {
+        text: title,
+        subtitle: {
+          expr: `['seed ' + heatSeed + '${seeds.length > 1 ? ` (one of ${seeds.length}; report.html can show the others)` : ''}; every learning rate; final snapshot', 'rows = query rows of fixed eval examples; outlined cell = correct source position']`,
+        },
+      },
       vconcat: rows,
       spacing: 14,
     } as unknown as TopLevelSpec, // vega-lite's typings do not yet allow an expression as subtitle; the compiler does

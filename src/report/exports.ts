@@ -38,13 +38,21 @@ function toCsv(columns: string[], rows: Record<string, unknown>[]): string {
 
 /** The run's directory relative to the report, with / separators, so the files can move together. */
 function runId(run: LoadedRun, outDir: string): Record<string, unknown> {
-  return { dir: relative(outDir, run.dir).split(sep).join('/'), variant: run.config.model.attention, 'train.lr': run.config.train.lr, 'train.seed': run.config.train.seed };
+  return {
+    dir: relative(outDir, run.dir).split(sep).join('/'),
+    variant: run.config.model.attention,
+    'train.lr': run.config.train.lr,
+    'train.seed': run.config.train.seed,
+  };
 }
 
 export function runsTable(runs: LoadedRun[], outDir: string): string {
   const configs = runs.map((r) => flatten(r.config));
   const configCols = unionKeys(configs, new Set(IDENTITY_COLUMNS));
-  const summaryCols = unionKeys(runs.map((r) => r.summary), DUPLICATES);
+  const summaryCols = unionKeys(
+    runs.map((r) => r.summary),
+    DUPLICATES,
+  );
   const rows = runs.map((run, i) => ({ ...configs[i], ...run.summary, ...runId(run, outDir) }));
   return toCsv([...IDENTITY_COLUMNS, ...configCols, ...summaryCols.filter((c) => !configCols.includes(c))], rows);
 }

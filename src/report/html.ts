@@ -82,7 +82,10 @@ export function renderHtml(data: ReportData, charts: RenderedChart[]): string {
   const placed = new Set<string>();
   const body = renderMarkdown(data.markdown, charts, placed);
   const heading = /^\s*#\s/.test(data.markdown) ? '' : `<h1>${escapeHtml(data.title)}</h1>\n`;
-  const rest = charts.filter((c) => !placed.has(c.id)).map(figure).join('');
+  const rest = charts
+    .filter((c) => !placed.has(c.id))
+    .map(figure)
+    .join('');
   // Charts the text placed sit in its last section, so the rest can follow them under the same heading.
   const restHtml = rest && placed.size === 0 ? `<h2>Charts</h2>\n${rest}` : rest;
   const specs = Object.fromEntries(charts.filter((c) => c.spec).map((c) => [c.id, c.spec]));

@@ -8,7 +8,10 @@ export interface LeftOut {
 
 /** One line for beside the verdict, so nobody reads it as computed from every run; empty when none is missing. */
 export function besideVerdict({ skipped, notStarted }: LeftOut): string[] {
-  const parts = [skipped.length ? `${skipped.length} skipped run(s) with damaged files` : '', notStarted.length ? `${notStarted.length} planned run(s) not started` : ''].filter(Boolean);
+  const parts = [
+    skipped.length ? `${skipped.length} skipped run(s) with damaged files` : '',
+    notStarted.length ? `${notStarted.length} planned run(s) not started` : '',
+  ].filter(Boolean);
   return parts.length ? [`_The verdict above is computed without ${parts.join(' and ')}; they are listed under "Runs left out"._`, ''] : [];
 }
 
@@ -16,7 +19,13 @@ export function besideVerdict({ skipped, notStarted }: LeftOut): string[] {
 export function leftOutSection({ skipped, notStarted }: LeftOut): string[] {
   if (!skipped.length && !notStarted.length) return [];
   const out = ['## Runs left out', ''];
-  if (skipped.length) out.push(`Skipped (a file is missing, cut short or malformed; \`compare --strict\` refuses instead):`, '', ...skipped.map((s) => `- \`${s.dir}\`: ${s.reason}`), '');
+  if (skipped.length)
+    out.push(
+      `Skipped (a file is missing, cut short or malformed; \`compare --strict\` refuses instead):`,
+      '',
+      ...skipped.map((s) => `- \`${s.dir}\`: ${s.reason}`),
+      '',
+    );
   if (notStarted.length) out.push('Not started (planned by the sweep, never run):', '', ...notStarted.map((d) => `- \`${d}\``), '');
   return out;
 }

@@ -20,7 +20,9 @@ export function verdictSentence(s: SeriesAnalysis): string {
   const v = s.verdict;
   const stats = `QV/QKV mean LR sensitivity ratio ${num(v.ratio)}, one-sided exact Mann–Whitney U = ${v.u}, p = ${pval(v.p)} (${v.qv.length} vs ${v.qkv.length} seeds)`;
   const floor = seedCountWarning(v.qv.length, v.qkv.length);
-  return v.holds ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.` : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.${floor ? ` Note: ${floor}.` : ''}`;
+  return v.holds
+    ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.`
+    : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.${floor ? ` Note: ${floor}.` : ''}`;
 }
 
 function comparisonLine(c: Comparison, what: string): string {
@@ -28,58 +30,100 @@ function comparisonLine(c: Comparison, what: string): string {
 }
 
 /** Steps to 95% with how many runs got there: 1810 from 2 of 5 runs must not read like 1720 from 5 of 5. */
-const reaching = (r: { stepsToAcc: number | null; reached: number; runs: number }) => (r.stepsToAcc === null ? 'never' : `${num(r.stepsToAcc, 4)} (${r.reached}/${r.runs} runs)`);
+const reaching = (r: { stepsToAcc: number | null; reached: number; runs: number }) =>
+  r.stepsToAcc === null ? 'never' : `${num(r.stepsToAcc, 4)} (${r.reached}/${r.runs} runs)`;
 
 function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
   const out: string[] = [];
   out.push(`## ${s.label ? `Series ${s.label}` : 'Results'}`, '');
   if (repeatVerdict) out.push(verdictSentence(s), '');
   out.push('### Stability: LR sensitivity (Wortsman et al. 2023)', '');
-  out.push('Per seed: mean over the swept learning rates of min(ℓ(η), ℓ₀) − min_η ℓ(η), with ℓ the final eval loss and ℓ₀ the loss at initialisation (a diverged run counts as ℓ₀). Higher is less stable.', '');
+  out.push(
+    'Per seed: mean over the swept learning rates of min(ℓ(η), ℓ₀) − min_η ℓ(η), with ℓ the final eval loss and ℓ₀ the loss at initialisation (a diverged run counts as ℓ₀). Higher is less stable.',
+    '',
+  );
   out.push('| variant | LR sensitivity (mean ± std) | per seed | diverged runs |', '|---|---|---|---|');
   for (const v of s.variants) {
-    out.push(`| ${v.variant} | ${pm(v.sensMean, v.sensStd)} | ${v.sensitivity.map((x) => `s${x.seed}: ${num(x.value)}`).join(', ') || 'n/a'} | ${v.diverged} |`);
+    out.push(
+      `| ${v.variant} | ${pm(v.sensMean, v.sensStd)} | ${v.sensitivity.map((x) => `s${x.seed}: ${num(x.value)}`).join(', ') || 'n/a'} | ${v.diverged} |`,
+    );
   }
   out.push('', '### Per learning rate', '');
-  out.push('| variant | lr | runs | final eval loss (mean ± std over seeds) | final eval acc | spikes / run | roughness | steps to 95% (runs reaching) | diverged |');
+  out.push(
+    '| variant | lr | runs | final eval loss (mean ± std over seeds) | final eval acc | spikes / run | roughness | steps to 95% (runs reaching) | diverged |',
+  );
   out.push('|---|---|---|---|---|---|---|---|---|');
   for (const v of s.variants) {
     for (const r of v.perLr) {
-      out.push(`| ${v.variant} | ${r.lr} | ${r.runs} | ${pm(r.finalLoss.mean, r.finalLoss.std)} | ${pm(r.finalAcc.mean, r.finalAcc.std)} | ${num(r.spikes)} | ${num(r.roughness)} | ${r.stepsToAcc === null ? 'never' : `${num(r.stepsToAcc, 4)} (${r.reached}/${r.runs})`} | ${r.diverged} |`);
+      out.push(
+        `| ${v.variant} | ${r.lr} | ${r.runs} | ${pm(r.finalLoss.mean, r.finalLoss.std)} | ${pm(r.finalAcc.mean, r.finalAcc.std)} | ${num(r.spikes)} | ${num(r.roughness)} | ${r.stepsToAcc === null ? 'never' : `${num(r.stepsToAcc, 4)} (${r.reached}/${r.runs})`} | ${r.diverged} |`,
+      );
     }
   }
   if (s.entropy) {
     out.push('', '### Matching is noisier: attention entropy (a separate finding)', '');
-    out.push(comparisonLine(s.entropy, `Final normalised attention entropy at the smallest learning rate (${s.entropy.lr}), QV above QKV`) + ' ' +
-      'This measures how sharply attention picks the queried slot, not training stability.');
+    out.push(
+      comparisonLine(s.entropy, `Final normalised attention entropy at the smallest learning rate (${s.entropy.lr}), QV above QKV`) +
+        ' ' +
+        'This measures how sharply attention picks the queried slot, not training stability.',
+    );
   }
   const qkv = s.variants.find((v) => v.variant === 'qkv');
   const qv = s.variants.find((v) => v.variant === 'qv');
   if (qkv && qv) {
     out.push('', '### Speed (not stability)', '');
-    out.push('Steps to 95% eval accuracy, mean over the runs that reached it, per learning rate: ' +
-      qkv.perLr.map((r) => {
-        const paired = qv.perLr.find((q) => q.lr === r.lr); // paired by learning rate: the two lists need not match
-        return `lr ${r.lr}: QKV ${reaching(r)} vs QV ${paired ? reaching(paired) : 'n/a'}`;
-      }).join('; ') +
-      '. Final losses pooled over learning rates mix this speed difference with stability, so the verdict uses per-seed LR sensitivity only.');
+    out.push(
+      'Steps to 95% eval accuracy, mean over the runs that reached it, per learning rate: ' +
+        qkv.perLr
+          .map((r) => {
+            const paired = qv.perLr.find((q) => q.lr === r.lr); // paired by learning rate: the two lists need not match
+            return `lr ${r.lr}: QKV ${reaching(r)} vs QV ${paired ? reaching(paired) : 'n/a'}`;
+          })
+          .join('; ') +
+        '. Final losses pooled over learning rates mix this speed difference with stability, so the verdict uses per-seed LR sensitivity only.',
+    );
   }
   out.push('');
   return out;
 }
 
-export function reportMarkdown(title: string, a: Analysis, charts: { id: string; title: string; pngFile: string }[], leftOut: LeftOut = { skipped: [], notStarted: [] }, claims: string[] = []): string {
+export function reportMarkdown(
+  title: string,
+  a: Analysis,
+  charts: { id: string; title: string; pngFile: string }[],
+  leftOut: LeftOut = { skipped: [], notStarted: [] },
+  claims: string[] = [],
+): string {
   const out: string[] = [`# ${title}`, ''];
-  out.push('Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention (scores = Q·Vᵀ/√d), trained across learning rates and seeds. ' + CITATIONS, '');
+  out.push(
+    'Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention (scores = Q·Vᵀ/√d), trained across learning rates and seeds. ' +
+      CITATIONS,
+    '',
+  );
   for (const s of a.series) out.push(`- ${verdictSentence(s)}`);
   out.push('');
   out.push(...besideVerdict(leftOut));
   out.push(...claims); // the seed's claims table (claimsMarkdown.ts) sits right under the headline verdict
   if (a.warnings.length) out.push('**Warnings**', '', ...a.warnings.map((w) => `- ${w}`), '');
   if (Object.keys(a.differing).length) {
-    out.push('**Runs differ in** (besides seed, learning rate and attention): ' + Object.entries(a.differing).map(([k, v]) => `\`${k}\` ∈ {${v.join(', ')}}`).join('; '), '');
+    out.push(
+      '**Runs differ in** (besides seed, learning rate and attention): ' +
+        Object.entries(a.differing)
+          .map(([k, v]) => `\`${k}\` ∈ {${v.join(', ')}}`)
+          .join('; '),
+      '',
+    );
   }
-  out.push('<details><summary>Settings shared by every run</summary>', '', '| key | value |', '|---|---|', ...Object.entries(a.common).map(([k, v]) => `| \`${k}\` | ${v} |`), '', '</details>', '');
+  out.push(
+    '<details><summary>Settings shared by every run</summary>',
+    '',
+    '| key | value |',
+    '|---|---|',
+    ...Object.entries(a.common).map(([k, v]) => `| \`${k}\` | ${v} |`),
+    '',
+    '</details>',
+    '',
+  );
   for (const s of a.series) out.push(...seriesSection(s, a.series.length > 1)); // one series: the verdict above says it
   if (charts.length) {
     out.push('## Charts', '');

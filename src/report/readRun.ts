@@ -21,7 +21,11 @@ export interface LoadedRun {
 }
 
 /** attention.json as checked on reading: what the schema below guarantees, the rest as older runs may lack it. */
-export type ReadAttention = { examples: unknown[]; layout: Pick<Layout, 'queryStart' | 'queryCount' | 'positions'>; snapshots: AttentionSnapshot[] } & Partial<Omit<AttentionFile, 'examples' | 'layout' | 'snapshots'>>;
+export type ReadAttention = {
+  examples: unknown[];
+  layout: Pick<Layout, 'queryStart' | 'queryCount' | 'positions'>;
+  snapshots: AttentionSnapshot[];
+} & Partial<Omit<AttentionFile, 'examples' | 'layout' | 'snapshots'>>;
 
 export type ReadRun = { kind: 'run'; run: LoadedRun } | { kind: 'unfinished'; status: string } | { kind: 'damaged'; reason: string };
 
@@ -34,7 +38,15 @@ class Damaged extends Error {}
 const numberOrNull = z.number().nullable();
 /** The summary figures the report reads; other keys are kept as they are. */
 const summarySchema = z
-  .object({ status: z.string(), init_eval_loss: numberOrNull, final_eval_loss: numberOrNull, final_eval_acc: numberOrNull, steps_to_acc: numberOrNull, spikes: z.number(), roughness: numberOrNull })
+  .object({
+    status: z.string(),
+    init_eval_loss: numberOrNull,
+    final_eval_loss: numberOrNull,
+    final_eval_acc: numberOrNull,
+    steps_to_acc: numberOrNull,
+    spikes: z.number(),
+    roughness: numberOrNull,
+  })
   .passthrough();
 const attentionSchema = z
   .object({
@@ -118,16 +130,19 @@ function readMetrics(dir: string, config: Config, status: string): Record<string
   if (missing) throw new Damaged(`metrics.csv lacks the column ${missing}`);
   if (records.length === 0) throw new Damaged('metrics.csv has no rows');
   const rows = records.map((record, i) => {
-    for (const [column, cell] of Object.entries(record)) if (!NUMBER_CELL.test(cell)) throw new Damaged(`metrics.csv line ${i + 2}: ${column} is '${cell.slice(0, 20)}', not a number`);
+    for (const [column, cell] of Object.entries(record))
+      if (!NUMBER_CELL.test(cell)) throw new Damaged(`metrics.csv line ${i + 2}: ${column} is '${cell.slice(0, 20)}', not a number`);
     return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, v === '' ? NaN : Number(v)]));
   });
   // A row every logEvery steps from 0, and the last step (the trainer's schedule): a lost or repeated row shows here.
   const { steps, logEvery } = config.train;
   rows.forEach((row, i) => {
     const expected = Math.min(i * logEvery, steps);
-    if (row.step !== expected) throw new Damaged(`metrics.csv line ${i + 2} is step ${row.step}, expected step ${expected} (a row is missing or repeated)`);
+    if (row.step !== expected)
+      throw new Damaged(`metrics.csv line ${i + 2} is step ${row.step}, expected step ${expected} (a row is missing or repeated)`);
   });
   const last = rows.at(-1)!.step;
-  if (status === 'completed' && last !== config.train.steps) throw new Damaged(`metrics.csv ends at step ${last}, but the run completed ${config.train.steps} steps (rows are missing)`);
+  if (status === 'completed' && last !== config.train.steps)
+    throw new Damaged(`metrics.csv ends at step ${last}, but the run completed ${config.train.steps} steps (rows are missing)`);
   return rows;
 }

@@ -29,11 +29,23 @@ export function loadClaimsPlan(path: string, sets: readonly string[]): ClaimsPla
   const lrs = lr.grid['train.lr'];
   if (!lrs || lrs.length < 2) throw new UserError(`${path}: the claims measure LR sensitivity, so grid.train.lr must list at least 2 learning rates`);
   const attention = lr.grid['model.attention'];
-  if (!attention || !attention.includes('qkv') || !attention.includes('qv')) throw new UserError(`${path}: the claims compare variants, so grid.model.attention must list qkv and qv`);
-  if ('model.inputScale' in lr.grid) throw new UserError(`${path}: grid.model.inputScale belongs in scale.values, which the scale sweep runs at one learning rate`);
-  if (new Set(scale.values).size !== scale.values.length) throw new UserError(`${path}: scale.values lists a scale twice; each value must be distinct`);
+  if (!attention || !attention.includes('qkv') || !attention.includes('qv'))
+    throw new UserError(`${path}: the claims compare variants, so grid.model.attention must list qkv and qv`);
+  if ('model.inputScale' in lr.grid)
+    throw new UserError(`${path}: grid.model.inputScale belongs in scale.values, which the scale sweep runs at one learning rate`);
+  if (new Set(scale.values).size !== scale.values.length)
+    throw new UserError(`${path}: scale.values lists a scale twice; each value must be distinct`);
   // The scale axis takes the learning rate's place, so run names and plan order read the same way.
-  const grid = Object.fromEntries(Object.entries(lr.grid).flatMap(([k, v]) => (k === 'train.lr' ? [['train.lr', [scale.lr]], ['model.inputScale', scale.values]] : [[k, v]])));
+  const grid = Object.fromEntries(
+    Object.entries(lr.grid).flatMap(([k, v]) =>
+      k === 'train.lr'
+        ? [
+            ['train.lr', [scale.lr]],
+            ['model.inputScale', scale.values],
+          ]
+        : [[k, v]],
+    ),
+  );
   const scalePlan = planSweep({ ...sweep, grid }, path, sets);
   return { lr, scale: scalePlan, scaleLr: scale.lr };
 }

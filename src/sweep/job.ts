@@ -18,7 +18,8 @@ export interface GroupJob {
 
 /** `environment`: the group stopped on a full disk or a refused write, which stops the whole sweep (every later write would fail too). */
 /** `input`: the group's runs cannot continue as they are on disk (a damaged run), said in one line like any bad input. */
-export type WorkerReply = { id: number; ok: true; statuses: string[] } | { id: number; ok: false; message: string; environment?: boolean; input?: boolean };
+export type WorkerReply =
+  { id: number; ok: true; statuses: string[] } | { id: number; ok: false; message: string; environment?: boolean; input?: boolean };
 
 /** Sent by a worker while a group trains: the logged step and the group's median train loss there. */
 export interface ProgressNote {
@@ -34,10 +35,21 @@ export async function runJob(job: GroupJob, onProgress?: OnProgress): Promise<Wo
     await initBackend(job.backend);
     const resume = job.resume ? job.dirs.map((dir, r) => prepareResume(dir, job.configs[r])) : undefined;
     for (const note of resume?.flatMap((p) => p.notes) ?? []) process.stderr.write(`sweep: ${note}\n`);
-    const outcomes = await runGroup(job.configs, job.dirs, { dataDir: job.dataDir, quiet: true, resume, onProgress: onProgress && ((step, loss) => onProgress(job.id, step, loss)) });
+    const outcomes = await runGroup(job.configs, job.dirs, {
+      dataDir: job.dataDir,
+      quiet: true,
+      resume,
+      onProgress: onProgress && ((step, loss) => onProgress(job.id, step, loss)),
+    });
     return { id: job.id, ok: true, statuses: outcomes.map((o) => o.status) };
   } catch (err) {
     const env = asEnvironmentError(err);
-    return { id: job.id, ok: false, message: env instanceof Error ? env.message : String(env), environment: env instanceof EnvironmentError, input: err instanceof UserError };
+    return {
+      id: job.id,
+      ok: false,
+      message: env instanceof Error ? env.message : String(env),
+      environment: env instanceof EnvironmentError,
+      input: err instanceof UserError,
+    };
   }
 }

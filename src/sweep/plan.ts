@@ -11,7 +11,10 @@ const scalar = z.union([z.number(), z.string(), z.boolean()]);
 
 const sweepSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash or underscore').default('sweep'), // the default output dir is runs/<name>
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash or underscore')
+      .default('sweep'), // the default output dir is runs/<name>
     base: z.union([z.string(), z.record(z.unknown())]), // a config file (relative to the sweep file) or an inline config
     grid: z.record(z.array(scalar, { invalid_type_error: 'must be a list, e.g. [1e-3, 1e-2]' }).min(1, 'must list at least one value')),
   })
@@ -118,7 +121,8 @@ export function shardRuns(runs: PlannedRun[], shard: Shard): PlannedRun[] {
 export function resolveShard(flag: string | undefined, shards: number | undefined, env: NodeJS.ProcessEnv): Shard | null {
   if (flag !== undefined) {
     const m = /^(\d+)\/(\d+)$/.exec(flag);
-    if (!m || Number(m[2]) < 1 || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new UserError(`--shard expects i/n with 1 ≤ i ≤ n, got '${flag}'`);
+    if (!m || Number(m[2]) < 1 || Number(m[1]) < 1 || Number(m[1]) > Number(m[2]))
+      throw new UserError(`--shard expects i/n with 1 ≤ i ≤ n, got '${flag}'`);
     return { index: Number(m[1]), count: Number(m[2]) };
   }
   if (env.SLURM_ARRAY_TASK_ID !== undefined && env.SLURM_ARRAY_TASK_COUNT !== undefined) {
@@ -127,7 +131,7 @@ export function resolveShard(flag: string | undefined, shards: number | undefine
     return checkedShard((Number(env.SLURM_ARRAY_TASK_ID) - min) / step + 1, Number(env.SLURM_ARRAY_TASK_COUNT), 'SLURM_ARRAY_TASK_ID');
   }
   if (env.JOB_COMPLETION_INDEX !== undefined) {
-    if (!shards) throw new UserError('JOB_COMPLETION_INDEX is set: pass --shards N (the Job\'s completions) too');
+    if (!shards) throw new UserError("JOB_COMPLETION_INDEX is set: pass --shards N (the Job's completions) too");
     return checkedShard(Number(env.JOB_COMPLETION_INDEX) + 1, shards, 'JOB_COMPLETION_INDEX');
   }
   if (shards !== undefined && shards !== 1) throw new UserError('--shards needs --shard i/n or JOB_COMPLETION_INDEX');
@@ -135,7 +139,8 @@ export function resolveShard(flag: string | undefined, shards: number | undefine
 }
 
 function checkedShard(index: number, count: number, source: string): Shard {
-  if (!Number.isInteger(index) || !Number.isInteger(count) || index < 1 || index > count) throw new UserError(`${source} gives shard ${index} of ${count}, which is out of range`);
+  if (!Number.isInteger(index) || !Number.isInteger(count) || index < 1 || index > count)
+    throw new UserError(`${source} gives shard ${index} of ${count}, which is out of range`);
   return { index, count };
 }
 

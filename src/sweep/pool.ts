@@ -9,7 +9,13 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
  * Workers run in their own process group, so a terminal's Ctrl-C reaches only this parent, which passes
  * each SIGINT on exactly once: the first makes workers checkpoint and stop, the second ends them at once.
  */
-export async function runPool(jobs: GroupJob[], workers: number, onDone: (job: GroupJob, reply: WorkerReply) => void, stopRequested: () => boolean, onProgress: OnProgress = () => {}): Promise<void> {
+export async function runPool(
+  jobs: GroupJob[],
+  workers: number,
+  onDone: (job: GroupJob, reply: WorkerReply) => void,
+  stopRequested: () => boolean,
+  onProgress: OnProgress = () => {},
+): Promise<void> {
   const queue = [...jobs];
   const children: ChildProcess[] = [];
   const forward = () => children.forEach((c) => c.exitCode === null && c.kill('SIGINT'));
@@ -25,7 +31,8 @@ export async function runPool(jobs: GroupJob[], workers: number, onDone: (job: G
     try {
       for (let job = queue.shift(); job && !stopRequested(); job = queue.shift()) {
         const reply = await new Promise<WorkerReply>((resolve, reject) => {
-          const onExit = (code: number | null, signal: string | null) => reject(new Error(`worker exited (${signal ?? code}) during group ${job.id}`));
+          const onExit = (code: number | null, signal: string | null) =>
+            reject(new Error(`worker exited (${signal ?? code}) during group ${job.id}`));
           // Progress notes arrive while the group trains; the reply, which has no `progress`, ends it.
           const onMessage = (msg: WorkerReply | ProgressNote) => {
             if ('progress' in msg) return onProgress(msg.id, msg.progress.step, msg.progress.loss);

@@ -55,7 +55,14 @@ export class SweepProgress {
     this.lastPlain = this.started;
     if (stream.isTTY) {
       this.multi = new cliProgress.MultiBar(
-        { stream: stream as NodeJS.WriteStream, hideCursor: true, clearOnComplete: false, autopadding: true, fps: 5, format: 'sweep [{bar}] {percentage}% | runs {runsDone}/{runs} | run-steps {value}/{total} | {elapsedText} elapsed | ETA {etaText}' },
+        {
+          stream: stream as NodeJS.WriteStream,
+          hideCursor: true,
+          clearOnComplete: false,
+          autopadding: true,
+          fps: 5,
+          format: 'sweep [{bar}] {percentage}% | runs {runsDone}/{runs} | run-steps {value}/{total} | {elapsedText} elapsed | ETA {etaText}',
+        },
         cliProgress.Presets.shades_classic,
       );
       this.overall = this.multi.create(this.totalSteps, 0, this.payload());
@@ -94,7 +101,12 @@ export class SweepProgress {
   private payload() {
     const eta = this.eta();
     // Not `eta` or `elapsed`: cli-progress fills those names itself and would overwrite them.
-    return { runsDone: this.runsDone, runs: this.totalRuns, elapsedText: durationText(this.elapsed()), etaText: eta === null ? '-' : durationText(eta) };
+    return {
+      runsDone: this.runsDone,
+      runs: this.totalRuns,
+      elapsedText: durationText(this.elapsed()),
+      etaText: eta === null ? '-' : durationText(eta),
+    };
   }
 
   private write(line: string): void {
@@ -115,7 +127,12 @@ export class SweepProgress {
     if (loss !== null) g.loss = loss;
     this.firstReport ??= { at: this.now(), steps: this.stepsDone() };
     if (this.multi) {
-      g.bar ??= this.multi.create(g.info.steps, g.info.startStep, { loss: '-' }, { format: `  ${g.info.label.padEnd(18)} [{bar}] step {value}/{total} | train loss {loss}` });
+      g.bar ??= this.multi.create(
+        g.info.steps,
+        g.info.startStep,
+        { loss: '-' },
+        { format: `  ${g.info.label.padEnd(18)} [{bar}] step {value}/{total} | train loss {loss}` },
+      );
       g.bar.update(step, { loss: lossText(g.loss) });
       this.overall!.update(this.stepsDone(), this.payload());
     } else this.maybePlainLine();
@@ -128,7 +145,9 @@ export class SweepProgress {
     const pct = this.totalSteps ? Math.floor((100 * this.stepsDone()) / this.totalSteps) : 100;
     const eta = this.eta();
     const losses = active.map((g) => `${g.info.label} ${lossText(g.loss)}`).join(', ');
-    this.write(`sweep: ${this.runsDone}/${this.totalRuns} runs, ${pct}% of run-steps, ${durationText(this.elapsed())} elapsed, ETA ${eta === null ? '-' : durationText(eta)}${losses ? `; train loss: ${losses}` : ''}`);
+    this.write(
+      `sweep: ${this.runsDone}/${this.totalRuns} runs, ${pct}% of run-steps, ${durationText(this.elapsed())} elapsed, ETA ${eta === null ? '-' : durationText(eta)}${losses ? `; train loss: ${losses}` : ''}`,
+    );
   }
 
   /** A group finished (or failed): its statuses are counted, and on a terminal a line says so, in finishing order. */
@@ -149,7 +168,8 @@ export class SweepProgress {
     if (this.multi) {
       this.overall!.update(this.stepsDone(), this.payload());
       this.write(line);
-    } else if ('error' in outcome) this.write(line); // a failure is news at once, even in a log
+    } else if ('error' in outcome)
+      this.write(line); // a failure is news at once, even in a log
     else this.maybePlainLine();
   }
 
@@ -162,12 +182,18 @@ export class SweepProgress {
       this.multi.stop();
       this.forgetCursor();
     } else if (this.groupsDone > 0) {
-      this.write(`sweep: ${this.groupsDone}/${this.groups.size} groups ended, ${this.runsDone}/${this.totalRuns} runs finished (${countText(Object.entries(this.statuses).flatMap(([s, n]) => Array<string>(n).fill(s)))}) in ${durationText(this.elapsed())}`);
+      this.write(
+        `sweep: ${this.groupsDone}/${this.groups.size} groups ended, ${this.runsDone}/${this.totalRuns} runs finished (${countText(Object.entries(this.statuses).flatMap(([s, n]) => Array<string>(n).fill(s)))}) in ${durationText(this.elapsed())}`,
+      );
     }
   }
 }
 
 function countText(statuses: string[]): string {
   const counts = statuses.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {});
-  return Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || 'no runs';
+  return (
+    Object.entries(counts)
+      .map(([s, n]) => `${n} ${s}`)
+      .join(', ') || 'no runs'
+  );
 }

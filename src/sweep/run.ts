@@ -56,12 +56,27 @@ function resumeStep(dir: string, run: PlannedRun): number | null {
 
 /** A name per group: its variant, the settings that tell it from other groups (dModel=16), and its size. */
 function groupInfos(jobs: GroupJob[], units: PlannedRun[][], startAt: Map<string, number | null>): GroupInfo[] {
-  const flat = (c: PlannedRun['config']) => Object.entries({ ...c.task, ...c.model, ...c.train, ...c.eval }).filter(([k]) => !['attention', 'lr', 'seed'].includes(k));
-  const differing = new Set(jobs.flatMap((j) => flat(j.configs[0]).filter(([k, v]) => jobs.some((o) => JSON.stringify(flat(o.configs[0]).find(([ok]) => ok === k)?.[1]) !== JSON.stringify(v))).map(([k]) => k)));
+  const flat = (c: PlannedRun['config']) =>
+    Object.entries({ ...c.task, ...c.model, ...c.train, ...c.eval }).filter(([k]) => !['attention', 'lr', 'seed'].includes(k));
+  const differing = new Set(
+    jobs.flatMap((j) =>
+      flat(j.configs[0])
+        .filter(([k, v]) => jobs.some((o) => JSON.stringify(flat(o.configs[0]).find(([ok]) => ok === k)?.[1]) !== JSON.stringify(v)))
+        .map(([k]) => k),
+    ),
+  );
   return jobs.map((job, i) => {
     const c = job.configs[0];
-    const extra = flat(c).filter(([k]) => differing.has(k)).map(([k, v]) => `${k}=${v}`);
-    return { id: job.id, label: [c.model.attention, ...extra, `×${job.dirs.length}`].join(' '), runs: job.dirs.length, steps: c.train.steps, startStep: startAt.get(units[i][0].name) ?? 0 };
+    const extra = flat(c)
+      .filter(([k]) => differing.has(k))
+      .map(([k, v]) => `${k}=${v}`);
+    return {
+      id: job.id,
+      label: [c.model.attention, ...extra, `×${job.dirs.length}`].join(' '),
+      runs: job.dirs.length,
+      steps: c.train.steps,
+      startStep: startAt.get(units[i][0].name) ?? 0,
+    };
   });
 }
 
@@ -78,12 +93,16 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   // Over the whole plan, not this shard: the shards' runs are compared together afterwards.
   if (todo.length) for (const warning of seedCountWarnings(plan.runs)) log(`sweep: warning: ${warning}`);
   // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again.
-  for (const run of todo) if (startAt.get(run.name) === null && existsSync(runDir(opts.dir, run))) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
+  for (const run of todo)
+    if (startAt.get(run.name) === null && existsSync(runDir(opts.dir, run))) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
   for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
     loadEvalSet(opts.dataDir, makeTask(task.task), task.eval); // written once here, so workers never race to create it
   }
   if (opts.backend !== 'auto') await (await import('../backend.js')).initBackend(opts.backend); // a missing backend is the user's error, said once here
-  const units = spreadOver(groupRuns(todo, (run) => startAt.get(run.name) ?? 0), opts.workers);
+  const units = spreadOver(
+    groupRuns(todo, (run) => startAt.get(run.name) ?? 0),
+    opts.workers,
+  );
   const jobs: GroupJob[] = units.map((unit, id) => {
     const resume = startAt.get(unit[0].name) !== null;
     return {
@@ -96,7 +115,9 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
     };
   });
   const progress = jobs.length ? new SweepProgress(groupInfos(jobs, units, startAt)) : null;
-  installStopHandler(() => (progress ? progress.log.bind(progress) : log)('sweep: stopping: workers finish their step and checkpoint (Ctrl-C again to quit at once)'));
+  installStopHandler(() =>
+    (progress ? progress.log.bind(progress) : log)('sweep: stopping: workers finish their step and checkpoint (Ctrl-C again to quit at once)'),
+  );
   const failed: string[] = [];
   // A full disk or a refused write would fail every later group too: hand out no more, let running ones end.
   let environmentFault: string | null = null;
@@ -106,7 +127,11 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
     if (!reply.ok) failed.push(...job.dirs);
     if (!reply.ok && reply.environment) environmentFault ??= reply.message;
     if (!reply.ok && reply.input) inputFaults.push(...job.dirs);
-    const error = reply.ok ? null : reply.environment ? 'stopped by a file-system error (below); its runs keep their last checkpoints' : reply.message;
+    const error = reply.ok
+      ? null
+      : reply.environment
+        ? 'stopped by a file-system error (below); its runs keep their last checkpoints'
+        : reply.message;
     progress?.groupDone(job.id, error === null && reply.ok ? { statuses: reply.statuses } : { error: error ?? '' });
   };
   const onProgress = (id: number, step: number, loss: number | null) => progress?.update(id, step, loss);
@@ -125,9 +150,12 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
     progress?.stop();
   }
   if (environmentFault !== null) {
-    throw new EnvironmentError(`${environmentFault}; the sweep stopped: finished runs are kept, and the same command, run again once there is room, continues the rest`);
+    throw new EnvironmentError(
+      `${environmentFault}; the sweep stopped: finished runs are kept, and the same command, run again once there is room, continues the rest`,
+    );
   }
   // Runs that cannot continue as they are on disk (each group's reason is logged above): bad input, not a crash.
-  if (!isStopRequested() && failed.length && inputFaults.length === failed.length) throw new UserError(`${failed.length} run(s) could not continue from their run directories (the reasons are above): ${failed.join(', ')}`);
+  if (!isStopRequested() && failed.length && inputFaults.length === failed.length)
+    throw new UserError(`${failed.length} run(s) could not continue from their run directories (the reasons are above): ${failed.join(', ')}`);
   return { trained: todo.length, skipped, failed, interrupted: isStopRequested() };
 }

@@ -34,7 +34,10 @@ export function loadEvalSet(dataDir: string, task: AnyTask, cfg: EvalConfig): Ev
   if (!existsSync(path)) writeEvalSet(dataDir, task, cfg);
   if (!statSync(path).isFile()) throw new UserError(`${path} is not a file; remove it so the eval set can be written`);
   const bytes = readFileSync(path);
-  const lines = bytes.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = bytes
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const examples = lines.map((line, i) => {
     let value: unknown;
     try {
@@ -45,6 +48,7 @@ export function loadEvalSet(dataDir: string, task: AnyTask, cfg: EvalConfig): Ev
     if (!task.isExample(value)) throw new UserError(`${path}: line ${i + 1} is not a valid ${task.kind} example; delete the file to regenerate it`);
     return value;
   });
-  if (examples.length !== cfg.size) throw new UserError(`${path}: has ${examples.length} examples, eval.size is ${cfg.size}; delete the file to regenerate it`);
+  if (examples.length !== cfg.size)
+    throw new UserError(`${path}: has ${examples.length} examples, eval.size is ${cfg.size}; delete the file to regenerate it`);
   return { path, sha256: createHash('sha256').update(bytes).digest('hex'), examples, encoded: task.encode(examples) };
 }

@@ -93,8 +93,17 @@ export function lookupTask(cfg: TaskConfig): Task<LookupExample> {
     },
     isExample(value: unknown): value is LookupExample {
       const ex = value as LookupExample;
-      const inRange = (xs: unknown, hi: number) => Array.isArray(xs) && xs.length === slots && xs.every((x) => Number.isInteger(x) && x >= 0 && x < hi);
-      return !!ex && inRange(ex.keys, keyVocab) && new Set(ex.keys).size === slots && inRange(ex.values, valueVocab) && Number.isInteger(ex.slot) && ex.slot >= 0 && ex.slot < slots;
+      const inRange = (xs: unknown, hi: number) =>
+        Array.isArray(xs) && xs.length === slots && xs.every((x) => Number.isInteger(x) && x >= 0 && x < hi);
+      return (
+        !!ex &&
+        inRange(ex.keys, keyVocab) &&
+        new Set(ex.keys).size === slots &&
+        inRange(ex.values, valueVocab) &&
+        Number.isInteger(ex.slot) &&
+        ex.slot >= 0 &&
+        ex.slot < slots
+      );
     },
   };
 }

@@ -16,7 +16,12 @@ export const taskSchema = z
 export const evalSchema = z
   .object({
     size: z.number().int().min(1).max(100_000).default(512), // 512 examples give ±2% accuracy resolution at cheap cost
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1234), // separate from train.seed so every run shares the eval set
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(1234), // separate from train.seed so every run shares the eval set
   })
   .strict();
 

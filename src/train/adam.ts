@@ -14,7 +14,10 @@ export class BatchedAdam {
   readonly v = new Map<string, tf.Variable>();
 
   /** `moments` restores m and v (stacked [R, ...] values by path) from a checkpoint; otherwise they start at 0. */
-  constructor(private readonly params: Params, moments?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> }) {
+  constructor(
+    private readonly params: Params,
+    moments?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> },
+  ) {
     for (const [path, p] of params) {
       // tidy frees the tensor tf.variable copied from; without it, it would outlive the optimizer
       const start = (saved?: Float32Array) => tf.tidy(() => tf.variable(saved ? tf.tensor(saved, p.shape) : tf.zerosLike(p), false));
@@ -52,7 +55,11 @@ export class TypedAdam {
   readonly m = new Map<string, Float32Array>();
   readonly v = new Map<string, Float32Array>();
 
-  constructor(private readonly params: Map<string, Float32Array>, private readonly R: number, moments?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> }) {
+  constructor(
+    private readonly params: Map<string, Float32Array>,
+    private readonly R: number,
+    moments?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> },
+  ) {
     for (const [path, p] of params) {
       this.m.set(path, moments?.m.get(path)?.slice() ?? new Float32Array(p.length));
       this.v.set(path, moments?.v.get(path)?.slice() ?? new Float32Array(p.length));
@@ -73,7 +80,7 @@ export class TypedAdam {
         for (let i = r * size; i < (r + 1) * size; i++) {
           m[i] = m[i] * BETA1 + g[i] * (1 - BETA1);
           v[i] = v[i] * BETA2 + g[i] * g[i] * (1 - BETA2);
-          p[i] -= ((m[i] / bc1) / (Math.sqrt(v[i] / bc2) + EPS)) * lr;
+          p[i] -= (m[i] / bc1 / (Math.sqrt(v[i] / bc2) + EPS)) * lr;
         }
       }
     }

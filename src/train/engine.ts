@@ -12,7 +12,6 @@ import type { RunState, SnapshotLayers } from '../runs/records.js';
 
 export type { RunState };
 
-
 /** `auto` takes the fused kernel wherever it computes the model, else the tfjs graph. */
 export type KernelChoice = 'auto' | 'fused' | 'tfjs';
 
@@ -31,7 +30,6 @@ export interface StepResult {
   /** Squared gradient norms grouped [other, w_q, w_k, w_v], each [R]; only when asked for. */
   norms: number[][] | null;
 }
-
 
 export interface EvalResult {
   loss: number[];
@@ -75,7 +73,12 @@ export class EvalMeasure {
    * `make` runs inside a tidy and returns [R] loss and accuracy tensors, each layer's attention, and (read only
    * when `final`) the last layer's input [R, B, N, d] and its W_V [R, d, d] for the value norms.
    */
-  measure(R: number, snapshot: boolean, final: boolean, make: () => { loss: tf.Tensor; acc: tf.Tensor; layers: AttentionLayer[]; lastInput: () => tf.Tensor; wV: () => tf.Tensor }): EvalResult {
+  measure(
+    R: number,
+    snapshot: boolean,
+    final: boolean,
+    make: () => { loss: tf.Tensor; acc: tf.Tensor; layers: AttentionLayer[]; lastInput: () => tf.Tensor; wV: () => tf.Tensor },
+  ): EvalResult {
     const k = Math.min(this.spec.snapshotExamples, this.spec.evalSet.count);
     const out: { packed?: tf.Tensor; snaps?: tf.Tensor[]; means?: tf.Tensor[]; claims?: ReturnType<typeof claimTensors> } = {};
     tf.tidy(() => {

@@ -70,7 +70,10 @@ export class FusedEngine implements Engine {
 
   state(): RunState[] {
     const split = (stacked: StackedParams) =>
-      Array.from({ length: this.R }, (_, r) => new Map([...stacked].map(([path, all]) => [path, all.slice((r * all.length) / this.R, ((r + 1) * all.length) / this.R)])));
+      Array.from(
+        { length: this.R },
+        (_, r) => new Map([...stacked].map(([path, all]) => [path, all.slice((r * all.length) / this.R, ((r + 1) * all.length) / this.R)])),
+      );
     const p = split(this.params);
     const m = split(this.adam.m);
     const v = split(this.adam.v);

@@ -7,7 +7,12 @@ export const trainSchema = z
     batchSize: z.number().int().min(1).max(65_536).default(128), // small enough for many runs at once, large enough for smooth loss
     lr: z.number().positive().max(1e9).default(1e-2), // mid-range of the swept {1e-3 … 1e-1}; huge values are allowed to provoke divergence
     warmup: z.number().int().min(0).max(10_000_000).default(50), // the reference's warmup; avoids a first-step blow-up of Adam
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0), // drives init and training data; one run = one seed
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(0), // drives init and training data; one run = one seed
     logEvery: z.number().int().min(1).max(10_000_000).default(20), // 101 rows over 2000 steps: fine enough for spikes, cheap to evaluate
     kernel: z.enum(['auto', 'fused', 'tfjs']).default('auto'), // auto = the fused typed-array kernel where it computes the model (one layer), else the tfjs graph
     checkpointEvery: z.number().int().min(0).max(10_000_000).default(500), // 0 = only at the end; a lost run costs at most this many steps

@@ -19,7 +19,11 @@ export class TfjsEngine implements Engine {
 
   constructor(private readonly spec: EngineSpec) {
     const { model, layout, initial, evalSet } = spec;
-    this.params = makeParams(model, layout, initial.map((s) => s.params));
+    this.params = makeParams(
+      model,
+      layout,
+      initial.map((s) => s.params),
+    );
     const resumed = initial.every((s) => s.m && s.v);
     const stacked = (pick: (s: RunState) => Map<string, Float32Array>) =>
       new Map([...stackRuns(model, layout, initial.map(pick))].map(([path, { values }]) => [path, values]));

@@ -29,14 +29,18 @@ export function logSteps(steps: number, logEvery: number): { logged: number[]; s
 /** The engine for a group: the fused kernel where it computes the model, unless tfjs is asked for. */
 export function makeEngine(spec: EngineSpec, choice: KernelChoice = 'auto'): Engine {
   const fused = fusedSupports(spec.model);
-  if (choice === 'fused' && !fused) throw new UserError(`train.kernel 'fused' computes one layer; this model has ${spec.model.layers} (use auto or tfjs)`);
+  if (choice === 'fused' && !fused)
+    throw new UserError(`train.kernel 'fused' computes one layer; this model has ${spec.model.layers} (use auto or tfjs)`);
   return choice === 'tfjs' || !fused ? new TfjsEngine(spec) : new FusedEngine(spec);
 }
 
 export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
   const { model } = spec;
   const R = spec.lrs.length;
-  const engine = makeEngine({ model, layout: spec.layout, initial: spec.initial, evalSet: spec.evalSet, snapshotExamples: spec.snapshotExamples }, spec.kernel);
+  const engine = makeEngine(
+    { model, layout: spec.layout, initial: spec.initial, evalSet: spec.evalSet, snapshotExamples: spec.snapshotExamples },
+    spec.kernel,
+  );
   const divergedAt: (number | null)[] = spec.divergedAt ? [...spec.divergedAt] : new Array(R).fill(null);
   const start = spec.startStep ?? 0;
   const every = spec.checkpointEvery ?? 0;

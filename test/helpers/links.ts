@@ -33,7 +33,10 @@ export function markdownLinks(markdown: string): string[] {
 /** href and src attributes of an HTML text; inline script bodies are code, not markup, so they are skipped (a script's own src is kept). */
 export function htmlLinks(html: string): string[] {
   const markup = html.replace(/<script\b([^>]*)>[\s\S]*?<\/script>/gi, '<script$1></script>');
-  return [...markup.matchAll(/\s(?:href|src)\s*=\s*"([^"]*)"/gi)].map((m) => m[1].replace(/&amp;/g, '&')).map(fileOf).filter((f): f is string => f !== null);
+  return [...markup.matchAll(/\s(?:href|src)\s*=\s*"([^"]*)"/gi)]
+    .map((m) => m[1].replace(/&amp;/g, '&'))
+    .map(fileOf)
+    .filter((f): f is string => f !== null);
 }
 
 /** Paths quoted as code in Markdown that name a repository file: `src/x.ts`, `configs/a.yaml` (placeholders like <name> are skipped). */

@@ -27,7 +27,12 @@ interface Stats {
  */
 function stats(layout: Layout, layers: { weights: W; logits?: W }[], sources: number[][]): Stats {
   const B = sources.length;
-  const evalSet: Encoded = { count: B, features: new Int32Array(0), targets: new Int32Array(B * layout.queryCount), sources: Int32Array.from(sources.flat()) };
+  const evalSet: Encoded = {
+    count: B,
+    features: new Int32Array(0),
+    targets: new Int32Array(B * layout.queryCount),
+    sources: Int32Array.from(sources.flat()),
+  };
   const before = tf.memory().numTensors;
   const inputs = statsInputs(evalSet, layout);
   const out = tf.tidy(() => {
@@ -170,12 +175,24 @@ describe('max logit', () => {
 
   it('is a max over examples, heads and rows; per run', () => {
     const weights: W = [
-      [[[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]], [[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]]],
-      [[[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]], [[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]]],
+      [
+        [[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]],
+        [[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]],
+      ],
+      [
+        [[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]],
+        [[[0.25, 0.25, 0.25, 0.25]], [[0.25, 0.25, 0.25, 0.25]]],
+      ],
     ];
     const logits: W = [
-      [[[[1, 2, 3, 4]], [[0, 0, 0, 0]]], [[[0, 9, 0, 0]], [[0, 0, 0, 0]]]], // run 0: 9 in example 1, head 0
-      [[[[0, 0, 0, 0]], [[0, 0, 0, 7.5]]], [[[-1, -1, -1, -1]], [[0, 0, 0, 0]]]], // run 1: 7.5 in example 0, head 1
+      [
+        [[[1, 2, 3, 4]], [[0, 0, 0, 0]]],
+        [[[0, 9, 0, 0]], [[0, 0, 0, 0]]],
+      ], // run 0: 9 in example 1, head 0
+      [
+        [[[0, 0, 0, 0]], [[0, 0, 0, 7.5]]],
+        [[[-1, -1, -1, -1]], [[0, 0, 0, 0]]],
+      ], // run 1: 7.5 in example 0, head 1
     ];
     const s = stats(LOOKUP, [{ weights, logits }], [[0], [0]]);
     expect(s.maxLogit[0]).toBeCloseTo(9, 6);
@@ -205,7 +222,14 @@ describe('several layers', () => {
     ]);
     const layer1 = single([[[0, 0, 1, 0]]]);
     const logits1 = single([[[0, 0, 2, 0]]]);
-    const s = stats(LOOKUP, [{ weights: layer0, logits: logits0 }, { weights: layer1, logits: logits1 }], [[2]]);
+    const s = stats(
+      LOOKUP,
+      [
+        { weights: layer0, logits: logits0 },
+        { weights: layer1, logits: logits1 },
+      ],
+      [[2]],
+    );
     expect(s.entropy[0]).toBeCloseTo((ln(4) + 0) / 2, 5);
     expect(s.entropyNorm[0]).toBeCloseTo(0.5, 5);
     expect(s.maxLogit[0]).toBeCloseTo(2, 6); // not 100 from layer 0's unsupervised rows

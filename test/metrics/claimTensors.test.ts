@@ -13,10 +13,29 @@ const CFG: ModelConfig = { attention: 'qv', dModel: 2, heads: 2, layers: 1, embS
 describe('claimTensors', () => {
   it('computes per-head value norms of the layer input and slices the first k examples', () => {
     // R = 1, B = 2, N = 3, d = 2, two heads of width 1. W_V = [[1, 2], [3, 4]]: head 0 reads column 0, head 1 column 1.
-    const x = [[1, 0], [0, 1], [1, 1], /* example 1 */ [2, 0], [0, -1], [1, -1]];
-    const wV = [[1, 2], [3, 4]];
+    const x = [
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      /* example 1 */ [2, 0],
+      [0, -1],
+      [1, -1],
+    ];
+    const wV = [
+      [1, 2],
+      [3, 4],
+    ];
     // x·W_V rows: [1,2] [3,4] [4,6] | [2,4] [-3,-4] [-2,-2] → head 0 norms |first|, head 1 |second|.
-    const want = [[[1, 3, 4], [2, 4, 6]], [[2, 3, 2], [4, 4, 2]]]; // [B][H][N]
+    const want = [
+      [
+        [1, 3, 4],
+        [2, 4, 6],
+      ],
+      [
+        [2, 3, 2],
+        [4, 4, 2],
+      ],
+    ]; // [B][H][N]
     const weights = Array.from({ length: 2 * 2 * 1 * 3 }, (_, i) => [0.2, 0.3, 0.5][i % 3]); // [R, B, H, S=1, N]
     const before = tf.memory().numTensors;
     const layerInput = tf.tensor(x.flat(), [1, 2, 3, 2]);
@@ -28,7 +47,11 @@ describe('claimTensors', () => {
     });
     expect(Array.from(kept.norms!.dataSync())).toEqual(want.flat(2).map((v) => expect.closeTo(v, 6)));
     expect(kept.trace.shape).toEqual([1, 1, 2, 1, 3]);
-    const [readout] = readClaims(kept, { count: 2, features: new Int32Array(0), targets: new Int32Array(2), sources: Int32Array.from([0, 0]) }, { positions: 3, inputVocab: 1, featuresPerPosition: 1, outputVocab: 1, queryStart: 2, queryCount: 1, causal: false });
+    const [readout] = readClaims(
+      kept,
+      { count: 2, features: new Int32Array(0), targets: new Int32Array(2), sources: Int32Array.from([0, 0]) },
+      { positions: 3, inputVocab: 1, featuresPerPosition: 1, outputVocab: 1, queryStart: 2, queryCount: 1, causal: false },
+    );
     expect(readout.trace).toEqual([0.2, 0.3, 0.5, 0.2, 0.3, 0.5].map((v) => expect.closeTo(v, 6)));
     // Wrong positions 1 and 2 only: fewer than 3, so no row has a ρ.
     expect(readout.valueNorm?.rows).toBe(0);

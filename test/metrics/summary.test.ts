@@ -80,13 +80,34 @@ describe('roughness', () => {
   });
 
   it('is null with fewer than two differences or a non-finite loss', () => {
-    expect(roughness([{ step: 50, eval_loss: 1 }, { step: 100, eval_loss: 0.5 }], 100)).toBeNull();
-    expect(roughness([{ step: 50, eval_loss: 1 }, { step: 75, eval_loss: NaN }, { step: 100, eval_loss: 0.5 }], 100)).toBeNull();
+    expect(
+      roughness(
+        [
+          { step: 50, eval_loss: 1 },
+          { step: 100, eval_loss: 0.5 },
+        ],
+        100,
+      ),
+    ).toBeNull();
+    expect(
+      roughness(
+        [
+          { step: 50, eval_loss: 1 },
+          { step: 75, eval_loss: NaN },
+          { step: 100, eval_loss: 0.5 },
+        ],
+        100,
+      ),
+    ).toBeNull();
   });
 });
 
 describe('runFigures', () => {
-  const row = (step: number, eval_acc: number, extra: Partial<{ eval_loss: number; train_loss: number; attn_entropy_norm: number; attn_max_logit: number; grad_norm: number }> = {}) => ({
+  const row = (
+    step: number,
+    eval_acc: number,
+    extra: Partial<{ eval_loss: number; train_loss: number; attn_entropy_norm: number; attn_max_logit: number; grad_norm: number }> = {},
+  ) => ({
     step,
     eval_acc,
     eval_loss: 1,

@@ -61,10 +61,22 @@ function expectClose(actual: number[] | number[][], expected: number[] | number[
 }
 
 // ---- the seed example ----
-const X: M = [[1, 0], [0, 1]]; // cat, sat
-const W_Q: M = [[1, 0], [0, 1]];
-const W_K: M = [[0, 1], [1, 0]];
-const W_V: M = [[1, 2], [0, 3]];
+const X: M = [
+  [1, 0],
+  [0, 1],
+]; // cat, sat
+const W_Q: M = [
+  [1, 0],
+  [0, 1],
+];
+const W_K: M = [
+  [0, 1],
+  [1, 0],
+];
+const W_V: M = [
+  [1, 2],
+  [0, 3],
+];
 
 /** Runs the seed example through attention() with R = 1, B = 1, one head. */
 function runSeed(keyless: boolean, scale: number): { logits: M; weights: M; out: M; kIsV: boolean } {
@@ -100,23 +112,71 @@ describe('attention(): the seed example (cat = [1,0], sat = [0,1])', () => {
 
   it('QKV unscaled: literal values from the seed', () => {
     const r = runSeed(false, 1);
-    expectClose(r.logits, [[0, 1], [1, 0]], 1e-6, 'logits');
+    expectClose(
+      r.logits,
+      [
+        [0, 1],
+        [1, 0],
+      ],
+      1e-6,
+      'logits',
+    );
     // The literal expectations of the brief (6 decimals).
     expectClose(r.weights[0], [0.268941, 0.731059], 1e-6, 'weights cat');
     expectClose(r.out[0], [0.268941, 2.731059], 1e-6, 'out cat');
     // And exactly: cat mixes lo·[1,2] + hi·[0,3]; sat mixes hi·[1,2] + lo·[0,3].
-    expectClose(r.weights, [[lo, hi], [hi, lo]], 1e-6, 'weights');
-    expectClose(r.out, [[lo, 2 * lo + 3 * hi], [hi, 2 * hi + 3 * lo]], 1e-6, 'out');
+    expectClose(
+      r.weights,
+      [
+        [lo, hi],
+        [hi, lo],
+      ],
+      1e-6,
+      'weights',
+    );
+    expectClose(
+      r.out,
+      [
+        [lo, 2 * lo + 3 * hi],
+        [hi, 2 * hi + 3 * lo],
+      ],
+      1e-6,
+      'out',
+    );
     expect(r.weights[0][1]).toBeGreaterThan(r.weights[0][0]); // "cat" attends mostly to "sat"
     expect(r.kIsV).toBe(false);
   });
 
   it('QV (keyless) unscaled: scores are Q·Vᵀ, cat attends mostly to itself', () => {
     const r = runSeed(true, 1);
-    expectClose(r.logits, [[1, 0], [2, 3]], 1e-6, 'logits');
+    expectClose(
+      r.logits,
+      [
+        [1, 0],
+        [2, 3],
+      ],
+      1e-6,
+      'logits',
+    );
     expectClose(r.weights[0], [0.731059, 0.268941], 1e-6, 'weights cat');
-    expectClose(r.weights, [[hi, lo], [lo, hi]], 1e-6, 'weights');
-    expectClose(r.out, [[hi, 2 * hi + 3 * lo], [lo, 2 * lo + 3 * hi]], 1e-6, 'out');
+    expectClose(
+      r.weights,
+      [
+        [hi, lo],
+        [lo, hi],
+      ],
+      1e-6,
+      'weights',
+    );
+    expectClose(
+      r.out,
+      [
+        [hi, 2 * hi + 3 * lo],
+        [lo, 2 * lo + 3 * hi],
+      ],
+      1e-6,
+      'out',
+    );
     expect(r.kIsV).toBe(true); // keyless: the "keys" are the values themselves
   });
 
@@ -125,13 +185,24 @@ describe('attention(): the seed example (cat = [1,0], sat = [0,1])', () => {
     ['qv', true],
   ] as const)('%s scaled by 1/√2 matches the hand computation', (_name, keyless) => {
     const s = 1 / Math.sqrt(2);
-    const scores = keyless ? [[1, 0], [2, 3]] : [[0, 1], [1, 0]];
+    const scores = keyless
+      ? [
+          [1, 0],
+          [2, 3],
+        ]
+      : [
+          [0, 1],
+          [1, 0],
+        ];
     const logits = scores.map((row) => row.map((x) => x * s));
     const weights = logits.map((row) => {
       const ex = row.map(Math.exp);
       return ex.map((x) => x / (ex[0] + ex[1]));
     });
-    const V = [[1, 2], [0, 3]];
+    const V = [
+      [1, 2],
+      [0, 3],
+    ];
     const out = weights.map((w) => [w[0] * V[0][0] + w[1] * V[1][0], w[0] * V[0][1] + w[1] * V[1][1]]);
     const r = runSeed(keyless, s);
     expectClose(r.logits, logits, 1e-6, 'logits');

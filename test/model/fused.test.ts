@@ -51,7 +51,10 @@ function reference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float3
       const targets = oneHotTargets(batches, task.layout);
       const { logits, layers, layerInputs } = forward(params, model, task.layout, input, B);
       const loss = crossEntropy(logits, targets);
-      const { grads } = tf.variableGrads(() => tf.sum(crossEntropy(forward(params, model, task.layout, input, B).logits, targets)) as tf.Scalar, [...params.values()]);
+      const { grads } = tf.variableGrads(
+        () => tf.sum(crossEntropy(forward(params, model, task.layout, input, B).logits, targets)) as tf.Scalar,
+        [...params.values()],
+      );
       result = {
         loss: Array.from(loss.dataSync()),
         grads: new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g.dataSync() as Float32Array])),

@@ -111,10 +111,20 @@ describe('gradients match central finite differences', () => {
   it.each(variants)('%s', (_name, cfg, task) => {
     const checks = gradientCheck(cfg, task, cfg.layers * 10 + (cfg.attention === 'qv' ? 1 : 0));
     const bad = checks.filter((c) => !ok(c));
-    if (process.env.GRAD_DEBUG) console.log(_name, checks.length, Math.max(...checks.map((c) => Math.abs(c.num - c.ana))), Math.max(...checks.map((c) => Math.abs(c.num - c.ana) / (ABS_TOL + REL_TOL * Math.abs(c.ana)))));
+    if (process.env.GRAD_DEBUG)
+      console.log(
+        _name,
+        checks.length,
+        Math.max(...checks.map((c) => Math.abs(c.num - c.ana))),
+        Math.max(...checks.map((c) => Math.abs(c.num - c.ana) / (ABS_TOL + REL_TOL * Math.abs(c.ana)))),
+      );
     expect(bad, `mismatches: ${JSON.stringify(bad)}`).toEqual([]);
     // Every parameter is checked, and the sample is not trivially all-zero.
-    for (const p of paramSpecs(cfg, task.layout).keys()) expect(checks.some((c) => c.path === p), p).toBe(true);
+    for (const p of paramSpecs(cfg, task.layout).keys())
+      expect(
+        checks.some((c) => c.path === p),
+        p,
+      ).toBe(true);
     expect(Math.max(...checks.map((c) => Math.abs(c.ana)))).toBeGreaterThan(0.05);
     // Sensitivity: a gradient 5% off, or with the wrong sign, would have been caught on this sample.
     expect(checks.some((c) => !ok(c, 1.05))).toBe(true);

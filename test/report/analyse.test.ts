@@ -15,7 +15,15 @@ function run(attention: 'qkv' | 'qv', lr: number, seed: number, loss: number | '
   return {
     dir: `${attention}-${lr}-${seed}`,
     config: resolveConfig({ model: { attention }, train: { lr, seed } }),
-    summary: { status: diverged ? 'diverged' : 'completed', init_eval_loss: INIT, final_eval_loss: diverged ? NaN : loss, final_eval_acc: 0.5, steps_to_acc: stepsToAcc, spikes: 0, roughness: 0.01 },
+    summary: {
+      status: diverged ? 'diverged' : 'completed',
+      init_eval_loss: INIT,
+      final_eval_loss: diverged ? NaN : loss,
+      final_eval_acc: 0.5,
+      steps_to_acc: stepsToAcc,
+      spikes: 0,
+      roughness: 0.01,
+    },
     rows: [{ step: 2000, attn_entropy_norm: attention === 'qv' ? 0.6 + seed / 100 : 0.3 + seed / 100 }],
     attention: null,
   };
@@ -25,12 +33,18 @@ function run(attention: 'qkv' | 'qv', lr: number, seed: number, loss: number | '
 //   QKV: (0.1, 1.1) → 0.5;  (0.2, 1.0) → 0.4;  (0.1, 0.7) → 0.3
 //   QV:  (0.5, 2.5) → 1.0;  (0.3, 4.0 capped at ℓ₀ = 3) → 1.35;  (0.2, diverged = 3) → 1.4
 const RUNS: LoadedRun[] = [
-  run('qkv', 0.01, 0, 0.1), run('qkv', 0.1, 0, 1.1),
-  run('qkv', 0.01, 1, 0.2), run('qkv', 0.1, 1, 1.0),
-  run('qkv', 0.01, 2, 0.1), run('qkv', 0.1, 2, 0.7),
-  run('qv', 0.01, 0, 0.5), run('qv', 0.1, 0, 2.5),
-  run('qv', 0.01, 1, 0.3), run('qv', 0.1, 1, 4.0),
-  run('qv', 0.01, 2, 0.2), run('qv', 0.1, 2, 'diverged'),
+  run('qkv', 0.01, 0, 0.1),
+  run('qkv', 0.1, 0, 1.1),
+  run('qkv', 0.01, 1, 0.2),
+  run('qkv', 0.1, 1, 1.0),
+  run('qkv', 0.01, 2, 0.1),
+  run('qkv', 0.1, 2, 0.7),
+  run('qv', 0.01, 0, 0.5),
+  run('qv', 0.1, 0, 2.5),
+  run('qv', 0.01, 1, 0.3),
+  run('qv', 0.1, 1, 4.0),
+  run('qv', 0.01, 2, 0.2),
+  run('qv', 0.1, 2, 'diverged'),
 ];
 
 describe('analyse', () => {
@@ -70,7 +84,10 @@ describe('analyse', () => {
 
   it('the report pairs QKV and QV rows by learning rate, not by position, when the LR lists differ', () => {
     const extra = [0, 1, 2].map((seed) => run('qkv', 0.001, seed, 0.5, 1500));
-    const withSteps = RUNS.map((r) => ({ ...r, summary: { ...r.summary, steps_to_acc: r.config.train.lr === 0.01 ? (r.config.model.attention === 'qkv' ? 300 : 700) : null } }));
+    const withSteps = RUNS.map((r) => ({
+      ...r,
+      summary: { ...r.summary, steps_to_acc: r.config.train.lr === 0.01 ? (r.config.model.attention === 'qkv' ? 300 : 700) : null },
+    }));
     const md = reportMarkdown('t', analyse([...extra, ...withSteps]), []);
     expect(md).toMatch(/lr 0\.001: QKV 1500 \(3\/3 runs\) vs QV n\/a/);
     expect(md).toMatch(/lr 0\.01: QKV 300 \(3\/3 runs\) vs QV 700 \(3\/3 runs\)/);

@@ -81,7 +81,13 @@ describe('renderCharts', () => {
         { ...base.finals[0], series: 'dModel=16', seed: 1 },
       ],
       // A diverged run's snapshot: its weights are NaN, or null once read back from attention.json.
-      heatmaps: [base.heatmaps[0], { ...base.heatmaps[1], weights: base.heatmaps[1].weights.map((row) => row.map((_, j) => (j % 2 ? Number.NaN : (null as unknown as number)))) }],
+      heatmaps: [
+        base.heatmaps[0],
+        {
+          ...base.heatmaps[1],
+          weights: base.heatmaps[1].weights.map((row) => row.map((_, j) => (j % 2 ? Number.NaN : (null as unknown as number)))),
+        },
+      ],
       width: [{ dModel: 8, ratio: Number.POSITIVE_INFINITY, p: 1, holds: false }],
     };
     const stderr = vi.spyOn(process.stderr, 'write');

@@ -10,7 +10,13 @@ function bruteForce(strata: { x: number[]; y: number[] }[]): { p: number; pOppos
     const out: number[] = [];
     for (let mask = 0; mask < 1 << pooled.length; mask++) {
       const inX = pooled.filter((_, i) => mask & (1 << i));
-      if (inX.length === x.length) out.push(u(inX, pooled.filter((_, i) => !(mask & (1 << i)))));
+      if (inX.length === x.length)
+        out.push(
+          u(
+            inX,
+            pooled.filter((_, i) => !(mask & (1 << i))),
+          ),
+        );
     }
     return out;
   });
@@ -34,8 +40,15 @@ function bruteForce(strata: { x: number[]; y: number[] }[]): { p: number; pOppos
 describe('stratified exact Mann–Whitney', () => {
   it('matches brute-force enumeration on small strata, ties included', () => {
     const cases = [
-      [{ x: [3, 5, 7], y: [1, 2, 4] }, { x: [0.5, 0.9], y: [0.1, 0.7, 0.8] }],
-      [{ x: [1, 1, 2], y: [1, 2, 2] }, { x: [4, 4], y: [4, 3] }, { x: [9], y: [1, 9] }],
+      [
+        { x: [3, 5, 7], y: [1, 2, 4] },
+        { x: [0.5, 0.9], y: [0.1, 0.7, 0.8] },
+      ],
+      [
+        { x: [1, 1, 2], y: [1, 2, 2] },
+        { x: [4, 4], y: [4, 3] },
+        { x: [9], y: [1, 9] },
+      ],
       [{ x: [2, 3], y: [5, 6] }],
     ];
     for (const strata of cases) {

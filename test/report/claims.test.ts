@@ -21,12 +21,26 @@ interface Spec {
 }
 
 function run(s: Spec): LoadedRun {
-  const config = resolveConfig({ model: { attention: s.attention, inputScale: s.scale ?? 1, dModel: s.dModel ?? 8 }, train: { lr: s.lr, seed: s.seed } });
+  const config = resolveConfig({
+    model: { attention: s.attention, inputScale: s.scale ?? 1, dModel: s.dModel ?? 8 },
+    train: { lr: s.lr, seed: s.seed },
+  });
   const final = s.final ?? 0.1;
   return {
     dir: `/x/${s.attention}-${s.lr}-${s.seed}-${s.scale ?? 1}`,
     config,
-    summary: { status: 'completed', final_eval_loss: final, init_eval_loss: s.init ?? 2.8, value_norm_rho: s.rho ?? 0, value_norm_top_hit: 0.2, attn_volatility: s.volatility ?? 0.01, spikes: 0, roughness: 0, steps_to_acc: null, final_eval_acc: 1 },
+    summary: {
+      status: 'completed',
+      final_eval_loss: final,
+      init_eval_loss: s.init ?? 2.8,
+      value_norm_rho: s.rho ?? 0,
+      value_norm_top_hit: 0.2,
+      attn_volatility: s.volatility ?? 0.01,
+      spikes: 0,
+      roughness: 0,
+      steps_to_acc: null,
+      final_eval_acc: 1,
+    },
     rows: [{ step: 2000, retrieval_mass: s.retrieval ?? 0.9, attn_entropy_norm: s.entropy ?? 0.2, eval_loss: final } as Record<string, number>],
     attention: null,
   };
@@ -37,7 +51,9 @@ const SEEDS = [0, 1, 2, 3, 4];
 
 /** Every (variant, lr, seed); `value` sets the hand-made statistics of each run. */
 function lrRuns(value: (variant: 'qkv' | 'qv', lr: number, seed: number) => Partial<Spec>): LoadedRun[] {
-  return (['qkv', 'qv'] as const).flatMap((attention) => LRS.flatMap((lr) => SEEDS.map((seed) => run({ attention, lr, seed, ...value(attention, lr, seed) }))));
+  return (['qkv', 'qv'] as const).flatMap((attention) =>
+    LRS.flatMap((lr) => SEEDS.map((seed) => run({ attention, lr, seed, ...value(attention, lr, seed) }))),
+  );
 }
 
 describe('claims analysis', () => {
@@ -63,7 +79,10 @@ describe('claims analysis', () => {
     expect(byId['noisy-matching'].by_lr.map((c) => c.lr)).toEqual(LRS);
     const json = claimsJson([series]);
     expect(json.map((c) => c.id)).toEqual(['noisy-matching', 'scale-sensitive', 'value-norm-dominance', 'unstable-attention']);
-    for (const c of json) expect(Object.keys(c)).toEqual(expect.arrayContaining(['id', 'claim', 'statistic', 'qkv', 'qv', 'effect', 'ci95', 'p', 'p_holm', 'verdict', 'by_lr']));
+    for (const c of json)
+      expect(Object.keys(c)).toEqual(
+        expect.arrayContaining(['id', 'claim', 'statistic', 'qkv', 'qv', 'effect', 'ci95', 'p', 'p_holm', 'verdict', 'by_lr']),
+      );
   });
 
   it('calls a direction that flips across LRs mixed, and names the LRs', () => {
@@ -81,7 +100,18 @@ describe('claims analysis', () => {
   it('tests scale sensitivity per seed over the scale runs, each run with its own ℓ₀', () => {
     const runs = lrRuns(() => ({}));
     const scaleRuns = (['qkv', 'qv'] as const).flatMap((attention) =>
-      SEEDS.flatMap((seed) => [0.5, 2].map((scale) => run({ attention, lr: 1e-2, seed, scale, init: scale === 2 ? 3 : 2.8, final: attention === 'qv' && scale === 2 ? 2.9 + 0.01 * seed : 0.1 + 0.01 * seed }))),
+      SEEDS.flatMap((seed) =>
+        [0.5, 2].map((scale) =>
+          run({
+            attention,
+            lr: 1e-2,
+            seed,
+            scale,
+            init: scale === 2 ? 3 : 2.8,
+            final: attention === 'qv' && scale === 2 ? 2.9 + 0.01 * seed : 0.1 + 0.01 * seed,
+          }),
+        ),
+      ),
     );
     const [series] = analyseClaims(analyse(runs), runs, scaleRuns);
     const c = series.claims.find((x) => x.id === 'scale-sensitive')!;

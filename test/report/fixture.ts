@@ -15,8 +15,15 @@ function heatmap(variant: string, sharp: number, seed = 0): Heatmap {
     return row.map((w) => w / sum);
   });
   return {
-    series: '', variant, lr: 1e-2, seed, step: 400,
-    rowLabels: ['ex0 q', 'ex1 q', 'ex2 q', 'ex3 q'], colLabels: cols, weights, correct,
+    series: '',
+    variant,
+    lr: 1e-2,
+    seed,
+    step: 400,
+    rowLabels: ['ex0 q', 'ex1 q', 'ex2 q', 'ex3 q'],
+    colLabels: cols,
+    weights,
+    correct,
   };
 }
 
@@ -31,15 +38,23 @@ export function syntheticReport(opts: { width?: boolean } = {}): ReportData {
         for (const step of STEPS) {
           const t = step / 400;
           curves.push({
-            series: '', variant, lr, seed, step,
+            series: '',
+            variant,
+            lr,
+            seed,
+            step,
             eval_loss: 2.3 * Math.exp(-speed * 2 * t) + 0.05,
             attn_entropy_norm: 1 - 0.8 * t * (variant === 'qkv' ? 1 : 0.6),
             retrieval_mass: 0.2 + 0.7 * t * (variant === 'qkv' ? 1 : 0.7),
           });
         }
         finals.push({
-          series: '', variant, lr, seed,
-          final_eval_loss: 2.3 * Math.exp(-speed * 2) + 0.05, diverged: false,
+          series: '',
+          variant,
+          lr,
+          seed,
+          final_eval_loss: 2.3 * Math.exp(-speed * 2) + 0.05,
+          diverged: false,
         });
       }
     }

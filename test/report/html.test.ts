@@ -27,7 +27,13 @@ describe('renderHtml', () => {
     expect(refs.filter((r) => /^(https?:)?\/\//i.test(r))).toEqual([]);
     const scripts = [...html.matchAll(/<script\b([^>]*)>/gi)].map((m) => m[1]);
     expect(scripts.filter((attrs) => /\bsrc\s*=/i.test(attrs))).toEqual([]);
-    expect(scripts.map((a) => /data-lib="([^"]+)"/.exec(a)?.[1] ?? /type="([^"]+)"/.exec(a)?.[1] ?? 'boot')).toEqual(['vega', 'vega-lite', 'vega-embed', 'application/json', 'boot']);
+    expect(scripts.map((a) => /data-lib="([^"]+)"/.exec(a)?.[1] ?? /type="([^"]+)"/.exec(a)?.[1] ?? 'boot')).toEqual([
+      'vega',
+      'vega-lite',
+      'vega-embed',
+      'application/json',
+      'boot',
+    ]);
     expect(html).not.toMatch(/sourceMappingURL/); // would name a .map file the report does not carry
     expect(page).not.toMatch(/<link\b/i);
     expect(page).not.toMatch(/@import|url\(\s*["']?https?:/i);

@@ -25,7 +25,10 @@ describe('smallestP', () => {
 });
 
 describe('seedCountWarnings (before a sweep)', () => {
-  const run = (attention: string, seed: number, dModel = 8, lr = 0.01) => ({ name: `${attention}-${seed}-${dModel}-${lr}`, config: resolveConfig({ model: { attention, dModel }, train: { seed, lr } }) });
+  const run = (attention: string, seed: number, dModel = 8, lr = 0.01) => ({
+    name: `${attention}-${seed}-${dModel}-${lr}`,
+    config: resolveConfig({ model: { attention, dModel }, train: { seed, lr } }),
+  });
 
   it('names each series that cannot reach p < 0.05, and only those', () => {
     const runs = [

@@ -154,7 +154,12 @@ describe('mannWhitneyGreater (one-sided exact)', () => {
 
   it('refuses sizes whose enumeration is too large instead of approximating', () => {
     const big = Array.from({ length: 13 }, (_, i) => i);
-    expect(() => mannWhitneyGreater(big, big.map((v) => v + 0.5))).toThrow(/permutations/); // C(26, 13) ≈ 1.04e7
+    expect(() =>
+      mannWhitneyGreater(
+        big,
+        big.map((v) => v + 0.5),
+      ),
+    ).toThrow(/permutations/); // C(26, 13) ≈ 1.04e7
   });
 });
 

@@ -21,9 +21,33 @@ describe('alignColumns', () => {
 
 describe('summaryLines', () => {
   it('prints steps to 95% with the runs reaching it, so 2 of 5 does not read like 5 of 5', () => {
-    const perLr = (stepsToAcc: number | null, reached: number) => ({ lr: 0.003, runs: 5, finalLoss: { mean: 0.1, std: 0.01 }, finalAcc: { mean: 0.99, std: 0 }, spikes: 0, roughness: 0.01, stepsToAcc, reached, diverged: 0 });
-    const variant = (name: string, stepsToAcc: number | null, reached: number) => ({ variant: name, lrs: [0.003], perLr: [perLr(stepsToAcc, reached)], sensitivity: [], sensMean: NaN, sensStd: NaN, diverged: 0, incompleteSeeds: [] });
-    const a: Analysis = { common: {}, differing: {}, warnings: [], series: [{ label: '', settings: {}, dModel: 8, verdict: null, entropy: null, variants: [variant('qkv', 1720, 5), variant('qv', 1810, 2)] }] };
+    const perLr = (stepsToAcc: number | null, reached: number) => ({
+      lr: 0.003,
+      runs: 5,
+      finalLoss: { mean: 0.1, std: 0.01 },
+      finalAcc: { mean: 0.99, std: 0 },
+      spikes: 0,
+      roughness: 0.01,
+      stepsToAcc,
+      reached,
+      diverged: 0,
+    });
+    const variant = (name: string, stepsToAcc: number | null, reached: number) => ({
+      variant: name,
+      lrs: [0.003],
+      perLr: [perLr(stepsToAcc, reached)],
+      sensitivity: [],
+      sensMean: NaN,
+      sensStd: NaN,
+      diverged: 0,
+      incompleteSeeds: [],
+    });
+    const a: Analysis = {
+      common: {},
+      differing: {},
+      warnings: [],
+      series: [{ label: '', settings: {}, dModel: 8, verdict: null, entropy: null, variants: [variant('qkv', 1720, 5), variant('qv', 1810, 2)] }],
+    };
     const text = summaryLines(a).join('\n');
     expect(text).toContain('1720 (5/5)');
     expect(text).toContain('1810 (2/5)');

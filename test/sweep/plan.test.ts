@@ -88,7 +88,12 @@ describe('loadSweep: grid expansion', () => {
     const path = sweepFile(`base: base.yaml\ngrid:\n  train.seed: [5, 3]\n  model.attention: [qv, qkv]\n`, { 'base.yaml': BASE });
     const plan = loadSweep(path, []);
     expect(plan.runs.map((r) => r.name)).toEqual(['seed-5_attention-qv', 'seed-5_attention-qkv', 'seed-3_attention-qv', 'seed-3_attention-qkv']);
-    expect(plan.runs.map((r) => [r.config.train.seed, r.config.model.attention])).toEqual([[5, 'qv'], [5, 'qkv'], [3, 'qv'], [3, 'qkv']]);
+    expect(plan.runs.map((r) => [r.config.train.seed, r.config.model.attention])).toEqual([
+      [5, 'qv'],
+      [5, 'qkv'],
+      [3, 'qv'],
+      [3, 'qkv'],
+    ]);
     expect(plan.name).toBe('sweep'); // the default name
   });
 
@@ -161,7 +166,7 @@ describe('loadSweep: base and overrides', () => {
     expect(plan.runs.some((r) => r.config.train.lr === 0.5)).toBe(false);
   });
 
-  it('does not let one run\'s grid values leak into the next run\'s config', () => {
+  it("does not let one run's grid values leak into the next run's config", () => {
     const path = sweepFile(`base: base.yaml\n${STD_GRID}`, { 'base.yaml': BASE });
     const plan = loadSweep(path, []);
     plan.runs[0].config.train.steps = 999;
@@ -218,7 +223,9 @@ describe('loadSweep: bad sweep configs are one-line UserErrors', () => {
 /** A plan with `attention × lrs × seeds` runs on the BASE config, for grouping and sharding. */
 function plan(attention: string[], lrs: number[], seeds: number[]): PlannedRun[] {
   const list = (xs: unknown[]) => `[${xs.join(', ')}]`;
-  const path = sweepFile(`base: base.yaml\ngrid:\n  model.attention: ${list(attention)}\n  train.lr: ${list(lrs)}\n  train.seed: ${list(seeds)}\n`, { 'base.yaml': BASE });
+  const path = sweepFile(`base: base.yaml\ngrid:\n  model.attention: ${list(attention)}\n  train.lr: ${list(lrs)}\n  train.seed: ${list(seeds)}\n`, {
+    'base.yaml': BASE,
+  });
   return loadSweep(path, []).runs;
 }
 
@@ -239,7 +246,10 @@ describe('groupRuns', () => {
   it('separates runs that differ in anything but seed and lr', () => {
     const path = sweepFile(`base: base.yaml\ngrid:\n  model.dModel: [4, 8]\n  train.seed: [0, 1]\n`, { 'base.yaml': BASE });
     const groups = groupRuns(loadSweep(path, []).runs);
-    expect(groups.map((g) => g.map((r) => r.config.model.dModel))).toEqual([[4, 4], [8, 8]]);
+    expect(groups.map((g) => g.map((r) => r.config.model.dModel))).toEqual([
+      [4, 4],
+      [8, 8],
+    ]);
   });
 
   it(`respects MAX_GROUP (${MAX_GROUP}): no group is larger, and no run is lost or repeated`, () => {
@@ -252,8 +262,22 @@ describe('groupRuns', () => {
   });
 
   it('exactly MAX_GROUP runs stay one group; one more makes two', () => {
-    expect(groupRuns(plan(['qv'], [0.01], Array.from({ length: MAX_GROUP }, (_, i) => i)))).toHaveLength(1);
-    const over = groupRuns(plan(['qv'], [0.01], Array.from({ length: MAX_GROUP + 1 }, (_, i) => i)));
+    expect(
+      groupRuns(
+        plan(
+          ['qv'],
+          [0.01],
+          Array.from({ length: MAX_GROUP }, (_, i) => i),
+        ),
+      ),
+    ).toHaveLength(1);
+    const over = groupRuns(
+      plan(
+        ['qv'],
+        [0.01],
+        Array.from({ length: MAX_GROUP + 1 }, (_, i) => i),
+      ),
+    );
     expect(over).toHaveLength(2);
     for (const g of over) expect(g.length).toBeLessThanOrEqual(MAX_GROUP);
   });
@@ -264,7 +288,12 @@ describe('spreadOver', () => {
     const runs = plan(['qkv', 'qv'], [0.01, 0.1], [0, 1]);
     const units = spreadOver(groupRuns(runs), 4);
     expect(units).toHaveLength(4);
-    expect(units.flat().map((r) => r.name).sort()).toEqual(runs.map((r) => r.name).sort());
+    expect(
+      units
+        .flat()
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(runs.map((r) => r.name).sort());
   });
 
   it('with nothing left to do (every run already finished) returns no units', () => {
@@ -303,7 +332,11 @@ describe('shardRuns', () => {
   });
 
   it('1 shard is the whole plan', () => {
-    expect(shardRuns(runs, { index: 1, count: 1 }).map((r) => r.name).sort()).toEqual([...names].sort());
+    expect(
+      shardRuns(runs, { index: 1, count: 1 })
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual([...names].sort());
   });
 });
 

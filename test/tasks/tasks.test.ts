@@ -48,7 +48,7 @@ describe('lookup', () => {
     expect(new Set(xs.flatMap((e) => e.values)).size).toBe(6);
   });
 
-  it('layout: 5 slots + query; content rows keys | values | query marker (positions are the model\'s)', () => {
+  it("layout: 5 slots + query; content rows keys | values | query marker (positions are the model's)", () => {
     expect(lookup.id).toBe('lookup-s5-k7-v6');
     expect(lookup.layout).toEqual({
       positions: 6,
@@ -66,12 +66,18 @@ describe('lookup', () => {
     const enc = lookup.encode([ex]);
     // value row = 7 + v, query marker row = 13
     expect(Array.from(enc.features)).toEqual([
-      4, 12, // slot 0: key 4, value 5
-      0, 10,
-      6, 7,
-      2, 10,
-      1, 9,
-      2, 13, // query: key of slot 3 (= 2), query marker
+      4,
+      12, // slot 0: key 4, value 5
+      0,
+      10,
+      6,
+      7,
+      2,
+      10,
+      1,
+      9,
+      2,
+      13, // query: key of slot 3 (= 2), query marker
     ]);
     expect(Array.from(enc.targets)).toEqual([3]); // value of slot 3
     expect(Array.from(enc.sources)).toEqual([3]);

@@ -67,7 +67,9 @@ function expectRowsClose(batched: MetricsRow, alone: MetricsRow, rel: number, ab
     expect(typeof other, `${tag} ${key}`).toBe('number');
     expect(Number.isFinite(value), `${tag} ${key} finite`).toBe(true);
     const diff = Math.abs((other as number) - value);
-    expect(diff, `${tag} ${key}: batched ${other} vs alone ${value}`).toBeLessThanOrEqual(rel * Math.max(Math.abs(value), Math.abs(other as number)) + abs);
+    expect(diff, `${tag} ${key}: batched ${other} vs alone ${value}`).toBeLessThanOrEqual(
+      rel * Math.max(Math.abs(value), Math.abs(other as number)) + abs,
+    );
   }
 }
 

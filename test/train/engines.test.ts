@@ -17,7 +17,18 @@ import type { AnyTask } from '../../src/tasks/index.js';
 
 const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 4, keyVocab: 8, valueVocab: 8 })) as AnyTask;
 const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 4, vocab: 8 })) as AnyTask;
-const COLUMNS = ['train_loss', 'eval_loss', 'eval_acc', 'attn_entropy', 'attn_entropy_norm', 'attn_max_logit', 'retrieval_mass', 'grad_norm', 'grad_norm_wq', 'grad_norm_wv'] as const;
+const COLUMNS = [
+  'train_loss',
+  'eval_loss',
+  'eval_acc',
+  'attn_entropy',
+  'attn_entropy_norm',
+  'attn_max_logit',
+  'retrieval_mass',
+  'grad_norm',
+  'grad_norm_wq',
+  'grad_norm_wv',
+] as const;
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -25,7 +36,10 @@ beforeAll(async () => {
 
 async function train(task: AnyTask, model: ModelConfig, kernel: KernelChoice): Promise<{ kernel: string; rows: MetricsRow[][] }> {
   const rows: MetricsRow[][] = [];
-  const runs = [{ seed: 0, lr: 3e-3 }, { seed: 1, lr: 1e-2 }];
+  const runs = [
+    { seed: 0, lr: 3e-3 },
+    { seed: 1, lr: 1e-2 },
+  ];
   const evalSet = task.encode(task.sample(Stream.derive(1234, 'engines'), 32));
   const { spec } = buildGroup(model, { steps: 30, batchSize: 16, warmup: 5, logEvery: 10, kernel }, task, evalSet, runs, {
     snapshotExamples: 2,
@@ -54,7 +68,9 @@ describe('fused and tfjs engines', () => {
         for (const col of COLUMNS) {
           const want = graph.rows[s][r][col] as number;
           // 30 Adam steps amplify float32 rounding a little; 1e-3 relative still catches any wrong term.
-          expect(Math.abs((row[col] as number) - want), `step ${row.step} run ${r} ${col}: ${row[col]} vs ${want}`).toBeLessThanOrEqual(1e-3 * Math.abs(want) + 1e-5);
+          expect(Math.abs((row[col] as number) - want), `step ${row.step} run ${r} ${col}: ${row[col]} vs ${want}`).toBeLessThanOrEqual(
+            1e-3 * Math.abs(want) + 1e-5,
+          );
         }
       }),
     );

@@ -25,7 +25,10 @@ async function run(task: AnyTask, model: ModelConfig, steps: number): Promise<{ 
   const evalSet = task.encode(task.sample(Stream.derive(1234, `eval/${task.id}`), 16));
   const atRows: number[] = [];
   const atSnapshots: number[] = [];
-  const runs = [{ seed: 0, lr: 1e-2 }, { seed: 1, lr: 3e-2 }];
+  const runs = [
+    { seed: 0, lr: 1e-2 },
+    { seed: 1, lr: 3e-2 },
+  ];
   const { spec } = buildGroup(model, { steps, batchSize: B, warmup: 2, logEvery: 3, kernel: 'auto' }, task, evalSet, runs, {
     snapshotExamples: 2,
     async onRows() {

@@ -28,10 +28,38 @@ type Pinned = Record<(typeof PINNED_COLUMNS)[number], number> & { step: number }
  * pasting the new values here, and say in the commit why the numbers changed.
  */
 const PINNED: Pinned[] = [
-  { step: 0, eval_loss: 3.041065216064453, train_loss: 3.1339941024780273, eval_acc: 0.0625, attn_entropy_norm: 0.9026327729225159, retrieval_mass: 0.14540669322013855 },
-  { step: 20, eval_loss: 2.800774335861206, train_loss: 2.7406070232391357, eval_acc: 0.078125, attn_entropy_norm: 0.8212289214134216, retrieval_mass: 0.16624999046325684 },
-  { step: 40, eval_loss: 2.771761417388916, train_loss: 2.7808003425598145, eval_acc: 0.109375, attn_entropy_norm: 0.8669334053993225, retrieval_mass: 0.14470303058624268 },
-  { step: 60, eval_loss: 2.699951648712158, train_loss: 2.79884672164917, eval_acc: 0.171875, attn_entropy_norm: 0.7322946190834045, retrieval_mass: 0.1802057921886444 },
+  {
+    step: 0,
+    eval_loss: 3.041065216064453,
+    train_loss: 3.1339941024780273,
+    eval_acc: 0.0625,
+    attn_entropy_norm: 0.9026327729225159,
+    retrieval_mass: 0.14540669322013855,
+  },
+  {
+    step: 20,
+    eval_loss: 2.800774335861206,
+    train_loss: 2.7406070232391357,
+    eval_acc: 0.078125,
+    attn_entropy_norm: 0.8212289214134216,
+    retrieval_mass: 0.16624999046325684,
+  },
+  {
+    step: 40,
+    eval_loss: 2.771761417388916,
+    train_loss: 2.7808003425598145,
+    eval_acc: 0.109375,
+    attn_entropy_norm: 0.8669334053993225,
+    retrieval_mass: 0.14470303058624268,
+  },
+  {
+    step: 60,
+    eval_loss: 2.699951648712158,
+    train_loss: 2.79884672164917,
+    eval_acc: 0.171875,
+    attn_entropy_norm: 0.7322946190834045,
+    retrieval_mass: 0.1802057921886444,
+  },
 ];
 
 const REL = 1e-5;
