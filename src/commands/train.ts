@@ -1,11 +1,10 @@
 import { resolve, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadConfigFile, resolveConfig, validate, configSchema, type Config } from '../config.js';
-import { initBackend, type BackendChoice } from '../backend.js';
+import type { BackendChoice } from '../backend-names.js';
 import { UserError, EnvironmentError } from '../errors.js';
 import { createRunDir, readStatus } from '../runs/rundir.js';
-import { runGroup, runDirName, type RunOutcome } from '../runs/group.js';
-import { prepareResume } from '../runs/resume.js';
+import type { RunOutcome } from '../runs/group.js';
 import { hasCheckpoint } from '../runs/checkpoint.js';
 import { installStopHandler, INTERRUPTED_EXIT } from '../runs/signals.js';
 import { makeTask } from '../tasks/index.js';
@@ -36,12 +35,22 @@ export function timestamp(date = new Date()): string {
   return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}-${p(date.getMilliseconds(), 3)}`;
 }
 
+/**
+ * TensorFlow.js and the training code load only once the input is known to be good, so that a bad config or
+ * flag fails in a fraction of a second instead of after the backend's start-up.
+ */
+async function loadTraining() {
+  const [backend, group, resume] = await Promise.all([import('../backend.js'), import('../runs/group.js'), import('../runs/resume.js')]);
+  return { initBackend: backend.initBackend, runGroup: group.runGroup, runDirName: group.runDirName, prepareResume: resume.prepareResume };
+}
+
 export async function trainCommand(args: TrainArgs): Promise<void> {
   if (args.resume !== undefined) return resumeCommand(args);
   if (args.config === undefined) throw new UserError('train needs a config file, or --resume <run dir>');
   const base = resolveConfig(loadConfigFile(args.config), args.set);
   const seeds = args.seeds ? parseSeeds(args.seeds) : [base.train.seed];
   const configs: Config[] = seeds.map((seed) => ({ ...base, train: { ...base.train, seed } }));
+  const { initBackend, runGroup, runDirName } = await loadTraining();
   await initBackend(args.backend);
   loadEvalSet(args.dataDir, makeTask(base.task), base.eval); // fails on a bad data file before any run directory exists
   const many = seeds.length > 1;
@@ -67,6 +76,7 @@ async function resumeCommand(args: TrainArgs): Promise<void> {
   const config = validate(configSchema, saved, '');
   const status = readStatus(dir);
   if (status === 'completed' || status === 'diverged') throw new UserError(`--resume: ${dir} already finished (${status})`);
+  const { initBackend, runGroup, prepareResume } = await loadTraining();
   await initBackend(args.backend);
   loadEvalSet(args.dataDir, makeTask(config.task), config.eval); // a bad data file fails before the run is touched
   const point = prepareResume(dir, config);
