@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { UserError, reportError } from './errors.js';
 import { BACKEND_CHOICES, type BackendChoice } from './backend-names.js';
 import { unknownFlagLine } from './cliHints.js';
+import type { SweepArgs } from './commands/sweep.js';
 
 const withBackend = <T>(y: Argv<T>) =>
   y
@@ -27,17 +28,9 @@ const withSweep = <T>(y: Argv<T>) =>
     .option('shard', { type: 'string', describe: 'run only slice i of n: --shard 2/8 (else from Slurm or Kubernetes variables)' })
     .option('shards', { type: 'number', describe: 'slice count when the index comes from JOB_COMPLETION_INDEX' });
 
-type SweepArgv = {
-  config?: string;
-  set: string[];
-  out?: string;
-  workers?: number;
-  shard?: string;
-  shards?: number;
-  backend: BackendChoice;
-  'data-dir': string;
-};
-const sweepArgs = (a: SweepArgv) => ({
+/** yargs' view of the sweep flags: SweepArgs as parsed, before the kebab-case key and the optional positional are mapped. */
+type SweepArgv = Omit<SweepArgs, 'config' | 'dataDir'> & { config?: string; 'data-dir': string };
+const sweepArgs = (a: SweepArgv): SweepArgs => ({
   config: a.config!,
   set: a.set,
   out: a.out,
