@@ -24,6 +24,7 @@ export function copyClaimsSources(outDir: string): void {
 }
 
 function effectText(s: { effect: number; ci95: [number, number] | null; effect_kind: string }): string {
+  if (!Number.isFinite(s.effect)) return 'n/a';
   const fmt = (x: number) => (s.effect_kind === 'ratio' ? `×${num(x)}` : `${x >= 0 ? '+' : ''}${num(x)}`);
   return `${fmt(s.effect)} [${s.ci95 ? `${fmt(s.ci95[0])}, ${fmt(s.ci95[1])}` : 'n/a'}]`;
 }

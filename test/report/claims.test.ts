@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { LoadedRun } from '../../src/report/collect.js';
 import { analyse } from '../../src/report/analyse.js';
 import { analyseClaims, verdictOf, scaleSensitivity } from '../../src/report/claims.js';
-import { claimsMarkdown, claimsJson } from '../../src/report/claimsMarkdown.js';
+import { claimsMarkdown, claimsJson, claimsSummaryLines } from '../../src/report/claimsMarkdown.js';
 import { resolveConfig } from '../../src/config.js';
 
 interface Spec {
@@ -133,6 +133,16 @@ describe('claims analysis', () => {
     expect(verdictOf({ ...base, p_holm: 0.5, p_holm_opposite: 0.01 })).toBe('contradicted');
     expect(verdictOf({ ...base, claimed_lrs: [1e-3], opposite_lrs: [1e-1] })).toBe('mixed');
     expect(verdictOf({ ...base, p: null })).toBe('not measured');
+  });
+
+  it('writes an unmeasured claim as n/a, not as an effect of n/a', () => {
+    const runs = lrRuns(() => ({}));
+    const claims = analyseClaims(analyse(runs), runs, []); // no scale runs: scale-sensitive is not measured
+    const row = claimsMarkdown(claims).find((l) => l.includes('`scale-sensitive`'))!;
+    expect(row).toContain('**not measured**');
+    const line = claimsSummaryLines(claims).find((l) => l.includes('scale-sensitive'))!;
+    expect(line).toMatch(/not measured\s+effect n\/a {2}p n\/a {2}p_holm n\/a$/);
+    for (const text of [row, line]) expect(text).not.toContain('×n/a');
   });
 
   it('gives one verdict per claim and width in a width study', () => {
