@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { htmlLinks, markdownLinks } from './helpers/links.js';
@@ -169,6 +169,31 @@ describe('sweep', () => {
       expect(again.stderr).not.toMatch(/group \d+\/\d+/); // nothing trained
       expectUnchanged(runs, before);
       for (const name of TINY_RUNS) expect(status(join(runs, name))).toBe('completed');
+    },
+    SLOW,
+  );
+
+  it(
+    'a run left unfinished without a checkpoint is named and trained again from step 0, to the same metrics',
+    async () => {
+      const { cwd, runs, first } = await tinySweep();
+      expect(first.status, explain(first)).toBe(0);
+      const copy = join(fresh('restart'), 'runs');
+      cpSync(runs, copy, { recursive: true });
+      const [victim, ...others] = TINY_RUNS;
+      const original = readFileSync(join(copy, victim, 'metrics.csv'));
+      // As if killed before its first checkpoint: no checkpoint, status not finished.
+      rmSync(join(copy, victim, 'checkpoint'), { recursive: true, force: true });
+      writeFileSync(join(copy, victim, 'status'), 'interrupted\n');
+      const before = snapshot(copy, others);
+      const again = await cli(['sweep', join(cwd, 'tiny.yaml'), ...SETS, '--workers', '2', '--out', copy], cwd);
+      expect(again.status, explain(again)).toBe(0);
+      expect(again.stderr).toContain(`1 unfinished run(s) had no usable checkpoint and start again from step 0: ${victim}`);
+      expect(status(join(copy, victim))).toBe('completed');
+      const timeless = (csv: Buffer) =>
+        (parseCsv(csv, { columns: true }) as Record<string, string>[]).map(({ elapsed_s: _e, steps_per_s: _s, ...row }) => row);
+      expect(timeless(readFileSync(join(copy, victim, 'metrics.csv')))).toEqual(timeless(original));
+      expectUnchanged(copy, before);
     },
     SLOW,
   );

@@ -92,9 +92,13 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   if (resumed) log(`sweep: ${resumed} unfinished run(s) continue from their checkpoints`);
   // Over the whole plan, not this shard: the shards' runs are compared together afterwards.
   if (todo.length) for (const warning of seedCountWarnings(plan.runs)) log(`sweep: warning: ${warning}`);
-  // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again.
-  for (const run of todo)
-    if (startAt.get(run.name) === null && existsSync(runDir(opts.dir, run))) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
+  // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again, and say so.
+  const restarted = todo.filter((run) => startAt.get(run.name) === null && existsSync(runDir(opts.dir, run)));
+  if (restarted.length)
+    log(
+      `sweep: ${restarted.length} unfinished run(s) had no usable checkpoint and start again from step 0: ${namesText(restarted.map((r) => r.name))}`,
+    );
+  for (const run of restarted) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
   for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
     loadEvalSet(opts.dataDir, makeTask(task.task), task.eval); // written once here, so workers never race to create it
   }
@@ -158,4 +162,9 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
   if (!isStopRequested() && failed.length && inputFaults.length === failed.length)
     throw new UserError(`${failed.length} run(s) could not continue from their run directories (the reasons are above): ${failed.join(', ')}`);
   return { trained: todo.length, skipped, failed, interrupted: isStopRequested() };
+}
+
+/** Up to three names, then how many more: one line however many runs. */
+function namesText(names: string[]): string {
+  return names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
 }
