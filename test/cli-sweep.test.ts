@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { htmlLinks, markdownLinks } from './helpers/links.js';
 import { CLI, LOOKUP, REPO, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { metricsWithoutTiming } from './helpers/runFiles.js';
 
 const SLOW = 90_000;
 const SETS = ['--set', 'train.steps=40', '--set', 'train.logEvery=20', '--set', 'eval.size=64'];
@@ -181,7 +182,7 @@ describe('sweep', () => {
       const copy = join(fresh('restart'), 'runs');
       cpSync(runs, copy, { recursive: true });
       const [victim, ...others] = TINY_RUNS;
-      const original = readFileSync(join(copy, victim, 'metrics.csv'));
+      const original = metricsWithoutTiming(join(copy, victim));
       // As if killed before its first checkpoint: no checkpoint, status not finished.
       rmSync(join(copy, victim, 'checkpoint'), { recursive: true, force: true });
       writeFileSync(join(copy, victim, 'status'), 'interrupted\n');
@@ -190,9 +191,7 @@ describe('sweep', () => {
       expect(again.status, explain(again)).toBe(0);
       expect(again.stderr).toContain(`1 unfinished run(s) had no usable checkpoint and start again from step 0: ${victim}`);
       expect(status(join(copy, victim))).toBe('completed');
-      const timeless = (csv: Buffer) =>
-        (parseCsv(csv, { columns: true }) as Record<string, string>[]).map(({ elapsed_s: _e, steps_per_s: _s, ...row }) => row);
-      expect(timeless(readFileSync(join(copy, victim, 'metrics.csv')))).toEqual(timeless(original));
+      expect(metricsWithoutTiming(join(copy, victim))).toBe(original);
       expectUnchanged(copy, before);
     },
     SLOW,

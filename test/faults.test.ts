@@ -25,9 +25,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOOKUP, explain, expectOneLineError, runCli, startCli, useTempRoot, type Result } from './helpers/cli.js';
+import { metricsWithoutTiming } from './helpers/runFiles.js';
 
 const SLOW = 120_000;
-const TIMING_COLUMNS = 2; // elapsed_s and steps_per_s are the last two columns
 /** 40 steps with checkpoints at 10, 20, 30 and 40: short, with a previous checkpoint to fall back on. */
 const SHORT = ['--set', 'train.steps=40', '--set', 'train.logEvery=5', '--set', 'train.checkpointEvery=10', '--set', 'eval.size=32'];
 
@@ -35,15 +35,6 @@ const cli = (args: string[], cwd: string, env: Record<string, string> = {}) => r
 const text = (path: string) => readFileSync(path, 'utf8');
 const status = (dir: string) => (existsSync(join(dir, 'status')) ? text(join(dir, 'status')).trim() : null);
 const json = (path: string) => JSON.parse(text(path));
-
-/** metrics.csv without the timing columns: what must match between an interrupted and an uninterrupted run. */
-function metricsWithoutTiming(dir: string): string {
-  return text(join(dir, 'metrics.csv'))
-    .trim()
-    .split('\n')
-    .map((line) => line.split(',').slice(0, -TIMING_COLUMNS).join(','))
-    .join('\n');
-}
 
 /** Every file under `dir` by relative path, as bytes (hex). */
 function snapshot(dir: string): Record<string, string> {

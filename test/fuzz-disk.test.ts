@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { decodeSafetensors, encodeSafetensors } from '../src/runs/safetensors.js';
 import { LOOKUP, explain, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { metricsWithoutTiming } from './helpers/runFiles.js';
 
 const KILL_AFTER = 60_000;
 const PARALLEL = 2;
-const TIMING_COLUMNS = 2; // elapsed_s and steps_per_s are the last two columns
 const cli = (args: string[], cwd: string) => runCli(args, cwd, { killAfterMs: KILL_AFTER });
 
 const fresh = useTempRoot('qkv-fuzz-disk-');
@@ -343,12 +343,6 @@ function snapshot(dir: string): Record<string, string> {
   const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => statSync(join(dir, f)).isFile()).sort();
   return Object.fromEntries(files.map((f) => [f, readFileSync(join(dir, f)).toString('hex')]));
 }
-const metricsWithoutTiming = (dir: string) =>
-  readFileSync(join(dir, 'metrics.csv'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => l.split(',').slice(0, -TIMING_COLUMNS).join(','))
-    .join('\n');
 const slug = (name: string) => name.replace(/\W+/g, '-').slice(0, 50);
 /** stderr without plain progress lines ("lookup step 5/20 …") and the "resuming … from step N" line. */
 const messageLines = (r: Result) =>

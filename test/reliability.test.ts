@@ -9,21 +9,12 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { Stream } from '../src/rng.js';
 import { LOOKUP, REPO, explain, runCli as run, startCli as start, useTempRoot } from './helpers/cli.js';
+import { metricsWithoutTiming } from './helpers/runFiles.js';
 
 const DIVERGE = join(REPO, 'test', 'fixtures', 'diverge.yaml');
 const SLOW = 120_000;
-const TIMING_COLUMNS = 2; // elapsed_s and steps_per_s are the last two columns
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** metrics.csv without the timing columns: what must match between interrupted and uninterrupted runs. */
-function metricsWithoutTiming(dir: string): string {
-  return readFileSync(join(dir, 'metrics.csv'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => line.split(',').slice(0, -TIMING_COLUMNS).join(','))
-    .join('\n');
-}
 
 /** Waits until `path` exists (the run has started writing), or fails after `ms`. */
 async function waitFor(path: string, ms = 30_000): Promise<void> {
