@@ -38,7 +38,9 @@ function expectValidFiles(dir: string): void {
 
 const fresh = useTempRoot('qkv-reliability-');
 
-const SHORT = ['--set', 'train.steps=400', '--set', 'train.logEvery=20', '--set', 'train.checkpointEvery=40', '--set', 'eval.size=64'];
+// Long enough that a kill 0.1–0.7 s after the first row lands mid-run: the fused kernel trains ~1000 steps/s,
+// so 400 steps used to finish before the first kill and the test failed with "0 kills".
+const SHORT = ['--set', 'train.steps=3000', '--set', 'train.logEvery=50', '--set', 'train.checkpointEvery=100', '--set', 'eval.size=64'];
 
 describe('kill -9 and resume', () => {
   it(
