@@ -24,6 +24,7 @@ const withSets = <T>(y: Argv<T>) =>
 const withSweep = <T>(y: Argv<T>) =>
   withSets(withBackend(y.positional('config', { type: 'string', demandOption: true })))
     .option('out', { type: 'string', describe: 'output directory (default runs/<sweep name>)' })
+    .option('seeds', { type: 'string', requiresArg: true, describe: "replace the grid's train.seed: --seeds 0-19, --seeds 100-119, --seeds 0,1,2" })
     .option('workers', { type: 'number', describe: 'worker processes (default: number of cores)' })
     .option('shard', { type: 'string', describe: 'run only slice i of n: --shard 2/8 (else from Slurm or Kubernetes variables)' })
     .option('shards', { type: 'number', describe: 'slice count when the index comes from JOB_COMPLETION_INDEX' });
@@ -33,6 +34,7 @@ type SweepArgv = Omit<SweepArgs, 'config' | 'dataDir'> & { config?: string; 'dat
 const sweepArgs = (a: SweepArgv): SweepArgs => ({
   config: a.config!,
   set: a.set,
+  seeds: a.seeds,
   out: a.out,
   workers: a.workers,
   shard: a.shard,
@@ -53,7 +55,7 @@ export function buildCli(argv: string[]) {
         withSets(withBackend(y.positional('config', { type: 'string' })))
           .option('resume', { type: 'string', describe: 'continue the run in this directory from its last checkpoint' })
           .option('out', { type: 'string', describe: 'run directory (default runs/<name>-<attention>-<time>)' })
-          .option('seeds', { type: 'string', describe: 'comma-separated seeds, trained at once as one batch: --seeds 0,1,2,3' }),
+          .option('seeds', { type: 'string', requiresArg: true, describe: 'seeds trained at once as one batch: --seeds 0-3 or --seeds 0,1,2,3' }),
       async (a) =>
         (await import('./commands/train.js')).trainCommand({
           config: a.config,

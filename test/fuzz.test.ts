@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors } from '../src/runs/safetensors.js';
-import { LOOKUP, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { LOOKUP, REPO, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
 
 /** A case still running after this long is killed and fails as a hang. */
 const KILL_AFTER = 60_000;
@@ -253,6 +253,17 @@ const cases: Case[] = [
   sweepCase('a sweep grid listing a value twice', '\n  train.lr: [0.1, 0.1]', [], /grid\.train\.lr.*twice/),
   sweepCase('a sweep with --workers 0', '\n  train.seed: [0, 1]', ['--workers', '0'], /--workers/),
   sweepCase('a sweep with --shard 3/2', '\n  train.seed: [0, 1]', ['--shard', '3/2'], /--shard.*3\/2/),
+  sweepCase('a sweep with --seeds that repeats a seed', '\n  train.seed: [0, 1]', ['--seeds', '0-4,3'], /--seeds lists seed 3 twice/),
+  {
+    name: 'an ablation with a malformed --seeds range',
+    args: ({ out }) => ['ablation', join(REPO, 'configs', 'ablation.yaml'), '--seeds', '0-x', '--out', out],
+    pattern: /--seeds expects seeds and ranges.*0-x/,
+  },
+  {
+    name: 'claims with an empty --seeds set (a downward range)',
+    args: ({ out }) => ['claims', join(REPO, 'configs', 'claims.yaml'), '--seeds', '19-0', '--out', out],
+    pattern: /--seeds: the range '19-0' is empty/,
+  },
   {
     name: 'a sweep with --out under an existing regular file',
     setup: (ctx) => {

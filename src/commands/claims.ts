@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import { loadClaimsPlan } from '../sweep/claimsPlan.js';
-import { sweepInto, defaultSweepDir, type SweepArgs } from './sweep.js';
+import { sweepInto, defaultSweepDir, seedsOf, type SweepArgs } from './sweep.js';
 
 /**
  * The seed's claims: the learning-rate sweep (runs under <out>/runs/lr) and the input-scale sweep (<out>/runs/scale),
  * then one report with the claims table on top: report.md, report.html and verdict.json at <out>.
  */
 export async function claimsCommand(args: SweepArgs & { check: boolean }): Promise<void> {
-  const plan = loadClaimsPlan(args.config, args.set);
-  const out = args.out ?? defaultSweepDir(plan.lr.name, args.set);
+  const plan = loadClaimsPlan(args.config, args.set, seedsOf(args));
+  const out = args.out ?? defaultSweepDir(plan.lr.name, args.set, args.seeds);
   const lrDir = await sweepInto(plan.lr, args, join(out, 'runs', 'lr'));
   if (!lrDir) return; // interrupted: the sweep said how to continue
   const scaleDir = await sweepInto(plan.scale, args, join(out, 'runs', 'scale'));

@@ -11,7 +11,7 @@ import { summaryLines } from '../report/terminal.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { analyseClaims } from '../report/claims.js';
 import { renderClaimsChart } from '../report/claimsChart.js';
-import { claimsMarkdown, claimsJson, claimsSummaryLines, copyClaimsSources } from '../report/claimsMarkdown.js';
+import { claimsMarkdown, claimsJson, claimsStrataJson, claimsSummaryLines, copyClaimsSources } from '../report/claimsMarkdown.js';
 import { UserError } from '../errors.js';
 
 export interface CompareResult {
@@ -81,6 +81,7 @@ export async function compareInto(
     runs_skipped: skipped.length,
     runs_not_started: notStarted.length,
     claims: claimsJson(claims),
+    claims_strata: claimsStrataJson(claims),
   };
   writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
   copyReferenceDocs(outDir);

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BackendChoice } from '../backend-names.js';
 import { UserError } from '../errors.js';
+import { parseSeedSet } from '../sweep/seeds.js';
 import { loadSweep, resolveShard, shardRuns, type SweepPlan } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
 import { INTERRUPTED_EXIT } from '../runs/signals.js';
@@ -9,6 +10,8 @@ import { INTERRUPTED_EXIT } from '../runs/signals.js';
 export interface SweepArgs {
   config: string;
   set: string[];
+  /** --seeds: replaces the grid's train.seed, e.g. 0-19. */
+  seeds?: string;
   out?: string;
   workers?: number;
   shard?: string;
@@ -17,9 +20,13 @@ export interface SweepArgs {
   dataDir: string;
 }
 
-/** The default place for a sweep's runs: runs/<name>, plus the overrides, so a changed sweep never reuses old runs. */
-export function defaultSweepDir(name: string, sets: string[]): string {
-  const slug = sets.map((s) => s.replace(/[^A-Za-z0-9.=-]/g, '')).join('_');
+/** The seed set of --seeds, parsed before anything is written; undefined keeps the config's own seeds. */
+export const seedsOf = (args: Pick<SweepArgs, 'seeds'>): number[] | undefined => (args.seeds === undefined ? undefined : parseSeedSet(args.seeds));
+
+/** The default place for a sweep's runs: runs/<name>, plus the overrides and seeds, so a changed sweep never reuses old runs. */
+export function defaultSweepDir(name: string, sets: string[], seeds?: string): string {
+  const parts = [...sets, ...(seeds === undefined ? [] : [`seeds=${seeds}`])];
+  const slug = parts.map((s) => s.replace(/[^A-Za-z0-9.=-]/g, '')).join('_');
   return join('runs', slug ? `${name}_${slug}` : name);
 }
 
@@ -48,7 +55,7 @@ export async function sweepInto(plan: SweepPlan, args: SweepArgs, runsDir: strin
 }
 
 export async function sweepCommand(args: SweepArgs): Promise<void> {
-  const plan = loadSweep(args.config, args.set);
-  const dir = await sweepInto(plan, args, args.out ?? join(defaultSweepDir(plan.name, args.set), 'runs'));
+  const plan = loadSweep(args.config, args.set, seedsOf(args));
+  const dir = await sweepInto(plan, args, args.out ?? join(defaultSweepDir(plan.name, args.set, args.seeds), 'runs'));
   if (dir) process.stdout.write(`${dir}\n`);
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { loadConfigFile, resolveConfig, validate, configSchema, type Config } from '../config.js';
 import type { BackendChoice } from '../backend-names.js';
 import { UserError, EnvironmentError } from '../errors.js';
+import { parseSeedSet } from '../sweep/seeds.js';
 import { createRunDir, readStatus } from '../runs/rundir.js';
 import type { RunOutcome } from '../runs/group.js';
 import { hasCheckpoint } from '../runs/checkpoint.js';
@@ -18,15 +19,6 @@ export interface TrainArgs {
   seeds?: string;
   backend: BackendChoice;
   dataDir: string;
-}
-
-export function parseSeeds(text: string): number[] {
-  const seeds = text.split(',').map((s) => s.trim());
-  if (seeds.some((s) => !/^\d+$/.test(s) || Number(s) > 2 ** 31 - 1))
-    throw new UserError(`--seeds expects comma-separated non-negative integers, got '${text}'`);
-  const values = seeds.map(Number);
-  if (new Set(values).size !== values.length) throw new UserError(`--seeds lists a seed twice: '${text}'`);
-  return values;
 }
 
 /** A filesystem-safe local timestamp with milliseconds, e.g. 20261128-143005-123. */
@@ -48,7 +40,7 @@ export async function trainCommand(args: TrainArgs): Promise<void> {
   if (args.resume !== undefined) return resumeCommand(args);
   if (args.config === undefined) throw new UserError('train needs a config file, or --resume <run dir>');
   const base = resolveConfig(loadConfigFile(args.config), args.set);
-  const seeds = args.seeds ? parseSeeds(args.seeds) : [base.train.seed];
+  const seeds = args.seeds !== undefined ? parseSeedSet(args.seeds) : [base.train.seed];
   const configs: Config[] = seeds.map((seed) => ({ ...base, train: { ...base.train, seed } }));
   const { initBackend, runGroup, runDirName } = await loadTraining();
   await initBackend(args.backend);

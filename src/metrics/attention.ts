@@ -11,12 +11,14 @@ export interface AttentionStats {
   entropyNorm: tf.Tensor; // the same with each row divided by ln(keys it may attend to)
   maxLogit: tf.Tensor; // the largest scaled pre-softmax score over unmasked entries
   retrieval: tf.Tensor[]; // per layer: mean weight on the correct source position
+  scaffold: tf.Tensor; // mean weight on scaffold positions (≥ layout.contentPositions: the query slot, output slots)
 }
 
 /** Constants the statistics need, built once per eval set. */
 export interface StatsInputs {
   sources: tf.Tensor; // [1, B, 1, S, N] one-hot of the correct source position
   invLogKeys: tf.Tensor; // [S] 1/ln(visible keys) per supervised row; 0 where only one key is visible
+  scaffoldMask: tf.Tensor; // [N] 1 at scaffold positions (≥ contentPositions), 0 at content positions
 }
 
 export function statsInputs(evalSet: Encoded, layout: Layout): StatsInputs {
@@ -28,6 +30,7 @@ export function statsInputs(evalSet: Encoded, layout: Layout): StatsInputs {
   return {
     sources: tf.tensor(src, [1, B, 1, S, N]),
     invLogKeys: tf.tensor1d(keys.map((k) => (k > 1 ? 1 / Math.log(k) : 0))),
+    scaffoldMask: tf.tensor1d(Array.from({ length: N }, (_, j) => (j >= layout.contentPositions ? 1 : 0))),
   };
 }
 
@@ -40,6 +43,7 @@ export function attentionStats(layers: AttentionLayer[], layout: Layout, inputs:
   const normed: tf.Tensor[] = [];
   const maxima: tf.Tensor[] = [];
   const retrieval: tf.Tensor[] = [];
+  const scaffold: tf.Tensor[] = [];
   layers.forEach((layer, l) => {
     const queryRows = (t: tf.Tensor) => (l === layers.length - 1 ? t : tf.slice(t, [0, 0, 0, queryStart, 0], [-1, -1, -1, S, -1]));
     const w = queryRows(layer.weights); // [R, B, H, S, N]
@@ -50,7 +54,14 @@ export function attentionStats(layers: AttentionLayer[], layout: Layout, inputs:
     // Masked entries hold MASKED (−1e9) and every row sees at least one key, so they never win the max.
     maxima.push(tf.max(queryRows(layer.logits), [1, 2, 3, 4]));
     retrieval.push(tf.mean(tf.sum(tf.mul(w, inputs.sources), -1), [1, 2, 3]));
+    scaffold.push(tf.mean(tf.sum(tf.mul(w, inputs.scaffoldMask), -1), [1, 2, 3]));
   });
   const meanOver = (xs: tf.Tensor[]) => tf.div(tf.addN(xs), xs.length);
-  return { entropy: meanOver(entropies), entropyNorm: meanOver(normed), maxLogit: tf.max(tf.stack(maxima), 0), retrieval };
+  return {
+    entropy: meanOver(entropies),
+    entropyNorm: meanOver(normed),
+    maxLogit: tf.max(tf.stack(maxima), 0),
+    retrieval,
+    scaffold: meanOver(scaffold),
+  };
 }

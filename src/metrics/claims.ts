@@ -72,7 +72,7 @@ export function readClaims(t: ClaimTensors, evalSet: Encoded, layout: Layout): C
             weights.subarray(r * B * H * S * N, (r + 1) * B * H * S * N),
             norms.subarray(r * B * H * N, (r + 1) * B * H * N),
             evalSet.sources,
-            { B, H, S, N, queryStart: layout.queryStart, causal: layout.causal },
+            { B, H, S, N, queryStart: layout.queryStart, causal: layout.causal, content: layout.contentPositions },
           )
         : null,
   }));
@@ -85,11 +85,14 @@ export interface RowShape {
   N: number;
   queryStart: number;
   causal: boolean;
+  /** Positions [0, content) hold task content; only those are candidates (the query slot and output slots are not). */
+  content: number;
 }
 
 /**
  * Value-norm figures of one run. `weights` [B][H][S][N], `norms` [B][H][N], `sources` [B][S] the correct source
- * position per supervised row. A row's candidates are the positions it may see, minus its correct source.
+ * position per supervised row. A row's candidates are the content positions it may see, minus its correct source:
+ * the query slot attending to itself (lookup) or to output slots (copy) is not a match that can be noisy.
  */
 export function valueNormFigures(
   weights: ArrayLike<number>,
@@ -97,7 +100,7 @@ export function valueNormFigures(
   sources: ArrayLike<number>,
   shape: RowShape,
 ): ValueNormFigures {
-  const { B, H, S, N, queryStart, causal } = shape;
+  const { B, H, S, N, queryStart, causal, content } = shape;
   let rhoSum = 0;
   let hits = 0;
   let chance = 0;
@@ -105,7 +108,7 @@ export function valueNormFigures(
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < S; i++) {
-        const visible = causal ? queryStart + i + 1 : N;
+        const visible = Math.min(causal ? queryStart + i + 1 : N, content);
         const source = sources[b * S + i];
         const p: number[] = [];
         const v: number[] = [];

@@ -3,7 +3,9 @@
  * the seed; the learning rate is the swept axis of LR sensitivity, and model.attention the compared variant.
  */
 import type { LoadedRun } from './collect.js';
-import { meanOf, stdOf, lrSensitivity, mannWhitneyGreater } from './stats.js';
+import { meanOf, stdOf, medianOf } from '../stats/describe.js';
+import { lrSensitivity } from '../stats/sensitivity.js';
+import { mannWhitneyGreater } from '../stats/ranks.js';
 
 export const ALPHA = 0.05;
 const VARIES_WITHIN_SERIES = new Set(['name', 'train.seed', 'train.lr', 'model.attention']);

@@ -2,7 +2,7 @@
  * Reshapes ReportData into the flat rows the chart specs plot. Pure and deterministic: every
  * grouping is sorted, so the same data always yields the same rows in the same order.
  */
-import { meanOf, stdOf } from './stats.js';
+import { meanOf, stdOf } from '../stats/describe.js';
 import type { CurvePoint, FinalPoint, Heatmap, ReportData } from './types.js';
 
 // 'en' is fixed so the order does not depend on the machine's locale; numeric so dModel=16 < dModel=128.

@@ -1,19 +1,29 @@
 /**
  * The seed's four claims, each tested on its own statistic (METRICS.md, "The seed's claims"): per learning rate,
- * per seed, QV against QKV; one stratified exact p per claim and direction; Holm across the claims of a series;
- * the effect with a seeded bootstrap interval; and the verdict rule, which names the LRs when the direction flips.
+ * per seed, QV against QKV; learning rates where training failed shown but left out of the test; one stratified
+ * exact p per claim and direction; Holm across the claims of a series; the effect with a seeded bootstrap
+ * interval; and the verdict rule, which never lets a verdict point against its own effect.
  */
 import type { LoadedRun } from './collect.js';
 import type { Analysis } from './analyse.js';
 import { ALPHA, finalLoss, initLoss, flatten } from './analyse.js';
-import { meanOf, stdOf, mannWhitneyGreater } from './stats.js';
-import { stratifiedMannWhitney, holm, effectOf, bootstrapCi, pairsNeeded, type Stratum, type EffectKind } from './claimStats.js';
+import { meanOf, stdOf, medianOf } from '../stats/describe.js';
+import { mannWhitneyGreater, stratifiedMannWhitney, stratifiedSignedRank, pairsNeeded, type Stratum } from '../stats/ranks.js';
+import { scaleSensitivity } from '../stats/sensitivity.js';
+import { holm } from '../stats/multiple.js';
+import { effectOf, bootstrapCi, type EffectKind } from '../stats/bootstrap.js';
 
 export type ClaimId = 'noisy-matching' | 'scale-sensitive' | 'value-norm-dominance' | 'unstable-attention';
-export type ClaimVerdict = 'supported' | 'not shown' | 'contradicted' | 'mixed' | 'not measured';
+export type ClaimVerdict = 'supported' | 'not shown' | 'contradicted' | 'mixed' | 'inconsistent' | 'not measured';
 
 /** The scale sweep's learning rate, fixed in METRICS.md before any result was seen. */
 export const SCALE_LR = 1e-2;
+
+/**
+ * A learning rate is a failed stratum when either variant's median final eval accuracy there is below this
+ * (METRICS.md, 2026-12-02): attention that never learned the task has no matching to judge.
+ */
+export const FAILED_ACCURACY = 0.5;
 
 interface StatisticDef {
   name: string;
@@ -27,24 +37,27 @@ interface ClaimDef {
   section: string;
   primary: StatisticDef | null; // null: scale sensitivity, computed per seed over scale runs
   secondary: StatisticDef | null;
+  /** The claim also needs QV's own value above 0 (value-norm ρ: large values must get *more* attention). */
+  needsPositive?: boolean;
 }
 
 const finite = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 const lastRow = (run: LoadedRun) => run.rows.at(-1);
+
+/** Wrong-source mass over the content positions: 1 − retrieval − scaffold share (METRICS.md); null for runs logged before scaffold_share existed. */
+export function wrongSourceMass(run: LoadedRun): number | null {
+  const row = lastRow(run);
+  const retrieval = finite(row?.retrieval_mass);
+  const scaffold = finite(row?.scaffold_share);
+  return retrieval === null || scaffold === null ? null : 1 - retrieval - scaffold;
+}
 
 export const CLAIM_DEFS: ClaimDef[] = [
   {
     id: 'noisy-matching',
     quote: 'matching becomes noisy',
     section: '5. Why Not Just Q and V?',
-    primary: {
-      name: 'wrong-source mass (1 − retrieval mass), final',
-      kind: 'ratio',
-      value: (r) => {
-        const m = finite(lastRow(r)?.retrieval_mass);
-        return m === null ? null : 1 - m;
-      },
-    },
+    primary: { name: 'wrong-source mass over the content positions, final', kind: 'ratio', value: wrongSourceMass },
     secondary: { name: 'normalised attention entropy, final', kind: 'ratio', value: (r) => finite(lastRow(r)?.attn_entropy_norm) },
   },
   {
@@ -59,7 +72,7 @@ export const CLAIM_DEFS: ClaimDef[] = [
     quote: 'Large values in V dominate attention regardless of meaning',
     section: '6. Numeric Example: Q–K–V vs Q–V',
     primary: {
-      name: 'Spearman ρ(attention weight, ‖x_j·W_V‖) over wrong positions, final',
+      name: 'Spearman ρ(attention weight, ‖x_j·W_V‖) over the wrong content positions, final',
       kind: 'difference',
       value: (r) => finite(r.summary.value_norm_rho),
     },
@@ -68,6 +81,7 @@ export const CLAIM_DEFS: ClaimDef[] = [
       kind: 'ratio',
       value: (r) => finite(r.summary.value_norm_top_hit),
     },
+    needsPositive: true,
   },
   {
     id: 'unstable-attention',
@@ -84,6 +98,13 @@ export const CLAIM_DEFS: ClaimDef[] = [
 
 export const SCALE_STATISTIC = 'scale sensitivity (LR sensitivity over input scales, each run its own ℓ₀)';
 
+/** One variant's own statistic against 0: the stratified exact signed-rank test over the strata that count. */
+export interface OwnTest {
+  mean: number; // mean over strata of the per-stratum mean
+  p: number | null; // the values tend to be above 0
+  p_opposite: number | null; // below 0
+}
+
 export interface CellResult {
   lr: number;
   qkv: number; // mean over seeds
@@ -92,8 +113,10 @@ export interface CellResult {
   n_qv: number;
   effect: number;
   ci95: [number, number] | null;
-  p: number; // one-sided exact Mann–Whitney, QV above QKV
-  p_opposite: number; // QKV above QV
+  p: number; // one-sided exact test in the claimed direction (for a claim that needs QV above 0, the larger of that p and QV's own p)
+  p_opposite: number;
+  failed: boolean; // a failed stratum: shown, left out of the claim's test and effect
+  own?: { qkv: OwnTest; qv: OwnTest };
 }
 
 export interface StatisticResult {
@@ -103,11 +126,16 @@ export interface StatisticResult {
   qv: number;
   effect: number;
   ci95: [number, number] | null;
-  p: number | null; // stratified exact test, claimed direction
+  p: number | null; // stratified exact test over the strata that count, claimed direction
   p_opposite: number | null;
   u: number | null;
   pairs: number;
   by_lr: CellResult[];
+  /** Each variant's own value against 0 (claims that need it): QV's must be above 0 for "supported". */
+  own?: { qkv: OwnTest; qv: OwnTest };
+  /** The difference test alone, QV above QKV, before it is joined with QV's own test. */
+  p_difference?: number | null;
+  p_difference_opposite?: number | null;
 }
 
 export interface ClaimResult extends StatisticResult {
@@ -117,11 +145,23 @@ export interface ClaimResult extends StatisticResult {
   p_holm: number | null;
   p_holm_opposite: number | null;
   verdict: ClaimVerdict;
-  claimed_lrs: number[]; // LRs where the per-LR p < ALPHA in the claimed direction
+  claimed_lrs: number[]; // LRs that count where the per-LR p < ALPHA in the claimed direction
   opposite_lrs: number[];
+  failed_lrs: number[]; // failed strata, left out
+  where: string; // where it holds, in words
   secondary: StatisticResult | null;
   by_scale?: { scale: number; qkv: { mean: number; std: number; n: number }; qv: { mean: number; std: number; n: number } }[];
   note?: string;
+}
+
+/** The query's attention to scaffold positions (itself, output slots), per learning rate: reported, never in a verdict. */
+export interface ScaffoldRow {
+  lr: number;
+  qkv: number | null;
+  qv: number | null;
+  n_qkv: number;
+  n_qv: number;
+  failed: boolean;
 }
 
 export interface SeriesClaims {
@@ -129,6 +169,10 @@ export interface SeriesClaims {
   settings: Record<string, unknown>;
   dModel: number;
   claims: ClaimResult[];
+  failed_lrs: number[];
+  /** Median final eval accuracy per learning rate and variant: the failed-stratum rule's input. */
+  accuracy: { lr: number; qkv: number; qv: number }[];
+  scaffold: ScaffoldRow[];
   detectable: string;
 }
 
@@ -144,13 +188,29 @@ export function analyseClaims(a: Analysis, lrRuns: LoadedRun[], scaleRuns: Loade
   );
 }
 
+const variantRuns = (runs: LoadedRun[], variant: string, lr: number) =>
+  runs.filter((r) => r.config.model.attention === variant && r.config.train.lr === lr);
+const lrsOf = (runs: LoadedRun[]) => [...new Set(runs.map((r) => r.config.train.lr))].sort((p, q) => p - q);
+
+/** Median final eval accuracy per LR and variant (a run without one, e.g. diverged, counts as 0), and the failed LRs. */
+export function failedStrata(runs: LoadedRun[]): { accuracy: SeriesClaims['accuracy']; failed: number[] } {
+  const accuracy = lrsOf(runs).map((lr) => {
+    const median = (variant: string) => medianOf(variantRuns(runs, variant, lr).map((r) => finite(r.summary.final_eval_acc) ?? 0));
+    return { lr, qkv: median('qkv'), qv: median('qv') };
+  });
+  // NaN (a variant with no run at this LR) is not "below": that LR has no pair to compare and drops out anyway.
+  const failed = accuracy.filter((a) => a.qkv < FAILED_ACCURACY || a.qv < FAILED_ACCURACY).map((a) => a.lr);
+  return { accuracy, failed };
+}
+
 function claimsForSeries(label: string, settings: Record<string, unknown>, dModel: number, runs: LoadedRun[], scaleRuns: LoadedRun[]): SeriesClaims {
   const bootLabel = (id: string) => `${label}/${id}`;
+  const { accuracy, failed } = failedStrata(runs);
   const results: ClaimResult[] = CLAIM_DEFS.map((def) => {
     const base = { id: def.id, claim: def.quote, section: def.section };
     if (def.id === 'scale-sensitive') return { ...base, ...scaleClaim(scaleRuns, bootLabel(def.id)) };
-    const primary = statisticResult(runs, def.primary!, bootLabel(def.id));
-    const secondary = def.secondary ? statisticResult(runs, def.secondary, bootLabel(`${def.id}/secondary`)) : null;
+    const primary = statisticResult(runs, def.primary!, bootLabel(def.id), failed, !!def.needsPositive);
+    const secondary = def.secondary ? statisticResult(runs, def.secondary, bootLabel(`${def.id}/secondary`), failed, false) : null;
     return { ...base, ...primary, ...pending(primary), secondary };
   });
   const adjusted = holm(results.map((r) => r.p));
@@ -158,11 +218,23 @@ function claimsForSeries(label: string, settings: Record<string, unknown>, dMode
   results.forEach((r, i) => {
     r.p_holm = adjusted[i];
     r.p_holm_opposite = adjustedOpposite[i];
-    r.claimed_lrs = r.by_lr.filter((c) => c.p < ALPHA).map((c) => c.lr);
-    r.opposite_lrs = r.by_lr.filter((c) => c.p_opposite < ALPHA).map((c) => c.lr);
+    const counted = r.by_lr.filter((c) => !c.failed);
+    r.claimed_lrs = counted.filter((c) => c.p < ALPHA).map((c) => c.lr);
+    r.opposite_lrs = counted.filter((c) => c.p_opposite < ALPHA).map((c) => c.lr);
+    r.failed_lrs = r.by_lr.filter((c) => c.failed).map((c) => c.lr);
     r.verdict = verdictOf(r);
+    r.where = whereText(r);
   });
-  return { label, settings, dModel, claims: results, detectable: detectableSentence(results) };
+  return {
+    label,
+    settings,
+    dModel,
+    claims: results,
+    failed_lrs: failed,
+    accuracy,
+    scaffold: scaffoldRows(runs, failed),
+    detectable: detectableSentence(results),
+  };
 }
 
 const pending = (s: StatisticResult) => ({
@@ -171,40 +243,94 @@ const pending = (s: StatisticResult) => ({
   verdict: (s.p === null ? 'not measured' : 'not shown') as ClaimVerdict,
   claimed_lrs: [],
   opposite_lrs: [],
+  failed_lrs: [],
+  where: '',
 });
 
-/** The rule of METRICS.md, in its order: mixed, supported, contradicted, not shown. */
-export function verdictOf(r: Pick<ClaimResult, 'p' | 'p_holm' | 'p_holm_opposite' | 'claimed_lrs' | 'opposite_lrs'>): ClaimVerdict {
+/** +1 when the point effect points the claimed way (QV above QKV, and QV's own value above 0 where the claim needs it), −1 the other way, 0 neither. */
+export function effectDirection(r: Pick<StatisticResult, 'effect' | 'effect_kind' | 'own'>): 1 | -1 | 0 {
+  const neutral = r.effect_kind === 'ratio' ? 1 : 0;
+  const own = r.own ? r.own.qv.mean : null;
+  if (r.effect > neutral && (own === null || own > 0)) return 1;
+  if (r.effect < neutral && (own === null || own < 0)) return -1;
+  return 0;
+}
+
+/**
+ * The rule of METRICS.md, in its order: not measured; mixed; supported (Holm-adjusted p < α and the effect points
+ * the claimed way); contradicted (the same the other way); inconsistent (a significant test whose effect points
+ * elsewhere); not shown.
+ */
+export function verdictOf(
+  r: Pick<ClaimResult, 'p' | 'p_holm' | 'p_holm_opposite' | 'claimed_lrs' | 'opposite_lrs' | 'effect' | 'effect_kind' | 'own'>,
+): ClaimVerdict {
   if (r.p === null) return 'not measured';
   if (r.claimed_lrs.length && r.opposite_lrs.length) return 'mixed';
-  if (r.p_holm !== null && r.p_holm < ALPHA) return 'supported';
-  if (r.p_holm_opposite !== null && r.p_holm_opposite < ALPHA) return 'contradicted';
+  const direction = effectDirection(r);
+  if (r.p_holm !== null && r.p_holm < ALPHA) return direction === 1 ? 'supported' : 'inconsistent';
+  if (r.p_holm_opposite !== null && r.p_holm_opposite < ALPHA) return direction === -1 ? 'contradicted' : 'inconsistent';
   return 'not shown';
 }
 
-/** Per-LR strata of one statistic over completed runs: x = QV, y = QKV. */
+const lrWords = (lrs: number[]) => lrs.map((lr) => `${lr}`).join(', ');
+
+/** Where a claim holds, from its per-LR rows: "QV above QKV at lr 0.001, 0.003; not at lr 0.01; training failed at lr 0.1 (left out)". */
+export function whereText(r: Pick<ClaimResult, 'by_lr' | 'p'>): string {
+  if (r.p === null) return '';
+  const counted = r.by_lr.filter((c) => !c.failed);
+  const above = counted.filter((c) => c.p < ALPHA).map((c) => c.lr);
+  const below = counted.filter((c) => c.p_opposite < ALPHA).map((c) => c.lr);
+  const neither = counted.filter((c) => c.p >= ALPHA && c.p_opposite >= ALPHA).map((c) => c.lr);
+  const failed = r.by_lr.filter((c) => c.failed).map((c) => c.lr);
+  const parts: string[] = [];
+  if (above.length) parts.push(`holds at lr ${lrWords(above)}`);
+  if (below.length) parts.push(`reversed at lr ${lrWords(below)}`);
+  if (neither.length) parts.push(`${above.length ? 'not' : 'not shown'} at lr ${lrWords(neither)}`);
+  if (failed.length) parts.push(`training failed at lr ${lrWords(failed)} (left out)`);
+  return parts.join('; ');
+}
+
+/** Per-LR values of one statistic over completed runs: x = QV, y = QKV, seeds in order. */
 function strataOf(runs: LoadedRun[], value: (r: LoadedRun) => number | null): { lr: number; stratum: Stratum }[] {
-  const lrs = [...new Set(runs.map((r) => r.config.train.lr))].sort((p, q) => p - q);
   const values = (variant: string, lr: number) =>
-    runs
-      .filter((r) => r.config.model.attention === variant && r.config.train.lr === lr && r.summary.status === 'completed')
+    variantRuns(runs, variant, lr)
+      .filter((r) => r.summary.status === 'completed')
       .sort((p, q) => p.config.train.seed - q.config.train.seed)
       .map(value)
       .filter((v): v is number => v !== null);
-  return lrs.map((lr) => ({ lr, stratum: { x: values('qv', lr), y: values('qkv', lr) } })).filter((c) => c.stratum.x.length && c.stratum.y.length);
+  return lrsOf(runs)
+    .map((lr) => ({ lr, stratum: { x: values('qv', lr), y: values('qkv', lr) } }))
+    .filter((c) => c.stratum.x.length && c.stratum.y.length);
 }
 
-function statisticResult(runs: LoadedRun[], def: StatisticDef, label: string): StatisticResult {
-  return fromStrata(strataOf(runs, def.value), def.name, def.kind, label);
+function statisticResult(runs: LoadedRun[], def: StatisticDef, label: string, failed: number[], needsPositive: boolean): StatisticResult {
+  return fromStrata(strataOf(runs, def.value), def.name, def.kind, label, failed, needsPositive);
 }
 
-function fromStrata(cells: { lr: number; stratum: Stratum }[], statistic: string, kind: EffectKind, label: string): StatisticResult {
-  const strata = cells.map((c) => c.stratum);
+function ownTest(samples: readonly (readonly number[])[]): OwnTest {
+  const t = stratifiedSignedRank(samples);
+  const has = t.n > 0;
+  return { mean: meanOf(samples.filter((xs) => xs.length).map((xs) => meanOf([...xs]))), p: has ? t.p : null, p_opposite: has ? t.pOpposite : null };
+}
+
+/** The larger of two one-sided p values: both tests must reject (an intersection–union test needs no correction). */
+const both = (a: number | null, b: number | null) => (a === null || b === null ? null : Math.max(a, b));
+
+function fromStrata(
+  cells: { lr: number; stratum: Stratum }[],
+  statistic: string,
+  kind: EffectKind,
+  label: string,
+  failed: number[] = [],
+  needsPositive = false,
+): StatisticResult {
+  const counted = cells.filter((c) => !failed.includes(c.lr));
+  const strata = counted.map((c) => c.stratum);
   const { qv, qkv, effect } = effectOf(strata, kind);
   const test = stratifiedMannWhitney(strata);
   const by_lr = cells.map(({ lr, stratum }): CellResult => {
     const e = effectOf([stratum], kind);
-    return {
+    const cell: CellResult = {
       lr,
       qkv: e.qkv,
       qv: e.qv,
@@ -214,10 +340,17 @@ function fromStrata(cells: { lr: number; stratum: Stratum }[], statistic: string
       ci95: bootstrapCi([stratum], kind, `${label}/lr=${lr}`),
       p: mannWhitneyGreater(stratum.x, stratum.y).p,
       p_opposite: mannWhitneyGreater(stratum.y, stratum.x).p,
+      failed: failed.includes(lr),
     };
+    if (needsPositive) {
+      cell.own = { qkv: ownTest([stratum.y]), qv: ownTest([stratum.x]) };
+      cell.p = both(cell.p, cell.own.qv.p) ?? NaN;
+      cell.p_opposite = both(cell.p_opposite, cell.own.qv.p_opposite) ?? NaN;
+    }
+    return cell;
   });
   const has = strata.length > 0;
-  return {
+  const result: StatisticResult = {
     statistic,
     effect_kind: kind,
     qkv,
@@ -230,13 +363,34 @@ function fromStrata(cells: { lr: number; stratum: Stratum }[], statistic: string
     pairs: test.pairs,
     by_lr,
   };
+  if (needsPositive) {
+    result.own = { qkv: ownTest(strata.map((s) => s.y)), qv: ownTest(strata.map((s) => s.x)) };
+    result.p_difference = result.p;
+    result.p_difference_opposite = result.p_opposite;
+    result.p = both(result.p, result.own.qv.p);
+    result.p_opposite = both(result.p_opposite, result.own.qv.p_opposite);
+  }
+  return result;
 }
 
-/** Scale sensitivity of one seed: mean over scales of min(ℓ(s), ℓ₀(s)) − min over s of the same, each run its own ℓ₀. */
-export function scaleSensitivity(finalLosses: readonly number[], initLosses: readonly number[]): number {
-  const capped = finalLosses.map((l, i) => Math.min(Number.isFinite(l) ? l : initLosses[i], initLosses[i]));
-  const best = Math.min(...capped);
-  return meanOf(capped.map((l) => l - best));
+/** Final scaffold share per LR and variant, over completed runs. */
+function scaffoldRows(runs: LoadedRun[], failed: number[]): ScaffoldRow[] {
+  return lrsOf(runs).map((lr) => {
+    const values = (variant: string) =>
+      variantRuns(runs, variant, lr)
+        .filter((r) => r.summary.status === 'completed')
+        .map((r) => finite(lastRow(r)?.scaffold_share))
+        .filter((v): v is number => v !== null);
+    const [qkv, qv] = [values('qkv'), values('qv')];
+    return {
+      lr,
+      qkv: qkv.length ? meanOf(qkv) : null,
+      qv: qv.length ? meanOf(qv) : null,
+      n_qkv: qkv.length,
+      n_qv: qv.length,
+      failed: failed.includes(lr),
+    };
+  });
 }
 
 function scaleClaim(runs: LoadedRun[], label: string): Omit<ClaimResult, 'id' | 'claim' | 'section'> {
@@ -282,8 +436,14 @@ function scaleClaim(runs: LoadedRun[], label: string): Omit<ClaimResult, 'id' | 
 
 function detectableSentence(results: ClaimResult[]): string {
   const parts: string[] = [];
-  const lrClaim = results.find((r) => r.id !== 'scale-sensitive' && r.by_lr.length);
-  if (lrClaim) parts.push(describeSizes(lrClaim.by_lr, 'learning rate'));
+  const lrClaim = results.find((r) => r.id !== 'scale-sensitive' && r.by_lr.some((c) => !c.failed));
+  if (lrClaim)
+    parts.push(
+      describeSizes(
+        lrClaim.by_lr.filter((c) => !c.failed),
+        'learning rate',
+      ),
+    );
   const scale = results.find((r) => r.id === 'scale-sensitive' && r.by_lr.length);
   if (scale) parts.push(`for scale sensitivity (one learning rate), ${describeSizes(scale.by_lr, 'learning rate', true)}`);
   const family = results.filter((r) => r.p !== null).length;

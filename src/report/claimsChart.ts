@@ -13,6 +13,7 @@ const VERDICT_COLOURS: Record<string, string> = {
   supported: '#2c7a3f',
   contradicted: '#b2302b',
   mixed: '#d08a1d',
+  inconsistent: '#7b4fa0',
   'not shown': '#c9ccd1',
   'not measured': '#f1f1f1',
 };

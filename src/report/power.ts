@@ -4,17 +4,9 @@
  * 1/6, so no sweep of that size can reach p < 0.05 whatever the data.
  */
 import { ALPHA } from './analyse.js';
+import { smallestP } from '../stats/ranks.js';
 
-function binomial(n: number, k: number): number {
-  let out = 1;
-  for (let i = 1; i <= k; i++) out = (out * (n - k + i)) / i;
-  return out;
-}
-
-/** The smallest p the one-sided exact Mann–Whitney U test can give with n vs m samples. */
-export function smallestP(n: number, m: number): number {
-  return n > 0 && m > 0 ? 1 / binomial(n + m, n) : 1;
-}
+export { smallestP };
 
 /** "1/6" for p = 1/C exactly, since that is how the bound arises; else 3 significant digits. */
 export function pText(p: number): string {

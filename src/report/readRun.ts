@@ -9,7 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { UserError, isEnvironmentCode } from '../errors.js';
 import { validate, configSchema, type Config } from '../config.js';
-import { METRIC_COLUMNS, type AttentionFile, type AttentionSnapshot } from '../runs/records.js';
+import { METRIC_COLUMNS, ADDED_COLUMNS, type AttentionFile, type AttentionSnapshot } from '../runs/records.js';
 import type { Layout } from '../tasks/types.js';
 
 export interface LoadedRun {
@@ -126,7 +126,7 @@ function readMetrics(dir: string, config: Config, status: string): Record<string
     throw new Damaged(`metrics.csv is malformed (${(err as Error).message.split('\n')[0]})`);
   }
   const header = text.slice(0, text.indexOf('\n')).split(',');
-  const missing = METRIC_COLUMNS.find((c) => !header.includes(c));
+  const missing = METRIC_COLUMNS.find((c) => !header.includes(c) && !ADDED_COLUMNS.includes(c)); // an older run lacks the added ones
   if (missing) throw new Damaged(`metrics.csv lacks the column ${missing}`);
   if (records.length === 0) throw new Damaged('metrics.csv has no rows');
   const rows = records.map((record, i) => {

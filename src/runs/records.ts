@@ -8,8 +8,11 @@ import type { Layout } from '../tasks/types.js';
 /** metrics.csv, in column order. Definitions: src/metrics/METRICS.md. */
 export const METRIC_COLUMNS = [
   'step', 'lr', 'train_loss', 'eval_loss', 'eval_acc', 'attn_entropy', 'attn_entropy_norm', 'attn_max_logit',
-  'retrieval_mass', 'grad_norm', 'grad_norm_wq', 'grad_norm_wk', 'grad_norm_wv', 'elapsed_s', 'steps_per_s',
+  'retrieval_mass', 'scaffold_share', 'grad_norm', 'grad_norm_wq', 'grad_norm_wk', 'grad_norm_wv', 'elapsed_s', 'steps_per_s',
 ] as const;
+
+/** Columns added after runs were already being written (with the date): a reader finds them missing in older runs. */
+export const ADDED_COLUMNS: readonly string[] = ['scaffold_share']; // 2026-12-02
 
 /** One metrics.csv row: a number per column, grad_norm_wk empty (null) for the keyless variant, and per-layer retrieval mass with several layers. */
 export type MetricsRow = { [column in Exclude<(typeof METRIC_COLUMNS)[number], 'grad_norm_wk'>]: number } & {

@@ -5,7 +5,7 @@ import { UserError, isEnvironmentCode } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../files/atomic.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { logSteps } from '../train/trainer.js';
-import type { MetricsRow, AttentionSnapshot } from './records.js';
+import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot } from './records.js';
 import type { Config } from '../config.js';
 import type { TracePoint } from '../metrics/claims.js';
 import { makeTask } from '../tasks/index.js';
@@ -63,6 +63,9 @@ function keptMetrics(dir: string, text: string, step: number, expected: number[]
   const [header, ...body] = lines;
   if (!header?.startsWith('step,')) throw new UserError(`${dir}: metrics.csv has no header; cannot resume`);
   const columns = header.split(',');
+  const missing = METRIC_COLUMNS.filter((c) => !columns.includes(c));
+  if (missing.length)
+    throw new UserError(`${dir}: metrics.csv has no ${missing.join(', ')} column (an older qkv-lab wrote it), so appending would misalign rows; train it again`);
   const kept: string[] = [];
   for (const [i, line] of body.entries()) {
     const cells = line.split(',');

@@ -22,10 +22,10 @@ export interface ClaimsPlan {
   scaleLr: number;
 }
 
-export function loadClaimsPlan(path: string, sets: readonly string[]): ClaimsPlan {
+export function loadClaimsPlan(path: string, sets: readonly string[], seeds?: readonly number[]): ClaimsPlan {
   const { scale: rawScale, ...sweep } = loadConfigFile(path);
   const scale = validate(scaleSchema, rawScale ?? {}, 'scale');
-  const lr = planSweep(sweep, path, sets);
+  const lr = planSweep(sweep, path, sets, seeds);
   const lrs = lr.grid['train.lr'];
   if (!lrs || lrs.length < 2) throw new UserError(`${path}: the claims measure LR sensitivity, so grid.train.lr must list at least 2 learning rates`);
   const attention = lr.grid['model.attention'];
@@ -46,6 +46,6 @@ export function loadClaimsPlan(path: string, sets: readonly string[]): ClaimsPla
         : [[k, v]],
     ),
   );
-  const scalePlan = planSweep({ ...sweep, grid }, path, sets);
+  const scalePlan = planSweep({ ...sweep, grid }, path, sets, seeds);
   return { lr, scale: scalePlan, scaleLr: scale.lr };
 }

@@ -34,13 +34,17 @@ export interface SweepPlan {
   runs: PlannedRun[];
 }
 
-export function loadSweep(path: string, sets: readonly string[]): SweepPlan {
-  return planSweep(loadConfigFile(path), path, sets);
+export function loadSweep(path: string, sets: readonly string[], seeds?: readonly number[]): SweepPlan {
+  return planSweep(loadConfigFile(path), path, sets, seeds);
 }
 
-/** A sweep from a file's values already loaded (the claims config adds a section); `path` places a relative base. */
-export function planSweep(values: Record<string, unknown>, path: string, sets: readonly string[]): SweepPlan {
+/**
+ * A sweep from a file's values already loaded (the claims config adds a section); `path` places a relative base.
+ * `seeds` (from --seeds) replaces the grid's train.seed, or adds it, so a replication on fresh seeds is one flag.
+ */
+export function planSweep(values: Record<string, unknown>, path: string, sets: readonly string[], seeds?: readonly number[]): SweepPlan {
   const raw = validate(sweepSchema, values, '');
+  if (seeds) raw.grid['train.seed'] = [...seeds];
   if (Object.keys(raw.grid).length === 0) throw new UserError(`${path}: grid is empty; list at least one key, e.g. train.seed: [0, 1, 2]`);
   const base = typeof raw.base === 'string' ? loadConfigFile(resolve(dirname(path), raw.base)) : raw.base;
   const withSets = applyOverrides(base, sets);

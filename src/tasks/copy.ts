@@ -19,6 +19,7 @@ export function copyTask(cfg: TaskConfig): Task<CopyExample> {
     inputVocab: vocab + 1,
     featuresPerPosition: 1,
     outputVocab: vocab,
+    contentPositions: T, // the input tokens; output slots are scaffold
     queryStart: T,
     queryCount: T,
     causal: true,

@@ -24,6 +24,7 @@ export function lookupTask(cfg: TaskConfig): Task<LookupExample> {
     inputVocab: queryRow + 1,
     featuresPerPosition: 2,
     outputVocab: valueVocab,
+    contentPositions: slots, // the memory slots; the query slot is scaffold
     queryStart: slots,
     queryCount: 1,
     causal: false,

@@ -9,6 +9,12 @@ export interface Layout {
   featuresPerPosition: number;
   /** Classes the unembedding predicts. */
   outputVocab: number;
+  /**
+   * Positions [0, contentPositions) hold task content, the things a query may retrieve: the memory slots of
+   * lookup, the input tokens of copy. The rest (the query slot, output slots) is scaffold. The claims' attention
+   * statistics count only content positions as candidates (src/metrics/METRICS.md).
+   */
+  contentPositions: number;
   /** Supervised positions are the contiguous range [queryStart, queryStart + queryCount). */
   queryStart: number;
   queryCount: number;

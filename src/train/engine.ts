@@ -38,6 +38,7 @@ export interface EvalResult {
   entropyNorm: number[];
   maxLogit: number[];
   retrieval: number[][]; // [layer][run]
+  scaffold: number[]; // [run] attention share on scaffold positions, mean over layers
   snapshots: SnapshotLayers[] | null; // per run
   claims: ClaimReadout[]; // per run: the attention trace, and at the final evaluation the value-norm figures
 }
@@ -85,13 +86,13 @@ export class EvalMeasure {
       const { loss, acc, layers, lastInput, wV } = make();
       out.claims = claimTensors(layers, this.spec.model, k, final ? { x: lastInput(), wV: wV() } : null);
       const s = attentionStats(layers, this.spec.layout, this.inputs);
-      out.packed = tf.keep(tf.stack([loss, acc, s.entropy, s.entropyNorm, s.maxLogit, ...s.retrieval])); // [5 + L, R]
+      out.packed = tf.keep(tf.stack([loss, acc, s.entropy, s.entropyNorm, s.maxLogit, s.scaffold, ...s.retrieval])); // [6 + L, R]
       if (snapshot) {
         out.snaps = layers.map((layer) => tf.keep(tf.slice(layer.weights, [0, 0, 0, 0, 0], [-1, k, -1, -1, -1]))); // [R, k, H, Sq, N]
         out.means = layers.map((layer) => tf.keep(tf.mean(layer.weights, 1))); // [R, H, Sq, N]
       }
     });
-    const [loss, acc, entropy, entropyNorm, maxLogit, ...retrieval] = out.packed!.arraySync() as number[][];
+    const [loss, acc, entropy, entropyNorm, maxLogit, scaffold, ...retrieval] = out.packed!.arraySync() as number[][];
     out.packed!.dispose();
     let snapshots: SnapshotLayers[] | null = null;
     if (out.snaps && out.means) {
@@ -101,7 +102,7 @@ export class EvalMeasure {
       snapshots = Array.from({ length: R }, (_, r) => ex.map((layerEx, l) => ({ examples: layerEx[r], mean: mean[l][r] })));
     }
     const claims = readClaims(out.claims!, this.spec.evalSet, this.spec.layout);
-    return { loss, acc, entropy, entropyNorm, maxLogit, retrieval, snapshots, claims };
+    return { loss, acc, entropy, entropyNorm, maxLogit, retrieval, scaffold, snapshots, claims };
   }
 
   dispose(): void {

@@ -78,6 +78,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
           attn_entropy_norm: ev.entropyNorm[r],
           attn_max_logit: ev.maxLogit[r],
           retrieval_mass: ev.retrieval.reduce((a, layer) => a + layer[r], 0) / ev.retrieval.length,
+          scaffold_share: ev.scaffold[r],
           grad_norm: Math.sqrt(norms.reduce((a, n) => a + n[r], 0)),
           grad_norm_wq: Math.sqrt(norms[1][r]),
           grad_norm_wk: model.attention === 'qkv' ? Math.sqrt(norms[2][r]) : null,

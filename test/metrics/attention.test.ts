@@ -8,9 +8,27 @@ import type { Layout, Encoded } from '../../src/tasks/types.js';
 const ln = Math.log;
 
 /** Lookup-like: 4 positions (3 slots + the query), full attention, one supervised row (the last). */
-const LOOKUP: Layout = { positions: 4, inputVocab: 10, featuresPerPosition: 3, outputVocab: 4, queryStart: 3, queryCount: 1, causal: false };
+const LOOKUP: Layout = {
+  positions: 4,
+  inputVocab: 10,
+  featuresPerPosition: 3,
+  outputVocab: 4,
+  contentPositions: 3,
+  queryStart: 3,
+  queryCount: 1,
+  causal: false,
+};
 /** Copy-like: 3 tokens then 3 outputs, causal; supervised rows 3, 4, 5 see 4, 5, 6 keys. */
-const COPY: Layout = { positions: 6, inputVocab: 12, featuresPerPosition: 2, outputVocab: 4, queryStart: 3, queryCount: 3, causal: true };
+const COPY: Layout = {
+  positions: 6,
+  inputVocab: 12,
+  featuresPerPosition: 2,
+  outputVocab: 4,
+  contentPositions: 3,
+  queryStart: 3,
+  queryCount: 3,
+  causal: true,
+};
 
 type W = number[][][][][]; // [R][B][H][rows][N]
 
@@ -19,6 +37,7 @@ interface Stats {
   entropyNorm: number[];
   maxLogit: number[];
   retrieval: number[][]; // [layer][run]
+  scaffold: number[]; // [run]
 }
 
 /**
@@ -47,6 +66,7 @@ function stats(layout: Layout, layers: { weights: W; logits?: W }[], sources: nu
       entropyNorm: s.entropyNorm.arraySync() as number[],
       maxLogit: s.maxLogit.arraySync() as number[],
       retrieval: s.retrieval.map((t) => t.arraySync() as number[]),
+      scaffold: s.scaffold.arraySync() as number[],
     };
   });
   tf.dispose(Object.values(inputs));
@@ -148,6 +168,26 @@ describe('retrieval mass', () => {
     ];
     const s = stats(COPY, [{ weights: single([rows]) }], [[0, 1, 2]]);
     expect(s.retrieval[0][0]).toBeCloseTo((0.7 + 0.5 + 0.3) / 3, 6);
+  });
+});
+
+describe('self/scaffold share', () => {
+  it('lookup: the weight the query puts on itself (the query slot, position 3), averaged over examples', () => {
+    const weights = single([[[0.1, 0.2, 0.6, 0.1]], [[0.1, 0.1, 0.1, 0.7]], [[0.05, 0.05, 0.1, 0.8]]]);
+    const s = stats(LOOKUP, [{ weights }], [[2], [0], [1]]);
+    expect(s.scaffold[0]).toBeCloseTo((0.1 + 0.7 + 0.8) / 3, 6);
+    // retrieval + scaffold + wrong content mass = 1 for every row, so wrong content mass is what is left.
+    expect(1 - s.retrieval[0][0] - s.scaffold[0]).toBeCloseTo((0.3 + 0.2 + 0.15) / 3, 6);
+  });
+
+  it('copy: the weight on output slots (positions ≥ T = 3), which causal rows see more of as they go', () => {
+    const rows = [
+      [0.7, 0.1, 0.1, 0.1, 0, 0],
+      [0.1, 0.5, 0.1, 0.1, 0.2, 0],
+      [0.1, 0.1, 0.3, 0.1, 0.2, 0.2],
+    ];
+    const s = stats(COPY, [{ weights: single([rows]) }], [[0, 1, 2]]);
+    expect(s.scaffold[0]).toBeCloseTo((0.1 + 0.3 + 0.5) / 3, 6);
   });
 });
 

@@ -50,7 +50,7 @@ describe('claimTensors', () => {
     const [readout] = readClaims(
       kept,
       { count: 2, features: new Int32Array(0), targets: new Int32Array(2), sources: Int32Array.from([0, 0]) },
-      { positions: 3, inputVocab: 1, featuresPerPosition: 1, outputVocab: 1, queryStart: 2, queryCount: 1, causal: false },
+      { positions: 3, inputVocab: 1, featuresPerPosition: 1, outputVocab: 1, contentPositions: 2, queryStart: 2, queryCount: 1, causal: false },
     );
     expect(readout.trace).toEqual([0.2, 0.3, 0.5, 0.2, 0.3, 0.5].map((v) => expect.closeTo(v, 6)));
     // Wrong positions 1 and 2 only: fewer than 3, so no row has a ρ.

@@ -3,7 +3,7 @@ import { valueNormFigures, rankCorrelation, meanTotalVariation, attentionVolatil
 import { Stream } from '../../src/rng.js';
 
 /** One lookup-shaped eval set: B examples, 1 head, 1 supervised row at position 8 of 9, non-causal. */
-const SHAPE = { B: 0, H: 1, S: 1, N: 9, queryStart: 8, causal: false };
+const SHAPE = { B: 0, H: 1, S: 1, N: 9, queryStart: 8, causal: false, content: 8 };
 
 function softmaxRow(logits: number[]): number[] {
   const m = Math.max(...logits);
@@ -22,7 +22,8 @@ describe('value-norm ρ', () => {
     for (let b = 0; b < B; b++) {
       const n = Array.from({ length: 9 }, () => 0.1 + rng.uniform());
       const src = b % 8;
-      const raw = n.map((x, j) => (j === src ? 50 : x)); // the correct source gets a large weight: it must be left out
+      // The correct source gets a large weight and the query slot (8) an arbitrary one: both must be left out.
+      const raw = n.map((x, j) => (j === src ? 50 : j === 8 ? 40 * rng.uniform() : x));
       const z = raw.reduce((a, c) => a + c, 0);
       weights.push(...raw.map((x) => x / z));
       norms.push(...n);
@@ -32,7 +33,7 @@ describe('value-norm ρ', () => {
     expect(f.rows).toBe(B);
     expect(f.rho).toBeCloseTo(1, 12);
     expect(f.top_hit).toBe(1);
-    expect(f.chance).toBeCloseTo(1 / 8, 12);
+    expect(f.chance).toBeCloseTo(1 / 7, 12); // 7 wrong memory slots: the query slot is not a candidate
   });
 
   it('is near 0, with a hit rate near chance, when the weights are independent of the norms', () => {
@@ -60,15 +61,28 @@ describe('value-norm ρ', () => {
     expect(rankCorrelation([1, 2], [1, 2])).toBeNull();
   });
 
-  it('only counts the positions a causal row may see, minus its source', () => {
-    // Copy-like: N = 4, rows at positions 2 and 3 (queryStart 2, S 2). Row 0 sees 0..2 → 2 wrong positions: no ρ.
-    // Row 1 sees 0..3, source 1 → wrong positions 0, 2, 3 with weights .1 .2 .3 and norms 3 2 1: ρ = −1, top hit no.
-    const weights = [0.5, 0.2, 0.3, 0, /* row 1 */ 0.1, 0.4, 0.2, 0.3];
-    const norms = [3, 9, 2, 1];
-    const f = valueNormFigures(weights, norms, [0, 1], { B: 1, H: 1, S: 2, N: 4, queryStart: 2, causal: true });
+  it('leaves out the query slot (lookup): a heavily attended, large-norm query slot does not count', () => {
+    // 4 memory slots and the query slot at 4; source 0. Candidates 1, 2, 3: weights .1 .2 .3, norms 3 2 1 → ρ = −1.
+    // Counted as a wrong position (the old definition), the query slot (weight .35, norm 10) would make ρ = 0.2.
+    const weights = [0.05, 0.1, 0.2, 0.3, 0.35];
+    const norms = [1, 3, 2, 1, 10];
+    const f = valueNormFigures(weights, norms, [0], { B: 1, H: 1, S: 1, N: 5, queryStart: 4, causal: false, content: 4 });
     expect(f.rows).toBe(1);
     expect(f.rho).toBeCloseTo(-1, 12);
     expect(f.top_hit).toBe(0);
+    expect(f.chance).toBeCloseTo(1 / 3, 12);
+  });
+
+  it('leaves out output slots (copy): causal rows count only the input tokens, minus their source', () => {
+    // T = 4 input tokens, output slots 4 and 5 (queryStart 4, S 2); norms per position 5 3 2 1 10 10.
+    // Row 0 (source 0) sees 0..4: candidates 1 2 3 with weights .1 .2 .3 → ρ = −1, top hit no.
+    // Row 1 (source 1) sees 0..5: candidates 0 2 3 with weights .3 .2 .1 → ρ = +1, top hit yes.
+    const weights = [0.05, 0.1, 0.2, 0.3, 0.35, 0, /* row 1 */ 0.3, 0.05, 0.2, 0.1, 0.2, 0.15];
+    const norms = [5, 3, 2, 1, 10, 10];
+    const f = valueNormFigures(weights, norms, [0, 1], { B: 1, H: 1, S: 2, N: 6, queryStart: 4, causal: true, content: 4 });
+    expect(f.rows).toBe(2);
+    expect(f.rho).toBeCloseTo(0, 12);
+    expect(f.top_hit).toBe(0.5);
     expect(f.chance).toBeCloseTo(1 / 3, 12);
   });
 });

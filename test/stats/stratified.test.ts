@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { stratifiedMannWhitney, uNullDistribution, pairsNeeded, holm, bootstrapCi, effectOf } from '../../src/report/claimStats.js';
-import { mannWhitneyGreater } from '../../src/report/stats.js';
+import { stratifiedMannWhitney, uNullDistribution, pairsNeeded, mannWhitneyGreater, stratifiedSignedRank } from '../../src/stats/ranks.js';
+import { holm } from '../../src/stats/multiple.js';
+import { bootstrapCi, effectOf } from '../../src/stats/bootstrap.js';
 
 /** Brute force, written independently: every split within every stratum, T = Σ U, p = share with T ≥ observed. */
 function bruteForce(strata: { x: number[]; y: number[] }[]): { p: number; pOpposite: number } {
@@ -79,6 +80,69 @@ describe('stratified exact Mann–Whitney', () => {
     const one = pairsNeeded([[5, 5]], 0.05);
     expect(one).toEqual({ needed: 21, pairs: 25, minP: 1 / 252 });
     expect(pairsNeeded([[2, 2]], 0.05).needed).toBeNull(); // the best p is 1/6
+  });
+});
+
+/**
+ * Brute force for the signed-rank test, written independently: within each stratum rank |x| with midranks (by
+ * counting, not sorting), then flip every sign of every stratum in all 2^n ways; W = Σ ranks of the positives.
+ */
+function bruteSignedRank(samples: number[][]): { w: number; p: number; pOpposite: number } {
+  const kept = samples.map((xs) => xs.filter((x) => x !== 0)).filter((xs) => xs.length);
+  const ranks = kept.map((xs) =>
+    xs.map((x) => {
+      const a = Math.abs(x);
+      const below = xs.filter((v) => Math.abs(v) < a).length;
+      const same = xs.filter((v) => Math.abs(v) === a).length;
+      return below + (same + 1) / 2;
+    }),
+  );
+  const all = ranks.flat();
+  const observed = kept.flat().reduce((acc, x, i) => acc + (x > 0 ? all[i] : 0), 0);
+  let atLeast = 0;
+  let atMost = 0;
+  const total = 2 ** all.length;
+  for (let mask = 0; mask < total; mask++) {
+    let w = 0;
+    for (let i = 0; i < all.length; i++) if (mask & (1 << i)) w += all[i];
+    if (w >= observed - 1e-9) atLeast++;
+    if (w <= observed + 1e-9) atMost++;
+  }
+  return { w: observed, p: atLeast / total, pOpposite: atMost / total };
+}
+
+describe('stratified exact Wilcoxon signed-rank (is a statistic above 0?)', () => {
+  it('matches brute force over every sign flip, ties and zeros included', () => {
+    const cases = [
+      [[0.3, -0.1, 0.2, 0.5, 0.4]],
+      [
+        [0.02, -0.01, 0.05],
+        [-0.3, -0.2, 0.1, 0.1],
+      ],
+      [
+        [1, -1, 2, 0, 3],
+        [-0.5, 0.5, 0.25],
+      ],
+    ];
+    for (const samples of cases) {
+      const got = stratifiedSignedRank(samples);
+      const want = bruteSignedRank(samples);
+      expect(got.w).toBeCloseTo(want.w, 12);
+      expect(got.p).toBeCloseTo(want.p, 12);
+      expect(got.pOpposite).toBeCloseTo(want.pOpposite, 12);
+    }
+  });
+
+  it('five positive values: p = 1/32, the smallest one stratum of 5 can give; five negative: p = 1', () => {
+    expect(stratifiedSignedRank([[0.1, 0.2, 0.3, 0.4, 0.5]]).p).toBeCloseTo(1 / 32, 15);
+    expect(stratifiedSignedRank([[-0.1, -0.2, -0.3, -0.4, -0.5]]).p).toBe(1);
+  });
+
+  it('values around 0 give no evidence either way, and an empty input gives NaN', () => {
+    const r = stratifiedSignedRank([[0.1, -0.1, 0.2, -0.2]]);
+    expect(r.p).toBeGreaterThan(0.5);
+    expect(r.pOpposite).toBeGreaterThan(0.5);
+    expect(stratifiedSignedRank([[], [0]]).p).toBeNaN();
   });
 });
 

@@ -4,7 +4,9 @@
  * independent brute-force count written in this file, never taken from the implementation's output.
  */
 import { describe, expect, it } from 'vitest';
-import { mannWhitneyGreater, uStatistic, lrSensitivity, stdOf, meanOf } from '../../src/report/stats.js';
+import { mannWhitneyGreater, uStatistic, stratifiedMannWhitney } from '../../src/stats/ranks.js';
+import { lrSensitivity } from '../../src/stats/sensitivity.js';
+import { stdOf, meanOf } from '../../src/stats/describe.js';
 
 /**
  * Independent reference: enumerate every n-subset of the pooled indices as a bitmask and compute U from
@@ -39,6 +41,15 @@ function bruteForceGreater(x: number[], y: number[]): { u: number; p: number; sp
   return { u: observed, p: atLeast / splits, splits };
 }
 
+/** erfc by Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), independent of the code under test. */
+function erfc(x: number): number {
+  const sign = x < 0 ? -1 : 1;
+  const a = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * a);
+  const y = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-a * a);
+  return sign > 0 ? y : 2 - y;
+}
+
 /** A small deterministic generator (mulberry32), so the "random" case is the same on every run. */
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -55,7 +66,7 @@ describe('mannWhitneyGreater (one-sided exact)', () => {
   it('5 vs 5, every x above every y: U = 25 and p = 1/252, the smallest possible', () => {
     const r = mannWhitneyGreater([6, 7, 8, 9, 10], [1, 2, 3, 4, 5]);
     expect(r.u).toBe(25); // 5 × 5 pairs, x wins all of them
-    expect(r.permutations).toBe(252); // C(10, 5)
+    expect(r.splits).toBe(252); // C(10, 5)
     expect(r.p).toBe(1 / 252); // only the observed split reaches U = 25
   });
 
@@ -85,7 +96,7 @@ describe('mannWhitneyGreater (one-sided exact)', () => {
     // U ≥ 3 in 2 of 6 splits → p = 1/3.
     const r = mannWhitneyGreater([3, 5], [1, 4]);
     expect(r.u).toBe(3);
-    expect(r.permutations).toBe(6);
+    expect(r.splits).toBe(6);
     expect(r.p).toBeCloseTo(1 / 3, 15);
   });
 
@@ -120,7 +131,7 @@ describe('mannWhitneyGreater (one-sided exact)', () => {
       const got = mannWhitneyGreater(x, y);
       expect(got.u, `x=${x} y=${y}`).toBeCloseTo(expected.u, 12);
       expect(got.p, `x=${x} y=${y}`).toBeCloseTo(expected.p, 12);
-      expect(got.permutations).toBe(70);
+      expect(got.splits).toBe(70);
     }
   });
 
@@ -152,14 +163,30 @@ describe('mannWhitneyGreater (one-sided exact)', () => {
     expect(mannWhitneyGreater([1], []).p).toBeNaN();
   });
 
-  it('refuses sizes whose enumeration is too large instead of approximating', () => {
+  it('answers 13 vs 13 (C(26, 13) ≈ 1.04e7 splits, which the old enumerator refused): every x above every y gives 1/C(26, 13)', () => {
     const big = Array.from({ length: 13 }, (_, i) => i);
-    expect(() =>
-      mannWhitneyGreater(
-        big,
-        big.map((v) => v + 0.5),
-      ),
-    ).toThrow(/permutations/); // C(26, 13) ≈ 1.04e7
+    const r = mannWhitneyGreater(
+      big.map((v) => v + 100),
+      big,
+    );
+    expect(r.u).toBe(169);
+    expect(r.p).toBeCloseTo(1 / 10400600, 15);
+  });
+
+  it('50 vs 50 seeds × 5 strata: p agrees with the normal approximation of Σ U to within 0.005', () => {
+    const rnd = mulberry32(11);
+    const strata = Array.from({ length: 5 }, () => ({
+      x: Array.from({ length: 50 }, () => rnd() + 0.04),
+      y: Array.from({ length: 50 }, () => rnd()),
+    }));
+    const r = stratifiedMannWhitney(strata);
+    // Without ties, each U has mean n·m/2 and variance n·m(n+m+1)/12; the strata are independent.
+    const mean = 5 * 1250;
+    const sd = Math.sqrt((5 * 2500 * 101) / 12);
+    const z = (r.u - 0.5 - mean) / sd; // continuity-corrected upper tail
+    const normalUpper = 0.5 * erfc(z / Math.SQRT2);
+    expect(r.p).toBeGreaterThan(0.001); // a case where the approximation is accurate, not a far tail
+    expect(Math.abs(r.p - normalUpper)).toBeLessThan(0.005);
   });
 });
 
