@@ -8,7 +8,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { closest } from 'fastest-levenshtein';
 import { UserError } from './errors.js';
 import { taskSchema, evalSchema } from './tasks/schema.js';
-import { modelSchema } from './model/schema.js';
+import { modelSchema, fusedSupports, fusedRefusal } from './model/schema.js';
 import { trainSchema } from './train/schema.js';
 
 /** Refuse configs whose activations would not fit: one batched step must stay well under the machine's memory. */
@@ -30,6 +30,9 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     if (cfg.model.dModel % cfg.model.heads !== 0) {
       ctx.addIssue({ code: 'custom', path: ['model', 'heads'], message: `must divide model.dModel (${cfg.model.dModel}), got ${cfg.model.heads}` });
+    }
+    if (cfg.train.kernel === 'fused' && !fusedSupports(cfg.model)) {
+      ctx.addIssue({ code: 'custom', path: ['train', 'kernel'], message: `'fused' cannot compute ${fusedRefusal(cfg.model)}; use auto or tfjs` });
     }
     if (cfg.task.kind === 'lookup' && cfg.task.slots > cfg.task.keyVocab) {
       ctx.addIssue({
@@ -137,8 +140,11 @@ function formatIssue(schema: z.ZodTypeAny, issue: z.ZodIssue, value: unknown, pr
   }
   const got = valueAt(value, issue.path);
   // zod's own enum message already says what it received; one clean sentence instead of saying it twice.
-  if (issue.code === 'invalid_enum_value')
-    return `config key '${at(issue.path)}': must be one of ${issue.options.map((o) => `'${String(o)}'`).join(', ')}, got ${describe(got)}`;
+  if (issue.code === 'invalid_enum_value') {
+    const options = issue.options.map(String);
+    const hint = typeof got === 'string' ? `; did you mean '${closest(got, options)}'?` : '';
+    return `config key '${at(issue.path)}': must be one of ${options.map((o) => `'${o}'`).join(', ')}, got ${describe(got)}${hint}`;
+  }
   const gotText = got === undefined ? '' : ` (got ${describe(got)})`;
   return `config key '${at(issue.path)}': ${issue.message}${issue.code === 'custom' ? '' : gotText}`;
 }

@@ -42,7 +42,7 @@ describe('resolveConfig: defaults ← file ← --set', () => {
     expect(resolveConfig({})).toEqual({
       name: 'run',
       task: { kind: 'lookup', slots: 8, keyVocab: 16, valueVocab: 16, length: 8, vocab: 16 },
-      model: { attention: 'qkv', dModel: 8, heads: 1, layers: 1, embStd: 1, initScale: 1, inputScale: 1 },
+      model: { attention: 'qkv', qkNorm: false, dModel: 8, heads: 1, layers: 1, embStd: 1, initScale: 1, inputScale: 1 },
       train: { steps: 2000, batchSize: 128, lr: 1e-2, warmup: 50, seed: 0, logEvery: 20, kernel: 'auto', checkpointEvery: 500 },
       eval: { size: 512, seed: 1234 },
     });
@@ -52,7 +52,7 @@ describe('resolveConfig: defaults ← file ← --set', () => {
     const values = loadConfigFile(file('a.yaml', 'name: mine\nmodel:\n  attention: qv\n  dModel: 16\ntrain:\n  lr: 3.0e-3\n'));
     const cfg = resolveConfig(values);
     expect(cfg.name).toBe('mine');
-    expect(cfg.model).toEqual({ attention: 'qv', dModel: 16, heads: 1, layers: 1, embStd: 1, initScale: 1, inputScale: 1 });
+    expect(cfg.model).toEqual({ attention: 'qv', qkNorm: false, dModel: 16, heads: 1, layers: 1, embStd: 1, initScale: 1, inputScale: 1 });
     expect(cfg.train.lr).toBe(0.003);
     expect(cfg.train.steps).toBe(2000);
     expect(cfg.eval).toEqual({ size: 512, seed: 1234 });
@@ -129,7 +129,20 @@ describe('errors name the key path, on one line', () => {
     expect(m).toMatch(/'qv'|\bqv\b/);
     expect(m).toContain('qk');
     // One clean sentence: not zod's "received 'qk'" followed by our "(got "qk")".
-    expect(m).toBe(`config key 'model.attention': must be one of 'qkv', 'qv', got "qk"`);
+    expect(m).toBe(`config key 'model.attention': must be one of 'qkv', 'qv', 'qx', 'qq', got "qk"; did you mean 'qkv'?`);
+  });
+
+  it("an unknown variant gets the closest valid one: 'qxx' → 'qx', 'qqq' → 'qq'", () => {
+    expect(userError(() => resolveConfig({}, ['model.attention=qxx']))).toMatch(/did you mean 'qx'\?$/);
+    expect(userError(() => resolveConfig({}, ['model.attention=qqq']))).toMatch(/did you mean 'qq'\?$/);
+  });
+
+  it('model.qkNorm must be a boolean, and the fused kernel is refused for QK-norm before training', () => {
+    expect(userError(() => resolveConfig({}, ['model.qkNorm=yes']))).toMatch(/^config key 'model\.qkNorm': .*boolean/);
+    expect(userError(() => resolveConfig({}, ['model.qkNorm=true', 'train.kernel=fused']))).toMatch(
+      /^config key 'train\.kernel': 'fused' cannot compute model\.qkNorm/,
+    );
+    expect(resolveConfig({}, ['model.qkNorm=true']).model.qkNorm).toBe(true); // auto takes the tfjs graph
   });
 
   it('dModel not divisible by heads', () => {

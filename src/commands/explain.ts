@@ -37,7 +37,8 @@ export function explainExample(variant: Variant, scale: number): Explained {
   const result = tf.tidy(() => {
     const x = tf.tensor4d(X.flat(), [1, 1, 2, 2]); // [R, B, N, d]
     const w = (m: number[][]) => tf.tensor3d(m.flat(), [1, 2, 2]); // [R, d, d]
-    const a = attention(x, x, { wQ: w(W_Q), wK: variant === 'qkv' ? w(W_K) : null, wV: w(W_V) }, 1, scale, null);
+    const params = { variant, wQ: w(W_Q), wK: variant === 'qkv' ? w(W_K) : null, wV: w(W_V), qNorm: null, kNorm: null };
+    const a = attention(x, x, params, 1, scale, null);
     const rows = (t: tf.Tensor) => tf.reshape(t, [2, -1]).arraySync() as number[][];
     // Q, K and V are shown for the reader; the scores, weights and outputs come from attention() itself.
     const [q, k, v] = [W_Q, W_K, W_V].map((m) => rows(project(x, w(m))));

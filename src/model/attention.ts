@@ -4,17 +4,39 @@
  * model trains with. test/model/attention.test.ts checks both against hand-computed numbers and each other.
  */
 import { tf } from '../backend.js';
-import type { ModelConfig } from './schema.js';
+import type { Variant } from './schema.js';
 
-/** `qkv` is standard attention, `qv` keyless: scores = Q·Vᵀ, and W_K does not exist. */
-export type Variant = ModelConfig['attention'];
+export type { Variant };
 
-/** Projection matrices of one attention layer, each [R, d, d] (all heads side by side). */
+/** Projection matrices of one attention layer, each [R, d, d] (all heads side by side), and the QK-norm gains. */
 export interface AttentionParams {
+  /** What the queries are matched against: qkv x·W_K, qv x·W_V, qx x, qq x·W_Q (model/schema.ts, VARIANTS). */
+  variant: Variant;
   wQ: tf.Tensor;
-  /** null in the keyless variant: W_K does not exist there. */
+  /** Only qkv has W_K. */
   wK: tf.Tensor | null;
   wV: tf.Tensor;
+  /** RMSNorm gains [R, 1, d] on the query and key sides of the score; null without QK-norm. */
+  qNorm: tf.Tensor | null;
+  kNorm: tf.Tensor | null;
+}
+
+const RMS_EPS = 1e-6; // OLMo 2's QK-norm epsilon
+
+/** The key projection of a variant, [R, d, d]; null for qx, whose keys are x itself. */
+function keyWeights(p: AttentionParams): tf.Tensor | null {
+  if (p.variant === 'qkv') return p.wK!;
+  if (p.variant === 'qv') return p.wV;
+  if (p.variant === 'qq') return p.wQ;
+  return null;
+}
+
+/** RMSNorm over each head's dh columns of t [R·B·H, S, dh], times the gain [R, 1, d]. */
+function rmsNormHeads(t: tf.Tensor, gain: tf.Tensor, R: number, heads: number): tf.Tensor {
+  const [RBH, S, dh] = t.shape as number[];
+  const normed = tf.mul(t, tf.rsqrt(tf.add(tf.mean(tf.square(t), -1, true), RMS_EPS))); // [R·B·H, S, dh]
+  const g = tf.reshape(gain, [R, 1, heads, 1, dh]); // [R, 1, H, 1, dh]: each head's slice of the gain
+  return tf.reshape(tf.mul(tf.reshape(normed, [R, RBH / (R * heads), heads, S, dh]), g), [RBH, S, dh]);
 }
 
 export interface AttentionResult {
@@ -30,7 +52,8 @@ export const MASKED = -1e9;
  * Textbook multi-head attention. `xq` [R, B, Sq, d] holds the query positions (possibly a subset), `x`
  * [R, B, N, d] all positions; `mask` is additive [Sq, N]. Call inside tf.tidy.
  *
- *   Q = xq·W_Q    K = x·W_K (keyless: K = V)    V = x·W_V
+ *   Q = xq·W_Q    K = x·W_K (qv: x·W_V, qx: x, qq: x·W_Q)    V = x·W_V
+ *   with QK-norm: Q_h ← g_q,h · Q_h / rms(Q_h),  K_h ← g_k,h · K_h / rms(K_h)   (V is never normed)
  *   weights = softmax(Q_h·K_hᵀ·scale + mask)    out_h = weights·V_h    out = [out_1 … out_H]
  */
 export function textbookAttention(
@@ -43,9 +66,14 @@ export function textbookAttention(
 ): AttentionResult {
   const [R, B, Sq] = xq.shape as number[];
   const N = x.shape[2] as number;
-  const q = splitHeads(project(xq, p.wQ), heads); // [R·B·H, Sq, dh]
+  let q = splitHeads(project(xq, p.wQ), heads); // [R·B·H, Sq, dh]
   const v = splitHeads(project(x, p.wV), heads); // [R·B·H, N, dh]
-  const k = p.wK ? splitHeads(project(x, p.wK), heads) : v; // [R·B·H, N, dh]
+  const wKey = keyWeights(p);
+  let k = wKey === p.wV ? v : splitHeads(wKey ? project(x, wKey) : x, heads); // [R·B·H, N, dh]
+  if (p.qNorm && p.kNorm) {
+    q = rmsNormHeads(q, p.qNorm, R, heads); // [R·B·H, Sq, dh]
+    k = rmsNormHeads(k, p.kNorm, R, heads); // [R·B·H, N, dh]: a normed copy; in qv the returned values stay raw
+  }
   let logits = tf.mul(tf.matMul(q, k, false, true), scale); // [R·B·H, Sq, N]
   if (mask) logits = tf.add(logits, mask);
   const weights = tf.softmax(logits); // [R·B·H, Sq, N]
@@ -59,14 +87,18 @@ export function textbookAttention(
  *
  *   Q_h·K_hᵀ = (xq·W_Q,h·W_K,hᵀ)·xᵀ          softmax·V_h = (softmax·x)·W_V,h
  *
- * Only the few query rows meet a d×d matrix; the keys and values are never projected. With one query row
- * out of nine (lookup) that removes the largest batched products, which wasm runs slowly.
+ * (W_K,h is the variant's key projection: W_V,h for qv, W_Q,h for qq, and for qx the identity's columns of head
+ * h.) Only the few query rows meet a d×d matrix; the keys and values are never projected. With one query row out
+ * of nine (lookup) that removes the largest batched products, which wasm runs slowly. QK-norm makes the score
+ * nonlinear in x, so with it this takes the textbook path.
  */
 export function attention(xq: tf.Tensor, x: tf.Tensor, p: AttentionParams, heads: number, scale: number, mask: tf.Tensor | null): AttentionResult {
+  if (p.qNorm) return textbookAttention(xq, x, p, heads, scale, mask);
   const [R, B, Sq, d] = xq.shape as number[];
   const N = x.shape[2] as number;
   const H = heads;
-  const match = tf.matMul(perHead(p.wQ, H), perHead(p.wK ?? p.wV, H), false, true); // [R, H, d, d]: W_Q,h·W_K,hᵀ (keyless: W_V,h)
+  const wKey = keyWeights(p) ?? tf.tile(tf.reshape(tf.eye(d), [1, d, d]), [R, 1, 1]); // [R, d, d]
+  const match = tf.matMul(perHead(p.wQ, H), perHead(wKey, H), false, true); // [R, H, d, d]: W_Q,h·W_K,hᵀ
   // Tiled, not broadcast, over heads: tfjs's batched product broadcasts only a batch of 1, on the whole batch.
   const queries = tf.tile(tf.reshape(xq, [R, 1, B * Sq, d]), [1, H, 1, 1]); // [R, H, B·Sq, d]
   const probes = headsInsideExamples(tf.matMul(queries, match), B); // [R·B, H·Sq, d]: xq·W_Q,h·W_K,hᵀ

@@ -28,7 +28,7 @@
  * rounding, not bit for bit. Every function here is deterministic.
  */
 import type { Layout, Encoded } from '../tasks/types.js';
-import type { ModelConfig } from './schema.js';
+import { fusedSupports, fusedRefusal, type ModelConfig } from './schema.js';
 import { param } from './params.js';
 
 /** Parameter values of R runs, stacked [R, ...] per path, as stackRuns lays them out. */
@@ -53,10 +53,7 @@ const LN_EPS = 1e-5; // as in transformer.ts
  */
 const F32_MAX = 3.4028234663852886e38;
 
-/** Whether this kernel computes the given model: one layer, any heads, either variant, causal or not. */
-export function fusedSupports(cfg: ModelConfig): boolean {
-  return cfg.layers === 1;
-}
+export { fusedSupports };
 
 /**
  * One run's parameters, offsets and buffers, as `example` reads them. One object shape for every call, and
@@ -131,19 +128,26 @@ interface Ctx {
 export class FusedModel {
   private readonly ctx: Ctx;
   private readonly m: Float64Array; // [H, d, d] M_h of the current run
+  /** qx's key "projection": the identity, [R, d, d], so M_h = W_Q,h · I_hᵀ takes the same path as the others. */
+  private readonly eye: Float32Array | null;
+  /** Where a variant's key projection gets no gradient (qx: the identity is fixed), a scratch sink. */
+  private readonly sink: Float32Array | null;
 
   constructor(
     private readonly cfg: ModelConfig,
     private readonly layout: Layout,
     readonly R: number,
   ) {
-    if (!fusedSupports(cfg)) throw new Error(`the fused kernel computes one layer, not ${cfg.layers}`);
+    if (!fusedSupports(cfg)) throw new Error(`the fused kernel cannot compute ${fusedRefusal(cfg)}`);
     const { positions: N, inputVocab: V, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = layout;
     const d = cfg.dModel;
     const H = cfg.heads;
     const f64 = (n: number) => new Float64Array(n);
     const none = new Float32Array(0);
     this.m = f64(H * d * d);
+    this.eye = cfg.attention === 'qx' ? new Float32Array(R * d * d) : null;
+    for (let r = 0; this.eye && r < R; r++) for (let i = 0; i < d; i++) this.eye[r * d * d + i * d + i] = 1;
+    this.sink = this.eye ? new Float32Array(R * d * d) : null;
     this.ctx = {
       d,
       H,
@@ -262,7 +266,7 @@ export class FusedModel {
     c.lossSum = 0;
     c.correct = 0;
     const wq = param(params, 'layer0/attn/w_q');
-    const wm = this.matchWeights(params);
+    const wm = this.keyWeights(params);
     const m = this.m;
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < d; i++) {
@@ -287,9 +291,22 @@ export class FusedModel {
     }
   }
 
-  /** The matrix keys are matched with: W_K, or W_V itself in the keyless variant. */
-  private matchWeights(params: StackedParams): Float32Array {
-    return param(params, this.cfg.attention === 'qv' ? 'layer0/attn/w_v' : 'layer0/attn/w_k');
+  /**
+   * The variant's key projection W_M, M_h = W_Q,h · W_M,hᵀ (model/schema.ts, VARIANTS): W_K (qkv), W_V (qv),
+   * W_Q (qq) or the identity (qx). Looked up in `params`, or in `grads` for where its gradient goes; a
+   * variant's gradient adds to the parameter's own (qv's to W_V's value gradient, qq's to W_Q's query gradient).
+   */
+  private keyWeights(stacked: StackedParams, isGrad = false): Float32Array {
+    switch (this.cfg.attention) {
+      case 'qkv':
+        return param(stacked, 'layer0/attn/w_k');
+      case 'qv':
+        return param(stacked, 'layer0/attn/w_v');
+      case 'qq':
+        return param(stacked, 'layer0/attn/w_q');
+      case 'qx':
+        return isGrad ? this.sink! : this.eye!;
+    }
   }
 
   /** From the per-step accumulators to each parameter's gradient, for run r. */
@@ -298,10 +315,10 @@ export class FusedModel {
     const { d, H, dh, N, C } = c;
     const V = this.layout.inputVocab;
     const wq = param(params, 'layer0/attn/w_q');
-    const wm = this.matchWeights(params);
+    const wm = this.keyWeights(params);
     const gwq = param(grads, 'layer0/attn/w_q');
     const gwv = param(grads, 'layer0/attn/w_v');
-    const gwm = this.cfg.attention === 'qv' ? gwv : param(grads, 'layer0/attn/w_k');
+    const gwm = this.keyWeights(grads, true);
     const { gtable, gpos, table, pos, tAt, pAt, wAt } = c;
     const m = this.m;
     // The outer-product gradients, summed over the batch's rows at once: W_V's (x̄ ⊗ g) and the unembedding's (z ⊗ ∂scores).
@@ -325,7 +342,7 @@ export class FusedModel {
       }
     }
     gwq.fill(0, wAt, wAt + d * d);
-    if (gwm !== gwv) gwm.fill(0, wAt, wAt + d * d);
+    if (gwm !== gwv) gwm.fill(0, wAt, wAt + d * d); // W_V's gradient already holds its value part
     const gm = new Float64Array(d * d);
     for (let h = 0; h < H; h++) {
       // u = x·M_h was a sum of rows of table·M_h and pos·M_h: M_h's gradient, and the rows' share.

@@ -15,7 +15,7 @@ interface ParamSpec {
   draw: (rng: Stream) => number;
 }
 
-/** Every parameter's shape and initialiser. The keyless variant simply has no `w_k`. */
+/** Every parameter's shape and initialiser. Only qkv has a `w_k`; QK-norm adds two gains per layer. */
 export function paramSpecs(cfg: ModelConfig, layout: Layout): Map<string, ParamSpec> {
   const d = cfg.dModel;
   const bound = cfg.initScale / Math.sqrt(d);
@@ -27,6 +27,10 @@ export function paramSpecs(cfg: ModelConfig, layout: Layout): Map<string, ParamS
     specs.set(`layer${l}/attn/w_q`, { shape: [d, d], draw: uniform(bound) });
     if (cfg.attention === 'qkv') specs.set(`layer${l}/attn/w_k`, { shape: [d, d], draw: uniform(bound) });
     specs.set(`layer${l}/attn/w_v`, { shape: [d, d], draw: uniform(bound) });
+    if (cfg.qkNorm) {
+      specs.set(`layer${l}/attn/q_norm`, { shape: [1, d], draw: () => 1 }); // RMSNorm gains, per head dimension (heads side by side)
+      specs.set(`layer${l}/attn/k_norm`, { shape: [1, d], draw: () => 1 });
+    }
     specs.set(`layer${l}/ln/gamma`, { shape: [1, d], draw: () => 1 });
     specs.set(`layer${l}/ln/beta`, { shape: [1, d], draw: () => 0 });
   }

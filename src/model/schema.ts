@@ -1,9 +1,23 @@
 import { z } from 'zod';
 
+/**
+ * The attention variants: what the query is matched against (the keys), and what that isolates. Values are
+ * always softmax·(x·W_V). Parameters a variant does not use do not exist (W_K only in qkv).
+ */
+export const VARIANTS = {
+  qkv: { keys: 'x·W_K', isolates: 'the baseline: a separate key projection' },
+  qv: { keys: 'x·W_V', isolates: 'keyless, keys tied to values (the seed’s Q–V)' },
+  qx: { keys: 'x', isolates: 'no key projection, matching not tied to values' },
+  qq: { keys: 'x·W_Q', isolates: 'shared query–key projection (Reformer): no separate key, values untied' },
+} as const;
+export type Variant = keyof typeof VARIANTS;
+const variantNames = Object.keys(VARIANTS) as [Variant, ...Variant[]];
+
 /** Model settings; the defaults match the independent single-layer reference described in src/metrics/METRICS.md. */
 export const modelSchema = z
   .object({
-    attention: z.enum(['qkv', 'qv']).default('qkv'), // qkv = standard; qv = keyless, scores = Q·Vᵀ
+    attention: z.enum(variantNames).default('qkv'), // qkv = standard; qv = keyless (scores = Q·Vᵀ); qx, qq isolate why (VARIANTS)
+    qkNorm: z.boolean().default(false), // RMSNorm with a learned gain on both sides of the score (OLMo 2, Gemma 3); off = the seed's attention
     dModel: z.number().int().min(1).max(1024).default(8), // width where the reference saw the clearest keyless instability
     heads: z.number().int().min(1).max(64).default(1), // one head isolates the matching mechanism
     layers: z.number().int().min(1).max(8).default(1), // one layer is enough for lookup and copy
@@ -14,3 +28,20 @@ export const modelSchema = z
   .strict();
 
 export type ModelConfig = z.infer<typeof modelSchema>;
+
+/** The variant's name in reports: its attention, with "+qknorm" when QK-norm is on. */
+export const variantLabel = (cfg: Pick<ModelConfig, 'attention' | 'qkNorm'>): string => (cfg.qkNorm ? `${cfg.attention}+qknorm` : cfg.attention);
+
+/**
+ * Whether the fused typed-array kernel computes the model: one layer, any heads, any variant without QK-norm
+ * (its regrouped algebra needs the score to be bilinear in x; QK-norm is not). Kept here, free of TensorFlow.js,
+ * so config validation can ask.
+ */
+export function fusedSupports(cfg: Pick<ModelConfig, 'layers' | 'qkNorm'>): boolean {
+  return cfg.layers === 1 && !cfg.qkNorm;
+}
+
+/** Why the fused kernel cannot compute a model, for the one-line error. */
+export function fusedRefusal(cfg: Pick<ModelConfig, 'layers' | 'qkNorm'>): string {
+  return cfg.qkNorm ? 'model.qkNorm (the score is no longer bilinear in x)' : `${cfg.layers} layers (it computes one)`;
+}

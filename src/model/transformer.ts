@@ -11,7 +11,7 @@
 import { tf } from '../backend.js';
 import type { Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
-import { attention, causalMask, type AttentionResult } from './attention.js';
+import { attention, causalMask, type AttentionParams, type AttentionResult } from './attention.js';
 import { param, type Params } from './params.js';
 
 const LN_EPS = 1e-5; // PyTorch's LayerNorm default, as in the reference
@@ -61,11 +61,15 @@ function embed(input: tf.Tensor, table: tf.Tensor): tf.Tensor {
   return tf.transpose(tf.reshape(all, [rows, R, d]), [1, 0, 2]); // [R, rows, d]
 }
 
-function layerParams(params: Params, cfg: ModelConfig, l: number) {
+function layerParams(params: Params, cfg: ModelConfig, l: number): AttentionParams {
+  const at = `layer${l}/attn`;
   return {
-    wQ: param(params, `layer${l}/attn/w_q`),
-    wK: cfg.attention === 'qkv' ? param(params, `layer${l}/attn/w_k`) : null, // keyless: W_K does not exist
-    wV: param(params, `layer${l}/attn/w_v`),
+    variant: cfg.attention,
+    wQ: param(params, `${at}/w_q`),
+    wK: cfg.attention === 'qkv' ? param(params, `${at}/w_k`) : null, // only qkv has W_K
+    wV: param(params, `${at}/w_v`),
+    qNorm: cfg.qkNorm ? param(params, `${at}/q_norm`) : null,
+    kNorm: cfg.qkNorm ? param(params, `${at}/k_norm`) : null,
   };
 }
 

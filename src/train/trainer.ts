@@ -2,7 +2,7 @@
  * The training loop for a group of R runs with one shape. It knows nothing about tasks: batches and the
  * eval set arrive as encoded typed arrays, and everything it measures goes out through hooks.
  */
-import { fusedSupports } from '../model/fused.js';
+import { fusedSupports, fusedRefusal } from '../model/schema.js';
 import { UserError } from '../errors.js';
 import type { Engine, EngineSpec, KernelChoice } from './engine.js';
 import type { GroupSpec, GroupResult } from './spec.js';
@@ -29,8 +29,7 @@ export function logSteps(steps: number, logEvery: number): { logged: number[]; s
 /** The engine for a group: the fused kernel where it computes the model, unless tfjs is asked for. */
 export function makeEngine(spec: EngineSpec, choice: KernelChoice = 'auto'): Engine {
   const fused = fusedSupports(spec.model);
-  if (choice === 'fused' && !fused)
-    throw new UserError(`train.kernel 'fused' computes one layer; this model has ${spec.model.layers} (use auto or tfjs)`);
+  if (choice === 'fused' && !fused) throw new UserError(`train.kernel 'fused' cannot compute ${fusedRefusal(spec.model)} (use auto or tfjs)`);
   return choice === 'tfjs' || !fused ? new TfjsEngine(spec) : new FusedEngine(spec);
 }
 
@@ -81,7 +80,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
           scaffold_share: ev.scaffold[r],
           grad_norm: Math.sqrt(norms.reduce((a, n) => a + n[r], 0)),
           grad_norm_wq: Math.sqrt(norms[1][r]),
-          grad_norm_wk: model.attention === 'qkv' ? Math.sqrt(norms[2][r]) : null,
+          grad_norm_wk: model.attention === 'qkv' ? Math.sqrt(norms[2][r]) : null, // only qkv has W_K
           grad_norm_wv: Math.sqrt(norms[3][r]),
           elapsed_s: elapsed,
           steps_per_s: stepsDone / Math.max(elapsed, 1e-9),

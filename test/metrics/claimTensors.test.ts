@@ -8,7 +8,7 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const CFG: ModelConfig = { attention: 'qv', dModel: 2, heads: 2, layers: 1, embStd: 1, initScale: 1, inputScale: 1 };
+const CFG: ModelConfig = { attention: 'qv', qkNorm: false, dModel: 2, heads: 2, layers: 1, embStd: 1, initScale: 1, inputScale: 1 };
 
 describe('claimTensors', () => {
   it('computes per-head value norms of the layer input and slices the first k examples', () => {

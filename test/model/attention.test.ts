@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, initBackend } from '../../src/backend.js';
-import { attention, textbookAttention, causalMask, MASKED } from '../../src/model/attention.js';
+import { attention, textbookAttention, causalMask, MASKED, type Variant } from '../../src/model/attention.js';
 import { Stream } from '../../src/rng.js';
 
 type M = number[][];
@@ -27,12 +27,43 @@ interface Ref {
 }
 
 /** Multi-head attention for one sequence, row-vector convention (Q = x·W), keyless when wk is null. */
-function refAttention(xq: M, xkv: M, wq: M, wk: M | null, wv: M, heads: number, scale: number, visible?: (i: number, j: number) => boolean): Ref {
+/** Plain-JS RMSNorm of each head's columns of the rows of A, times the gain g (length d). */
+function rmsNormRef(A: M, g: number[], heads: number): M {
+  const dh = A[0].length / heads;
+  return A.map((row) =>
+    row.map((x, c) => {
+      const h = Math.floor(c / dh);
+      const slice = row.slice(h * dh, (h + 1) * dh);
+      const rms = Math.sqrt(slice.reduce((s, v) => s + v * v, 0) / dh + 1e-6);
+      return (x / rms) * g[c];
+    }),
+  );
+}
+
+/**
+ * The textbook layer in plain JS. `wk` is the key projection: W_K for qkv; for the other variants pass the
+ * variant ('qv': K = V, 'qx': K = x, 'qq': K = Q). `norm` applies QK-norm with the given gains.
+ */
+function refAttention(
+  xq: M,
+  xkv: M,
+  wq: M,
+  wk: M | null | 'qv' | 'qx' | 'qq',
+  wv: M,
+  heads: number,
+  scale: number,
+  visible?: (i: number, j: number) => boolean,
+  norm?: { q: number[]; k: number[] },
+): Ref {
   const d = wq[0].length;
   const dh = d / heads;
-  const Q = matmul(xq, wq);
+  let Q = matmul(xq, wq);
   const V = matmul(xkv, wv);
-  const K = wk ? matmul(xkv, wk) : V;
+  let K = wk === 'qx' ? xkv : wk === 'qq' ? matmul(xkv, wq) : wk === null || wk === 'qv' ? V : matmul(xkv, wk);
+  if (norm) {
+    Q = rmsNormRef(Q, norm.q, heads);
+    K = rmsNormRef(K, norm.k, heads);
+  }
   const logits: M[] = [];
   const weights: M[] = [];
   const outHeads: M[] = [];
@@ -79,17 +110,26 @@ const W_V: M = [
 ];
 
 /** Runs the seed example through attention() with R = 1, B = 1, one head. */
-function runSeed(keyless: boolean, scale: number): { logits: M; weights: M; out: M; kIsV: boolean } {
+function runSeed(keyless: boolean | Variant, scale: number, norm?: { q: number[]; k: number[] }): { logits: M; weights: M; out: M; kIsV: boolean } {
+  const variant: Variant = keyless === true ? 'qv' : keyless === false ? 'qkv' : keyless;
   return tf.tidy(() => {
     const x = tf.tensor4d(X.flat(), [1, 1, 2, 2]);
     const w = (m: M) => tf.tensor3d(m.flat(), [1, 2, 2]);
-    const r = attention(x, x, { wQ: w(W_Q), wK: keyless ? null : w(W_K), wV: w(W_V) }, 1, scale, null);
+    const gain = (g: number[] | undefined) => (g ? tf.tensor3d(g, [1, 1, 2]) : null);
+    const r = attention(
+      x,
+      x,
+      { variant, wQ: w(W_Q), wK: variant === 'qkv' ? w(W_K) : null, wV: w(W_V), qNorm: gain(norm?.q), kNorm: gain(norm?.k) },
+      1,
+      scale,
+      null,
+    );
     expect(r.weights.shape).toEqual([1, 1, 1, 2, 2]);
     expect(r.logits.shape).toEqual([1, 1, 1, 2, 2]);
     expect(r.out.shape).toEqual([1, 1, 2, 2]);
     const rows = (t: tf.Tensor) => tf.reshape(t, [2, 2]).arraySync() as M;
     // "Keys are the values": the same scores as a layer whose W_K is a copy of W_V.
-    const kv = attention(x, x, { wQ: w(W_Q), wK: w(W_V), wV: w(W_V) }, 1, scale, null);
+    const kv = attention(x, x, { variant: 'qkv', wQ: w(W_Q), wK: w(W_V), wV: w(W_V), qNorm: null, kNorm: null }, 1, scale, null);
     const kIsV = tf.max(tf.abs(tf.sub(r.logits, kv.logits))).dataSync()[0] < 1e-7;
     return { logits: rows(r.logits), weights: rows(r.weights), out: rows(r.out), kIsV };
   });
@@ -212,6 +252,64 @@ describe('attention(): the seed example (cat = [1,0], sat = [0,1])', () => {
     expect(Math.max(...r.weights[0])).toBeCloseTo(1 / (1 + Math.exp(-s)), 6);
   });
 
+  // The variants that isolate why keys matter, on the same two tokens. W_Q = I, so Q = X:
+  //   qx: K = X          scores Q·Xᵀ = I: cat [1,0], sat [0,1]
+  //   qq: K = X·W_Q = X  the same scores here (W_Q = I), and the gradient path is W_Q's
+  // Both: cat attends to itself with hi, out_cat = hi·[1,2] + lo·[0,3].
+  it.each(['qx', 'qq'] as const)('%s unscaled: scores are Q·Xᵀ = I here, by hand', (variant) => {
+    const r = runSeed(variant, 1);
+    expectClose(
+      r.logits,
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      1e-6,
+      'logits',
+    );
+    expectClose(
+      r.out,
+      [
+        [hi, 2 * hi + 3 * lo],
+        [lo, 2 * lo + 3 * hi],
+      ],
+      1e-6,
+      'out',
+    );
+  });
+
+  it('QK-norm on qv, unscaled, gains (2, 1) on Q and (1, 0.5) on K: by hand', () => {
+    // Q = X: each row has rms √½, so Q̂ = √2·row·g_q: cat [2√2, 0], sat [0, √2].
+    // K (qv: a normed copy of V): cat V [1,2], rms √(5/2) → [1,2]/√2.5 · (1, 0.5) = [0.632456, 0.632456];
+    //                             sat V [0,3], rms √(9/2) → [0,3]/√4.5 · (1, 0.5) = [0, 0.707107].
+    // scores cat: [2√2·0.632456, 0] = [1.788854, 0]; sat: [√2·0.632456, √2·0.707107] = [0.894427, 1].
+    // The returned values stay raw: out = weights · V with V = [[1,2],[0,3]].
+    const r = runSeed('qv', 1, { q: [2, 1], k: [1, 0.5] });
+    const c = 2 * Math.SQRT2 * (1 / Math.sqrt(2.5));
+    const s0 = Math.SQRT2 * (1 / Math.sqrt(2.5));
+    const s1 = Math.SQRT2 * (1.5 / Math.sqrt(4.5));
+    expectClose(
+      r.logits,
+      [
+        [c, 0],
+        [s0, s1],
+      ],
+      1e-5,
+      'logits',
+    );
+    const w0 = 1 / (1 + Math.exp(-c));
+    const w1 = 1 / (1 + Math.exp(s1 - s0));
+    expectClose(
+      r.out,
+      [
+        [w0, 2 * w0 + 3 * (1 - w0)],
+        [w1, 2 * w1 + 3 * (1 - w1)],
+      ],
+      1e-5,
+      'out',
+    );
+  });
+
   it('the plain-JS reference itself reproduces the seed numbers (guards the reference)', () => {
     const ref = refAttention(X, X, W_Q, W_K, W_V, 1, 1);
     expectClose(ref.weights[0][0], [0.268941, 0.731059], 1e-6, 'ref weights cat');
@@ -232,14 +330,20 @@ describe('attention(): multi-head, run axis, query subset, causal mask', () => {
   const ws = Array.from({ length: R }, () => ({ q: rand(d, d), k: rand(d, d), v: rand(d, d) }));
 
   /** Runs attention() on queries [qStart, qStart+Sq) and compares every run and example with the reference. */
-  function check(keyless: boolean, qStart: number, Sq: number, causal: boolean, fn = attention): void {
+  const gains = { q: rand(1, d)[0].map((g) => 1 + g / 2), k: rand(1, d)[0].map((g) => 1 + g / 2) };
+
+  /** Runs attention() on queries [qStart, qStart+Sq) and compares every run and example with the reference. */
+  function check(keyless: boolean | Variant, qStart: number, Sq: number, causal: boolean, fn = attention, qkNorm = false): void {
+    const variant: Variant = keyless === true ? 'qv' : keyless === false ? 'qkv' : keyless;
     const visible = causal ? (i: number, j: number) => j <= qStart + i : undefined;
     const got = tf.tidy(() => {
       const xkv = tf.tensor4d(xs.flat(3), [R, B, N, d]);
       const xq = tf.slice(xkv, [0, 0, qStart, 0], [R, B, Sq, d]);
       const w3 = (key: 'q' | 'k' | 'v') => tf.tensor3d(ws.map((w) => w[key]).flat(2), [R, d, d]);
       const mask = causal ? causalMask(qStart, Sq, N) : null;
-      const r = fn(xq, xkv, { wQ: w3('q'), wK: keyless ? null : w3('k'), wV: w3('v') }, heads, scale, mask);
+      const gain = (g: number[]) => (qkNorm ? tf.tensor3d(Array.from({ length: R }, () => g).flat(), [R, 1, d]) : null);
+      const params = { variant, wQ: w3('q'), wK: variant === 'qkv' ? w3('k') : null, wV: w3('v'), qNorm: gain(gains.q), kNorm: gain(gains.k) };
+      const r = fn(xq, xkv, params, heads, scale, mask);
       expect(r.out.shape).toEqual([R, B, Sq, d]);
       expect(r.weights.shape).toEqual([R, B, heads, Sq, N]);
       expect(r.logits.shape).toEqual([R, B, heads, Sq, N]);
@@ -252,7 +356,8 @@ describe('attention(): multi-head, run axis, query subset, causal mask', () => {
     for (let run = 0; run < R; run++) {
       for (let b = 0; b < B; b++) {
         const x = xs[run][b];
-        const ref = refAttention(x.slice(qStart, qStart + Sq), x, ws[run].q, keyless ? null : ws[run].k, ws[run].v, heads, scale, visible);
+        const wk = variant === 'qkv' ? ws[run].k : variant;
+        const ref = refAttention(x.slice(qStart, qStart + Sq), x, ws[run].q, wk, ws[run].v, heads, scale, visible, qkNorm ? gains : undefined);
         const tag = `run ${run} example ${b}`;
         expectClose(got.out[run][b], ref.out, 2e-6, `${tag} out`);
         for (let h = 0; h < heads; h++) {
@@ -282,6 +387,12 @@ describe('attention(): multi-head, run axis, query subset, causal mask', () => {
     it('qkv, a subset of query rows (the last layer reads only the supervised positions)', () => check(false, 2, 2, false, fn));
     it('qkv, causal over all positions', () => check(false, 0, N, true, fn));
     it('qv, causal with a query subset', () => check(true, 1, 3, true, fn));
+    it('qx, a subset of query rows', () => check('qx', 2, 2, false, fn));
+    it('qx, causal', () => check('qx', 0, N, true, fn));
+    it('qq, all positions as queries', () => check('qq', 0, N, false, fn));
+    it('qq, causal with a query subset', () => check('qq', 1, 3, true, fn));
+    it('qkv + QK-norm, a subset of query rows', () => check('qkv', 2, 2, false, fn, true));
+    it('qv + QK-norm, causal (the values stay raw)', () => check('qv', 0, N, true, fn, true));
   });
 
   it('the two heads really differ from one-head attention on the same weights', () => {

@@ -89,6 +89,12 @@ const CASES: [string, AnyTask, Partial<ModelConfig>][] = [
   ['copy (causal), qv, 2 heads', copy, { attention: 'qv', heads: 2 }],
   ['lookup, qkv, input scale 4', lookup, { attention: 'qkv', inputScale: 4 }],
   ['copy (causal), qv, input scale 0.25', copy, { attention: 'qv', inputScale: 0.25 }],
+  ['lookup, qx (no key projection), 1 head', lookup, { attention: 'qx' }],
+  ['lookup, qx, 4 heads, d 16', lookup, { attention: 'qx', heads: 4, dModel: 16 }],
+  ['copy (causal), qx, 2 heads', copy, { attention: 'qx', heads: 2 }],
+  ['lookup, qq (shared query–key), 1 head', lookup, { attention: 'qq' }],
+  ['lookup, qq, 2 heads, input scale 2', lookup, { attention: 'qq', heads: 2, inputScale: 2 }],
+  ['copy (causal), qq, 2 heads', copy, { attention: 'qq', heads: 2 }],
 ];
 
 describe('fused kernel against the tfjs graph', () => {
@@ -137,8 +143,10 @@ describe('fused kernel against the tfjs graph', () => {
     for (const [path, g] of gSecond) expect(Array.from(gBoth.get(path)!.subarray(g.length)), path).toEqual(Array.from(g));
   });
 
-  it('refuses more than one layer, which the tfjs graph computes instead', () => {
+  it('refuses more than one layer and QK-norm, which the tfjs graph computes instead', () => {
     expect(fusedSupports(modelSchema.parse({ layers: 2 }))).toBe(false);
-    expect(() => new FusedModel(modelSchema.parse({ layers: 2 }), lookup.layout, 1)).toThrow(/one layer/);
+    expect(() => new FusedModel(modelSchema.parse({ layers: 2 }), lookup.layout, 1)).toThrow(/one\)/);
+    expect(fusedSupports(modelSchema.parse({ attention: 'qv', qkNorm: true }))).toBe(false);
+    expect(() => new FusedModel(modelSchema.parse({ qkNorm: true }), lookup.layout, 1)).toThrow(/qkNorm/);
   });
 });

@@ -86,7 +86,10 @@ function gradientCheck(cfg: ModelConfig, task: AnyTask, seed: number): Check[] {
         tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
         return loss();
       };
-      const num = (at(EPS) - at(-EPS)) / (2 * EPS);
+      // Richardson's extrapolation of two central differences cancels their eps² truncation term, which the
+      // curvature of RMSNorm (QK-norm) makes large enough to matter at eps = 1e-2.
+      const central = (eps: number) => (at(eps) - at(-eps)) / (2 * eps);
+      const num = (4 * central(EPS / 2) - central(EPS)) / 3;
       tf.tidy(() => v.assign(tf.tensor(original, v.shape)));
       return { path, index, ana: analytic[path][index], num };
     });
@@ -105,11 +108,18 @@ const variants: [string, ModelConfig, AnyTask][] = [
   ['qv, lookup, 2 layers', modelSchema.parse({ attention: 'qv', dModel: 4, heads: 2, layers: 2 }), lookup],
   ['qkv, copy (causal), 2 layers', modelSchema.parse({ attention: 'qkv', dModel: 4, heads: 2, layers: 2 }), copy],
   ['qv, copy (causal), 2 layers', modelSchema.parse({ attention: 'qv', dModel: 4, heads: 2, layers: 2 }), copy],
+  ['qx, lookup, 1 layer', modelSchema.parse({ attention: 'qx', dModel: 4, heads: 2, layers: 1 }), lookup],
+  ['qq, lookup, 1 layer', modelSchema.parse({ attention: 'qq', dModel: 4, heads: 2, layers: 1 }), lookup],
+  ['qx, copy (causal), 2 layers', modelSchema.parse({ attention: 'qx', dModel: 4, heads: 2, layers: 2 }), copy],
+  ['qq, copy (causal), 2 layers', modelSchema.parse({ attention: 'qq', dModel: 4, heads: 2, layers: 2 }), copy],
+  ['qkv + QK-norm, lookup, 1 layer', modelSchema.parse({ attention: 'qkv', qkNorm: true, dModel: 4, heads: 2, layers: 1 }), lookup],
+  ['qv + QK-norm, lookup, 1 layer', modelSchema.parse({ attention: 'qv', qkNorm: true, dModel: 4, heads: 2, layers: 1 }), lookup],
+  ['qv + QK-norm, copy (causal), 2 layers', modelSchema.parse({ attention: 'qv', qkNorm: true, dModel: 4, heads: 2, layers: 2 }), copy],
 ];
 
 describe('gradients match central finite differences', () => {
   it.each(variants)('%s', (_name, cfg, task) => {
-    const checks = gradientCheck(cfg, task, cfg.layers * 10 + (cfg.attention === 'qv' ? 1 : 0));
+    const checks = gradientCheck(cfg, task, cfg.layers * 10 + ['qkv', 'qv', 'qx', 'qq'].indexOf(cfg.attention) + (cfg.qkNorm ? 5 : 0));
     const bad = checks.filter((c) => !ok(c));
     if (process.env.GRAD_DEBUG)
       console.log(
@@ -132,6 +142,39 @@ describe('gradients match central finite differences', () => {
     // Per-projection sensitivity: the attention weights get gradients large enough to test (catches a detached W_K or W_V).
     const proj = checks.filter((c) => /\/w_[qkv]$/.test(c.path));
     expect(proj.some((c) => Math.abs(c.ana) > 10 * ABS_TOL)).toBe(true);
+    if (cfg.qkNorm) expect(checks.filter((c) => /_norm$/.test(c.path)).some((c) => Math.abs(c.ana) > 10 * ABS_TOL)).toBe(true);
+  });
+});
+
+describe('parameters of every variant', () => {
+  it('only qkv has W_K; QK-norm adds a query and a key gain per layer; shared parameters draw alike in every variant', () => {
+    const base = modelSchema.parse({ dModel: 4, heads: 2, layers: 2 });
+    const paths = (cfg: ModelConfig) => [...paramSpecs(cfg, lookup.layout).keys()];
+    for (const attention of ['qv', 'qx', 'qq'] as const)
+      expect(
+        paths({ ...base, attention }).some((p) => p.includes('w_k')),
+        attention,
+      ).toBe(false);
+    const normed = paths({ ...base, attention: 'qv', qkNorm: true });
+    expect(normed.filter((p) => p.endsWith('_norm'))).toEqual([
+      'layer0/attn/q_norm',
+      'layer0/attn/k_norm',
+      'layer1/attn/q_norm',
+      'layer1/attn/k_norm',
+    ]);
+    const reference = initialValues(base, lookup.layout, 9);
+    for (const cfg of [
+      { ...base, attention: 'qx' as const },
+      { ...base, attention: 'qq' as const },
+      { ...base, attention: 'qv' as const, qkNorm: true },
+    ]) {
+      const values = initialValues(cfg, lookup.layout, 9);
+      for (const [path, v] of values) {
+        if (path.endsWith('_norm'))
+          expect(Array.from(v), path).toEqual(new Array(v.length).fill(1)); // gains start at 1
+        else expect(Array.from(v), `${cfg.attention} ${path}`).toEqual(Array.from(reference.get(path)!));
+      }
+    }
   });
 });
 

@@ -57,6 +57,9 @@ describe('fused and tfjs engines', () => {
     ['lookup, qkv', lookup, modelSchema.parse({ attention: 'qkv' })],
     ['lookup, qv, 2 heads', lookup, modelSchema.parse({ attention: 'qv', heads: 2 })],
     ['copy (causal), qv', copy, modelSchema.parse({ attention: 'qv' })],
+    ['lookup, qx', lookup, modelSchema.parse({ attention: 'qx' })],
+    ['lookup, qq, 2 heads', lookup, modelSchema.parse({ attention: 'qq', heads: 2 })],
+    ['copy (causal), qq', copy, modelSchema.parse({ attention: 'qq' })],
   ] as const)('%s: 30 steps log the same figures', async (_name, task, model) => {
     const fused = await train(task, model, 'fused');
     const graph = await train(task, model, 'tfjs');
