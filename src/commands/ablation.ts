@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { loadSweep } from '../sweep/plan.js';
+import { loadSweep, comparesQkvWithQv } from '../sweep/plan.js';
 import { sweepInto, defaultSweepDir, seedsOf, type SweepArgs } from './sweep.js';
 
 /** sweep + compare: runs under <out>/runs, report.md, report.html and verdict.json at <out>. */
@@ -9,9 +9,8 @@ export async function ablationCommand(args: SweepArgs & { check: boolean }): Pro
   const lrs = plan.grid['train.lr'];
   if (!lrs || lrs.length < 2)
     throw new UserError(`${args.config}: an ablation measures LR sensitivity, so grid.train.lr must list at least 2 learning rates`);
-  const attention = plan.grid['model.attention'];
-  if (!attention || !attention.includes('qkv') || !attention.includes('qv'))
-    throw new UserError(`${args.config}: an ablation compares variants, so grid.model.attention must list qkv and qv`);
+  if (!comparesQkvWithQv(plan))
+    throw new UserError(`${args.config}: an ablation compares variants, so grid.model.attention (or model.variant) must list qkv and qv`);
   const out = args.out ?? defaultSweepDir(plan.name, args.set, args.seeds);
   const runsDir = await sweepInto(plan, args, join(out, 'runs'));
   if (!runsDir) return; // interrupted: the sweep said how to continue

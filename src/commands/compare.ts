@@ -31,6 +31,9 @@ export function verdictJson(a: Analysis, runCount: number) {
     u: s.verdict?.u ?? null,
     per_seed: Object.fromEntries(s.variants.map((v) => [v.variant, v.sensitivity])),
     entropy: s.entropy ? { lr: s.entropy.lr, ratio: s.entropy.ratio, p: s.entropy.p } : null,
+    ...(s.againstBaseline.some((c) => c.variant !== 'qv')
+      ? { against_qkv: s.againstBaseline.map((c) => ({ variant: c.variant, ratio: c.ratio, u: c.u, p: c.p, p_holm: c.p_holm })) }
+      : {}),
   }));
   const holds = series.length > 0 && series.every((s) => s.holds);
   const single = series.length === 1 ? series[0] : null;

@@ -32,6 +32,13 @@ export type ModelConfig = z.infer<typeof modelSchema>;
 /** The variant's name in reports: its attention, with "+qknorm" when QK-norm is on. */
 export const variantLabel = (cfg: Pick<ModelConfig, 'attention' | 'qkNorm'>): string => (cfg.qkNorm ? `${cfg.attention}+qknorm` : cfg.attention);
 
+/** What a variant label (as variantLabel writes it) isolates, for tables and chart legends. */
+export function variantIsolates(label: string): string {
+  const [base, norm] = label.split('+');
+  const what = (VARIANTS as Record<string, { isolates: string }>)[base]?.isolates ?? label;
+  return norm ? `${what}, with QK-norm` : what;
+}
+
 /**
  * Whether the fused typed-array kernel computes the model: one layer, any heads, any variant without QK-norm
  * (its regrouped algebra needs the score to be bilinear in x; QK-norm is not). Kept here, free of TensorFlow.js,

@@ -6,9 +6,18 @@ import type { LoadedRun } from './collect.js';
 import { meanOf, stdOf, medianOf } from '../stats/describe.js';
 import { lrSensitivity } from '../stats/sensitivity.js';
 import { mannWhitneyGreater } from '../stats/ranks.js';
+import { holm } from '../stats/multiple.js';
+import { variantLabel } from '../model/schema.js';
 
 export const ALPHA = 0.05;
-const VARIES_WITHIN_SERIES = new Set(['name', 'train.seed', 'train.lr', 'model.attention']);
+/** The compared variant is the attention and its QK-norm switch together (`qv+qknorm`), so both vary within a series. */
+const VARIES_WITHIN_SERIES = new Set(['name', 'train.seed', 'train.lr', 'model.attention', 'model.qkNorm']);
+
+/** A run's variant: its attention, with "+qknorm" when QK-norm is on. */
+export const variantOf = (run: LoadedRun): string => variantLabel(run.config.model);
+
+/** The baseline every other variant is compared against. */
+export const BASELINE = 'qkv';
 
 export interface PerLr {
   lr: number;
@@ -42,6 +51,12 @@ export interface Comparison {
   qkv: number[];
 }
 
+/** One variant against qkv on per-seed LR sensitivity; Holm across the variants of a series. */
+export interface VariantComparison extends Comparison {
+  variant: string;
+  p_holm: number;
+}
+
 export interface SeriesAnalysis {
   label: string; // '' when every run shares all settings but seed, lr and attention
   settings: Record<string, unknown>; // this series' values of the keys that differ between series
@@ -49,6 +64,8 @@ export interface SeriesAnalysis {
   variants: VariantAnalysis[];
   verdict: Comparison | null; // keyless less stable? (LR sensitivity)
   entropy: (Comparison & { lr: number }) | null; // keyless sharpens less? (final normalised entropy at the smallest LR)
+  /** Every variant but qkv against qkv (qv included), with Holm across them; empty without qkv. */
+  againstBaseline: VariantComparison[];
 }
 
 export interface Analysis {
@@ -102,15 +119,15 @@ export function analyse(runs: LoadedRun[]): Analysis {
 
 function analyseSeries(label: string, runs: LoadedRun[], differingKeys: string[], warnings: string[]): SeriesAnalysis {
   const settings = Object.fromEntries(differingKeys.map((k) => [k, flatten(runs[0].config)[k]]));
-  const variants = [...new Set(runs.map((r) => r.config.model.attention))].sort().map((v) =>
+  const variants = [...new Set(runs.map(variantOf))].sort().map((v) =>
     analyseVariant(
       v,
-      runs.filter((r) => r.config.model.attention === v),
+      runs.filter((r) => variantOf(r) === v),
       label,
       warnings,
     ),
   );
-  const qkv = variants.find((v) => v.variant === 'qkv');
+  const qkv = variants.find((v) => v.variant === BASELINE);
   const qv = variants.find((v) => v.variant === 'qv');
   let verdict: Comparison | null = null;
   let entropy: SeriesAnalysis['entropy'] = null;
@@ -122,7 +139,7 @@ function analyseSeries(label: string, runs: LoadedRun[], differingKeys: string[]
     const lr = Math.min(...qkv.lrs.filter((l) => qv.lrs.includes(l)));
     const finalEntropy = (v: string) =>
       runs
-        .filter((r) => r.config.model.attention === v && r.config.train.lr === lr && r.summary.status === 'completed')
+        .filter((r) => variantOf(r) === v && r.config.train.lr === lr && r.summary.status === 'completed')
         .map((r) => r.rows.at(-1)!.attn_entropy_norm);
     const [a, b] = [finalEntropy('qv'), finalEntropy('qkv')];
     if (a.length && b.length) entropy = { ...compareGreater(a, b), lr };
@@ -131,7 +148,22 @@ function analyseSeries(label: string, runs: LoadedRun[], differingKeys: string[]
       `${label || 'runs'}: the verdict needs both variants (qkv and qv) with ≥ 2 learning rates; found ${variants.map((v) => `${v.variant} at ${v.lrs.length} LR(s)`).join(', ')}`,
     );
   }
-  return { label, settings, dModel: runs[0].config.model.dModel, variants, verdict, entropy };
+  return { label, settings, dModel: runs[0].config.model.dModel, variants, verdict, entropy, againstBaseline: againstBaseline(variants) };
+}
+
+/** Each variant's per-seed LR sensitivity above qkv's (one-sided exact test), Holm-adjusted across the variants. */
+function againstBaseline(variants: VariantAnalysis[]): VariantComparison[] {
+  const base = variants.find((v) => v.variant === BASELINE);
+  if (!base?.sensitivity.length) return [];
+  const others = variants.filter((v) => v !== base && v.sensitivity.length);
+  const tests = others.map((v) =>
+    compareGreater(
+      v.sensitivity.map((s) => s.value),
+      base.sensitivity.map((s) => s.value),
+    ),
+  );
+  const adjusted = holm(tests.map((t) => t.p));
+  return tests.map((t, i) => ({ ...t, variant: others[i].variant, p_holm: adjusted[i]! }));
 }
 
 function compareGreater(x: number[], y: number[]): Comparison {

@@ -1,7 +1,7 @@
 /** Gathers the chart data (curves, end points, heatmaps, width) from loaded runs and their analysis. */
 import type { LoadedRun } from './collect.js';
 import type { Analysis } from './analyse.js';
-import { flatten, finalLoss, seriesLabel } from './analyse.js';
+import { flatten, finalLoss, seriesLabel, variantOf } from './analyse.js';
 import type { CurvePoint, FinalPoint, Heatmap, ReportData, WidthPoint } from './types.js';
 
 export function buildReportData(title: string, runs: LoadedRun[], a: Analysis, markdown: string): ReportData {
@@ -11,7 +11,7 @@ export function buildReportData(title: string, runs: LoadedRun[], a: Analysis, m
   const curves: CurvePoint[] = runs.flatMap((run) =>
     run.rows.map((row) => ({
       series: seriesOf(run),
-      variant: run.config.model.attention,
+      variant: variantOf(run),
       lr: run.config.train.lr,
       seed: run.config.train.seed,
       step: row.step,
@@ -22,7 +22,7 @@ export function buildReportData(title: string, runs: LoadedRun[], a: Analysis, m
   );
   const finals: FinalPoint[] = runs.map((run) => ({
     series: seriesOf(run),
-    variant: run.config.model.attention,
+    variant: variantOf(run),
     lr: run.config.train.lr,
     seed: run.config.train.seed,
     final_eval_loss: finalLoss(run), // ℓ₀ for a diverged run, as the sensitivity statistic counts it
@@ -78,7 +78,7 @@ function heatmapOf(run: LoadedRun, series: string): Heatmap {
   const colLabels = Array.from({ length: N }, (_, j) => (j === queryStart && S === 1 ? 'query' : `pos ${j}`));
   return {
     series,
-    variant: run.config.model.attention,
+    variant: variantOf(run),
     lr: run.config.train.lr,
     seed: run.config.train.seed,
     step: snap.step,

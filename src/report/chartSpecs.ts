@@ -7,6 +7,7 @@ import { formatLr, aggregateCurves, aggregateFinals, distinctSorted, orderedFina
 import type { ReportData } from './types.js';
 import { SERIES_TOGGLE, ZOOM, hoverPoints, nominal, number, toggled, tooltip } from './chartInteraction.js';
 import { heatmapsBySeed, sensitivityBySeed } from './evidenceCharts.js';
+import { variantIsolates } from '../model/schema.js';
 
 export interface ChartSpec {
   id: string;
@@ -45,11 +46,15 @@ const CONFIG: Config = {
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
 
 export function colorEncoding(variants: string[]) {
+  // Beyond qkv and qv the legend names what each variant isolates (model/schema.ts, VARIANTS).
+  const named = variants.some((v) => v !== 'qkv' && v !== 'qv');
+  const labels = Object.fromEntries(variants.map((v) => [v, `${v}: ${variantIsolates(v)}`]));
   return {
     field: 'variant',
     type: 'nominal' as const,
     title: 'attention',
     scale: { domain: variants, range: variants.map((_, i) => PALETTE[i % PALETTE.length]) },
+    ...(named ? { legend: { labelExpr: `${JSON.stringify(labels)}[datum.label] || datum.label`, labelLimit: 520 } } : {}),
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import type { LoadedRun } from './collect.js';
 import type { Analysis } from './analyse.js';
-import { ALPHA, finalLoss, initLoss, flatten } from './analyse.js';
+import { ALPHA, BASELINE, finalLoss, initLoss, flatten, variantOf } from './analyse.js';
 import { meanOf, stdOf, medianOf } from '../stats/describe.js';
 import { mannWhitneyGreater, stratifiedMannWhitney, stratifiedSignedRank, pairsNeeded, type Stratum } from '../stats/ranks.js';
 import { scaleSensitivity } from '../stats/sensitivity.js';
@@ -166,6 +166,8 @@ export interface ScaffoldRow {
 
 export interface SeriesClaims {
   label: string;
+  /** The variant compared with qkv ("qv" in the seed's claims); the `qv` fields of every result hold its values. */
+  variant: string;
   settings: Record<string, unknown>;
   dModel: number;
   claims: ClaimResult[];
@@ -176,41 +178,56 @@ export interface SeriesClaims {
   detectable: string;
 }
 
-/** Claims for every series of the LR analysis; `scaleRuns` (the scale sweep) may be empty. */
+/**
+ * Claims for every series of the LR analysis, and in each for every variant against qkv (qv first: the seed's
+ * claims are about it); `scaleRuns` (the scale sweep) may be empty. With only qkv and qv the labels are the series'.
+ */
 export function analyseClaims(a: Analysis, lrRuns: LoadedRun[], scaleRuns: LoadedRun[]): SeriesClaims[] {
   const keys = Object.keys(a.differing);
   const inSeries = (settings: Record<string, unknown>) => (run: LoadedRun) => {
     const flat = flatten(run.config);
     return keys.every((k) => JSON.stringify(flat[k]) === JSON.stringify(settings[k]));
   };
-  return a.series.map((s) =>
-    claimsForSeries(s.label, s.settings, s.dModel, lrRuns.filter(inSeries(s.settings)), scaleRuns.filter(inSeries(s.settings))),
+  const others = [...new Set(lrRuns.map(variantOf))].filter((v) => v !== BASELINE);
+  const compared = others.sort((p, q) => (p === 'qv' ? -1 : q === 'qv' ? 1 : p.localeCompare(q)));
+  return a.series.flatMap((s) =>
+    compared.map((variant) => {
+      const label = compared.length === 1 && variant === 'qv' ? s.label : [s.label, variant].filter(Boolean).join(' · ');
+      const [runs, scale] = [lrRuns.filter(inSeries(s.settings)), scaleRuns.filter(inSeries(s.settings))];
+      return claimsForSeries(label, variant, s.settings, s.dModel, runs, scale);
+    }),
   );
 }
 
-const variantRuns = (runs: LoadedRun[], variant: string, lr: number) =>
-  runs.filter((r) => r.config.model.attention === variant && r.config.train.lr === lr);
+const variantRuns = (runs: LoadedRun[], variant: string, lr: number) => runs.filter((r) => variantOf(r) === variant && r.config.train.lr === lr);
 const lrsOf = (runs: LoadedRun[]) => [...new Set(runs.map((r) => r.config.train.lr))].sort((p, q) => p - q);
 
 /** Median final eval accuracy per LR and variant (a run without one, e.g. diverged, counts as 0), and the failed LRs. */
-export function failedStrata(runs: LoadedRun[]): { accuracy: SeriesClaims['accuracy']; failed: number[] } {
+export function failedStrata(runs: LoadedRun[], variant = 'qv'): { accuracy: SeriesClaims['accuracy']; failed: number[] } {
   const accuracy = lrsOf(runs).map((lr) => {
-    const median = (variant: string) => medianOf(variantRuns(runs, variant, lr).map((r) => finite(r.summary.final_eval_acc) ?? 0));
-    return { lr, qkv: median('qkv'), qv: median('qv') };
+    const median = (v: string) => medianOf(variantRuns(runs, v, lr).map((r) => finite(r.summary.final_eval_acc) ?? 0));
+    return { lr, qkv: median(BASELINE), qv: median(variant) };
   });
   // NaN (a variant with no run at this LR) is not "below": that LR has no pair to compare and drops out anyway.
   const failed = accuracy.filter((a) => a.qkv < FAILED_ACCURACY || a.qv < FAILED_ACCURACY).map((a) => a.lr);
   return { accuracy, failed };
 }
 
-function claimsForSeries(label: string, settings: Record<string, unknown>, dModel: number, runs: LoadedRun[], scaleRuns: LoadedRun[]): SeriesClaims {
+function claimsForSeries(
+  label: string,
+  variant: string,
+  settings: Record<string, unknown>,
+  dModel: number,
+  runs: LoadedRun[],
+  scaleRuns: LoadedRun[],
+): SeriesClaims {
   const bootLabel = (id: string) => `${label}/${id}`;
-  const { accuracy, failed } = failedStrata(runs);
+  const { accuracy, failed } = failedStrata(runs, variant);
   const results: ClaimResult[] = CLAIM_DEFS.map((def) => {
     const base = { id: def.id, claim: def.quote, section: def.section };
-    if (def.id === 'scale-sensitive') return { ...base, ...scaleClaim(scaleRuns, bootLabel(def.id)) };
-    const primary = statisticResult(runs, def.primary!, bootLabel(def.id), failed, !!def.needsPositive);
-    const secondary = def.secondary ? statisticResult(runs, def.secondary, bootLabel(`${def.id}/secondary`), failed, false) : null;
+    if (def.id === 'scale-sensitive') return { ...base, ...scaleClaim(scaleRuns, bootLabel(def.id), variant) };
+    const primary = statisticResult(runs, def.primary!, bootLabel(def.id), failed, !!def.needsPositive, variant);
+    const secondary = def.secondary ? statisticResult(runs, def.secondary, bootLabel(`${def.id}/secondary`), failed, false, variant) : null;
     return { ...base, ...primary, ...pending(primary), secondary };
   });
   const adjusted = holm(results.map((r) => r.p));
@@ -227,12 +244,13 @@ function claimsForSeries(label: string, settings: Record<string, unknown>, dMode
   });
   return {
     label,
+    variant,
     settings,
     dModel,
     claims: results,
     failed_lrs: failed,
     accuracy,
-    scaffold: scaffoldRows(runs, failed),
+    scaffold: scaffoldRows(runs, failed, variant),
     detectable: detectableSentence(results),
   };
 }
@@ -290,8 +308,8 @@ export function whereText(r: Pick<ClaimResult, 'by_lr' | 'p'>): string {
   return parts.join('; ');
 }
 
-/** Per-LR values of one statistic over completed runs: x = QV, y = QKV, seeds in order. */
-function strataOf(runs: LoadedRun[], value: (r: LoadedRun) => number | null): { lr: number; stratum: Stratum }[] {
+/** Per-LR values of one statistic over completed runs: x = the compared variant (QV), y = QKV, seeds in order. */
+function strataOf(runs: LoadedRun[], value: (r: LoadedRun) => number | null, variant: string): { lr: number; stratum: Stratum }[] {
   const values = (variant: string, lr: number) =>
     variantRuns(runs, variant, lr)
       .filter((r) => r.summary.status === 'completed')
@@ -299,12 +317,19 @@ function strataOf(runs: LoadedRun[], value: (r: LoadedRun) => number | null): { 
       .map(value)
       .filter((v): v is number => v !== null);
   return lrsOf(runs)
-    .map((lr) => ({ lr, stratum: { x: values('qv', lr), y: values('qkv', lr) } }))
+    .map((lr) => ({ lr, stratum: { x: values(variant, lr), y: values(BASELINE, lr) } }))
     .filter((c) => c.stratum.x.length && c.stratum.y.length);
 }
 
-function statisticResult(runs: LoadedRun[], def: StatisticDef, label: string, failed: number[], needsPositive: boolean): StatisticResult {
-  return fromStrata(strataOf(runs, def.value), def.name, def.kind, label, failed, needsPositive);
+function statisticResult(
+  runs: LoadedRun[],
+  def: StatisticDef,
+  label: string,
+  failed: number[],
+  needsPositive: boolean,
+  variant: string,
+): StatisticResult {
+  return fromStrata(strataOf(runs, def.value, variant), def.name, def.kind, label, failed, needsPositive);
 }
 
 function ownTest(samples: readonly (readonly number[])[]): OwnTest {
@@ -374,14 +399,14 @@ function fromStrata(
 }
 
 /** Final scaffold share per LR and variant, over completed runs. */
-function scaffoldRows(runs: LoadedRun[], failed: number[]): ScaffoldRow[] {
+function scaffoldRows(runs: LoadedRun[], failed: number[], variant: string): ScaffoldRow[] {
   return lrsOf(runs).map((lr) => {
     const values = (variant: string) =>
       variantRuns(runs, variant, lr)
         .filter((r) => r.summary.status === 'completed')
         .map((r) => finite(lastRow(r)?.scaffold_share))
         .filter((v): v is number => v !== null);
-    const [qkv, qv] = [values('qkv'), values('qv')];
+    const [qkv, qv] = [values(BASELINE), values(variant)];
     return {
       lr,
       qkv: qkv.length ? meanOf(qkv) : null,
@@ -393,7 +418,7 @@ function scaffoldRows(runs: LoadedRun[], failed: number[]): ScaffoldRow[] {
   });
 }
 
-function scaleClaim(runs: LoadedRun[], label: string): Omit<ClaimResult, 'id' | 'claim' | 'section'> {
+function scaleClaim(runs: LoadedRun[], label: string, compared: string): Omit<ClaimResult, 'id' | 'claim' | 'section'> {
   const scales = [...new Set(runs.map((r) => r.config.model.inputScale ?? 1))].sort((p, q) => p - q);
   const lrs = [...new Set(runs.map((r) => r.config.train.lr))].sort((p, q) => p - q);
   const notes: string[] = [];
@@ -401,7 +426,7 @@ function scaleClaim(runs: LoadedRun[], label: string): Omit<ClaimResult, 'id' | 
   if (scales.length >= 2) {
     for (const lr of lrs) {
       const perSeed = (variant: string) => {
-        const mine = runs.filter((r) => r.config.model.attention === variant && r.config.train.lr === lr);
+        const mine = runs.filter((r) => variantOf(r) === variant && r.config.train.lr === lr);
         const seeds = [...new Set(mine.map((r) => r.config.train.seed))].sort((p, q) => p - q);
         const out: number[] = [];
         for (const seed of seeds) {
@@ -419,16 +444,16 @@ function scaleClaim(runs: LoadedRun[], label: string): Omit<ClaimResult, 'id' | 
         }
         return out;
       };
-      const stratum = { x: perSeed('qv'), y: perSeed('qkv') };
+      const stratum = { x: perSeed(compared), y: perSeed(BASELINE) };
       if (stratum.x.length && stratum.y.length) cells.push({ lr, stratum });
     }
   }
   const result = fromStrata(cells, SCALE_STATISTIC, 'ratio', label);
   const loss = (variant: string, s: number) => {
-    const xs = runs.filter((r) => r.config.model.attention === variant && (r.config.model.inputScale ?? 1) === s).map(finalLoss);
+    const xs = runs.filter((r) => variantOf(r) === variant && (r.config.model.inputScale ?? 1) === s).map(finalLoss);
     return { mean: meanOf(xs), std: stdOf(xs), n: xs.length };
   };
-  const by_scale = scales.map((scale) => ({ scale, qkv: loss('qkv', scale), qv: loss('qv', scale) }));
+  const by_scale = scales.map((scale) => ({ scale, qkv: loss(BASELINE, scale), qv: loss(compared, scale) }));
   if (!cells.length) notes.push('not measured: these runs hold no input-scale sweep with both variants at ≥ 2 scales (`qkv-lab claims` runs one)');
   if (lrs.some((lr) => lr !== SCALE_LR)) notes.push(`the scale sweep ran at lr ${lrs.join(', ')}; the definitions fix lr ${SCALE_LR}`);
   return { ...result, ...pending(result), secondary: null, by_scale, ...(notes.length ? { note: notes.join('; ') } : {}) };

@@ -31,26 +31,29 @@ function effectText(s: { effect: number; ci95: [number, number] | null; effect_k
 
 const lrList = (lrs: number[]) => lrs.map((lr) => `lr ${lr}`).join(', ');
 
+/** The compared variant as the tables name it: QV for the seed's keyless attention, else the variant's own name. */
+const shown = (variant: string) => (variant === 'qv' ? 'QV' : variant);
+
 /** The verdict cell in words, naming where each direction holds for a mixed verdict. */
-export function verdictText(c: ClaimResult): string {
-  if (c.verdict === 'mixed') return `**mixed**: QV above QKV at ${lrList(c.claimed_lrs)}, below at ${lrList(c.opposite_lrs)}`;
+export function verdictText(c: ClaimResult, V = 'QV'): string {
+  if (c.verdict === 'mixed') return `**mixed**: ${V} above QKV at ${lrList(c.claimed_lrs)}, below at ${lrList(c.opposite_lrs)}`;
   if (c.verdict === 'inconsistent') return '**inconsistent**: the rank test is significant, but the mean effect points the other way';
   return `**${c.verdict}**`;
 }
 
-function mainTable(claims: ClaimResult[]): string[] {
+function mainTable(claims: ClaimResult[], V: string): string[] {
   const out = [
-    "| claim (the seed's words) | statistic | QKV | QV | effect QV vs QKV [95% CI] | p | p (Holm) | verdict | where |",
+    `| claim (the seed's words) | statistic | QKV | ${V} | effect ${V} vs QKV [95% CI] | p | p (Holm) | verdict | where |`,
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of claims) {
     out.push(
-      `| \`${c.id}\`: “${c.claim}” | ${c.statistic} | ${num(c.qkv)} | ${num(c.qv)} | ${effectText(c)} | ${pval(c.p)} | ${pval(c.p_holm)} | ${verdictText(c)} | ${c.where || ''} |`,
+      `| \`${c.id}\`: “${c.claim}” | ${c.statistic} | ${num(c.qkv)} | ${num(c.qv)} | ${effectText(c)} | ${pval(c.p)} | ${pval(c.p_holm)} | ${verdictText(c, V)} | ${c.where || ''} |`,
     );
     if (c.own)
       out.push(
-        `| ↳ part of the claim | QV's own ρ above 0 (stratified exact signed-rank) | | ${num(c.own.qv.mean)} | | ${pval(c.own.qv.p)} | | | |`,
-        `| ↳ part of the claim | QV's ρ above QKV's (stratified exact Mann–Whitney) | | | | ${pval(c.p_difference)} | | | |`,
+        `| ↳ part of the claim | ${V}'s own ρ above 0 (stratified exact signed-rank) | | ${num(c.own.qv.mean)} | | ${pval(c.own.qv.p)} | | | |`,
+        `| ↳ part of the claim | ${V}'s ρ above QKV's (stratified exact Mann–Whitney) | | | | ${pval(c.p_difference)} | | | |`,
         `| ↳ beside it | QKV's own ρ above 0 (the same test) | ${num(c.own.qkv.mean)} | | | ${pval(c.own.qkv.p)} | | | |`,
       );
     if (c.secondary)
@@ -63,17 +66,17 @@ function mainTable(claims: ClaimResult[]): string[] {
 
 const ownText = (t: OwnTest | undefined) => (t ? `${num(t.mean)} (p ${pval(t.p)})` : '');
 
-function perLrRows(id: string, s: StatisticResult): string[] {
+function perLrRows(id: string, s: StatisticResult, V: string): string[] {
   return s.by_lr.map(
     (c: CellResult) =>
-      `| \`${id}\` | ${s.statistic} | ${c.lr}${c.failed ? ' (training failed: left out)' : ''} | ${num(c.qkv)} (${c.n_qkv}) | ${num(c.qv)} (${c.n_qv}) | ${effectText({ ...c, effect_kind: s.effect_kind })} | ${pval(c.p)} | ${pval(c.p_opposite)} | ${c.own ? `QKV ${ownText(c.own.qkv)}; QV ${ownText(c.own.qv)}` : ''} |`,
+      `| \`${id}\` | ${s.statistic} | ${c.lr}${c.failed ? ' (training failed: left out)' : ''} | ${num(c.qkv)} (${c.n_qkv}) | ${num(c.qv)} (${c.n_qv}) | ${effectText({ ...c, effect_kind: s.effect_kind })} | ${pval(c.p)} | ${pval(c.p_opposite)} | ${c.own ? `QKV ${ownText(c.own.qkv)}; ${V} ${ownText(c.own.qv)}` : ''} |`,
   );
 }
 
 /** Which learning rates the failed-stratum rule left out, and the median accuracies it read. */
 function failedText(s: SeriesClaims): string[] {
   if (!s.accuracy.length) return [];
-  const acc = s.accuracy.map((a) => `lr ${a.lr}: QKV ${num(a.qkv, 2)}, QV ${num(a.qv, 2)}`).join('; ');
+  const acc = s.accuracy.map((a) => `lr ${a.lr}: QKV ${num(a.qkv, 2)}, ${shown(s.variant)} ${num(a.qv, 2)}`).join('; ');
   const head = s.failed_lrs.length
     ? `Training failed at ${lrList(s.failed_lrs)} (a variant's median final eval accuracy below ${FAILED_ACCURACY}): those rows stay in the per-LR table, marked, and are left out of the attention claims' tests and effects.`
     : `No learning rate failed (every variant's median final eval accuracy is at least ${FAILED_ACCURACY}), so every learning rate counts.`;
@@ -86,7 +89,7 @@ function scaffoldTable(s: SeriesClaims): string[] {
   const out = [
     "Self/scaffold attention share: the query's final attention on positions that hold no task content (the query slot itself, output slots), mean over seeds. Not a claim: it is what the claims' candidates leave out.",
     '',
-    '| lr | QKV (runs) | QV (runs) |',
+    `| lr | QKV (runs) | ${shown(s.variant)} (runs) |`,
     '|---|---|---|',
   ];
   for (const r of s.scaffold)
@@ -97,8 +100,9 @@ function scaffoldTable(s: SeriesClaims): string[] {
 }
 
 function seriesBlock(s: SeriesClaims, heading: string): string[] {
+  const V = shown(s.variant);
   const out: string[] = [heading, ''];
-  out.push(...mainTable(s.claims), '');
+  out.push(...mainTable(s.claims, V), '');
   out.push(...failedText(s));
   for (const c of s.claims) if (c.note) out.push(`- \`${c.id}\`: ${c.note}.`);
   if (s.claims.some((c) => c.note)) out.push('');
@@ -106,12 +110,12 @@ function seriesBlock(s: SeriesClaims, heading: string): string[] {
   out.push(...scaffoldTable(s));
   out.push('<details><summary>Every statistic at every learning rate</summary>', '');
   out.push(
-    '| claim | statistic | lr | QKV mean (seeds) | QV mean (seeds) | effect [95% CI] | p (QV above) | p (QV below) | own value against 0 |',
+    `| claim | statistic | lr | QKV mean (seeds) | ${V} mean (seeds) | effect [95% CI] | p (${V} above) | p (${V} below) | own value against 0 |`,
     '|---|---|---|---|---|---|---|---|---|',
   );
   for (const c of s.claims) {
-    out.push(...perLrRows(c.id, c));
-    if (c.secondary) out.push(...perLrRows(c.id, c.secondary));
+    out.push(...perLrRows(c.id, c, V));
+    if (c.secondary) out.push(...perLrRows(c.id, c.secondary, V));
   }
   const scale = s.claims.find((c) => c.by_scale?.length);
   if (scale?.by_scale) {
@@ -119,7 +123,7 @@ function seriesBlock(s: SeriesClaims, heading: string): string[] {
       '',
       `Final eval loss per input scale (the scale sweep; the definitions fix lr ${SCALE_LR}):`,
       '',
-      '| input scale | QKV (mean ± std, runs) | QV (mean ± std, runs) |',
+      `| input scale | QKV (mean ± std, runs) | ${V} (mean ± std, runs) |`,
       '|---|---|---|',
     );
     for (const b of scale.by_scale)
@@ -146,7 +150,7 @@ export function claimsMarkdown(series: SeriesClaims[], charts: { title: string; 
   const out: string[] = ["## The seed's claims, each on its own statistic", ''];
   out.push(
     `The seed document ([${SEED_FILE}](${SEED_FILE}), sections 5 and 6) makes four claims against keyless Q–V attention. Each is tested on a statistic fixed in [${METRICS_FILE}](${METRICS_FILE}); every claim says QV is above QKV. The attention statistics count only positions that hold task content (memory slots, input tokens): the query's attention to itself is reported on its own, below the table (definition changed on 2026-12-02; METRICS.md keeps the old one).`,
-    "Per learning rate, per seed, never pooled over learning rates: p is the stratified exact Mann–Whitney test over the learning rates that count (one-sided), p (Holm) corrects it across the claims, and the effect is the QV/QKV ratio (×) or the QV − QKV difference of the learning-rate-averaged means, with a seeded 95% bootstrap interval over seeds. Learning rates where training failed are shown and left out of the attention claims. Value-norm dominance also needs QV's own ρ above 0.",
+    "Per learning rate, per seed, never pooled over learning rates: p is the stratified exact Mann–Whitney test over the learning rates that count (one-sided), p (Holm) corrects it across the claims, and the effect is the QV/QKV ratio (×) or the QV − QKV difference of the learning-rate-averaged means, with a seeded 95% bootstrap interval over seeds. Learning rates where training failed are shown and left out of the attention claims. Value-norm dominance also needs QV's own ρ above 0. Any further variant (qx, qq, QK-norm) is put to the same four tests against QKV, each variant its own Holm family.",
     'A verdict is **supported** or **contradicted** only at Holm-adjusted p < 0.05 *and* with the point effect pointing the same way; a significant test whose effect points the other way is **inconsistent**. **mixed** means the direction is significant both ways at different learning rates, and **not shown** that the data do not decide it. The headline stability verdict stays LR sensitivity.',
     '',
   );
@@ -166,7 +170,8 @@ export function claimsJson(series: SeriesClaims[]) {
       id: c.id,
       claim: c.claim,
       statistic: c.statistic,
-      direction: 'qv > qkv',
+      variant: s.variant,
+      direction: `${s.variant} > qkv`,
       effect_kind: c.effect_kind,
       qkv: c.qkv,
       qv: c.qv,

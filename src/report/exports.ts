@@ -6,11 +6,11 @@
 import { relative, join, sep } from 'node:path';
 import { createObjectCsvStringifier } from 'csv-writer';
 import { writeFileAtomic } from '../files/atomic.js';
-import { flatten } from './analyse.js';
+import { flatten, variantOf } from './analyse.js';
 import type { LoadedRun } from './collect.js';
 
 /** On every row of both files: which run it is. `train.lr` is the run's configured rate; metrics' `lr` is the rate in force at that step. */
-export const IDENTITY_COLUMNS = ['dir', 'variant', 'train.lr', 'train.seed'] as const;
+export const IDENTITY_COLUMNS = ['dir', 'variant', 'attention', 'qk_norm', 'train.lr', 'train.seed'] as const;
 /** Summary fields already in the identity columns under their config names. */
 const DUPLICATES = new Set(['attention', 'lr', 'seed']);
 
@@ -40,7 +40,9 @@ function toCsv(columns: string[], rows: Record<string, unknown>[]): string {
 function runId(run: LoadedRun, outDir: string): Record<string, unknown> {
   return {
     dir: relative(outDir, run.dir).split(sep).join('/'),
-    variant: run.config.model.attention,
+    variant: variantOf(run),
+    attention: run.config.model.attention,
+    qk_norm: run.config.model.qkNorm,
     'train.lr': run.config.train.lr,
     'train.seed': run.config.train.seed,
   };

@@ -5,6 +5,7 @@ import { formatNumber } from './format.js';
 import { besideVerdict, leftOutSection, type LeftOut } from './leftOut.js';
 import { CITATIONS } from './references.js';
 import { seedCountWarning } from './power.js';
+import { variantIsolates as isolates } from '../model/schema.js';
 
 const num = formatNumber;
 const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
@@ -48,6 +49,7 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
       `| ${v.variant} | ${pm(v.sensMean, v.sensStd)} | ${v.sensitivity.map((x) => `s${x.seed}: ${num(x.value)}`).join(', ') || 'n/a'} | ${v.diverged} |`,
     );
   }
+  out.push(...variantTable(s));
   out.push('', '### Per learning rate', '');
   out.push(
     '| variant | lr | runs | final eval loss (mean ± std over seeds) | final eval acc | spikes / run | roughness | steps to 95% (runs reaching) | diverged |',
@@ -84,6 +86,28 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
     );
   }
   out.push('');
+  return out;
+}
+
+/**
+ * Every variant against qkv on per-seed LR sensitivity, Holm across the variants: shown when there is more to
+ * compare than the headline qv (the headline verdict above stays qv against qkv).
+ */
+function variantTable(s: SeriesAnalysis): string[] {
+  if (!s.againstBaseline.some((c) => c.variant !== 'qv')) return [];
+  const out = [
+    '',
+    '### Every variant against QKV',
+    '',
+    "Each variant's per-seed LR sensitivity against QKV's: the ratio of means, the one-sided exact Mann–Whitney test (variant less stable), and Holm across the variants of this series.",
+    '',
+    '| variant | what it isolates | LR sensitivity ratio vs QKV | U | p | p (Holm) | reading |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const c of s.againstBaseline) {
+    const reading = c.p_holm < ALPHA ? (c.ratio > 1 ? '**less stable than QKV**' : '**inconsistent**: significant, ratio ≤ 1') : 'not shown';
+    out.push(`| ${c.variant} | ${isolates(c.variant)} | ${num(c.ratio)} | ${c.u} | ${pval(c.p)} | ${pval(c.p_holm)} | ${reading} |`);
+  }
   return out;
 }
 

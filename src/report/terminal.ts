@@ -48,6 +48,11 @@ export function summaryLines(a: Analysis): string[] {
     for (const v of s.variants)
       out.push(`${v.variant}: LR sensitivity ${n(v.sensMean)} ± ${n(v.sensStd)} over ${v.sensitivity.length} seeds; ${v.diverged} diverged`);
     out.push(verdictSentence(s).replace(/\*\*/g, ''));
+    if (s.againstBaseline.some((c) => c.variant !== 'qv'))
+      for (const c of s.againstBaseline)
+        out.push(
+          `  ${c.variant} vs qkv: LR sensitivity ratio ${n(c.ratio)}, p ${n(c.p)}, p_holm ${n(c.p_holm)}${c.p_holm < 0.05 && c.ratio > 1 ? ' (less stable)' : ''}`,
+        );
   }
   return out;
 }

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { loadConfigFile, validate } from '../config.js';
 import { UserError } from '../errors.js';
 import { SCALE_LR } from '../report/claims.js';
-import { planSweep, type SweepPlan } from './plan.js';
+import { planSweep, comparesQkvWithQv, type SweepPlan } from './plan.js';
 
 const scaleSchema = z
   .object({
@@ -28,9 +28,8 @@ export function loadClaimsPlan(path: string, sets: readonly string[], seeds?: re
   const lr = planSweep(sweep, path, sets, seeds);
   const lrs = lr.grid['train.lr'];
   if (!lrs || lrs.length < 2) throw new UserError(`${path}: the claims measure LR sensitivity, so grid.train.lr must list at least 2 learning rates`);
-  const attention = lr.grid['model.attention'];
-  if (!attention || !attention.includes('qkv') || !attention.includes('qv'))
-    throw new UserError(`${path}: the claims compare variants, so grid.model.attention must list qkv and qv`);
+  if (!comparesQkvWithQv(lr))
+    throw new UserError(`${path}: the claims compare variants, so grid.model.attention (or model.variant) must list qkv and qv`);
   if ('model.inputScale' in lr.grid)
     throw new UserError(`${path}: grid.model.inputScale belongs in scale.values, which the scale sweep runs at one learning rate`);
   if (new Set(scale.values).size !== scale.values.length)

@@ -6,6 +6,8 @@ import { dirname, resolve, join } from 'node:path';
 import { z } from 'zod';
 import { loadConfigFile, applyOverrides, setPath, validate, configSchema, shapeKey, type Config } from '../config.js';
 import { UserError } from '../errors.js';
+import { closest } from 'fastest-levenshtein';
+import { VARIANTS, variantLabel } from '../model/schema.js';
 
 const scalar = z.union([z.number(), z.string(), z.boolean()]);
 
@@ -60,7 +62,7 @@ export function planSweep(values: Record<string, unknown>, path: string, sets: r
   const short = shortNames(keys);
   for (const combo of cartesian(keys.map((k) => raw.grid[k]))) {
     const values = structuredClone(withSets);
-    keys.forEach((k, i) => setPath(values, k, combo[i], 'grid'));
+    keys.forEach((k, i) => (k === VARIANT_KEY ? setVariant(values, combo[i], path) : setPath(values, k, combo[i], 'grid')));
     let config: Config;
     try {
       config = validate(configSchema, values);
@@ -70,6 +72,29 @@ export function planSweep(values: Record<string, unknown>, path: string, sets: r
     runs.push({ name: keys.map((k, i) => `${short[i]}-${combo[i]}`).join('_'), config });
   }
   return { name: raw.name, grid: raw.grid, runs };
+}
+
+/**
+ * A grid key for studies whose variants are not a full product: `model.variant: [qkv, qv, qx, qq, qkv+qknorm]`
+ * sets model.attention and model.qkNorm together, so QK-norm can go with some attentions only.
+ */
+export const VARIANT_KEY = 'model.variant';
+
+function setVariant(values: Record<string, unknown>, label: unknown, path: string): void {
+  const [attention, norm, ...rest] = String(label).split('+');
+  const names = Object.keys(VARIANTS);
+  if (!names.includes(attention) || rest.length || (norm !== undefined && norm !== 'qknorm')) {
+    const valid = [...names, ...names.map((n) => `${n}+qknorm`)];
+    throw new UserError(`${path}: grid.${VARIANT_KEY} lists '${label}', not a variant; did you mean '${closest(String(label), valid)}'?`);
+  }
+  setPath(values, 'model.attention', attention, 'grid');
+  setPath(values, 'model.qkNorm', norm !== undefined, 'grid');
+}
+
+/** Whether the plan compares qkv with qv (by model.attention or model.variant), as the verdict needs. */
+export function comparesQkvWithQv(plan: SweepPlan): boolean {
+  const labels = new Set(plan.runs.map((r) => variantLabel(r.config.model)));
+  return labels.has('qkv') && labels.has('qv');
 }
 
 /** The last segment of each key, or the whole path where two keys would share it. */

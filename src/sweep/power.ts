@@ -2,8 +2,9 @@
 import { flatten, seriesLabel } from '../report/analyse.js';
 import { seedCountWarning } from '../report/power.js';
 import type { PlannedRun } from './plan.js';
+import { variantLabel } from '../model/schema.js';
 
-const WITHIN_SERIES = new Set(['name', 'train.seed', 'train.lr', 'model.attention']);
+const WITHIN_SERIES = new Set(['name', 'train.seed', 'train.lr', 'model.attention', 'model.qkNorm']);
 
 /** One warning per series (runs alike but for seed, lr and attention) whose QV vs QKV seed counts cannot reach p < 0.05. */
 export function seedCountWarnings(runs: PlannedRun[]): string[] {
@@ -14,7 +15,7 @@ export function seedCountWarnings(runs: PlannedRun[]): string[] {
   runs.forEach((run, i) => {
     const label = seriesLabel(flat[i], differing);
     const entry = series.get(label) ?? { qv: new Set<number>(), qkv: new Set<number>() };
-    const variant = run.config.model.attention;
+    const variant = variantLabel(run.config.model);
     if (variant === 'qv' || variant === 'qkv') entry[variant].add(run.config.train.seed);
     series.set(label, entry);
   });

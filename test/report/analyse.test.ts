@@ -93,3 +93,41 @@ describe('analyse', () => {
     expect(md).toMatch(/lr 0\.01: QKV 300 \(3\/3 runs\) vs QV 700 \(3\/3 runs\)/);
   });
 });
+
+describe('more than two variants', () => {
+  // Two LRs, three seeds; qkv sensitivity 0.3 + 0.01·s, qx the same plus 1 (all above), qkv+qknorm the same minus 0.1.
+  const vrun = (attention: 'qkv' | 'qv' | 'qx', qkNorm: boolean, lr: number, seed: number, loss: number): LoadedRun => ({
+    dir: `${attention}${qkNorm ? '+n' : ''}-${lr}-${seed}`,
+    config: resolveConfig({ model: { attention, qkNorm }, train: { lr, seed } }),
+    summary: { status: 'completed', init_eval_loss: 9, final_eval_loss: loss, final_eval_acc: 1, steps_to_acc: null, spikes: 0, roughness: 0 },
+    rows: [{ step: 2000, attn_entropy_norm: 0.2 }],
+    attention: null,
+  });
+  const runs = [0, 1, 2].flatMap((s) => [
+    vrun('qkv', false, 0.01, s, 0.1),
+    vrun('qkv', false, 0.1, s, 0.7 + 0.02 * s), // sensitivity (0.6 + .02s)/2 = 0.3 + .01s
+    vrun('qv', false, 0.01, s, 0.1),
+    vrun('qv', false, 0.1, s, 0.8 + 0.02 * s), // 0.35 + .01s: above every qkv seed but one pair
+    vrun('qx', false, 0.01, s, 0.1),
+    vrun('qx', false, 0.1, s, 2.7 + 0.02 * s), // 1.3 + .01s
+    vrun('qkv', true, 0.01, s, 0.1),
+    vrun('qkv', true, 0.1, s, 0.5 + 0.02 * s), // 0.2 + .01s
+  ]);
+
+  it('keeps qv against qkv as the headline, and compares every other variant with qkv, Holm across them', () => {
+    const a = analyse(runs);
+    expect(a.series).toHaveLength(1); // qkNorm varies within the series, like the attention
+    const s = a.series[0];
+    expect(s.variants.map((v) => v.variant)).toEqual(['qkv', 'qkv+qknorm', 'qv', 'qx']);
+    expect(s.verdict!.ratio).toBeCloseTo(0.36 / 0.31, 12);
+    const byVariant = Object.fromEntries(s.againstBaseline.map((c) => [c.variant, c]));
+    expect(Object.keys(byVariant).sort()).toEqual(['qkv+qknorm', 'qv', 'qx']);
+    expect(byVariant.qx.ratio).toBeCloseTo(1.31 / 0.31, 12);
+    expect(byVariant.qx.p).toBeCloseTo(1 / 20, 12); // every qx seed above every qkv seed: 1/C(6, 3)
+    expect(byVariant.qx.p_holm).toBeCloseTo(3 / 20, 12); // the smallest of three p values, × 3
+    expect(byVariant['qkv+qknorm'].p).toBe(1);
+    const md = reportMarkdown('t', a, []);
+    expect(md).toContain('### Every variant against QKV');
+    expect(md).toContain('| qx | no key projection, matching not tied to values | 4.23 |');
+  });
+});

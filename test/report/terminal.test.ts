@@ -46,7 +46,17 @@ describe('summaryLines', () => {
       common: {},
       differing: {},
       warnings: [],
-      series: [{ label: '', settings: {}, dModel: 8, verdict: null, entropy: null, variants: [variant('qkv', 1720, 5), variant('qv', 1810, 2)] }],
+      series: [
+        {
+          label: '',
+          settings: {},
+          dModel: 8,
+          verdict: null,
+          entropy: null,
+          variants: [variant('qkv', 1720, 5), variant('qv', 1810, 2)],
+          againstBaseline: [],
+        },
+      ],
     };
     const text = summaryLines(a).join('\n');
     expect(text).toContain('1720 (5/5)');

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSweep, groupRuns, spreadOver, shardRuns, resolveShard, MAX_GROUP, type PlannedRun } from '../../src/sweep/plan.js';
+import { planSweep, comparesQkvWithQv } from '../../src/sweep/plan.js';
 import { UserError } from '../../src/errors.js';
 
 // Created at load time: describe blocks below plan sweeps while the tests are collected.
@@ -392,5 +393,23 @@ describe('resolveShard', () => {
 
   it('--shards N with no index from anywhere is a UserError', () => {
     expectUserError(() => resolveShard(undefined, 4, none), /--shards/);
+  });
+});
+
+describe('grid key model.variant', () => {
+  it('sets model.attention and model.qkNorm together, so QK-norm can go with some attentions only', () => {
+    const plan = planSweep({ name: 'm', base: {}, grid: { 'model.variant': ['qkv', 'qx', 'qv+qknorm'] } }, '/x/m.yaml', []);
+    expect(plan.runs.map((r) => [r.config.model.attention, r.config.model.qkNorm])).toEqual([
+      ['qkv', false],
+      ['qx', false],
+      ['qv', true],
+    ]);
+    expect(comparesQkvWithQv(plan)).toBe(false); // qv only with QK-norm: no plain qv to compare
+  });
+
+  it('refuses a label that is not a variant, naming the closest', () => {
+    expect(() => planSweep({ name: 'm', base: {}, grid: { 'model.variant': ['qkv', 'qv+qknrm'] } }, '/x/m.yaml', [])).toThrow(
+      /grid\.model\.variant lists 'qv\+qknrm', not a variant; did you mean 'qv\+qknorm'\?/,
+    );
   });
 });
