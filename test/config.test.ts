@@ -137,12 +137,12 @@ describe('errors name the key path, on one line', () => {
     expect(userError(() => resolveConfig({}, ['model.attention=qqq']))).toMatch(/did you mean 'qq'\?$/);
   });
 
-  it('model.qkNorm must be a boolean, and the fused kernel is refused for QK-norm before training', () => {
+  it('model.qkNorm must be a boolean; a kernel that cannot compute the model is refused before training', () => {
     expect(userError(() => resolveConfig({}, ['model.qkNorm=yes']))).toMatch(/^config key 'model\.qkNorm': .*boolean/);
-    expect(userError(() => resolveConfig({}, ['model.qkNorm=true', 'train.kernel=fused']))).toMatch(
-      /^config key 'train\.kernel': 'fused' cannot compute model\.qkNorm/,
+    expect(resolveConfig({}, ['model.qkNorm=true', 'train.kernel=fused']).model.qkNorm).toBe(true);
+    expect(userError(() => resolveConfig({}, ['model.layers=2', 'train.kernel=fused']))).toMatch(
+      /^config key 'train\.kernel': 'fused' cannot compute 2 layers/,
     );
-    expect(resolveConfig({}, ['model.qkNorm=true']).model.qkNorm).toBe(true); // auto takes the tfjs graph
   });
 
   it('dModel not divisible by heads', () => {

@@ -24,6 +24,10 @@
  * the projected tables table·M_h and pos·M_h, computed once per step. Backward runs the same way in
  * reverse, and the gradients of the projected tables are turned into those of W_Q, W_K, W_V once per step.
  *
+ * The variant only changes M_h's second factor (keyWeights: W_K, W_V, W_Q or the identity). QK-norm makes the
+ * score nonlinear in x, so with it the scores take an explicit path at the end of this file (keys projected per
+ * example, RMS-normed, then matched); the values stay regrouped, since they are never normed.
+ *
  * Numbers are computed in float64 and stored in float32, so results equal the float32 tfjs graph to
  * rounding, not bit for bit. Every function here is deterministic.
  */
@@ -119,6 +123,32 @@ interface Ctx {
   gRows: Float64Array; // per supervised row of the batch, for the outer-product gradients
   lossSum: number;
   correct: number;
+  /** QK-norm: the explicit score path (qkNormScores / qkNormBackward) instead of the regrouped one. */
+  norm: QkNormStage | null;
+}
+
+/**
+ * QK-norm's stage: scores from explicitly projected, RMS-normed queries and keys, since the normed score is no
+ * longer bilinear in x and cannot be regrouped. Values stay on the regrouped path (x̄ · W_V), as they are never normed.
+ */
+interface QkNormStage {
+  wq: Float32Array; // [R, d, d] W_Q
+  wk: Float32Array; // [R, d, d] the variant's key projection (W_K, W_V, W_Q or the identity)
+  gainQ: Float32Array; // [R, 1, d]
+  gainK: Float32Array;
+  q: Float64Array; // [H, S, dh] raw queries of the current example
+  rq: Float64Array; // [H, S] their RMS
+  qh: Float64Array; // [H, S, dh] normed queries (gain applied)
+  k: Float64Array; // [H, N, dh] raw keys of the current example
+  rk: Float64Array; // [H, N]
+  kh: Float64Array; // [H, N, dh]
+  gkh: Float64Array; // [H, N, dh] ∂loss/∂k̂, summed over the example's rows
+  gwq: Float64Array; // [d, d] per-run accumulators
+  gwk: Float64Array;
+  ggainQ: Float64Array; // [d]
+  ggainK: Float64Array;
+  gz: Float64Array; // [dh] scratch: ∂ of the raw query or key
+  gup: Float64Array; // [dh] scratch: ∂ of the normed query
 }
 
 /**
@@ -208,6 +238,27 @@ export class FusedModel {
       gRows: f64(0),
       lossSum: 0,
       correct: 0,
+      norm: cfg.qkNorm
+        ? {
+            wq: none,
+            wk: none,
+            gainQ: none,
+            gainK: none,
+            q: f64(H * S * (d / H)),
+            rq: f64(H * S),
+            qh: f64(H * S * (d / H)),
+            k: f64(H * N * (d / H)),
+            rk: f64(H * N),
+            kh: f64(H * N * (d / H)),
+            gkh: f64(H * N * (d / H)),
+            gwq: f64(d * d),
+            gwk: f64(d * d),
+            ggainQ: f64(d),
+            ggainK: f64(d),
+            gz: f64(d / H),
+            gup: f64(d / H),
+          }
+        : null,
     };
   }
 
@@ -267,8 +318,15 @@ export class FusedModel {
     c.correct = 0;
     const wq = param(params, 'layer0/attn/w_q');
     const wm = this.keyWeights(params);
+    if (c.norm) {
+      c.norm.wq = wq;
+      c.norm.wk = wm;
+      c.norm.gainQ = param(params, 'layer0/attn/q_norm');
+      c.norm.gainK = param(params, 'layer0/attn/k_norm');
+      if (backward) for (const a of [c.norm.gwq, c.norm.gwk, c.norm.ggainQ, c.norm.ggainK]) a.fill(0);
+    }
     const m = this.m;
-    for (let h = 0; h < H; h++) {
+    for (let h = 0; h < H && !c.norm; h++) {
       for (let i = 0; i < d; i++) {
         for (let j = 0; j < d; j++) {
           let acc = 0;
@@ -383,6 +441,17 @@ export class FusedModel {
         }
       }
     }
+    if (c.norm) {
+      // The explicit path's W_Q and key-projection gradients (the M_h path above contributed zeros).
+      for (let i = 0; i < d * d; i++) {
+        gwq[wAt + i] += c.norm.gwq[i];
+        gwm[wAt + i] += c.norm.gwk[i];
+      }
+      for (let i = 0; i < d; i++) {
+        param(grads, 'layer0/attn/q_norm')[r * d + i] = c.norm.ggainQ[i];
+        param(grads, 'layer0/attn/k_norm')[r * d + i] = c.norm.ggainK[i];
+      }
+    }
     for (let i = 0; i < V * d; i++) param(grads, 'embed/table')[tAt + i] = gtable[i];
     param(grads, 'embed/pos').set(gpos, pAt);
     param(grads, 'layer0/ln/gamma').set(c.ggamma, r * d);
@@ -405,7 +474,7 @@ function projectRows(rows: Float32Array, rowsAt: number, n: number, m: Float64Ar
 function example(ctx: Ctx, b: number): void {
   const { d, H, dh, s, N, F, C, qStart, S, causal, scale, invRows, backward, r, B, table, pos, tAt, pAt, wv, wAt, gamma, beta, lnAt, unembed, uAt } =
     ctx;
-  const { tu, pu, feats, targets, weightsOut, logitsOut, inputsOut, x, u, xbar, p, a, y, z, cls, clsExp, g, gx, gxbar, gu, gp } = ctx;
+  const { tu, pu, feats, targets, weightsOut, logitsOut, inputsOut, x, u, xbar, p, a, y, z, cls, clsExp, g, gx, gxbar, gu, gp, norm } = ctx;
   const { gtu, gpu, gtable, gpos, ggamma, gbeta, zRows, gclsRows, xbarRows, gRows } = ctx;
   const V = tu.length / (H * d);
   const fAt = b * N * F;
@@ -433,27 +502,32 @@ function example(ctx: Ctx, b: number): void {
   }
   if (inputsOut !== null) inputsOut.set(x, (r * B + b) * N * d);
   if (backward) gx.fill(0);
+  if (norm !== null) qkNormKeys(ctx, norm);
 
   for (let i = 0; i < S; i++) {
     const t = qStart + i;
     const visible = causal ? t + 1 : N;
     for (let c = 0; c < d; c++) y[c] = x[t * d + c]; // the residual input
     for (let h = 0; h < H; h++) {
-      // u = x_t · M_h, as a sum of projected rows.
       const uh = (h * S + i) * d;
-      for (let c = 0; c < d; c++) u[uh + c] = pu[(h * N + t) * d + c];
-      for (let f = 0; f < F; f++) {
-        const at = (h * V + feats[fAt + t * F + f]) * d;
-        for (let c = 0; c < d; c++) u[uh + c] += tu[at + c];
-      }
-      for (let c = 0; c < d; c++) u[uh + c] *= s;
-      // Scores, softmax over the visible keys, and x̄ = Σ_j p_j x_j.
       let max = -Infinity;
-      for (let j = 0; j < visible; j++) {
-        let dot = 0;
-        for (let c = 0; c < d; c++) dot += u[uh + c] * x[j * d + c];
-        a[j] = dot * scale;
-        if (a[j] > max) max = a[j];
+      if (norm !== null) {
+        max = qkNormScores(ctx, norm, h, i, t, visible);
+      } else {
+        // u = x_t · M_h, as a sum of projected rows.
+        for (let c = 0; c < d; c++) u[uh + c] = pu[(h * N + t) * d + c];
+        for (let f = 0; f < F; f++) {
+          const at = (h * V + feats[fAt + t * F + f]) * d;
+          for (let c = 0; c < d; c++) u[uh + c] += tu[at + c];
+        }
+        for (let c = 0; c < d; c++) u[uh + c] *= s;
+        // Scores, softmax over the visible keys, and x̄ = Σ_j p_j x_j.
+        for (let j = 0; j < visible; j++) {
+          let dot = 0;
+          for (let c = 0; c < d; c++) dot += u[uh + c] * x[j * d + c];
+          a[j] = dot * scale;
+          if (a[j] > max) max = a[j];
+        }
       }
       if (!(Math.abs(max) < F32_MAX)) ctx.lossSum = NaN; // float32 would have overflowed
       const pRow = (h * S + i) * N;
@@ -560,6 +634,15 @@ function example(ctx: Ctx, b: number): void {
         gp[j] = acc;
         dot += p[pRow + j] * acc;
       }
+      if (norm !== null) {
+        for (let j = 0; j < visible; j++) {
+          const pj = p[pRow + j];
+          a[j] = pj * (gp[j] - dot) * scale; // ∂loss/∂(q̂·k̂_j), kept in the scores' buffer
+          for (let c = 0; c < d; c++) gx[j * d + c] += pj * gxbar[c]; // the values' branch
+        }
+        qkNormRowBackward(ctx, norm, h, i, t, visible);
+        continue;
+      }
       gu.fill(0);
       for (let j = 0; j < visible; j++) {
         const pj = p[pRow + j];
@@ -578,6 +661,7 @@ function example(ctx: Ctx, b: number): void {
     }
   }
   if (!backward) return;
+  if (norm !== null) qkNormKeysBackward(ctx, norm);
   // x_j was s · (a sum of table rows + a position row).
   for (let j = 0; j < N; j++) {
     const xAt = j * d;
@@ -595,6 +679,128 @@ function example(ctx: Ctx, b: number): void {
         const gc = s * gx[xAt + c];
         gpos[xAt + c] += gc;
         for (let f = 0; f < F; f++) gtable[feats[fAt + j * F + f] * d + c] += gc;
+      }
+    }
+  }
+}
+
+// ---- QK-norm: the explicit score path -----------------------------------------------------------------------
+// q = x_t·W_Q,h   q̂ = g_Q,h ⊙ q / rms(q)   k_j = x_j·W_K,h   k̂_j = g_K,h ⊙ k_j / rms(k_j)   a_j = q̂·k̂_j / √dh
+// with rms(z) = √(mean(z²) + ε). RMSNorm's backward, for n = z / rms(z) and upstream gradient γ on g ⊙ n:
+//   ∂g = γ ⊙ n      ∂z = (γ ⊙ g − n · mean(γ ⊙ g ⊙ n)) / rms(z)
+
+const RMS_EPS = 1e-6; // as in model/attention.ts
+
+/** Raw keys, their RMS and the normed keys of every position and head of the current example. */
+function qkNormKeys(ctx: Ctx, n: QkNormStage): void {
+  const { d, H, dh, N, x, wAt, lnAt, backward } = ctx;
+  const { wk, gainK, k, rk, kh } = n;
+  for (let h = 0; h < H; h++) {
+    for (let j = 0; j < N; j++) {
+      const kAt = (h * N + j) * dh;
+      let sq = 0;
+      for (let e = 0; e < dh; e++) {
+        let acc = 0;
+        for (let c = 0; c < d; c++) acc += x[j * d + c] * wk[wAt + c * d + h * dh + e];
+        k[kAt + e] = acc;
+        sq += acc * acc;
+      }
+      const rms = Math.sqrt(sq / dh + RMS_EPS);
+      rk[h * N + j] = rms;
+      for (let e = 0; e < dh; e++) kh[kAt + e] = (gainK[lnAt + h * dh + e] * k[kAt + e]) / rms;
+    }
+  }
+  if (backward) n.gkh.fill(0);
+}
+
+/** Query row i (position t), head h: the normed query and its scores against the visible keys into ctx.a; returns their max. */
+function qkNormScores(ctx: Ctx, n: QkNormStage, h: number, i: number, t: number, visible: number): number {
+  const { d, dh, S, N, x, a, scale, wAt, lnAt } = ctx;
+  const { wq, gainQ, q, rq, qh, kh } = n;
+  const qAt = (h * S + i) * dh;
+  let sq = 0;
+  for (let e = 0; e < dh; e++) {
+    let acc = 0;
+    for (let c = 0; c < d; c++) acc += x[t * d + c] * wq[wAt + c * d + h * dh + e];
+    q[qAt + e] = acc;
+    sq += acc * acc;
+  }
+  const rms = Math.sqrt(sq / dh + RMS_EPS);
+  rq[h * S + i] = rms;
+  for (let e = 0; e < dh; e++) qh[qAt + e] = (gainQ[lnAt + h * dh + e] * q[qAt + e]) / rms;
+  let max = -Infinity;
+  for (let j = 0; j < visible; j++) {
+    let dot = 0;
+    for (let e = 0; e < dh; e++) dot += qh[qAt + e] * kh[(h * N + j) * dh + e];
+    a[j] = dot * scale;
+    if (a[j] > max) max = a[j];
+  }
+  return max;
+}
+
+/** RMSNorm backward for one vector z (from zAt, its rms r) and upstream γ (from upAt): adds ∂gain, writes ∂z to `out`. */
+function rmsBackward(
+  z: Float64Array,
+  zAt: number,
+  r: number,
+  up: Float64Array,
+  upAt: number,
+  gain: Float32Array,
+  gainAt: number,
+  ggain: Float64Array,
+  ggAt: number,
+  dh: number,
+  out: Float64Array,
+): void {
+  let mean = 0;
+  for (let e = 0; e < dh; e++) {
+    const nz = z[zAt + e] / r;
+    ggain[ggAt + e] += up[upAt + e] * nz;
+    mean += up[upAt + e] * gain[gainAt + e] * nz;
+  }
+  mean /= dh;
+  for (let e = 0; e < dh; e++) out[e] = (up[upAt + e] * gain[gainAt + e] - (z[zAt + e] / r) * mean) / r;
+}
+
+/** Row i, head h, with ∂loss/∂a_j in ctx.a: back through the score to the normed query (now) and keys (accumulated). */
+function qkNormRowBackward(ctx: Ctx, n: QkNormStage, h: number, i: number, t: number, visible: number): void {
+  const { d, dh, S, N, x, a, gx, wAt, lnAt } = ctx;
+  const { wq, gainQ, q, rq, qh, kh, gkh, gwq, ggainQ, gz, gup } = n;
+  const qAt = (h * S + i) * dh;
+  // ∂q̂ = Σ_j ∂a_j k̂_j now; ∂k̂_j += ∂a_j q̂, finished once every row has added its share.
+  for (let e = 0; e < dh; e++) {
+    let acc = 0;
+    for (let j = 0; j < visible; j++) acc += a[j] * kh[(h * N + j) * dh + e];
+    gup[e] = acc;
+  }
+  for (let j = 0; j < visible; j++) for (let e = 0; e < dh; e++) gkh[(h * N + j) * dh + e] += a[j] * qh[qAt + e];
+  rmsBackward(q, qAt, rq[h * S + i], gup, 0, gainQ, lnAt + h * dh, ggainQ, h * dh, dh, gz);
+  // q = x_t · W_Q,h
+  for (let c = 0; c < d; c++) {
+    let acc = 0;
+    for (let e = 0; e < dh; e++) {
+      gwq[c * d + h * dh + e] += x[t * d + c] * gz[e];
+      acc += wq[wAt + c * d + h * dh + e] * gz[e];
+    }
+    gx[t * d + c] += acc;
+  }
+}
+
+/** After every row of the example: back through the keys' RMSNorm and projection, into the key weights and x_j. */
+function qkNormKeysBackward(ctx: Ctx, n: QkNormStage): void {
+  const { d, H, dh, N, x, gx, wAt, lnAt } = ctx;
+  const { wk, gainK, k, rk, gkh, gwk, ggainK, gz } = n;
+  for (let h = 0; h < H; h++) {
+    for (let j = 0; j < N; j++) {
+      const kAt = (h * N + j) * dh;
+      rmsBackward(k, kAt, rk[h * N + j], gkh, kAt, gainK, lnAt + h * dh, ggainK, h * dh, dh, gz);
+      for (let c = 0; c < d; c++) {
+        let acc = 0;
+        for (let e = 0; e < dh; e++) {
+          gwk[c * d + h * dh + e] += x[j * d + c] * gz[e];
+          acc += wk[wAt + c * d + h * dh + e] * gz[e];
+        }
+        gx[j * d + c] += acc;
       }
     }
   }

@@ -40,15 +40,14 @@ export function variantIsolates(label: string): string {
 }
 
 /**
- * Whether the fused typed-array kernel computes the model: one layer, any heads, any variant without QK-norm
- * (its regrouped algebra needs the score to be bilinear in x; QK-norm is not). Kept here, free of TensorFlow.js,
- * so config validation can ask.
+ * Whether the fused typed-array kernel computes the model: one layer, any heads, any variant, with or without
+ * QK-norm. Kept here, free of TensorFlow.js, so config validation can ask.
  */
-export function fusedSupports(cfg: Pick<ModelConfig, 'layers' | 'qkNorm'>): boolean {
-  return cfg.layers === 1 && !cfg.qkNorm;
+export function fusedSupports(cfg: Pick<ModelConfig, 'layers'>): boolean {
+  return cfg.layers === 1;
 }
 
 /** Why the fused kernel cannot compute a model, for the one-line error. */
-export function fusedRefusal(cfg: Pick<ModelConfig, 'layers' | 'qkNorm'>): string {
-  return cfg.qkNorm ? 'model.qkNorm (the score is no longer bilinear in x)' : `${cfg.layers} layers (it computes one)`;
+export function fusedRefusal(cfg: Pick<ModelConfig, 'layers'>): string {
+  return `${cfg.layers} layers (it computes one)`;
 }

@@ -95,6 +95,11 @@ const CASES: [string, AnyTask, Partial<ModelConfig>][] = [
   ['lookup, qq (shared query–key), 1 head', lookup, { attention: 'qq' }],
   ['lookup, qq, 2 heads, input scale 2', lookup, { attention: 'qq', heads: 2, inputScale: 2 }],
   ['copy (causal), qq, 2 heads', copy, { attention: 'qq', heads: 2 }],
+  ['lookup, qkv + QK-norm, 1 head', lookup, { attention: 'qkv', qkNorm: true }],
+  ['lookup, qv + QK-norm (values stay raw), 2 heads', lookup, { attention: 'qv', qkNorm: true, heads: 2 }],
+  ['copy (causal), qv + QK-norm, 1 head, input scale 2', copy, { attention: 'qv', qkNorm: true, inputScale: 2 }],
+  ['lookup, qx + QK-norm, 4 heads, d 16', lookup, { attention: 'qx', qkNorm: true, heads: 4, dModel: 16 }],
+  ['copy (causal), qq + QK-norm, 2 heads', copy, { attention: 'qq', qkNorm: true, heads: 2 }],
 ];
 
 describe('fused kernel against the tfjs graph', () => {
@@ -143,10 +148,9 @@ describe('fused kernel against the tfjs graph', () => {
     for (const [path, g] of gSecond) expect(Array.from(gBoth.get(path)!.subarray(g.length)), path).toEqual(Array.from(g));
   });
 
-  it('refuses more than one layer and QK-norm, which the tfjs graph computes instead', () => {
+  it('refuses more than one layer, which the tfjs graph computes instead', () => {
     expect(fusedSupports(modelSchema.parse({ layers: 2 }))).toBe(false);
     expect(() => new FusedModel(modelSchema.parse({ layers: 2 }), lookup.layout, 1)).toThrow(/one\)/);
-    expect(fusedSupports(modelSchema.parse({ attention: 'qv', qkNorm: true }))).toBe(false);
-    expect(() => new FusedModel(modelSchema.parse({ qkNorm: true }), lookup.layout, 1)).toThrow(/qkNorm/);
+    expect(fusedSupports(modelSchema.parse({ attention: 'qv', qkNorm: true }))).toBe(true);
   });
 });

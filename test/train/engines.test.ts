@@ -60,6 +60,8 @@ describe('fused and tfjs engines', () => {
     ['lookup, qx', lookup, modelSchema.parse({ attention: 'qx' })],
     ['lookup, qq, 2 heads', lookup, modelSchema.parse({ attention: 'qq', heads: 2 })],
     ['copy (causal), qq', copy, modelSchema.parse({ attention: 'qq' })],
+    ['lookup, qkv + QK-norm', lookup, modelSchema.parse({ attention: 'qkv', qkNorm: true })],
+    ['lookup, qv + QK-norm, 2 heads', lookup, modelSchema.parse({ attention: 'qv', qkNorm: true, heads: 2 })],
   ] as const)('%s: 30 steps log the same figures', async (_name, task, model) => {
     const fused = await train(task, model, 'fused');
     const graph = await train(task, model, 'tfjs');
