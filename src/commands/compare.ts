@@ -32,7 +32,17 @@ export function verdictJson(a: Analysis, runCount: number) {
     per_seed: Object.fromEntries(s.variants.map((v) => [v.variant, v.sensitivity])),
     entropy: s.entropy ? { lr: s.entropy.lr, ratio: s.entropy.ratio, p: s.entropy.p } : null,
     ...(s.againstBaseline.some((c) => c.variant !== 'qv')
-      ? { against_qkv: s.againstBaseline.map((c) => ({ variant: c.variant, ratio: c.ratio, u: c.u, p: c.p, p_holm: c.p_holm })) }
+      ? {
+          against_qkv: s.againstBaseline.map((c) => ({
+            variant: c.variant,
+            ratio: c.ratio,
+            u: c.u,
+            p: c.p,
+            p_holm: c.p_holm,
+            p_opposite: c.p_opposite,
+            p_holm_opposite: c.p_holm_opposite,
+          })),
+        }
       : {}),
   }));
   const holds = series.length > 0 && series.every((s) => s.holds);

@@ -51,10 +51,12 @@ export interface Comparison {
   qkv: number[];
 }
 
-/** One variant against qkv on per-seed LR sensitivity; Holm across the variants of a series. */
+/** One variant against qkv on per-seed LR sensitivity, both ways; Holm across the variants of a series, per direction. */
 export interface VariantComparison extends Comparison {
   variant: string;
-  p_holm: number;
+  p_holm: number; // less stable than qkv
+  p_opposite: number; // more stable than qkv
+  p_holm_opposite: number;
 }
 
 export interface SeriesAnalysis {
@@ -162,8 +164,22 @@ function againstBaseline(variants: VariantAnalysis[]): VariantComparison[] {
       base.sensitivity.map((s) => s.value),
     ),
   );
+  const opposite = others.map(
+    (v) =>
+      mannWhitneyGreater(
+        base.sensitivity.map((s) => s.value),
+        v.sensitivity.map((s) => s.value),
+      ).p,
+  );
   const adjusted = holm(tests.map((t) => t.p));
-  return tests.map((t, i) => ({ ...t, variant: others[i].variant, p_holm: adjusted[i]! }));
+  const adjustedOpposite = holm(opposite);
+  return tests.map((t, i) => ({
+    ...t,
+    variant: others[i].variant,
+    p_holm: adjusted[i]!,
+    p_opposite: opposite[i],
+    p_holm_opposite: adjustedOpposite[i]!,
+  }));
 }
 
 function compareGreater(x: number[], y: number[]): Comparison {

@@ -51,7 +51,8 @@ export function summaryLines(a: Analysis): string[] {
     if (s.againstBaseline.some((c) => c.variant !== 'qv'))
       for (const c of s.againstBaseline)
         out.push(
-          `  ${c.variant} vs qkv: LR sensitivity ratio ${n(c.ratio)}, p ${n(c.p)}, p_holm ${n(c.p_holm)}${c.p_holm < 0.05 && c.ratio > 1 ? ' (less stable)' : ''}`,
+          `  ${c.variant} vs qkv: LR sensitivity ratio ${n(c.ratio)}; less stable p_holm ${n(c.p_holm)}, more stable p_holm ${n(c.p_holm_opposite)}` +
+            (c.p_holm < 0.05 && c.ratio > 1 ? ' (less stable)' : c.p_holm_opposite < 0.05 && c.ratio < 1 ? ' (more stable)' : ''),
         );
   }
   return out;

@@ -126,8 +126,11 @@ describe('more than two variants', () => {
     expect(byVariant.qx.p).toBeCloseTo(1 / 20, 12); // every qx seed above every qkv seed: 1/C(6, 3)
     expect(byVariant.qx.p_holm).toBeCloseTo(3 / 20, 12); // the smallest of three p values, × 3
     expect(byVariant['qkv+qknorm'].p).toBe(1);
+    expect(byVariant['qkv+qknorm'].p_opposite).toBeCloseTo(1 / 20, 12); // every seed more stable than every qkv seed
+    expect(byVariant.qx.p_opposite).toBe(1);
     const md = reportMarkdown('t', a, []);
     expect(md).toContain('### Every variant against QKV');
     expect(md).toContain('| qx | no key projection, matching not tied to values | 4.23 |');
+    expect(md).toContain('| qkv+qknorm | the baseline: a separate key projection, with QK-norm | 0.677 |'); // 0.21 / 0.31
   });
 });
