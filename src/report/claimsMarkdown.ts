@@ -136,12 +136,15 @@ function seriesBlock(s: SeriesClaims, heading: string): string[] {
 /** A claims × series grid (e.g. × width): one verdict per cell. */
 function grid(series: SeriesClaims[]): string[] {
   const out = [`| claim | ${series.map((s) => s.label).join(' | ')} |`, `|---|${series.map(() => '---|').join('')}`];
-  for (const [i, c] of series[0].claims.entries()) {
-    out.push(
-      `| \`${c.id}\` | ${series.map((s) => `${s.claims[i].verdict} (${s.claims[i].effect_kind === 'ratio' ? '×' : 'Δ '}${num(s.claims[i].effect)}, p_Holm ${pval(s.claims[i].p_holm)})`).join(' | ')} |`,
-    );
-  }
+  for (const [i, c] of series[0].claims.entries()) out.push(`| \`${c.id}\` | ${series.map((s) => gridCell(s.claims[i])).join(' | ')} |`);
   return out;
+}
+
+/** One cell: the verdict, its effect, and the Holm p of the direction it rests on (the opposite one for contradicted). */
+function gridCell(c: ClaimResult): string {
+  if (c.verdict === 'not measured') return 'not measured';
+  const p = c.verdict === 'contradicted' ? `p_Holm (opposite) ${pval(c.p_holm_opposite)}` : `p_Holm ${pval(c.p_holm)}`;
+  return `${c.verdict} (${c.effect_kind === 'ratio' ? '×' : 'Δ '}${num(c.effect)}, ${p})`;
 }
 
 /** The section that opens the report. */
