@@ -9,11 +9,16 @@
  * lock directory a file would change the mtime the library checks, and keep its rmdir from releasing the
  * lock. The owner also lets a holder that died on this machine be recognised at once, by its pid.
  *
+ * A process writes its record as a candidate (`.lock-owner.json.<pid>.tmp`) before it makes the lock
+ * directory, and renames it to `.lock-owner.json` once the lock is its own; releasing goes the same way back.
+ * So at every moment a lock exists, its holder's record is on disk as the owner or as a candidate, and a kill
+ * at any point leaves a lock whose holder can be named and checked.
+ *
  * Released on every ordinary way out: the holder's release, an exception, process.exit and the first and
  * second Ctrl-C (an exit handler here, and proper-lockfile's own). A SIGKILL leaves it behind, stale after
  * `stale` ms and naming the dead holder.
  */
-import { readFileSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -85,12 +90,27 @@ export function holdersText(infos: readonly LockInfo[]): string {
   return [...new Set(infos.map((i) => holderText(i.owner)))].join(', ');
 }
 
-function readOwner(dir: string): LockOwner | null {
+/** A record, or null when it is missing, half-written or not one. */
+function readRecord(path: string): LockOwner | null {
   try {
-    const value = JSON.parse(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+    const value = JSON.parse(readFileSync(path, 'utf8'));
     return value && typeof value.pid === 'number' && typeof value.host === 'string' ? (value as LockOwner) : null;
   } catch {
     return null;
+  }
+}
+
+const candidateName = (pid: number) => `${OWNER_FILE}.${pid}.tmp`;
+const isCandidate = (name: string) => name.startsWith(`${OWNER_FILE}.`) && name.endsWith('.tmp');
+
+/** The candidates' records (null for one that cannot be read yet); listed before the owner is read, so a rename between the two is seen on one side. */
+function readCandidates(dir: string): (LockOwner | null)[] {
+  try {
+    return readdirSync(dir)
+      .filter(isCandidate)
+      .map((name) => readRecord(join(dir, name)));
+  } catch {
+    return [];
   }
 }
 
@@ -131,8 +151,14 @@ export function inspectLock(dir: string, stale = lockTimes().stale): LockInfo | 
     return null;
   }
   const ageMs = Math.max(0, Date.now() - mtimeMs);
-  const owner = readOwner(dir);
-  const gone = holderGone(owner);
+  const candidates = readCandidates(dir);
+  const recorded = readRecord(join(dir, OWNER_FILE));
+  // Whoever made the lock is among these records: gone only when every one is a process of this machine that has ended.
+  const records = recorded ? [recorded, ...candidates] : candidates;
+  const gone = records.length > 0 && records.every((r) => r !== null && holderGone(r));
+  // Named in messages: the owner, unless it has ended and a live candidate is taking its place.
+  const owner =
+    recorded && !holderGone(recorded) ? recorded : (candidates.find((c) => c !== null && !holderGone(c)) ?? recorded ?? candidates.find((c) => c !== null) ?? null);
   return { dir, owner, ageMs, stale: gone || ageMs > stale, gone };
 }
 
@@ -141,8 +167,8 @@ const held = new Map<string, RunLock>();
 let exitHandler = false;
 
 /**
- * On any exit that runs handlers (process.exit, the end of the event loop, an uncaught exception): the owner
- * file first, then the lock. proper-lockfile's own handler, which runs after this one, then finds nothing left.
+ * On any exit that runs handlers (process.exit, the end of the event loop, an uncaught exception), every lock
+ * is released as releaseSync does. proper-lockfile's own handler, which runs after this one, finds nothing left.
  */
 function installExitHandler(): void {
   if (exitHandler) return;
@@ -160,21 +186,27 @@ export class RunLock {
     private readonly lockPath: string,
   ) {}
 
-  /** Gives the run up: the owner file goes first, so a reader never sees our name on someone else's lock. Safe to call twice. */
+  /**
+   * Gives the run up, the acquisition backwards: the owner record back to a candidate, the lock directory, then
+   * the candidate. Killed in between, it leaves a lock naming us, or a candidate with no lock: never our name on
+   * another's lock, nor a lock nobody is named on. Safe to call twice.
+   */
   releaseSync(): void {
     if (this.released) return;
     this.released = true;
     held.delete(this.dir);
+    const candidate = join(this.dir, candidateName(process.pid));
     try {
-      unlinkSync(join(this.dir, OWNER_FILE));
+      renameSync(join(this.dir, OWNER_FILE), candidate);
     } catch {
-      // already gone (the run directory was removed, or the owner file was never written)
+      // never recorded (a full disk), or the run directory is gone
     }
     try {
       lockfile.unlockSync(this.dir, { realpath: false, lockfilePath: this.lockPath });
     } catch {
       // no longer ours (lost, and the process is ending) or already removed; a lock left behind goes stale and is taken over
     }
+    removeQuietly(candidate);
   }
 }
 
@@ -191,12 +223,13 @@ export async function tryLock(dir: string, by: string): Promise<LockAttempt> {
   const target = resolve(dir);
   const lockPath = join(target, LOCK_DIR);
   const before = inspectLock(target, stale);
+  const candidate = join(target, candidateName(process.pid));
+  writeCandidate(candidate, by); // before the lock exists, so that the lock never exists without our name beside it
   if (before?.gone && before.ageMs <= stale) {
     // Its holder died on this machine (a kill -9, a crash of the runtime): no need to wait for the mtime to age.
     // Like proper-lockfile's own takeover of a stale lock, this removes it and then locks; two processes that
     // do so in the same instant could both succeed, a window of a few system calls.
     try {
-      unlinkSync(join(target, OWNER_FILE));
       rmdirSync(lockPath);
     } catch {
       // gone already, or taken by someone else meanwhile: the lock attempt below decides
@@ -215,6 +248,7 @@ export async function tryLock(dir: string, by: string): Promise<LockAttempt> {
       },
     });
   } catch (err) {
+    removeQuietly(candidate);
     if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
       const info = inspectLock(target, stale) ?? before ?? { dir, owner: null, ageMs: 0, stale: false, gone: false };
       return { kind: 'held', info: { ...info, dir } };
@@ -225,7 +259,12 @@ export async function tryLock(dir: string, by: string): Promise<LockAttempt> {
   const lock = new RunLock(target, lockPath);
   held.set(target, lock);
   installExitHandler();
-  writeOwner(target, by);
+  try {
+    renameSync(candidate, join(target, OWNER_FILE));
+  } catch {
+    // the candidate was never written (a full disk): the lock holds all the same, with its holder unnamed
+  }
+  removeDeadCandidates(target);
   return { kind: 'locked', lock, tookOver: before?.stale ? { ...before, dir } : null };
 }
 
@@ -271,22 +310,32 @@ export function staleText(infos: readonly LockInfo[]): string {
 }
 
 /**
- * Records the holder beside the lock: a temp file renamed into place, so a reader sees a whole file or none.
- * Best effort: on a full disk the lock still holds (it is the directory), and a second process names an
- * unknown holder; the training that follows reports the full disk itself.
+ * Writes this process's record as a candidate. Best effort: on a full disk the lock still holds (it is the
+ * directory), and another process names an unknown holder; the training that follows reports the full disk.
  */
-function writeOwner(dir: string, by: string): void {
+function writeCandidate(path: string, by: string): void {
   const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), by, pidns: PID_NAMESPACE };
-  const path = join(dir, OWNER_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, JSON.stringify(owner) + '\n');
-    renameSync(tmp, path);
+    writeFileSync(path, JSON.stringify(owner) + '\n');
   } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never written
-    }
+    removeQuietly(path);
+  }
+}
+
+/** Candidates left by processes of this machine killed while they took or gave up this lock: nobody reads them any more. */
+function removeDeadCandidates(dir: string): void {
+  try {
+    for (const name of readdirSync(dir).filter(isCandidate))
+      if (holderGone(readRecord(join(dir, name)))) removeQuietly(join(dir, name));
+  } catch {
+    // a leftover candidate is harmless: it names a process that has ended
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // not there
   }
 }

@@ -12,6 +12,7 @@ import {
   LOCK_DIR,
   OWNER_FILE,
   claimRuns,
+  holderText,
   inspectLock,
   isLockEntry,
   lockTimes,
@@ -111,6 +112,51 @@ describe('tryLock', () => {
     expect(owner(dir).pid).toBe(process.pid); // the owner file now names the new holder
     expect(inspectLock(dir)?.stale).toBe(false);
     attempt.lock.releaseSync();
+  });
+});
+
+describe('the holder is always on record', () => {
+  /** A process of this machine that has ended, and this process's own record to borrow host and pid namespace from. */
+  async function deadLocal(): Promise<LockOwner> {
+    const c = child('process.exit(0);');
+    await c.done;
+    const dir = runDir();
+    const lock = await locked(dir);
+    const mine = owner(dir);
+    lock.releaseSync();
+    return { ...mine, pid: c.proc.pid!, by: 'sweep' };
+  }
+  const put = (path: string, record: LockOwner) => writeFileSync(path, JSON.stringify(record));
+
+  it('killed between making the lock and renaming its candidate: the candidate names it, so it is stale at once', async () => {
+    const dead = await deadLocal();
+    const dir = runDir();
+    mkdirSync(join(dir, LOCK_DIR));
+    put(join(dir, `${OWNER_FILE}.${dead.pid}.tmp`), dead);
+    expect(inspectLock(dir)).toMatchObject({ gone: true, stale: true, owner: { pid: dead.pid } });
+    const attempt = await tryLock(dir, 'test');
+    expect(attempt.kind).toBe('locked');
+    if (attempt.kind === 'locked') attempt.lock.releaseSync();
+    expect(readdirSync(dir)).toEqual([]); // the dead candidate went with the takeover
+  });
+
+  it('an owner that has ended beside a live candidate is a takeover under way: held, and the candidate is named', async () => {
+    const dead = await deadLocal();
+    const dir = runDir();
+    mkdirSync(join(dir, LOCK_DIR));
+    put(join(dir, OWNER_FILE), dead);
+    put(join(dir, `${OWNER_FILE}.${process.pid}.tmp`), { ...dead, pid: process.pid, by: 'taker' });
+    expect(inspectLock(dir)).toMatchObject({ gone: false, stale: false, owner: { pid: process.pid, by: 'taker' } });
+  });
+
+  it('a lock with no record at all waits for its mtime, and says its holder left no owner file', async () => {
+    const dir = runDir();
+    mkdirSync(join(dir, LOCK_DIR));
+    const attempt = await tryLock(dir, 'test');
+    expect(attempt.kind).toBe('held');
+    if (attempt.kind === 'held') expect([attempt.info.owner, attempt.info.gone]).toEqual([null, false]);
+    expect(holderText(null)).toBe('a process that left no owner file');
+    expect(readdirSync(dir)).toEqual([LOCK_DIR]); // our candidate went with the refusal
   });
 });
 
