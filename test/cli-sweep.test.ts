@@ -12,6 +12,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { htmlLinks, markdownLinks } from './helpers/links.js';
 import { CLI, LOOKUP, REPO, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
+import { inspectLock, isLockEntry } from '../src/runs/lock.js';
 
 const SLOW = 90_000;
 const SETS = ['--set', 'train.steps=40', '--set', 'train.logEvery=20', '--set', 'eval.size=64'];
@@ -265,9 +266,23 @@ describe('sweep', () => {
       expect(done.length, 'the kill must interrupt the sweep, not come after it').toBeLessThan(TINY_RUNS.length);
       const before = snapshot(runs, done);
 
+      // The killed sweep's locks stay behind, naming it, on every run it had not finished. Its pid no longer
+      // runs on this machine, so they are stale at once, and the re-run takes them over, saying so in one line.
+      const unfinished = TINY_RUNS.filter((n) => !done.includes(n));
+      for (const name of unfinished)
+        expect(inspectLock(join(runs, name)), `${name}: lock left by the killed sweep`).toMatchObject({ owner: { pid: child.pid }, stale: true });
+
       const resumed = await cli(args, cwd);
       expect(resumed.status, explain(resumed)).toBe(0);
       expect(resumed.stderr).toContain(`${done.length} run(s) already finished, skipped`);
+      const tookOver = resumed.stderr.split('\n').filter((l) => l.includes('took over'));
+      expect(tookOver, resumed.stderr).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^sweep: took over the stale lock\\(s\\) of ${unfinished.length} run\\(s\\) left by pid ${child.pid}@\\S+ \\(its process is no longer running\\): `,
+          ),
+        ),
+      ]);
       for (const name of TINY_RUNS) {
         expect(status(join(runs, name)), name).toBe('completed');
         const steps = readFileSync(join(runs, name, 'metrics.csv'), 'utf8')
@@ -277,6 +292,7 @@ describe('sweep', () => {
           .map((l) => Number(l.split(',')[0]));
         expect(steps, `${name}: one row per logged step, no leftovers of the killed attempt`).toEqual(Array.from({ length: 11 }, (_, i) => i * 20));
       }
+      for (const name of unfinished) expect(readdirSync(join(runs, name)).filter(isLockEntry), `${name}: lock released`).toEqual([]);
       expectUnchanged(runs, before);
     },
     SLOW,

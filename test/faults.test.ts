@@ -3,7 +3,7 @@
  * runs as root, else ENOSPC injected at the write layer with QKV_LAB_TEST_ENOSPC), in train and in a sweep;
  * compare over a folder with one damaged run among good ones; a damaged newest checkpoint that falls back
  * to the previous one. A full disk must end in one line and exit 1, a run marked interrupted that keeps its
- * last good checkpoint, and a resume that finishes it bit-identically to an uninterrupted run.
+ * last good checkpoint and no lock, and a resume that finishes it bit-identically to an uninterrupted run.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOOKUP, explain, expectOneLineError, runCli, startCli, useTempRoot, type Result } from './helpers/cli.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
+import { isLockEntry } from '../src/runs/lock.js';
 
 const SLOW = 120_000;
 /** 40 steps with checkpoints at 10, 20, 30 and 40: short, with a previous checkpoint to fall back on. */
@@ -123,6 +124,7 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
       expect(summary.error).toMatch(/ENOSPC/);
       expect(json(join(dir, 'checkpoint', 'checkpoint.json')).step).toBe(10);
       expect(readdirSync(join(dir, 'checkpoint')).sort()).toEqual(['checkpoint.json', 'step-00000010.safetensors']); // no temp file left behind
+      expect(readdirSync(dir).filter(isLockEntry), 'the lock is released').toEqual([]);
 
       const resumed = await cli(['train', '--resume', dir], cwd);
       expect(resumed.status, explain(resumed)).toBe(0);
@@ -179,6 +181,8 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
       expect(status(join(out, 'attention-qkv_seed-1'))).toBe('completed');
       expect(status(join(out, 'attention-qv_seed-0'))).toBe('interrupted');
       expect(status(join(out, 'attention-qv_seed-1'))).toBe('interrupted');
+      for (const name of readdirSync(out).filter((f) => f.startsWith('attention-')))
+        expect(readdirSync(join(out, name)).filter(isLockEntry), `${name}: the lock is released`).toEqual([]);
       const finished = snapshot(join(out, 'attention-qkv_seed-0'));
 
       // A row before the kept checkpoint damaged on the way: the group cannot continue; one line and exit 2, no stack trace.
@@ -220,6 +224,7 @@ describe('a real full disk: a tiny tmpfs', () => {
         const dir = join(disk, 'run');
         const r = await cli(['train', LOOKUP, ...SHORT, '--out', dir], cwd);
         expectEnvironmentLine(r, new RegExp(`${disk}/run/`));
+        expect(readdirSync(dir).filter(isLockEntry), 'the lock is released on a full disk too').toEqual([]);
         expect(messageLines(r)[0]).toMatch(
           /no checkpoint was written yet; once there is room, train again|continue with: npx qkv-lab train --resume/,
         );

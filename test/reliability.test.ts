@@ -1,6 +1,6 @@
 /**
  * Reliability end to end: SIGKILL at random moments then --resume gives the uninterrupted metrics;
- * Ctrl-C (SIGINT) leaves valid files and a resume command that works, for train and for sweep;
+ * Ctrl-C (SIGINT) leaves valid files, no run lock, and a resume command that works, for train and for sweep;
  * a diverging run is marked and its batch-mates and sweep carry on; two trains started together
  * never share a directory.
  */
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Stream } from '../src/rng.js';
 import { LOOKUP, REPO, explain, runCli as run, startCli as start, useTempRoot } from './helpers/cli.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
+import { isLockEntry } from '../src/runs/lock.js';
 
 const DIVERGE = join(REPO, 'test', 'fixtures', 'diverge.yaml');
 const SLOW = 120_000;
@@ -105,6 +106,7 @@ describe('Ctrl-C', () => {
       expect(r.status, explain(r)).toBe(130);
       expect(readFileSync(join(dir, 'status'), 'utf8').trim()).toBe('interrupted');
       expectValidFiles(dir);
+      expect(readdirSync(dir).filter(isLockEntry), 'the lock is released').toEqual([]);
       const resume = /resume with: npx qkv-lab (train --resume \S+)/.exec(r.stdout);
       expect(resume, r.stdout).not.toBeNull();
       const finished = await run(resume![1].split(' '), cwd);
@@ -151,6 +153,7 @@ describe('Ctrl-C', () => {
       for (const d of dirs) {
         expectValidFiles(join(out, d));
         expect(readFileSync(join(out, d, 'status'), 'utf8').trim()).toBe('interrupted');
+        expect(readdirSync(join(out, d)).filter(isLockEntry), `${d}: the lock is released`).toEqual([]);
       }
       const again = await run(args, cwd);
       expect(again.status, explain(again)).toBe(0);

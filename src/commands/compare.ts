@@ -67,7 +67,7 @@ export async function compareInto(
   title = 'qkv-lab report',
   { strict = false, scalePaths = [] as string[] } = {},
 ): Promise<CompareResult> {
-  const { runs, unfinished, skipped, notStarted } = collectRuns(paths);
+  const { runs, unfinished, skipped, notStarted, inProgress } = collectRuns(paths);
   if (strict && skipped.length)
     throw new UserError(
       `--strict: ${skipped.length} run(s) damaged; ${skipped[0].dir}: ${skipped[0].reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}`,
@@ -76,16 +76,20 @@ export async function compareInto(
   for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
   if (notStarted.length) process.stderr.write(`compare: warning: ${notStarted.length} planned run(s) not started: ${notStarted.join(', ')}\n`);
   if (runs.length === 0)
-    throw new UserError(`no finished runs to compare under ${paths.join(', ')} (${skipped.length} damaged, ${unfinished.length} unfinished)`);
+    throw new UserError(
+      `no finished runs to compare under ${paths.join(', ')} (${skipped.length} damaged, ${unfinished.length} unfinished, ${inProgress.length} in progress)`,
+    );
   const analysis = analyse(runs);
   if (unfinished.length) analysis.warnings.push(`${unfinished.length} unfinished run(s) left out: ${unfinished.join(', ')}`);
+  if (inProgress.length)
+    analysis.warnings.push(`${inProgress.length} run(s) still in progress in another process, left out until they finish: ${inProgress.join(', ')}`);
   ensureDir(outDir);
   const draft = buildReportData(title, runs, analysis, '');
   const charts = await renderCharts(draft, outDir);
   const claims = analyseClaims(analysis, runs, scalePaths.length ? collectRuns(scalePaths).runs : []);
   copyClaimsSources(outDir);
   const claimsCharts = await renderClaimsChart(claims, outDir); // placed by the claims section, not under Charts
-  const markdown = reportMarkdown(title, analysis, charts, { skipped, notStarted }, claimsMarkdown(claims, claimsCharts));
+  const markdown = reportMarkdown(title, analysis, charts, { skipped, notStarted, inProgress }, claimsMarkdown(claims, claimsCharts));
   const data = { ...draft, markdown };
   writeFileAtomic(join(outDir, 'report.md'), markdown + '\n');
   writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, [...charts, ...claimsCharts]));
@@ -93,6 +97,7 @@ export async function compareInto(
     ...verdictJson(analysis, runs.length),
     runs_skipped: skipped.length,
     runs_not_started: notStarted.length,
+    runs_in_progress: inProgress.length,
     claims: claimsJson(claims),
     claims_strata: claimsStrataJson(claims),
   };
@@ -100,9 +105,9 @@ export async function compareInto(
   copyReferenceDocs(outDir);
   writeExports(runs, outDir);
   printSummary(analysis);
-  if (skipped.length || notStarted.length)
+  if (skipped.length || notStarted.length || inProgress.length)
     process.stdout.write(
-      `(the verdict is computed without ${skipped.length} skipped and ${notStarted.length} not-started run(s); see the warnings)\n`,
+      `(the verdict is computed without ${skipped.length} skipped, ${notStarted.length} not-started and ${inProgress.length} in-progress run(s); see the warnings)\n`,
     );
   for (const line of claimsSummaryLines(claims)) process.stdout.write(line + '\n');
   return { analysis, holds: verdict.holds, outDir: resolve(outDir) };

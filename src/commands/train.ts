@@ -8,6 +8,7 @@ import { createRunDir, readStatus } from '../runs/rundir.js';
 import type { RunOutcome } from '../runs/group.js';
 import { hasCheckpoint } from '../runs/checkpoint.js';
 import { installStopHandler, INTERRUPTED_EXIT } from '../runs/signals.js';
+import { claimRuns, holderText, releaseAll, staleText, type Claim, type LockInfo } from '../runs/lock.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 
@@ -46,11 +47,40 @@ export async function trainCommand(args: TrainArgs): Promise<void> {
   await initBackend(args.backend);
   loadEvalSet(args.dataDir, makeTask(base.task), base.eval); // fails on a bad data file before any run directory exists
   const many = seeds.length > 1;
+  installStopHandler(sayStopping); // before the first lock, so that a Ctrl-C from here on releases it
   const dirs = configs.map((cfg) =>
     args.out ? createRunDir(many ? runDirName(cfg, args.out, '', true) : args.out) : createRunDir(runDirName(cfg, 'runs', timestamp(), many), true),
   );
-  installStopHandler(sayStopping);
-  report(await runGroup(configs, dirs, { dataDir: args.dataDir }).catch((err) => Promise.reject(withNextStep(err, dirs))));
+  const claim = await claimOrRefuse(
+    dirs,
+    'train',
+    (info) => `${info.dir} is being written by another process (${heldText(info)}); choose another --out`,
+  );
+  try {
+    report(await runGroup(configs, dirs, { dataDir: args.dataDir }).catch((err) => Promise.reject(withNextStep(err, dirs))));
+  } finally {
+    releaseAll(claim.locks.values());
+  }
+}
+
+/**
+ * Locks every run directory, or refuses in one line (exit 2) naming the live process that holds one, having
+ * written nothing. A stale lock (its holder died) is taken over with one line saying so.
+ */
+async function claimOrRefuse(dirs: string[], by: string, refusal: (info: LockInfo) => string): Promise<Claim> {
+  const claim = await claimRuns(dirs, by);
+  if (claim.held.length) {
+    releaseAll(claim.locks.values());
+    throw new UserError(refusal(claim.held[0]) + (claim.held.length > 1 ? ` (and ${claim.held.length - 1} more run directories)` : ''));
+  }
+  for (const info of claim.tookOver)
+    process.stderr.write(`train: took over the stale lock on ${info.dir} left by ${holderText(info.owner)} (${staleText([info])})\n`);
+  return claim;
+}
+
+/** "pid 4242@node-7, a sweep since 2026-12-02T10:00:00.000Z". */
+function heldText(info: LockInfo): string {
+  return info.owner ? `${holderText(info.owner)}, ${info.owner.by} since ${info.owner.since}` : holderText(null);
 }
 
 /** Continues a run from its last checkpoint; the finished metrics.csv equals an uninterrupted run's. */
@@ -66,16 +96,26 @@ async function resumeCommand(args: TrainArgs): Promise<void> {
     throw new UserError(`--resume: ${join(dir, 'config.json')} is not valid JSON`);
   }
   const config = validate(configSchema, saved, '');
-  const status = readStatus(dir);
-  if (status === 'completed' || status === 'diverged') throw new UserError(`--resume: ${dir} already finished (${status})`);
-  const { initBackend, runGroup, prepareResume } = await loadTraining();
-  await initBackend(args.backend);
-  loadEvalSet(args.dataDir, makeTask(config.task), config.eval); // a bad data file fails before the run is touched
-  const point = prepareResume(dir, config);
-  for (const note of point.notes) process.stderr.write(`${note}\n`);
-  process.stderr.write(`resuming ${dir} from step ${point.step}\n`);
-  installStopHandler(sayStopping);
-  report(await runGroup([config], [dir], { dataDir: args.dataDir, resume: [point] }).catch((err) => Promise.reject(withNextStep(err, [dir]))));
+  installStopHandler(sayStopping); // before the lock, so that a Ctrl-C from here on releases it
+  // Decided under the lock: another process may be writing this run right now, or have just finished it.
+  const claim = await claimOrRefuse(
+    [dir],
+    'train --resume',
+    (info) => `--resume: ${dir} is being written by another process (${heldText(info)}); let it finish, or stop it first`,
+  );
+  try {
+    const status = readStatus(dir);
+    if (status === 'completed' || status === 'diverged') throw new UserError(`--resume: ${dir} already finished (${status})`);
+    const { initBackend, runGroup, prepareResume } = await loadTraining();
+    await initBackend(args.backend);
+    loadEvalSet(args.dataDir, makeTask(config.task), config.eval); // a bad data file fails before the run is touched
+    const point = prepareResume(dir, config);
+    for (const note of point.notes) process.stderr.write(`${note}\n`);
+    process.stderr.write(`resuming ${dir} from step ${point.step}\n`);
+    report(await runGroup([config], [dir], { dataDir: args.dataDir, resume: [point] }).catch((err) => Promise.reject(withNextStep(err, [dir]))));
+  } finally {
+    releaseAll(claim.locks.values());
+  }
 }
 
 /** A full disk's one line, plus what to do once there is room: resume from the checkpoint kept, or start again. */

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
-import { parse, resetSVGDefIds, View } from 'vega';
+import { parse, View } from 'vega';
 import { compile } from 'vega-lite';
 import { CHART_FONT, chartSpecs } from './chartSpecs.js';
 import { loadMeasure } from './fontMetrics.js';
@@ -25,9 +25,10 @@ interface TextItem {
   fontWeight?: string | number;
   limit?: number;
 }
-const vegaText = vega as unknown as {
+const vegaRuntime = vega as unknown as {
   textMetrics: { width: (item: TextItem, text: unknown) => number };
   fontSize: (item: TextItem) => number;
+  resetSVGDefIds: () => void;
 };
 
 const [measureRegular, measureBold] = FONT_FILES.map(loadMeasure);
@@ -39,7 +40,7 @@ const [measureRegular, measureBold] = FONT_FILES.map(loadMeasure);
 function textWidth(item: TextItem, text: unknown): number {
   const s = text == null ? '' : String(text).trim();
   const w = item.fontWeight === 'bold' || Number(item.fontWeight) >= 600 ? measureBold : measureRegular;
-  const width = w(s, vegaText.fontSize(item));
+  const width = w(s, vegaRuntime.fontSize(item));
   return item.limit && item.limit > 0 ? Math.min(width, item.limit) : width;
 }
 
@@ -90,11 +91,11 @@ function scopeIds(svg: string, prefix: string): string {
 
 /** Vega-Lite spec → standalone SVG text, identical for identical input. */
 export async function specToSvg(spec: Parameters<typeof compile>[0], idPrefix: string): Promise<string> {
-  vegaText.textMetrics.width = textWidth; // set per call: it is a global that another vega user could reset
+  vegaRuntime.textMetrics.width = textWidth; // set per call: it is a global that another vega user could reset
   const vgSpec = compile(spec, { logger: chartLogger(idPrefix) }).spec;
   const view = new View(parse(vgSpec), { renderer: 'none' });
   try {
-    resetSVGDefIds(); // otherwise the ids depend on how many charts were drawn before this one
+    vegaRuntime.resetSVGDefIds(); // otherwise the ids depend on how many charts were drawn before this one
     return scopeIds(await view.toSVG(), idPrefix);
   } finally {
     view.finalize();

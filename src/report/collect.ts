@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { readRun, type LoadedRun } from './readRun.js';
+import { holderText, inspectLock } from '../runs/lock.js';
 
 export type { LoadedRun } from './readRun.js';
 
@@ -19,6 +20,8 @@ export interface Collected {
   skipped: SkippedRun[];
   /** Run directories a sweep planned (its sweep.json) that hold no run. */
   notStarted: string[];
+  /** Runs another live process holds the lock of (it is writing them, or about to), as "dir (pid N@host)": neither finished nor damaged. */
+  inProgress: string[];
 }
 
 const MAX_DEPTH = 4;
@@ -53,7 +56,7 @@ function notStartedIn(sweepDir: string): string[] {
     .filter((dir) => !isRunDir(dir));
 }
 
-/** Loads every finished run under `paths`; unfinished, damaged and never-started ones come back separately, so the caller can name them. */
+/** Loads every finished run under `paths`; unfinished, damaged, never-started and in-progress ones come back separately, so the caller can name them. */
 export function collectRuns(paths: readonly string[]): Collected {
   const dirs: string[] = [];
   const sweeps: string[] = [];
@@ -61,8 +64,16 @@ export function collectRuns(paths: readonly string[]): Collected {
     if (!existsSync(path) || !statSync(path).isDirectory()) throw new UserError(`not a directory: ${path}`);
     findRunDirs(path, 0, dirs, sweeps);
   }
-  const notStarted = [...new Set(sweeps)].flatMap(notStartedIn);
-  if (dirs.length === 0)
+  const inProgress: string[] = [];
+  // A run a live process holds is being written: whatever its files say now, they are not its last word.
+  const live = (dir: string) => {
+    const lock = inspectLock(dir);
+    if (!lock || lock.stale) return false;
+    inProgress.push(`${dir} (${holderText(lock.owner)})`);
+    return true;
+  };
+  const notStarted = [...new Set(sweeps)].flatMap(notStartedIn).filter((dir) => !live(dir));
+  if (dirs.length === 0 && inProgress.length === 0)
     throw new UserError(
       `no run directories found under ${paths.join(', ')}${notStarted.length ? ` (${notStarted.length} planned run(s) not started)` : ''}`,
     );
@@ -70,10 +81,11 @@ export function collectRuns(paths: readonly string[]): Collected {
   const unfinished: string[] = [];
   const skipped: SkippedRun[] = [];
   for (const dir of [...new Set(dirs)]) {
+    if (live(dir)) continue;
     const read = readRun(dir);
     if (read.kind === 'run') runs.push(read.run);
     else if (read.kind === 'unfinished') unfinished.push(`${dir} (${read.status})`);
     else skipped.push({ dir, reason: read.reason });
   }
-  return { runs, unfinished, skipped, notStarted };
+  return { runs, unfinished, skipped, notStarted, inProgress };
 }

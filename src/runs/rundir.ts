@@ -1,14 +1,16 @@
 /** A run directory: created exclusively, written atomically, with a status that always says how it ended. */
-import { mkdirSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { createObjectCsvWriter } from 'csv-writer';
 import { UserError, EnvironmentError, asEnvironmentError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { checkInjectedFault } from '../files/faults.js';
+import { isLockEntry } from './lock.js';
 import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot, type RunStatus, type TracePoint, type ValueNormFigures } from './records.js';
 
 /**
- * Creates `dir` for a new run. It must not hold anything yet: an existing run is never overwritten.
+ * Creates `dir` for a new run. It must not hold anything yet (apart from its lock, which a sweep takes before
+ * it creates the run): an existing run is never overwritten.
  * With `unique`, a clash (two runs named in the same millisecond) takes the next free suffix instead.
  */
 export function createRunDir(dir: string, unique = false): string {
@@ -34,10 +36,15 @@ export function createRunDir(dir: string, unique = false): string {
 
 function isEmptyDir(dir: string): boolean {
   try {
-    return readdirSync(dir).length === 0;
+    return readdirSync(dir).every(isLockEntry);
   } catch {
     return false;
   }
+}
+
+/** Removes everything a run wrote into `dir`, keeping the directory and the lock this process holds on it. */
+export function clearRunDir(dir: string): void {
+  for (const entry of readdirSync(dir)) if (!isLockEntry(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
 }
 
 /** Writes one run's files; every write is atomic or an append of whole lines. */

@@ -21,6 +21,10 @@ export async function runPool(
   const forward = () => children.forEach((c) => c.exitCode === null && c.kill('SIGINT'));
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
+  // This process holds the locks of the runs its workers write, and releases them as it exits (a second
+  // Ctrl-C, a lost lock): no worker may write on after that, so none outlives it.
+  const killAll = () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL'));
+  process.prependListener('exit', killAll); // before the locks' own exit handler releases them
   const lane = async () => {
     if (queue.length === 0) return;
     // A small young generation: the per-step batches are short-lived garbage, and V8's default 16 MB
@@ -55,6 +59,7 @@ export async function runPool(
   } finally {
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
+    process.off('exit', killAll);
     for (const child of children) if (child.exitCode === null) child.kill();
   }
 }

@@ -1,12 +1,13 @@
 /** Runs a planned sweep into a directory: skips completed runs, batches the rest, spreads groups over workers. */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { UserError, EnvironmentError } from '../errors.js';
 import type { BackendChoice } from '../backend-names.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
-import { readStatus, createRunDir } from '../runs/rundir.js';
+import { readStatus, createRunDir, clearRunDir } from '../runs/rundir.js';
+import { claimRuns, holdersText, inspectLock, isLockEntry, releaseAll, staleText, type LockInfo } from '../runs/lock.js';
 import { checkpointStep } from '../runs/checkpoint.js';
 import { installStopHandler, isStopRequested } from '../runs/signals.js';
 import { writeJsonAtomic, ensureDir } from '../files/atomic.js';
@@ -29,6 +30,8 @@ export interface SweepResult {
   skipped: number;
   failed: string[];
   interrupted: boolean;
+  /** Runs another live process held when this sweep started, and still holds as it ends. */
+  inProgress: string[];
 }
 
 /** The planned config must be the saved one: a changed sweep must never reuse another sweep's runs. */
@@ -46,6 +49,12 @@ function isDone(dir: string, run: PlannedRun): boolean {
   if (status !== 'completed' && status !== 'diverged') return false;
   if (!sameConfig(dir, run)) throw new UserError(`${dir} holds a finished run with a different config; use another --out for this sweep`);
   return true;
+}
+
+/** Finished by whoever wrote it, without judging its config: for runs another process held. */
+function finishedStatus(dir: string): boolean {
+  const status = readStatus(dir);
+  return status === 'completed' || status === 'diverged';
 }
 
 /** The checkpoint step an unfinished run can continue from, or null when it must start again. */
@@ -82,86 +91,145 @@ function groupInfos(jobs: GroupJob[], units: PlannedRun[][], startAt: Map<string
 
 export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepOptions): Promise<SweepResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  ensureDir(opts.dir);
-  writeJsonAtomic(join(opts.dir, 'sweep.json'), { name: plan.name, grid: plan.grid, runs: plan.runs.map((r) => r.name) });
-  const todo = runs.filter((run) => !isDone(runDir(opts.dir, run), run));
-  const skipped = runs.length - todo.length;
-  if (skipped) log(`sweep: ${skipped} run(s) already finished, skipped`);
-  const startAt = new Map(todo.map((run) => [run.name, resumeStep(runDir(opts.dir, run), run)]));
-  const resumed = [...startAt.values()].filter((s) => s !== null).length;
-  if (resumed) log(`sweep: ${resumed} unfinished run(s) continue from their checkpoints`);
-  // Over the whole plan, not this shard: the shards' runs are compared together afterwards.
-  if (todo.length) for (const warning of seedCountWarnings(plan.runs)) log(`sweep: warning: ${warning}`);
-  // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again, and say so.
-  const restarted = todo.filter((run) => startAt.get(run.name) === null && existsSync(runDir(opts.dir, run)));
-  if (restarted.length)
-    log(
-      `sweep: ${restarted.length} unfinished run(s) had no usable checkpoint and start again from step 0: ${namesText(restarted.map((r) => r.name))}`,
-    );
-  for (const run of restarted) rmSync(runDir(opts.dir, run), { recursive: true, force: true });
-  for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
-    loadEvalSet(opts.dataDir, makeTask(task.task), task.eval); // written once here, so workers never race to create it
-  }
-  if (opts.backend !== 'auto') await (await import('../backend.js')).initBackend(opts.backend); // a missing backend is the user's error, said once here
-  const units = spreadOver(
-    groupRuns(todo, (run) => startAt.get(run.name) ?? 0),
-    opts.workers,
-  );
-  const jobs: GroupJob[] = units.map((unit, id) => {
-    const resume = startAt.get(unit[0].name) !== null;
-    return {
-      id,
-      configs: unit.map((r) => r.config),
-      dirs: unit.map((r) => (resume ? runDir(opts.dir, r) : createRunDir(runDir(opts.dir, r)))),
-      dataDir: opts.dataDir,
-      backend: opts.backend, // each worker resolves it; every summary.json records the one used
-      resume,
-    };
-  });
-  const progress = jobs.length ? new SweepProgress(groupInfos(jobs, units, startAt)) : null;
+  let progress: SweepProgress | null = null;
+  // Before the first lock: from here on a Ctrl-C stops the sweep in order, and every lock is released.
   installStopHandler(() =>
     (progress ? progress.log.bind(progress) : log)('sweep: stopping: workers finish their step and checkpoint (Ctrl-C again to quit at once)'),
   );
-  const failed: string[] = [];
-  // A full disk or a refused write would fail every later group too: hand out no more, let running ones end.
-  let environmentFault: string | null = null;
-  const inputFaults: string[] = [];
-  const stopping = () => isStopRequested() || environmentFault !== null;
-  const onReply = (job: GroupJob, reply: WorkerReply) => {
-    if (!reply.ok) failed.push(...job.dirs);
-    if (!reply.ok && reply.environment) environmentFault ??= reply.message;
-    if (!reply.ok && reply.input) inputFaults.push(...job.dirs);
-    const error = reply.ok
-      ? null
-      : reply.environment
-        ? 'stopped by a file-system error (below); its runs keep their last checkpoints'
-        : reply.message;
-    progress?.groupDone(job.id, error === null && reply.ok ? { statuses: reply.statuses } : { error: error ?? '' });
-  };
-  const onProgress = (id: number, step: number, loss: number | null) => progress?.update(id, step, loss);
+  ensureDir(opts.dir);
+  writeJsonAtomic(join(opts.dir, 'sweep.json'), { name: plan.name, grid: plan.grid, runs: plan.runs.map((r) => r.name) });
+  const dirOf = (run: PlannedRun) => runDir(opts.dir, run);
+  const open = runs.filter((run) => !isDone(dirOf(run), run));
+  // One writer per run: lock every run this sweep may write before reading or changing its directory.
+  // A run another live process holds is left exactly as it is: not restarted, not cleared, not created.
+  const claim = await claimRuns(open.map(dirOf), 'sweep');
+  const { locks } = claim;
   try {
-    if (opts.workers <= 1 || jobs.length <= 1) {
-      // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
-      const { runJob } = await import('./job.js');
-      for (const job of jobs) {
-        if (stopping()) break;
-        onReply(job, await runJob(job, onProgress));
-      }
-    } else {
-      await runPool(jobs, opts.workers, onReply, stopping, onProgress);
+    const heldRuns = open.filter((run) => !locks.has(dirOf(run)));
+    // Another process may have finished a run between the first look and the lock: it is not ours to write.
+    const finishedMeanwhile = open.filter((run) => locks.has(dirOf(run)) && isDone(dirOf(run), run));
+    for (const run of finishedMeanwhile) locks.get(dirOf(run))!.releaseSync();
+    const todo = open.filter((run) => locks.has(dirOf(run)) && !finishedMeanwhile.includes(run));
+    const skipped = runs.length - todo.length - heldRuns.length;
+    if (skipped) log(`sweep: ${skipped} run(s) already finished, skipped`);
+    if (heldRuns.length)
+      log(
+        `sweep: ${heldRuns.length} run(s) are being written by another process (${holdersText(claim.held)}), skipped: ${namesText(heldRuns.map((r) => r.name))}`,
+      );
+    if (claim.tookOver.length)
+      log(
+        `sweep: took over the stale lock(s) of ${claim.tookOver.length} run(s) left by ${holdersText(claim.tookOver)} (${staleText(claim.tookOver)}): ${namesText(claim.tookOver.map((i) => basename(i.dir)))}`,
+      );
+    const startAt = new Map(todo.map((run) => [run.name, resumeStep(dirOf(run), run)]));
+    const resumed = [...startAt.values()].filter((s) => s !== null).length;
+    if (resumed) log(`sweep: ${resumed} unfinished run(s) continue from their checkpoints`);
+    // Over the whole plan, not this shard: the shards' runs are compared together afterwards.
+    if (todo.length) for (const warning of seedCountWarnings(plan.runs)) log(`sweep: warning: ${warning}`);
+    // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again, and say so.
+    const restarted = todo.filter((run) => startAt.get(run.name) === null && hasRunFiles(dirOf(run)));
+    if (restarted.length)
+      log(
+        `sweep: ${restarted.length} unfinished run(s) had no usable checkpoint and start again from step 0: ${namesText(restarted.map((r) => r.name))}`,
+      );
+    for (const run of restarted) clearRunDir(dirOf(run)); // keeps the lock this sweep holds on it
+    for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
+      loadEvalSet(opts.dataDir, makeTask(task.task), task.eval); // written once here, so workers never race to create it
     }
-  } finally {
-    progress?.stop();
-  }
-  if (environmentFault !== null) {
-    throw new EnvironmentError(
-      `${environmentFault}; the sweep stopped: finished runs are kept, and the same command, run again once there is room, continues the rest`,
+    if (opts.backend !== 'auto') await (await import('../backend.js')).initBackend(opts.backend); // a missing backend is the user's error, said once here
+    const units = spreadOver(
+      groupRuns(todo, (run) => startAt.get(run.name) ?? 0),
+      opts.workers,
     );
+    const jobs: GroupJob[] = units.map((unit, id) => {
+      const resume = startAt.get(unit[0].name) !== null;
+      return {
+        id,
+        configs: unit.map((r) => r.config),
+        dirs: unit.map((r) => (resume ? dirOf(r) : createRunDir(dirOf(r)))),
+        dataDir: opts.dataDir,
+        backend: opts.backend, // each worker resolves it; every summary.json records the one used
+        resume,
+      };
+    });
+    progress = jobs.length ? new SweepProgress(groupInfos(jobs, units, startAt)) : null;
+    const failed: string[] = [];
+    // A full disk or a refused write would fail every later group too: hand out no more, let running ones end.
+    let environmentFault: string | null = null;
+    const inputFaults: string[] = [];
+    const stopping = () => isStopRequested() || environmentFault !== null;
+    const onReply = (job: GroupJob, reply: WorkerReply) => {
+      releaseAll(job.dirs.flatMap((dir) => locks.get(dir) ?? [])); // the group wrote its last: its runs are free again
+      if (!reply.ok) failed.push(...job.dirs);
+      if (!reply.ok && reply.environment) environmentFault ??= reply.message;
+      if (!reply.ok && reply.input) inputFaults.push(...job.dirs);
+      const error = reply.ok
+        ? null
+        : reply.environment
+          ? 'stopped by a file-system error (below); its runs keep their last checkpoints'
+          : reply.message;
+      progress?.groupDone(job.id, error === null && reply.ok ? { statuses: reply.statuses } : { error: error ?? '' });
+    };
+    const onProgress = (id: number, step: number, loss: number | null) => progress?.update(id, step, loss);
+    try {
+      if (opts.workers <= 1 || jobs.length <= 1) {
+        // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
+        const { runJob } = await import('./job.js');
+        for (const job of jobs) {
+          if (stopping()) break;
+          onReply(job, await runJob(job, onProgress));
+        }
+      } else {
+        await runPool(jobs, opts.workers, onReply, stopping, onProgress);
+      }
+    } finally {
+      progress?.stop();
+    }
+    const inProgress = reportHeld(heldRuns, opts.dir, log);
+    if (environmentFault !== null) {
+      throw new EnvironmentError(
+        `${environmentFault}; the sweep stopped: finished runs are kept, and the same command, run again once there is room, continues the rest`,
+      );
+    }
+    // Runs that cannot continue as they are on disk (each group's reason is logged above): bad input, not a crash.
+    if (!isStopRequested() && failed.length && inputFaults.length === failed.length)
+      throw new UserError(`${failed.length} run(s) could not continue from their run directories (the reasons are above): ${failed.join(', ')}`);
+    return { trained: todo.length, skipped, failed, interrupted: isStopRequested(), inProgress };
+  } finally {
+    releaseAll(locks.values());
   }
-  // Runs that cannot continue as they are on disk (each group's reason is logged above): bad input, not a crash.
-  if (!isStopRequested() && failed.length && inputFaults.length === failed.length)
-    throw new UserError(`${failed.length} run(s) could not continue from their run directories (the reasons are above): ${failed.join(', ')}`);
-  return { trained: todo.length, skipped, failed, interrupted: isStopRequested() };
+}
+
+/** Whether a run directory holds anything a run wrote (its lock aside). */
+function hasRunFiles(dir: string): boolean {
+  return existsSync(dir) && readdirSync(dir).some((entry) => !isLockEntry(entry));
+}
+
+/**
+ * At the end, the runs another process held at the start: those it still holds are in progress (named, not
+ * an error); those it left unfinished and no longer holds are for the next run of the same command.
+ */
+function reportHeld(heldRuns: PlannedRun[], dir: string, log: (line: string) => void): string[] {
+  const stillHeld: PlannedRun[] = [];
+  const holders: LockInfo[] = [];
+  const dropped: PlannedRun[] = [];
+  for (const run of heldRuns) {
+    const path = runDir(dir, run);
+    if (finishedStatus(path)) continue;
+    const now = inspectLock(path);
+    if (now && !now.stale) {
+      stillHeld.push(run);
+      holders.push(now);
+    } else dropped.push(run);
+  }
+  if (stillHeld.length)
+    log(
+      `sweep: ${stillHeld.length} run(s) still in progress in another process (${holdersText(holders)}): ${namesText(stillHeld.map((r) => r.name))}`,
+    );
+  if (dropped.length)
+    log(
+      `sweep: ${dropped.length} run(s) another process held are unfinished and no longer held; run the same command again to continue them: ${namesText(dropped.map((r) => r.name))}`,
+    );
+  return stillHeld.map((run) => runDir(dir, run));
 }
 
 /** Up to three names, then how many more: one line however many runs. */

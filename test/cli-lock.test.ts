@@ -1,0 +1,254 @@
+/**
+ * One writer per run (issue 21), end to end through the built CLI: two sweeps into one --out at once, and two
+ * `--shard 1/2` and two `--shard 2/2` jobs at once, give exactly what one sweep gives, each run trained once;
+ * a sweep's locks left by a SIGKILL on a machine we cannot see (a lost node) hold until they go stale, and are
+ * then taken over; `train --resume` on a run another process holds refuses; `compare` lists runs being
+ * written as in progress, never as damaged.
+ *
+ * The tiny sweep of test/cli-sweep.test.ts: lookup at 40 steps, attention × lr × seed = 2 × 2 × 2.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { LOOKUP, CLI, explain, expectOneLineError, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { metricsWithoutTiming } from './helpers/runFiles.js';
+import { OWNER_FILE, inspectLock, isLockEntry, tryLock, type RunLock } from '../src/runs/lock.js';
+
+const SLOW = 90_000;
+const SETS = ['--set', 'train.steps=40', '--set', 'train.logEvery=20', '--set', 'eval.size=64'];
+const GRID = 'grid:\n  model.attention: [qkv, qv]\n  train.lr: [0.003, 0.03]\n  train.seed: [0, 1]\n';
+const RUNS = ['qkv', 'qv'].flatMap((a) => ['0.003', '0.03'].flatMap((lr) => [0, 1].map((s) => `attention-${a}_lr-${lr}_seed-${s}`)));
+
+const cli = (args: string[], cwd: string, env: Record<string, string> = {}) => runCli(args, cwd, { env, killAfterMs: SLOW - 5_000 });
+const status = (dir: string) => (existsSync(join(dir, 'status')) ? readFileSync(join(dir, 'status'), 'utf8').trim() : null);
+const json = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+
+// Scheduler variables from the machine running the tests must not shard these sweeps.
+for (const v of ['SLURM_ARRAY_TASK_ID', 'SLURM_ARRAY_TASK_COUNT', 'SLURM_ARRAY_TASK_MIN', 'JOB_COMPLETION_INDEX']) delete process.env[v];
+
+const fresh = useTempRoot('qkv-cli-lock-');
+
+function writeSweep(dir: string, grid = GRID): string {
+  const path = join(dir, 'tiny.yaml');
+  writeFileSync(path, `name: tiny\nbase: ${JSON.stringify(LOOKUP)}\n${grid}`);
+  return path;
+}
+
+/** Every file under `dir` by relative path, as bytes (hex). */
+function snapshot(dir: string): Record<string, string> {
+  const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => statSync(join(dir, f)).isFile()).sort();
+  return Object.fromEntries(files.map((f) => [f, readFileSync(join(dir, f)).toString('hex')]));
+}
+
+/** How many runs a sweep trained, from its closing line ("8/8 runs finished"); 0 when it trained none. */
+function trained(r: Result): number {
+  const m = /(\d+)\/\d+ runs finished/.exec(r.stderr);
+  return m ? Number(m[1]) : 0;
+}
+/** How many runs a sweep left to another process, from its one line saying so. */
+function heldBack(r: Result): number {
+  const m = /sweep: (\d+) run\(s\) are being written by another process \(pid \d+@/.exec(r.stderr);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Every run finished once: completed, its metrics.csv equal to the uninterrupted sweep's (timing aside), no lock left. */
+function expectLikeOneSweep(runs: string, reference: string): void {
+  for (const name of RUNS) {
+    expect(status(join(runs, name)), name).toBe('completed');
+    expect(metricsWithoutTiming(join(runs, name)), `${name}/metrics.csv`).toBe(metricsWithoutTiming(join(reference, name)));
+    expect(readdirSync(join(runs, name)).filter(isLockEntry), `${name}: lock released`).toEqual([]);
+  }
+}
+
+// The uninterrupted sweep every concurrent one must equal.
+let reference: Promise<string>;
+beforeAll(() => {
+  const cwd = fresh('reference');
+  const runs = join(cwd, 'runs');
+  reference = cli(['sweep', writeSweep(cwd), ...SETS, '--workers', '2', '--out', runs], cwd).then((r) => {
+    if (r.status !== 0) throw new Error(`the reference sweep failed:\n${explain(r)}`);
+    return runs;
+  });
+  reference.catch(() => {});
+});
+
+describe('two writers, one --out', () => {
+  it(
+    'two sweeps started together give exactly what one sweep gives: every run trained once, by one of them',
+    async () => {
+      const cwd = fresh('twice');
+      const sweep = writeSweep(cwd);
+      const runs = join(cwd, 'runs');
+      const args = ['sweep', sweep, ...SETS, '--workers', '2', '--out', runs];
+      const both = await Promise.all([cli(args, cwd), cli(args, cwd)]);
+      for (const r of both) {
+        expect(r.status, explain(r)).toBe(0);
+        expect(r.stdout.trim()).toBe(runs);
+        const finished = /(\d+) run\(s\) already finished, skipped/.exec(r.stderr);
+        // Each run is trained here, left to the other sweep, or found finished by it: nothing else.
+        expect(trained(r) + heldBack(r) + (finished ? Number(finished[1]) : 0), r.stderr).toBe(RUNS.length);
+      }
+      expect(trained(both[0]) + trained(both[1]), `${both[0].stderr}\n---\n${both[1].stderr}`).toBe(RUNS.length);
+      expectLikeOneSweep(runs, await reference);
+    },
+    SLOW,
+  );
+
+  it(
+    'two --shard 1/2 and two --shard 2/2 jobs started together give what one sweep gives, each run trained once',
+    async () => {
+      const cwd = fresh('shards-twice');
+      const sweep = writeSweep(cwd);
+      const runs = join(cwd, 'runs');
+      const shard = (s: string) => cli(['sweep', sweep, ...SETS, '--workers', '1', '--shard', s, '--out', runs], cwd);
+      const all = await Promise.all([shard('1/2'), shard('2/2'), shard('1/2'), shard('2/2')]);
+      for (const r of all) {
+        expect(r.status, explain(r)).toBe(0);
+        expect(r.stderr).toMatch(/shard [12]\/2: 4 of 8 runs/);
+      }
+      expect(
+        all.reduce((n, r) => n + trained(r), 0),
+        all.map((r) => r.stderr).join('\n---\n'),
+      ).toBe(RUNS.length);
+      expectLikeOneSweep(runs, await reference);
+    },
+    SLOW,
+  );
+});
+
+describe('a stale lock', () => {
+  it(
+    "a SIGKILLed sweep's locks, as a lost node leaves them, hold until they go stale (QKV_LAB_LOCK_STALE_MS), then are taken over in one line",
+    async () => {
+      const cwd = fresh('lost-node');
+      // Two runs of one group, and more steps, so that the kill lands while they train.
+      const sweep = writeSweep(cwd, 'grid:\n  train.seed: [0, 1]\n');
+      const runs = join(cwd, 'runs');
+      const names = ['seed-0', 'seed-1'];
+      const args = ['sweep', sweep, '--set', 'train.steps=400', '--set', 'train.checkpointEvery=20', '--set', 'eval.size=64', '--workers', '1'];
+      const ref = join(cwd, 'reference');
+      expect((await cli([...args, '--out', ref], cwd)).status).toBe(0);
+
+      const child = spawn(process.execPath, [CLI, ...args, '--out', runs], { cwd, detached: true, stdio: 'ignore' });
+      const closed = new Promise<string | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+      while (!names.every((n) => existsSync(join(runs, n, 'checkpoint', 'checkpoint.json'))) && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 20));
+      process.kill(-child.pid!, 'SIGKILL');
+      expect(await closed, 'the sweep ended by itself before the kill').toBe('SIGKILL');
+
+      // As if it ran on a node that is now lost: its pid cannot be checked from here, only the lock's age.
+      for (const n of names) {
+        const path = join(runs, n, OWNER_FILE);
+        writeFileSync(path, JSON.stringify({ ...json(path), host: 'lost-node' }));
+      }
+      const before = Object.fromEntries(names.map((n) => [n, snapshot(join(runs, n))]));
+      const early = await cli([...args, '--out', runs], cwd);
+      expect(early.status, explain(early)).toBe(0);
+      expect(early.stderr).toContain(
+        `sweep: 2 run(s) are being written by another process (pid ${child.pid}@lost-node), skipped: ${names.join(', ')}`,
+      );
+      expect(early.stderr).toContain(`sweep: 2 run(s) still in progress in another process (pid ${child.pid}@lost-node): ${names.join(', ')}`);
+      for (const n of names) expect(snapshot(join(runs, n)), `${n} untouched while held`).toEqual(before[n]);
+
+      // Nobody refreshes them: with a 2 s stale time they are stale soon after.
+      while (names.some((n) => !inspectLock(join(runs, n), 2_000)?.stale)) await new Promise((r) => setTimeout(r, 50));
+      const late = await cli([...args, '--out', runs], cwd, { QKV_LAB_LOCK_STALE_MS: '2000' });
+      expect(late.status, explain(late)).toBe(0);
+      const tookOver = late.stderr.split('\n').filter((l) => l.includes('took over'));
+      expect(tookOver, late.stderr).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^sweep: took over the stale lock\\(s\\) of 2 run\\(s\\) left by pid ${child.pid}@lost-node \\(not refreshed for \\d+ s; its holder is gone\\): ${names.join(', ')}$`,
+          ),
+        ),
+      ]);
+      expect(late.stderr).toContain('2 unfinished run(s) continue from their checkpoints');
+      for (const n of names) {
+        expect(status(join(runs, n)), n).toBe('completed');
+        expect(metricsWithoutTiming(join(runs, n)), n).toBe(metricsWithoutTiming(join(ref, n)));
+        expect(readdirSync(join(runs, n)).filter(isLockEntry)).toEqual([]);
+      }
+    },
+    SLOW,
+  );
+});
+
+/** A copy of the reference sweep, and locks this test process takes on some of its runs, as another writer would. */
+async function heldCopy(name: string, held: string[]): Promise<{ runs: string; locks: RunLock[] }> {
+  const runs = join(fresh(name), 'runs');
+  cpSync(await reference, runs, { recursive: true });
+  const locks: RunLock[] = [];
+  for (const run of held) {
+    const attempt = await tryLock(join(runs, run), 'test');
+    if (attempt.kind !== 'locked') throw new Error(`${run} is held already`);
+    locks.push(attempt.lock);
+  }
+  return { runs, locks };
+}
+
+describe('a run another process holds', () => {
+  it(
+    '`train --resume` on it: one line naming the holder, exit 2, nothing written; once released, the same resume finishes it',
+    async () => {
+      const [name] = RUNS;
+      const { runs, locks } = await heldCopy('resume-held', [name]);
+      const dir = join(runs, name);
+      writeFileSync(join(dir, 'status'), 'interrupted\n'); // as a run stopped at its last checkpoint (step 40)
+      const before = snapshot(dir);
+      const r = await cli(['train', '--resume', dir], runs);
+      expectOneLineError(r);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^qkv-lab: --resume: ${dir} is being written by another process \\(pid ${process.pid}@${hostname()}, test since [0-9T:.-]+Z\\); let it finish, or stop it first\\n$`,
+        ),
+      );
+      expect(snapshot(dir)).toEqual(before);
+      locks.forEach((l) => l.releaseSync());
+      const resumed = await cli(['train', '--resume', dir], runs);
+      expect(resumed.status, explain(resumed)).toBe(0);
+      expect(status(dir)).toBe('completed');
+      expect(readdirSync(dir).filter(isLockEntry)).toEqual([]);
+    },
+    SLOW,
+  );
+
+  it(
+    '`compare` while runs are being written: they are listed as in progress, never as damaged; the finished ones are compared',
+    async () => {
+      const [midRun, midWrite] = RUNS;
+      const { runs, locks } = await heldCopy('compare-held', [midRun, midWrite]);
+      // One run in the middle of training, one caught between two of its first writes (config.json, not yet status).
+      writeFileSync(join(runs, midRun, 'status'), 'running\n');
+      writeFileSync(
+        join(runs, midRun, 'metrics.csv'),
+        readFileSync(join(runs, midRun, 'metrics.csv'), 'utf8')
+          .split('\n')
+          .slice(0, 3)
+          .join('\n') + '\n0.5,',
+      );
+      for (const f of readdirSync(join(runs, midWrite)))
+        if (f !== 'config.json' && !isLockEntry(f)) rmSync(join(runs, midWrite, f), { recursive: true });
+      const out = join(runs, '..', 'report');
+      const r = await cli(['compare', runs, '--out', out], runs);
+      expect(r.status, explain(r)).toBe(0);
+      expect(r.stderr).not.toMatch(/skipped|damaged|unfinished/);
+      const line = `compare: warning: 2 run(s) still in progress in another process, left out until they finish: ${join(runs, midRun)} (pid ${process.pid}@${hostname()}), ${join(runs, midWrite)} (pid ${process.pid}@${hostname()})`;
+      expect(r.stderr.split('\n')).toContain(line);
+      const verdict = json(join(out, 'verdict.json'));
+      expect([verdict.runs, verdict.runs_skipped, verdict.runs_in_progress]).toEqual([6, 0, 2]);
+      const md = readFileSync(join(out, 'report.md'), 'utf8');
+      expect(md).toContain('computed without 2 run(s) still in progress');
+      expect(md).toContain(`- \`${join(runs, midWrite)} (pid ${process.pid}@${hostname()})\``);
+
+      // The lock is what tells them apart: without it, the same files read as unfinished and damaged.
+      locks.forEach((l) => l.releaseSync());
+      const after = await cli(['compare', runs, '--out', join(runs, '..', 'report-after')], runs);
+      expect(after.status, explain(after)).toBe(0);
+      expect(after.stderr).toContain(`compare: warning: skipped ${join(runs, midWrite)}: status is missing`);
+      expect(after.stderr).toContain(`compare: warning: left out unfinished run ${join(runs, midRun)} (running)`);
+    },
+    SLOW,
+  );
+});
