@@ -13,6 +13,8 @@ import { makeTask } from './tasks/index.js';
 import { loadEvalSet } from './tasks/evalset.js';
 import { buildGroup } from './runs/groupSpec.js';
 import { trainGroup, type KernelChoice } from './train/trainer.js';
+import { paramSpecs } from './model/params.js';
+import { stepFlops } from './model/flops.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -120,6 +122,24 @@ async function main(): Promise<void> {
     }
   }
   results.by_group_size = byR;
+
+  // 2b. The distance to the hardware: the kernel's counted arithmetic per step (model/flops.ts) at the measured
+  // rates, against a tight loop of the same float64 multiply-adds on this core.
+  const layout = makeTask(base.task).layout;
+  const parameters = [...paramSpecs(base.model, layout).values()].reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+  const flops = stepFlops(base.model, layout, base.train.batchSize, base.eval.size, parameters);
+  const ceiling = scalarCeilingGflops();
+  const lone = byR.find((b) => b.kernel === 'fused' && b.R === 1)!;
+  const group = byR.find((b) => b.kernel === 'fused' && b.R === 25)!;
+  const gflops = (runStepsPerS: number) => (runStepsPerS * flops.training) / 1e9;
+  results.flops = { per_training_step: flops.training, per_evaluation: flops.evaluation, scalar_ceiling_gflops: ceiling };
+  results.gflops_per_core = { fused_r1: gflops(lone.run_steps_per_s), fused_r25: gflops(group.run_steps_per_s) };
+  line(
+    `arithmetic: ${(flops.training / 1e3).toFixed(0)} kFLOP per training step (batch ${base.train.batchSize}), ${(flops.evaluation / 1e6).toFixed(2)} MFLOP per evaluation, per run`,
+  );
+  line(
+    `  fused R = 1: ${gflops(lone.run_steps_per_s).toFixed(2)} GFLOP/s per core; R = 25: ${gflops(group.run_steps_per_s).toFixed(2)}; scalar float64 multiply-add ceiling on this core: ${ceiling.toFixed(2)} GFLOP/s (${((100 * gflops(lone.run_steps_per_s)) / ceiling).toFixed(0)}% of it)`,
+  );
 
   // 3. Training against evaluation, for the ablation's group (R = 25) at its logging interval. Evaluation is timed
   // by a short group that evaluates every step against the same group evaluating only at its ends: evaluation then
@@ -249,6 +269,37 @@ function torchPeer(): { steps_per_s: number; torch: string; per_variant: Record<
   }
   const mean = (perVariant.qkv + perVariant.qv) / 2;
   return { steps_per_s: mean, torch: version, per_variant: perVariant };
+}
+
+/**
+ * GFLOP/s of a tight float64 multiply-add loop (a dot product over a cache-resident array, four accumulators so
+ * the adds do not wait on each other): what one core does in plain JavaScript, the kernel's own language.
+ */
+function scalarCeilingGflops(): number {
+  const n = 4096;
+  const a = Float64Array.from({ length: n }, (_, i) => 1 + i * 1e-6);
+  const b = Float64Array.from({ length: n }, (_, i) => 1 - i * 1e-6);
+  const pass = () => {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let i = 0; i < n; i += 4) {
+      s0 += a[i] * b[i];
+      s1 += a[i + 1] * b[i + 1];
+      s2 += a[i + 2] * b[i + 2];
+      s3 += a[i + 3] * b[i + 3];
+    }
+    return s0 + s1 + s2 + s3;
+  };
+  let sink = 0;
+  for (let i = 0; i < 2000; i++) sink += pass(); // warm-up: let the JIT compile it
+  const reps = 20000;
+  const started = performance.now();
+  for (let i = 0; i < reps; i++) sink += pass();
+  const seconds = (performance.now() - started) / 1000;
+  if (!Number.isFinite(sink)) throw new Error('ceiling loop overflowed');
+  return (reps * n * 2) / seconds / 1e9;
 }
 
 /** Child mode: steps/s of one run on one backend, printed alone; nothing when the backend does not load. */

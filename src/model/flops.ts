@@ -1,0 +1,57 @@
+/**
+ * The arithmetic the fused kernel (model/fused.ts) does, counted from the shapes: floating-point operations of
+ * one training step (forward, backward, Adam) and of one evaluation, per run. A multiply-add counts as 2, an add
+ * or a multiply as 1, an exp, a log or a square root as 1. The count follows the kernel's loops term by term, so
+ * the bench can set the achieved GFLOP/s against what the hardware does (`npm run bench`).
+ */
+import type { Layout } from '../tasks/types.js';
+import type { ModelConfig } from './schema.js';
+
+const MA = 2; // one multiply-add
+
+export interface StepFlops {
+  forward: number; // per example
+  backward: number; // per example
+  perStep: number; // once per step and run: the projected tables, the outer-product gradients, Adam
+  training: number; // one training step of one run: B·(forward + backward) + perStep
+  evaluation: number; // one evaluation of one run on `evalSize` examples (forward only)
+}
+
+/** Floating-point operations of the fused kernel for one run (see the file comment for the conventions). */
+export function stepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalSize: number, parameters: number): StepFlops {
+  const { dModel: d, heads: H } = cfg;
+  const dh = d / H;
+  const { positions: N, inputVocab: V, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = layout;
+  const visible = Array.from({ length: S }, (_, i) => (causal ? queryStart + i + 1 : N));
+
+  let forward = N * d * (F + 1); // x_j = s·(Σ table rows + pos)
+  let backward = N * d * (F + 1); // back into the table and position rows
+  for (const v of visible) {
+    for (let h = 0; h < H; h++) {
+      if (cfg.qkNorm)
+        forward += d * dh * MA + 4 * dh + v * dh * MA; // q, its RMSNorm, q̂·k̂_j
+      else forward += d * (F + 2) + v * d * MA; // u from projected rows, u·x_j
+      forward += 3 * v + v * d * MA + d * dh * MA; // softmax, x̄, x̄·W_V
+      backward += d * dh * MA + v * d * MA + 2 * v; // ∂x̄, ∂p, ∂a
+      backward += cfg.qkNorm
+        ? v * d * MA + v * dh * MA * 2 + 6 * dh + d * dh * MA * 2 // values' branch, ∂q̂ and ∂k̂, RMSNorm, ∂W_Q and ∂x_t
+        : v * d * MA * 3 + (F + 1) * d * MA; // ∂u, ∂x_j (two terms), into the projected rows
+    }
+    forward += 8 * d + d * C * MA + 3 * C; // LayerNorm, unembedding, cross-entropy
+    backward += 2 * C + d * C * MA + 10 * d; // ∂logits, ∂z, LayerNorm
+  }
+  if (cfg.qkNorm) {
+    forward += H * N * (d * dh * MA + 4 * dh); // keys and their RMSNorm, once per example
+    backward += H * N * (6 * dh + d * dh * MA * 2); // ∂k_j through RMSNorm, ∂W_K and ∂x_j
+  }
+  const rows = batch * S;
+  const tables = cfg.qkNorm ? 0 : H * (d * d * dh + (V + N) * d * d) * MA; // M_h and the projected tables (regrouped path)
+  const perStep =
+    tables +
+    H * d * dh * rows * MA + // ∂W_V
+    d * C * rows * MA + // ∂W_unembed
+    H * d * d * (V + N) * MA * 3 + // ∂M_h, and back into the table and position rows
+    H * d * dh * d * MA * 2 + // ∂W_Q, ∂W_K from ∂M_h
+    12 * parameters; // Adam
+  return { forward, backward, perStep, training: batch * (forward + backward) + perStep, evaluation: tables + evalSize * forward };
+}

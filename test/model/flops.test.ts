@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { stepFlops } from '../../src/model/flops.js';
+import { modelSchema } from '../../src/model/schema.js';
+import { lookupTask } from '../../src/tasks/lookup.js';
+import { taskSchema } from '../../src/tasks/schema.js';
+
+const tiny = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 1, keyVocab: 1, valueVocab: 2 })).layout; // N 2, V 4, C 2, F 2
+
+describe('stepFlops', () => {
+  it('counts a tiny lookup step by hand: d 2, one head, one slot', () => {
+    const f = stepFlops(modelSchema.parse({ dModel: 2 }), tiny, 1, 1, 0);
+    // forward: embed 2·2·3 = 12; u 2·4 = 8, scores 2·2·2 = 8, softmax 6, x̄ 8, x̄·W_V 8; LayerNorm 16, unembed 8, CE 6
+    expect(f.forward).toBe(12 + 8 + 8 + 6 + 8 + 8 + 16 + 8 + 6);
+    // backward: embed 12; ∂x̄ 8, ∂p 8, ∂a 4; ∂u and ∂x_j 24, projected rows 12; ∂logits 4, ∂z 8, LayerNorm 20
+    expect(f.backward).toBe(12 + 8 + 8 + 4 + 24 + 12 + 4 + 8 + 20);
+  });
+
+  it('training grows by forward + backward per example, evaluation by forward per example', () => {
+    const cfg = modelSchema.parse({});
+    const layout = lookupTask(taskSchema.parse({})).layout;
+    const [a, b] = [stepFlops(cfg, layout, 128, 512, 1000), stepFlops(cfg, layout, 129, 513, 1000)];
+    expect(b.training - a.training).toBe(a.forward + a.backward + 2 * cfg.dModel * (cfg.dModel + layout.outputVocab)); // + the row terms of ∂W_V, ∂W_unembed
+    expect(b.evaluation - a.evaluation).toBe(a.forward);
+    // The default step is a few hundred thousand operations, as the issue estimates.
+    expect(a.training).toBeGreaterThan(1e5);
+    expect(a.training).toBeLessThan(1e7);
+  });
+
+  it('QK-norm costs more forward work than the regrouped path (keys are projected per example)', () => {
+    const layout = lookupTask(taskSchema.parse({})).layout;
+    const plain = stepFlops(modelSchema.parse({ attention: 'qv' }), layout, 128, 512, 0);
+    const normed = stepFlops(modelSchema.parse({ attention: 'qv', qkNorm: true }), layout, 128, 512, 0);
+    expect(normed.forward).toBeGreaterThan(plain.forward);
+  });
+});
