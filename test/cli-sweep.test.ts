@@ -434,7 +434,7 @@ describe('compare', () => {
       const header = readFileSync(join(runs, TINY_RUNS[0], 'metrics.csv'), 'utf8')
         .split('\n')[0]
         .split(',');
-      expect(Object.keys(long[0])).toEqual(['dir', 'variant', 'train.lr', 'train.seed', ...header]);
+      expect(Object.keys(long[0])).toEqual(['dir', 'variant', 'attention', 'qk_norm', 'train.lr', 'train.seed', ...header]);
       let total = 0;
       for (const name of TINY_RUNS) {
         const lines = readFileSync(join(runs, name, 'metrics.csv'), 'utf8')
