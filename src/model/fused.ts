@@ -8,32 +8,35 @@
  *
  * The textbook layer, per example, for query row i (position t = queryStart + i) and head h:
  *
- *   x_j   = s · (Σ_f table[feature_jf] + pos_j)                 embedding, s = the input scale
- *   q_i   = x_t · W_Q      k_j = x_j · W_K      v_j = x_j · W_V  (keyless: k_j = v_j, W_K absent)
- *   a_ij  = q_i,h · k_j,h / √dh        p_ij = softmax_j(a_ij)    j ≤ t when causal
- *   o_i,h = Σ_j p_ij v_j,h                                        heads side by side
- *   z_i   = LayerNorm(x_t + o_i)        logits_i = z_i · W_unembed      loss = mean CE
+ *   x_j   = s · (Σ_f table[feature_jf] + pos_j)                 embed
+ *   q_i   = x_t · W_Q      k_j = x_j · W_K      v_j = x_j · W_V  project (k_j per variant: model/schema.ts)
+ *   a_ij  = q_i,h · k_j,h / √dh                                  score
+ *   p_ij  = softmax_j(a_ij), j ≤ t when causal                   softmax
+ *   o_i,h = Σ_j p_ij v_j,h, heads side by side                   mix
+ *   z_i   = LayerNorm(x_t + o_i)                                 residual + norm
+ *   logits_i = z_i · W_unembed,  loss = mean cross-entropy       unembed, loss
  *
- * is computed regrouped, which is exact in algebra (tested to float rounding):
+ * Each stage below is a forward and a backward function. Two stages are regrouped, which is exact in algebra
+ * (tested to float rounding):
  *
- *   a_ij  = u_i,h · x_j / √dh   with u_i,h = x_t · M_h,  M_h = W_Q,h · W_K,hᵀ  (keyless: W_V,h)
- *   o_i,h = x̄_i,h · W_V,h       with x̄_i,h = Σ_j p_ij x_j
+ *   score: a_ij = u_i,h · x_j / √dh  with u_i,h = x_t · M_h,  M_h = W_Q,h · W_K,hᵀ
+ *   mix:   o_i,h = x̄_i,h · W_V,h     with x̄_i,h = Σ_j p_ij x_j
  *
- * so no key or value is ever projected: per example the work is the raw x_j, a few dot products with them,
- * and two small products per query row. And since x_t is a sum of table rows, u_i,h is a sum of rows of
- * the projected tables table·M_h and pos·M_h, computed once per step. Backward runs the same way in
- * reverse, and the gradients of the projected tables are turned into those of W_Q, W_K, W_V once per step.
+ * so no key or value is projected: per example the work is the raw x_j, a few dot products with them, and two
+ * small products per query row. Since x_t is a sum of table rows, u_i,h is a sum of rows of the projected
+ * tables table·M_h and pos·M_h, made once per step. The variant only changes M_h's second factor (W_K, W_V,
+ * W_Q or the identity). QK-norm makes the score nonlinear in x, so with it the score stage is explicit (keys
+ * projected per example and RMS-normed); the mix stays regrouped, since values are never normed. The two score
+ * stages are one small strategy each (RegroupedScores, NormedScores).
  *
- * The variant only changes M_h's second factor (keyWeights: W_K, W_V, W_Q or the identity). QK-norm makes the
- * score nonlinear in x, so with it the scores take an explicit path at the end of this file (keys projected per
- * example, RMS-normed, then matched); the values stay regrouped, since they are never normed.
- *
- * Numbers are computed in float64 and stored in float32, so results equal the float32 tfjs graph to
- * rounding, not bit for bit. Every function here is deterministic.
+ * Numbers are computed in float64 and stored in float32, so results equal the float32 tfjs graph to rounding,
+ * not bit for bit. Every function here is deterministic.
  */
 import type { Layout, Encoded } from '../tasks/types.js';
 import { fusedSupports, fusedRefusal, type ModelConfig } from './schema.js';
 import { param } from './params.js';
+
+export { fusedSupports };
 
 /** Parameter values of R runs, stacked [R, ...] per path, as stackRuns lays them out. */
 export type StackedParams = Map<string, Float32Array>;
@@ -50,6 +53,7 @@ export interface FusedPass {
 /** Masked scores, as in the tfjs graph: exp underflows to 0 and they never win a max. */
 const MASKED = -1e9;
 const LN_EPS = 1e-5; // as in transformer.ts
+const RMS_EPS = 1e-6; // as in attention.ts
 /**
  * The largest float32. The tfjs graph stores every intermediate in float32, where a value past this is
  * infinite and the loss turns NaN: that is what "diverged" means. This kernel works in float64, so it checks
@@ -57,98 +61,101 @@ const LN_EPS = 1e-5; // as in transformer.ts
  */
 const F32_MAX = 3.4028234663852886e38;
 
-export { fusedSupports };
-
-/**
- * One run's parameters, offsets and buffers, as `example` reads them. One object shape for every call, and
- * every field read into a local at the top of `example`, so V8 compiles it once and never deoptimises it.
- */
-interface Ctx {
-  d: number;
-  H: number;
-  dh: number;
-  s: number;
-  N: number;
-  F: number;
-  C: number;
-  qStart: number;
-  S: number;
-  causal: boolean;
-  scale: number;
-  invRows: number;
-  backward: boolean;
-  r: number;
-  B: number;
-  table: Float32Array;
-  pos: Float32Array;
-  tAt: number;
-  pAt: number;
-  wv: Float32Array;
-  wAt: number;
-  gamma: Float32Array;
-  beta: Float32Array;
-  lnAt: number;
-  unembed: Float32Array;
-  uAt: number;
-  tu: Float64Array;
-  pu: Float64Array; // [H, V, d], [H, N, d]: table·M_h, pos·M_h
-  feats: Int32Array;
-  targets: Int32Array;
-  weightsOut: Float32Array | null;
-  logitsOut: Float32Array | null;
-  inputsOut: Float32Array | null;
-  x: Float64Array;
-  u: Float64Array;
-  xbar: Float64Array;
-  p: Float64Array;
-  a: Float64Array;
-  y: Float64Array;
-  z: Float64Array;
-  cls: Float64Array;
-  clsExp: Float64Array;
-  g: Float64Array;
-  gx: Float64Array;
-  gxbar: Float64Array;
-  gu: Float64Array;
-  gp: Float64Array;
-  gtu: Float64Array;
-  gpu: Float64Array;
-  gtable: Float64Array;
-  gpos: Float64Array;
-  ggamma: Float64Array;
-  gbeta: Float64Array;
-  zRows: Float64Array;
-  gclsRows: Float64Array;
-  xbarRows: Float64Array;
-  gRows: Float64Array; // per supervised row of the batch, for the outer-product gradients
-  lossSum: number;
-  correct: number;
-  /** QK-norm: the explicit score path (qkNormScores / qkNormBackward) instead of the regrouped one. */
-  norm: QkNormStage | null;
+/** Shapes, fixed for a group. */
+interface Dims {
+  readonly d: number;
+  readonly H: number;
+  readonly dh: number; // d / H
+  readonly N: number; // positions
+  readonly F: number; // features per position
+  readonly V: number; // embedding table rows
+  readonly C: number; // classes
+  readonly S: number; // supervised rows
+  readonly qStart: number;
+  readonly causal: boolean;
+  readonly scale: number; // 1/√dh
+  readonly s: number; // input scale
 }
 
 /**
- * QK-norm's stage: scores from explicitly projected, RMS-normed queries and keys, since the normed score is no
- * longer bilinear in x and cannot be regrouped. Values stay on the regrouped path (x̄ · W_V), as they are never normed.
+ * Everything the stages read and write for the current run and example: the run's parameters with their
+ * offsets into the stacked arrays, the example's buffers, and the run's gradient accumulators. One object
+ * shape for every call, so V8 compiles the stages once.
  */
-interface QkNormStage {
-  wq: Float32Array; // [R, d, d] W_Q
-  wk: Float32Array; // [R, d, d] the variant's key projection (W_K, W_V, W_Q or the identity)
-  gainQ: Float32Array; // [R, 1, d]
+interface State {
+  dims: Dims;
+  // The current run: parameters and their offsets (named strides into the stacked [R, ...] arrays).
+  r: number;
+  table: Float32Array;
+  tableAt: number; // r · V · d
+  pos: Float32Array;
+  posAt: number; // r · N · d
+  wq: Float32Array;
+  wv: Float32Array;
+  wk: Float32Array; // the variant's key projection: W_K, W_V, W_Q or the identity
+  wAt: number; // r · d · d
+  gamma: Float32Array;
+  beta: Float32Array;
+  gainQ: Float32Array;
   gainK: Float32Array;
-  q: Float64Array; // [H, S, dh] raw queries of the current example
-  rq: Float64Array; // [H, S] their RMS
-  qh: Float64Array; // [H, S, dh] normed queries (gain applied)
-  k: Float64Array; // [H, N, dh] raw keys of the current example
-  rk: Float64Array; // [H, N]
-  kh: Float64Array; // [H, N, dh]
-  gkh: Float64Array; // [H, N, dh] ∂loss/∂k̂, summed over the example's rows
-  gwq: Float64Array; // [d, d] per-run accumulators
-  gwk: Float64Array;
-  ggainQ: Float64Array; // [d]
-  ggainK: Float64Array;
-  gz: Float64Array; // [dh] scratch: ∂ of the raw query or key
-  gup: Float64Array; // [dh] scratch: ∂ of the normed query
+  vecAt: number; // r · d: LayerNorm and QK-norm gains
+  unembed: Float32Array;
+  unembedAt: number; // r · d · C
+  // The current batch.
+  B: number;
+  invRows: number; // 1 / (B · S)
+  feats: Int32Array;
+  featsAt: number; // b · N · F
+  targets: Int32Array;
+  backward: boolean;
+  weightsOut: Float32Array | null;
+  logitsOut: Float32Array | null;
+  inputsOut: Float32Array | null;
+  // One example's forward buffers.
+  x: Float64Array; // [N, d] the layer input
+  a: Float64Array; // [N] one row's scores, and in backward their gradient
+  p: Float64Array; // [H, S, N] attention weights
+  xbar: Float64Array; // [H, S, d] x̄ = Σ_j p_j x_j
+  y: Float64Array; // [d] the residual sum, then its normalised form
+  invStd: number;
+  z: Float64Array; // [d] after the LayerNorm gain and bias
+  cls: Float64Array; // [C] logits, then their gradient
+  clsExp: Float64Array; // [C]
+  // One example's backward buffers.
+  g: Float64Array; // [d] ∂loss/∂(x_t + o)
+  gx: Float64Array; // [N, d] ∂loss/∂x
+  gxbar: Float64Array; // [d]
+  gp: Float64Array; // [N]
+  // The run's accumulators over the batch.
+  gtable: Float64Array; // [V, d]
+  gpos: Float64Array; // [N, d]
+  ggamma: Float64Array;
+  gbeta: Float64Array;
+  zRows: Float64Array; // [B·S, d] z per row, for the unembedding's outer-product gradient
+  gclsRows: Float64Array; // [B·S, C]
+  xbarRows: Float64Array; // [B·S, H, d] for W_V's outer-product gradient
+  gRows: Float64Array; // [B·S, d]
+  lossSum: number;
+  correct: number;
+}
+
+/** How the scores are formed and how their gradient splits: the only stage the variants and QK-norm change. */
+interface ScoreStage {
+  /** Once per run and step: what the run's scores need (projected tables, or nothing). */
+  startRun(st: State): void;
+  /** Once per example, after the embedding: per-example keys (QK-norm). */
+  startExample(st: State): void;
+  /** Row i (position t), head h: the scaled scores of the visible keys into st.a; returns their max. */
+  forward(st: State, h: number, i: number, t: number, visible: number): number;
+  /**
+   * With ∂loss/∂a in st.a: adds the score's share of ∂x to st.gx, together with the values' share p_j ∂x̄
+   * (weights from st.p at pRow, ∂x̄ in st.gxbar), and feeds the stage's own accumulators.
+   */
+  backward(st: State, h: number, i: number, t: number, visible: number, pRow: number): void;
+  /** Once per example, after every row's backward. */
+  finishExample(st: State): void;
+  /** Writes the gradients of W_Q and the key projection (and the QK-norm gains) for the run. */
+  finishRun(st: State, gwq: Float32Array, gwk: Float32Array, grads: StackedParams): void;
 }
 
 /**
@@ -156,11 +163,12 @@ interface QkNormStage {
  * per path; the kernel reads the former and overwrites the latter.
  */
 export class FusedModel {
-  private readonly ctx: Ctx;
-  private readonly m: Float64Array; // [H, d, d] M_h of the current run
-  /** qx's key "projection": the identity, [R, d, d], so M_h = W_Q,h · I_hᵀ takes the same path as the others. */
+  private readonly dims: Dims;
+  private readonly st: State;
+  private readonly scores: ScoreStage;
+  /** qx's key "projection": the identity, [R, d, d], so it takes the same path as the others. */
   private readonly eye: Float32Array | null;
-  /** Where a variant's key projection gets no gradient (qx: the identity is fixed), a scratch sink. */
+  /** Where a fixed key projection's gradient goes (qx): a scratch sink. */
   private readonly sink: Float32Array | null;
 
   constructor(
@@ -169,66 +177,69 @@ export class FusedModel {
     readonly R: number,
   ) {
     if (!fusedSupports(cfg)) throw new Error(`the fused kernel cannot compute ${fusedRefusal(cfg)}`);
-    const { positions: N, inputVocab: V, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = layout;
     const d = cfg.dModel;
     const H = cfg.heads;
-    const f64 = (n: number) => new Float64Array(n);
-    const none = new Float32Array(0);
-    this.m = f64(H * d * d);
-    this.eye = cfg.attention === 'qx' ? new Float32Array(R * d * d) : null;
-    for (let r = 0; this.eye && r < R; r++) for (let i = 0; i < d; i++) this.eye[r * d * d + i * d + i] = 1;
-    this.sink = this.eye ? new Float32Array(R * d * d) : null;
-    this.ctx = {
+    this.dims = {
       d,
       H,
       dh: d / H,
-      s: cfg.inputScale,
-      N,
-      F,
-      C,
-      qStart: queryStart,
-      S,
-      causal,
+      N: layout.positions,
+      F: layout.featuresPerPosition,
+      V: layout.inputVocab,
+      C: layout.outputVocab,
+      S: layout.queryCount,
+      qStart: layout.queryStart,
+      causal: layout.causal,
       scale: 1 / Math.sqrt(d / H),
-      invRows: 0,
-      backward: false,
+      s: cfg.inputScale,
+    };
+    const { N, C, S } = this.dims;
+    const f64 = (n: number) => new Float64Array(n);
+    const none = new Float32Array(0);
+    this.eye = cfg.attention === 'qx' ? new Float32Array(R * d * d) : null;
+    for (let r = 0; this.eye && r < R; r++) for (let i = 0; i < d; i++) this.eye[r * d * d + i * d + i] = 1;
+    this.sink = this.eye ? new Float32Array(R * d * d) : null;
+    this.st = {
+      dims: this.dims,
       r: 0,
-      B: 0,
       table: none,
+      tableAt: 0,
       pos: none,
-      tAt: 0,
-      pAt: 0,
+      posAt: 0,
+      wq: none,
       wv: none,
+      wk: none,
       wAt: 0,
       gamma: none,
       beta: none,
-      lnAt: 0,
+      gainQ: none,
+      gainK: none,
+      vecAt: 0,
       unembed: none,
-      uAt: 0,
-      tu: f64(H * V * d),
-      pu: f64(H * N * d),
+      unembedAt: 0,
+      B: 0,
+      invRows: 0,
       feats: new Int32Array(0),
+      featsAt: 0,
       targets: new Int32Array(0),
+      backward: false,
       weightsOut: null,
       logitsOut: null,
       inputsOut: null,
       x: f64(N * d),
-      u: f64(H * S * d),
-      xbar: f64(H * S * d),
-      p: f64(H * S * N),
       a: f64(N),
-      y: f64(S * d),
+      p: f64(H * S * N),
+      xbar: f64(H * S * d),
+      y: f64(d),
+      invStd: 0,
       z: f64(d),
       cls: f64(C),
       clsExp: f64(C),
       g: f64(d),
       gx: f64(N * d),
       gxbar: f64(d),
-      gu: f64(d),
       gp: f64(N),
-      gtu: f64(H * V * d),
-      gpu: f64(H * N * d),
-      gtable: f64(V * d),
+      gtable: f64(this.dims.V * d),
       gpos: f64(N * d),
       ggamma: f64(d),
       gbeta: f64(d),
@@ -238,28 +249,8 @@ export class FusedModel {
       gRows: f64(0),
       lossSum: 0,
       correct: 0,
-      norm: cfg.qkNorm
-        ? {
-            wq: none,
-            wk: none,
-            gainQ: none,
-            gainK: none,
-            q: f64(H * S * (d / H)),
-            rq: f64(H * S),
-            qh: f64(H * S * (d / H)),
-            k: f64(H * N * (d / H)),
-            rk: f64(H * N),
-            kh: f64(H * N * (d / H)),
-            gkh: f64(H * N * (d / H)),
-            gwq: f64(d * d),
-            gwk: f64(d * d),
-            ggainQ: f64(d),
-            ggainK: f64(d),
-            gz: f64(d / H),
-            gup: f64(d / H),
-          }
-        : null,
     };
+    this.scores = cfg.qkNorm ? new NormedScores(this.dims) : new RegroupedScores(this.dims);
   }
 
   /**
@@ -269,90 +260,74 @@ export class FusedModel {
    */
   pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention = false, inputs = false): FusedPass {
     const { R } = this;
+    const { N, S, H, d } = this.dims;
     const B = batches[0].count;
-    const { queryCount: S, positions: N } = this.layout;
     const out: FusedPass = { loss: new Float64Array(R), correct: new Float64Array(R) };
     if (attention) {
-      out.weights = new Float32Array(R * B * this.cfg.heads * S * N);
-      out.logits = new Float32Array(R * B * this.cfg.heads * S * N);
+      out.weights = new Float32Array(R * B * H * S * N);
+      out.logits = new Float32Array(R * B * H * S * N);
     }
-    if (inputs) out.inputs = new Float32Array(R * B * N * this.cfg.dModel);
+    if (inputs) out.inputs = new Float32Array(R * B * N * d);
+    const st = this.st;
     for (let r = 0; r < R; r++) {
-      const batch = batches[batches.length === 1 ? 0 : r];
-      this.startRun(r, params, batch, grads !== undefined, out);
-      const ctx = this.ctx;
-      for (let b = 0; b < B; b++) example(ctx, b);
-      out.loss[r] = ctx.lossSum * ctx.invRows;
-      out.correct[r] = ctx.correct * ctx.invRows;
-      if (grads) this.finishGrads(r, params, grads);
+      this.startRun(r, params, batches[batches.length === 1 ? 0 : r], grads !== undefined, out);
+      for (let b = 0; b < B; b++) example(st, this.scores, b);
+      out.loss[r] = st.lossSum * st.invRows;
+      out.correct[r] = st.correct * st.invRows;
+      if (grads) this.finishRun(grads);
     }
     return out;
   }
 
-  /** Points the context at run r and projects its tables: M_h, table·M_h and pos·M_h. */
+  /** Points the state at run r and its batch, and lets the score stage prepare the run. */
   private startRun(r: number, params: StackedParams, batch: Encoded, backward: boolean, out: FusedPass): void {
-    const c = this.ctx;
-    const { d, H, dh, N, S } = c;
-    const V = this.layout.inputVocab;
-    c.r = r;
-    c.B = batch.count;
-    c.invRows = 1 / (batch.count * S);
-    c.backward = backward;
-    c.table = param(params, 'embed/table');
-    c.pos = param(params, 'embed/pos');
-    c.wv = param(params, 'layer0/attn/w_v');
-    c.gamma = param(params, 'layer0/ln/gamma');
-    c.beta = param(params, 'layer0/ln/beta');
-    c.unembed = param(params, 'unembed/w');
-    c.tAt = r * V * d;
-    c.pAt = r * N * d;
-    c.wAt = r * d * d;
-    c.lnAt = r * d;
-    c.uAt = r * d * c.C;
-    c.feats = batch.features;
-    c.targets = batch.targets;
-    c.weightsOut = out.weights ?? null;
-    c.logitsOut = out.logits ?? null;
-    c.inputsOut = out.inputs ?? null;
-    c.lossSum = 0;
-    c.correct = 0;
-    const wq = param(params, 'layer0/attn/w_q');
-    const wm = this.keyWeights(params);
-    if (c.norm) {
-      c.norm.wq = wq;
-      c.norm.wk = wm;
-      c.norm.gainQ = param(params, 'layer0/attn/q_norm');
-      c.norm.gainK = param(params, 'layer0/attn/k_norm');
-      if (backward) for (const a of [c.norm.gwq, c.norm.gwk, c.norm.ggainQ, c.norm.ggainK]) a.fill(0);
+    const st = this.st;
+    const { d, N, V, C, S, H } = this.dims;
+    st.r = r;
+    st.table = param(params, 'embed/table');
+    st.tableAt = r * V * d;
+    st.pos = param(params, 'embed/pos');
+    st.posAt = r * N * d;
+    st.wq = param(params, 'layer0/attn/w_q');
+    st.wv = param(params, 'layer0/attn/w_v');
+    st.wk = this.keyWeights(params);
+    st.wAt = r * d * d;
+    st.gamma = param(params, 'layer0/ln/gamma');
+    st.beta = param(params, 'layer0/ln/beta');
+    if (this.cfg.qkNorm) {
+      st.gainQ = param(params, 'layer0/attn/q_norm');
+      st.gainK = param(params, 'layer0/attn/k_norm');
     }
-    const m = this.m;
-    for (let h = 0; h < H && !c.norm; h++) {
-      for (let i = 0; i < d; i++) {
-        for (let j = 0; j < d; j++) {
-          let acc = 0;
-          for (let e = 0; e < dh; e++) acc += wq[c.wAt + i * d + h * dh + e] * wm[c.wAt + j * d + h * dh + e];
-          m[(h * d + i) * d + j] = acc;
-        }
-      }
-      projectRows(c.table, c.tAt, V, m, h * d * d, d, c.tu, h * V * d);
-      projectRows(c.pos, c.pAt, N, m, h * d * d, d, c.pu, h * N * d);
-    }
+    st.vecAt = r * d;
+    st.unembed = param(params, 'unembed/w');
+    st.unembedAt = r * d * C;
+    st.B = batch.count;
+    st.invRows = 1 / (batch.count * S);
+    st.feats = batch.features;
+    st.targets = batch.targets;
+    st.backward = backward;
+    st.weightsOut = out.weights ?? null;
+    st.logitsOut = out.logits ?? null;
+    st.inputsOut = out.inputs ?? null;
+    st.lossSum = 0;
+    st.correct = 0;
     if (backward) {
-      for (const a of [c.gtu, c.gpu, c.gtable, c.gpos, c.ggamma, c.gbeta]) a.fill(0);
+      for (const acc of [st.gtable, st.gpos, st.ggamma, st.gbeta]) acc.fill(0);
       const rows = batch.count * S;
-      if (c.zRows.length < rows * d) {
-        c.zRows = new Float64Array(rows * d);
-        c.gclsRows = new Float64Array(rows * c.C);
-        c.xbarRows = new Float64Array(rows * H * d);
-        c.gRows = new Float64Array(rows * d);
+      if (st.zRows.length < rows * d) {
+        st.zRows = new Float64Array(rows * d);
+        st.gclsRows = new Float64Array(rows * C);
+        st.xbarRows = new Float64Array(rows * H * d);
+        st.gRows = new Float64Array(rows * d);
       }
     }
+    this.scores.startRun(st);
   }
 
   /**
-   * The variant's key projection W_M, M_h = W_Q,h · W_M,hᵀ (model/schema.ts, VARIANTS): W_K (qkv), W_V (qv),
-   * W_Q (qq) or the identity (qx). Looked up in `params`, or in `grads` for where its gradient goes; a
-   * variant's gradient adds to the parameter's own (qv's to W_V's value gradient, qq's to W_Q's query gradient).
+   * The variant's key projection (model/schema.ts, VARIANTS): W_K (qkv), W_V (qv), W_Q (qq) or the identity
+   * (qx). Looked up in `params`, or in `grads` for where its gradient goes; a variant's key gradient adds to
+   * the parameter's own (qv's to W_V's value gradient, qq's to W_Q's query gradient).
    */
   private keyWeights(stacked: StackedParams, isGrad = false): Float32Array {
     switch (this.cfg.attention) {
@@ -367,95 +342,433 @@ export class FusedModel {
     }
   }
 
-  /** From the per-step accumulators to each parameter's gradient, for run r. */
-  private finishGrads(r: number, params: StackedParams, grads: StackedParams): void {
-    const c = this.ctx;
-    const { d, H, dh, N, C } = c;
-    const V = this.layout.inputVocab;
-    const wq = param(params, 'layer0/attn/w_q');
-    const wm = this.keyWeights(params);
+  /** From the run's accumulators to each parameter's gradient. */
+  private finishRun(grads: StackedParams): void {
+    const st = this.st;
+    const { d, C, V } = this.dims;
+    const { r, wAt } = st;
     const gwq = param(grads, 'layer0/attn/w_q');
     const gwv = param(grads, 'layer0/attn/w_v');
-    const gwm = this.keyWeights(grads, true);
-    const { gtable, gpos, table, pos, tAt, pAt, wAt } = c;
-    const m = this.m;
-    // The outer-product gradients, summed over the batch's rows at once: W_V's (x̄ ⊗ g) and the unembedding's (z ⊗ ∂scores).
-    const rows = c.B * c.S;
-    const { zRows, gclsRows, xbarRows, gRows } = c;
-    for (let h = 0; h < H; h++) {
-      for (let i = 0; i < d; i++) {
-        for (let e = 0; e < dh; e++) {
-          let acc = 0;
-          for (let row = 0; row < rows; row++) acc += xbarRows[(row * H + h) * d + i] * gRows[row * d + h * dh + e];
-          gwv[wAt + i * d + h * dh + e] = acc;
-        }
-      }
-    }
+    const gwk = this.keyWeights(grads, true);
+    mixOuterGradient(st, gwv); // W_V's, written first: qv's key gradient adds to it
     const gunembed = param(grads, 'unembed/w');
+    const rows = st.B * this.dims.S;
     for (let i = 0; i < d; i++) {
       for (let k = 0; k < C; k++) {
         let acc = 0;
-        for (let row = 0; row < rows; row++) acc += zRows[row * d + i] * gclsRows[row * C + k];
-        gunembed[r * d * C + i * C + k] = acc;
+        for (let row = 0; row < rows; row++) acc += st.zRows[row * d + i] * st.gclsRows[row * C + k];
+        gunembed[st.unembedAt + i * C + k] = acc;
       }
     }
     gwq.fill(0, wAt, wAt + d * d);
-    if (gwm !== gwv) gwm.fill(0, wAt, wAt + d * d); // W_V's gradient already holds its value part
-    const gm = new Float64Array(d * d);
+    if (gwk !== gwv) gwk.fill(0, wAt, wAt + d * d); // W_V's gradient already holds its value part
+    this.scores.finishRun(st, gwq, gwk, grads);
+    const gtable = param(grads, 'embed/table');
+    for (let i = 0; i < V * d; i++) gtable[st.tableAt + i] = st.gtable[i];
+    param(grads, 'embed/pos').set(st.gpos, st.posAt);
+    param(grads, 'layer0/ln/gamma').set(st.ggamma, r * d);
+    param(grads, 'layer0/ln/beta').set(st.gbeta, r * d);
+  }
+}
+
+// ---- the example: the stages in order ---------------------------------------------------------------------
+
+/** Forward, and with st.backward backward, for example b of the state's run; accumulates into st. */
+function example(st: State, scores: ScoreStage, b: number): void {
+  const { N, S, F, qStart, causal } = st.dims;
+  st.featsAt = b * N * F;
+  embedForward(st, b);
+  if (st.backward) st.gx.fill(0);
+  scores.startExample(st);
+  for (let i = 0; i < S; i++) {
+    const t = qStart + i;
+    const visible = causal ? t + 1 : N;
+    attendForward(st, scores, b, i, t, visible); // st.y = x_t + o
+    normForward(st); // st.y normalised, st.z after gain and bias
+    readoutForward(st, b, i); // logits, loss, accuracy
+    if (!st.backward) continue;
+    const row = b * S + i;
+    readoutBackward(st, b, i, row); // st.cls = ∂logits, st.g = ∂z
+    normBackward(st, row, t); // st.g = ∂(x_t + o); the residual's share into st.gx
+    attendBackward(st, scores, i, t, visible, row);
+  }
+  if (!st.backward) return;
+  scores.finishExample(st);
+  embedBackward(st);
+}
+
+// ---- embed ------------------------------------------------------------------------------------------------
+
+/** x_j = s · (its table rows + its position row). Tasks have one or two features per position: those get a loop each. */
+function embedForward(st: State, b: number): void {
+  const { d, N, F, s } = st.dims;
+  const { x, table, tableAt, pos, posAt, feats, featsAt } = st;
+  for (let j = 0; j < N; j++) {
+    const xRow = j * d;
+    const posRow = posAt + j * d;
+    if (F === 2) {
+      const row0 = tableAt + feats[featsAt + 2 * j] * d;
+      const row1 = tableAt + feats[featsAt + 2 * j + 1] * d;
+      for (let c = 0; c < d; c++) x[xRow + c] = s * (pos[posRow + c] + table[row0 + c] + table[row1 + c]);
+    } else if (F === 1) {
+      const row0 = tableAt + feats[featsAt + j] * d;
+      for (let c = 0; c < d; c++) x[xRow + c] = s * (pos[posRow + c] + table[row0 + c]);
+    } else {
+      for (let c = 0; c < d; c++) x[xRow + c] = pos[posRow + c];
+      for (let f = 0; f < F; f++) {
+        const row = tableAt + feats[featsAt + j * F + f] * d;
+        for (let c = 0; c < d; c++) x[xRow + c] += table[row + c];
+      }
+      for (let c = 0; c < d; c++) x[xRow + c] *= s;
+    }
+  }
+  if (st.inputsOut !== null) st.inputsOut.set(x, (st.r * st.B + b) * N * d);
+}
+
+/** x_j was s · (a sum of table rows + a position row): ∂x into their accumulators. */
+function embedBackward(st: State): void {
+  const { d, N, F, s } = st.dims;
+  const { gx, gtable, gpos, feats, featsAt } = st;
+  for (let j = 0; j < N; j++) {
+    const xRow = j * d;
+    if (F === 2) {
+      const row0 = feats[featsAt + 2 * j] * d;
+      const row1 = feats[featsAt + 2 * j + 1] * d;
+      for (let c = 0; c < d; c++) {
+        const gc = s * gx[xRow + c];
+        gpos[xRow + c] += gc;
+        gtable[row0 + c] += gc;
+        gtable[row1 + c] += gc;
+      }
+    } else {
+      for (let c = 0; c < d; c++) {
+        const gc = s * gx[xRow + c];
+        gpos[xRow + c] += gc;
+        for (let f = 0; f < F; f++) gtable[feats[featsAt + j * F + f] * d + c] += gc;
+      }
+    }
+  }
+}
+
+// ---- attend: score (a strategy), softmax, mix --------------------------------------------------------------
+
+/** Row i, every head: scores, softmax, x̄ and o = x̄ · W_V added to the residual st.y = x_t. */
+function attendForward(st: State, scores: ScoreStage, b: number, i: number, t: number, visible: number): void {
+  const { d, H, dh, N, S } = st.dims;
+  const { x, y, a, p, xbar, wv, wAt } = st;
+  for (let c = 0; c < d; c++) y[c] = x[t * d + c]; // the residual input
+  for (let h = 0; h < H; h++) {
+    const max = scores.forward(st, h, i, t, visible);
+    if (!(Math.abs(max) < F32_MAX)) st.lossSum = NaN; // float32 would have overflowed
+    const pRow = (h * S + i) * N;
+    softmaxForward(a, max, visible, N, p, pRow);
+    if (st.weightsOut !== null && st.logitsOut !== null) {
+      const outRow = (((st.r * st.B + b) * H + h) * S + i) * N;
+      for (let j = 0; j < N; j++) {
+        st.weightsOut[outRow + j] = p[pRow + j];
+        st.logitsOut[outRow + j] = j < visible ? a[j] : MASKED;
+      }
+    }
+    // mix: x̄ = Σ_j p_j x_j, then o_h = x̄ · W_V,h into head h's columns of the residual.
+    const xbarRow = (h * S + i) * d;
+    for (let c = 0; c < d; c++) {
+      let acc = 0;
+      for (let j = 0; j < visible; j++) acc += p[pRow + j] * x[j * d + c];
+      xbar[xbarRow + c] = acc;
+    }
+    for (let e = 0; e < dh; e++) {
+      let acc = 0;
+      for (let c = 0; c < d; c++) acc += xbar[xbarRow + c] * wv[wAt + c * d + h * dh + e];
+      y[h * dh + e] += acc;
+    }
+  }
+}
+
+/** p = softmax(a) over the first `visible` entries, 0 beyond, into p from pRow. */
+function softmaxForward(a: Float64Array, max: number, visible: number, N: number, p: Float64Array, pRow: number): void {
+  let sum = 0;
+  for (let j = 0; j < visible; j++) {
+    const e = Math.exp(a[j] - max);
+    p[pRow + j] = e;
+    sum += e;
+  }
+  for (let j = 0; j < visible; j++) p[pRow + j] /= sum;
+  for (let j = visible; j < N; j++) p[pRow + j] = 0;
+}
+
+/** Row i, every head, with st.g = ∂(x_t + o): back through the mix and the softmax, then the score stage. */
+function attendBackward(st: State, scores: ScoreStage, i: number, t: number, visible: number, row: number): void {
+  const { d, H, dh, N, S } = st.dims;
+  const { x, g, gxbar, gp, a, p, xbar, xbarRows, wv, wAt } = st;
+  for (let h = 0; h < H; h++) {
+    const pRow = (h * S + i) * N;
+    const xbarRow = (h * S + i) * d;
+    // mix: o_h = x̄ · W_V,h (W_V's own gradient is an outer product, summed over the batch in mixOuterGradient).
+    for (let c = 0; c < d; c++) {
+      xbarRows[(row * H + h) * d + c] = xbar[xbarRow + c];
+      let acc = 0;
+      for (let e = 0; e < dh; e++) acc += wv[wAt + c * d + h * dh + e] * g[h * dh + e];
+      gxbar[c] = acc;
+    }
+    // x̄ = Σ p_j x_j: ∂p_j = ∂x̄ · x_j. (The values' share of ∂x_j, p_j ∂x̄, is added by the score stage in
+    // its own pass over x_j, so x is walked once.)
+    let dot = 0;
+    for (let j = 0; j < visible; j++) {
+      let acc = 0;
+      for (let c = 0; c < d; c++) acc += gxbar[c] * x[j * d + c];
+      gp[j] = acc;
+      dot += p[pRow + j] * acc;
+    }
+    // softmax: ∂a_j = p_j (∂p_j − Σ p ∂p), times the score's scale, into st.a for the score stage.
+    const { scale } = st.dims;
+    for (let j = 0; j < visible; j++) a[j] = p[pRow + j] * (gp[j] - dot) * scale;
+    scores.backward(st, h, i, t, visible, pRow);
+  }
+}
+
+/** W_V's gradient for run r: Σ over the batch's rows of x̄_h ⊗ ∂o_h, per head. */
+function mixOuterGradient(st: State, gwv: Float32Array): void {
+  const { d, H, dh, S } = st.dims;
+  const { xbarRows, gRows, wAt } = st;
+  const rows = st.B * S;
+  for (let h = 0; h < H; h++) {
+    for (let i = 0; i < d; i++) {
+      for (let e = 0; e < dh; e++) {
+        let acc = 0;
+        for (let row = 0; row < rows; row++) acc += xbarRows[(row * H + h) * d + i] * gRows[row * d + h * dh + e];
+        gwv[wAt + i * d + h * dh + e] = acc;
+      }
+    }
+  }
+}
+
+// ---- residual + norm ------------------------------------------------------------------------------------------
+
+/** LayerNorm of st.y (biased variance, as tf.moments): st.y becomes the normalised row, st.z the output. */
+function normForward(st: State): void {
+  const { d } = st.dims;
+  const { y, z, gamma, beta, vecAt } = st;
+  let mean = 0;
+  for (let c = 0; c < d; c++) mean += y[c];
+  mean /= d;
+  let variance = 0;
+  for (let c = 0; c < d; c++) variance += (y[c] - mean) * (y[c] - mean);
+  if (!(variance < F32_MAX)) st.lossSum = NaN; // float32 would have overflowed
+  variance /= d;
+  const invStd = 1 / Math.sqrt(variance + LN_EPS);
+  st.invStd = invStd;
+  for (let c = 0; c < d; c++) {
+    y[c] = (y[c] - mean) * invStd;
+    z[c] = y[c] * gamma[vecAt + c] + beta[vecAt + c];
+  }
+}
+
+/** With st.g = ∂z: the gain and bias gradients, then st.g = ∂(x_t + o), and the residual's share into ∂x_t. */
+function normBackward(st: State, row: number, t: number): void {
+  const { d } = st.dims;
+  const { y, g, gamma, vecAt, ggamma, gbeta, gx, gRows, invStd } = st;
+  let meanG = 0;
+  let meanGy = 0;
+  for (let c = 0; c < d; c++) {
+    ggamma[c] += g[c] * y[c];
+    gbeta[c] += g[c];
+    const gn = g[c] * gamma[vecAt + c];
+    g[c] = gn;
+    meanG += gn;
+    meanGy += gn * y[c];
+  }
+  meanG /= d;
+  meanGy /= d;
+  for (let c = 0; c < d; c++) {
+    g[c] = (g[c] - meanG - y[c] * meanGy) * invStd;
+    gRows[row * d + c] = g[c];
+    gx[t * d + c] += g[c]; // the residual branch
+  }
+}
+
+// ---- unembed + loss -----------------------------------------------------------------------------------------
+
+/** logits = z · W_unembed, cross-entropy against the target, and whether the argmax hits it. */
+function readoutForward(st: State, b: number, i: number): void {
+  const { d, C, S } = st.dims;
+  const { z, cls, clsExp, unembed, unembedAt } = st;
+  for (let k = 0; k < C; k++) {
+    let acc = 0;
+    for (let c = 0; c < d; c++) acc += z[c] * unembed[unembedAt + c * C + k];
+    cls[k] = acc;
+  }
+  let best = 0;
+  for (let k = 1; k < C; k++) if (cls[k] > cls[best]) best = k;
+  const top = cls[best];
+  if (!(Math.abs(top) < F32_MAX)) st.lossSum = NaN; // float32 would have overflowed
+  let sumExp = 0;
+  for (let k = 0; k < C; k++) {
+    clsExp[k] = Math.exp(cls[k] - top);
+    sumExp += clsExp[k];
+  }
+  const target = st.targets[b * S + i];
+  st.lossSum += Math.log(sumExp) + top - cls[target];
+  if (best === target) st.correct++;
+}
+
+/** ∂logits (softmax − one-hot, over the batch's rows) into st.cls, and st.g = ∂z; keeps z and ∂logits for W_unembed. */
+function readoutBackward(st: State, b: number, i: number, row: number): void {
+  const { d, C, S } = st.dims;
+  const { z, cls, clsExp, g, unembed, unembedAt, zRows, gclsRows, invRows } = st;
+  const target = st.targets[b * S + i];
+  let sumExp = 0;
+  for (let k = 0; k < C; k++) sumExp += clsExp[k];
+  for (let k = 0; k < C; k++) {
+    cls[k] = (clsExp[k] / sumExp - (k === target ? 1 : 0)) * invRows;
+    gclsRows[row * C + k] = cls[k];
+  }
+  for (let c = 0; c < d; c++) {
+    zRows[row * d + c] = z[c];
+    let acc = 0;
+    for (let k = 0; k < C; k++) acc += unembed[unembedAt + c * C + k] * cls[k];
+    g[c] = acc;
+  }
+}
+
+// ---- score: regrouped (every variant without QK-norm) ----------------------------------------------------------
+
+/**
+ * a_j = u · x_j / √dh with u = x_t · M_h, M_h = W_Q,h · W_K,hᵀ. Since x_t is s · (a sum of table and position
+ * rows), u is s · (a sum of rows of table·M_h and pos·M_h), projected once per run and step; backward collects
+ * ∂u into those projected rows and turns them into ∂M_h, ∂table, ∂pos, ∂W_Q and ∂W_K once per step.
+ */
+class RegroupedScores implements ScoreStage {
+  private readonly m: Float64Array; // [H, d, d] M_h of the current run
+  private readonly tu: Float64Array; // [H, V, d] table · M_h
+  private readonly pu: Float64Array; // [H, N, d] pos · M_h
+  private readonly gtu: Float64Array; // their gradients
+  private readonly gpu: Float64Array;
+  private readonly u: Float64Array; // [H, S, d] of the current example
+  private readonly gu: Float64Array; // [d]
+  private readonly gm: Float64Array; // [d, d]
+
+  constructor(private readonly dims: Dims) {
+    const { d, H, V, N, S } = dims;
+    this.m = new Float64Array(H * d * d);
+    this.tu = new Float64Array(H * V * d);
+    this.pu = new Float64Array(H * N * d);
+    this.gtu = new Float64Array(H * V * d);
+    this.gpu = new Float64Array(H * N * d);
+    this.u = new Float64Array(H * S * d);
+    this.gu = new Float64Array(d);
+    this.gm = new Float64Array(d * d);
+  }
+
+  startRun(st: State): void {
+    const { d, H, dh, V, N } = this.dims;
+    const { wq, wk, wAt } = st;
     for (let h = 0; h < H; h++) {
-      // u = x·M_h was a sum of rows of table·M_h and pos·M_h: M_h's gradient, and the rows' share.
-      gm.fill(0);
+      const mAt = h * d * d;
       for (let i = 0; i < d; i++) {
         for (let j = 0; j < d; j++) {
           let acc = 0;
-          for (let row = 0; row < V; row++) acc += table[tAt + row * d + i] * c.gtu[(h * V + row) * d + j];
-          for (let row = 0; row < N; row++) acc += pos[pAt + row * d + i] * c.gpu[(h * N + row) * d + j];
+          for (let e = 0; e < dh; e++) acc += wq[wAt + i * d + h * dh + e] * wk[wAt + j * d + h * dh + e];
+          this.m[mAt + i * d + j] = acc;
+        }
+      }
+      projectRows(st.table, st.tableAt, V, this.m, mAt, d, this.tu, h * V * d);
+      projectRows(st.pos, st.posAt, N, this.m, mAt, d, this.pu, h * N * d);
+    }
+    if (st.backward) {
+      this.gtu.fill(0);
+      this.gpu.fill(0);
+    }
+  }
+
+  startExample(): void {}
+
+  forward(st: State, h: number, i: number, t: number, visible: number): number {
+    const { d, F, V, N, S, scale, s } = this.dims;
+    const { x, a, feats, featsAt } = st;
+    const { u, tu, pu } = this;
+    const uRow = (h * S + i) * d;
+    for (let c = 0; c < d; c++) u[uRow + c] = pu[(h * N + t) * d + c];
+    for (let f = 0; f < F; f++) {
+      const tuRow = (h * V + feats[featsAt + t * F + f]) * d;
+      for (let c = 0; c < d; c++) u[uRow + c] += tu[tuRow + c];
+    }
+    for (let c = 0; c < d; c++) u[uRow + c] *= s;
+    let max = -Infinity;
+    for (let j = 0; j < visible; j++) {
+      let dot = 0;
+      for (let c = 0; c < d; c++) dot += u[uRow + c] * x[j * d + c];
+      a[j] = dot * scale;
+      if (a[j] > max) max = a[j];
+    }
+    return max;
+  }
+
+  backward(st: State, h: number, i: number, t: number, visible: number, pRow: number): void {
+    const { d, F, V, N, S, s } = this.dims;
+    const { x, a, p, gx, gxbar, feats, featsAt } = st;
+    const { u, gu, gtu, gpu } = this;
+    const uRow = (h * S + i) * d;
+    gu.fill(0);
+    for (let j = 0; j < visible; j++) {
+      const ga = a[j]; // ∂loss/∂(u·x_j), the scale already in
+      const pj = p[pRow + j];
+      for (let c = 0; c < d; c++) {
+        gu[c] += ga * x[j * d + c];
+        gx[j * d + c] += ga * u[uRow + c] + pj * gxbar[c];
+      }
+    }
+    // u was s · (a sum of rows of table·M_h and pos·M_h).
+    for (let c = 0; c < d; c++) gpu[(h * N + t) * d + c] += s * gu[c];
+    for (let f = 0; f < F; f++) {
+      const tuRow = (h * V + feats[featsAt + t * F + f]) * d;
+      for (let c = 0; c < d; c++) gtu[tuRow + c] += s * gu[c];
+    }
+  }
+
+  finishExample(): void {}
+
+  finishRun(st: State, gwq: Float32Array, gwk: Float32Array): void {
+    const { d, H, dh, V, N } = this.dims;
+    const { table, tableAt, pos, posAt, wq, wk, wAt, gtable, gpos } = st;
+    const { m, gm, gtu, gpu } = this;
+    for (let h = 0; h < H; h++) {
+      // ∂M_h from the projected rows' gradients, and the rows' own share through M_h.
+      for (let i = 0; i < d; i++) {
+        for (let j = 0; j < d; j++) {
+          let acc = 0;
+          for (let row = 0; row < V; row++) acc += table[tableAt + row * d + i] * gtu[(h * V + row) * d + j];
+          for (let row = 0; row < N; row++) acc += pos[posAt + row * d + i] * gpu[(h * N + row) * d + j];
           gm[i * d + j] = acc;
         }
       }
       for (let row = 0; row < V; row++) {
         for (let i = 0; i < d; i++) {
           let acc = 0;
-          for (let j = 0; j < d; j++) acc += c.gtu[(h * V + row) * d + j] * m[(h * d + i) * d + j];
+          for (let j = 0; j < d; j++) acc += gtu[(h * V + row) * d + j] * m[(h * d + i) * d + j];
           gtable[row * d + i] += acc;
         }
       }
       for (let row = 0; row < N; row++) {
         for (let i = 0; i < d; i++) {
           let acc = 0;
-          for (let j = 0; j < d; j++) acc += c.gpu[(h * N + row) * d + j] * m[(h * d + i) * d + j];
+          for (let j = 0; j < d; j++) acc += gpu[(h * N + row) * d + j] * m[(h * d + i) * d + j];
           gpos[row * d + i] += acc;
         }
       }
-      // M_h = W_Q,h · W_M,hᵀ: its gradient splits into W_Q,h's and W_M,h's.
+      // M_h = W_Q,h · W_K,hᵀ: its gradient splits into W_Q,h's and W_K,h's.
       for (let i = 0; i < d; i++) {
         for (let e = 0; e < dh; e++) {
           let accQ = 0;
-          let accM = 0;
+          let accK = 0;
           for (let j = 0; j < d; j++) {
-            accQ += gm[i * d + j] * wm[wAt + j * d + h * dh + e];
-            accM += gm[j * d + i] * wq[wAt + j * d + h * dh + e];
+            accQ += gm[i * d + j] * wk[wAt + j * d + h * dh + e];
+            accK += gm[j * d + i] * wq[wAt + j * d + h * dh + e];
           }
           gwq[wAt + i * d + h * dh + e] += accQ;
-          gwm[wAt + i * d + h * dh + e] += accM;
+          gwk[wAt + i * d + h * dh + e] += accK;
         }
       }
     }
-    if (c.norm) {
-      // The explicit path's W_Q and key-projection gradients (the M_h path above contributed zeros).
-      for (let i = 0; i < d * d; i++) {
-        gwq[wAt + i] += c.norm.gwq[i];
-        gwm[wAt + i] += c.norm.gwk[i];
-      }
-      for (let i = 0; i < d; i++) {
-        param(grads, 'layer0/attn/q_norm')[r * d + i] = c.norm.ggainQ[i];
-        param(grads, 'layer0/attn/k_norm')[r * d + i] = c.norm.ggainK[i];
-      }
-    }
-    for (let i = 0; i < V * d; i++) param(grads, 'embed/table')[tAt + i] = gtable[i];
-    param(grads, 'embed/pos').set(gpos, pAt);
-    param(grads, 'layer0/ln/gamma').set(c.ggamma, r * d);
-    param(grads, 'layer0/ln/beta').set(c.gbeta, r * d);
   }
 }
 
@@ -470,272 +783,177 @@ function projectRows(rows: Float32Array, rowsAt: number, n: number, m: Float64Ar
   }
 }
 
-/** Forward, and with ctx.backward backward, for example b of the context's run; accumulates into ctx. */
-function example(ctx: Ctx, b: number): void {
-  const { d, H, dh, s, N, F, C, qStart, S, causal, scale, invRows, backward, r, B, table, pos, tAt, pAt, wv, wAt, gamma, beta, lnAt, unembed, uAt } =
-    ctx;
-  const { tu, pu, feats, targets, weightsOut, logitsOut, inputsOut, x, u, xbar, p, a, y, z, cls, clsExp, g, gx, gxbar, gu, gp, norm } = ctx;
-  const { gtu, gpu, gtable, gpos, ggamma, gbeta, zRows, gclsRows, xbarRows, gRows } = ctx;
-  const V = tu.length / (H * d);
-  const fAt = b * N * F;
+// ---- score: explicit, with QK-norm ---------------------------------------------------------------------------------
 
-  // x_j for every position: s · (sum of its table rows + its position row). Tasks have one or two
-  // features per position, so those get a loop without an inner feature loop.
-  for (let j = 0; j < N; j++) {
-    const xAt = j * d;
-    const posAt = pAt + j * d;
-    if (F === 2) {
-      const r0 = tAt + feats[fAt + 2 * j] * d;
-      const r1 = tAt + feats[fAt + 2 * j + 1] * d;
-      for (let c = 0; c < d; c++) x[xAt + c] = s * (pos[posAt + c] + table[r0 + c] + table[r1 + c]);
-    } else if (F === 1) {
-      const r0 = tAt + feats[fAt + j] * d;
-      for (let c = 0; c < d; c++) x[xAt + c] = s * (pos[posAt + c] + table[r0 + c]);
-    } else {
-      for (let c = 0; c < d; c++) x[xAt + c] = pos[posAt + c];
-      for (let f = 0; f < F; f++) {
-        const at = tAt + feats[fAt + j * F + f] * d;
-        for (let c = 0; c < d; c++) x[xAt + c] += table[at + c];
-      }
-      for (let c = 0; c < d; c++) x[xAt + c] *= s;
-    }
+/**
+ * q = x_t·W_Q,h   q̂ = g_Q,h ⊙ q / rms(q)   k_j = x_j·W_K,h   k̂_j = g_K,h ⊙ k_j / rms(k_j)   a_j = q̂·k̂_j / √dh
+ * with rms(z) = √(mean(z²) + ε). Keys are projected once per example; ∂k̂_j is summed over the example's rows and
+ * taken back through the keys' RMSNorm and projection once every row is done. RMSNorm's backward, for n = z / rms(z)
+ * and upstream γ on g ⊙ n: ∂g = γ ⊙ n,  ∂z = (γ ⊙ g − n · mean(γ ⊙ g ⊙ n)) / rms(z).
+ */
+class NormedScores implements ScoreStage {
+  private readonly q: Float64Array; // [H, S, dh] raw queries of the current example
+  private readonly rq: Float64Array; // [H, S] their RMS
+  private readonly qh: Float64Array; // [H, S, dh] normed queries, gain applied
+  private readonly k: Float64Array; // [H, N, dh] raw keys
+  private readonly rk: Float64Array; // [H, N]
+  private readonly kh: Float64Array; // [H, N, dh]
+  private readonly gkh: Float64Array; // [H, N, dh] ∂k̂, summed over the example's rows
+  private readonly gwq: Float64Array; // [d, d] the run's accumulators
+  private readonly gwk: Float64Array;
+  private readonly ggainQ: Float64Array; // [d]
+  private readonly ggainK: Float64Array;
+  private readonly gz: Float64Array; // [dh] scratch: ∂ of a raw query or key
+  private readonly gup: Float64Array; // [dh] scratch: ∂ of a normed query
+
+  constructor(private readonly dims: Dims) {
+    const { d, H, dh, N, S } = dims;
+    const f64 = (n: number) => new Float64Array(n);
+    this.q = f64(H * S * dh);
+    this.rq = f64(H * S);
+    this.qh = f64(H * S * dh);
+    this.k = f64(H * N * dh);
+    this.rk = f64(H * N);
+    this.kh = f64(H * N * dh);
+    this.gkh = f64(H * N * dh);
+    this.gwq = f64(d * d);
+    this.gwk = f64(d * d);
+    this.ggainQ = f64(d);
+    this.ggainK = f64(d);
+    this.gz = f64(dh);
+    this.gup = f64(dh);
   }
-  if (inputsOut !== null) inputsOut.set(x, (r * B + b) * N * d);
-  if (backward) gx.fill(0);
-  if (norm !== null) qkNormKeys(ctx, norm);
 
-  for (let i = 0; i < S; i++) {
-    const t = qStart + i;
-    const visible = causal ? t + 1 : N;
-    for (let c = 0; c < d; c++) y[c] = x[t * d + c]; // the residual input
-    for (let h = 0; h < H; h++) {
-      const uh = (h * S + i) * d;
-      let max = -Infinity;
-      if (norm !== null) {
-        max = qkNormScores(ctx, norm, h, i, t, visible);
-      } else {
-        // u = x_t · M_h, as a sum of projected rows.
-        for (let c = 0; c < d; c++) u[uh + c] = pu[(h * N + t) * d + c];
-        for (let f = 0; f < F; f++) {
-          const at = (h * V + feats[fAt + t * F + f]) * d;
-          for (let c = 0; c < d; c++) u[uh + c] += tu[at + c];
-        }
-        for (let c = 0; c < d; c++) u[uh + c] *= s;
-        // Scores, softmax over the visible keys, and x̄ = Σ_j p_j x_j.
-        for (let j = 0; j < visible; j++) {
-          let dot = 0;
-          for (let c = 0; c < d; c++) dot += u[uh + c] * x[j * d + c];
-          a[j] = dot * scale;
-          if (a[j] > max) max = a[j];
-        }
-      }
-      if (!(Math.abs(max) < F32_MAX)) ctx.lossSum = NaN; // float32 would have overflowed
-      const pRow = (h * S + i) * N;
-      let sum = 0;
-      for (let j = 0; j < visible; j++) {
-        const e = Math.exp(a[j] - max);
-        p[pRow + j] = e;
-        sum += e;
-      }
-      for (let j = 0; j < visible; j++) p[pRow + j] /= sum;
-      for (let j = visible; j < N; j++) p[pRow + j] = 0;
-      if (weightsOut !== null && logitsOut !== null) {
-        const at = (((r * B + b) * H + h) * S + i) * N;
-        for (let j = 0; j < N; j++) {
-          weightsOut[at + j] = p[pRow + j];
-          logitsOut[at + j] = j < visible ? a[j] : MASKED;
-        }
-      }
-      for (let c = 0; c < d; c++) {
-        let acc = 0;
-        for (let j = 0; j < visible; j++) acc += p[pRow + j] * x[j * d + c];
-        xbar[uh + c] = acc;
-      }
-      // o_h = x̄ · W_V,h, added to the residual in head h's columns.
-      for (let e = 0; e < dh; e++) {
-        let acc = 0;
-        for (let c = 0; c < d; c++) acc += xbar[uh + c] * wv[wAt + c * d + h * dh + e];
-        y[h * dh + e] += acc;
-      }
-    }
-    // LayerNorm (biased variance, as tf.moments), then the unembedding and cross-entropy.
-    let mean = 0;
-    for (let c = 0; c < d; c++) mean += y[c];
-    mean /= d;
-    let variance = 0;
-    for (let c = 0; c < d; c++) variance += (y[c] - mean) * (y[c] - mean);
-    if (!(variance < F32_MAX)) ctx.lossSum = NaN; // float32 would have overflowed
-    variance /= d;
-    const invStd = 1 / Math.sqrt(variance + LN_EPS);
-    for (let c = 0; c < d; c++) {
-      y[c] = (y[c] - mean) * invStd; // y now holds the normalised row
-      z[c] = y[c] * gamma[lnAt + c] + beta[lnAt + c];
-    }
-    for (let k = 0; k < C; k++) {
-      let acc = 0;
-      for (let c = 0; c < d; c++) acc += z[c] * unembed[uAt + c * C + k];
-      cls[k] = acc;
-    }
-    let best = 0;
-    for (let k = 1; k < C; k++) if (cls[k] > cls[best]) best = k;
-    const top = cls[best];
-    if (!(Math.abs(top) < F32_MAX)) ctx.lossSum = NaN; // float32 would have overflowed
-    let sumExp = 0;
-    for (let k = 0; k < C; k++) {
-      clsExp[k] = Math.exp(cls[k] - top);
-      sumExp += clsExp[k];
-    }
-    const target = targets[b * S + i];
-    ctx.lossSum += Math.log(sumExp) + top - cls[target];
-    if (best === target) ctx.correct++;
-    if (!backward) continue;
+  startRun(st: State): void {
+    if (st.backward) for (const acc of [this.gwq, this.gwk, this.ggainQ, this.ggainK]) acc.fill(0);
+  }
 
-    // Back through cross-entropy, the unembedding and LayerNorm, to g = ∂loss/∂(x_t + o).
-    const row = b * S + i;
-    for (let k = 0; k < C; k++) {
-      cls[k] = (clsExp[k] / sumExp - (k === target ? 1 : 0)) * invRows;
-      gclsRows[row * C + k] = cls[k];
-    }
-    let meanG = 0;
-    let meanGy = 0;
-    for (let c = 0; c < d; c++) {
-      zRows[row * d + c] = z[c];
-      let acc = 0;
-      for (let k = 0; k < C; k++) acc += unembed[uAt + c * C + k] * cls[k];
-      ggamma[c] += acc * y[c];
-      gbeta[c] += acc;
-      const gn = acc * gamma[lnAt + c];
-      g[c] = gn;
-      meanG += gn;
-      meanGy += gn * y[c];
-    }
-    meanG /= d;
-    meanGy /= d;
-    for (let c = 0; c < d; c++) {
-      g[c] = (g[c] - meanG - y[c] * meanGy) * invStd;
-      gRows[row * d + c] = g[c];
-      gx[t * d + c] += g[c]; // the residual branch
-    }
+  startExample(st: State): void {
+    const { d, H, dh, N } = this.dims;
+    const { x, wk, wAt, gainK, vecAt } = st;
+    const { k, rk, kh } = this;
     for (let h = 0; h < H; h++) {
-      const uh = (h * S + i) * d;
-      const pRow = (h * S + i) * N;
-      // o_h = x̄ · W_V,h
-      for (let c = 0; c < d; c++) {
-        xbarRows[(row * H + h) * d + c] = xbar[uh + c];
-        let acc = 0;
-        for (let e = 0; e < dh; e++) acc += wv[wAt + c * d + h * dh + e] * g[h * dh + e];
-        gxbar[c] = acc;
+      for (let j = 0; j < N; j++) {
+        const kRow = (h * N + j) * dh;
+        const rms = project(x, j * d, wk, wAt, h * dh, d, dh, k, kRow);
+        rk[h * N + j] = rms;
+        for (let e = 0; e < dh; e++) kh[kRow + e] = (gainK[vecAt + h * dh + e] * k[kRow + e]) / rms;
       }
-      // x̄ = Σ p_j x_j and the softmax.
+    }
+    if (st.backward) this.gkh.fill(0);
+  }
+
+  forward(st: State, h: number, i: number, t: number, visible: number): number {
+    const { d, dh, N, S, scale } = this.dims;
+    const { x, a, wq, wAt, gainQ, vecAt } = st;
+    const { q, rq, qh, kh } = this;
+    const qRow = (h * S + i) * dh;
+    const rms = project(x, t * d, wq, wAt, h * dh, d, dh, q, qRow);
+    rq[h * S + i] = rms;
+    for (let e = 0; e < dh; e++) qh[qRow + e] = (gainQ[vecAt + h * dh + e] * q[qRow + e]) / rms;
+    let max = -Infinity;
+    for (let j = 0; j < visible; j++) {
       let dot = 0;
-      for (let j = 0; j < visible; j++) {
-        let acc = 0;
-        for (let c = 0; c < d; c++) acc += gxbar[c] * x[j * d + c];
-        gp[j] = acc;
-        dot += p[pRow + j] * acc;
-      }
-      if (norm !== null) {
-        for (let j = 0; j < visible; j++) {
-          const pj = p[pRow + j];
-          a[j] = pj * (gp[j] - dot) * scale; // ∂loss/∂(q̂·k̂_j), kept in the scores' buffer
-          for (let c = 0; c < d; c++) gx[j * d + c] += pj * gxbar[c]; // the values' branch
-        }
-        qkNormRowBackward(ctx, norm, h, i, t, visible);
-        continue;
-      }
-      gu.fill(0);
-      for (let j = 0; j < visible; j++) {
-        const pj = p[pRow + j];
-        const ga = pj * (gp[j] - dot) * scale; // ∂loss/∂(u·x_j)
-        for (let c = 0; c < d; c++) {
-          gu[c] += ga * x[j * d + c];
-          gx[j * d + c] += ga * u[uh + c] + pj * gxbar[c];
-        }
-      }
-      // u was s · (a sum of rows of table·M_h and pos·M_h).
-      for (let c = 0; c < d; c++) gpu[(h * N + t) * d + c] += s * gu[c];
-      for (let f = 0; f < F; f++) {
-        const at = (h * V + feats[fAt + t * F + f]) * d;
-        for (let c = 0; c < d; c++) gtu[at + c] += s * gu[c];
+      for (let e = 0; e < dh; e++) dot += qh[qRow + e] * kh[(h * N + j) * dh + e];
+      a[j] = dot * scale;
+      if (a[j] > max) max = a[j];
+    }
+    return max;
+  }
+
+  backward(st: State, h: number, i: number, t: number, visible: number, pRow: number): void {
+    const { d, dh, N, S } = this.dims;
+    const { x, a, p, gx, gxbar, wq, wAt, gainQ, vecAt } = st;
+    const { q, rq, qh, kh, gkh, gwq, ggainQ, gz, gup } = this;
+    const qRow = (h * S + i) * dh;
+    for (let j = 0; j < visible; j++) {
+      const pj = p[pRow + j];
+      for (let c = 0; c < d; c++) gx[j * d + c] += pj * gxbar[c]; // the values' share
+    }
+    // ∂q̂ = Σ_j ∂a_j k̂_j now; ∂k̂_j += ∂a_j q̂, finished once every row has added its share.
+    for (let e = 0; e < dh; e++) {
+      let acc = 0;
+      for (let j = 0; j < visible; j++) acc += a[j] * kh[(h * N + j) * dh + e];
+      gup[e] = acc;
+    }
+    for (let j = 0; j < visible; j++) for (let e = 0; e < dh; e++) gkh[(h * N + j) * dh + e] += a[j] * qh[qRow + e];
+    rmsBackward(q, qRow, rq[h * S + i], gup, 0, gainQ, vecAt + h * dh, ggainQ, h * dh, dh, gz);
+    unproject(x, t * d, wq, wAt, h * dh, d, dh, gz, gwq, gx, t * d);
+  }
+
+  finishExample(st: State): void {
+    const { d, H, dh, N } = this.dims;
+    const { x, gx, wk, wAt, gainK, vecAt } = st;
+    const { k, rk, gkh, gwk, ggainK, gz } = this;
+    for (let h = 0; h < H; h++) {
+      for (let j = 0; j < N; j++) {
+        const kRow = (h * N + j) * dh;
+        rmsBackward(k, kRow, rk[h * N + j], gkh, kRow, gainK, vecAt + h * dh, ggainK, h * dh, dh, gz);
+        unproject(x, j * d, wk, wAt, h * dh, d, dh, gz, gwk, gx, j * d);
       }
     }
   }
-  if (!backward) return;
-  if (norm !== null) qkNormKeysBackward(ctx, norm);
-  // x_j was s · (a sum of table rows + a position row).
-  for (let j = 0; j < N; j++) {
-    const xAt = j * d;
-    if (F === 2) {
-      const r0 = feats[fAt + 2 * j] * d;
-      const r1 = feats[fAt + 2 * j + 1] * d;
-      for (let c = 0; c < d; c++) {
-        const gc = s * gx[xAt + c];
-        gpos[xAt + c] += gc;
-        gtable[r0 + c] += gc;
-        gtable[r1 + c] += gc;
-      }
-    } else {
-      for (let c = 0; c < d; c++) {
-        const gc = s * gx[xAt + c];
-        gpos[xAt + c] += gc;
-        for (let f = 0; f < F; f++) gtable[feats[fAt + j * F + f] * d + c] += gc;
-      }
+
+  finishRun(st: State, gwq: Float32Array, gwk: Float32Array, grads: StackedParams): void {
+    const { d } = this.dims;
+    const { wAt, vecAt } = st;
+    for (let i = 0; i < d * d; i++) {
+      gwq[wAt + i] += this.gwq[i];
+      gwk[wAt + i] += this.gwk[i];
+    }
+    const gainQ = param(grads, 'layer0/attn/q_norm');
+    const gainK = param(grads, 'layer0/attn/k_norm');
+    for (let i = 0; i < d; i++) {
+      gainQ[vecAt + i] = this.ggainQ[i];
+      gainK[vecAt + i] = this.ggainK[i];
     }
   }
 }
 
-// ---- QK-norm: the explicit score path -----------------------------------------------------------------------
-// q = x_t·W_Q,h   q̂ = g_Q,h ⊙ q / rms(q)   k_j = x_j·W_K,h   k̂_j = g_K,h ⊙ k_j / rms(k_j)   a_j = q̂·k̂_j / √dh
-// with rms(z) = √(mean(z²) + ε). RMSNorm's backward, for n = z / rms(z) and upstream gradient γ on g ⊙ n:
-//   ∂g = γ ⊙ n      ∂z = (γ ⊙ g − n · mean(γ ⊙ g ⊙ n)) / rms(z)
-
-const RMS_EPS = 1e-6; // as in model/attention.ts
-
-/** Raw keys, their RMS and the normed keys of every position and head of the current example. */
-function qkNormKeys(ctx: Ctx, n: QkNormStage): void {
-  const { d, H, dh, N, x, wAt, lnAt, backward } = ctx;
-  const { wk, gainK, k, rk, kh } = n;
-  for (let h = 0; h < H; h++) {
-    for (let j = 0; j < N; j++) {
-      const kAt = (h * N + j) * dh;
-      let sq = 0;
-      for (let e = 0; e < dh; e++) {
-        let acc = 0;
-        for (let c = 0; c < d; c++) acc += x[j * d + c] * wk[wAt + c * d + h * dh + e];
-        k[kAt + e] = acc;
-        sq += acc * acc;
-      }
-      const rms = Math.sqrt(sq / dh + RMS_EPS);
-      rk[h * N + j] = rms;
-      for (let e = 0; e < dh; e++) kh[kAt + e] = (gainK[lnAt + h * dh + e] * k[kAt + e]) / rms;
-    }
-  }
-  if (backward) n.gkh.fill(0);
-}
-
-/** Query row i (position t), head h: the normed query and its scores against the visible keys into ctx.a; returns their max. */
-function qkNormScores(ctx: Ctx, n: QkNormStage, h: number, i: number, t: number, visible: number): number {
-  const { d, dh, S, N, x, a, scale, wAt, lnAt } = ctx;
-  const { wq, gainQ, q, rq, qh, kh } = n;
-  const qAt = (h * S + i) * dh;
+/** out[outAt + e] = Σ_c x[xAt + c] · W[wAt + c·d + col + e] for e < dh (head h's columns from `col`); returns rms(out). */
+function project(
+  x: Float64Array,
+  xAt: number,
+  w: Float32Array,
+  wAt: number,
+  col: number,
+  d: number,
+  dh: number,
+  out: Float64Array,
+  outAt: number,
+): number {
   let sq = 0;
   for (let e = 0; e < dh; e++) {
     let acc = 0;
-    for (let c = 0; c < d; c++) acc += x[t * d + c] * wq[wAt + c * d + h * dh + e];
-    q[qAt + e] = acc;
+    for (let c = 0; c < d; c++) acc += x[xAt + c] * w[wAt + c * d + col + e];
+    out[outAt + e] = acc;
     sq += acc * acc;
   }
-  const rms = Math.sqrt(sq / dh + RMS_EPS);
-  rq[h * S + i] = rms;
-  for (let e = 0; e < dh; e++) qh[qAt + e] = (gainQ[lnAt + h * dh + e] * q[qAt + e]) / rms;
-  let max = -Infinity;
-  for (let j = 0; j < visible; j++) {
-    let dot = 0;
-    for (let e = 0; e < dh; e++) dot += qh[qAt + e] * kh[(h * N + j) * dh + e];
-    a[j] = dot * scale;
-    if (a[j] > max) max = a[j];
+  return Math.sqrt(sq / dh + RMS_EPS);
+}
+
+/** The backward of `project` for upstream gz [dh]: gW[c·d + col + e] += x_c · gz_e, and gx[gxAt + c] += Σ_e W · gz_e. */
+function unproject(
+  x: Float64Array,
+  xAt: number,
+  w: Float32Array,
+  wAt: number,
+  col: number,
+  d: number,
+  dh: number,
+  gz: Float64Array,
+  gw: Float64Array,
+  gx: Float64Array,
+  gxAt: number,
+): void {
+  for (let c = 0; c < d; c++) {
+    let acc = 0;
+    for (let e = 0; e < dh; e++) {
+      gw[c * d + col + e] += x[xAt + c] * gz[e];
+      acc += w[wAt + c * d + col + e] * gz[e];
+    }
+    gx[gxAt + c] += acc;
   }
-  return max;
 }
 
 /** RMSNorm backward for one vector z (from zAt, its rms r) and upstream γ (from upAt): adds ∂gain, writes ∂z to `out`. */
@@ -760,48 +978,4 @@ function rmsBackward(
   }
   mean /= dh;
   for (let e = 0; e < dh; e++) out[e] = (up[upAt + e] * gain[gainAt + e] - (z[zAt + e] / r) * mean) / r;
-}
-
-/** Row i, head h, with ∂loss/∂a_j in ctx.a: back through the score to the normed query (now) and keys (accumulated). */
-function qkNormRowBackward(ctx: Ctx, n: QkNormStage, h: number, i: number, t: number, visible: number): void {
-  const { d, dh, S, N, x, a, gx, wAt, lnAt } = ctx;
-  const { wq, gainQ, q, rq, qh, kh, gkh, gwq, ggainQ, gz, gup } = n;
-  const qAt = (h * S + i) * dh;
-  // ∂q̂ = Σ_j ∂a_j k̂_j now; ∂k̂_j += ∂a_j q̂, finished once every row has added its share.
-  for (let e = 0; e < dh; e++) {
-    let acc = 0;
-    for (let j = 0; j < visible; j++) acc += a[j] * kh[(h * N + j) * dh + e];
-    gup[e] = acc;
-  }
-  for (let j = 0; j < visible; j++) for (let e = 0; e < dh; e++) gkh[(h * N + j) * dh + e] += a[j] * qh[qAt + e];
-  rmsBackward(q, qAt, rq[h * S + i], gup, 0, gainQ, lnAt + h * dh, ggainQ, h * dh, dh, gz);
-  // q = x_t · W_Q,h
-  for (let c = 0; c < d; c++) {
-    let acc = 0;
-    for (let e = 0; e < dh; e++) {
-      gwq[c * d + h * dh + e] += x[t * d + c] * gz[e];
-      acc += wq[wAt + c * d + h * dh + e] * gz[e];
-    }
-    gx[t * d + c] += acc;
-  }
-}
-
-/** After every row of the example: back through the keys' RMSNorm and projection, into the key weights and x_j. */
-function qkNormKeysBackward(ctx: Ctx, n: QkNormStage): void {
-  const { d, H, dh, N, x, gx, wAt, lnAt } = ctx;
-  const { wk, gainK, k, rk, gkh, gwk, ggainK, gz } = n;
-  for (let h = 0; h < H; h++) {
-    for (let j = 0; j < N; j++) {
-      const kAt = (h * N + j) * dh;
-      rmsBackward(k, kAt, rk[h * N + j], gkh, kAt, gainK, lnAt + h * dh, ggainK, h * dh, dh, gz);
-      for (let c = 0; c < d; c++) {
-        let acc = 0;
-        for (let e = 0; e < dh; e++) {
-          gwk[c * d + h * dh + e] += x[j * d + c] * gz[e];
-          acc += wk[wAt + c * d + h * dh + e] * gz[e];
-        }
-        gx[j * d + c] += acc;
-      }
-    }
-  }
 }
