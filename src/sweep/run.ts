@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { UserError, EnvironmentError } from '../errors.js';
+import { validate, configSchema } from '../config.js';
 import type { BackendChoice } from '../backend-names.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
@@ -35,9 +36,13 @@ export interface SweepResult {
 }
 
 /** The planned config must be the saved one: a changed sweep must never reuse another sweep's runs. */
+/**
+ * Whether the run's stored config is the planned one. The stored one is resolved through the schema first, so a
+ * run written before a key existed (e.g. model.qkNorm, added 2026-12-02 with its default off) still matches.
+ */
 function sameConfig(dir: string, run: PlannedRun): boolean {
   try {
-    return isDeepStrictEqual(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), run.config);
+    return isDeepStrictEqual(validate(configSchema, JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))), run.config);
   } catch {
     return false;
   }
