@@ -55,6 +55,7 @@ describe('lookup', () => {
       inputVocab: 7 + 6 + 1, // 14
       featuresPerPosition: 2,
       outputVocab: 6,
+      contentPositions: 5, // the memory slots; the query slot is scaffold
       queryStart: 5,
       queryCount: 1,
       causal: false,
@@ -134,6 +135,7 @@ describe('copy', () => {
       inputVocab: 9 + 1, // tokens, then the output marker; positions are the model's
       featuresPerPosition: 1,
       outputVocab: 9,
+      contentPositions: 4, // the input tokens; output slots are scaffold
       queryStart: 4,
       queryCount: 4,
       causal: true,
