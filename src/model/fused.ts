@@ -33,7 +33,7 @@
  */
 import type { Layout, Encoded } from '../tasks/types.js';
 import { fusedSupports, fusedRefusal, type ModelConfig } from './schema.js';
-import { param } from './params.js';
+import { param } from './paramSpecs.js';
 
 /** Parameter values of R runs, stacked [R, ...] per path, as stackRuns lays them out. */
 export type StackedParams = Map<string, Float32Array>;

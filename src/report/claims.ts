@@ -6,7 +6,8 @@
  */
 import type { LoadedRun } from './collect.js';
 import type { Analysis } from './analyse.js';
-import { ALPHA, BASELINE, finalLoss, initLoss, flatten, variantOf } from './analyse.js';
+import { finalLoss, initLoss, variantOf } from './analyse.js';
+import { ALPHA, BASELINE, SCALE_LR, FAILED_ACCURACY, flatten } from '../analysis/protocol.js';
 import { meanOf, stdOf, medianOf } from '../stats/describe.js';
 import { mannWhitneyGreater, stratifiedMannWhitney, stratifiedSignedRank, pairsNeeded, type Stratum } from '../stats/ranks.js';
 import { scaleSensitivity } from '../stats/sensitivity.js';
@@ -16,14 +17,7 @@ import { effectOf, bootstrapCi, type EffectKind } from '../stats/bootstrap.js';
 export type ClaimId = 'noisy-matching' | 'scale-sensitive' | 'value-norm-dominance' | 'unstable-attention';
 export type ClaimVerdict = 'supported' | 'not shown' | 'contradicted' | 'mixed' | 'inconsistent' | 'not measured';
 
-/** The scale sweep's learning rate, fixed in METRICS.md before any result was seen. */
-export const SCALE_LR = 1e-2;
-
-/**
- * A learning rate is a failed stratum when either variant's median final eval accuracy there is below this
- * (METRICS.md, 2026-12-02): attention that never learned the task has no matching to judge.
- */
-export const FAILED_ACCURACY = 0.5;
+export { SCALE_LR, FAILED_ACCURACY }; // the protocol lives in src/analysis/protocol.ts
 
 interface StatisticDef {
   name: string;

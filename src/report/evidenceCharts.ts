@@ -5,10 +5,9 @@
 import type { Config, TopLevelSpec } from 'vega-lite';
 import { distinctSorted, formatLr, seriesOrder, uniqueLabels } from './chartData.js';
 import { SERIES_TOGGLE, nominal, number, toggled, tooltip } from './chartInteraction.js';
-import { pText, smallestP } from './power.js';
+import { pText, smallestP } from '../analysis/power.js';
 import type { ReportData } from './types.js';
-import type { ChartSpec } from './chartSpecs.js';
-import { CHART_WIDTH, colorEncoding } from './chartSpecs.js';
+import { CHART_WIDTH, colorEncoding, type ChartSpec } from './chartTheme.js';
 
 /** A diverged run's snapshot holds NaN weights (null once in JSON): left empty, not drawn as a colour. */
 const finiteOrNull = (w: number | null) => (typeof w === 'number' && Number.isFinite(w) ? Number(w.toPrecision(3)) : null);

@@ -4,7 +4,7 @@ import { ALPHA } from './analyse.js';
 import { formatNumber } from './format.js';
 import { besideVerdict, leftOutSection, type LeftOut } from './leftOut.js';
 import { CITATIONS } from './references.js';
-import { seedCountWarning } from './power.js';
+import { seedCountWarning } from '../analysis/power.js';
 import { variantIsolates as isolates } from '../model/schema.js';
 
 const num = formatNumber;

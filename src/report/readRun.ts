@@ -9,7 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { UserError, isEnvironmentCode } from '../errors.js';
 import { validate, configSchema, type Config } from '../config.js';
-import { METRIC_COLUMNS, ADDED_COLUMNS, type AttentionFile, type AttentionSnapshot } from '../runs/records.js';
+import { METRIC_COLUMNS, ADDED_COLUMNS, type AttentionFile, type AttentionSnapshot } from '../records/formats.js';
 import type { Layout } from '../tasks/types.js';
 
 export interface LoadedRun {

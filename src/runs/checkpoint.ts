@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { UserError, EnvironmentError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.js';
-import type { RunState } from './records.js';
+import type { RunState } from '../records/formats.js';
 
 /** 2 adds the length, checksum and previous checkpoint; format 1 files (one checkpoint, no checksum) still load. */
 const FORMAT = 2;

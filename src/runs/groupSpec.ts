@@ -5,11 +5,11 @@
  * tests train is wired exactly as what users train.
  */
 import { Stream } from '../rng.js';
-import { initialValues } from '../model/params.js';
+import { initialValues } from '../model/paramSpecs.js';
 import type { ModelConfig } from '../model/schema.js';
 import type { TrainConfig } from '../train/schema.js';
 import type { GroupSpec } from '../train/spec.js';
-import type { RunState } from './records.js';
+import type { RunState } from '../records/formats.js';
 import type { AnyTask } from '../tasks/index.js';
 import type { Encoded } from '../tasks/types.js';
 

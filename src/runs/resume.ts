@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { UserError, isEnvironmentCode } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../files/atomic.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
-import { logSteps } from '../train/trainer.js';
-import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot } from './records.js';
+import { logSteps } from '../train/schedule.js';
+import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot } from '../records/formats.js';
 import type { Config } from '../config.js';
 import type { TracePoint } from '../metrics/claims.js';
 import { makeTask } from '../tasks/index.js';
-import { paramSpecs } from '../model/params.js';
+import { paramSpecs } from '../model/paramSpecs.js';
 
 export interface ResumePoint extends Checkpoint {
   rows: MetricsRow[];

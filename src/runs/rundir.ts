@@ -6,7 +6,7 @@ import { UserError, EnvironmentError, asEnvironmentError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { checkInjectedFault } from '../files/faults.js';
 import { isLockEntry } from './lock.js';
-import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot, type RunStatus, type TracePoint, type ValueNormFigures } from './records.js';
+import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot, type RunStatus, type TracePoint, type ValueNormFigures } from '../records/formats.js';
 
 /**
  * Creates `dir` for a new run. It must not hold anything yet (apart from its lock, which a sweep takes before

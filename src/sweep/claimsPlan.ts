@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { loadConfigFile, validate } from '../config.js';
 import { UserError } from '../errors.js';
-import { SCALE_LR } from '../report/claims.js';
+import { SCALE_LR } from '../analysis/protocol.js';
 import { planSweep, comparesQkvWithQv, type SweepPlan } from './plan.js';
 
 const scaleSchema = z

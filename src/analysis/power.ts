@@ -3,7 +3,7 @@
  * 1 / C(n + m, n), reached only when every QV seed is above every QKV seed: with 2 vs 2 seeds that is
  * 1/6, so no sweep of that size can reach p < 0.05 whatever the data.
  */
-import { ALPHA } from './analyse.js';
+import { ALPHA } from './protocol.js';
 import { smallestP } from '../stats/ranks.js';
 
 export { smallestP };
