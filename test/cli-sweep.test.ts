@@ -126,7 +126,8 @@ describe('sweep', () => {
       // Piped (not a terminal), a sweep shorter than a minute says only how big it is and how it ended.
       expect(first.stderr.trim().split('\n')).toEqual([
         // 2 vs 2 seeds: said before anything trains.
-        'sweep: warning: with 2 QV vs 2 QKV seeds the smallest possible p is 1/6 (≥ 0.05), so the verdict cannot hold whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)',
+        'sweep: warning: with 2 QV vs 2 QKV seeds the smallest possible p is 1/6 (≥ 0.05), so the verdict cannot hold ' +
+          'whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)',
         'sweep: 8 runs in 2 group(s), 320 run-steps; a progress line at most once a minute',
         expect.stringMatching(/^sweep: 2\/2 groups ended, 8\/8 runs finished \(8 completed\) in \d+ s$/),
       ]);

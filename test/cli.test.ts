@@ -13,7 +13,8 @@ const SLOW = 60_000;
 
 /** The columns of src/metrics/METRICS.md, in order. */
 const COLUMNS =
-  'step,lr,train_loss,eval_loss,eval_acc,attn_entropy,attn_entropy_norm,attn_max_logit,retrieval_mass,grad_norm,grad_norm_wq,grad_norm_wk,grad_norm_wv,elapsed_s,steps_per_s';
+  'step,lr,train_loss,eval_loss,eval_acc,attn_entropy,attn_entropy_norm,attn_max_logit,retrieval_mass,' +
+  'grad_norm,grad_norm_wq,grad_norm_wk,grad_norm_wv,elapsed_s,steps_per_s';
 
 /** Runs the CLI asynchronously in `cwd`, killed if still running 5 s before the test's timeout. */
 const cli = (args: string[], cwd: string) => runCli(args, cwd, { killAfterMs: SLOW - 5_000 });

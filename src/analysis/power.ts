@@ -18,5 +18,8 @@ export function pText(p: number): string {
 export function seedCountWarning(nQv: number, nQkv: number, where = ''): string | null {
   const p = smallestP(nQv, nQkv);
   if (p < ALPHA) return null;
-  return `${where ? `${where}: ` : ''}with ${nQv} QV vs ${nQkv} QKV seeds the smallest possible p is ${pText(p)} (≥ ${ALPHA}), so the verdict cannot hold whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)`;
+  return (
+    `${where ? `${where}: ` : ''}with ${nQv} QV vs ${nQkv} QKV seeds the smallest possible p is ${pText(p)} (≥ ` +
+    `${ALPHA}), so the verdict cannot hold whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)`
+  );
 }

@@ -25,7 +25,8 @@ export interface TrainArgs {
 /** A filesystem-safe local timestamp with milliseconds, e.g. 20261128-143005-123. */
 export function timestamp(date = new Date()): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}-${p(date.getMilliseconds(), 3)}`;
+  const day = `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}`;
+  return `${day}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}-${p(date.getMilliseconds(), 3)}`;
 }
 
 /**
@@ -122,7 +123,8 @@ async function resumeCommand(args: TrainArgs): Promise<void> {
 function withNextStep(err: unknown, dirs: string[]): unknown {
   if (!(err instanceof EnvironmentError)) return err;
   const next = dirs.every(hasCheckpoint)
-    ? `the last checkpoint is kept; once there is room, continue with: npx qkv-lab train --resume ${dirs.length === 1 ? resolve(dirs[0]) : '<run dir>'}${dirs.length === 1 ? '' : ` (for each of ${dirs.length} runs)`}`
+    ? `the last checkpoint is kept; once there is room, continue with: npx qkv-lab train --resume ` +
+      `${dirs.length === 1 ? resolve(dirs[0]) : '<run dir>'}${dirs.length === 1 ? '' : ` (for each of ${dirs.length} runs)`}`
     : 'no checkpoint was written yet; once there is room, train again';
   return new EnvironmentError(`${err.message}; ${next}`, err.code);
 }

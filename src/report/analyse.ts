@@ -132,7 +132,8 @@ function analyseSeries(label: string, runs: LoadedRun[], differingKeys: string[]
     if (a.length && b.length) entropy = { ...compareGreater(a, b), lr };
   } else if (runs.length) {
     warnings.push(
-      `${label || 'runs'}: the verdict needs both variants (qkv and qv) with ≥ 2 learning rates; found ${variants.map((v) => `${v.variant} at ${v.lrs.length} LR(s)`).join(', ')}`,
+      `${label || 'runs'}: the verdict needs both variants (qkv and qv) with ≥ 2 learning rates; found ` +
+        `${variants.map((v) => `${v.variant} at ${v.lrs.length} LR(s)`).join(', ')}`,
     );
   }
   return { label, settings, dModel: runs[0].config.model.dModel, variants, verdict, entropy, againstBaseline: againstBaseline(variants) };

@@ -172,7 +172,9 @@ function attentionCurves(data: ReportData, variants: string[]): ChartSpec | null
       config: CONFIG,
       title: {
         text: title,
-        subtitle: `mean over seeds; entropy 1 = uniform, 0 = one-hot; retrieval mass = weight on the correct source${byFraction ? '; x = fraction of training' : ''}`,
+        subtitle:
+          `mean over seeds; entropy 1 = uniform, 0 = one-hot; retrieval mass = weight on the correct ` +
+          `source${byFraction ? '; x = fraction of training' : ''}`,
       },
       data: { values: rows },
       facet: {

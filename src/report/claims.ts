@@ -477,10 +477,12 @@ function describeSizes(cells: CellResult[], what: string, short = false): string
   const seedText = new Set(sizes.map(([n, m]) => `${n} vs ${m}`)).size === 1 ? `${sizes[0][0]} vs ${sizes[0][1]} seeds` : 'the seeds available';
   const head = short
     ? ''
-    : `with ${seedText} at each of ${cells.length} ${what}${cells.length === 1 ? '' : 's'}, the smallest attainable p at one ${what} is ${minOne.toPrecision(2)}, and `;
+    : `with ${seedText} at each of ${cells.length} ${what}${cells.length === 1 ? '' : 's'}, the smallest attainable ` +
+      `p at one ${what} is ${minOne.toPrecision(2)}, and `;
   const tail =
     needed === null
       ? `no ordering of the ${pairs} (QV seed, QKV seed) pairs can reach p < ${ALPHA}`
-      : `the test reaches p < ${ALPHA} only when at least ${needed} of the ${pairs} (QV seed, QKV seed) pairs (${Math.round((100 * needed) / pairs)}%) are ordered the claimed way`;
+      : `the test reaches p < ${ALPHA} only when at least ${needed} of the ${pairs} (QV seed, QKV seed) pairs ` +
+        `(${Math.round((100 * needed) / pairs)}%) are ordered the claimed way`;
   return head + tail;
 }

@@ -154,6 +154,7 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
       })),
   );
   const title = 'Attention weights at the end of training';
+  const otherSeeds = seeds.length > 1 ? ` (one of ${seeds.length}; report.html can show the others)` : '';
   return {
     id: 'heatmaps',
     title,
@@ -164,7 +165,9 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
       title: {
         text: title,
         subtitle: {
-          expr: `['seed ' + heatSeed + '${seeds.length > 1 ? ` (one of ${seeds.length}; report.html can show the others)` : ''}; every learning rate; final snapshot', 'rows = query rows of fixed eval examples; outlined cell = correct source position']`,
+          expr:
+            `['seed ' + heatSeed + '${otherSeeds}; every learning rate; final snapshot', ` +
+            `'rows = query rows of fixed eval examples; outlined cell = correct source position']`,
         },
       },
       vconcat: rows,

@@ -25,7 +25,6 @@ export interface RunOutcome {
   summary: Record<string, unknown>;
 }
 
-
 export interface GroupOptions {
   dataDir: string;
   quiet?: boolean;
@@ -82,13 +81,19 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     return { dir: dirs[r], status, summary };
   };
   try {
-    const planned = configs.map((c, r) => ({ seed: c.train.seed, lr: c.train.lr, resumed: resume && { state: resume[r].state, dataStream: resume[r].dataStream } }));
+    const planned = configs.map((c, r) => ({
+      seed: c.train.seed,
+      lr: c.train.lr,
+      resumed: resume && { state: resume[r].state, dataStream: resume[r].dataStream },
+    }));
     const { spec, streams } = buildGroup(base.model, base.train, task, evalSet.encoded, planned, {
       startStep: resume?.[0].step ?? 0,
       divergedAt: resume?.map((r) => r.divergedAt),
       checkpointEvery: base.train.checkpointEvery,
       async onCheckpoint(step, states, divergedAt) {
-        states.forEach((state, r) => saveCheckpoint(dirs[r], { step, state, dataStream: streams[r].state(), divergedAt: divergedAt[r] }, (p) => shapes.get(p)!));
+        states.forEach((state, r) =>
+          saveCheckpoint(dirs[r], { step, state, dataStream: streams[r].state(), divergedAt: divergedAt[r] }, (p) => shapes.get(p)!),
+        );
         writers.forEach((w) => w.writeAttention(meta)); // the claims' trace up to here, so a resume can continue it
       },
       stopRequested: isStopRequested,
@@ -108,7 +113,8 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     });
     const result = await trainGroup(spec);
     const kernel = { kernel: result.kernel };
-    if (result.stoppedAt !== null) return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));
+    if (result.stoppedAt !== null)
+      return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));
     return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at, kernel));
   } catch (err) {
     // A full disk or a refused write is no fault of the run: it keeps its last good checkpoint and
@@ -116,7 +122,12 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     const env = asEnvironmentError(err);
     const status: RunStatus = env instanceof EnvironmentError ? 'interrupted' : 'failed';
     const error = env instanceof Error ? env.message : String(env);
-    configs.forEach((_, r) => markEnded(() => finish(r, status, null, { error }), () => writers[r].setStatus(status)));
+    configs.forEach((_, r) =>
+      markEnded(
+        () => finish(r, status, null, { error }),
+        () => writers[r].setStatus(status),
+      ),
+    );
     throw env;
   } finally {
     progress?.stop();

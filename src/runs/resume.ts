@@ -32,7 +32,8 @@ export function prepareResume(dir: string, config: Config): ResumePoint {
   const attentionPath = join(dir, 'attention.json');
   const wanted = [...snapshotSteps].filter((s) => s < ckpt.step);
   const attention = keptAttention(attentionPath, ckpt.step, wanted);
-  if (typeof attention === 'string' && wanted.length) notes.push(`${dir}: ${attention}; resuming without the attention snapshots before step ${ckpt.step}`);
+  if (typeof attention === 'string' && wanted.length)
+    notes.push(`${dir}: ${attention}; resuming without the attention snapshots before step ${ckpt.step}`);
   writeFileAtomic(csvPath, keptText);
   const snapshots = typeof attention === 'string' ? [] : attention.snapshots;
   const trace = typeof attention === 'string' ? [] : attention.trace;
@@ -65,7 +66,9 @@ function keptMetrics(dir: string, text: string, step: number, expected: number[]
   const columns = header.split(',');
   const missing = METRIC_COLUMNS.filter((c) => !columns.includes(c));
   if (missing.length)
-    throw new UserError(`${dir}: metrics.csv has no ${missing.join(', ')} column (an older qkv-lab wrote it), so appending would misalign rows; train it again`);
+    throw new UserError(
+      `${dir}: metrics.csv has no ${missing.join(', ')} column (an older qkv-lab wrote it), so appending would misalign rows; train it again`,
+    );
   const kept: string[] = [];
   for (const [i, line] of body.entries()) {
     const cells = line.split(',');
@@ -74,12 +77,18 @@ function keptMetrics(dir: string, text: string, step: number, expected: number[]
     if (wellFormed && at >= step) break; // the rows after the checkpoint, measured again on resume
     if (!wellFormed || at !== expected[kept.length]) {
       if (kept.length === expected.length && !wellFormed) break; // damage only after the last row kept: dropped with the rest
-      throw new UserError(`${dir}: metrics.csv line ${i + 2} is ${wellFormed ? `step ${at}, expected step ${expected[kept.length] ?? 'none'}` : 'malformed'}; it lies before the checkpoint at step ${step}, so the run cannot resume bit-identically`);
+      throw new UserError(
+        `${dir}: metrics.csv line ${i + 2} is ${wellFormed ? `step ${at}, expected step ${expected[kept.length] ?? 'none'}` : 'malformed'}; ` +
+          `it lies before the checkpoint at step ${step}, so the run cannot resume bit-identically`,
+      );
     }
     kept.push(line);
   }
-  if (kept.length !== expected.length) throw new UserError(`${dir}: metrics.csv lacks the row for step ${expected[kept.length]} (before the checkpoint at step ${step}); cannot resume`);
-  const rows = kept.map((line) => Object.fromEntries(line.split(',').map((c, j) => [columns[j], c === '' ? null : Number(c)])) as unknown as MetricsRow);
+  if (kept.length !== expected.length)
+    throw new UserError(`${dir}: metrics.csv lacks the row for step ${expected[kept.length]} (before the checkpoint at step ${step}); cannot resume`);
+  const rows = kept.map(
+    (line) => Object.fromEntries(line.split(',').map((c, j) => [columns[j], c === '' ? null : Number(c)])) as unknown as MetricsRow,
+  );
   return { text: [header, ...kept].join('\n') + '\n', rows };
 }
 
@@ -98,7 +107,8 @@ function keptAttention(path: string, step: number, wanted: number[]): { json: ob
   if (!attention || typeof attention !== 'object' || !Array.isArray(attention.snapshots)) return 'attention.json is damaged (no snapshots list)';
   const snapshots = (attention.snapshots as AttentionSnapshot[]).filter((s) => s && typeof s === 'object' && s.step < step);
   const steps = snapshots.map((s) => s.step);
-  if (steps.length !== wanted.length || steps.some((s, i) => s !== wanted[i] || !Array.isArray(snapshots[i].layers))) return `attention.json is damaged (its snapshots before step ${step} are at steps [${steps.join(', ')}], expected [${wanted.join(', ')}])`;
+  if (steps.length !== wanted.length || steps.some((s, i) => s !== wanted[i] || !Array.isArray(snapshots[i].layers)))
+    return `attention.json is damaged (its snapshots before step ${step} are at steps [${steps.join(', ')}], expected [${wanted.join(', ')}])`;
   const trace = (Array.isArray(attention.trace) ? (attention.trace as TracePoint[]) : []).filter((t) => t && typeof t === 'object' && t.step < step);
   return { json: { ...attention, snapshots, trace, value_norm: null }, snapshots, trace };
 }
@@ -106,10 +116,15 @@ function keptAttention(path: string, step: number, wanted: number[]): { json: ob
 /** Every parameter of the config's model, with its Adam moments, at its exact size; throws saying what differs. */
 function checkAgainstConfig(ckpt: Checkpoint, config: Config): void {
   const specs = paramSpecs(config.model, makeTask(config.task).layout);
-  if (!Number.isInteger(ckpt.step) || ckpt.step < 1 || ckpt.step > config.train.steps) throw new Error(`its step ${ckpt.step} is outside 1..${config.train.steps}`);
+  if (!Number.isInteger(ckpt.step) || ckpt.step < 1 || ckpt.step > config.train.steps)
+    throw new Error(`its step ${ckpt.step} is outside 1..${config.train.steps}`);
   for (const [path, spec] of specs) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
-    for (const [what, values] of [['parameter', ckpt.state.params], ['Adam m', ckpt.state.m], ['Adam v', ckpt.state.v]] as const) {
+    for (const [what, values] of [
+      ['parameter', ckpt.state.params],
+      ['Adam m', ckpt.state.m],
+      ['Adam v', ckpt.state.v],
+    ] as const) {
       const v = values?.get(path);
       if (!v || v.length !== size) throw new Error(`${what} ${path} ${v ? `has ${v.length} values, expected ${size}` : 'is missing'}`);
     }

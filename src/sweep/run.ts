@@ -114,11 +114,13 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
     if (skipped) log(`sweep: ${skipped} run(s) already finished, skipped`);
     if (heldRuns.length)
       log(
-        `sweep: ${heldRuns.length} run(s) are being written by another process (${holdersText(claim.held)}), skipped: ${namesText(heldRuns.map((r) => r.name))}`,
+        `sweep: ${heldRuns.length} run(s) are being written by another process (${holdersText(claim.held)}), skipped: ` +
+          `${namesText(heldRuns.map((r) => r.name))}`,
       );
     if (claim.tookOver.length)
       log(
-        `sweep: took over the stale lock(s) of ${claim.tookOver.length} run(s) left by ${holdersText(claim.tookOver)} (${staleText(claim.tookOver)}): ${namesText(claim.tookOver.map((i) => basename(i.dir)))}`,
+        `sweep: took over the stale lock(s) of ${claim.tookOver.length} run(s) left by ${holdersText(claim.tookOver)} ` +
+          `(${staleText(claim.tookOver)}): ${namesText(claim.tookOver.map((i) => basename(i.dir)))}`,
       );
     const startAt = new Map(todo.map((run) => [run.name, resumeStep(dirOf(run), run)]));
     const resumed = [...startAt.values()].filter((s) => s !== null).length;
@@ -227,7 +229,8 @@ function reportHeld(heldRuns: PlannedRun[], dir: string, log: (line: string) => 
     );
   if (dropped.length)
     log(
-      `sweep: ${dropped.length} run(s) another process held are unfinished and no longer held; run the same command again to continue them: ${namesText(dropped.map((r) => r.name))}`,
+      `sweep: ${dropped.length} run(s) another process held are unfinished and no longer held; run the same command ` +
+        `again to continue them: ${namesText(dropped.map((r) => r.name))}`,
     );
   return stillHeld.map((run) => runDir(dir, run));
 }
