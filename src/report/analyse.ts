@@ -127,7 +127,7 @@ function analyseSeries(label: string, runs: LoadedRun[], differingKeys: string[]
     const finalEntropy = (v: string) =>
       runs
         .filter((r) => variantOf(r) === v && r.config.train.lr === lr && r.summary.status === 'completed')
-        .map((r) => r.rows.at(-1)!.attn_entropy_norm);
+        .map((r) => r.rows.at(-1)!.attn_entropy_norm ?? NaN);
     const [a, b] = [finalEntropy('qv'), finalEntropy('qkv')];
     if (a.length && b.length) entropy = { ...compareGreater(a, b), lr };
   } else if (runs.length) {

@@ -16,13 +16,14 @@ import { isStopRequested } from './signals.js';
 import { EnvironmentError, asEnvironmentError } from '../errors.js';
 import type { ResumePoint } from './resume.js';
 import { buildGroup } from './groupSpec.js';
+import type { Summary } from './read.js';
 
 export const SNAPSHOT_EXAMPLES = 4;
 
 export interface RunOutcome {
   dir: string;
   status: RunStatus;
-  summary: Record<string, unknown>;
+  summary: Summary;
 }
 
 export interface GroupOptions {
@@ -59,8 +60,13 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     examples: evalSet.examples.slice(0, SNAPSHOT_EXAMPLES),
     sources: Array.from(evalSet.encoded.sources.slice(0, SNAPSHOT_EXAMPLES * task.layout.queryCount)), // [example][query row] correct key position
   };
-  const finish = (r: number, status: RunStatus, divergedAt: number | null, extra: Record<string, unknown> = {}): RunOutcome => {
-    const summary = {
+  const finish = (
+    r: number,
+    status: RunStatus,
+    divergedAt: number | null,
+    extra: Pick<Summary, 'interrupted_at' | 'error' | 'kernel'> = {},
+  ): RunOutcome => {
+    const summary: Summary = {
       status,
       diverged_at: divergedAt,
       ...extra,

@@ -1,5 +1,5 @@
 /** Runs a planned sweep into a directory: skips completed runs, batches the rest, spreads groups over workers. */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { UserError, EnvironmentError } from '../errors.js';
@@ -9,6 +9,7 @@ import { loadEvalSet } from '../tasks/evalset.js';
 import { readStatus, createRunDir, clearRunDir } from '../runs/rundir.js';
 import { claimRuns, holdersText, inspectLock, isLockEntry, releaseAll, staleText, type LockInfo } from '../runs/lock.js';
 import { checkpointStep } from '../runs/checkpoint.js';
+import { FINISHED_STATUSES, savedConfigEquals } from '../runs/read.js';
 import { installStopHandler, isStopRequested } from '../runs/signals.js';
 import { writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
@@ -36,17 +37,12 @@ export interface SweepResult {
 
 /** The planned config must be the saved one: a changed sweep must never reuse another sweep's runs. */
 function sameConfig(dir: string, run: PlannedRun): boolean {
-  try {
-    return isDeepStrictEqual(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), run.config);
-  } catch {
-    return false;
-  }
+  return savedConfigEquals(dir, run.config, isDeepStrictEqual);
 }
 
 /** A run is done when it completed or diverged (a divergence is a result) with exactly the planned config. */
 function isDone(dir: string, run: PlannedRun): boolean {
-  const status = readStatus(dir);
-  if (status !== 'completed' && status !== 'diverged') return false;
+  if (!finishedStatus(dir)) return false;
   if (!sameConfig(dir, run)) throw new UserError(`${dir} holds a finished run with a different config; use another --out for this sweep`);
   return true;
 }
@@ -54,7 +50,7 @@ function isDone(dir: string, run: PlannedRun): boolean {
 /** Finished by whoever wrote it, without judging its config: for runs another process held. */
 function finishedStatus(dir: string): boolean {
   const status = readStatus(dir);
-  return status === 'completed' || status === 'diverged';
+  return status !== null && FINISHED_STATUSES.includes(status);
 }
 
 /** The checkpoint step an unfinished run can continue from, or null when it must start again. */
