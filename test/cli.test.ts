@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { LOOKUP, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { runInProcess } from './helpers/inProcess.js';
 
 const SLOW = 60_000;
 
@@ -269,7 +270,8 @@ describe.concurrent('bad input: exit 2, one line on stderr, no stack, no run dir
       const cwd = join(bad, name.replace(/\W+/g, '-'));
       mkdirSync(cwd);
       const out = join(cwd, 'out', 'run');
-      const r = await cli(['train', ...args(bad), '--out', out], cwd);
+      // In-process (main from src/cli.ts): a bad config is refused before anything loads; the usage errors below run the executable.
+      const r = await runInProcess(['train', ...args(bad), '--out', out], cwd);
       expect(r.status, explain(r)).toBe(2);
       expectOneLineError(r);
       expect(r.stderr).toMatch(/^qkv-lab: /);
@@ -287,7 +289,7 @@ describe.concurrent('bad input: exit 2, one line on stderr, no stack, no run dir
     async () => {
       const cwd = join(bad, 'no-out');
       mkdirSync(cwd);
-      const r = await cli(['train', LOOKUP, '--set', 'model.attention=qk'], cwd);
+      const r = await runInProcess(['train', LOOKUP, '--set', 'model.attention=qk'], cwd);
       expect(r.status, explain(r)).toBe(2);
       expectOneLineError(r);
       expect(existsSync(join(cwd, 'runs'))).toBe(false);
