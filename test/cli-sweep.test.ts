@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { htmlLinks, markdownLinks } from './helpers/links.js';
 import { CLI, LOOKUP, REPO, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { runInProcess } from './helpers/inProcess.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
 import { inspectLock, isLockEntry } from '../src/runs/lock.js';
 
@@ -537,7 +538,9 @@ describe.concurrent('bad sweep input through the CLI: exit 2, one stderr line, n
       mkdirSync(cwd);
       const sweep = writeSweep(cwd, grid);
       const out = join(cwd, 'out');
-      const r = await cli([command, sweep, ...SETS, ...flags, '--out', out], cwd, env);
+      // A refusal before any run: in-process (main from src/cli.ts), but the case that needs its own environment.
+      const args = [command, sweep, ...SETS, ...flags, '--out', out];
+      const r = env ? await cli(args, cwd, env) : await runInProcess(args, cwd);
       expect(r.status, explain(r)).toBe(2);
       expectOneLineError(r);
       expect(r.stderr).toMatch(pattern);
