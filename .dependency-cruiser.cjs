@@ -30,7 +30,7 @@ const LAYERS = [
   { name: 'train', why: 'the task-agnostic loop and its engines; it writes nothing itself, rows leave through hooks', paths: ['^src/train/'] },
   { name: 'metrics', why: "per-eval figures computed from the model's attention", paths: ['^src/metrics/'] },
   { name: 'model', why: 'the tfjs model and the fused kernel', paths: ['^src/model/'] },
-  { name: 'records', why: 'run-file formats and their one reader, shared by everything above', paths: ['^src/records/'] },
+  { name: 'records', why: 'run-file formats (the reader is src/runs/read.ts, above config, since it validates config.json), shared by everything above', paths: ['^src/records/'] },
   { name: 'tasks', why: 'the synthetic tasks: pure, seeded', paths: ['^src/tasks/'] },
   { name: 'stats', why: 'pure statistics', paths: ['^src/stats/'] },
   {
@@ -85,8 +85,8 @@ module.exports = {
     {
       name: 'records-are-formats',
       comment:
-        'src/records/ holds the run-file formats and their one reader: the trainer, the resume, the sweep and ' +
-        'the report all import it, so it must import none of them (only the task types a format names, errors ' +
+        'src/records/ holds the run-file formats: the trainer, the metrics, the resume, the sweep and the report ' +
+        'all import it, so it must import none of them (only the task types a format names, errors ' +
         'and the file helpers). Otherwise the folders it serves would form a cycle through it.',
       severity: 'error',
       from: { path: '^src/records/' },
