@@ -30,7 +30,11 @@ const LAYERS = [
   { name: 'train', why: 'the task-agnostic loop and its engines; it writes nothing itself, rows leave through hooks', paths: ['^src/train/'] },
   { name: 'metrics', why: "per-eval figures computed from the model's attention", paths: ['^src/metrics/'] },
   { name: 'model', why: 'the tfjs model and the fused kernel', paths: ['^src/model/'] },
-  { name: 'records', why: 'run-file formats (the reader is src/runs/read.ts, above config, since it validates config.json), shared by everything above', paths: ['^src/records/'] },
+  {
+    name: 'records',
+    why: 'run-file formats, shared by everything above (their reader, src/runs/read.ts, validates config.json, so it sits above config)',
+    paths: ['^src/records/'],
+  },
   { name: 'tasks', why: 'the synthetic tasks: pure, seeded', paths: ['^src/tasks/'] },
   { name: 'stats', why: 'pure statistics', paths: ['^src/stats/'] },
   {
