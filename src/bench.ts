@@ -117,7 +117,8 @@ async function main(): Promise<void> {
       const first = byR.find((b) => b.kernel === kernel)?.run_steps_per_s ?? sps * R;
       byR.push({ kernel, R, steps_per_s: sps, run_steps_per_s: sps * R, ms_per_step: 1000 / sps });
       line(
-        `  ${kernel.padEnd(7)} ${String(R).padEnd(5)} ${sps.toFixed(1).padStart(7)}   ${(sps * R).toFixed(0).padStart(11)}   ${(1000 / sps).toFixed(2).padStart(7)}   ${((sps * R) / first).toFixed(1).padStart(5)}`,
+        `  ${kernel.padEnd(7)} ${String(R).padEnd(5)} ${sps.toFixed(1).padStart(7)}   ` +
+          `${(sps * R).toFixed(0).padStart(11)}   ${(1000 / sps).toFixed(2).padStart(7)}   ${((sps * R) / first).toFixed(1).padStart(5)}`,
       );
     }
   }
@@ -166,7 +167,8 @@ async function main(): Promise<void> {
     eval_share: evalShare,
   };
   line(
-    `time split at R = ${R}, logEvery ${base.train.logEvery}: training ${(100 * (1 - evalShare)).toFixed(0)}%, evaluation ${(100 * evalShare).toFixed(0)}% (${msPerEval.toFixed(1)} ms per evaluation of ${base.eval.size} examples × ${R} runs)`,
+    `time split at R = ${R}, logEvery ${base.train.logEvery}: training ${(100 * (1 - evalShare)).toFixed(0)}%, ` +
+      `evaluation ${(100 * evalShare).toFixed(0)}% (${msPerEval.toFixed(1)} ms per evaluation of ${base.eval.size} examples × ${R} runs)`,
   );
 
   // 4. Scaling with sequence length and width, at R = 25.
@@ -226,7 +228,8 @@ async function ratio(
       report_s: report.seconds,
     };
     line(
-      `default ablation (50 runs × 2000 steps, ${workers} workers): ${run.seconds.toFixed(1)} s wall, peak RSS ${run.peakRssMb.toFixed(0)} MB (whole process tree); verdict: ${verdict.verdict}`,
+      `default ablation (50 runs × 2000 steps, ${workers} workers): ${run.seconds.toFixed(1)} s wall, peak RSS ` +
+        `${run.peakRssMb.toFixed(0)} MB (whole process tree); verdict: ${verdict.verdict}`,
     );
     line(`  of which the report (compare over the 50 runs, charts and HTML included): ${report.seconds.toFixed(1)} s`);
   }
@@ -243,7 +246,8 @@ async function ratio(
     const ratio = ablation ? sweepS / ablation.wall_s : null;
     results.pytorch = { available: true, ...peer, processes: workers, estimated_sweep_s: sweepS, ratio_pytorch_over_qkvlab: ratio };
     line(
-      `PyTorch ${peer.torch} peer (textbook Q, K, V; 1 thread; eval every ${base.train.logEvery}): ${peer.steps_per_s.toFixed(0)} steps/s per run → the 50-run sweep on ${workers} processes ≈ ${sweepS.toFixed(1)} s`,
+      `PyTorch ${peer.torch} peer (textbook Q, K, V; 1 thread; eval every ${base.train.logEvery}): ` +
+        `${peer.steps_per_s.toFixed(0)} steps/s per run → the 50-run sweep on ${workers} processes ≈ ${sweepS.toFixed(1)} s`,
     );
     if (ratio !== null) line(`ratio, PyTorch sweep ÷ qkv-lab ablation: ${ratio.toFixed(2)}×`);
   }

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** The command line: parsing only; each command lives in src/commands/. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError, reportError } from './errors.js';
@@ -123,9 +125,40 @@ export function buildCli(argv: string[]) {
     .wrap(Math.min(110, process.stdout.columns ?? 110));
 }
 
-// Through a promise, so errors thrown synchronously by yargs' .fail() reach the one error printer too.
-Promise.resolve()
-  .then(() => buildCli(hideBin(process.argv)).parseAsync())
-  .catch((err: unknown) => {
-    process.exitCode = reportError(err);
-  });
+/** Where main prints what reaches the user as an error: one line, through the one error printer. */
+export interface CliIo {
+  stderr: (text: string) => void;
+}
+
+/**
+ * Runs the CLI on `argv` (the arguments after node and the script) and resolves to the exit code: 0, or the
+ * error's (2 for bad input, 1 for the environment), printed once through `io.stderr`. It never exits the process,
+ * so tests call it in-process. Commands that end in a non-zero state of their own (an interrupted run, a failed
+ * --check) set process.exitCode, as before.
+ */
+export async function main(argv: string[], io: CliIo = { stderr: (text) => void process.stderr.write(text) }): Promise<number> {
+  try {
+    // Inside the try, so errors thrown synchronously by yargs' .fail() reach the one error printer too.
+    await buildCli(argv).parseAsync();
+    return 0;
+  } catch (err) {
+    return reportError(err, io.stderr);
+  }
+}
+
+/**
+ * True when node runs this file as the program (`node dist/cli.js`, or `npx qkv-lab` through the bin link,
+ * hence realpath), false when a test imports it. The bin stays dist/cli.js, so existing links and npx caches keep working.
+ */
+function isProgram(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isProgram()) {
+  const code = await main(hideBin(process.argv));
+  if (code !== 0) process.exitCode = code;
+}

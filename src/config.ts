@@ -47,7 +47,9 @@ export const configSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['train', 'batchSize'],
-        message: `one step would need about ${((floats * 4) / 2 ** 30).toFixed(1)} GiB of activations; reduce train.batchSize, eval.size, the sequence or model.dModel`,
+        message:
+          `one step would need about ${((floats * 4) / 2 ** 30).toFixed(1)} GiB of activations; reduce train.batchSize, ` +
+          `eval.size, the sequence or model.dModel`,
       });
     }
   });

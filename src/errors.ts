@@ -49,17 +49,17 @@ export function asEnvironmentError(err: unknown, path?: string, verb?: string): 
   return new EnvironmentError(`cannot ${did} ${path ?? e.path ?? 'a file'}: ${ENVIRONMENT_CODES[e.code]} (${e.code})`, e.code);
 }
 
-/** The one place errors reach the terminal. */
-export function reportError(err: unknown): number {
+/** The one place errors reach the terminal (`write`: standard error unless a caller such as a test says otherwise). */
+export function reportError(err: unknown, write: (text: string) => void = (text) => void process.stderr.write(text)): number {
   if (err instanceof UserError) {
-    process.stderr.write(`qkv-lab: ${err.message.split('\n')[0]}\n`);
+    write(`qkv-lab: ${err.message.split('\n')[0]}\n`);
     return USER_ERROR_EXIT;
   }
   const env = asEnvironmentError(err);
   if (env instanceof EnvironmentError) {
-    process.stderr.write(`qkv-lab: ${env.message.split('\n')[0]}\n`);
+    write(`qkv-lab: ${env.message.split('\n')[0]}\n`);
     return ENVIRONMENT_ERROR_EXIT;
   }
-  process.stderr.write(`qkv-lab: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  write(`qkv-lab: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 3;
 }

@@ -85,7 +85,8 @@ export function makeProgress(
       const elapsed = (now() - started) / 1000;
       const eta = step > start ? (elapsed * (total - step)) / (step - start) : NaN;
       stream.write(
-        `${label} step ${step}/${total} | ${durationText(elapsed)} elapsed | ETA ${durationText(eta)} | eval loss ${lossText(i.loss)} | acc ${i.acc.toFixed(3)} | ${i.stepsPerS.toFixed(1)} steps/s\n`,
+        `${label} step ${step}/${total} | ${durationText(elapsed)} elapsed | ETA ${durationText(eta)} | eval loss ` +
+          `${lossText(i.loss)} | acc ${i.acc.toFixed(3)} | ${i.stepsPerS.toFixed(1)} steps/s\n`,
       );
     },
     stop() {},

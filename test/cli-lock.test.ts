@@ -160,7 +160,8 @@ describe('a stale lock', () => {
       expect(tookOver, late.stderr).toEqual([
         expect.stringMatching(
           new RegExp(
-            `^sweep: took over the stale lock\\(s\\) of 2 run\\(s\\) left by pid ${child.pid}@lost-node \\(not refreshed for \\d+ s; its holder is gone\\): ${names.join(', ')}$`,
+            `^sweep: took over the stale lock\\(s\\) of 2 run\\(s\\) left by pid ${child.pid}@lost-node \\(not refreshed ` +
+              `for \\d+ s; its holder is gone\\): ${names.join(', ')}$`,
           ),
         ),
       ]);
@@ -201,7 +202,8 @@ describe('a run another process holds', () => {
       expectOneLineError(r);
       expect(r.stderr).toMatch(
         new RegExp(
-          `^qkv-lab: --resume: ${dir} is being written by another process \\(pid ${process.pid}@${hostname()}, test since [0-9T:.-]+Z\\); let it finish, or stop it first\\n$`,
+          `^qkv-lab: --resume: ${dir} is being written by another process \\(pid ${process.pid}@${hostname()}, test ` +
+            `since [0-9T:.-]+Z\\); let it finish, or stop it first\\n$`,
         ),
       );
       expect(snapshot(dir)).toEqual(before);
@@ -234,7 +236,9 @@ describe('a run another process holds', () => {
       const r = await cli(['compare', runs, '--out', out], runs);
       expect(r.status, explain(r)).toBe(0);
       expect(r.stderr).not.toMatch(/skipped|damaged|unfinished/);
-      const line = `compare: warning: 2 run(s) still in progress in another process, left out until they finish: ${join(runs, midRun)} (pid ${process.pid}@${hostname()}), ${join(runs, midWrite)} (pid ${process.pid}@${hostname()})`;
+      const line =
+        `compare: warning: 2 run(s) still in progress in another process, left out until they finish: ` +
+        `${join(runs, midRun)} (pid ${process.pid}@${hostname()}), ${join(runs, midWrite)} (pid ${process.pid}@${hostname()})`;
       expect(r.stderr.split('\n')).toContain(line);
       const verdict = json(join(out, 'verdict.json'));
       expect([verdict.runs, verdict.runs_skipped, verdict.runs_in_progress]).toEqual([6, 0, 2]);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { htmlLinks, markdownLinks } from './helpers/links.js';
 import { CLI, LOOKUP, REPO, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { runInProcess } from './helpers/inProcess.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
 import { inspectLock, isLockEntry } from '../src/runs/lock.js';
 
@@ -126,7 +127,8 @@ describe('sweep', () => {
       // Piped (not a terminal), a sweep shorter than a minute says only how big it is and how it ended.
       expect(first.stderr.trim().split('\n')).toEqual([
         // 2 vs 2 seeds: said before anything trains.
-        'sweep: warning: with 2 QV vs 2 QKV seeds the smallest possible p is 1/6 (≥ 0.05), so the verdict cannot hold whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)',
+        'sweep: warning: with 2 QV vs 2 QKV seeds the smallest possible p is 1/6 (≥ 0.05), so the verdict cannot hold ' +
+          'whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)',
         'sweep: 8 runs in 2 group(s), 320 run-steps; a progress line at most once a minute',
         expect.stringMatching(/^sweep: 2\/2 groups ended, 8\/8 runs finished \(8 completed\) in \d+ s$/),
       ]);
@@ -536,7 +538,9 @@ describe.concurrent('bad sweep input through the CLI: exit 2, one stderr line, n
       mkdirSync(cwd);
       const sweep = writeSweep(cwd, grid);
       const out = join(cwd, 'out');
-      const r = await cli([command, sweep, ...SETS, ...flags, '--out', out], cwd, env);
+      // A refusal before any run: in-process (main from src/cli.ts), but the case that needs its own environment.
+      const args = [command, sweep, ...SETS, ...flags, '--out', out];
+      const r = env ? await cli(args, cwd, env) : await runInProcess(args, cwd);
       expect(r.status, explain(r)).toBe(2);
       expectOneLineError(r);
       expect(r.stderr).toMatch(pattern);

@@ -8,12 +8,14 @@ import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { LOOKUP, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { runInProcess } from './helpers/inProcess.js';
 
 const SLOW = 60_000;
 
 /** The columns of src/metrics/METRICS.md, in order. */
 const COLUMNS =
-  'step,lr,train_loss,eval_loss,eval_acc,attn_entropy,attn_entropy_norm,attn_max_logit,retrieval_mass,scaffold_share,grad_norm,grad_norm_wq,grad_norm_wk,grad_norm_wv,elapsed_s,steps_per_s';
+  'step,lr,train_loss,eval_loss,eval_acc,attn_entropy,attn_entropy_norm,attn_max_logit,retrieval_mass,scaffold_share,' +
+  'grad_norm,grad_norm_wq,grad_norm_wk,grad_norm_wv,elapsed_s,steps_per_s';
 
 /** Runs the CLI asynchronously in `cwd`, killed if still running 5 s before the test's timeout. */
 const cli = (args: string[], cwd: string) => runCli(args, cwd, { killAfterMs: SLOW - 5_000 });
@@ -268,7 +270,8 @@ describe.concurrent('bad input: exit 2, one line on stderr, no stack, no run dir
       const cwd = join(bad, name.replace(/\W+/g, '-'));
       mkdirSync(cwd);
       const out = join(cwd, 'out', 'run');
-      const r = await cli(['train', ...args(bad), '--out', out], cwd);
+      // In-process (main from src/cli.ts): a bad config is refused before anything loads; the usage errors below run the executable.
+      const r = await runInProcess(['train', ...args(bad), '--out', out], cwd);
       expect(r.status, explain(r)).toBe(2);
       expectOneLineError(r);
       expect(r.stderr).toMatch(/^qkv-lab: /);
@@ -286,7 +289,7 @@ describe.concurrent('bad input: exit 2, one line on stderr, no stack, no run dir
     async () => {
       const cwd = join(bad, 'no-out');
       mkdirSync(cwd);
-      const r = await cli(['train', LOOKUP, '--set', 'model.attention=qk'], cwd);
+      const r = await runInProcess(['train', LOOKUP, '--set', 'model.attention=qk'], cwd);
       expect(r.status, explain(r)).toBe(2);
       expectOneLineError(r);
       expect(existsSync(join(cwd, 'runs'))).toBe(false);

@@ -110,7 +110,8 @@ beforeAll(() => {
 
 describe('a full disk during train (ENOSPC injected at the write layer)', () => {
   it(
-    'a checkpoint write fails: exit 1 with one line naming the file, status interrupted, the last good checkpoint kept; after room is made, --resume finishes bit-identically',
+    'a checkpoint write fails: exit 1 with one line naming the file, status interrupted, the last good checkpoint ' +
+      'kept; after room is made, --resume finishes bit-identically',
     async () => {
       const cwd = fresh('ckpt-enospc');
       const dir = join(cwd, 'run');
@@ -153,7 +154,8 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
   );
 
   it(
-    "in a sweep, a worker's disk error stops the sweep with that line and exit 1; finished runs stay finished; a run damaged meanwhile is refused in one line (exit 2); the same command then finishes the rest",
+    "in a sweep, a worker's disk error stops the sweep with that line and exit 1; finished runs stay finished; a " +
+      'run damaged meanwhile is refused in one line (exit 2); the same command then finishes the rest',
     async () => {
       const cwd = fresh('sweep-enospc');
       const sweep = join(cwd, 's.yaml');
@@ -237,7 +239,8 @@ describe('a real full disk: a tiny tmpfs', () => {
   );
 
   it.skipIf(!MOUNT)(
-    `the disk fills up mid-run: exit 1, one line, interrupted with a valid checkpoint; freeing the space and --resume finish bit-identically ${MOUNT ? '' : NO_MOUNT}`,
+    `the disk fills up mid-run: exit 1, one line, interrupted with a valid checkpoint; freeing the space and ` +
+      `--resume finish bit-identically ${MOUNT ? '' : NO_MOUNT}`,
     async () => {
       const cwd = fresh('tmpfs-fill');
       const disk = join(cwd, 'disk');
@@ -289,7 +292,10 @@ describe('a damaged newest checkpoint', () => {
       const said = messageLines(r).filter((l) => /falling back/.test(l));
       expect(said, r.stderr).toHaveLength(1);
       expect(said[0]).toMatch(
-        /checkpoint at step 40 is corrupt \(step-00000040\.safetensors has \d+ bytes, checkpoint\.json records \d+\); falling back to the previous one, at step 30/,
+        new RegExp(
+          /checkpoint at step 40 is corrupt \(step-00000040\.safetensors has \d+ bytes, checkpoint\.json records \d+\); /.source +
+            /falling back to the previous one, at step 30/.source,
+        ),
       );
       expect(r.stderr).toContain('resuming');
       expect(r.stderr).toContain('from step 30');

@@ -1,12 +1,14 @@
 /**
- * Damaged run directories through the built CLI, as test/fuzz.test.ts does for configs: each file of a run
+ * Damaged run directories through the CLI, as test/fuzz.test.ts does for configs: each file of a run
  * (config.json, metrics.csv, summary.json, attention.json, status, checkpoint/checkpoint.json, the newest and
  * the previous checkpoint) is truncated, overwritten with garbage, given wrong types, emptied or removed. Then
  * `train --resume` runs on one copy and `compare` on another. Every case must end in a clean resume (bit-identical
  * to the uninterrupted run, timing columns aside), a named skip, or one line with exit 1 or 2 — never a stack
  * trace, a hang, or a change to another run's files.
  *
- * One tiny finished run (20 steps, checkpoints at 10 and 20) is made once and copied per case. The resume cases
+ * One tiny finished run (20 steps, checkpoints at 10 and 20) is made once and copied per case. A resume that
+ * trains runs `node dist/cli.js`; a refused one calls `main` in this process (test/helpers/inProcess.ts), but for
+ * the few in SUBPROCESS, which keep the executable's exit code and line under test. The resume cases
  * run two at a time from a queue; the compare copies all sit in one folder, so a single `compare` covers them
  * (one damaged run among many, as on a shared disk), and each case checks its own warning line.
  */
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { decodeSafetensors, encodeSafetensors } from '../src/runs/safetensors.js';
 import { LOOKUP, explain, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { runInProcess } from './helpers/inProcess.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
 
 const KILL_AFTER = 60_000;
@@ -367,9 +370,14 @@ async function resumeCase(c: Case): Promise<ResumeRun> {
   cpSync(template, other, { recursive: true });
   const before = snapshot(dir);
   const otherBefore = snapshot(other);
-  const result = await cli(['train', '--resume', dir], cwd);
+  // A refusal ends before training: in-process (test/helpers/inProcess.ts), but for a few through the executable.
+  const inProcess = 'exit' in c.resume && !SUBPROCESS.has(c.name);
+  const result = inProcess ? await runInProcess(['train', '--resume', dir], cwd) : await cli(['train', '--resume', dir], cwd);
   return { dir, result, before, after: snapshot(dir), other: { before: otherBefore, after: snapshot(other) } };
 }
+
+/** Refusals that still run `train --resume` through the built executable, as every resume that trains does. */
+const SUBPROCESS = new Set(['config.json missing', 'metrics.csv with eval_loss "abc" at step 5', 'both checkpoints damaged']);
 
 const resumes = new Map<string, Promise<ResumeRun>>();
 let compared: Promise<{ result: Result; folder: string; before: Record<string, string>; after: Record<string, string> }>;
@@ -437,10 +445,34 @@ beforeAll(() => {
 });
 
 describe('damaged run files: a clean resume, a named skip, or one line with exit 1 or 2', () => {
-  it('has at least 40 distinct on-disk cases', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(40);
-    expect(new Set(cases.map((c) => slug(c.name))).size).toBe(cases.length);
-  });
+  it(
+    'has at least 40 distinct on-disk cases: every run file truncated, garbage, empty and missing, each case really changing the run',
+    async () => {
+      expect(cases.length).toBeGreaterThanOrEqual(40);
+      expect(new Set(cases.map((c) => slug(c.name))).size).toBe(cases.length);
+      const files = [
+        'config.json',
+        'metrics.csv',
+        'summary.json',
+        'attention.json',
+        'status',
+        'checkpoint.json',
+        'newest checkpoint',
+        'previous checkpoint',
+      ];
+      for (const file of files)
+        for (const kind of ['truncated', 'garbage', 'empty', 'missing'])
+          expect(
+            cases.some((c) => c.name.startsWith(`${file} ${kind}`)),
+            `a case named '${file} ${kind}…'`,
+          ).toBe(true);
+      // A damage that changed nothing would test an intact run under a damaged run's name.
+      const { folder } = await compared;
+      const intact = snapshot(template);
+      for (const c of cases) expect.soft(snapshot(join(folder, slug(c.name))), `${c.name}: the copy differs from the intact run`).not.toEqual(intact);
+    },
+    2 * KILL_AFTER + 30_000,
+  );
 
   it.each(cases.map((c) => [c.name, c] as const))(
     'train --resume: %s',

@@ -1,8 +1,13 @@
 /**
- * Malformed input through the built CLI (`node dist/cli.js`; build first with `npx tsc -p .`). Every case runs
- * in a fresh temp dir as cwd and must end the same way: exit 2, exactly one non-empty line on stderr naming the
- * problem, no stack trace, no run directory printed or left behind, and no hang. Cases given a run directory to
- * --resume (or to compare) must also leave every byte of it as it was: a failed command must not damage a run.
+ * Malformed input through the CLI. Every case runs in a fresh temp dir as cwd and must end the same way: exit 2,
+ * exactly one non-empty line on stderr naming the problem, no stack trace, no run directory printed or left
+ * behind, and no hang. Cases given a run directory to --resume (or to compare) must also leave every byte of it
+ * as it was: a failed command must not damage a run.
+ *
+ * Most cases call `main` from src/cli.ts in this process (test/helpers/inProcess.ts): a refusal ends before any
+ * training, so a process per case only paid start-up. The cases in SUBPROCESS run the built executable
+ * (`node dist/cli.js`; `npm test` builds it), and each of them is also run in-process, which must print the
+ * same line with the same exit code: the in-process cases stand for the executable only because of that.
  *
  * The cases run two at a time from one queue started in beforeAll; each `it` awaits its own case's outcome and
  * checks it with soft assertions, so a failure lists every way the case went wrong, not just the first.
@@ -12,6 +17,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, tru
 import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors } from '../src/runs/safetensors.js';
 import { LOOKUP, REPO, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { runInProcess } from './helpers/inProcess.js';
 
 /** A case still running after this long is killed and fails as a hang. */
 const KILL_AFTER = 60_000;
@@ -293,9 +299,21 @@ const cases: Case[] = [
 // ---------------------------------------------------------------------------------------------------------------
 // Running them: a queue of PARALLEL workers, one promise per case
 
+/** The cases that run the built executable: one of each kind (YAML, flags, resume, sweep seeds, compare, the file system). */
+const SUBPROCESS = new Set([
+  'YAML with an unclosed [',
+  'an unknown command',
+  '--out somewhere that cannot be created (/proc/qkv-lab-test/x)',
+  '--resume with a truncated safetensors file',
+  'an ablation with a malformed --seeds range',
+  'compare of a missing path',
+]);
+
 interface Outcome {
   ctx: Ctx;
   result: Result;
+  /** For a SUBPROCESS case: the same case run again in-process, in its own fresh directory. */
+  twin?: { ctx: Ctx; result: Result };
   before: Record<string, Record<string, string>>;
   after: Record<string, Record<string, string> | null>;
   outExists: boolean;
@@ -303,18 +321,31 @@ interface Outcome {
   runsExists: boolean;
 }
 
-async function runCase(c: Case): Promise<Outcome> {
+function caseDir(c: Case): Ctx {
   const cwd = fresh(c.name.replace(/\W+/g, '-').slice(0, 40));
-  const ctx: Ctx = { cwd, out: join(cwd, 'out', 'run') };
+  return { cwd, out: join(cwd, 'out', 'run') };
+}
+
+async function runCase(c: Case): Promise<Outcome> {
+  const ctx = caseDir(c);
+  const { cwd } = ctx;
   c.setup?.(ctx);
   const keep = c.untouched?.(ctx) ?? [];
   const before = Object.fromEntries(keep.map((d) => [d, snapshot(d)]));
-  const result = await cli(c.args(ctx), cwd);
+  const result = SUBPROCESS.has(c.name) ? await cli(c.args(ctx), cwd) : await runInProcess(c.args(ctx), cwd);
   const after = Object.fromEntries(keep.map((d) => [d, existsSync(d) ? snapshot(d) : null]));
   const out = c.out?.(ctx) ?? ctx.out;
+  let twin: Outcome['twin'];
+  if (SUBPROCESS.has(c.name)) {
+    const twinCtx = caseDir(c);
+    c.setup?.(twinCtx);
+    c.untouched?.(twinCtx);
+    twin = { ctx: twinCtx, result: await runInProcess(c.args(twinCtx), twinCtx.cwd) };
+  }
   return {
     ctx,
     result,
+    twin,
     before,
     after,
     outExists: existsSync(out),
@@ -365,10 +396,29 @@ beforeAll(() => {
 });
 
 describe('malformed input: exit 2, one line naming the problem, no stack, no run directory, no hang', () => {
-  it('has at least 45 distinct cases', () => {
+  it('has at least 45 distinct cases, reaching every command that reads input, a handful through the executable', () => {
     expect(cases.length).toBeGreaterThanOrEqual(45);
     expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
+    const ctx: Ctx = { cwd: '/cwd', out: '/cwd/out/run' };
+    const commands = new Set(cases.map((c) => (c.args(ctx).includes('--resume') ? 'train --resume' : c.args(ctx)[0])));
+    for (const command of ['train', 'train --resume', 'sweep', 'ablation', 'claims', 'compare']) expect(commands, command).toContain(command);
+    expect(cases.filter((c) => SUBPROCESS.has(c.name))).toHaveLength(SUBPROCESS.size); // no name in SUBPROCESS is a typo
   });
+
+  it.each([...SUBPROCESS].map((name) => [name] as const))(
+    'in-process main says what the executable says: %s',
+    async (name) => {
+      const o = await outcomes.get(name)!;
+      const said = (r: Result, cwd: string) => ({
+        status: r.status,
+        stderr: r.stderr.split(cwd).join('<cwd>'),
+        stdout: r.stdout.split(cwd).join('<cwd>'),
+      });
+      expect(o.twin, 'a subprocess case is also run in-process').toBeDefined();
+      expect(said(o.twin!.result, o.twin!.ctx.cwd)).toEqual(said(o.result, o.ctx.cwd));
+    },
+    2 * KILL_AFTER + 30_000,
+  );
 
   it.each(cases.map((c) => [c.name, c] as const))(
     '%s',

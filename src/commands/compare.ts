@@ -107,7 +107,8 @@ export async function compareInto(
   printSummary(analysis);
   if (skipped.length || notStarted.length || inProgress.length)
     process.stdout.write(
-      `(the verdict is computed without ${skipped.length} skipped, ${notStarted.length} not-started and ${inProgress.length} in-progress run(s); see the warnings)\n`,
+      `(the verdict is computed without ${skipped.length} skipped, ${notStarted.length} not-started and ` +
+        `${inProgress.length} in-progress run(s); see the warnings)\n`,
     );
   for (const line of claimsSummaryLines(claims)) process.stdout.write(line + '\n');
   return { analysis, holds: verdict.holds, outDir: resolve(outDir) };

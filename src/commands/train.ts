@@ -1,5 +1,5 @@
 import { resolve, join } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { loadConfigFile, resolveConfig, validate, configSchema, type Config } from '../config.js';
 import type { BackendChoice } from '../backend-names.js';
 import { UserError, EnvironmentError } from '../errors.js';
@@ -7,6 +7,7 @@ import { parseSeedSet } from '../sweep/seeds.js';
 import { createRunDir, readStatus } from '../runs/rundir.js';
 import type { RunOutcome } from '../runs/group.js';
 import { hasCheckpoint } from '../runs/checkpoint.js';
+import { RunFileError, readRunJson } from '../runs/read.js';
 import { installStopHandler, INTERRUPTED_EXIT } from '../runs/signals.js';
 import { claimRuns, holderText, releaseAll, staleText, type Claim, type LockInfo } from '../runs/lock.js';
 import { makeTask } from '../tasks/index.js';
@@ -25,7 +26,8 @@ export interface TrainArgs {
 /** A filesystem-safe local timestamp with milliseconds, e.g. 20261128-143005-123. */
 export function timestamp(date = new Date()): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}-${p(date.getMilliseconds(), 3)}`;
+  const day = `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}`;
+  return `${day}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}-${p(date.getMilliseconds(), 3)}`;
 }
 
 /**
@@ -88,12 +90,13 @@ async function resumeCommand(args: TrainArgs): Promise<void> {
   const dir = args.resume!;
   if (args.config !== undefined || args.set.length || args.seeds || args.out)
     throw new UserError('--resume takes the run directory only: its config.json is the config');
-  if (!existsSync(join(dir, 'config.json'))) throw new UserError(`--resume: ${dir} is not a run directory (no config.json)`);
   let saved: unknown;
   try {
-    saved = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  } catch {
-    throw new UserError(`--resume: ${join(dir, 'config.json')} is not valid JSON`);
+    saved = readRunJson(dir, 'config.json');
+  } catch (err) {
+    if (!(err instanceof RunFileError)) throw err; // the machine refused the read: exit 1, as for every run file
+    if (!existsSync(join(dir, 'config.json'))) throw new UserError(`--resume: ${dir} is not a run directory (no config.json)`);
+    throw new UserError(`--resume: ${join(dir, 'config.json')} is not valid JSON`); // empty, cut short, or a directory in its place
   }
   const config = validate(configSchema, saved, '');
   installStopHandler(sayStopping); // before the lock, so that a Ctrl-C from here on releases it
@@ -122,7 +125,8 @@ async function resumeCommand(args: TrainArgs): Promise<void> {
 function withNextStep(err: unknown, dirs: string[]): unknown {
   if (!(err instanceof EnvironmentError)) return err;
   const next = dirs.every(hasCheckpoint)
-    ? `the last checkpoint is kept; once there is room, continue with: npx qkv-lab train --resume ${dirs.length === 1 ? resolve(dirs[0]) : '<run dir>'}${dirs.length === 1 ? '' : ` (for each of ${dirs.length} runs)`}`
+    ? `the last checkpoint is kept; once there is room, continue with: npx qkv-lab train --resume ` +
+      `${dirs.length === 1 ? resolve(dirs[0]) : '<run dir>'}${dirs.length === 1 ? '' : ` (for each of ${dirs.length} runs)`}`
     : 'no checkpoint was written yet; once there is room, train again';
   return new EnvironmentError(`${err.message}; ${next}`, err.code);
 }
@@ -133,7 +137,7 @@ function sayStopping(): void {
 
 function report(outcomes: RunOutcome[]): void {
   for (const o of outcomes) {
-    const s = o.summary as Record<string, number | string | null>;
+    const s = o.summary;
     const fmt = (x: unknown, d = 4) => (typeof x === 'number' ? x.toFixed(d) : 'n/a');
     process.stdout.write(`${resolve(o.dir)}\n`);
     process.stdout.write(

@@ -9,7 +9,7 @@ import { tf } from '../backend.js';
 import type { AttentionResult } from '../model/attention.js';
 import type { ModelConfig } from '../model/schema.js';
 import type { Layout, Encoded } from '../tasks/types.js';
-import type { TracePoint, ValueNormFigures } from '../runs/records.js';
+import type { TracePoint, ValueNormFigures } from '../records/formats.js';
 
 export type { TracePoint, ValueNormFigures };
 

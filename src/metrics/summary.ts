@@ -1,6 +1,6 @@
 /** Run-level stability figures of src/metrics/METRICS.md, computed from the logged rows (pure TS). */
 import { sampleStandardDeviation } from 'simple-statistics';
-import type { MetricsRow, RunStatus } from '../runs/records.js';
+import type { MetricsRow, RunStatus } from '../records/formats.js';
 
 export type { RunStatus };
 

@@ -34,7 +34,7 @@
  */
 import type { Layout, Encoded } from '../tasks/types.js';
 import { fusedSupports, fusedRefusal, type ModelConfig } from './schema.js';
-import { param } from './params.js';
+import { param } from './paramSpecs.js';
 
 export { fusedSupports };
 

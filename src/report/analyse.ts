@@ -3,21 +3,18 @@
  * the seed; the learning rate is the swept axis of LR sensitivity, and model.attention the compared variant.
  */
 import type { LoadedRun } from './collect.js';
-import { meanOf, stdOf, medianOf } from '../stats/describe.js';
+import { meanOf, stdOf } from '../stats/describe.js';
 import { lrSensitivity } from '../stats/sensitivity.js';
 import { mannWhitneyGreater } from '../stats/ranks.js';
 import { holm } from '../stats/multiple.js';
 import { variantLabel } from '../model/schema.js';
 
-export const ALPHA = 0.05;
-/** The compared variant is the attention and its QK-norm switch together (`qv+qknorm`), so both vary within a series. */
-const VARIES_WITHIN_SERIES = new Set(['name', 'train.seed', 'train.lr', 'model.attention', 'model.qkNorm']);
+import { ALPHA, BASELINE, VARIES_WITHIN_SERIES, flatten, seriesLabel } from '../analysis/protocol.js';
+
+export { ALPHA, BASELINE, flatten, seriesLabel }; // the protocol lives in src/analysis/protocol.ts
 
 /** A run's variant: its attention, with "+qknorm" when QK-norm is on. */
 export const variantOf = (run: LoadedRun): string => variantLabel(run.config.model);
-
-/** The baseline every other variant is compared against. */
-export const BASELINE = 'qkv';
 
 export interface PerLr {
   lr: number;
@@ -77,13 +74,6 @@ export interface Analysis {
   warnings: string[];
 }
 
-export function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
-  } else out[prefix] = value;
-  return out;
-}
-
 /** The loss LR sensitivity uses: the final eval loss, or ℓ₀ for a diverged run (METRICS.md). */
 export const finalLoss = (run: LoadedRun): number =>
   (run.summary.status === 'diverged' || !Number.isFinite(run.summary.final_eval_loss) ? run.summary.init_eval_loss : run.summary.final_eval_loss) ??
@@ -91,11 +81,6 @@ export const finalLoss = (run: LoadedRun): number =>
 
 /** ℓ₀, the eval loss at initialisation; NaN when a run logged no row (it then spoils its seed's figure visibly). */
 export const initLoss = (run: LoadedRun): number => run.summary.init_eval_loss ?? NaN;
-
-/** A series' label: its values of the keys that differ between series, e.g. "dModel=16". */
-export function seriesLabel(flatConfig: Record<string, unknown>, differingKeys: string[]): string {
-  return differingKeys.map((k) => `${k.split('.').at(-1)}=${flatConfig[k]}`).join(', ');
-}
 
 export function analyse(runs: LoadedRun[]): Analysis {
   const flat = runs.map((r) => flatten(r.config));
@@ -142,12 +127,13 @@ function analyseSeries(label: string, runs: LoadedRun[], differingKeys: string[]
     const finalEntropy = (v: string) =>
       runs
         .filter((r) => variantOf(r) === v && r.config.train.lr === lr && r.summary.status === 'completed')
-        .map((r) => r.rows.at(-1)!.attn_entropy_norm);
+        .map((r) => r.rows.at(-1)!.attn_entropy_norm ?? NaN);
     const [a, b] = [finalEntropy('qv'), finalEntropy('qkv')];
     if (a.length && b.length) entropy = { ...compareGreater(a, b), lr };
   } else if (runs.length) {
     warnings.push(
-      `${label || 'runs'}: the verdict needs both variants (qkv and qv) with ≥ 2 learning rates; found ${variants.map((v) => `${v.variant} at ${v.lrs.length} LR(s)`).join(', ')}`,
+      `${label || 'runs'}: the verdict needs both variants (qkv and qv) with ≥ 2 learning rates; found ` +
+        `${variants.map((v) => `${v.variant} at ${v.lrs.length} LR(s)`).join(', ')}`,
     );
   }
   return { label, settings, dModel: runs[0].config.model.dModel, variants, verdict, entropy, againstBaseline: againstBaseline(variants) };

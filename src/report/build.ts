@@ -14,10 +14,11 @@ export function buildReportData(title: string, runs: LoadedRun[], a: Analysis, m
       variant: variantOf(run),
       lr: run.config.train.lr,
       seed: run.config.train.seed,
-      step: row.step,
-      eval_loss: row.eval_loss,
-      attn_entropy_norm: row.attn_entropy_norm,
-      retrieval_mass: row.retrieval_mass,
+      // readRun checked every step; an empty cell (null) is drawn as no value
+      step: row.step!,
+      eval_loss: row.eval_loss ?? NaN,
+      attn_entropy_norm: row.attn_entropy_norm ?? NaN,
+      retrieval_mass: row.retrieval_mass ?? NaN,
     })),
   );
   const finals: FinalPoint[] = runs.map((run) => ({

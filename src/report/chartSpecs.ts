@@ -7,22 +7,12 @@ import { formatLr, aggregateCurves, aggregateFinals, distinctSorted, orderedFina
 import type { ReportData } from './types.js';
 import { SERIES_TOGGLE, ZOOM, hoverPoints, nominal, number, toggled, tooltip } from './chartInteraction.js';
 import { heatmapsBySeed, sensitivityBySeed } from './evidenceCharts.js';
-import { variantIsolates } from '../model/schema.js';
+import { CHART_FONT, CHART_WIDTH, colorEncoding, type ChartSpec } from './chartTheme.js';
 
-export interface ChartSpec {
-  id: string;
-  title: string;
-  spec: TopLevelSpec;
-}
-
-/** resvg is given this family from a shipped file; the fallback only matters for the inline SVG in a browser. */
-export const CHART_FONT = 'DejaVu Sans';
+export { CHART_FONT, CHART_WIDTH, colorEncoding, type ChartSpec }; // the shared chart theme lives in chartTheme.ts
 
 // Small multiples: a panel wide enough for ~5 axis ticks, and short enough that 2–3 rows fit a screen.
 const PANEL = { width: 220, height: 150 };
-
-/** The width charts fill: the report page's ~1130 px, less the y axis and the legend. */
-export const CHART_WIDTH = 900;
 
 /** A panel sized so that `columns` of them fill the page, within 110–400 px. */
 export function panelFor(columns: number) {
@@ -41,22 +31,6 @@ const CONFIG: Config = {
   title: { fontSize: 16, anchor: 'start', subtitleFontSize: 13, subtitleColor: '#555', offset: 10 },
   text: { fontSize: 12 },
 };
-
-// qkv blue and qv orange in every chart; further variants take the next Tableau colours.
-const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
-
-export function colorEncoding(variants: string[]) {
-  // Beyond qkv and qv the legend names what each variant isolates (model/schema.ts, VARIANTS).
-  const named = variants.some((v) => v !== 'qkv' && v !== 'qv');
-  const labels = Object.fromEntries(variants.map((v) => [v, `${v}: ${variantIsolates(v)}`]));
-  return {
-    field: 'variant',
-    type: 'nominal' as const,
-    title: 'attention',
-    scale: { domain: variants, range: variants.map((_, i) => PALETTE[i % PALETTE.length]) },
-    ...(named ? { legend: { labelExpr: `${JSON.stringify(labels)}[datum.label] || datum.label`, labelLimit: 520 } } : {}),
-  };
-}
 
 // 0.003 → "3e-3", 1 → "1"; done in the spec so facets and axes still order by the number.
 export const LR_TEXT = String.raw`replace(format(datum.value, '.3~e'), /e\+0$/, '')`;
@@ -198,7 +172,9 @@ function attentionCurves(data: ReportData, variants: string[]): ChartSpec | null
       config: CONFIG,
       title: {
         text: title,
-        subtitle: `mean over seeds; entropy 1 = uniform, 0 = one-hot; retrieval mass = weight on the correct source${byFraction ? '; x = fraction of training' : ''}`,
+        subtitle:
+          `mean over seeds; entropy 1 = uniform, 0 = one-hot; retrieval mass = weight on the correct ` +
+          `source${byFraction ? '; x = fraction of training' : ''}`,
       },
       data: { values: rows },
       facet: {

@@ -6,7 +6,8 @@
  */
 import type { LoadedRun } from './collect.js';
 import type { Analysis } from './analyse.js';
-import { ALPHA, BASELINE, finalLoss, initLoss, flatten, variantOf } from './analyse.js';
+import { finalLoss, initLoss, variantOf } from './analyse.js';
+import { ALPHA, BASELINE, SCALE_LR, FAILED_ACCURACY, flatten } from '../analysis/protocol.js';
 import { meanOf, stdOf, medianOf } from '../stats/describe.js';
 import { mannWhitneyGreater, stratifiedMannWhitney, stratifiedSignedRank, pairsNeeded, type Stratum } from '../stats/ranks.js';
 import { scaleSensitivity } from '../stats/sensitivity.js';
@@ -16,14 +17,7 @@ import { effectOf, bootstrapCi, type EffectKind } from '../stats/bootstrap.js';
 export type ClaimId = 'noisy-matching' | 'scale-sensitive' | 'value-norm-dominance' | 'unstable-attention';
 export type ClaimVerdict = 'supported' | 'not shown' | 'contradicted' | 'mixed' | 'inconsistent' | 'not measured';
 
-/** The scale sweep's learning rate, fixed in METRICS.md before any result was seen. */
-export const SCALE_LR = 1e-2;
-
-/**
- * A learning rate is a failed stratum when either variant's median final eval accuracy there is below this
- * (METRICS.md, 2026-12-02): attention that never learned the task has no matching to judge.
- */
-export const FAILED_ACCURACY = 0.5;
+export { SCALE_LR, FAILED_ACCURACY }; // the protocol lives in src/analysis/protocol.ts
 
 interface StatisticDef {
   name: string;
@@ -483,10 +477,12 @@ function describeSizes(cells: CellResult[], what: string, short = false): string
   const seedText = new Set(sizes.map(([n, m]) => `${n} vs ${m}`)).size === 1 ? `${sizes[0][0]} vs ${sizes[0][1]} seeds` : 'the seeds available';
   const head = short
     ? ''
-    : `with ${seedText} at each of ${cells.length} ${what}${cells.length === 1 ? '' : 's'}, the smallest attainable p at one ${what} is ${minOne.toPrecision(2)}, and `;
+    : `with ${seedText} at each of ${cells.length} ${what}${cells.length === 1 ? '' : 's'}, the smallest attainable ` +
+      `p at one ${what} is ${minOne.toPrecision(2)}, and `;
   const tail =
     needed === null
       ? `no ordering of the ${pairs} (QV seed, QKV seed) pairs can reach p < ${ALPHA}`
-      : `the test reaches p < ${ALPHA} only when at least ${needed} of the ${pairs} (QV seed, QKV seed) pairs (${Math.round((100 * needed) / pairs)}%) are ordered the claimed way`;
+      : `the test reaches p < ${ALPHA} only when at least ${needed} of the ${pairs} (QV seed, QKV seed) pairs ` +
+        `(${Math.round((100 * needed) / pairs)}%) are ordered the claimed way`;
   return head + tail;
 }

@@ -27,7 +27,9 @@ export function claimsGridSpec(series: SeriesClaims[]): ChartSpec | null {
       order: si,
       claim: c.id,
       verdict: c.verdict,
-      label: `${c.effect_kind === 'ratio' ? '×' : 'Δ'}${Number.isFinite(c.effect) ? Number(c.effect.toPrecision(2)) : 'n/a'}  p_H ${c.p_holm === null ? 'n/a' : Number(c.p_holm.toPrecision(2))}`,
+      label:
+        `${c.effect_kind === 'ratio' ? '×' : 'Δ'}${Number.isFinite(c.effect) ? Number(c.effect.toPrecision(2)) : 'n/a'}  ` +
+        `p_H ${c.p_holm === null ? 'n/a' : Number(c.p_holm.toPrecision(2))}`,
     })),
   );
   const verdicts = Object.keys(VERDICT_COLOURS);

@@ -48,7 +48,8 @@ function mainTable(claims: ClaimResult[], V: string): string[] {
   ];
   for (const c of claims) {
     out.push(
-      `| \`${c.id}\`: “${c.claim}” | ${c.statistic} | ${num(c.qkv)} | ${num(c.qv)} | ${effectText(c)} | ${pval(c.p)} | ${pval(c.p_holm)} | ${verdictText(c, V)} | ${c.where || ''} |`,
+      `| \`${c.id}\`: “${c.claim}” | ${c.statistic} | ${num(c.qkv)} | ${num(c.qv)} | ${effectText(c)} | ${pval(c.p)} ` +
+        `| ${pval(c.p_holm)} | ${verdictText(c, V)} | ${c.where || ''} |`,
     );
     if (c.own)
       out.push(
@@ -58,7 +59,8 @@ function mainTable(claims: ClaimResult[], V: string): string[] {
       );
     if (c.secondary)
       out.push(
-        `| ↳ beside it (not in the verdict) | ${c.secondary.statistic} | ${num(c.secondary.qkv)} | ${num(c.secondary.qv)} | ${effectText(c.secondary)} | ${pval(c.secondary.p)} | | | |`,
+        `| ↳ beside it (not in the verdict) | ${c.secondary.statistic} | ${num(c.secondary.qkv)} | ` +
+          `${num(c.secondary.qv)} | ${effectText(c.secondary)} | ${pval(c.secondary.p)} | | | |`,
       );
   }
   return out;
@@ -69,7 +71,9 @@ const ownText = (t: OwnTest | undefined) => (t ? `${num(t.mean)} (p ${pval(t.p)}
 function perLrRows(id: string, s: StatisticResult, V: string): string[] {
   return s.by_lr.map(
     (c: CellResult) =>
-      `| \`${id}\` | ${s.statistic} | ${c.lr}${c.failed ? ' (training failed: left out)' : ''} | ${num(c.qkv)} (${c.n_qkv}) | ${num(c.qv)} (${c.n_qv}) | ${effectText({ ...c, effect_kind: s.effect_kind })} | ${pval(c.p)} | ${pval(c.p_opposite)} | ${c.own ? `QKV ${ownText(c.own.qkv)}; ${V} ${ownText(c.own.qv)}` : ''} |`,
+      `| \`${id}\` | ${s.statistic} | ${c.lr}${c.failed ? ' (training failed: left out)' : ''} | ${num(c.qkv)} ` +
+      `(${c.n_qkv}) | ${num(c.qv)} (${c.n_qv}) | ${effectText({ ...c, effect_kind: s.effect_kind })} | ${pval(c.p)} | ` +
+      `${pval(c.p_opposite)} | ${c.own ? `QKV ${ownText(c.own.qkv)}; ${V} ${ownText(c.own.qv)}` : ''} |`,
   );
 }
 
@@ -78,7 +82,8 @@ function failedText(s: SeriesClaims): string[] {
   if (!s.accuracy.length) return [];
   const acc = s.accuracy.map((a) => `lr ${a.lr}: QKV ${num(a.qkv, 2)}, ${shown(s.variant)} ${num(a.qv, 2)}`).join('; ');
   const head = s.failed_lrs.length
-    ? `Training failed at ${lrList(s.failed_lrs)} (a variant's median final eval accuracy below ${FAILED_ACCURACY}): those rows stay in the per-LR table, marked, and are left out of the attention claims' tests and effects.`
+    ? `Training failed at ${lrList(s.failed_lrs)} (a variant's median final eval accuracy below ${FAILED_ACCURACY}): ` +
+      `those rows stay in the per-LR table, marked, and are left out of the attention claims' tests and effects.`
     : `No learning rate failed (every variant's median final eval accuracy is at least ${FAILED_ACCURACY}), so every learning rate counts.`;
   return [`${head} Median final eval accuracy: ${acc}.`, ''];
 }
@@ -87,14 +92,16 @@ function failedText(s: SeriesClaims): string[] {
 function scaffoldTable(s: SeriesClaims): string[] {
   if (!s.scaffold.some((r) => r.qkv !== null || r.qv !== null)) return [];
   const out = [
-    "Self/scaffold attention share: the query's final attention on positions that hold no task content (the query slot itself, output slots), mean over seeds. Not a claim: it is what the claims' candidates leave out.",
+    "Self/scaffold attention share: the query's final attention on positions that hold no task content (the query " +
+      "slot itself, output slots), mean over seeds. Not a claim: it is what the claims' candidates leave out.",
     '',
     `| lr | QKV (runs) | ${shown(s.variant)} (runs) |`,
     '|---|---|---|',
   ];
   for (const r of s.scaffold)
     out.push(
-      `| ${r.lr}${r.failed ? ' (training failed)' : ''} | ${r.qkv === null ? 'n/a' : num(r.qkv)} (${r.n_qkv}) | ${r.qv === null ? 'n/a' : num(r.qv)} (${r.n_qv}) |`,
+      `| ${r.lr}${r.failed ? ' (training failed)' : ''} | ${r.qkv === null ? 'n/a' : num(r.qkv)} (${r.n_qkv}) | ` +
+        `${r.qv === null ? 'n/a' : num(r.qv)} (${r.n_qv}) |`,
     );
   return [...out, ''];
 }
@@ -152,9 +159,21 @@ export function claimsMarkdown(series: SeriesClaims[], charts: { title: string; 
   if (!series.length) return [];
   const out: string[] = ["## The seed's claims, each on its own statistic", ''];
   out.push(
-    `The seed document ([${SEED_FILE}](${SEED_FILE}), sections 5 and 6) makes four claims against keyless Q–V attention. Each is tested on a statistic fixed in [${METRICS_FILE}](${METRICS_FILE}); every claim says QV is above QKV. The attention statistics count only positions that hold task content (memory slots, input tokens): the query's attention to itself is reported on its own, below the table (definition changed on 2026-12-02; METRICS.md keeps the old one).`,
-    "Per learning rate, per seed, never pooled over learning rates: p is the stratified exact Mann–Whitney test over the learning rates that count (one-sided), p (Holm) corrects it across the claims, and the effect is the QV/QKV ratio (×) or the QV − QKV difference of the learning-rate-averaged means, with a seeded 95% bootstrap interval over seeds. Learning rates where training failed are shown and left out of the attention claims. Value-norm dominance also needs QV's own ρ above 0. Any further variant (qx, qq, QK-norm) is put to the same four tests against QKV, each variant its own Holm family.",
-    'A verdict is **supported** or **contradicted** only at Holm-adjusted p < 0.05 *and* with the point effect pointing the same way; a significant test whose effect points the other way is **inconsistent**. **mixed** means the direction is significant both ways at different learning rates, and **not shown** that the data do not decide it. The headline stability verdict stays LR sensitivity.',
+    `The seed document ([${SEED_FILE}](${SEED_FILE}), sections 5 and 6) makes four claims against keyless Q–V ` +
+      `attention. Each is tested on a statistic fixed in [${METRICS_FILE}](${METRICS_FILE}); every claim says QV is ` +
+      `above QKV. The attention statistics count only positions that hold task content (memory slots, input tokens): ` +
+      `the query's attention to itself is reported on its own, below the table (definition changed on 2026-12-02; ` +
+      `METRICS.md keeps the old one).`,
+    'Per learning rate, per seed, never pooled over learning rates: p is the stratified exact Mann–Whitney test ' +
+      'over the learning rates that count (one-sided), p (Holm) corrects it across the claims, and the effect is the ' +
+      'QV/QKV ratio (×) or the QV − QKV difference of the learning-rate-averaged means, with a seeded 95% bootstrap ' +
+      'interval over seeds. Learning rates where training failed are shown and left out of the attention claims. ' +
+      "Value-norm dominance also needs QV's own ρ above 0. Any further variant (qx, qq, QK-norm) is put to the same " +
+      'four tests against QKV, each variant its own Holm family.',
+    'A verdict is **supported** or **contradicted** only at Holm-adjusted p < 0.05 *and* with the point effect ' +
+      'pointing the same way; a significant test whose effect points the other way is **inconsistent**. **mixed** ' +
+      'means the direction is significant both ways at different learning rates, and **not shown** that the data do ' +
+      'not decide it. The headline stability verdict stays LR sensitivity.',
     '',
   );
   if (series.length > 1) {

@@ -5,10 +5,9 @@
 import type { Config, TopLevelSpec } from 'vega-lite';
 import { distinctSorted, formatLr, seriesOrder, uniqueLabels } from './chartData.js';
 import { SERIES_TOGGLE, nominal, number, toggled, tooltip } from './chartInteraction.js';
-import { pText, smallestP } from './power.js';
+import { pText, smallestP } from '../analysis/power.js';
 import type { ReportData } from './types.js';
-import type { ChartSpec } from './chartSpecs.js';
-import { CHART_WIDTH, colorEncoding } from './chartSpecs.js';
+import { CHART_WIDTH, colorEncoding, type ChartSpec } from './chartTheme.js';
 
 /** A diverged run's snapshot holds NaN weights (null once in JSON): left empty, not drawn as a colour. */
 const finiteOrNull = (w: number | null) => (typeof w === 'number' && Number.isFinite(w) ? Number(w.toPrecision(3)) : null);
@@ -155,6 +154,7 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
       })),
   );
   const title = 'Attention weights at the end of training';
+  const otherSeeds = seeds.length > 1 ? ` (one of ${seeds.length}; report.html can show the others)` : '';
   return {
     id: 'heatmaps',
     title,
@@ -165,7 +165,9 @@ export function heatmapsBySeed(data: ReportData, variants: string[], config: Con
       title: {
         text: title,
         subtitle: {
-          expr: `['seed ' + heatSeed + '${seeds.length > 1 ? ` (one of ${seeds.length}; report.html can show the others)` : ''}; every learning rate; final snapshot', 'rows = query rows of fixed eval examples; outlined cell = correct source position']`,
+          expr:
+            `['seed ' + heatSeed + '${otherSeeds}; every learning rate; final snapshot', ` +
+            `'rows = query rows of fixed eval examples; outlined cell = correct source position']`,
         },
       },
       vconcat: rows,

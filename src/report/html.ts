@@ -42,7 +42,10 @@ function figure(chart: RenderedChart): string {
   const svg = chart.svg.replace(/^<\?xml[^>]*>\s*/, '');
   const live = chart.spec ? `<div class="chart-live"></div>\n` : '';
   const hint = chart.spec ? `<figcaption>${escapeHtml(interactionHint(chart.id))}</figcaption>\n` : '';
-  return `<figure class="chart" data-chart="${escapeHtml(chart.id)}" aria-label="${escapeHtml(chart.title)}">\n${live}<div class="chart-static">${svg}</div>\n${hint}</figure>\n`;
+  return (
+    `<figure class="chart" data-chart="${escapeHtml(chart.id)}" ` +
+    `aria-label="${escapeHtml(chart.title)}">\n${live}<div class="chart-static">${svg}</div>\n${hint}</figure>\n`
+  );
 }
 
 /**

@@ -4,7 +4,7 @@ import { ALPHA } from './analyse.js';
 import { formatNumber } from './format.js';
 import { besideVerdict, leftOutSection, type LeftOut } from './leftOut.js';
 import { CITATIONS } from './references.js';
-import { seedCountWarning } from './power.js';
+import { seedCountWarning } from '../analysis/power.js';
 import { variantIsolates as isolates } from '../model/schema.js';
 
 const num = formatNumber;
@@ -19,7 +19,9 @@ export function verdictSentence(s: SeriesAnalysis): string {
   const where = s.label ? ` (${s.label})` : '';
   if (!s.verdict) return `**No verdict${where}**: the comparison needs both variants at ≥ 2 learning rates.`;
   const v = s.verdict;
-  const stats = `QV/QKV mean LR sensitivity ratio ${num(v.ratio)}, one-sided exact Mann–Whitney U = ${v.u}, p = ${pval(v.p)} (${v.qv.length} vs ${v.qkv.length} seeds)`;
+  const stats =
+    `QV/QKV mean LR sensitivity ratio ${num(v.ratio)}, one-sided exact Mann–Whitney U = ${v.u}, p = ${pval(v.p)} ` +
+    `(${v.qv.length} vs ${v.qkv.length} seeds)`;
   const floor = seedCountWarning(v.qv.length, v.qkv.length);
   return v.holds
     ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.`
@@ -27,7 +29,10 @@ export function verdictSentence(s: SeriesAnalysis): string {
 }
 
 function comparisonLine(c: Comparison, what: string): string {
-  return `${what}: QV/QKV ratio ${num(c.ratio)}, one-sided exact Mann–Whitney U p = ${pval(c.p)} (${c.qv.length} vs ${c.qkv.length})${c.holds ? '' : ' — not significant'}.`;
+  return (
+    `${what}: QV/QKV ratio ${num(c.ratio)}, one-sided exact Mann–Whitney U p = ${pval(c.p)} (${c.qv.length} vs ` +
+    `${c.qkv.length})${c.holds ? '' : ' — not significant'}.`
+  );
 }
 
 /** Steps to 95% with how many runs got there: 1810 from 2 of 5 runs must not read like 1720 from 5 of 5. */
@@ -40,7 +45,8 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
   if (repeatVerdict) out.push(verdictSentence(s), '');
   out.push('### Stability: LR sensitivity (Wortsman et al. 2023)', '');
   out.push(
-    'Per seed: mean over the swept learning rates of min(ℓ(η), ℓ₀) − min_η ℓ(η), with ℓ the final eval loss and ℓ₀ the loss at initialisation (a diverged run counts as ℓ₀). Higher is less stable.',
+    'Per seed: mean over the swept learning rates of min(ℓ(η), ℓ₀) − min_η ℓ(η), with ℓ the final eval loss and ℓ₀ ' +
+      'the loss at initialisation (a diverged run counts as ℓ₀). Higher is less stable.',
     '',
   );
   out.push('| variant | LR sensitivity (mean ± std) | per seed | diverged runs |', '|---|---|---|---|');
@@ -58,7 +64,9 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): string[] {
   for (const v of s.variants) {
     for (const r of v.perLr) {
       out.push(
-        `| ${v.variant} | ${r.lr} | ${r.runs} | ${pm(r.finalLoss.mean, r.finalLoss.std)} | ${pm(r.finalAcc.mean, r.finalAcc.std)} | ${num(r.spikes)} | ${num(r.roughness)} | ${r.stepsToAcc === null ? 'never' : `${num(r.stepsToAcc, 4)} (${r.reached}/${r.runs})`} | ${r.diverged} |`,
+        `| ${v.variant} | ${r.lr} | ${r.runs} | ${pm(r.finalLoss.mean, r.finalLoss.std)} | ` +
+          `${pm(r.finalAcc.mean, r.finalAcc.std)} | ${num(r.spikes)} | ${num(r.roughness)} | ` +
+          `${r.stepsToAcc === null ? 'never' : `${num(r.stepsToAcc, 4)} (${r.reached}/${r.runs})`} | ${r.diverged} |`,
       );
     }
   }
@@ -99,7 +107,8 @@ function variantTable(s: SeriesAnalysis): string[] {
     '',
     '### Every variant against QKV',
     '',
-    "Each variant's per-seed LR sensitivity against QKV's: the ratio of means and the one-sided exact Mann–Whitney test in each direction (less stable, more stable), each Holm-adjusted across the variants of this series.",
+    "Each variant's per-seed LR sensitivity against QKV's: the ratio of means and the one-sided exact Mann–Whitney " +
+      'test in each direction (less stable, more stable), each Holm-adjusted across the variants of this series.',
     '',
     '| variant | what it isolates | LR sensitivity ratio vs QKV | U | p (less stable) | p (Holm) | p (more stable) | p (Holm) | reading |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -116,7 +125,8 @@ function variantTable(s: SeriesAnalysis): string[] {
             : '**inconsistent**: significant, ratio ≥ 1'
           : 'not shown';
     out.push(
-      `| ${c.variant} | ${isolates(c.variant)} | ${num(c.ratio)} | ${c.u} | ${pval(c.p)} | ${pval(c.p_holm)} | ${pval(c.p_opposite)} | ${pval(c.p_holm_opposite)} | ${reading} |`,
+      `| ${c.variant} | ${isolates(c.variant)} | ${num(c.ratio)} | ${c.u} | ${pval(c.p)} | ${pval(c.p_holm)} | ` +
+        `${pval(c.p_opposite)} | ${pval(c.p_holm_opposite)} | ${reading} |`,
     );
   }
   return out;
@@ -131,7 +141,8 @@ export function reportMarkdown(
 ): string {
   const out: string[] = [`# ${title}`, ''];
   out.push(
-    'Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention (scores = Q·Vᵀ/√d), trained across learning rates and seeds. ' +
+    'Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention ' +
+      '(scores = Q·Vᵀ/√d), trained across learning rates and seeds. ' +
       CITATIONS,
     '',
   );

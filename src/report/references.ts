@@ -18,7 +18,8 @@ export const REFERENCE_ANCHOR = 'what-an-independent-reference-found';
 /** The report's one-sentence pointers to what it cites, in Markdown with links relative to the report. */
 export const CITATIONS =
   'Definitions of every figure: [METRICS.md](METRICS.md). ' +
-  'The seed document, [seed-document.md](seed-document.md), is the short explainer of Q, K and V whose claim that attention needs a separate Key this kit tests. ' +
+  'The seed document, [seed-document.md](seed-document.md), is the short explainer of Q, K and V whose claim ' +
+  'that attention needs a separate Key this kit tests. ' +
   `The independent reference is an earlier PyTorch implementation of the lookup task, whose findings are in [METRICS.md](METRICS.md#${REFERENCE_ANCHOR}). ` +
   'The data behind the tables and charts: [runs.csv](runs.csv) (one row per run) and [metrics_long.csv](metrics_long.csv) (every logged row of every run).';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { UserError, EnvironmentError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.js';
-import type { RunState } from './records.js';
+import type { RunState } from '../records/formats.js';
 
 /** 2 adds the length, checksum and previous checkpoint; format 1 files (one checkpoint, no checksum) still load. */
 const FORMAT = 2;
@@ -55,13 +55,22 @@ export function saveCheckpoint(runDir: string, ckpt: Checkpoint, shapeOf: ShapeO
   }
   const file = fileName(ckpt.step);
   const bytes = encodeSafetensors(tensors, { format: 'qkv-lab checkpoint', step: String(ckpt.step) });
-  const entry: Entry = { step: ckpt.step, file, bytes: bytes.length, sha256: sha256(bytes), diverged_at: ckpt.divergedAt, data_stream: ckpt.dataStream };
+  const entry: Entry = {
+    step: ckpt.step,
+    file,
+    bytes: bytes.length,
+    sha256: sha256(bytes),
+    diverged_at: ckpt.divergedAt,
+    data_stream: ckpt.dataStream,
+  };
   const previous = newestIntactBefore(dir, entry); // chosen before the new file may replace one of that name
   const target = join(dir, file);
-  if (existsSync(target) && !statSync(target).isFile()) rmSync(target, { recursive: true, force: true }); // a directory in its place: no checkpoint, and a rename cannot replace it
+  // A directory in its place: no checkpoint, and a rename cannot replace it.
+  if (existsSync(target) && !statSync(target).isFile()) rmSync(target, { recursive: true, force: true });
   writeFileAtomic(target, bytes);
   const problem = entryProblem(dir, entry);
-  if (problem) throw new EnvironmentError(`checkpoint ${join(dir, file)} did not read back as written (${problem}); the previous checkpoint is kept`, 'EIO');
+  if (problem)
+    throw new EnvironmentError(`checkpoint ${join(dir, file)} did not read back as written (${problem}); the previous checkpoint is kept`, 'EIO');
   const meta: CheckpointJson = { format: FORMAT, ...entry, previous };
   writeJsonAtomic(join(dir, 'checkpoint.json'), meta);
   const keep = new Set([file, previous?.file]);
@@ -83,7 +92,14 @@ function newestIntactBefore(dir: string, entry: Entry): Entry | null {
   const kept = older.find((e) => entryProblem(dir, e) === null);
   if (!kept) return null;
   const bytes = readFileSync(join(dir, kept.file)); // a format-1 entry gains the length and checksum it lacked
-  return { step: kept.step, file: kept.file, bytes: bytes.length, sha256: sha256(bytes), diverged_at: kept.diverged_at, data_stream: kept.data_stream };
+  return {
+    step: kept.step,
+    file: kept.file,
+    bytes: bytes.length,
+    sha256: sha256(bytes),
+    diverged_at: kept.diverged_at,
+    data_stream: kept.data_stream,
+  };
 }
 
 export function hasCheckpoint(runDir: string): boolean {
@@ -127,28 +143,39 @@ export function loadCheckpoint(runDir: string, check: (c: Checkpoint) => void = 
       } catch (err) {
         throw new Error(`does not match config.json (${message(err)})`, { cause: err });
       }
-      const fallback = problems.length ? `${runDir}: the checkpoint at step ${entries[0].step} ${problems[0]}; falling back to the previous one, at step ${entry.step}` : null;
+      const fallback = problems.length
+        ? `${runDir}: the checkpoint at step ${entries[0].step} ${problems[0]}; falling back to the previous one, at step ${entry.step}`
+        : null;
       return { ...ckpt, fallback };
     } catch (err) {
       problems.push(message(err));
     }
   }
   if (entries.length === 1) throw new UserError(`${runDir}: the checkpoint ${problems[0]}`);
-  throw new UserError(`${runDir}: cannot resume: the checkpoint at step ${entries[0].step} ${problems[0]}, and the previous one, at step ${entries[1].step}, ${problems[1]}`);
+  throw new UserError(
+    `${runDir}: cannot resume: the checkpoint at step ${entries[0].step} ${problems[0]}, and the previous one, at step ${entries[1].step}, ${problems[1]}`,
+  );
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function readIndex(dir: string): CheckpointJson {
   const meta = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as CheckpointJson;
-  if (!meta || typeof meta !== 'object' || (meta.format !== 1 && meta.format !== FORMAT)) throw new Error(`unknown format ${JSON.stringify(meta?.format)}`);
+  if (!meta || typeof meta !== 'object' || (meta.format !== 1 && meta.format !== FORMAT))
+    throw new Error(`unknown format ${JSON.stringify(meta?.format)}`);
   return meta;
 }
 
 function entriesOf(meta: CheckpointJson): Entry[] {
   const entries = [meta, ...(meta.format === FORMAT && meta.previous ? [meta.previous] : [])];
   for (const e of entries) {
-    const typed = Number.isInteger(e.step) && typeof e.file === 'string' && /^step-\d+\.safetensors$/.test(e.file) && Array.isArray(e.data_stream) && e.data_stream.every(Number.isFinite) && (e.diverged_at === null || Number.isInteger(e.diverged_at));
+    const typed =
+      Number.isInteger(e.step) &&
+      typeof e.file === 'string' &&
+      /^step-\d+\.safetensors$/.test(e.file) &&
+      Array.isArray(e.data_stream) &&
+      e.data_stream.every(Number.isFinite) &&
+      (e.diverged_at === null || Number.isInteger(e.diverged_at));
     const checked = meta.format === 1 || (Number.isInteger(e.bytes) && typeof e.sha256 === 'string');
     if (!typed || !checked) throw new Error(`unexpected fields in the entry for step ${JSON.stringify(e.step)}`);
   }
@@ -165,7 +192,8 @@ function entryProblem(dir: string, entry: Entry): string | null {
   } catch (err) {
     return `${entry.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? message(err)})`;
   }
-  if (entry.bytes !== undefined && bytes.length !== entry.bytes) return `${entry.file} has ${bytes.length} bytes, checkpoint.json records ${entry.bytes}`;
+  if (entry.bytes !== undefined && bytes.length !== entry.bytes)
+    return `${entry.file} has ${bytes.length} bytes, checkpoint.json records ${entry.bytes}`;
   if (entry.sha256 !== undefined && sha256(bytes) !== entry.sha256) return `${entry.file} does not match the SHA-256 in checkpoint.json`;
   try {
     decodeSafetensors(bytes);

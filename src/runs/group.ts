@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { shapeKey, type Config } from '../config.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
-import { paramSpecs } from '../model/params.js';
+import { paramSpecs } from '../model/paramSpecs.js';
 import { trainGroup } from '../train/trainer.js';
-import type { MetricsRow } from './records.js';
+import type { MetricsRow } from '../records/formats.js';
 import { runFigures, type RunStatus } from '../metrics/summary.js';
 import { claimRunFigures } from '../metrics/claimFigures.js';
 import { activeBackend } from '../backend.js';
@@ -16,15 +16,15 @@ import { isStopRequested } from './signals.js';
 import { EnvironmentError, asEnvironmentError } from '../errors.js';
 import type { ResumePoint } from './resume.js';
 import { buildGroup } from './groupSpec.js';
+import type { Summary } from './read.js';
 
 export const SNAPSHOT_EXAMPLES = 4;
 
 export interface RunOutcome {
   dir: string;
   status: RunStatus;
-  summary: Record<string, unknown>;
+  summary: Summary;
 }
-
 
 export interface GroupOptions {
   dataDir: string;
@@ -60,8 +60,13 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     examples: evalSet.examples.slice(0, SNAPSHOT_EXAMPLES),
     sources: Array.from(evalSet.encoded.sources.slice(0, SNAPSHOT_EXAMPLES * task.layout.queryCount)), // [example][query row] correct key position
   };
-  const finish = (r: number, status: RunStatus, divergedAt: number | null, extra: Record<string, unknown> = {}): RunOutcome => {
-    const summary = {
+  const finish = (
+    r: number,
+    status: RunStatus,
+    divergedAt: number | null,
+    extra: Pick<Summary, 'interrupted_at' | 'error' | 'kernel'> = {},
+  ): RunOutcome => {
+    const summary: Summary = {
       status,
       diverged_at: divergedAt,
       ...extra,
@@ -82,13 +87,19 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     return { dir: dirs[r], status, summary };
   };
   try {
-    const planned = configs.map((c, r) => ({ seed: c.train.seed, lr: c.train.lr, resumed: resume && { state: resume[r].state, dataStream: resume[r].dataStream } }));
+    const planned = configs.map((c, r) => ({
+      seed: c.train.seed,
+      lr: c.train.lr,
+      resumed: resume && { state: resume[r].state, dataStream: resume[r].dataStream },
+    }));
     const { spec, streams } = buildGroup(base.model, base.train, task, evalSet.encoded, planned, {
       startStep: resume?.[0].step ?? 0,
       divergedAt: resume?.map((r) => r.divergedAt),
       checkpointEvery: base.train.checkpointEvery,
       async onCheckpoint(step, states, divergedAt) {
-        states.forEach((state, r) => saveCheckpoint(dirs[r], { step, state, dataStream: streams[r].state(), divergedAt: divergedAt[r] }, (p) => shapes.get(p)!));
+        states.forEach((state, r) =>
+          saveCheckpoint(dirs[r], { step, state, dataStream: streams[r].state(), divergedAt: divergedAt[r] }, (p) => shapes.get(p)!),
+        );
         writers.forEach((w) => w.writeAttention(meta)); // the claims' trace up to here, so a resume can continue it
       },
       stopRequested: isStopRequested,
@@ -108,7 +119,8 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     });
     const result = await trainGroup(spec);
     const kernel = { kernel: result.kernel };
-    if (result.stoppedAt !== null) return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));
+    if (result.stoppedAt !== null)
+      return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));
     return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at, kernel));
   } catch (err) {
     // A full disk or a refused write is no fault of the run: it keeps its last good checkpoint and
@@ -116,7 +128,12 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     const env = asEnvironmentError(err);
     const status: RunStatus = env instanceof EnvironmentError ? 'interrupted' : 'failed';
     const error = env instanceof Error ? env.message : String(env);
-    configs.forEach((_, r) => markEnded(() => finish(r, status, null, { error }), () => writers[r].setStatus(status)));
+    configs.forEach((_, r) =>
+      markEnded(
+        () => finish(r, status, null, { error }),
+        () => writers[r].setStatus(status),
+      ),
+    );
     throw env;
   } finally {
     progress?.stop();

@@ -5,11 +5,11 @@
  * tests train is wired exactly as what users train.
  */
 import { Stream } from '../rng.js';
-import { initialValues } from '../model/params.js';
+import { initialValues } from '../model/paramSpecs.js';
 import type { ModelConfig } from '../model/schema.js';
 import type { TrainConfig } from '../train/schema.js';
 import type { GroupSpec } from '../train/spec.js';
-import type { RunState } from './records.js';
+import type { RunState } from '../records/formats.js';
 import type { AnyTask } from '../tasks/index.js';
 import type { Encoded } from '../tasks/types.js';
 
@@ -21,7 +21,10 @@ export interface PlannedRun {
 }
 
 /** Everything of trainGroup's spec that is not derived here: the hooks, resume bookkeeping, checkpointing. */
-export type GroupHooks = Omit<GroupSpec, 'model' | 'layout' | 'steps' | 'batchSize' | 'warmup' | 'logEvery' | 'kernel' | 'lrs' | 'initial' | 'nextBatches' | 'evalSet'>;
+export type GroupHooks = Omit<
+  GroupSpec,
+  'model' | 'layout' | 'steps' | 'batchSize' | 'warmup' | 'logEvery' | 'kernel' | 'lrs' | 'initial' | 'nextBatches' | 'evalSet'
+>;
 
 export interface BuiltGroup {
   spec: GroupSpec;
@@ -29,7 +32,14 @@ export interface BuiltGroup {
   streams: Stream[];
 }
 
-export function buildGroup(model: ModelConfig, train: Pick<TrainConfig, 'steps' | 'batchSize' | 'warmup' | 'logEvery' | 'kernel'>, task: AnyTask, evalSet: Encoded, runs: PlannedRun[], hooks: GroupHooks): BuiltGroup {
+export function buildGroup(
+  model: ModelConfig,
+  train: Pick<TrainConfig, 'steps' | 'batchSize' | 'warmup' | 'logEvery' | 'kernel'>,
+  task: AnyTask,
+  evalSet: Encoded,
+  runs: PlannedRun[],
+  hooks: GroupHooks,
+): BuiltGroup {
   const streams = runs.map((run) => (run.resumed ? Stream.fromState(run.resumed.dataStream) : Stream.derive(run.seed, `data/${task.id}`)));
   const spec: GroupSpec = {
     ...hooks,

@@ -158,7 +158,9 @@ export function inspectLock(dir: string, stale = lockTimes().stale): LockInfo | 
   const gone = records.length > 0 && records.every((r) => r !== null && holderGone(r));
   // Named in messages: the owner, unless it has ended and a live candidate is taking its place.
   const owner =
-    recorded && !holderGone(recorded) ? recorded : (candidates.find((c) => c !== null && !holderGone(c)) ?? recorded ?? candidates.find((c) => c !== null) ?? null);
+    recorded && !holderGone(recorded)
+      ? recorded
+      : (candidates.find((c) => c !== null && !holderGone(c)) ?? recorded ?? candidates.find((c) => c !== null) ?? null);
   return { dir, owner, ageMs, stale: gone || ageMs > stale, gone };
 }
 
@@ -325,8 +327,7 @@ function writeCandidate(path: string, by: string): void {
 /** Candidates left by processes of this machine killed while they took or gave up this lock: nobody reads them any more. */
 function removeDeadCandidates(dir: string): void {
   try {
-    for (const name of readdirSync(dir).filter(isCandidate))
-      if (holderGone(readRecord(join(dir, name)))) removeQuietly(join(dir, name));
+    for (const name of readdirSync(dir).filter(isCandidate)) if (holderGone(readRecord(join(dir, name)))) removeQuietly(join(dir, name));
   } catch {
     // a leftover candidate is harmless: it names a process that has ended
   }

@@ -1,15 +1,16 @@
 /** Prepares a run directory to continue from its checkpoint: rows and snapshots after it are cut, so none repeats. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError, isEnvironmentCode } from '../errors.js';
+import { UserError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../files/atomic.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
-import { logSteps } from '../train/trainer.js';
-import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot } from './records.js';
+import { logSteps } from '../train/schedule.js';
+import type { MetricsRow, AttentionSnapshot } from '../records/formats.js';
+import { RunFileError, isMetricsCell, metricsRow, missingColumns, readRunText } from './read.js';
 import type { Config } from '../config.js';
 import type { TracePoint } from '../metrics/claims.js';
 import { makeTask } from '../tasks/index.js';
-import { paramSpecs } from '../model/params.js';
+import { paramSpecs } from '../model/paramSpecs.js';
 
 export interface ResumePoint extends Checkpoint {
   rows: MetricsRow[];
@@ -24,15 +25,15 @@ export interface ResumePoint extends Checkpoint {
 export function prepareResume(dir: string, config: Config): ResumePoint {
   const ckpt = loadCheckpoint(dir, (c) => checkAgainstConfig(c, config));
   const csvPath = join(dir, 'metrics.csv');
-  if (!existsSync(csvPath)) throw new UserError(`${dir}: metrics.csv is missing; cannot resume`);
   const { logged, snapshots: snapshotSteps } = logSteps(config.train.steps, config.train.logEvery);
   const expected = logged.filter((s) => s < ckpt.step && (ckpt.divergedAt === null || s <= ckpt.divergedAt));
-  const { text: keptText, rows } = keptMetrics(dir, readRunFile(dir, csvPath, 'metrics.csv'), ckpt.step, expected);
+  const { text: keptText, rows } = keptMetrics(dir, readMetricsText(dir), ckpt.step, expected);
   const notes = ckpt.fallback ? [ckpt.fallback] : [];
   const attentionPath = join(dir, 'attention.json');
   const wanted = [...snapshotSteps].filter((s) => s < ckpt.step);
   const attention = keptAttention(attentionPath, ckpt.step, wanted);
-  if (typeof attention === 'string' && wanted.length) notes.push(`${dir}: ${attention}; resuming without the attention snapshots before step ${ckpt.step}`);
+  if (typeof attention === 'string' && wanted.length)
+    notes.push(`${dir}: ${attention}; resuming without the attention snapshots before step ${ckpt.step}`);
   writeFileAtomic(csvPath, keptText);
   const snapshots = typeof attention === 'string' ? [] : attention.snapshots;
   const trace = typeof attention === 'string' ? [] : attention.trace;
@@ -40,18 +41,15 @@ export function prepareResume(dir: string, config: Config): ResumePoint {
   return { step: ckpt.step, state: ckpt.state, dataStream: ckpt.dataStream, divergedAt: ckpt.divergedAt, rows, snapshots, trace, notes };
 }
 
-/** A run file's text; a file that cannot be read (a directory in its place) is the run's damage, a refusal of the machine is not. */
-function readRunFile(dir: string, path: string, name: string): string {
+/** metrics.csv's text; a file that cannot be read (missing, a directory in its place) is the run's damage, a refusal of the machine is not. */
+function readMetricsText(dir: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readRunText(dir, 'metrics.csv');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (isEnvironmentCode(code)) throw err;
-    throw new UserError(`${dir}: ${name} cannot be read (${code ?? (err as Error).message}); cannot resume`);
+    if (err instanceof RunFileError) throw new UserError(`${dir}: ${err.message}; cannot resume`);
+    throw err;
   }
 }
-
-const NUMBER_CELL = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^(NaN|-?Infinity)$|^$/;
 
 /**
  * The header and the rows logged before the checkpoint's step, which must be exactly `expected`: a damaged
@@ -63,23 +61,29 @@ function keptMetrics(dir: string, text: string, step: number, expected: number[]
   const [header, ...body] = lines;
   if (!header?.startsWith('step,')) throw new UserError(`${dir}: metrics.csv has no header; cannot resume`);
   const columns = header.split(',');
-  const missing = METRIC_COLUMNS.filter((c) => !columns.includes(c));
+  const missing = missingColumns(columns);
   if (missing.length)
-    throw new UserError(`${dir}: metrics.csv has no ${missing.join(', ')} column (an older qkv-lab wrote it), so appending would misalign rows; train it again`);
+    throw new UserError(
+      `${dir}: metrics.csv has no ${missing.join(', ')} column (an older qkv-lab wrote it), so appending would misalign rows; train it again`,
+    );
   const kept: string[] = [];
   for (const [i, line] of body.entries()) {
     const cells = line.split(',');
-    const wellFormed = cells.length === columns.length && cells.every((c) => NUMBER_CELL.test(c)) && /^\d+$/.test(cells[0]);
+    const wellFormed = cells.length === columns.length && cells.every(isMetricsCell) && /^\d+$/.test(cells[0]);
     const at = Number(cells[0]);
     if (wellFormed && at >= step) break; // the rows after the checkpoint, measured again on resume
     if (!wellFormed || at !== expected[kept.length]) {
       if (kept.length === expected.length && !wellFormed) break; // damage only after the last row kept: dropped with the rest
-      throw new UserError(`${dir}: metrics.csv line ${i + 2} is ${wellFormed ? `step ${at}, expected step ${expected[kept.length] ?? 'none'}` : 'malformed'}; it lies before the checkpoint at step ${step}, so the run cannot resume bit-identically`);
+      throw new UserError(
+        `${dir}: metrics.csv line ${i + 2} is ${wellFormed ? `step ${at}, expected step ${expected[kept.length] ?? 'none'}` : 'malformed'}; ` +
+          `it lies before the checkpoint at step ${step}, so the run cannot resume bit-identically`,
+      );
     }
     kept.push(line);
   }
-  if (kept.length !== expected.length) throw new UserError(`${dir}: metrics.csv lacks the row for step ${expected[kept.length]} (before the checkpoint at step ${step}); cannot resume`);
-  const rows = kept.map((line) => Object.fromEntries(line.split(',').map((c, j) => [columns[j], c === '' ? null : Number(c)])) as unknown as MetricsRow);
+  if (kept.length !== expected.length)
+    throw new UserError(`${dir}: metrics.csv lacks the row for step ${expected[kept.length]} (before the checkpoint at step ${step}); cannot resume`);
+  const rows = kept.map((line) => metricsRow(columns, line.split(',')) as unknown as MetricsRow); // an empty grad_norm_wk is null, as logged
   return { text: [header, ...kept].join('\n') + '\n', rows };
 }
 
@@ -98,7 +102,8 @@ function keptAttention(path: string, step: number, wanted: number[]): { json: ob
   if (!attention || typeof attention !== 'object' || !Array.isArray(attention.snapshots)) return 'attention.json is damaged (no snapshots list)';
   const snapshots = (attention.snapshots as AttentionSnapshot[]).filter((s) => s && typeof s === 'object' && s.step < step);
   const steps = snapshots.map((s) => s.step);
-  if (steps.length !== wanted.length || steps.some((s, i) => s !== wanted[i] || !Array.isArray(snapshots[i].layers))) return `attention.json is damaged (its snapshots before step ${step} are at steps [${steps.join(', ')}], expected [${wanted.join(', ')}])`;
+  if (steps.length !== wanted.length || steps.some((s, i) => s !== wanted[i] || !Array.isArray(snapshots[i].layers)))
+    return `attention.json is damaged (its snapshots before step ${step} are at steps [${steps.join(', ')}], expected [${wanted.join(', ')}])`;
   const trace = (Array.isArray(attention.trace) ? (attention.trace as TracePoint[]) : []).filter((t) => t && typeof t === 'object' && t.step < step);
   return { json: { ...attention, snapshots, trace, value_norm: null }, snapshots, trace };
 }
@@ -106,10 +111,15 @@ function keptAttention(path: string, step: number, wanted: number[]): { json: ob
 /** Every parameter of the config's model, with its Adam moments, at its exact size; throws saying what differs. */
 function checkAgainstConfig(ckpt: Checkpoint, config: Config): void {
   const specs = paramSpecs(config.model, makeTask(config.task).layout);
-  if (!Number.isInteger(ckpt.step) || ckpt.step < 1 || ckpt.step > config.train.steps) throw new Error(`its step ${ckpt.step} is outside 1..${config.train.steps}`);
+  if (!Number.isInteger(ckpt.step) || ckpt.step < 1 || ckpt.step > config.train.steps)
+    throw new Error(`its step ${ckpt.step} is outside 1..${config.train.steps}`);
   for (const [path, spec] of specs) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
-    for (const [what, values] of [['parameter', ckpt.state.params], ['Adam m', ckpt.state.m], ['Adam v', ckpt.state.v]] as const) {
+    for (const [what, values] of [
+      ['parameter', ckpt.state.params],
+      ['Adam m', ckpt.state.m],
+      ['Adam v', ckpt.state.v],
+    ] as const) {
       const v = values?.get(path);
       if (!v || v.length !== size) throw new Error(`${what} ${path} ${v ? `has ${v.length} values, expected ${size}` : 'is missing'}`);
     }

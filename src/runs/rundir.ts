@@ -6,7 +6,14 @@ import { UserError, EnvironmentError, asEnvironmentError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { checkInjectedFault } from '../files/faults.js';
 import { isLockEntry } from './lock.js';
-import { METRIC_COLUMNS, type MetricsRow, type AttentionSnapshot, type RunStatus, type TracePoint, type ValueNormFigures } from './records.js';
+import {
+  METRIC_COLUMNS,
+  type MetricsRow,
+  type AttentionSnapshot,
+  type RunStatus,
+  type TracePoint,
+  type ValueNormFigures,
+} from '../records/formats.js';
 
 /**
  * Creates `dir` for a new run. It must not hold anything yet (apart from its lock, which a sweep takes before
@@ -24,7 +31,11 @@ export function createRunDir(dir: string, unique = false): string {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') {
         if (!unique && isEmptyDir(candidate)) return candidate;
-        if (!unique) throw new UserError(`${candidate} already exists and is not empty (an existing run is never overwritten); choose another --out, or continue it with: qkv-lab train --resume ${candidate}`);
+        if (!unique)
+          throw new UserError(
+            `${candidate} already exists and is not empty (an existing run is never overwritten); choose another --out, or ` +
+              `continue it with: qkv-lab train --resume ${candidate}`,
+          );
         continue;
       }
       const env = asEnvironmentError(err, `run directory ${candidate}`, 'create');
@@ -32,7 +43,6 @@ export function createRunDir(dir: string, unique = false): string {
     }
   }
 }
-
 
 function isEmptyDir(dir: string): boolean {
   try {
@@ -57,7 +67,11 @@ export class RunWriter {
   private meta: object | null = null;
 
   /** `resumed` carries the snapshots kept from before a checkpoint; rows are then appended under the existing header. */
-  constructor(readonly dir: string, layers: number, resumed?: { snapshots: AttentionSnapshot[]; trace?: TracePoint[] }) {
+  constructor(
+    readonly dir: string,
+    layers: number,
+    resumed?: { snapshots: AttentionSnapshot[]; trace?: TracePoint[] },
+  ) {
     const extra = layers > 1 ? Array.from({ length: layers }, (_, l) => `retrieval_mass_l${l}`) : [];
     const columns = [...METRIC_COLUMNS, ...extra];
     this.csv = createObjectCsvWriter({ path: join(dir, 'metrics.csv'), header: columns.map((id) => ({ id, title: id })), append: !!resumed });

@@ -16,7 +16,8 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
   const names = [...tensors.keys()].sort(); // a stable order gives byte-identical files for identical state
   for (const name of names) {
     const t = tensors.get(name)!;
-    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) throw new Error(`safetensors: ${name} has ${t.data.length} values for shape [${t.shape}]`);
+    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1))
+      throw new Error(`safetensors: ${name} has ${t.data.length} values for shape [${t.shape}]`);
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -40,14 +41,18 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Nam
   if (bytes.length < 8) throw new Error('safetensors: file shorter than its header length');
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (8 + headerLength > bytes.length) throw new Error('safetensors: header runs past the end of the file');
-  const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; // checked field by field below
+  const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >; // checked field by field below
   const dataStart = 8 + headerLength;
   const tensors = new Map<string, NamedTensor>();
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     if (info.dtype !== 'F32') throw new Error(`safetensors: ${name} has dtype ${info.dtype}; only F32 is used here`);
     const [begin, end] = info.data_offsets;
-    if (dataStart + end > bytes.length || end - begin !== 4 * info.shape.reduce((a: number, b: number) => a * b, 1)) throw new Error(`safetensors: ${name} has a bad byte range`);
+    if (dataStart + end > bytes.length || end - begin !== 4 * info.shape.reduce((a: number, b: number) => a * b, 1))
+      throw new Error(`safetensors: ${name} has a bad byte range`);
     const copy = bytes.slice(dataStart + begin, dataStart + end); // aligned copy
     tensors.set(name, { shape: info.shape, data: new Float32Array(copy.buffer, copy.byteOffset, (end - begin) / 4) });
   }

@@ -6,12 +6,13 @@
 import { z } from 'zod';
 import { loadConfigFile, validate } from '../config.js';
 import { UserError } from '../errors.js';
-import { SCALE_LR } from '../report/claims.js';
+import { SCALE_LR } from '../analysis/protocol.js';
 import { planSweep, comparesQkvWithQv, type SweepPlan } from './plan.js';
 
 const scaleSchema = z
   .object({
-    values: z.array(z.number().positive().max(100)).min(2, 'must list at least 2 input scales').default([0.25, 0.5, 1, 2, 4]), // METRICS.md: four octaves around 1
+    // METRICS.md: four octaves around 1
+    values: z.array(z.number().positive().max(100)).min(2, 'must list at least 2 input scales').default([0.25, 0.5, 1, 2, 4]),
     lr: z.number().positive().default(SCALE_LR), // METRICS.md fixes the scale sweep's learning rate
   })
   .strict();

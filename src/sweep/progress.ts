@@ -146,7 +146,8 @@ export class SweepProgress {
     const eta = this.eta();
     const losses = active.map((g) => `${g.info.label} ${lossText(g.loss)}`).join(', ');
     this.write(
-      `sweep: ${this.runsDone}/${this.totalRuns} runs, ${pct}% of run-steps, ${durationText(this.elapsed())} elapsed, ETA ${eta === null ? '-' : durationText(eta)}${losses ? `; train loss: ${losses}` : ''}`,
+      `sweep: ${this.runsDone}/${this.totalRuns} runs, ${pct}% of run-steps, ${durationText(this.elapsed())} ` +
+        `elapsed, ETA ${eta === null ? '-' : durationText(eta)}${losses ? `; train loss: ${losses}` : ''}`,
     );
   }
 
@@ -164,7 +165,9 @@ export class SweepProgress {
     const statuses = 'statuses' in outcome ? outcome.statuses : g.info.runs > 0 ? Array<string>(g.info.runs).fill('failed') : [];
     for (const s of statuses) this.statuses[s] = (this.statuses[s] ?? 0) + 1;
     const counts = 'error' in outcome ? `failed: ${outcome.error}` : countText(outcome.statuses);
-    const line = `sweep: ${this.groupsDone}/${this.groups.size} groups ended: ${g.info.label} (${counts}) — ${this.runsDone}/${this.totalRuns} runs, ${durationText(this.elapsed())}`;
+    const line =
+      `sweep: ${this.groupsDone}/${this.groups.size} groups ended: ${g.info.label} (${counts}) — ` +
+      `${this.runsDone}/${this.totalRuns} runs, ${durationText(this.elapsed())}`;
     if (this.multi) {
       this.overall!.update(this.stepsDone(), this.payload());
       this.write(line);
@@ -183,7 +186,8 @@ export class SweepProgress {
       this.forgetCursor();
     } else if (this.groupsDone > 0) {
       this.write(
-        `sweep: ${this.groupsDone}/${this.groups.size} groups ended, ${this.runsDone}/${this.totalRuns} runs finished (${countText(Object.entries(this.statuses).flatMap(([s, n]) => Array<string>(n).fill(s)))}) in ${durationText(this.elapsed())}`,
+        `sweep: ${this.groupsDone}/${this.groups.size} groups ended, ${this.runsDone}/${this.totalRuns} runs finished ` +
+          `(${countText(Object.entries(this.statuses).flatMap(([s, n]) => Array<string>(n).fill(s)))}) in ${durationText(this.elapsed())}`,
       );
     }
   }

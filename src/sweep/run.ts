@@ -1,15 +1,15 @@
 /** Runs a planned sweep into a directory: skips completed runs, batches the rest, spreads groups over workers. */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { UserError, EnvironmentError } from '../errors.js';
-import { validate, configSchema } from '../config.js';
 import type { BackendChoice } from '../backend-names.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 import { readStatus, createRunDir, clearRunDir } from '../runs/rundir.js';
 import { claimRuns, holdersText, inspectLock, isLockEntry, releaseAll, staleText, type LockInfo } from '../runs/lock.js';
 import { checkpointStep } from '../runs/checkpoint.js';
+import { FINISHED_STATUSES, savedConfigEquals } from '../runs/read.js';
 import { installStopHandler, isStopRequested } from '../runs/signals.js';
 import { writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
@@ -36,22 +36,13 @@ export interface SweepResult {
 }
 
 /** The planned config must be the saved one: a changed sweep must never reuse another sweep's runs. */
-/**
- * Whether the run's stored config is the planned one. The stored one is resolved through the schema first, so a
- * run written before a key existed (e.g. model.qkNorm, added 2026-12-02 with its default off) still matches.
- */
 function sameConfig(dir: string, run: PlannedRun): boolean {
-  try {
-    return isDeepStrictEqual(validate(configSchema, JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))), run.config);
-  } catch {
-    return false;
-  }
+  return savedConfigEquals(dir, run.config, isDeepStrictEqual);
 }
 
 /** A run is done when it completed or diverged (a divergence is a result) with exactly the planned config. */
 function isDone(dir: string, run: PlannedRun): boolean {
-  const status = readStatus(dir);
-  if (status !== 'completed' && status !== 'diverged') return false;
+  if (!finishedStatus(dir)) return false;
   if (!sameConfig(dir, run)) throw new UserError(`${dir} holds a finished run with a different config; use another --out for this sweep`);
   return true;
 }
@@ -59,7 +50,7 @@ function isDone(dir: string, run: PlannedRun): boolean {
 /** Finished by whoever wrote it, without judging its config: for runs another process held. */
 function finishedStatus(dir: string): boolean {
   const status = readStatus(dir);
-  return status === 'completed' || status === 'diverged';
+  return status !== null && FINISHED_STATUSES.includes(status);
 }
 
 /** The checkpoint step an unfinished run can continue from, or null when it must start again. */
@@ -119,11 +110,13 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
     if (skipped) log(`sweep: ${skipped} run(s) already finished, skipped`);
     if (heldRuns.length)
       log(
-        `sweep: ${heldRuns.length} run(s) are being written by another process (${holdersText(claim.held)}), skipped: ${namesText(heldRuns.map((r) => r.name))}`,
+        `sweep: ${heldRuns.length} run(s) are being written by another process (${holdersText(claim.held)}), skipped: ` +
+          `${namesText(heldRuns.map((r) => r.name))}`,
       );
     if (claim.tookOver.length)
       log(
-        `sweep: took over the stale lock(s) of ${claim.tookOver.length} run(s) left by ${holdersText(claim.tookOver)} (${staleText(claim.tookOver)}): ${namesText(claim.tookOver.map((i) => basename(i.dir)))}`,
+        `sweep: took over the stale lock(s) of ${claim.tookOver.length} run(s) left by ${holdersText(claim.tookOver)} ` +
+          `(${staleText(claim.tookOver)}): ${namesText(claim.tookOver.map((i) => basename(i.dir)))}`,
       );
     const startAt = new Map(todo.map((run) => [run.name, resumeStep(dirOf(run), run)]));
     const resumed = [...startAt.values()].filter((s) => s !== null).length;
@@ -232,7 +225,8 @@ function reportHeld(heldRuns: PlannedRun[], dir: string, log: (line: string) => 
     );
   if (dropped.length)
     log(
-      `sweep: ${dropped.length} run(s) another process held are unfinished and no longer held; run the same command again to continue them: ${namesText(dropped.map((r) => r.name))}`,
+      `sweep: ${dropped.length} run(s) another process held are unfinished and no longer held; run the same command ` +
+        `again to continue them: ${namesText(dropped.map((r) => r.name))}`,
     );
   return stillHeld.map((run) => runDir(dir, run));
 }

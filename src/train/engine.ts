@@ -8,7 +8,7 @@ import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
 import { attentionStats, statsInputs, type AttentionLayer } from '../metrics/attention.js';
 import { claimTensors, readClaims, type ClaimReadout } from '../metrics/claims.js';
-import type { RunState, SnapshotLayers } from '../runs/records.js';
+import type { RunState, SnapshotLayers } from '../records/formats.js';
 
 export type { RunState };
 

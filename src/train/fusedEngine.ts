@@ -4,7 +4,7 @@
  * measure attention exactly as the tfjs engine does.
  */
 import { tf } from '../backend.js';
-import { stackRuns } from '../model/params.js';
+import { stackRuns } from '../model/paramSpecs.js';
 import { FusedModel, type StackedParams } from '../model/fused.js';
 import { TypedAdam } from './adam.js';
 import { EvalMeasure, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';

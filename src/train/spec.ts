@@ -2,7 +2,7 @@
 import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
 import type { ClaimReadout } from '../metrics/claims.js';
-import type { AttentionSnapshot, MetricsRow, RunState } from '../runs/records.js';
+import type { AttentionSnapshot, MetricsRow, RunState } from '../records/formats.js';
 import type { KernelChoice } from './engine.js';
 
 export interface GroupSpec {

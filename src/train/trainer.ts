@@ -6,25 +6,13 @@ import { fusedSupports, fusedRefusal } from '../model/schema.js';
 import { UserError } from '../errors.js';
 import type { Engine, EngineSpec, KernelChoice } from './engine.js';
 import type { GroupSpec, GroupResult } from './spec.js';
-import type { MetricsRow } from '../runs/records.js';
+import type { MetricsRow } from '../records/formats.js';
 import { FusedEngine } from './fusedEngine.js';
 import { TfjsEngine } from './tfjsEngine.js';
+import { lrAt, logSteps } from './schedule.js';
 
 export type { KernelChoice, GroupSpec, GroupResult };
-
-/** The learning rate at `step`: linear warmup to the base rate over `warmup` steps, constant after. */
-export function lrAt(base: number, step: number, warmup: number): number {
-  return warmup > 0 ? base * Math.min(1, (step + 1) / warmup) : base;
-}
-
-/** The logged steps: every logEvery, and always the last. Snapshots at the first, middle and last of them. */
-export function logSteps(steps: number, logEvery: number): { logged: number[]; snapshots: Set<number> } {
-  const logged: number[] = [];
-  for (let s = 0; s < steps; s += logEvery) logged.push(s);
-  logged.push(steps);
-  const middle = logged.find((s) => s >= steps / 2) ?? steps;
-  return { logged, snapshots: new Set([0, middle, steps]) };
-}
+export { lrAt, logSteps }; // the schedule lives in schedule.ts, where nothing loads TensorFlow.js
 
 /** The engine for a group: the fused kernel where it computes the model, unless tfjs is asked for. */
 export function makeEngine(spec: EngineSpec, choice: KernelChoice = 'auto'): Engine {

@@ -74,7 +74,8 @@ export function runCli(args: string[], cwd: string, opts?: CliOptions): Promise<
 
 /** A failure message with everything the process said. */
 export const explain = (r: Result) =>
-  `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}${r.killed ? ' — KILLED by the kill-after timer (hang)' : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+  `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}${r.killed ? ' — KILLED by the kill-after timer (hang)' : ''}\n` +
+  `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 /**
  * The bad-input contract: exit 2 and exactly one non-empty line on stderr, without a stack trace or an

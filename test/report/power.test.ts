@@ -1,6 +1,6 @@
 // The smallest p a seed count allows, against counts done by hand: 1 / C(n + m, n).
 import { describe, expect, it } from 'vitest';
-import { pText, seedCountWarning, smallestP } from '../../src/report/power.js';
+import { pText, seedCountWarning, smallestP } from '../../src/analysis/power.js';
 import { seedCountWarnings } from '../../src/sweep/power.js';
 import { resolveConfig } from '../../src/config.js';
 

@@ -13,7 +13,12 @@ const shapeOf = () => [2, 3];
 /** A state whose every value encodes the step, so a loaded checkpoint says which one it is. */
 function at(step: number): Checkpoint {
   const values = () => Float32Array.from({ length: 6 }, (_, i) => step + i / 10);
-  return { step, state: { params: new Map([['w', values()]]), m: new Map([['w', values()]]), v: new Map([['w', values()]]) }, dataStream: [step, 1, 2, 3], divergedAt: null };
+  return {
+    step,
+    state: { params: new Map([['w', values()]]), m: new Map([['w', values()]]), v: new Map([['w', values()]]) },
+    dataStream: [step, 1, 2, 3],
+    divergedAt: null,
+  };
 }
 function runDir(): string {
   return mkdtempSync(join(tmpdir(), 'qkv-ckpt-'));
@@ -65,7 +70,12 @@ describe('loadCheckpoint', () => {
     writeFileSync(newest, bytes);
     const c = loadCheckpoint(dir);
     expect([c.step, c.dataStream[0], c.state.params.get('w')![0]]).toEqual([10, 10, 10]);
-    expect(c.fallback).toMatch(/checkpoint at step 20 is corrupt \(step-00000020\.safetensors does not match the SHA-256 in checkpoint\.json\); falling back to the previous one, at step 10$/);
+    expect(c.fallback).toMatch(
+      new RegExp(
+        /checkpoint at step 20 is corrupt \(step-00000020\.safetensors does not match the SHA-256 in checkpoint\.json\); /.source +
+          /falling back to the previous one, at step 10$/.source,
+      ),
+    );
     expect(checkpointStep(dir)).toBe(10); // a sweep groups this run by the step it will really resume from
     rmSync(dir, { recursive: true });
 
@@ -87,7 +97,12 @@ describe('loadCheckpoint', () => {
     rmSync(join(dir, 'checkpoint', 'step-00000010.safetensors'));
     writeFileSync(join(dir, 'checkpoint', 'step-00000020.safetensors'), '');
     expect(() => loadCheckpoint(dir)).toThrow(UserError);
-    expect(() => loadCheckpoint(dir)).toThrow(/cannot resume: the checkpoint at step 20 is corrupt \(.*has 0 bytes.*\), and the previous one, at step 10, is corrupt \(step-00000010\.safetensors is missing\)/);
+    expect(() => loadCheckpoint(dir)).toThrow(
+      new RegExp(
+        /cannot resume: the checkpoint at step 20 is corrupt \(.*has 0 bytes.*\), /.source +
+          /and the previous one, at step 10, is corrupt \(step-00000010\.safetensors is missing\)/.source,
+      ),
+    );
     expect(checkpointStep(dir)).toBeNull();
     rmSync(dir, { recursive: true });
   });

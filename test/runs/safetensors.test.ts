@@ -156,7 +156,12 @@ describe('safetensors round trip and rejection', () => {
     for (const [name, t] of input) {
       const back = tensors.get(name)!;
       expect(back.shape, name).toEqual(t.shape);
-      expect(Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), name).toBe(true);
+      expect(
+        Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(
+          Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+        ),
+        name,
+      ).toBe(true);
     }
   });
 
@@ -220,30 +225,36 @@ describe('readable by Python', () => {
 
   // The safetensors package is not installed on this machine and PyPI is unreachable here, so this usually skips;
   // it runs wherever `python3 -c "import safetensors"` works.
-  it.skipIf(!HAS_SAFETENSORS)(`safetensors.numpy.load_file reads the same tensors${HAS_SAFETENSORS ? '' : ' (skipped: python3 has no safetensors package)'}`, () => {
-    withFile((path) => {
-      const got = readWithPython(
-        'import sys, json\nfrom safetensors.numpy import load_file\nt = load_file(sys.argv[1])\n' +
-          'print(json.dumps({k: {"shape": list(v.shape), "values": v.reshape(-1).astype(float).tolist(), "dtype": str(v.dtype)} for k, v in t.items()}))',
-        path,
-      );
-      expect(got).toEqual({ a: { shape: A.shape, values: A.values, dtype: 'float32' }, b: { shape: B.shape, values: B.values, dtype: 'float32' } });
-    });
-  });
+  it.skipIf(!HAS_SAFETENSORS)(
+    `safetensors.numpy.load_file reads the same tensors${HAS_SAFETENSORS ? '' : ' (skipped: python3 has no safetensors package)'}`,
+    () => {
+      withFile((path) => {
+        const got = readWithPython(
+          'import sys, json\nfrom safetensors.numpy import load_file\nt = load_file(sys.argv[1])\n' +
+            'print(json.dumps({k: {"shape": list(v.shape), "values": v.reshape(-1).astype(float).tolist(), "dtype": str(v.dtype)} for k, v in t.items()}))',
+          path,
+        );
+        expect(got).toEqual({ a: { shape: A.shape, values: A.values, dtype: 'float32' }, b: { shape: B.shape, values: B.values, dtype: 'float32' } });
+      });
+    },
+  );
 
   // Not the reference library, but a second reader written from the spec alone: struct for N, json, numpy '<f4'.
-  it.skipIf(!HAS_NUMPY)(`an independent Python reader (struct + json + numpy '<f4') reads the same tensors${HAS_NUMPY ? '' : ' (skipped: no numpy)'}`, () => {
-    withFile((path) => {
-      const got = readWithPython(
-        'import sys, json, struct\nimport numpy as np\nraw = open(sys.argv[1], "rb").read()\n' +
-          '(n,) = struct.unpack("<Q", raw[:8])\nh = json.loads(raw[8:8 + n].decode("utf-8"))\nmeta = h.pop("__metadata__", None)\n' +
-          'assert meta == {"format": "qkv-lab test"}, meta\nbuf = raw[8 + n:]\nout = {}\n' +
-          'for k, e in h.items():\n  b, end = e["data_offsets"]\n  assert e["dtype"] == "F32"\n' +
-          '  out[k] = {"shape": e["shape"], "values": np.frombuffer(buf[b:end], dtype="<f4").astype(float).tolist()}\n' +
-          'print(json.dumps(out))',
-        path,
-      );
-      expect(got).toEqual({ a: { shape: A.shape, values: A.values }, b: { shape: B.shape, values: B.values } });
-    });
-  });
+  it.skipIf(!HAS_NUMPY)(
+    `an independent Python reader (struct + json + numpy '<f4') reads the same tensors${HAS_NUMPY ? '' : ' (skipped: no numpy)'}`,
+    () => {
+      withFile((path) => {
+        const got = readWithPython(
+          'import sys, json, struct\nimport numpy as np\nraw = open(sys.argv[1], "rb").read()\n' +
+            '(n,) = struct.unpack("<Q", raw[:8])\nh = json.loads(raw[8:8 + n].decode("utf-8"))\nmeta = h.pop("__metadata__", None)\n' +
+            'assert meta == {"format": "qkv-lab test"}, meta\nbuf = raw[8 + n:]\nout = {}\n' +
+            'for k, e in h.items():\n  b, end = e["data_offsets"]\n  assert e["dtype"] == "F32"\n' +
+            '  out[k] = {"shape": e["shape"], "values": np.frombuffer(buf[b:end], dtype="<f4").astype(float).tolist()}\n' +
+            'print(json.dumps(out))',
+          path,
+        );
+        expect(got).toEqual({ a: { shape: A.shape, values: A.values }, b: { shape: B.shape, values: B.values } });
+      });
+    },
+  );
 });

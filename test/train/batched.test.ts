@@ -12,7 +12,7 @@ import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
 import { buildGroup } from '../../src/runs/groupSpec.js';
 import { trainGroup } from '../../src/train/trainer.js';
-import type { MetricsRow, AttentionSnapshot } from '../../src/runs/records.js';
+import type { MetricsRow, AttentionSnapshot } from '../../src/records/formats.js';
 import type { Task } from '../../src/tasks/types.js';
 
 const STEPS = 30;

@@ -11,7 +11,7 @@ import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
 import { buildGroup } from '../../src/runs/groupSpec.js';
 import { trainGroup, type KernelChoice } from '../../src/train/trainer.js';
-import type { MetricsRow } from '../../src/runs/records.js';
+import type { MetricsRow } from '../../src/records/formats.js';
 import { UserError } from '../../src/errors.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 

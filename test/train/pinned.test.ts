@@ -12,7 +12,7 @@ import { lookupTask } from '../../src/tasks/lookup.js';
 import { modelSchema } from '../../src/model/schema.js';
 import { buildGroup } from '../../src/runs/groupSpec.js';
 import { trainGroup } from '../../src/train/trainer.js';
-import type { MetricsRow } from '../../src/runs/records.js';
+import type { MetricsRow } from '../../src/records/formats.js';
 import type { Task } from '../../src/tasks/types.js';
 
 const PINNED_COLUMNS = ['eval_loss', 'train_loss', 'eval_acc', 'attn_entropy_norm', 'retrieval_mass'] as const;

@@ -3,7 +3,7 @@
  * 1 / C(n + m, n), reached only when every QV seed is above every QKV seed: with 2 vs 2 seeds that is
  * 1/6, so no sweep of that size can reach p < 0.05 whatever the data.
  */
-import { ALPHA } from './analyse.js';
+import { ALPHA } from './protocol.js';
 import { smallestP } from '../stats/ranks.js';
 
 export { smallestP };
@@ -18,5 +18,8 @@ export function pText(p: number): string {
 export function seedCountWarning(nQv: number, nQkv: number, where = ''): string | null {
   const p = smallestP(nQv, nQkv);
   if (p < ALPHA) return null;
-  return `${where ? `${where}: ` : ''}with ${nQv} QV vs ${nQkv} QKV seeds the smallest possible p is ${pText(p)} (≥ ${ALPHA}), so the verdict cannot hold whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)`;
+  return (
+    `${where ? `${where}: ` : ''}with ${nQv} QV vs ${nQkv} QKV seeds the smallest possible p is ${pText(p)} (≥ ` +
+    `${ALPHA}), so the verdict cannot hold whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)`
+  );
 }

@@ -7,8 +7,22 @@ import type { Layout } from '../tasks/types.js';
 
 /** metrics.csv, in column order. Definitions: src/metrics/METRICS.md. */
 export const METRIC_COLUMNS = [
-  'step', 'lr', 'train_loss', 'eval_loss', 'eval_acc', 'attn_entropy', 'attn_entropy_norm', 'attn_max_logit',
-  'retrieval_mass', 'scaffold_share', 'grad_norm', 'grad_norm_wq', 'grad_norm_wk', 'grad_norm_wv', 'elapsed_s', 'steps_per_s',
+  'step',
+  'lr',
+  'train_loss',
+  'eval_loss',
+  'eval_acc',
+  'attn_entropy',
+  'attn_entropy_norm',
+  'attn_max_logit',
+  'retrieval_mass',
+  'scaffold_share',
+  'grad_norm',
+  'grad_norm_wq',
+  'grad_norm_wk',
+  'grad_norm_wv',
+  'elapsed_s',
+  'steps_per_s',
 ] as const;
 
 /** Columns added after runs were already being written (with the date): a reader finds them missing in older runs. */

@@ -1,0 +1,37 @@
+/**
+ * The protocol fixed in src/metrics/METRICS.md before any result was seen: the significance level, the
+ * scale sweep's learning rate, the failed-stratum rule and how runs are grouped into series. Plain values
+ * with no imports, so the sweep (which plans runs) and the report (which judges them) share one definition
+ * without the sweep importing the report.
+ */
+
+/** The significance level of every test. */
+export const ALPHA = 0.05;
+
+/** The scale sweep's learning rate, fixed in METRICS.md before any result was seen. */
+export const SCALE_LR = 1e-2;
+
+/**
+ * A learning rate is a failed stratum when either variant's median final eval accuracy there is below this
+ * (METRICS.md, 2026-12-02): attention that never learned the task has no matching to judge.
+ */
+export const FAILED_ACCURACY = 0.5;
+
+/** The baseline every other variant is compared against. */
+export const BASELINE = 'qkv';
+
+/** The compared variant is the attention and its QK-norm switch together (`qv+qknorm`), so both vary within a series. */
+export const VARIES_WITHIN_SERIES: ReadonlySet<string> = new Set(['name', 'train.seed', 'train.lr', 'model.attention', 'model.qkNorm']);
+
+/** A config as dotted keys (`model.dModel`), the keys that series are told apart by. */
+export function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else out[prefix] = value;
+  return out;
+}
+
+/** A series' label: its values of the keys that differ between series, e.g. "dModel=16". */
+export function seriesLabel(flatConfig: Record<string, unknown>, differingKeys: string[]): string {
+  return differingKeys.map((k) => `${k.split('.').at(-1)}=${flatConfig[k]}`).join(', ');
+}
