@@ -120,7 +120,8 @@ interface State {
   invStd: number;
   z: Float64Array; // [d] after the LayerNorm gain and bias
   cls: Float64Array; // [C] logits, then their gradient
-  clsExp: Float64Array; // [C]
+  clsExp: Float64Array; // [C] exp(logit − max)
+  sumExp: number; // Σ clsExp, kept for the backward
   // One example's backward buffers.
   g: Float64Array; // [d] ∂loss/∂(x_t + o)
   gx: Float64Array; // [N, d] ∂loss/∂x
@@ -235,6 +236,7 @@ export class FusedModel {
       z: f64(d),
       cls: f64(C),
       clsExp: f64(C),
+      sumExp: 0,
       g: f64(d),
       gx: f64(N * d),
       gxbar: f64(d),
@@ -607,6 +609,7 @@ function readoutForward(st: State, b: number, i: number): void {
     sumExp += clsExp[k];
   }
   const target = st.targets[b * S + i];
+  st.sumExp = sumExp;
   st.lossSum += Math.log(sumExp) + top - cls[target];
   if (best === target) st.correct++;
 }
@@ -614,10 +617,8 @@ function readoutForward(st: State, b: number, i: number): void {
 /** ∂logits (softmax − one-hot, over the batch's rows) into st.cls, and st.g = ∂z; keeps z and ∂logits for W_unembed. */
 function readoutBackward(st: State, b: number, i: number, row: number): void {
   const { d, C, S } = st.dims;
-  const { z, cls, clsExp, g, unembed, unembedAt, zRows, gclsRows, invRows } = st;
+  const { z, cls, clsExp, sumExp, g, unembed, unembedAt, zRows, gclsRows, invRows } = st;
   const target = st.targets[b * S + i];
-  let sumExp = 0;
-  for (let k = 0; k < C; k++) sumExp += clsExp[k];
   for (let k = 0; k < C; k++) {
     cls[k] = (clsExp[k] / sumExp - (k === target ? 1 : 0)) * invRows;
     gclsRows[row * C + k] = cls[k];
