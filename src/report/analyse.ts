@@ -54,6 +54,14 @@ export interface VariantComparison extends Comparison {
   p_holm: number; // less stable than qkv
   p_opposite: number; // more stable than qkv
   p_holm_opposite: number;
+  /** The reading, decided once here: a Holm-significant direction whose ratio of means points the same way, else inconsistent. */
+  reading: 'less stable' | 'more stable' | 'inconsistent' | 'not shown';
+}
+
+function readingOf(ratio: number, pHolm: number, pHolmOpposite: number): VariantComparison['reading'] {
+  if (pHolm < ALPHA) return ratio > 1 ? 'less stable' : 'inconsistent';
+  if (pHolmOpposite < ALPHA) return ratio < 1 ? 'more stable' : 'inconsistent';
+  return 'not shown';
 }
 
 export interface SeriesAnalysis {
@@ -165,6 +173,7 @@ function againstBaseline(variants: VariantAnalysis[]): VariantComparison[] {
     p_holm: adjusted[i]!,
     p_opposite: opposite[i],
     p_holm_opposite: adjustedOpposite[i]!,
+    reading: readingOf(t.ratio, adjusted[i]!, adjustedOpposite[i]!),
   }));
 }
 

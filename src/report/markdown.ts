@@ -114,16 +114,12 @@ function variantTable(s: SeriesAnalysis): string[] {
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of s.againstBaseline) {
-    const reading =
-      c.p_holm < ALPHA
-        ? c.ratio > 1
-          ? '**less stable than QKV**'
-          : '**inconsistent**: significant, ratio ≤ 1'
-        : c.p_holm_opposite < ALPHA
-          ? c.ratio < 1
-            ? '**more stable than QKV**'
-            : '**inconsistent**: significant, ratio ≥ 1'
-          : 'not shown';
+    const reading = {
+      'less stable': '**less stable than QKV**',
+      'more stable': '**more stable than QKV**',
+      inconsistent: `**inconsistent**: significant, ratio ${c.p_holm < ALPHA ? '≤' : '≥'} 1`,
+      'not shown': 'not shown',
+    }[c.reading];
     out.push(
       `| ${c.variant} | ${isolates(c.variant)} | ${num(c.ratio)} | ${c.u} | ${pval(c.p)} | ${pval(c.p_holm)} | ` +
         `${pval(c.p_opposite)} | ${pval(c.p_holm_opposite)} | ${reading} |`,

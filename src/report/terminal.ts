@@ -52,7 +52,7 @@ export function summaryLines(a: Analysis): string[] {
       for (const c of s.againstBaseline)
         out.push(
           `  ${c.variant} vs qkv: LR sensitivity ratio ${n(c.ratio)}; less stable p_holm ${n(c.p_holm)}, more stable p_holm ${n(c.p_holm_opposite)}` +
-            (c.p_holm < 0.05 && c.ratio > 1 ? ' (less stable)' : c.p_holm_opposite < 0.05 && c.ratio < 1 ? ' (more stable)' : ''),
+            (c.reading === 'less stable' || c.reading === 'more stable' ? ` (${c.reading})` : ''),
         );
   }
   return out;
