@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolveConfig, applyOverrides, loadConfigFile } from '../src/config.js';
+import { resolveConfig, applyOverrides, loadConfigFile, configWarnings } from '../src/config.js';
 import { UserError } from '../src/errors.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,7 +41,7 @@ describe('resolveConfig: defaults ← file ← --set', () => {
   it('applies every default to an empty config', () => {
     expect(resolveConfig({})).toEqual({
       name: 'run',
-      task: { kind: 'lookup', slots: 8, keyVocab: 16, valueVocab: 16, length: 8, vocab: 16 },
+      task: { kind: 'lookup', slots: 8, keyVocab: 16, valueVocab: 16, length: 8, vocab: 16, pairs: 8, queries: 4 },
       model: { attention: 'qkv', qkNorm: false, dModel: 8, heads: 1, layers: 1, embStd: 1, initScale: 1, inputScale: 1 },
       train: { steps: 2000, batchSize: 128, lr: 1e-2, warmup: 50, seed: 0, logEvery: 20, kernel: 'auto', checkpointEvery: 500 },
       eval: { size: 512, seed: 1234 },
@@ -137,12 +137,10 @@ describe('errors name the key path, on one line', () => {
     expect(userError(() => resolveConfig({}, ['model.attention=qqq']))).toMatch(/did you mean 'qq'\?$/);
   });
 
-  it('model.qkNorm must be a boolean; a kernel that cannot compute the model is refused before training', () => {
+  it('model.qkNorm must be a boolean; the fused kernels take every shape', () => {
     expect(userError(() => resolveConfig({}, ['model.qkNorm=yes']))).toMatch(/^config key 'model\.qkNorm': .*boolean/);
     expect(resolveConfig({}, ['model.qkNorm=true', 'train.kernel=fused']).model.qkNorm).toBe(true);
-    expect(userError(() => resolveConfig({}, ['model.layers=2', 'train.kernel=fused']))).toMatch(
-      /^config key 'train\.kernel': 'fused' cannot compute 2 layers/,
-    );
+    expect(resolveConfig({}, ['model.layers=2', 'train.kernel=fused']).model.layers).toBe(2);
   });
 
   it('dModel not divisible by heads', () => {
@@ -158,6 +156,24 @@ describe('errors name the key path, on one line', () => {
     expect(m).toContain('task.keyVocab');
     expect(() => resolveConfig({ task: { kind: 'lookup', slots: 16, keyVocab: 16 } })).not.toThrow();
     expect(() => resolveConfig({ task: { kind: 'copy', slots: 20, keyVocab: 16 } })).not.toThrow(); // copy ignores slots
+  });
+
+  it('mqar: more queries than pairs, or more pairs than keys, is refused naming the key', () => {
+    expect(userError(() => resolveConfig({ task: { kind: 'mqar', pairs: 4, queries: 5 } }))).toMatch(
+      /^config key 'task\.queries': must be ≤ task\.pairs \(4\).*got 5$/,
+    );
+    expect(userError(() => resolveConfig({ task: { kind: 'mqar', pairs: 20, keyVocab: 16 } }))).toMatch(
+      /^config key 'task\.pairs': must be ≤ task\.keyVocab \(16\).*got 20$/,
+    );
+    expect(() => resolveConfig({ task: { kind: 'mqar', pairs: 4, queries: 4, keyVocab: 4 } })).not.toThrow();
+    expect(() => resolveConfig({ task: { kind: 'lookup', pairs: 4, queries: 5 } })).not.toThrow(); // lookup ignores them
+  });
+
+  it('warns (without refusing) about a one-layer MQAR model, a legitimate control', () => {
+    const one = resolveConfig({ task: { kind: 'mqar' }, model: { layers: 1 } });
+    expect(configWarnings(one)).toEqual([expect.stringMatching(/mqar with model\.layers 1: .*control.*model\.layers 2/)]);
+    expect(configWarnings(resolveConfig({ task: { kind: 'mqar' }, model: { layers: 2 } }))).toEqual([]);
+    expect(configWarnings(resolveConfig({ model: { layers: 1 } }))).toEqual([]);
   });
 
   it('a non-integer step count and a non-mapping section', () => {

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BackendChoice } from '../backend-names.js';
 import { UserError } from '../errors.js';
+import { configWarnings } from '../config.js';
 import { parseSeedSet } from '../sweep/seeds.js';
 import { loadSweep, resolveShard, shardRuns, type SweepPlan } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
@@ -41,6 +42,7 @@ export async function sweepInto(plan: SweepPlan, args: SweepArgs, runsDir: strin
   const workers = checkWorkers(args.workers);
   const shard = resolveShard(args.shard, args.shards, process.env);
   const runs = shard ? shardRuns(plan.runs, shard) : plan.runs;
+  for (const warning of new Set(runs.flatMap((r) => configWarnings(r.config)))) process.stderr.write(`sweep: warning: ${warning}\n`);
   if (shard) process.stderr.write(`sweep: shard ${shard.index}/${shard.count}: ${runs.length} of ${plan.runs.length} runs\n`);
   const result = await runSweep(plan, runs, { dir: runsDir, workers, backend: args.backend, dataDir: args.dataDir });
   if (result.interrupted) {

@@ -1,6 +1,6 @@
 import { resolve, join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { loadConfigFile, resolveConfig, validate, configSchema, type Config } from '../config.js';
+import { loadConfigFile, resolveConfig, validate, configSchema, configWarnings, type Config } from '../config.js';
 import type { BackendChoice } from '../backend-names.js';
 import { UserError, EnvironmentError } from '../errors.js';
 import { parseSeedSet } from '../sweep/seeds.js';
@@ -44,6 +44,7 @@ export async function trainCommand(args: TrainArgs): Promise<void> {
   if (args.config === undefined) throw new UserError('train needs a config file, or --resume <run dir>');
   const base = resolveConfig(loadConfigFile(args.config), args.set);
   const seeds = args.seeds !== undefined ? parseSeedSet(args.seeds) : [base.train.seed];
+  for (const warning of configWarnings(base)) process.stderr.write(`train: warning: ${warning}\n`);
   const configs: Config[] = seeds.map((seed) => ({ ...base, train: { ...base.train, seed } }));
   const { initBackend, runGroup, runDirName } = await loadTraining();
   await initBackend(args.backend);

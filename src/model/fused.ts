@@ -33,10 +33,8 @@
  * not bit for bit. Every function here is deterministic.
  */
 import type { Layout, Encoded } from '../tasks/types.js';
-import { fusedSupports, fusedRefusal, type ModelConfig } from './schema.js';
+import type { ModelConfig } from './schema.js';
 import { param } from './paramSpecs.js';
-
-export { fusedSupports };
 
 /** Parameter values of R runs, stacked [R, ...] per path, as stackRuns lays them out. */
 export type StackedParams = Map<string, Float32Array>;
@@ -177,7 +175,7 @@ export class FusedModel {
     private readonly layout: Layout,
     readonly R: number,
   ) {
-    if (!fusedSupports(cfg)) throw new Error(`the fused kernel cannot compute ${fusedRefusal(cfg)}`);
+    if (cfg.layers !== 1) throw new Error(`model/fused.ts computes one layer, not ${cfg.layers}; model/fusedDeep.ts computes more`);
     const d = cfg.dModel;
     const H = cfg.heads;
     this.dims = {

@@ -38,16 +38,3 @@ export function variantIsolates(label: string): string {
   const what = (VARIANTS as Record<string, { isolates: string }>)[base]?.isolates ?? label;
   return norm ? `${what}, with QK-norm` : what;
 }
-
-/**
- * Whether the fused typed-array kernel computes the model: one layer, any heads, any variant, with or without
- * QK-norm. Kept here, free of TensorFlow.js, so config validation can ask.
- */
-export function fusedSupports(cfg: Pick<ModelConfig, 'layers'>): boolean {
-  return cfg.layers === 1;
-}
-
-/** Why the fused kernel cannot compute a model, for the one-line error. */
-export function fusedRefusal(cfg: Pick<ModelConfig, 'layers'>): string {
-  return `${cfg.layers} layers (it computes one)`;
-}

@@ -2,6 +2,7 @@ import type { TaskConfig } from './schema.js';
 import type { Task } from './types.js';
 import { lookupTask } from './lookup.js';
 import { copyTask } from './copy.js';
+import { mqarTask } from './mqar.js';
 
 export type AnyTask = Task<unknown>;
 
@@ -12,5 +13,7 @@ export function makeTask(cfg: TaskConfig): AnyTask {
       return lookupTask(cfg) as AnyTask;
     case 'copy':
       return copyTask(cfg) as AnyTask;
+    case 'mqar':
+      return mqarTask(cfg) as AnyTask;
   }
 }

@@ -3,11 +3,13 @@ import { z } from 'zod';
 /** Task settings. One flat object: each task reads the keys it needs and ignores the rest. */
 export const taskSchema = z
   .object({
-    kind: z.enum(['lookup', 'copy']).default('lookup'), // lookup (associative recall) is where keys should matter most
+    kind: z.enum(['lookup', 'copy', 'mqar']).default('lookup'), // lookup (associative recall) is where keys should matter most
     slots: z.number().int().min(1).max(256).default(8), // lookup: memory slots; 8 matches the independent reference
-    keyVocab: z.number().int().min(1).max(1024).default(16), // lookup: distinct keys; 2× slots keeps queries ambiguous without the key
-    valueVocab: z.number().int().min(2).max(1024).default(16), // lookup: values; chance accuracy is 1/16
+    keyVocab: z.number().int().min(1).max(1024).default(16), // lookup, mqar: distinct keys; 2× slots (pairs) keeps queries ambiguous without the key
+    valueVocab: z.number().int().min(2).max(1024).default(16), // lookup, mqar: values; chance accuracy is 1/16
     length: z.number().int().min(1).max(256).default(8), // copy: tokens to reproduce
+    pairs: z.number().int().min(1).max(128).default(8), // mqar: key–value pairs; 8 pairs with 16 keys, as lookup's slots, so the two compare
+    queries: z.number().int().min(1).max(128).default(4), // mqar: queried pairs (distinct, ≤ pairs); 4 gives 4 supervised rows per example at half the pairs
     vocab: z.number().int().min(2).max(1024).default(16), // copy: token alphabet
   })
   .strict();

@@ -1,11 +1,12 @@
 /**
- * The fused kernel as an engine: parameters and Adam's moments live in typed arrays stacked [R, ...], the
- * step is model/fused.ts's forward and backward, and Adam is one loop. Only evaluation touches tfjs, to
- * measure attention exactly as the tfjs engine does.
+ * The fused kernels as an engine: parameters and Adam's moments live in typed arrays stacked [R, ...], the
+ * step is a kernel's forward and backward (model/fused.ts for one layer, model/fusedDeep.ts for more), and
+ * Adam is one loop. Only evaluation touches tfjs, to measure attention exactly as the tfjs engine does.
  */
 import { tf } from '../backend.js';
 import { stackRuns } from '../model/paramSpecs.js';
 import { FusedModel, type StackedParams } from '../model/fused.js';
+import { DeepFusedModel, type DeepPass } from '../model/fusedDeep.js';
 import { TypedAdam } from './adam.js';
 import { EvalMeasure, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
 import type { Encoded } from '../tasks/types.js';
@@ -16,7 +17,7 @@ export class FusedEngine implements Engine {
   private readonly params: StackedParams;
   private readonly grads: StackedParams;
   private readonly adam: TypedAdam;
-  private readonly model: FusedModel;
+  private readonly model: Kernel;
   private readonly measure: EvalMeasure;
 
   constructor(private readonly spec: EngineSpec) {
@@ -28,7 +29,7 @@ export class FusedEngine implements Engine {
     this.grads = new Map([...this.params].map(([path, values]) => [path, new Float32Array(values.length)]));
     const resumed = initial.every((s) => s.m && s.v);
     this.adam = new TypedAdam(this.params, this.R, resumed ? { m: stack((s) => s.m!), v: stack((s) => s.v!) } : undefined);
-    this.model = new FusedModel(model, layout, this.R);
+    this.model = model.layers === 1 ? oneLayer(new FusedModel(model, layout, this.R)) : new DeepFusedModel(model, layout, this.R);
     this.measure = new EvalMeasure(spec);
   }
 
@@ -42,14 +43,17 @@ export class FusedEngine implements Engine {
   evaluate(snapshot: boolean, final: boolean): EvalResult {
     const { layout, model, evalSet } = this.spec;
     const pass = this.model.pass(this.params, [evalSet], undefined, true, final);
-    const shape = [this.R, evalSet.count, model.heads, layout.queryCount, layout.positions];
     const d = model.dModel;
+    const N = layout.positions;
     return this.measure.measure(this.R, snapshot, final, () => ({
       loss: tf.tensor1d(Float32Array.from(pass.loss)),
       acc: tf.tensor1d(Float32Array.from(pass.correct)),
-      layers: [{ weights: tf.tensor(pass.weights!, shape), logits: tf.tensor(pass.logits!, shape) }],
-      lastInput: () => tf.tensor(pass.inputs!, [this.R, evalSet.count, layout.positions, d]),
-      wV: () => tf.tensor(this.params.get('layer0/attn/w_v')!, [this.R, d, d]),
+      layers: pass.layers!.map(({ weights, logits }) => {
+        const shape = [this.R, evalSet.count, model.heads, weights.length / (this.R * evalSet.count * model.heads * N), N]; // [R, B, H, rows, N]
+        return { weights: tf.tensor(weights, shape), logits: tf.tensor(logits, shape) };
+      }),
+      lastInput: () => tf.tensor(pass.inputs!, [this.R, evalSet.count, N, d]),
+      wV: () => tf.tensor(this.params.get(`layer${model.layers - 1}/attn/w_v`)!, [this.R, d, d]),
     }));
   }
 
@@ -83,4 +87,19 @@ export class FusedEngine implements Engine {
   dispose(): void {
     this.measure.dispose();
   }
+}
+
+/** What the engine asks of a kernel: one pass, with every layer's attention when evaluating. */
+interface Kernel {
+  pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention?: boolean, inputs?: boolean): DeepPass;
+}
+
+/** The one-layer kernel's pass in the deep kernel's terms (its attention as a list of one layer). */
+function oneLayer(model: FusedModel): Kernel {
+  return {
+    pass(params, batches, grads, attention = false, inputs = false) {
+      const { loss, correct, weights, logits, inputs: x } = model.pass(params, batches, grads, attention, inputs);
+      return { loss, correct, layers: weights && logits ? [{ weights, logits }] : undefined, inputs: x };
+    },
+  };
 }

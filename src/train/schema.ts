@@ -14,7 +14,7 @@ export const trainSchema = z
       .max(2 ** 31 - 1)
       .default(0), // drives init and training data; one run = one seed
     logEvery: z.number().int().min(1).max(10_000_000).default(20), // 101 rows over 2000 steps: fine enough for spikes, cheap to evaluate
-    // auto = the fused typed-array kernel where it computes the model (one layer), else the tfjs graph
+    // auto = fused: the typed-array kernels compute every shape; tfjs = their reference graph (slower)
     kernel: z.enum(['auto', 'fused', 'tfjs']).default('auto'),
     checkpointEvery: z.number().int().min(0).max(10_000_000).default(500), // 0 = only at the end; a lost run costs at most this many steps
   })

@@ -2,8 +2,6 @@
  * The training loop for a group of R runs with one shape. It knows nothing about tasks: batches and the
  * eval set arrive as encoded typed arrays, and everything it measures goes out through hooks.
  */
-import { fusedSupports, fusedRefusal } from '../model/schema.js';
-import { UserError } from '../errors.js';
 import type { Engine, EngineSpec, KernelChoice } from './engine.js';
 import type { GroupSpec, GroupResult } from './spec.js';
 import type { MetricsRow } from '../records/formats.js';
@@ -14,11 +12,9 @@ import { lrAt, logSteps } from './schedule.js';
 export type { KernelChoice, GroupSpec, GroupResult };
 export { lrAt, logSteps }; // the schedule lives in schedule.ts, where nothing loads TensorFlow.js
 
-/** The engine for a group: the fused kernel where it computes the model, unless tfjs is asked for. */
+/** The engine for a group: the fused kernels (any shape), unless the tfjs graph, their reference, is asked for. */
 export function makeEngine(spec: EngineSpec, choice: KernelChoice = 'auto'): Engine {
-  const fused = fusedSupports(spec.model);
-  if (choice === 'fused' && !fused) throw new UserError(`train.kernel 'fused' cannot compute ${fusedRefusal(spec.model)} (use auto or tfjs)`);
-  return choice === 'tfjs' || !fused ? new TfjsEngine(spec) : new FusedEngine(spec);
+  return choice === 'tfjs' ? new TfjsEngine(spec) : new FusedEngine(spec);
 }
 
 export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {

@@ -8,12 +8,14 @@ import { Stream } from '../../src/rng.js';
 import { taskSchema, evalSchema } from '../../src/tasks/schema.js';
 import { lookupTask, type LookupExample } from '../../src/tasks/lookup.js';
 import { copyTask, type CopyExample } from '../../src/tasks/copy.js';
+import { mqarTask, type MqarExample } from '../../src/tasks/mqar.js';
 import { makeTask, type AnyTask } from '../../src/tasks/index.js';
 import { loadEvalSet, writeEvalSet, evalSetPath } from '../../src/tasks/evalset.js';
 import { UserError } from '../../src/errors.js';
 
 const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 5, keyVocab: 7, valueVocab: 6 }));
 const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 4, vocab: 9 }));
+const mqar = mqarTask(taskSchema.parse({ kind: 'mqar', pairs: 4, queries: 3, keyVocab: 6, valueVocab: 5 }));
 
 let tmp: string;
 beforeAll(() => {
@@ -165,6 +167,58 @@ describe('copy', () => {
   });
 });
 
+describe('mqar', () => {
+  it('the same seed gives identical samples; another seed does not', () => {
+    expect(mqar.sample(Stream.derive(9, 'm'), 30)).toEqual(mqar.sample(Stream.derive(9, 'm'), 30));
+    expect(mqar.sample(Stream.derive(9, 'm'), 30)).not.toEqual(mqar.sample(Stream.derive(10, 'm'), 30));
+  });
+
+  it('layout: 2P pair tokens (content) then Q causal query tokens (scaffold), keys and values in disjoint rows', () => {
+    expect(mqar.id).toBe('mqar-p4-q3-k6-v5');
+    expect(mqar.layout).toEqual({
+      positions: 2 * 4 + 3,
+      inputVocab: 6 + 5, // keys, then values
+      featuresPerPosition: 1,
+      outputVocab: 5,
+      contentPositions: 8,
+      queryStart: 8,
+      queryCount: 3,
+      causal: true,
+    });
+  });
+
+  it('encode: features, targets and sources (the queried pair’s value token) by hand', () => {
+    const ex: MqarExample = { keys: [5, 0, 3, 2], values: [4, 1, 1, 0], queried: [2, 0, 3] };
+    const enc = mqar.encode([ex]);
+    // k v k v k v k v | queried keys; value rows are 6 + v
+    expect(Array.from(enc.features)).toEqual([5, 10, 0, 7, 3, 7, 2, 6, 3, 5, 2]);
+    expect(Array.from(enc.targets)).toEqual([1, 4, 0]);
+    expect(Array.from(enc.sources)).toEqual([5, 1, 7]);
+  });
+
+  it('samples are valid (distinct keys, distinct queried pairs) and varied; isExample refuses broken ones', () => {
+    const xs = mqar.sample(Stream.derive(1, 'mq'), 400);
+    for (const ex of xs) {
+      expect(mqar.isExample(ex)).toBe(true);
+      expect(new Set(ex.keys).size).toBe(4);
+      expect(new Set(ex.queried).size).toBe(3);
+    }
+    expect(new Set(xs.flatMap((e) => e.keys)).size).toBe(6);
+    expect(new Set(xs.flatMap((e) => e.values)).size).toBe(5);
+    expect(new Set(xs.map((e) => e.queried.join())).size).toBeGreaterThan(20); // query order varies too
+    const good: MqarExample = { keys: [5, 0, 3, 2], values: [4, 1, 1, 0], queried: [2, 0, 3] };
+    expect(mqar.isExample(good)).toBe(true);
+    expect(mqar.isExample({ ...good, keys: [5, 5, 3, 2] })).toBe(false); // repeated key
+    expect(mqar.isExample({ ...good, queried: [2, 2, 3] })).toBe(false); // a pair queried twice
+    expect(mqar.isExample({ ...good, values: [4, 1, 1, 5] })).toBe(false); // value out of range
+    expect(mqar.isExample({ ...good, queried: [2, 0] })).toBe(false);
+  });
+
+  it('makeTask dispatches on kind', () => {
+    expect(makeTask(taskSchema.parse({ kind: 'mqar', pairs: 4, queries: 3, keyVocab: 6, valueVocab: 5 })).id).toBe('mqar-p4-q3-k6-v5');
+  });
+});
+
 describe('eval set file', () => {
   const cfg = evalSchema.parse({ size: 40, seed: 77 });
   const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -232,6 +286,7 @@ describe('draw: sampling straight into typed arrays', () => {
   it.each([
     ['lookup', lookup as unknown as AnyTask],
     ['copy', copy as unknown as AnyTask],
+    ['mqar', mqar as unknown as AnyTask],
   ] as const)('%s: draw(rng, n) equals encode(sample(rng, n)) and leaves the stream where sample leaves it', (_name, task) => {
     const a = Stream.derive(5, 'draw');
     const b = Stream.derive(5, 'draw');

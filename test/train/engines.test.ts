@@ -1,6 +1,6 @@
 /**
  * The two engines train alike: a short run through the fused kernel logs what the tfjs graph logs, to float
- * rounding, every column and every logged step; and `kernel: fused` on a shape it cannot compute is refused.
+ * rounding, every column and every logged step, for one layer (model/fused.ts) and more (model/fusedDeep.ts).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
@@ -8,15 +8,16 @@ import { Stream } from '../../src/rng.js';
 import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
+import { mqarTask } from '../../src/tasks/mqar.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
 import { buildGroup } from '../../src/runs/groupSpec.js';
 import { trainGroup, type KernelChoice } from '../../src/train/trainer.js';
 import type { MetricsRow } from '../../src/records/formats.js';
-import { UserError } from '../../src/errors.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 
 const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 4, keyVocab: 8, valueVocab: 8 })) as AnyTask;
 const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 4, vocab: 8 })) as AnyTask;
+const mqar = mqarTask(taskSchema.parse({ kind: 'mqar', pairs: 4, queries: 2, keyVocab: 8, valueVocab: 8 })) as AnyTask;
 const COLUMNS = [
   'train_loss',
   'eval_loss',
@@ -62,6 +63,10 @@ describe('fused and tfjs engines', () => {
     ['copy (causal), qq', copy, modelSchema.parse({ attention: 'qq' })],
     ['lookup, qkv + QK-norm', lookup, modelSchema.parse({ attention: 'qkv', qkNorm: true })],
     ['lookup, qv + QK-norm, 2 heads', lookup, modelSchema.parse({ attention: 'qv', qkNorm: true, heads: 2 })],
+    ['mqar, 2 layers, qkv (the deep kernel)', mqar, modelSchema.parse({ attention: 'qkv', layers: 2, dModel: 16 })],
+    ['mqar, 2 layers, qv, 2 heads', mqar, modelSchema.parse({ attention: 'qv', layers: 2, heads: 2, dModel: 16 })],
+    ['mqar, 2 layers, qx + QK-norm', mqar, modelSchema.parse({ attention: 'qx', qkNorm: true, layers: 2 })],
+    ['copy, 3 layers, qq', copy, modelSchema.parse({ attention: 'qq', layers: 3 })],
   ] as const)('%s: 30 steps log the same figures', async (_name, task, model) => {
     const fused = await train(task, model, 'fused');
     const graph = await train(task, model, 'tfjs');
@@ -81,9 +86,9 @@ describe('fused and tfjs engines', () => {
     );
   });
 
-  it('auto picks the tfjs graph for two layers, and fused is refused there with a clear error', async () => {
-    const twoLayers = modelSchema.parse({ layers: 2 });
-    expect((await train(lookup, twoLayers, 'auto')).kernel).toBe('tfjs');
-    await expect(train(lookup, twoLayers, 'fused')).rejects.toThrow(UserError);
+  it('auto picks the fused kernels for one layer and for two; tfjs only when asked for', async () => {
+    expect((await train(lookup, modelSchema.parse({ layers: 1 }), 'auto')).kernel).toBe('fused');
+    expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'auto')).kernel).toBe('fused');
+    expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'tfjs')).kernel).toBe('tfjs');
   });
 });

@@ -1,0 +1,580 @@
+/**
+ * The model with any number of layers, forward and backward, written out over typed arrays: the fast kernel
+ * for the shapes model/fused.ts does not compute (more than one layer, e.g. MQAR's two). It is the textbook
+ * layer, with keys and values projected per example; the one-layer kernel's regrouping (scores through the
+ * projected embedding table) does not carry past layer 1, whose output is no longer a sum of table rows.
+ * The tfjs formulation in transformer.ts stays the reference: test/model/fusedDeep.test.ts checks values and
+ * gradients against it, and finite differences.
+ *
+ * Per example, with X_0 = s · (Σ_f table[feature_jf] + pos_j)  [N, d], for layer l = 0 … L−1 and its query
+ * rows i (all N positions, except the last layer: only the supervised rows, t = queryStart + i):
+ *
+ *   Q = X[rows]·W_Q   K = X·W_K (per variant: x·W_V, x, x·W_Q)   V = X·W_V        project
+ *   with QK-norm: Q_h ← g_q,h · Q_h / rms(Q_h),  K_h ← g_k,h · K_h / rms(K_h)        (V is never normed)
+ *   a_ij = Q_i,h · K_j,h / √dh,  p = softmax_j(a), j ≤ t when causal                  score, softmax
+ *   Y_i = X_t + [Σ_j p_ij V_j,h]_h,   X_{l+1},i = LayerNorm(Y_i)                      mix, residual + norm
+ *   logits = X_L · W_unembed,  loss = mean cross-entropy over the supervised rows     unembed, loss
+ *
+ * Numbers are computed in float64 and stored in float32, as in model/fused.ts; every function is
+ * deterministic. No TensorFlow.js is loaded here.
+ */
+import type { Encoded, Layout } from '../tasks/types.js';
+import type { ModelConfig } from './schema.js';
+import { param } from './paramSpecs.js';
+
+/** Parameter values of R runs, stacked [R, ...] per path, as stackRuns lays them out. */
+export type StackedParams = Map<string, Float32Array>;
+
+/** One layer's attention over the pass, when asked for (evaluation). */
+export interface LayerAttention {
+  weights: Float32Array; // [R, B, H, rows, N]: rows = N for every layer but the last, S for the last
+  logits: Float32Array; // [R, B, H, rows, N] scaled scores; masked entries hold MASKED
+}
+
+/** What one pass over a batch yields per run. */
+export interface DeepPass {
+  loss: Float64Array; // [R] mean cross-entropy
+  correct: Float64Array; // [R] fraction of supervised positions whose argmax is the target
+  layers?: LayerAttention[]; // per layer
+  inputs?: Float32Array; // [R, B, N, d] the last layer's input, when asked for (the claims' value norms)
+}
+
+const MASKED = -1e9; // as in attention.ts: exp underflows to 0 and it never wins a max
+const LN_EPS = 1e-5; // as in transformer.ts
+const RMS_EPS = 1e-6; // as in attention.ts
+/** float32's largest value: past it the tfjs graph's loss turns NaN ("diverged"); model/fused.ts says more. */
+const F32_MAX = 3.4028234663852886e38;
+
+/** A run's copy of one layer's parameters in float64, and their gradient accumulators over the batch. */
+interface LayerParams {
+  wq: Float64Array; // [d, d]
+  wk: Float64Array | null; // [d, d] only qkv
+  wv: Float64Array; // [d, d]
+  gainQ: Float64Array | null; // [d] QK-norm
+  gainK: Float64Array | null;
+  gamma: Float64Array; // [d]
+  beta: Float64Array; // [d]
+}
+
+/** One layer's activations for the current example, and their gradients. */
+interface LayerBuffers {
+  rows: number; // query rows: N, or S in the last layer
+  start: number; // the first query row's position: 0, or queryStart in the last layer
+  x: Float64Array; // [N, d] the layer's input (the previous layer's out)
+  q: Float64Array; // [rows, d] Q before QK-norm
+  qn: Float64Array; // [rows, d] after it (q itself without QK-norm)
+  qInv: Float64Array; // [rows, H] 1 / rms
+  k: Float64Array; // [N, d] K before QK-norm: its own buffer (qkv, qq), v (qv) or x (qx)
+  kn: Float64Array; // [N, d] after it
+  kInv: Float64Array; // [N, H]
+  v: Float64Array; // [N, d]
+  p: Float64Array; // [H, rows, N] attention weights
+  yhat: Float64Array; // [rows, d] the normalised residual sum
+  invStd: Float64Array; // [rows]
+  out: Float64Array; // [rows, d] the layer's output: the next layer's x, or the readout's input
+  gx: Float64Array; // [N, d] ∂loss/∂x
+  gq: Float64Array; // [rows, d] ∂loss/∂q (raw)
+  gqn: Float64Array; // [rows, d] ∂loss/∂qn (gq itself without QK-norm)
+  gk: Float64Array; // [N, d] ∂loss/∂k (raw)
+  gkn: Float64Array; // [N, d]
+  gv: Float64Array; // [N, d]
+  gy: Float64Array; // [d] scratch: ∂loss/∂Y of one row
+  gp: Float64Array; // [N] scratch: ∂loss/∂p of one row
+}
+
+/**
+ * The fused model of any depth for a group of R runs that share one shape. `params` and `grads` are stacked
+ * [R, ...] per path; the kernel reads the former and overwrites the latter.
+ */
+export class DeepFusedModel {
+  private readonly L: number;
+  private readonly d: number;
+  private readonly H: number;
+  private readonly dh: number;
+  private readonly N: number;
+  private readonly S: number;
+  private readonly C: number;
+  private readonly scale: number;
+  private readonly layers: LayerParams[];
+  private readonly layerGrads: LayerParams[];
+  private readonly buffers: LayerBuffers[];
+  private readonly table: Float64Array; // [V, d]
+  private readonly pos: Float64Array; // [N, d]
+  private readonly unembed: Float64Array; // [d, C]
+  private readonly gtable: Float64Array;
+  private readonly gpos: Float64Array;
+  private readonly gunembed: Float64Array;
+  private readonly cls: Float64Array; // [C] one row's logits, then their gradient
+  private readonly gOut: Float64Array; // [S, d] ∂loss/∂(the last layer's out)
+  private lossSum = 0;
+  private correct = 0;
+
+  constructor(
+    private readonly cfg: ModelConfig,
+    private readonly layout: Layout,
+    readonly R: number,
+  ) {
+    const d = cfg.dModel;
+    const H = cfg.heads;
+    const { positions: N, queryCount: S, outputVocab: C, inputVocab: V } = layout;
+    this.L = cfg.layers;
+    this.d = d;
+    this.H = H;
+    this.dh = d / H;
+    this.N = N;
+    this.S = S;
+    this.C = C;
+    this.scale = 1 / Math.sqrt(d / H);
+    const f64 = (n: number) => new Float64Array(n);
+    const layerParams = (): LayerParams => ({
+      wq: f64(d * d),
+      wk: cfg.attention === 'qkv' ? f64(d * d) : null,
+      wv: f64(d * d),
+      gainQ: cfg.qkNorm ? f64(d) : null,
+      gainK: cfg.qkNorm ? f64(d) : null,
+      gamma: f64(d),
+      beta: f64(d),
+    });
+    this.layers = Array.from({ length: cfg.layers }, layerParams);
+    this.layerGrads = Array.from({ length: cfg.layers }, layerParams);
+    this.buffers = [];
+    let x = f64(N * d);
+    for (let l = 0; l < cfg.layers; l++) {
+      const last = l === cfg.layers - 1;
+      const rows = last ? S : N;
+      const q = f64(rows * d);
+      const v = f64(N * d);
+      const k = cfg.attention === 'qv' ? v : cfg.attention === 'qx' ? x : f64(N * d);
+      const gq = f64(rows * d);
+      const gk = f64(N * d);
+      const out = f64(rows * d);
+      this.buffers.push({
+        rows,
+        start: last ? layout.queryStart : 0,
+        x,
+        q,
+        qn: cfg.qkNorm ? f64(rows * d) : q,
+        qInv: f64(rows * H),
+        k,
+        kn: cfg.qkNorm ? f64(N * d) : k,
+        kInv: f64(N * H),
+        v,
+        p: f64(H * rows * N),
+        yhat: f64(rows * d),
+        invStd: f64(rows),
+        out,
+        gx: f64(N * d),
+        gq,
+        gqn: cfg.qkNorm ? f64(rows * d) : gq,
+        gk,
+        gkn: cfg.qkNorm ? f64(N * d) : gk,
+        gv: f64(N * d),
+        gy: f64(d),
+        gp: f64(N),
+      });
+      x = out; // the next layer reads this layer's output
+    }
+    this.table = f64(V * d);
+    this.pos = f64(N * d);
+    this.unembed = f64(d * C);
+    this.gtable = f64(V * d);
+    this.gpos = f64(N * d);
+    this.gunembed = f64(d * C);
+    this.cls = f64(C);
+    this.gOut = f64(S * d);
+  }
+
+  /**
+   * Loss per run on `batches[r]` (or one shared batch); with `grads`, also the gradient of each run's loss
+   * with respect to its own parameters; with `attention`, every layer's weights and scores; with `inputs`,
+   * the last layer's input.
+   */
+  pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention = false, inputs = false): DeepPass {
+    const { R, N, S, H, d } = this;
+    const B = batches[0].count;
+    const out: DeepPass = { loss: new Float64Array(R), correct: new Float64Array(R) };
+    if (attention) {
+      out.layers = this.buffers.map((buf) => ({
+        weights: new Float32Array(R * B * H * buf.rows * N),
+        logits: new Float32Array(R * B * H * buf.rows * N),
+      }));
+    }
+    if (inputs) out.inputs = new Float32Array(R * B * N * d);
+    for (let r = 0; r < R; r++) {
+      const batch = batches[batches.length === 1 ? 0 : r];
+      this.loadRun(params, r);
+      if (grads) this.zeroGrads();
+      this.lossSum = 0;
+      this.correct = 0;
+      const invRows = 1 / (B * S);
+      for (let b = 0; b < B; b++) {
+        this.embed(batch, b);
+        for (let l = 0; l < this.L; l++) this.layerForward(l, out.layers ? { out: out.layers[l], at: (r * B + b) * H } : null);
+        if (out.inputs) out.inputs.set(this.buffers[this.L - 1].x, (r * B + b) * N * d);
+        this.readout(batch, b, grads ? invRows : 0);
+        if (!grads) continue;
+        for (let l = this.L - 1; l >= 0; l--) this.layerBackward(l, l === this.L - 1 ? this.gOut : this.buffers[l + 1].gx);
+        this.embedBackward(batch, b);
+      }
+      out.loss[r] = this.lossSum * invRows;
+      out.correct[r] = this.correct * invRows;
+      if (grads) this.storeGrads(grads, r);
+    }
+    return out;
+  }
+
+  // ---- parameters: one run's slice in, its gradients out --------------------------------------------------
+
+  /** The parameter paths of layer l and what each is in LayerParams. */
+  private layerPaths(l: number): [keyof LayerParams, string][] {
+    const at = `layer${l}/attn`;
+    return [
+      ['wq', `${at}/w_q`],
+      ['wk', `${at}/w_k`],
+      ['wv', `${at}/w_v`],
+      ['gainQ', `${at}/q_norm`],
+      ['gainK', `${at}/k_norm`],
+      ['gamma', `layer${l}/ln/gamma`],
+      ['beta', `layer${l}/ln/beta`],
+    ];
+  }
+
+  private loadRun(params: StackedParams, r: number): void {
+    const copy = (to: Float64Array, path: string) => {
+      const from = param(params, path);
+      const at = r * to.length;
+      for (let i = 0; i < to.length; i++) to[i] = from[at + i];
+    };
+    copy(this.table, 'embed/table');
+    copy(this.pos, 'embed/pos');
+    copy(this.unembed, 'unembed/w');
+    this.layers.forEach((layer, l) => {
+      for (const [key, path] of this.layerPaths(l)) if (layer[key]) copy(layer[key] as Float64Array, path);
+    });
+  }
+
+  private zeroGrads(): void {
+    for (const g of [this.gtable, this.gpos, this.gunembed]) g.fill(0);
+    for (const layer of this.layerGrads) for (const g of Object.values(layer)) g?.fill(0);
+  }
+
+  private storeGrads(grads: StackedParams, r: number): void {
+    const store = (from: Float64Array, path: string) => {
+      const to = param(grads, path);
+      const at = r * from.length;
+      for (let i = 0; i < from.length; i++) to[at + i] = from[i];
+    };
+    store(this.gtable, 'embed/table');
+    store(this.gpos, 'embed/pos');
+    store(this.gunembed, 'unembed/w');
+    this.layerGrads.forEach((layer, l) => {
+      for (const [key, path] of this.layerPaths(l)) if (layer[key]) store(layer[key] as Float64Array, path);
+    });
+  }
+
+  // ---- embed ---------------------------------------------------------------------------------------------
+
+  /** X_0 = s · (the position's table rows + its position row). */
+  private embed(batch: Encoded, b: number): void {
+    const { d, N, table, pos } = this;
+    const F = this.layout.featuresPerPosition;
+    const s = this.cfg.inputScale;
+    const x = this.buffers[0].x;
+    for (let j = 0; j < N; j++) {
+      for (let c = 0; c < d; c++) x[j * d + c] = pos[j * d + c];
+      for (let f = 0; f < F; f++) {
+        const row = batch.features[(b * N + j) * F + f] * d;
+        for (let c = 0; c < d; c++) x[j * d + c] += table[row + c];
+      }
+      if (s !== 1) for (let c = 0; c < d; c++) x[j * d + c] *= s;
+    }
+  }
+
+  private embedBackward(batch: Encoded, b: number): void {
+    const { d, N, gtable, gpos } = this;
+    const F = this.layout.featuresPerPosition;
+    const s = this.cfg.inputScale;
+    const gx = this.buffers[0].gx;
+    for (let j = 0; j < N; j++) {
+      for (let c = 0; c < d; c++) {
+        const g = s * gx[j * d + c];
+        gpos[j * d + c] += g;
+        for (let f = 0; f < F; f++) gtable[batch.features[(b * N + j) * F + f] * d + c] += g;
+      }
+    }
+  }
+
+  // ---- one layer -------------------------------------------------------------------------------------------
+
+  private layerForward(l: number, record: { out: LayerAttention; at: number } | null): void {
+    const { d, H, dh, N, scale } = this;
+    const buf = this.buffers[l];
+    const w = this.layers[l];
+    const { rows, start, x, q, qn, k, kn, v, p, yhat, invStd, out } = buf;
+    const causal = this.layout.causal;
+    project(x, start, rows, w.wq, q, d);
+    project(x, 0, N, w.wv, v, d);
+    if (this.cfg.attention === 'qkv') project(x, 0, N, w.wk!, k, d);
+    else if (this.cfg.attention === 'qq') project(x, 0, N, w.wq, k, d);
+    if (w.gainQ && w.gainK) {
+      rmsNormForward(q, qn, buf.qInv, w.gainQ, rows, H, dh);
+      rmsNormForward(k, kn, buf.kInv, w.gainK, N, H, dh);
+    }
+    for (let i = 0; i < rows; i++) {
+      const t = start + i;
+      const visible = causal ? t + 1 : N;
+      const y = buf.gy; // scratch: the residual sum Y_i
+      for (let c = 0; c < d; c++) y[c] = x[t * d + c];
+      for (let h = 0; h < H; h++) {
+        const pRow = (h * rows + i) * N;
+        let max = -Infinity;
+        for (let j = 0; j < visible; j++) {
+          let acc = 0;
+          for (let e = h * dh; e < (h + 1) * dh; e++) acc += qn[i * d + e] * kn[j * d + e];
+          const a = acc * scale;
+          p[pRow + j] = a;
+          if (a > max) max = a;
+        }
+        if (!(Math.abs(max) < F32_MAX)) this.lossSum = NaN; // float32 would have overflowed
+        if (record) {
+          const at = ((record.at + h) * rows + i) * N;
+          for (let j = 0; j < N; j++) record.out.logits[at + j] = j < visible ? p[pRow + j] : MASKED;
+        }
+        let sum = 0;
+        for (let j = 0; j < visible; j++) {
+          const e = Math.exp(p[pRow + j] - max);
+          p[pRow + j] = e;
+          sum += e;
+        }
+        for (let j = 0; j < visible; j++) p[pRow + j] /= sum;
+        for (let j = visible; j < N; j++) p[pRow + j] = 0;
+        if (record) record.out.weights.set(p.subarray(pRow, pRow + N), ((record.at + h) * rows + i) * N);
+        for (let j = 0; j < visible; j++) {
+          const pj = p[pRow + j];
+          for (let e = h * dh; e < (h + 1) * dh; e++) y[e] += pj * v[j * d + e];
+        }
+      }
+      // LayerNorm (biased variance, as tf.moments), then gain and bias.
+      let mean = 0;
+      for (let c = 0; c < d; c++) mean += y[c];
+      mean /= d;
+      let variance = 0;
+      for (let c = 0; c < d; c++) variance += (y[c] - mean) * (y[c] - mean);
+      if (!(variance < F32_MAX)) this.lossSum = NaN; // float32 would have overflowed
+      const inv = 1 / Math.sqrt(variance / d + LN_EPS);
+      invStd[i] = inv;
+      for (let c = 0; c < d; c++) {
+        const n = (y[c] - mean) * inv;
+        yhat[i * d + c] = n;
+        out[i * d + c] = n * w.gamma[c] + w.beta[c];
+      }
+    }
+  }
+
+  /** With ∂loss/∂out of layer l in `gOut` [rows, d]: the layer's parameter gradients, and ∂loss/∂x into buf.gx. */
+  private layerBackward(l: number, gOut: Float64Array): void {
+    const { d, H, dh, N, scale } = this;
+    const buf = this.buffers[l];
+    const w = this.layers[l];
+    const g = this.layerGrads[l];
+    const { rows, start, x, qn, kn, v, p, yhat, invStd, gx, gq, gqn, gk, gkn, gv, gy, gp } = buf;
+    const causal = this.layout.causal;
+    gx.fill(0);
+    gqn.fill(0);
+    gkn.fill(0);
+    gv.fill(0);
+    for (let i = 0; i < rows; i++) {
+      const t = start + i;
+      const visible = causal ? t + 1 : N;
+      // LayerNorm: ∂γ, ∂β, then ∂Y = (∂ŷ − mean ∂ŷ − ŷ · mean(∂ŷ ŷ)) / std, with ∂ŷ = γ ∂out.
+      let meanG = 0;
+      let meanGy = 0;
+      for (let c = 0; c < d; c++) {
+        const go = gOut[i * d + c];
+        const n = yhat[i * d + c];
+        g.gamma[c] += go * n;
+        g.beta[c] += go;
+        const gn = go * w.gamma[c];
+        gy[c] = gn;
+        meanG += gn;
+        meanGy += gn * n;
+      }
+      meanG /= d;
+      meanGy /= d;
+      for (let c = 0; c < d; c++) {
+        gy[c] = (gy[c] - meanG - yhat[i * d + c] * meanGy) * invStd[i];
+        gx[t * d + c] += gy[c]; // the residual branch
+      }
+      for (let h = 0; h < H; h++) {
+        const pRow = (h * rows + i) * N;
+        // mix: Y_h += Σ_j p_j V_j,h, so ∂p_j = ∂Y_h · V_j,h and ∂V_j,h += p_j ∂Y_h.
+        let dot = 0;
+        for (let j = 0; j < visible; j++) {
+          const pj = p[pRow + j];
+          let acc = 0;
+          for (let e = h * dh; e < (h + 1) * dh; e++) {
+            acc += gy[e] * v[j * d + e];
+            gv[j * d + e] += pj * gy[e];
+          }
+          gp[j] = acc;
+          dot += pj * acc;
+        }
+        // softmax and score: ∂a_j = p_j (∂p_j − Σ p ∂p); a_j = scale · qn_i,h · kn_j,h.
+        for (let j = 0; j < visible; j++) {
+          const ga = p[pRow + j] * (gp[j] - dot) * scale;
+          if (ga === 0) continue;
+          for (let e = h * dh; e < (h + 1) * dh; e++) {
+            gqn[i * d + e] += ga * kn[j * d + e];
+            gkn[j * d + e] += ga * qn[i * d + e];
+          }
+        }
+      }
+    }
+    if (w.gainQ && w.gainK) {
+      rmsNormBackward(buf.q, gqn, buf.qInv, w.gainQ, gq, g.gainQ!, rows, H, dh);
+      rmsNormBackward(buf.k, gkn, buf.kInv, w.gainK, gk, g.gainK!, N, H, dh);
+    }
+    // The keys' gradient goes where the variant's keys came from (model/schema.ts, VARIANTS).
+    switch (this.cfg.attention) {
+      case 'qkv':
+        projectBackward(x, 0, N, w.wk!, gk, g.wk!, gx, d);
+        break;
+      case 'qv':
+        for (let i = 0; i < N * d; i++) gv[i] += gk[i];
+        break;
+      case 'qq':
+        projectBackward(x, 0, N, w.wq, gk, g.wq, gx, d);
+        break;
+      case 'qx':
+        for (let i = 0; i < N * d; i++) gx[i] += gk[i];
+        break;
+    }
+    projectBackward(x, 0, N, w.wv, gv, g.wv, gx, d);
+    projectBackward(x, start, rows, w.wq, gq, g.wq, gx, d);
+  }
+
+  // ---- unembed + loss ----------------------------------------------------------------------------------------
+
+  /** Logits, loss and accuracy of the supervised rows; with `invRows` > 0, ∂loss/∂out into this.gOut and ∂W_unembed. */
+  private readout(batch: Encoded, b: number, invRows: number): void {
+    const { d, C, S, cls, unembed } = this;
+    const z = this.buffers[this.L - 1].out;
+    for (let i = 0; i < S; i++) {
+      for (let k = 0; k < C; k++) {
+        let acc = 0;
+        for (let c = 0; c < d; c++) acc += z[i * d + c] * unembed[c * C + k];
+        cls[k] = acc;
+      }
+      let best = 0;
+      for (let k = 1; k < C; k++) if (cls[k] > cls[best]) best = k;
+      const top = cls[best];
+      if (!(Math.abs(top) < F32_MAX)) this.lossSum = NaN; // float32 would have overflowed
+      let sumExp = 0;
+      for (let k = 0; k < C; k++) sumExp += Math.exp(cls[k] - top);
+      const target = batch.targets[b * S + i];
+      this.lossSum += Math.log(sumExp) + top - cls[target];
+      if (best === target) this.correct++;
+      if (invRows === 0) continue;
+      for (let k = 0; k < C; k++) cls[k] = (Math.exp(cls[k] - top) / sumExp - (k === target ? 1 : 0)) * invRows;
+      for (let c = 0; c < d; c++) {
+        const zc = z[i * d + c];
+        let acc = 0;
+        for (let k = 0; k < C; k++) {
+          acc += unembed[c * C + k] * cls[k];
+          this.gunembed[c * C + k] += zc * cls[k];
+        }
+        this.gOut[i * d + c] = acc;
+      }
+    }
+  }
+}
+
+// ---- small dense helpers ----------------------------------------------------------------------------------------
+
+/** out[i] = x[start + i] · W for i < rows; W is [d, d] row-major, so the inner loop runs along its rows. */
+function project(x: Float64Array, start: number, rows: number, w: Float64Array, out: Float64Array, d: number): void {
+  out.fill(0, 0, rows * d);
+  for (let i = 0; i < rows; i++) {
+    const xRow = (start + i) * d;
+    const oRow = i * d;
+    for (let k = 0; k < d; k++) {
+      const xv = x[xRow + k];
+      if (xv === 0) continue;
+      const wRow = k * d;
+      for (let c = 0; c < d; c++) out[oRow + c] += xv * w[wRow + c];
+    }
+  }
+}
+
+/** For out = x[start…]·W: ∂W += x[start…]ᵀ·∂out, ∂x[start…] += ∂out·Wᵀ. */
+function projectBackward(
+  x: Float64Array,
+  start: number,
+  rows: number,
+  w: Float64Array,
+  gOut: Float64Array,
+  gw: Float64Array,
+  gx: Float64Array,
+  d: number,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const xRow = (start + i) * d;
+    const gRow = i * d;
+    for (let k = 0; k < d; k++) {
+      const xv = x[xRow + k];
+      const wRow = k * d;
+      let acc = 0;
+      for (let c = 0; c < d; c++) {
+        const go = gOut[gRow + c];
+        gw[wRow + c] += xv * go;
+        acc += go * w[wRow + c];
+      }
+      gx[xRow + k] += acc;
+    }
+  }
+}
+
+/** Per row and head: y = gain · u / rms(u), rms(u) = √(mean u² + ε). Keeps 1/rms per row and head. */
+function rmsNormForward(u: Float64Array, y: Float64Array, inv: Float64Array, gain: Float64Array, rows: number, H: number, dh: number): void {
+  const d = H * dh;
+  for (let i = 0; i < rows; i++) {
+    for (let h = 0; h < H; h++) {
+      let ms = 0;
+      for (let e = h * dh; e < (h + 1) * dh; e++) ms += u[i * d + e] * u[i * d + e];
+      const r = 1 / Math.sqrt(ms / dh + RMS_EPS);
+      inv[i * H + h] = r;
+      for (let e = h * dh; e < (h + 1) * dh; e++) y[i * d + e] = gain[e] * u[i * d + e] * r;
+    }
+  }
+}
+
+/** From ∂y to ∂u (into gu) and ∂gain (added): ∂u_e = r g_e ∂y_e − u_e r³ Σ_k g_k ∂y_k u_k / dh. */
+function rmsNormBackward(
+  u: Float64Array,
+  gy: Float64Array,
+  inv: Float64Array,
+  gain: Float64Array,
+  gu: Float64Array,
+  gGain: Float64Array,
+  rows: number,
+  H: number,
+  dh: number,
+): void {
+  const d = H * dh;
+  for (let i = 0; i < rows; i++) {
+    for (let h = 0; h < H; h++) {
+      const r = inv[i * H + h];
+      let dot = 0;
+      for (let e = h * dh; e < (h + 1) * dh; e++) {
+        const at = i * d + e;
+        gGain[e] += gy[at] * u[at] * r;
+        dot += gain[e] * gy[at] * u[at];
+      }
+      const k = (r * r * r * dot) / dh;
+      for (let e = h * dh; e < (h + 1) * dh; e++) {
+        const at = i * d + e;
+        gu[at] = r * gain[e] * gy[at] - u[at] * k;
+      }
+    }
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The deep fused kernel (any number of layers) against the tfjs graph (transformer.ts, autodiff by tfjs):
+ * loss, every layer's attention weights and scores, the last layer's input, and every parameter's gradient;
+ * against central finite differences of its own float64 loss; and batched against alone.
+ *
+ * Tolerance against tfjs as in fused.test.ts: the graph is float32, the kernel float64, so they differ by
+ * float32 rounding a few operations deep (~1e-6 relative, more through two LayerNorms); 2e-4 relative leaves
+ * room for that while a wrong term is off by far more.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf, initBackend } from '../../src/backend.js';
+import { Stream } from '../../src/rng.js';
+import { taskSchema } from '../../src/tasks/schema.js';
+import { lookupTask } from '../../src/tasks/lookup.js';
+import { copyTask } from '../../src/tasks/copy.js';
+import { mqarTask } from '../../src/tasks/mqar.js';
+import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
+import { forward, crossEntropy } from '../../src/model/transformer.js';
+import { initialValues, makeParams, disposeParams, stackRuns } from '../../src/model/params.js';
+import { oneHotInput, oneHotTargets } from '../../src/model/encode.js';
+import { DeepFusedModel, type StackedParams } from '../../src/model/fusedDeep.js';
+import type { AnyTask } from '../../src/tasks/index.js';
+import type { Encoded } from '../../src/tasks/types.js';
+
+const REL = 2e-4;
+const ABS = 1e-6;
+
+const mqar = mqarTask(taskSchema.parse({ kind: 'mqar', pairs: 3, queries: 2, keyVocab: 5, valueVocab: 4 })) as AnyTask;
+const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 4, keyVocab: 8, valueVocab: 6 })) as AnyTask;
+const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 3, vocab: 5 })) as AnyTask;
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+interface Reference {
+  loss: number[];
+  grads: Map<string, Float32Array>;
+  weights: Float32Array[];
+  logits: Float32Array[];
+  inputs: Float32Array;
+}
+
+function reference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float32Array>[], batches: Encoded[], B: number): Reference {
+  const params = makeParams(model, task.layout, perRun);
+  const pathOf = new Map([...params].map(([path, v]) => [v.name, path]));
+  try {
+    let result: Reference | undefined;
+    tf.tidy(() => {
+      const input = oneHotInput(batches, task.layout);
+      const targets = oneHotTargets(batches, task.layout);
+      const { logits, layers, layerInputs } = forward(params, model, task.layout, input, B);
+      const { grads } = tf.variableGrads(
+        () => tf.sum(crossEntropy(forward(params, model, task.layout, input, B).logits, targets)) as tf.Scalar,
+        [...params.values()],
+      );
+      result = {
+        loss: Array.from(crossEntropy(logits, targets).dataSync()),
+        grads: new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g.dataSync() as Float32Array])),
+        weights: layers.map((l) => l.weights.dataSync() as Float32Array),
+        logits: layers.map((l) => l.logits.dataSync() as Float32Array),
+        inputs: layerInputs.at(-1)!.dataSync() as Float32Array,
+      };
+    });
+    return result!;
+  } finally {
+    disposeParams(params);
+  }
+}
+
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const excess = Math.abs(got[i] - want[i]) - (REL * Math.abs(want[i]) + ABS);
+    if (excess > worst) [worst, at] = [excess, i];
+  }
+  expect(at, `${what}: element ${at} got ${got[at]}, tfjs ${want[at]}`).toBe(-1);
+}
+
+const stacked = (model: ModelConfig, task: AnyTask, perRun: Map<string, Float32Array>[]): StackedParams =>
+  new Map([...stackRuns(model, task.layout, perRun)].map(([path, { values }]) => [path, values]));
+const zerosLike = (params: StackedParams): StackedParams => new Map([...params].map(([p, v]) => [p, new Float32Array(v.length)]));
+
+const CASES: [string, AnyTask, Partial<ModelConfig>][] = [
+  ['mqar, 2 layers, qkv', mqar, { layers: 2, attention: 'qkv' }],
+  ['mqar, 2 layers, qv', mqar, { layers: 2, attention: 'qv' }],
+  ['mqar, 2 layers, qx, 2 heads', mqar, { layers: 2, attention: 'qx', heads: 2 }],
+  ['mqar, 2 layers, qq, 2 heads', mqar, { layers: 2, attention: 'qq', heads: 2 }],
+  ['mqar, 2 layers, qkv + QK-norm, 2 heads', mqar, { layers: 2, attention: 'qkv', qkNorm: true, heads: 2 }],
+  ['mqar, 2 layers, qv + QK-norm (values stay raw)', mqar, { layers: 2, attention: 'qv', qkNorm: true }],
+  ['mqar, 3 layers, qkv, input scale 2', mqar, { layers: 3, attention: 'qkv', inputScale: 2 }],
+  ['lookup (full attention), 2 layers, qv, 2 heads', lookup, { layers: 2, attention: 'qv', heads: 2 }],
+  ['lookup, 1 layer, qkv (the deep kernel computes one layer too)', lookup, { layers: 1, attention: 'qkv' }],
+  ['copy (causal, several rows), 2 layers, qq + QK-norm', copy, { layers: 2, attention: 'qq', qkNorm: true }],
+];
+
+describe('deep fused kernel against the tfjs graph', () => {
+  it.each(CASES)('%s: loss, gradients and every layer’s attention agree', (_name, task, overrides) => {
+    const model = modelSchema.parse({ dModel: 8, ...overrides });
+    const B = 4;
+    const perRun = [7, 8].map((seed) => initialValues(model, task.layout, seed));
+    const batches = [11, 12].map((seed) => task.encode(task.sample(Stream.derive(seed, 'deep-test'), B)));
+    const want = reference(model, task, perRun, batches, B);
+    const params = stacked(model, task, perRun);
+    const grads = zerosLike(params);
+    const got = new DeepFusedModel(model, task.layout, 2).pass(params, batches, grads, true, true);
+
+    expectClose(got.loss, want.loss, 'loss');
+    expect(got.layers!.length).toBe(model.layers);
+    got.layers!.forEach((layer, l) => {
+      expectClose(layer.weights, want.weights[l], `layer ${l + 1} attention weights`);
+      expectClose(layer.logits, want.logits[l], `layer ${l + 1} attention scores`);
+    });
+    expectClose(got.inputs!, want.inputs, 'last layer input');
+    expect([...grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
+    for (const [path, g] of grads) expectClose(g, want.grads.get(path)!, `gradient of ${path}`);
+  });
+});
+
+describe('deep fused kernel against finite differences of its own loss', () => {
+  // The kernel's loss is float64, so central differences are clean: Richardson's extrapolation of steps 1e-2
+  // and 5e-3 (exactly representable in float32) leaves an error near 1e-6; 1e-4 + 1e-3·|g| catches a gradient
+  // 1% off, and the sensitivity check below shows the sample can.
+  it.each([
+    ['qkv', { attention: 'qkv' }],
+    ['qv', { attention: 'qv' }],
+    ['qq + QK-norm', { attention: 'qq', qkNorm: true }],
+    ['qx, 2 heads', { attention: 'qx', heads: 2 }],
+  ] as [string, Partial<ModelConfig>][])('mqar, 2 layers, %s', (_name, overrides) => {
+    const model = modelSchema.parse({ dModel: 4, layers: 2, ...overrides });
+    const perRun = [initialValues(model, mqar.layout, 3)];
+    const batch = mqar.encode(mqar.sample(Stream.derive(5, 'deep-fd'), 3));
+    const kernel = new DeepFusedModel(model, mqar.layout, 1);
+    const params = stacked(model, mqar, perRun);
+    const grads = zerosLike(params);
+    kernel.pass(params, [batch], grads);
+    const loss = () => kernel.pass(params, [batch]).loss[0];
+    const rng = Stream.derive(1, 'deep-fd/sample');
+    const checks: { path: string; ana: number; num: number }[] = [];
+    for (const [path, values] of params) {
+      const g = grads.get(path)!;
+      let largest = 0;
+      for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[largest])) largest = i;
+      for (const index of [largest, rng.int(0, values.length - 1)]) {
+        const original = values[index];
+        const at = (delta: number) => {
+          values[index] = original + delta;
+          const value = loss();
+          values[index] = original;
+          return value;
+        };
+        const central = (eps: number) => (at(eps) - at(-eps)) / (2 * eps);
+        checks.push({ path, ana: g[index], num: (4 * central(5e-3) - central(1e-2)) / 3 });
+      }
+    }
+    const ok = (c: { ana: number; num: number }, scale = 1) => Math.abs(c.num - c.ana * scale) <= 1e-4 + 1e-3 * Math.abs(c.ana * scale);
+    expect(checks.filter((c) => !ok(c))).toEqual([]);
+    expect(checks.some((c) => !ok(c, 1.01))).toBe(true);
+  });
+});
+
+describe('deep fused kernel: runs are independent', () => {
+  const model = modelSchema.parse({ dModel: 8, layers: 2, attention: 'qv' });
+
+  it('a run in a group computes exactly what it computes alone', () => {
+    const perRun = [0, 1].map((seed) => initialValues(model, mqar.layout, seed));
+    const batches = [0, 1].map((seed) => mqar.encode(mqar.sample(Stream.derive(seed, 'alone'), 4)));
+    const both = stacked(model, mqar, perRun);
+    const second = stacked(model, mqar, [perRun[1]]);
+    const gBoth = zerosLike(both);
+    const gSecond = zerosLike(second);
+    const together = new DeepFusedModel(model, mqar.layout, 2).pass(both, batches, gBoth);
+    const alone = new DeepFusedModel(model, mqar.layout, 1).pass(second, [batches[1]], gSecond);
+    expect(together.loss[1]).toBe(alone.loss[0]);
+    for (const [path, g] of gSecond) expect(Array.from(gBoth.get(path)!.subarray(g.length)), path).toEqual(Array.from(g));
+  });
+
+  it('one shared batch (the eval set) equals that batch given to every run', () => {
+    const perRun = [3, 4, 5].map((seed) => initialValues(model, mqar.layout, seed));
+    const params = stacked(model, mqar, perRun);
+    const batch = mqar.encode(mqar.sample(Stream.derive(1, 'shared'), 6));
+    const kernel = new DeepFusedModel(model, mqar.layout, 3);
+    const shared = kernel.pass(params, [batch], undefined, true);
+    const each = kernel.pass(params, [batch, batch, batch], undefined, true);
+    expect(Array.from(shared.loss)).toEqual(Array.from(each.loss));
+    expect(Array.from(shared.layers![1].weights)).toEqual(Array.from(each.layers![1].weights));
+  });
+});
