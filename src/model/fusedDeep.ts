@@ -342,7 +342,8 @@ export class DeepFusedModel {
     }
     matmul(xq, w.wq, q, B * rows, d, d); // [B·rows, d]
     matmul(x, w.wv, v, B * N, d, d); // [B·N, d]
-    if (this.cfg.attention === 'qkv') matmul(x, w.wk!, k, B * N, d, d); // [B·N, d]
+    if (this.cfg.attention === 'qkv')
+      matmul(x, w.wk!, k, B * N, d, d); // [B·N, d]
     else if (this.cfg.attention === 'qq') matmul(x, w.wq, k, B * N, d, d);
     if (w.gainQ && w.gainK) {
       rmsNormForward(q, qn, buf.qInv, w.gainQ, B * rows, H, dh);
