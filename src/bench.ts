@@ -14,7 +14,7 @@ import { loadEvalSet } from './tasks/evalset.js';
 import { buildGroup } from './runs/groupSpec.js';
 import { trainGroup, type KernelChoice } from './train/trainer.js';
 import { paramSpecs } from './model/params.js';
-import { stepFlops } from './model/flops.js';
+import { stepFlops, deepStepFlops } from './model/flops.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -192,6 +192,8 @@ async function main(): Promise<void> {
         .join('   ')}`,
     );
 
+  await depth(results, line);
+
   // 5. Tensor count across a long run.
   const before = tf.memory().numTensors;
   await timeGroup(base, 1, 2000, base.train.logEvery);
@@ -199,6 +201,30 @@ async function main(): Promise<void> {
   line(`numTensors before and after a 2000-step run: ${before} → ${tf.memory().numTensors}`);
 
   await ratio(results, line, base, skipAblation, true);
+}
+
+/**
+ * 4b. Depth: the two-layer MQAR model of configs/mqar.yaml, through the deep fused kernel (model/fusedDeep.ts)
+ * and the tfjs graph, one run alone and ten batched (the tfjs graph gains most from batching).
+ */
+async function depth(results: Record<string, unknown>, line: (s: string) => void): Promise<void> {
+  const cfg = resolveConfig(loadConfigFile(join(ROOT, 'configs', 'mqar.yaml')));
+  const layout = makeTask(cfg.task).layout;
+  const parameters = [...paramSpecs(cfg.model, layout).values()].reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+  const perStep = deepStepFlops(cfg.model, layout, cfg.train.batchSize, cfg.eval.size, parameters).training;
+  const rows: { kernel: string; R: number; run_steps_per_s: number; gflops: number }[] = [];
+  line(`two layers (configs/mqar.yaml: d ${cfg.model.dModel}, ${layout.positions} positions, batch ${cfg.train.batchSize}):`);
+  line(`  ${(perStep / 1e6).toFixed(1)} MFLOP per training step per run\n  kernel  R    run-steps/s   GFLOP/s per core`);
+  for (const kernel of ['fused', 'tfjs'] as const) {
+    for (const R of [1, 10]) {
+      const runSteps = R * (await trainStepsPerS(cfg, R, kernel === 'fused' ? 150 : 100, kernel));
+      rows.push({ kernel, R, run_steps_per_s: runSteps, gflops: (runSteps * perStep) / 1e9 });
+      line(
+        `  ${kernel.padEnd(7)} ${String(R).padEnd(4)} ${runSteps.toFixed(0).padStart(11)}   ${((runSteps * perStep) / 1e9).toFixed(2).padStart(7)}`,
+      );
+    }
+  }
+  results.two_layers = { config: 'configs/mqar.yaml', flops_per_training_step: perStep, rows };
 }
 
 /** 6 and 7: the default ablation's wall time and the PyTorch peer's, and their ratio; writes bench.json. */

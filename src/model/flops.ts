@@ -55,3 +55,33 @@ export function stepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalS
     12 * parameters; // Adam
   return { forward, backward, perStep, training: batch * (forward + backward) + perStep, evaluation: tables + evalSize * forward };
 }
+
+/**
+ * The same count for the deep kernel (model/fusedDeep.ts), which any number of layers takes: the textbook layer
+ * with Q, K and V projected for the whole batch. Layer l queries every position, the last only the S supervised.
+ */
+export function deepStepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalSize: number, parameters: number): StepFlops {
+  const { dModel: d, layers: L } = cfg;
+  const { positions: N, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = layout;
+  const projectsKeys = cfg.attention === 'qkv' || cfg.attention === 'qq'; // qv's keys are its values, qx's the input
+  let forward = N * d * (F + 1);
+  let backward = N * d * (F + 1);
+  for (let l = 0; l < L; l++) {
+    const last = l === L - 1;
+    const rows = last ? S : N;
+    const start = last ? queryStart : 0;
+    const seen = Array.from({ length: rows }, (_, i) => (causal ? start + i + 1 : N)).reduce((a, b) => a + b, 0); // Σ visible keys
+    forward += (rows + N + (projectsKeys ? N : 0)) * d * d * MA; // Q, V (and K)
+    backward += (rows + N + (projectsKeys ? N : 0)) * d * d * MA * 2; // each projection's ∂W and ∂x
+    if (cfg.qkNorm) {
+      forward += (rows + N) * 4 * d;
+      backward += (rows + N) * 6 * d;
+    }
+    forward += seen * d * MA * 2 + 3 * seen + rows * 8 * d; // scores, softmax, mix; LayerNorm
+    backward += seen * d * MA * 4 + 2 * seen + rows * 10 * d; // ∂p and ∂V; ∂a; ∂q and ∂k; LayerNorm
+  }
+  forward += S * (d * C * MA + 3 * C); // unembedding, cross-entropy
+  backward += S * (2 * C + d * C * MA * 2); // ∂logits, ∂W_unembed and ∂z
+  const perStep = 12 * parameters; // Adam
+  return { forward, backward, perStep, training: batch * (forward + backward) + perStep, evaluation: evalSize * forward };
+}

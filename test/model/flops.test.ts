@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { stepFlops } from '../../src/model/flops.js';
+import { stepFlops, deepStepFlops } from '../../src/model/flops.js';
 import { modelSchema } from '../../src/model/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
+import { mqarTask } from '../../src/tasks/mqar.js';
 import { taskSchema } from '../../src/tasks/schema.js';
 
 const tiny = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 1, keyVocab: 1, valueVocab: 2 })).layout; // N 2, V 4, C 2, F 2
@@ -31,5 +32,27 @@ describe('stepFlops', () => {
     const plain = stepFlops(modelSchema.parse({ attention: 'qv' }), layout, 128, 512, 0);
     const normed = stepFlops(modelSchema.parse({ attention: 'qv', qkNorm: true }), layout, 128, 512, 0);
     expect(normed.forward).toBeGreaterThan(plain.forward);
+  });
+});
+
+describe('deepStepFlops', () => {
+  const mqar = mqarTask(taskSchema.parse({ kind: 'mqar', pairs: 1, queries: 1, keyVocab: 1, valueVocab: 2 })).layout; // N 3, F 1, C 2, causal
+
+  it('counts a tiny two-layer MQAR step by hand: d 2, qkv', () => {
+    const f = deepStepFlops(modelSchema.parse({ dModel: 2, layers: 2 }), mqar, 1, 1, 0);
+    // embed 3·2·2 = 12. Layer 1 (3 rows, visible 1+2+3 = 6): Q, K, V 9 rows · 4 · 2 = 72; scores and mix 6·2·2·2 = 48,
+    // softmax 18, LayerNorm 3·16 = 48. Layer 2 (1 row at position 2, visible 3): Q, K, V 7·8 = 56; 3·2·2·2 = 24; 9; 16.
+    // Unembed 1·(2·2·2 + 6) = 14.
+    expect(f.forward).toBe(12 + (72 + 48 + 18 + 48) + (56 + 24 + 9 + 16) + 14);
+    // Backward: embed 12; layer 1: 144 + 96 + 12 + 60; layer 2: 112 + 48 + 6 + 20; readout 1·(4 + 16) = 20.
+    expect(f.backward).toBe(12 + (144 + 96 + 12 + 60) + (112 + 48 + 6 + 20) + 20);
+  });
+
+  it('keys tied to values (qv) or to the input (qx) skip the key projection', () => {
+    const [qkv, qv, qx] = (['qkv', 'qv', 'qx'] as const).map((attention) =>
+      deepStepFlops(modelSchema.parse({ attention, layers: 2 }), mqar, 8, 8, 0),
+    );
+    expect(qv.forward).toBe(qx.forward);
+    expect(qkv.forward - qv.forward).toBe((3 + 3) * 8 * 8 * 2); // N·d²·2 per layer
   });
 });
