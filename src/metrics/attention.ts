@@ -11,7 +11,7 @@ export interface AttentionStats {
   entropyNorm: tf.Tensor; // the same with each row divided by ln(keys it may attend to)
   maxLogit: tf.Tensor; // the largest scaled pre-softmax score over unmasked entries
   retrieval: tf.Tensor[]; // per layer: mean weight on the correct source position
-  scaffold: tf.Tensor; // mean weight on scaffold positions (≥ layout.contentPositions: the query slot, output slots)
+  scaffold: tf.Tensor; // the last layer's mean weight on scaffold positions (≥ layout.contentPositions: the query slot, output slots, MQAR's queries)
 }
 
 /** Constants the statistics need, built once per eval set. */
@@ -62,6 +62,6 @@ export function attentionStats(layers: AttentionLayer[], layout: Layout, inputs:
     entropyNorm: meanOver(normed),
     maxLogit: tf.max(tf.stack(maxima), 0),
     retrieval,
-    scaffold: meanOver(scaffold),
+    scaffold: scaffold[scaffold.length - 1], // the layer whose output is read, as the claims' other statistics (METRICS.md)
   };
 }

@@ -38,10 +38,15 @@ interface ClaimDef {
 const finite = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 const lastRow = (run: LoadedRun) => run.rows.at(-1);
 
-/** Wrong-source mass over the content positions: 1 − retrieval − scaffold share (METRICS.md); null for runs logged before scaffold_share existed. */
+/**
+ * Wrong-source mass over the content positions of the last layer (the one whose output is read): 1 − retrieval −
+ * scaffold share (METRICS.md); null for runs logged before scaffold_share existed. With several layers,
+ * retrieval_mass is their mean and the last layer's has its own column.
+ */
 export function wrongSourceMass(run: LoadedRun): number | null {
   const row = lastRow(run);
-  const retrieval = finite(row?.retrieval_mass);
+  const layers = run.config.model.layers;
+  const retrieval = finite(layers > 1 ? row?.[`retrieval_mass_l${layers - 1}`] : row?.retrieval_mass);
   const scaffold = finite(row?.scaffold_share);
   return retrieval === null || scaffold === null ? null : 1 - retrieval - scaffold;
 }

@@ -38,7 +38,7 @@ export interface EvalResult {
   entropyNorm: number[];
   maxLogit: number[];
   retrieval: number[][]; // [layer][run]
-  scaffold: number[]; // [run] attention share on scaffold positions, mean over layers
+  scaffold: number[]; // [run] the last layer's attention share on scaffold positions
   snapshots: SnapshotLayers[] | null; // per run
   claims: ClaimReadout[]; // per run: the attention trace, and at the final evaluation the value-norm figures
 }

@@ -180,6 +180,21 @@ describe('self/scaffold share', () => {
     expect(1 - s.retrieval[0][0] - s.scaffold[0]).toBeCloseTo((0.3 + 0.2 + 0.15) / 3, 6);
   });
 
+  it('two layers: the share is the last layer’s (the one whose output is read), not a mean over layers', () => {
+    const first = single([
+      [
+        [0.25, 0.25, 0.25, 0.25],
+        [0.25, 0.25, 0.25, 0.25],
+        [0.25, 0.25, 0.25, 0.25],
+        [0, 0, 0.1, 0.9], // the query row of layer 1: mostly itself
+      ],
+    ]);
+    const last = single([[[0.1, 0.2, 0.6, 0.1]]]);
+    const s = stats(LOOKUP, [{ weights: first }, { weights: last }], [[2]]);
+    expect(s.scaffold[0]).toBeCloseTo(0.1, 6);
+    expect(s.retrieval[1][0]).toBeCloseTo(0.6, 6);
+  });
+
   it('copy: the weight on output slots (positions ≥ T = 3), which causal rows see more of as they go', () => {
     const rows = [
       [0.7, 0.1, 0.1, 0.1, 0, 0],
