@@ -39,10 +39,24 @@ const LAYERS = [
   { name: 'stats', why: 'pure statistics', paths: ['^src/stats/'] },
   {
     name: 'base',
-    why: 'seeded streams, atomic files, progress bars and the backend choice',
-    paths: ['^src/(progress|rng|backend)\\.ts$', '^src/files/'],
+    why: 'seeded streams, atomic files, progress bars, the one number formatter and the backend choice',
+    paths: ['^src/(progress|rng|backend|format)\\.ts$', '^src/files/'],
   },
   { name: 'leaves', why: 'error types and backend names, importable from anywhere', paths: ['^src/(errors|backend-names)\\.ts$'] },
+];
+
+/**
+ * Inside src/report/, the same idea one level down: the report directory's writer on top, then the HTML page,
+ * the charts, the text, and the data they all draw from. The HTML renders the text's structure and inlines the
+ * charts; the charts take the one number formatter (src/format.ts) and the data, never the prose; the data
+ * (reading runs, their analysis, the claims, the exports) knows nothing of how it will be shown.
+ */
+const REPORT_LAYERS = [
+  { name: 'report-writer', why: 'write.ts writes a report directory from the stages below', paths: ['^src/report/[^/]+\\.ts$'] },
+  { name: 'report-html', why: 'the HTML page, rendered from the report structure with the charts inline', paths: ['^src/report/html/'] },
+  { name: 'report-charts', why: 'one theme, one file per chart, one render path', paths: ['^src/report/charts/'] },
+  { name: 'report-text', why: 'the Markdown, the claims section and the terminal lines, as the report structure', paths: ['^src/report/text/'] },
+  { name: 'report-data', why: 'runs read back, their analysis and claims, the chart data and the CSV exports', paths: ['^src/report/data/'] },
 ];
 
 /** One rule per module group: no import of a higher layer, nor of a sibling group in the same layer. */
@@ -97,6 +111,7 @@ module.exports = {
       to: { path: '^src/', pathNot: ['^src/records/', '^src/tasks/types\\.ts$', '^src/errors\\.ts$', '^src/files/'] },
     },
     ...layerRules(LAYERS),
+    ...layerRules(REPORT_LAYERS),
   ],
   options: {
     // Third-party packages are leaves: their own imports are not ours to rule, but reaching one is visible.

@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // The tiny finished sweep several end-to-end files share, trained once (test/globalSetup.ts).
+    globalSetup: ['test/globalSetup.ts'],
   },
 });

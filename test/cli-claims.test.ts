@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ALPHA } from '../src/analysis/protocol.js';
 import { LOOKUP, explain, expectOneLineError, runCli, useTempRoot, type Result } from './helpers/cli.js';
 
 const SLOW = 90_000;
@@ -43,8 +44,10 @@ describe('claims', () => {
 
   it('runs the LR sweep and the scale sweep and writes the report, verdict.json and the claims table', () => {
     const verdict = json(join(out, 'verdict.json'));
+    // Whichever way the tiny sweep's verdict goes, it must follow from its own test, and --check must say so.
+    expect(verdict.holds).toBe(verdict.p < ALPHA);
     expect(first.status, explain(first)).toBe(verdict.holds ? 0 : 1); // --check, as ablation does
-    expect(first.stdout).toMatch(/check: /);
+    expect(first.stdout).toMatch(verdict.holds ? /check: verdict reproduced/ : /check: the verdict .* was NOT reproduced \(exit 1\)/);
     const runs = (sub: string) =>
       readdirSync(join(out, 'runs', sub))
         .filter((f) => !f.endsWith('.json'))

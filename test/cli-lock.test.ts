@@ -7,18 +7,20 @@
  *
  * The tiny sweep of test/cli-sweep.test.ts: lookup at 40 steps, attention × lr × seed = 2 × 2 × 2.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LOOKUP, CLI, explain, expectOneLineError, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { TINY_SWEEP } from './helpers/shared.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
 import { OWNER_FILE, inspectLock, isLockEntry, tryLock, type RunLock } from '../src/runs/lock.js';
 
 const SLOW = 90_000;
-const SETS = ['--set', 'train.steps=40', '--set', 'train.logEvery=20', '--set', 'eval.size=64'];
-const GRID = 'grid:\n  model.attention: [qkv, qv]\n  train.lr: [0.003, 0.03]\n  train.seed: [0, 1]\n';
+// The same tiny sweep as the shared reference (test/globalSetup.ts), so the concurrent sweeps can be compared with it.
+const SETS = TINY_SWEEP.sets;
+const GRID = TINY_SWEEP.grid;
 const RUNS = ['qkv', 'qv'].flatMap((a) => ['0.003', '0.03'].flatMap((lr) => [0, 1].map((s) => `attention-${a}_lr-${lr}_seed-${s}`)));
 
 const cli = (args: string[], cwd: string, env: Record<string, string> = {}) => runCli(args, cwd, { env, killAfterMs: SLOW - 5_000 });
@@ -62,15 +64,11 @@ function expectLikeOneSweep(runs: string, reference: string): void {
   }
 }
 
-// The uninterrupted sweep every concurrent one must equal.
+// The uninterrupted sweep every concurrent one must equal: the tiny sweep test/globalSetup.ts trained once, read only here.
 let reference: Promise<string>;
 beforeAll(() => {
-  const cwd = fresh('reference');
-  const runs = join(cwd, 'runs');
-  reference = cli(['sweep', writeSweep(cwd), ...SETS, '--workers', '2', '--out', runs], cwd).then((r) => {
-    if (r.status !== 0) throw new Error(`the reference sweep failed:\n${explain(r)}`);
-    return runs;
-  });
+  const { runs, first } = inject('tinySweep');
+  reference = first.status === 0 ? Promise.resolve(runs) : Promise.reject(new Error(`the reference sweep failed:\n${first.stderr}`));
   reference.catch(() => {});
 });
 

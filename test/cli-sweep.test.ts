@@ -4,7 +4,7 @@
  *
  * The tiny sweep: lookup (configs/lookup.yaml) at 40 steps, model.attention × train.lr × train.seed = 2 × 2 × 2.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,11 +12,13 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { htmlLinks, markdownLinks } from './helpers/links.js';
 import { CLI, LOOKUP, REPO, explain, expectOneLineError as expectOneLine, runCli, useTempRoot, type Result } from './helpers/cli.js';
 import { runInProcess } from './helpers/inProcess.js';
+import { TINY_SWEEP } from './helpers/shared.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
 import { inspectLock, isLockEntry } from '../src/runs/lock.js';
 
 const SLOW = 90_000;
-const SETS = ['--set', 'train.steps=40', '--set', 'train.logEvery=20', '--set', 'eval.size=64'];
+// The tiny sweep's overrides: the same as the shared sweep test/globalSetup.ts trains.
+const SETS = TINY_SWEEP.sets;
 const TINY_GRID = { 'model.attention': ['qkv', 'qv'], 'train.lr': [0.003, 0.03], 'train.seed': [0, 1] };
 /** Run directory names of the tiny sweep, in plan order (first grid key slowest). */
 const TINY_RUNS = ['qkv', 'qv'].flatMap((a) => ['0.003', '0.03'].flatMap((lr) => [0, 1].map((s) => `attention-${a}_lr-${lr}_seed-${s}`)));
@@ -92,16 +94,14 @@ function exactGreaterP(x: number[], y: number[]): { u: number; p: number } {
   return { u: observed, p: atLeast / total };
 }
 
-// The unsharded tiny sweep and its compare report, made once and shared by the tests that need them.
+// The unsharded tiny sweep, trained once for every test file by test/globalSetup.ts; this file owns that copy
+// (its tests check what the sweep printed and that a second sweep leaves the runs as they were).
 let baseSweep: Promise<{ cwd: string; runs: string; first: Result }> | undefined;
 function tinySweep() {
-  baseSweep ??= (async () => {
-    const cwd = fresh('sweep');
-    const sweep = writeSweep(cwd, TINY_GRID);
-    const runs = join(cwd, 'runs');
-    const first = await cli(['sweep', sweep, ...SETS, '--workers', '2', '--out', runs], cwd);
-    return { cwd, runs, first };
-  })();
+  baseSweep ??= Promise.resolve().then(() => {
+    const { cwd, runs, first } = inject('tinySweep');
+    return { cwd, runs, first: { ...first, signal: null, killed: false } };
+  });
   return baseSweep;
 }
 let baseCompare: Promise<{ out: string; result: Result; seconds: number }> | undefined;

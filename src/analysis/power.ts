@@ -5,21 +5,22 @@
  */
 import { ALPHA } from './protocol.js';
 import { smallestP } from '../stats/ranks.js';
+import { formatPBound } from '../format.js';
 
 export { smallestP };
 
-/** "1/6" for p = 1/C exactly, since that is how the bound arises; else 3 significant digits. */
-export function pText(p: number): string {
-  const inverse = Math.round(1 / p);
-  return Math.abs(1 / inverse - p) < 1e-12 ? `1/${inverse}` : Number(p.toPrecision(3)).toString();
+/** The smallest p that n vs m seeds allow when it is not below ALPHA (no data could make the verdict hold), else null. */
+export function unreachableFloor(nQv: number, nQkv: number): number | null {
+  const p = smallestP(nQv, nQkv);
+  return p < ALPHA ? null : p;
 }
 
 /** A warning when n vs m seeds cannot reach p < ALPHA, else null. */
 export function seedCountWarning(nQv: number, nQkv: number, where = ''): string | null {
-  const p = smallestP(nQv, nQkv);
-  if (p < ALPHA) return null;
+  const p = unreachableFloor(nQv, nQkv);
+  if (p === null) return null;
   return (
-    `${where ? `${where}: ` : ''}with ${nQv} QV vs ${nQkv} QKV seeds the smallest possible p is ${pText(p)} (≥ ` +
+    `${where ? `${where}: ` : ''}with ${nQv} QV vs ${nQkv} QKV seeds the smallest possible p is ${formatPBound(p)} (≥ ` +
     `${ALPHA}), so the verdict cannot hold whatever the data; use at least 4 seeds per variant (4 vs 4 allows p = 1/70)`
   );
 }

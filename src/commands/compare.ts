@@ -1,17 +1,12 @@
 import { join, resolve } from 'node:path';
-import { collectRuns } from '../report/collect.js';
-import { analyse, type Analysis } from '../report/analyse.js';
-import { reportMarkdown, VERDICT_HOLDS, VERDICT_NOT_SHOWN } from '../report/markdown.js';
-import { buildReportData } from '../report/build.js';
-import { renderCharts } from '../report/charts.js';
-import { renderHtml } from '../report/html.js';
-import { copyReferenceDocs } from '../report/references.js';
-import { writeExports } from '../report/exports.js';
-import { summaryLines } from '../report/terminal.js';
-import { writeFileAtomic, writeJsonAtomic, ensureDir } from '../files/atomic.js';
-import { analyseClaims } from '../report/claims.js';
-import { renderClaimsChart } from '../report/claimsChart.js';
-import { claimsMarkdown, claimsJson, claimsStrataJson, claimsSummaryLines, copyClaimsSources } from '../report/claimsMarkdown.js';
+import { collectRuns } from '../report/data/collect.js';
+import { analyse, type Analysis } from '../report/data/analyse.js';
+import { analyseClaims } from '../report/data/claims.js';
+import { VERDICT_HOLDS, VERDICT_NOT_SHOWN } from '../report/text/markdown.js';
+import { summaryLines } from '../report/text/terminal.js';
+import { claimsJson, claimsStrataJson, claimsSummaryLines } from '../report/text/claimsMarkdown.js';
+import { writeReport } from '../report/write.js';
+import { writeJsonAtomic } from '../files/atomic.js';
 import { UserError } from '../errors.js';
 
 export interface CompareResult {
@@ -83,16 +78,8 @@ export async function compareInto(
   if (unfinished.length) analysis.warnings.push(`${unfinished.length} unfinished run(s) left out: ${unfinished.join(', ')}`);
   if (inProgress.length)
     analysis.warnings.push(`${inProgress.length} run(s) still in progress in another process, left out until they finish: ${inProgress.join(', ')}`);
-  ensureDir(outDir);
-  const draft = buildReportData(title, runs, analysis, '');
-  const charts = await renderCharts(draft, outDir);
   const claims = analyseClaims(analysis, runs, scalePaths.length ? collectRuns(scalePaths).runs : []);
-  copyClaimsSources(outDir);
-  const claimsCharts = await renderClaimsChart(claims, outDir); // placed by the claims section, not under Charts
-  const markdown = reportMarkdown(title, analysis, charts, { skipped, notStarted, inProgress }, claimsMarkdown(claims, claimsCharts));
-  const data = { ...draft, markdown };
-  writeFileAtomic(join(outDir, 'report.md'), markdown + '\n');
-  writeFileAtomic(join(outDir, 'report.html'), renderHtml(data, [...charts, ...claimsCharts]));
+  await writeReport(outDir, title, runs, analysis, claims, { skipped, notStarted, inProgress });
   const verdict = {
     ...verdictJson(analysis, runs.length),
     runs_skipped: skipped.length,
@@ -102,8 +89,6 @@ export async function compareInto(
     claims_strata: claimsStrataJson(claims),
   };
   writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
-  copyReferenceDocs(outDir);
-  writeExports(runs, outDir);
   printSummary(analysis);
   if (skipped.length || notStarted.length || inProgress.length)
     process.stdout.write(

@@ -7,18 +7,14 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-/** The repository root. */
-export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The built CLI. `npm test` builds it in its pretest step. */
-export const CLI = join(REPO, 'dist', 'cli.js');
+import { CLI, LOOKUP, REPO } from './shared.js';
+
+export { CLI, LOOKUP, REPO };
 if (!existsSync(CLI)) {
   throw new Error(`${CLI} is missing: build first with \`npx tsc -p .\` (\`npm test\` does this in its pretest step)`);
 }
-/** configs/lookup.yaml: the small lookup task most end-to-end tests train on. */
-export const LOOKUP = join(REPO, 'configs', 'lookup.yaml');
 
 export interface Result {
   status: number | null;

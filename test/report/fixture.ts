@@ -1,5 +1,7 @@
 // Synthetic ReportData for the chart and HTML tests: 2 variants × 2 LRs × 2 seeds × 5 steps, 2 heatmaps.
-import type { CurvePoint, FinalPoint, Heatmap, ReportData } from '../../src/report/types.js';
+import type { CurvePoint, FinalPoint, Heatmap, ReportData } from '../../src/report/data/types.js';
+import { chart, markdown, verdicts, type Block } from '../../src/report/text/document.js';
+import type { SeriesClaims } from '../../src/report/data/claims.js';
 
 const VARIANTS = ['qkv', 'qv'];
 const LRS = [1e-3, 1e-2];
@@ -20,6 +22,8 @@ function heatmap(variant: string, sharp: number, seed = 0): Heatmap {
     lr: 1e-2,
     seed,
     step: 400,
+    layer: 1,
+    layers: 1,
     rowLabels: ['ex0 q', 'ex1 q', 'ex2 q', 'ex3 q'],
     colLabels: cols,
     weights,
@@ -59,23 +63,6 @@ export function syntheticReport(opts: { width?: boolean } = {}): ReportData {
       }
     }
   }
-  const markdown = [
-    '# Synthetic report',
-    '',
-    '- **Verdict: not shown at this setting** — ratio 1.10, p = 0.21.',
-    '',
-    '| variant | lr | final loss |',
-    '|---|---|---|',
-    '| qkv | 1e-2 | 0.12 |',
-    '| qv | 1e-2 | 0.19 |',
-    '',
-    '## Charts',
-    '',
-    '### Eval loss during training',
-    '',
-    '![Eval loss during training](loss-curves.png)',
-    '',
-  ].join('\n');
   return {
     title: 'Synthetic report',
     curves,
@@ -89,7 +76,6 @@ export function syntheticReport(opts: { width?: boolean } = {}): ReportData {
             { dModel: 16, ratio: 1.15, p: 0.03, holds: true },
             { dModel: 32, ratio: 0.97, p: 0.6, holds: false },
           ],
-    markdown,
     // Made-up per-seed sensitivities and the test they would give (2 vs 2 seeds: p cannot go below 1/6).
     sensitivity: [
       { series: '', variant: 'qkv', seed: 0, value: 0.31 },
@@ -97,6 +83,25 @@ export function syntheticReport(opts: { width?: boolean } = {}): ReportData {
       { series: '', variant: 'qv', seed: 0, value: 0.42 },
       { series: '', variant: 'qv', seed: 1, value: 0.38 },
     ],
-    verdicts: [{ series: '', ratio: 1.21, u: 4, p: 1 / 6, holds: false, qv: 2, qkv: 2 }],
+    verdicts: [{ series: '', ratio: 1.21, u: 4, p: 1 / 6, holds: false, qv: 2, qkv: 2, pFloor: 1 / 6 }],
   };
+}
+
+/** The report's structure around the synthetic data: a title, a verdict, a table, then every chart under "Charts". */
+export function syntheticDocument(charts: { id: string; title: string; pngFile: string }[]): Block[] {
+  return [
+    markdown('# Synthetic report', ''),
+    verdicts(['**Verdict: not shown at this setting** — ratio 1.10, p = 0.21.'], true),
+    markdown('| variant | lr | final loss |', '|---|---|---|', '| qkv | 1e-2 | 0.12 |', '| qv | 1e-2 | 0.19 |', '', '## Charts', ''),
+    ...charts.map(chart),
+  ];
+}
+
+/** Two series of claims with only what the claims grid reads: label, and per claim its id, verdict, effect and Holm p. */
+export function syntheticClaims(): SeriesClaims[] {
+  const claim = (id: string, verdict: string, effect: number, p_holm: number | null) => ({ id, verdict, effect, effect_kind: 'ratio', p_holm });
+  return [
+    { label: 'dModel=8', claims: [claim('noisy-matching', 'supported', 1.81, 6.19e-6), claim('scale-sensitive', 'not measured', NaN, null)] },
+    { label: 'dModel=16', claims: [claim('noisy-matching', 'mixed', 1.2, 0.03), claim('scale-sensitive', 'not shown', 0.9, 0.6)] },
+  ] as unknown as SeriesClaims[]; // the grid reads no other field
 }

@@ -1,0 +1,189 @@
+/** The report's words and tables, as blocks of the report's structure (document.ts): what a reader needs to judge the verdict. */
+import type { Analysis, SeriesAnalysis, Comparison } from '../data/analyse.js';
+import { ALPHA } from '../data/analyse.js';
+import { formatNumber as num, formatP as pval } from '../../format.js';
+import { besideVerdict, leftOutSection, type LeftOut } from './leftOut.js';
+import { REFERENCE_ANCHOR } from '../data/references.js';
+import { chart, markdown, verdicts, type Block } from './document.js';
+import { seedCountWarning } from '../../analysis/power.js';
+import { variantIsolates as isolates } from '../../model/schema.js';
+
+const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
+
+export const VERDICT_HOLDS = 'keyless is less stable';
+export const VERDICT_NOT_SHOWN = 'not shown at this setting';
+
+/** One sentence per series: the stability verdict with its ratio, p and sample sizes. */
+export function verdictSentence(s: SeriesAnalysis): string {
+  const where = s.label ? ` (${s.label})` : '';
+  if (!s.verdict) return `**No verdict${where}**: the comparison needs both variants at ≥ 2 learning rates.`;
+  const v = s.verdict;
+  const stats =
+    `QV/QKV mean LR sensitivity ratio ${num(v.ratio)}, one-sided exact Mann–Whitney U = ${v.u}, p = ${pval(v.p)} ` +
+    `(${v.qv.length} vs ${v.qkv.length} seeds)`;
+  const floor = seedCountWarning(v.qv.length, v.qkv.length);
+  return v.holds
+    ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.`
+    : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.${floor ? ` Note: ${floor}.` : ''}`;
+}
+
+function comparisonLine(c: Comparison, what: string): string {
+  return (
+    `${what}: QV/QKV ratio ${num(c.ratio)}, one-sided exact Mann–Whitney U p = ${pval(c.p)} (${c.qv.length} vs ` +
+    `${c.qkv.length})${c.holds ? '' : ' — not significant'}.`
+  );
+}
+
+/** Steps to 95% with how many runs got there: 1810 from 2 of 5 runs must not read like 1720 from 5 of 5. */
+const reaching = (r: { stepsToAcc: number | null; reached: number; runs: number }) =>
+  r.stepsToAcc === null ? 'never' : `${num(r.stepsToAcc, 4)} (${r.reached}/${r.runs} runs)`;
+
+function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): Block[] {
+  const heading = markdown(`## ${s.label ? `Series ${s.label}` : 'Results'}`, '');
+  const out: string[] = [];
+  out.push('### Stability: LR sensitivity (Wortsman et al. 2023)', '');
+  out.push(
+    'Per seed: mean over the swept learning rates of min(ℓ(η), ℓ₀) − min_η ℓ(η), with ℓ the final eval loss and ℓ₀ ' +
+      'the loss at initialisation (a diverged run counts as ℓ₀). Higher is less stable.',
+    '',
+  );
+  out.push('| variant | LR sensitivity (mean ± std) | per seed | diverged runs |', '|---|---|---|---|');
+  for (const v of s.variants) {
+    out.push(
+      `| ${v.variant} | ${pm(v.sensMean, v.sensStd)} | ${v.sensitivity.map((x) => `s${x.seed}: ${num(x.value)}`).join(', ') || 'n/a'} | ${v.diverged} |`,
+    );
+  }
+  out.push(...variantTable(s));
+  out.push('', '### Per learning rate', '');
+  out.push(
+    '| variant | lr | runs | final eval loss (mean ± std over seeds) | final eval acc | spikes / run | roughness | steps to 95% (runs reaching) | diverged |',
+  );
+  out.push('|---|---|---|---|---|---|---|---|---|');
+  for (const v of s.variants) {
+    for (const r of v.perLr) {
+      out.push(
+        `| ${v.variant} | ${r.lr} | ${r.runs} | ${pm(r.finalLoss.mean, r.finalLoss.std)} | ` +
+          `${pm(r.finalAcc.mean, r.finalAcc.std)} | ${num(r.spikes)} | ${num(r.roughness)} | ` +
+          `${r.stepsToAcc === null ? 'never' : `${num(r.stepsToAcc, 4)} (${r.reached}/${r.runs})`} | ${r.diverged} |`,
+      );
+    }
+  }
+  if (s.entropy) {
+    out.push('', '### Matching is noisier: attention entropy (a separate finding)', '');
+    out.push(
+      comparisonLine(s.entropy, `Final normalised attention entropy at the smallest learning rate (${s.entropy.lr}), QV above QKV`) +
+        ' ' +
+        'This measures how sharply attention picks the queried slot, not training stability.',
+    );
+  }
+  const qkv = s.variants.find((v) => v.variant === 'qkv');
+  const qv = s.variants.find((v) => v.variant === 'qv');
+  if (qkv && qv) {
+    out.push('', '### Speed (not stability)', '');
+    out.push(
+      'Steps to 95% eval accuracy, mean over the runs that reached it, per learning rate: ' +
+        qkv.perLr
+          .map((r) => {
+            const paired = qv.perLr.find((q) => q.lr === r.lr); // paired by learning rate: the two lists need not match
+            return `lr ${r.lr}: QKV ${reaching(r)} vs QV ${paired ? reaching(paired) : 'n/a'}`;
+          })
+          .join('; ') +
+        '. Final losses pooled over learning rates mix this speed difference with stability, so the verdict uses per-seed LR sensitivity only.',
+    );
+  }
+  out.push('');
+  return [heading, ...(repeatVerdict ? [verdicts([verdictSentence(s)], false)] : []), markdown(...out)];
+}
+
+/**
+ * Every variant against qkv on per-seed LR sensitivity, Holm across the variants: shown when there is more to
+ * compare than the headline qv (the headline verdict above stays qv against qkv).
+ */
+function variantTable(s: SeriesAnalysis): string[] {
+  if (!s.againstBaseline.some((c) => c.variant !== 'qv')) return [];
+  const out = [
+    '',
+    '### Every variant against QKV',
+    '',
+    "Each variant's per-seed LR sensitivity against QKV's: the ratio of means and the one-sided exact Mann–Whitney " +
+      'test in each direction (less stable, more stable), each Holm-adjusted across the variants of this series.',
+    '',
+    '| variant | what it isolates | LR sensitivity ratio vs QKV | U | p (less stable) | p (Holm) | p (more stable) | p (Holm) | reading |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const c of s.againstBaseline) {
+    const reading = {
+      'less stable': '**less stable than QKV**',
+      'more stable': '**more stable than QKV**',
+      inconsistent: `**inconsistent**: significant, ratio ${c.p_holm < ALPHA ? '≤' : '≥'} 1`,
+      'not shown': 'not shown',
+    }[c.reading];
+    out.push(
+      `| ${c.variant} | ${isolates(c.variant)} | ${num(c.ratio)} | ${c.u} | ${pval(c.p)} | ${pval(c.p_holm)} | ` +
+        `${pval(c.p_opposite)} | ${pval(c.p_holm_opposite)} | ${reading} |`,
+    );
+  }
+  return out;
+}
+
+/** The report's one-sentence pointers to what it cites, in Markdown with links relative to the report (copied beside it). */
+export const CITATIONS =
+  'Definitions of every figure: [METRICS.md](METRICS.md). ' +
+  'The seed document, [seed-document.md](seed-document.md), is the short explainer of Q, K and V whose claim ' +
+  'that attention needs a separate Key this kit tests. ' +
+  `The independent reference is an earlier PyTorch implementation of the lookup task, whose findings are in [METRICS.md](METRICS.md#${REFERENCE_ANCHOR}). ` +
+  'The data behind the tables and charts: [runs.csv](runs.csv) (one row per run) and [metrics_long.csv](metrics_long.csv) (every logged row of every run).';
+
+/** The whole report: title, verdicts, the claims section, warnings, settings, each series, the charts and what was left out. */
+export function reportDocument(
+  title: string,
+  a: Analysis,
+  charts: { id: string; title: string; pngFile: string }[],
+  leftOut: LeftOut = { skipped: [], notStarted: [] },
+  claims: Block[] = [],
+): Block[] {
+  const intro = markdown(
+    `# ${title}`,
+    '',
+    'Does attention need a separate Key? Standard Q–K–V attention (scores = Q·Kᵀ/√d) against keyless Q–V attention ' +
+      '(scores = Q·Vᵀ/√d), trained across learning rates and seeds. ' +
+      CITATIONS,
+    '',
+  );
+  const out: string[] = [];
+  out.push(...besideVerdict(leftOut));
+  const afterClaims: string[] = [];
+  if (a.warnings.length) afterClaims.push('**Warnings**', '', ...a.warnings.map((w) => `- ${w}`), '');
+  if (Object.keys(a.differing).length) {
+    afterClaims.push(
+      '**Runs differ in** (besides seed, learning rate and attention): ' +
+        Object.entries(a.differing)
+          .map(([k, v]) => `\`${k}\` ∈ {${v.join(', ')}}`)
+          .join('; '),
+      '',
+    );
+  }
+  afterClaims.push(
+    '<details><summary>Settings shared by every run</summary>',
+    '',
+    '| key | value |',
+    '|---|---|',
+    ...Object.entries(a.common).map(([k, v]) => `| \`${k}\` | ${v} |`),
+    '',
+    '</details>',
+    '',
+  );
+  return [
+    intro,
+    verdicts(
+      a.series.map((s) => verdictSentence(s)),
+      true,
+    ),
+    markdown(...out),
+    ...claims, // the seed's claims (claimsMarkdown.ts) sit right under the headline verdict
+    markdown(...afterClaims),
+    ...a.series.flatMap((s) => seriesSection(s, a.series.length > 1)), // one series: the verdict above says it
+    ...(charts.length ? [markdown('## Charts', ''), ...charts.map(chart)] : []),
+    markdown(...leftOutSection(leftOut)),
+  ];
+}

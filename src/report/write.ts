@@ -1,0 +1,39 @@
+/**
+ * Writes a report directory from loaded runs and their analysis: the charts (PNG), report.md and report.html from
+ * one structure (text/document.ts), the documents it cites, and the tidy CSV exports. verdict.json is the caller's.
+ */
+import { join } from 'node:path';
+import { writeFileAtomic, ensureDir } from '../files/atomic.js';
+import type { Analysis } from './data/analyse.js';
+import type { LoadedRun } from './data/collect.js';
+import type { SeriesClaims } from './data/claims.js';
+import { buildReportData } from './data/build.js';
+import { copyReferenceDocs } from './data/references.js';
+import { writeExports } from './data/exports.js';
+import type { LeftOut } from './text/leftOut.js';
+import { reportDocument } from './text/markdown.js';
+import { claimsSection } from './text/claimsMarkdown.js';
+import { toMarkdown } from './text/document.js';
+import { chartSpecs } from './charts/specs.js';
+import { claimsGridSpec } from './charts/claimsGrid.js';
+import { renderCharts } from './charts/render.js';
+import { renderHtml } from './html/html.js';
+
+export async function writeReport(
+  outDir: string,
+  title: string,
+  runs: LoadedRun[],
+  analysis: Analysis,
+  claims: SeriesClaims[],
+  leftOut: LeftOut,
+): Promise<void> {
+  ensureDir(outDir);
+  const charts = await renderCharts(chartSpecs(buildReportData(title, runs, analysis)), outDir);
+  const grid = claimsGridSpec(claims);
+  const claimsCharts = await renderCharts(grid ? [grid] : [], outDir); // placed by the claims section, not under Charts
+  const blocks = reportDocument(title, analysis, charts, leftOut, claimsSection(claims, claimsCharts));
+  writeFileAtomic(join(outDir, 'report.md'), toMarkdown(blocks) + '\n');
+  writeFileAtomic(join(outDir, 'report.html'), renderHtml(title, blocks, [...charts, ...claimsCharts]));
+  copyReferenceDocs(outDir);
+  writeExports(runs, outDir);
+}

@@ -1,0 +1,137 @@
+/**
+ * analyse() on a handmade set of runs, every expectation worked out by hand (src/metrics/METRICS.md):
+ * LR sensitivity per seed = mean over the swept η of [min(ℓ(η), ℓ₀) − min_η ℓ(η)], a diverged run counting as ℓ₀.
+ */
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../../src/config.js';
+import { analyse } from '../../../src/report/data/analyse.js';
+import { reportDocument } from '../../../src/report/text/markdown.js';
+import { toMarkdown } from '../../../src/report/text/document.js';
+import type { LoadedRun } from '../../../src/report/data/collect.js';
+
+const INIT = 3; // ℓ₀ of every run
+
+function run(attention: 'qkv' | 'qv', lr: number, seed: number, loss: number | 'diverged', stepsToAcc: number | null = null): LoadedRun {
+  const diverged = loss === 'diverged';
+  return {
+    dir: `${attention}-${lr}-${seed}`,
+    config: resolveConfig({ model: { attention }, train: { lr, seed } }),
+    summary: {
+      status: diverged ? 'diverged' : 'completed',
+      init_eval_loss: INIT,
+      final_eval_loss: diverged ? NaN : loss,
+      final_eval_acc: 0.5,
+      steps_to_acc: stepsToAcc,
+      spikes: 0,
+      roughness: 0.01,
+    },
+    rows: [{ step: 2000, attn_entropy_norm: attention === 'qv' ? 0.6 + seed / 100 : 0.3 + seed / 100 }],
+    attention: null,
+  };
+}
+
+// Final losses at lr 0.01 and 0.1 per seed.
+//   QKV: (0.1, 1.1) → 0.5;  (0.2, 1.0) → 0.4;  (0.1, 0.7) → 0.3
+//   QV:  (0.5, 2.5) → 1.0;  (0.3, 4.0 capped at ℓ₀ = 3) → 1.35;  (0.2, diverged = 3) → 1.4
+const RUNS: LoadedRun[] = [
+  run('qkv', 0.01, 0, 0.1),
+  run('qkv', 0.1, 0, 1.1),
+  run('qkv', 0.01, 1, 0.2),
+  run('qkv', 0.1, 1, 1.0),
+  run('qkv', 0.01, 2, 0.1),
+  run('qkv', 0.1, 2, 0.7),
+  run('qv', 0.01, 0, 0.5),
+  run('qv', 0.1, 0, 2.5),
+  run('qv', 0.01, 1, 0.3),
+  run('qv', 0.1, 1, 4.0),
+  run('qv', 0.01, 2, 0.2),
+  run('qv', 0.1, 2, 'diverged'),
+];
+
+describe('analyse', () => {
+  const a = analyse(RUNS);
+  const [series] = a.series;
+  const byVariant = (v: string) => series.variants.find((x) => x.variant === v)!;
+
+  it('computes each seed’s LR sensitivity, capping at ℓ₀ and counting a diverged run as ℓ₀', () => {
+    expect(a.series).toHaveLength(1);
+    expect(byVariant('qkv').sensitivity.map((s) => s.value)).toEqual([0.5, 0.4, 0.3].map((v) => expect.closeTo(v, 12)));
+    expect(byVariant('qv').sensitivity.map((s) => s.value)).toEqual([1.0, 1.35, 1.4].map((v) => expect.closeTo(v, 12)));
+    expect(byVariant('qv').diverged).toBe(1);
+    // The per-LR table shows the loss itself (4.0 uncapped); only the diverged run stands in as ℓ₀.
+    expect(byVariant('qv').perLr.find((r) => r.lr === 0.1)!.finalLoss.mean).toBeCloseTo((2.5 + 4.0 + 3) / 3, 12);
+  });
+
+  it('every QV seed above every QKV seed with 3 vs 3 gives U = 9 and p = 1/20 = 0.05: not below 0.05, so not shown', () => {
+    expect(series.verdict!.u).toBe(9);
+    expect(series.verdict!.p).toBeCloseTo(0.05, 12);
+    expect(series.verdict!.holds).toBe(false);
+    expect(series.verdict!.ratio).toBeCloseTo(1.25 / 0.4, 12);
+  });
+
+  it('reads the entropy comparison at the smallest shared learning rate, from completed runs only', () => {
+    expect(series.entropy!.lr).toBe(0.01);
+    expect(series.entropy!.qv).toEqual([0.6, 0.61, 0.62]);
+    expect(series.entropy!.u).toBe(9);
+  });
+
+  it('leaves a seed without a run at every learning rate out of the sensitivity, with a warning', () => {
+    const partial = analyse(RUNS.filter((r) => !(r.config.model.attention === 'qv' && r.config.train.seed === 2 && r.config.train.lr === 0.1)));
+    const qv = partial.series[0].variants.find((v) => v.variant === 'qv')!;
+    expect(qv.incompleteSeeds).toEqual([2]);
+    expect(qv.sensitivity.map((s) => s.seed)).toEqual([0, 1]);
+    expect(partial.warnings.join(' ')).toMatch(/seeds 2 lack a run/);
+  });
+
+  it('the report pairs QKV and QV rows by learning rate, not by position, when the LR lists differ', () => {
+    const extra = [0, 1, 2].map((seed) => run('qkv', 0.001, seed, 0.5, 1500));
+    const withSteps = RUNS.map((r) => ({
+      ...r,
+      summary: { ...r.summary, steps_to_acc: r.config.train.lr === 0.01 ? (r.config.model.attention === 'qkv' ? 300 : 700) : null },
+    }));
+    const md = toMarkdown(reportDocument('t', analyse([...extra, ...withSteps]), []));
+    expect(md).toMatch(/lr 0\.001: QKV 1500 \(3\/3 runs\) vs QV n\/a/);
+    expect(md).toMatch(/lr 0\.01: QKV 300 \(3\/3 runs\) vs QV 700 \(3\/3 runs\)/);
+  });
+});
+
+describe('more than two variants', () => {
+  // Two LRs, three seeds; qkv sensitivity 0.3 + 0.01·s, qx the same plus 1 (all above), qkv+qknorm the same minus 0.1.
+  const vrun = (attention: 'qkv' | 'qv' | 'qx', qkNorm: boolean, lr: number, seed: number, loss: number): LoadedRun => ({
+    dir: `${attention}${qkNorm ? '+n' : ''}-${lr}-${seed}`,
+    config: resolveConfig({ model: { attention, qkNorm }, train: { lr, seed } }),
+    summary: { status: 'completed', init_eval_loss: 9, final_eval_loss: loss, final_eval_acc: 1, steps_to_acc: null, spikes: 0, roughness: 0 },
+    rows: [{ step: 2000, attn_entropy_norm: 0.2 }],
+    attention: null,
+  });
+  const runs = [0, 1, 2].flatMap((s) => [
+    vrun('qkv', false, 0.01, s, 0.1),
+    vrun('qkv', false, 0.1, s, 0.7 + 0.02 * s), // sensitivity (0.6 + .02s)/2 = 0.3 + .01s
+    vrun('qv', false, 0.01, s, 0.1),
+    vrun('qv', false, 0.1, s, 0.8 + 0.02 * s), // 0.35 + .01s: above every qkv seed but one pair
+    vrun('qx', false, 0.01, s, 0.1),
+    vrun('qx', false, 0.1, s, 2.7 + 0.02 * s), // 1.3 + .01s
+    vrun('qkv', true, 0.01, s, 0.1),
+    vrun('qkv', true, 0.1, s, 0.5 + 0.02 * s), // 0.2 + .01s
+  ]);
+
+  it('keeps qv against qkv as the headline, and compares every other variant with qkv, Holm across them', () => {
+    const a = analyse(runs);
+    expect(a.series).toHaveLength(1); // qkNorm varies within the series, like the attention
+    const s = a.series[0];
+    expect(s.variants.map((v) => v.variant)).toEqual(['qkv', 'qkv+qknorm', 'qv', 'qx']);
+    expect(s.verdict!.ratio).toBeCloseTo(0.36 / 0.31, 12);
+    const byVariant = Object.fromEntries(s.againstBaseline.map((c) => [c.variant, c]));
+    expect(Object.keys(byVariant).sort()).toEqual(['qkv+qknorm', 'qv', 'qx']);
+    expect(byVariant.qx.ratio).toBeCloseTo(1.31 / 0.31, 12);
+    expect(byVariant.qx.p).toBeCloseTo(1 / 20, 12); // every qx seed above every qkv seed: 1/C(6, 3)
+    expect(byVariant.qx.p_holm).toBeCloseTo(3 / 20, 12); // the smallest of three p values, × 3
+    expect(byVariant['qkv+qknorm'].p).toBe(1);
+    expect(byVariant['qkv+qknorm'].p_opposite).toBeCloseTo(1 / 20, 12); // every seed more stable than every qkv seed
+    expect(byVariant.qx.p_opposite).toBe(1);
+    const md = toMarkdown(reportDocument('t', a, []));
+    expect(md).toContain('### Every variant against QKV');
+    expect(md).toContain('| qx | no key projection, matching not tied to values | 4.23 |');
+    expect(md).toContain('| qkv+qknorm | the baseline: a separate key projection, with QK-norm | 0.677 |'); // 0.21 / 0.31
+  });
+});

@@ -1,0 +1,50 @@
+/** buildReportData's heatmaps: one per attention layer, the lower layers over every position, the last over the query rows. */
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../../src/config.js';
+import { analyse } from '../../../src/report/data/analyse.js';
+import { buildReportData } from '../../../src/report/data/build.js';
+import type { LoadedRun } from '../../../src/report/data/collect.js';
+
+const N = 4; // positions
+const QUERY_START = 2;
+const S = 2; // supervised query rows: positions 2 and 3
+const uniform = (rows: number) => Array.from({ length: rows }, () => Array.from({ length: N }, () => 1 / N));
+
+/** A finished run whose last snapshot holds `layers` layers of one example and one head. */
+function run(layers: number): LoadedRun {
+  const snapshotLayers = Array.from({ length: layers }, (_, l) => {
+    const rows = l === layers - 1 ? S : N; // a layer below the last covers every position
+    return { examples: [[uniform(rows)]], mean: [uniform(rows)] };
+  });
+  return {
+    dir: `run-${layers}`,
+    config: resolveConfig({ model: { layers }, train: { lr: 0.01, seed: 0 } }),
+    summary: { status: 'completed', init_eval_loss: 3, final_eval_loss: 0.1, final_eval_acc: 1, steps_to_acc: 10, spikes: 0, roughness: 0 },
+    rows: [{ step: 100, attn_entropy_norm: 0.5 }],
+    attention: {
+      examples: [{}],
+      layout: { queryStart: QUERY_START, queryCount: S, positions: N },
+      sources: [0, 1],
+      snapshots: [{ step: 100, layers: snapshotLayers }],
+    },
+  };
+}
+
+const heatmapsOf = (r: LoadedRun) => buildReportData('t', [r], analyse([r])).heatmaps;
+
+describe('attention heatmaps per layer', () => {
+  it('gives a one-layer run one heatmap of its query rows, with their correct sources', () => {
+    const [only, ...rest] = heatmapsOf(run(1));
+    expect(rest).toEqual([]);
+    expect(only).toMatchObject({ layer: 1, layers: 1, rowLabels: ['ex 0 · pos 2', 'ex 0 · pos 3'], correct: [0, 1] });
+  });
+
+  it('gives a two-layer run a heatmap per layer: layer 1 over every position (no correct source), layer 2 over the query rows', () => {
+    const [first, second, ...rest] = heatmapsOf(run(2));
+    expect(rest).toEqual([]);
+    expect(first).toMatchObject({ layer: 1, layers: 2, rowLabels: ['ex 0 · pos 0', 'ex 0 · pos 1', 'ex 0 · pos 2', 'ex 0 · pos 3'] });
+    expect(first.correct).toEqual([-1, -1, -1, -1]);
+    expect(first.weights).toHaveLength(N);
+    expect(second).toMatchObject({ layer: 2, layers: 2, rowLabels: ['ex 0 · pos 2', 'ex 0 · pos 3'], correct: [0, 1] });
+  });
+});
