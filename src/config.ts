@@ -41,10 +41,18 @@ export const configSchema = z
     if (cfg.task.kind === 'mqar') {
       const { pairs, queries, keyVocab } = cfg.task;
       if (queries > pairs) {
-        ctx.addIssue({ code: 'custom', path: ['task', 'queries'], message: `must be ≤ task.pairs (${pairs}): each query asks a different pair, got ${queries}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['task', 'queries'],
+          message: `must be ≤ task.pairs (${pairs}): each query asks a different pair, got ${queries}`,
+        });
       }
       if (pairs > keyVocab) {
-        ctx.addIssue({ code: 'custom', path: ['task', 'pairs'], message: `must be ≤ task.keyVocab (${keyVocab}) so keys are distinct, got ${pairs}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['task', 'pairs'],
+          message: `must be ≤ task.keyVocab (${keyVocab}) so keys are distinct, got ${pairs}`,
+        });
       }
     }
     const positions = { lookup: cfg.task.slots + 1, copy: 2 * cfg.task.length, mqar: 2 * cfg.task.pairs + cfg.task.queries }[cfg.task.kind];
@@ -70,7 +78,10 @@ export type Config = z.infer<typeof configSchema>;
 export function configWarnings(cfg: Config): string[] {
   const warnings: string[] = [];
   if (cfg.task.kind === 'mqar' && cfg.model.layers < 2) {
-    warnings.push('task.kind mqar with model.layers 1: one causal layer cannot bring a key to its value, so expect chance accuracy (a control); use model.layers 2 to learn it');
+    warnings.push(
+      'task.kind mqar with model.layers 1: one causal layer cannot bring a key to its value, so it can at best guess among ' +
+        'the values in context (a control); use model.layers 2 to learn the task',
+    );
   }
   return warnings;
 }
