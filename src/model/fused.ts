@@ -35,6 +35,7 @@
 import type { Layout, Encoded } from '../tasks/types.js';
 import { fusedSupports, fusedRefusal, type ModelConfig } from './schema.js';
 import { param } from './paramSpecs.js';
+import { WasmPass, wasmSupports } from './fusedWasm.js';
 
 export { fusedSupports };
 
@@ -170,11 +171,17 @@ export class FusedModel {
   private readonly eye: Float32Array | null;
   /** Where a fixed key projection's gradient goes (qx): a scratch sink. */
   private readonly sink: Float32Array | null;
+  /** The same pass compiled to WebAssembly (bit-identical, faster), where it computes the model. */
+  private readonly wasm: WasmPass | null;
+  /** Which code computes the passes: 'wasm' (assembly/fused.ts) or 'js' (this file, the reference). */
+  readonly code: 'wasm' | 'js';
 
+  /** `code: 'js'` keeps the typed-array kernel even where the wasm one would compute the model (the tests' reference). */
   constructor(
     private readonly cfg: ModelConfig,
     private readonly layout: Layout,
     readonly R: number,
+    code: 'auto' | 'js' = 'auto',
   ) {
     if (!fusedSupports(cfg)) throw new Error(`the fused kernel cannot compute ${fusedRefusal(cfg)}`);
     const d = cfg.dModel;
@@ -251,6 +258,8 @@ export class FusedModel {
       correct: 0,
     };
     this.scores = cfg.qkNorm ? new NormedScores(this.dims) : new RegroupedScores(this.dims);
+    this.wasm = code === 'auto' && wasmSupports(cfg) ? new WasmPass(cfg, layout, R) : null;
+    this.code = this.wasm ? 'wasm' : 'js';
   }
 
   /**
@@ -259,6 +268,7 @@ export class FusedModel {
    * `inputs`, the layer's input x.
    */
   pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention = false, inputs = false): FusedPass {
+    if (this.wasm) return this.wasm.pass(params, batches, grads, attention, inputs);
     const { R } = this;
     const { N, S, H, d } = this.dims;
     const B = batches[0].count;
@@ -282,7 +292,7 @@ export class FusedModel {
   /** Points the state at run r and its batch, and lets the score stage prepare the run. */
   private startRun(r: number, params: StackedParams, batch: Encoded, backward: boolean, out: FusedPass): void {
     const st = this.st;
-    const { d, N, V, C, S, H } = this.dims;
+    const { d, N, V, C, S } = this.dims;
     st.r = r;
     st.table = param(params, 'embed/table');
     st.tableAt = r * V * d;
