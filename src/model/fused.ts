@@ -35,6 +35,7 @@
 import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
 import { param } from './paramSpecs.js';
+import { WasmPass, wasmSupports } from './fusedWasm.js';
 
 /** Parameter values of R runs, stacked [R, ...] per path, as stackRuns lays them out. */
 export type StackedParams = Map<string, Float32Array>;
@@ -114,6 +115,7 @@ interface State {
   a: Float64Array; // [N] one row's scores, and in backward their gradient
   p: Float64Array; // [H, S, N] attention weights
   xbar: Float64Array; // [H, S, d] x̄ = Σ_j p_j x_j
+  o: Float64Array; // [dh] one head's x̄ · W_V,h
   y: Float64Array; // [d] the residual sum, then its normalised form
   invStd: number;
   z: Float64Array; // [d] after the LayerNorm gain and bias
@@ -130,10 +132,8 @@ interface State {
   gpos: Float64Array; // [N, d]
   ggamma: Float64Array;
   gbeta: Float64Array;
-  zRows: Float64Array; // [B·S, d] z per row, for the unembedding's outer-product gradient
-  gclsRows: Float64Array; // [B·S, C]
-  xbarRows: Float64Array; // [B·S, H, d] for W_V's outer-product gradient
-  gRows: Float64Array; // [B·S, d]
+  gunembed: Float64Array; // [d, C] Σ over the batch's rows of z ⊗ ∂logits, added row by row as each is known
+  gwv: Float64Array; // [d, d] Σ over the rows of x̄_h ⊗ ∂o_h per head (head h's columns), likewise
   lossSum: number;
   correct: number;
 }
@@ -169,11 +169,17 @@ export class FusedModel {
   private readonly eye: Float32Array | null;
   /** Where a fixed key projection's gradient goes (qx): a scratch sink. */
   private readonly sink: Float32Array | null;
+  /** The same pass compiled to WebAssembly (bit-identical, faster), where it computes the model. */
+  private readonly wasm: WasmPass | null;
+  /** Which code computes the passes: 'wasm' (assembly/fused.ts) or 'js' (this file, the reference). */
+  readonly code: 'wasm' | 'js';
 
+  /** `code: 'js'` keeps the typed-array kernel even where the wasm one would compute the model (the tests' reference). */
   constructor(
     private readonly cfg: ModelConfig,
     private readonly layout: Layout,
     readonly R: number,
+    code: 'auto' | 'js' = 'auto',
   ) {
     if (cfg.layers !== 1) throw new Error(`model/fused.ts computes one layer, not ${cfg.layers}; model/fusedDeep.ts computes more`);
     const d = cfg.dModel;
@@ -229,6 +235,7 @@ export class FusedModel {
       a: f64(N),
       p: f64(H * S * N),
       xbar: f64(H * S * d),
+      o: f64(d / H),
       y: f64(d),
       invStd: 0,
       z: f64(d),
@@ -243,14 +250,14 @@ export class FusedModel {
       gpos: f64(N * d),
       ggamma: f64(d),
       gbeta: f64(d),
-      zRows: f64(0),
-      gclsRows: f64(0),
-      xbarRows: f64(0),
-      gRows: f64(0),
+      gunembed: f64(d * C),
+      gwv: f64(d * d),
       lossSum: 0,
       correct: 0,
     };
     this.scores = cfg.qkNorm ? new NormedScores(this.dims) : new RegroupedScores(this.dims);
+    this.wasm = code === 'auto' && wasmSupports(cfg) ? new WasmPass(cfg, layout, R) : null;
+    this.code = this.wasm ? 'wasm' : 'js';
   }
 
   /**
@@ -259,6 +266,7 @@ export class FusedModel {
    * `inputs`, the layer's input x.
    */
   pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention = false, inputs = false): FusedPass {
+    if (this.wasm) return this.wasm.pass(params, batches, grads, attention, inputs);
     const { R } = this;
     const { N, S, H, d } = this.dims;
     const B = batches[0].count;
@@ -282,7 +290,7 @@ export class FusedModel {
   /** Points the state at run r and its batch, and lets the score stage prepare the run. */
   private startRun(r: number, params: StackedParams, batch: Encoded, backward: boolean, out: FusedPass): void {
     const st = this.st;
-    const { d, N, V, C, S, H } = this.dims;
+    const { d, N, V, C, S } = this.dims;
     st.r = r;
     st.table = param(params, 'embed/table');
     st.tableAt = r * V * d;
@@ -312,14 +320,7 @@ export class FusedModel {
     st.lossSum = 0;
     st.correct = 0;
     if (backward) {
-      for (const acc of [st.gtable, st.gpos, st.ggamma, st.gbeta]) acc.fill(0);
-      const rows = batch.count * S;
-      if (st.zRows.length < rows * d) {
-        st.zRows = new Float64Array(rows * d);
-        st.gclsRows = new Float64Array(rows * C);
-        st.xbarRows = new Float64Array(rows * H * d);
-        st.gRows = new Float64Array(rows * d);
-      }
+      for (const acc of [st.gtable, st.gpos, st.ggamma, st.gbeta, st.gunembed, st.gwv]) acc.fill(0);
     }
     this.scores.startRun(st);
   }
@@ -350,16 +351,9 @@ export class FusedModel {
     const gwq = param(grads, 'layer0/attn/w_q');
     const gwv = param(grads, 'layer0/attn/w_v');
     const gwk = this.keyWeights(grads, true);
-    mixOuterGradient(st, gwv); // W_V's, written first: qv's key gradient adds to it
+    for (let i = 0; i < d * d; i++) gwv[wAt + i] = st.gwv[i]; // W_V's, written first: qv's key gradient adds to it
     const gunembed = param(grads, 'unembed/w');
-    const rows = st.B * this.dims.S;
-    for (let i = 0; i < d; i++) {
-      for (let k = 0; k < C; k++) {
-        let acc = 0;
-        for (let row = 0; row < rows; row++) acc += st.zRows[row * d + i] * st.gclsRows[row * C + k];
-        gunembed[st.unembedAt + i * C + k] = acc;
-      }
-    }
+    for (let i = 0; i < d * C; i++) gunembed[st.unembedAt + i] = st.gunembed[i];
     gwq.fill(0, wAt, wAt + d * d);
     if (gwk !== gwv) gwk.fill(0, wAt, wAt + d * d); // W_V's gradient already holds its value part
     this.scores.finishRun(st, gwq, gwk, grads);
@@ -387,10 +381,9 @@ function example(st: State, scores: ScoreStage, b: number): void {
     normForward(st); // st.y normalised, st.z after gain and bias
     readoutForward(st, b, i); // logits, loss, accuracy
     if (!st.backward) continue;
-    const row = b * S + i;
-    readoutBackward(st, b, i, row); // st.cls = ∂logits, st.g = ∂z
-    normBackward(st, row, t); // st.g = ∂(x_t + o); the residual's share into st.gx
-    attendBackward(st, scores, i, t, visible, row);
+    readoutBackward(st, b, i); // st.cls = ∂logits, st.g = ∂z
+    normBackward(st, t); // st.g = ∂(x_t + o); the residual's share into st.gx
+    attendBackward(st, scores, i, t, visible);
   }
   if (!st.backward) return;
   scores.finishExample(st);
@@ -455,7 +448,7 @@ function embedBackward(st: State): void {
 /** Row i, every head: scores, softmax, x̄ and o = x̄ · W_V added to the residual st.y = x_t. */
 function attendForward(st: State, scores: ScoreStage, b: number, i: number, t: number, visible: number): void {
   const { d, H, dh, N, S } = st.dims;
-  const { x, y, a, p, xbar, wv, wAt } = st;
+  const { x, y, a, p, xbar, o, wv, wAt } = st;
   for (let c = 0; c < d; c++) y[c] = x[t * d + c]; // the residual input
   for (let h = 0; h < H; h++) {
     const max = scores.forward(st, h, i, t, visible);
@@ -470,17 +463,20 @@ function attendForward(st: State, scores: ScoreStage, b: number, i: number, t: n
       }
     }
     // mix: x̄ = Σ_j p_j x_j, then o_h = x̄ · W_V,h into head h's columns of the residual.
+    // Both loops run their inner index over contiguous memory (x_j's row, W_V's row); each sum keeps its order.
     const xbarRow = (h * S + i) * d;
+    xbar.fill(0, xbarRow, xbarRow + d);
+    for (let j = 0; j < visible; j++) {
+      const pj = p[pRow + j];
+      for (let c = 0; c < d; c++) xbar[xbarRow + c] += pj * x[j * d + c];
+    }
+    o.fill(0);
     for (let c = 0; c < d; c++) {
-      let acc = 0;
-      for (let j = 0; j < visible; j++) acc += p[pRow + j] * x[j * d + c];
-      xbar[xbarRow + c] = acc;
+      const xc = xbar[xbarRow + c];
+      const wRow = wAt + c * d + h * dh;
+      for (let e = 0; e < dh; e++) o[e] += xc * wv[wRow + e];
     }
-    for (let e = 0; e < dh; e++) {
-      let acc = 0;
-      for (let c = 0; c < d; c++) acc += xbar[xbarRow + c] * wv[wAt + c * d + h * dh + e];
-      y[h * dh + e] += acc;
-    }
+    for (let e = 0; e < dh; e++) y[h * dh + e] += o[e];
   }
 }
 
@@ -497,17 +493,23 @@ function softmaxForward(a: Float64Array, max: number, visible: number, N: number
 }
 
 /** Row i, every head, with st.g = ∂(x_t + o): back through the mix and the softmax, then the score stage. */
-function attendBackward(st: State, scores: ScoreStage, i: number, t: number, visible: number, row: number): void {
-  const { d, H, dh, N, S } = st.dims;
-  const { x, g, gxbar, gp, a, p, xbar, xbarRows, wv, wAt } = st;
+function attendBackward(st: State, scores: ScoreStage, i: number, t: number, visible: number): void {
+  const { d, H, dh, N, S, scale } = st.dims;
+  const { x, g, gxbar, gp, a, p, xbar, gwv, wv, wAt } = st;
   for (let h = 0; h < H; h++) {
     const pRow = (h * S + i) * N;
     const xbarRow = (h * S + i) * d;
-    // mix: o_h = x̄ · W_V,h (W_V's own gradient is an outer product, summed over the batch in mixOuterGradient).
+    // mix: o_h = x̄ · W_V,h. W_V's gradient is the outer product x̄_h ⊗ ∂o_h, summed over the batch's rows as they come.
     for (let c = 0; c < d; c++) {
-      xbarRows[(row * H + h) * d + c] = xbar[xbarRow + c];
+      const xc = xbar[xbarRow + c];
+      const wRow = wAt + c * d + h * dh;
+      const gRow = c * d + h * dh;
       let acc = 0;
-      for (let e = 0; e < dh; e++) acc += wv[wAt + c * d + h * dh + e] * g[h * dh + e];
+      for (let e = 0; e < dh; e++) {
+        const ge = g[h * dh + e];
+        gwv[gRow + e] += xc * ge;
+        acc += wv[wRow + e] * ge;
+      }
       gxbar[c] = acc;
     }
     // x̄ = Σ p_j x_j: ∂p_j = ∂x̄ · x_j. (The values' share of ∂x_j, p_j ∂x̄, is added by the score stage in
@@ -520,25 +522,8 @@ function attendBackward(st: State, scores: ScoreStage, i: number, t: number, vis
       dot += p[pRow + j] * acc;
     }
     // softmax: ∂a_j = p_j (∂p_j − Σ p ∂p), times the score's scale, into st.a for the score stage.
-    const { scale } = st.dims;
     for (let j = 0; j < visible; j++) a[j] = p[pRow + j] * (gp[j] - dot) * scale;
     scores.backward(st, h, i, t, visible, pRow);
-  }
-}
-
-/** W_V's gradient for run r: Σ over the batch's rows of x̄_h ⊗ ∂o_h, per head. */
-function mixOuterGradient(st: State, gwv: Float32Array): void {
-  const { d, H, dh, S } = st.dims;
-  const { xbarRows, gRows, wAt } = st;
-  const rows = st.B * S;
-  for (let h = 0; h < H; h++) {
-    for (let i = 0; i < d; i++) {
-      for (let e = 0; e < dh; e++) {
-        let acc = 0;
-        for (let row = 0; row < rows; row++) acc += xbarRows[(row * H + h) * d + i] * gRows[row * d + h * dh + e];
-        gwv[wAt + i * d + h * dh + e] = acc;
-      }
-    }
   }
 }
 
@@ -564,9 +549,9 @@ function normForward(st: State): void {
 }
 
 /** With st.g = ∂z: the gain and bias gradients, then st.g = ∂(x_t + o), and the residual's share into ∂x_t. */
-function normBackward(st: State, row: number, t: number): void {
+function normBackward(st: State, t: number): void {
   const { d } = st.dims;
-  const { y, g, gamma, vecAt, ggamma, gbeta, gx, gRows, invStd } = st;
+  const { y, g, gamma, vecAt, ggamma, gbeta, gx, invStd } = st;
   let meanG = 0;
   let meanGy = 0;
   for (let c = 0; c < d; c++) {
@@ -581,7 +566,6 @@ function normBackward(st: State, row: number, t: number): void {
   meanGy /= d;
   for (let c = 0; c < d; c++) {
     g[c] = (g[c] - meanG - y[c] * meanGy) * invStd;
-    gRows[row * d + c] = g[c];
     gx[t * d + c] += g[c]; // the residual branch
   }
 }
@@ -592,10 +576,12 @@ function normBackward(st: State, row: number, t: number): void {
 function readoutForward(st: State, b: number, i: number): void {
   const { d, C, S } = st.dims;
   const { z, cls, clsExp, unembed, unembedAt } = st;
-  for (let k = 0; k < C; k++) {
-    let acc = 0;
-    for (let c = 0; c < d; c++) acc += z[c] * unembed[unembedAt + c * C + k];
-    cls[k] = acc;
+  // Row by row of W_unembed, so the inner loop is contiguous; each logit still sums over c in order.
+  cls.fill(0);
+  for (let c = 0; c < d; c++) {
+    const zc = z[c];
+    const row = unembedAt + c * C;
+    for (let k = 0; k < C; k++) cls[k] += zc * unembed[row + k];
   }
   let best = 0;
   for (let k = 1; k < C; k++) if (cls[k] > cls[best]) best = k;
@@ -612,19 +598,21 @@ function readoutForward(st: State, b: number, i: number): void {
   if (best === target) st.correct++;
 }
 
-/** ∂logits (softmax − one-hot, over the batch's rows) into st.cls, and st.g = ∂z; keeps z and ∂logits for W_unembed. */
-function readoutBackward(st: State, b: number, i: number, row: number): void {
+/** ∂logits (softmax − one-hot, over the batch's rows) into st.cls, and st.g = ∂z; W_unembed's gradient z ⊗ ∂logits summed as rows come. */
+function readoutBackward(st: State, b: number, i: number): void {
   const { d, C, S } = st.dims;
-  const { z, cls, clsExp, sumExp, g, unembed, unembedAt, zRows, gclsRows, invRows } = st;
+  const { z, cls, clsExp, sumExp, g, unembed, unembedAt, gunembed, invRows } = st;
   const target = st.targets[b * S + i];
-  for (let k = 0; k < C; k++) {
-    cls[k] = (clsExp[k] / sumExp - (k === target ? 1 : 0)) * invRows;
-    gclsRows[row * C + k] = cls[k];
-  }
+  for (let k = 0; k < C; k++) cls[k] = (clsExp[k] / sumExp - (k === target ? 1 : 0)) * invRows;
   for (let c = 0; c < d; c++) {
-    zRows[row * d + c] = z[c];
+    const zc = z[c];
+    const row = c * C;
     let acc = 0;
-    for (let k = 0; k < C; k++) acc += unembed[unembedAt + c * C + k] * cls[k];
+    for (let k = 0; k < C; k++) {
+      const gk = cls[k];
+      gunembed[row + k] += zc * gk;
+      acc += unembed[unembedAt + row + k] * gk;
+    }
     g[c] = acc;
   }
 }

@@ -1,0 +1,592 @@
+/**
+ * The fused kernel's pass in WebAssembly (AssemblyScript, compiled by `npm run build` to dist/model/fused.wasm):
+ * the same arithmetic as src/model/fused.ts, operation for operation and in the same order, for the regrouped
+ * score stage (every variant without QK-norm). It exists for speed only: wasm has no typed-array bounds checks
+ * and no deoptimisation guards, and where several independent sums run side by side (logits, W_unembed's and
+ * W_V's gradients, x̄) it adds two lanes at a time with f64x2, each lane keeping its own sum's order. No sum is
+ * split or reassociated, exp and log are JavaScript's own Math.exp and Math.log (imported), so its results are
+ * bit-identical to the typed-array kernel, which stays the reference (test/model/fusedWasm.test.ts).
+ *
+ * Memory: the JavaScript side (src/model/fusedWasm.ts) lays out parameters and gradients (float32, stacked
+ * [R, ...] as in fused.ts), the batch (int32), the outputs, and a float64 scratch area, and passes pointers.
+ */
+
+// Math.exp and Math.log from JavaScript (imported as fused.jsExp and fused.jsLog), so every exponential and
+// logarithm equals the typed-array kernel's.
+declare function jsExp(x: f64): f64;
+declare function jsLog(x: f64): f64;
+
+const MASKED: f64 = -1e9;
+const LN_EPS: f64 = 1e-5;
+const F32_MAX: f64 = 3.4028234663852886e38;
+
+// ---- shapes (setDims) ----------------------------------------------------------------------------------------
+let d: i32 = 0;
+let H: i32 = 0;
+let dh: i32 = 0;
+let N: i32 = 0;
+let F: i32 = 0;
+let V: i32 = 0;
+let C: i32 = 0;
+let S: i32 = 0;
+let qStart: i32 = 0;
+let causal: bool = false;
+let scale: f64 = 0;
+let s: f64 = 0;
+
+// ---- float64 scratch (laid out by setDims from `scratch`) ---------------------------------------------------
+let x: usize = 0; // [N, d]
+let a: usize = 0; // [N]
+let p: usize = 0; // [H, S, N]
+let xbar: usize = 0; // [H, S, d]
+let o: usize = 0; // [dh]
+let y: usize = 0; // [d]
+let z: usize = 0; // [d]
+let cls: usize = 0; // [C]
+let clsExp: usize = 0; // [C]
+let g: usize = 0; // [d]
+let gx: usize = 0; // [N, d]
+let gxbar: usize = 0; // [d]
+let gp: usize = 0; // [N]
+let gtable: usize = 0; // [V, d]
+let gpos: usize = 0; // [N, d]
+let ggamma: usize = 0; // [d]
+let gbeta: usize = 0; // [d]
+let gunembed: usize = 0; // [d, C]
+let gwvAcc: usize = 0; // [d, d]
+let m: usize = 0; // [H, d, d]
+let tu: usize = 0; // [H, V, d]
+let pu: usize = 0; // [H, N, d]
+let gtu: usize = 0; // [H, V, d]
+let gpu: usize = 0; // [H, N, d]
+let u: usize = 0; // [H, S, d]
+let gu: usize = 0; // [d]
+let gm: usize = 0; // [d, d]
+
+// ---- the current run's parameters (float32 pointers, element offsets) ----------------------------------------
+let table: usize = 0;
+let pos: usize = 0;
+let wq: usize = 0;
+let wk: usize = 0;
+let wv: usize = 0;
+let gamma: usize = 0;
+let beta: usize = 0;
+let unembed: usize = 0;
+let tableAt: i32 = 0;
+let posAt: i32 = 0;
+let wAt: i32 = 0;
+let vecAt: i32 = 0;
+let unembedAt: i32 = 0;
+let feats: usize = 0; // int32, this run's batch
+let featsAt: i32 = 0;
+let targets: usize = 0;
+let weightsOut: usize = 0; // float32 outputs, 0 when not asked for
+let logitsOut: usize = 0;
+let inputsOut: usize = 0;
+let r: i32 = 0;
+let B: i32 = 0;
+let invRows: f64 = 0;
+let invStd: f64 = 0;
+let sumExp: f64 = 0;
+let lossSum: f64 = 0;
+let correct: f64 = 0;
+let backward: bool = false;
+
+function ld(ptr: usize, i: i32): f64 {
+  return load<f64>(ptr + ((<usize>i) << 3));
+}
+function st(ptr: usize, i: i32, v: f64): void {
+  store<f64>(ptr + ((<usize>i) << 3), v);
+}
+function lf(ptr: usize, i: i32): f64 {
+  return <f64>load<f32>(ptr + ((<usize>i) << 2));
+}
+function sf(ptr: usize, i: i32, v: f64): void {
+  store<f32>(ptr + ((<usize>i) << 2), <f32>v);
+}
+function li(ptr: usize, i: i32): i32 {
+  return load<i32>(ptr + ((<usize>i) << 2));
+}
+function zero(ptr: usize, n: i32): void {
+  memory.fill(ptr, 0, (<usize>n) << 3);
+}
+
+/** Where static data ends: the JavaScript side lays out its blocks from here. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+let at: usize = 0;
+/** The next n float64 of scratch, 16 bytes after the previous block. */
+function take(n: i32): usize {
+  const ptr = at;
+  at += ((<usize>n) << 3) + 16;
+  return ptr;
+}
+
+/** Shapes of the group, and the scratch area's start; returns the scratch bytes used. */
+export function setDims(d_: i32, H_: i32, N_: i32, F_: i32, V_: i32, C_: i32, S_: i32, qStart_: i32, causal_: bool, s_: f64, scratch: usize): usize {
+  d = d_;
+  H = H_;
+  dh = d_ / H_;
+  N = N_;
+  F = F_;
+  V = V_;
+  C = C_;
+  S = S_;
+  qStart = qStart_;
+  causal = causal_;
+  scale = 1 / Math.sqrt(<f64>d_ / <f64>H_);
+  s = s_;
+  at = scratch;
+  x = take(N * d);
+  a = take(N);
+  p = take(H * S * N);
+  xbar = take(H * S * d);
+  o = take(dh);
+  y = take(d);
+  z = take(d);
+  cls = take(C);
+  clsExp = take(C);
+  g = take(d);
+  gx = take(N * d);
+  gxbar = take(d);
+  gp = take(N);
+  gtable = take(V * d);
+  gpos = take(N * d);
+  ggamma = take(d);
+  gbeta = take(d);
+  gunembed = take(d * C);
+  gwvAcc = take(d * d);
+  m = take(H * d * d);
+  tu = take(H * V * d);
+  pu = take(H * N * d);
+  gtu = take(H * V * d);
+  gpu = take(H * N * d);
+  u = take(H * S * d);
+  gu = take(d);
+  gm = take(d * d);
+  return at - scratch;
+}
+
+/** Parameter pointers (float32, stacked [R, ...]); the key projection is whichever the variant uses. */
+export function setParams(table_: usize, pos_: usize, wq_: usize, wk_: usize, wv_: usize, gamma_: usize, beta_: usize, unembed_: usize): void {
+  table = table_;
+  pos = pos_;
+  wq = wq_;
+  wk = wk_;
+  wv = wv_;
+  gamma = gamma_;
+  beta = beta_;
+  unembed = unembed_;
+}
+
+let gTable: usize = 0;
+let gPos: usize = 0;
+let gWq: usize = 0;
+let gWk: usize = 0;
+let gWv: usize = 0;
+let gGamma: usize = 0;
+let gBeta: usize = 0;
+let gUnembed: usize = 0;
+
+/** Gradient pointers, same layout; a variant's key gradient may alias W_V's or W_Q's (as in fused.ts). */
+export function setGrads(table_: usize, pos_: usize, wq_: usize, wk_: usize, wv_: usize, gamma_: usize, beta_: usize, unembed_: usize): void {
+  gTable = table_;
+  gPos = pos_;
+  gWq = wq_;
+  gWk = wk_;
+  gWv = wv_;
+  gGamma = gamma_;
+  gBeta = beta_;
+  gUnembed = unembed_;
+}
+
+/**
+ * One pass over R runs. feats/targets point at run 0's batch and step by featsStride/targetsStride bytes per run
+ * (0: one shared batch). loss/correct: float64 [R]. weights/logits/inputs: float32 outputs or 0.
+ */
+export function pass(
+  R: i32,
+  B_: i32,
+  feats_: usize,
+  featsStride: usize,
+  targets_: usize,
+  targetsStride: usize,
+  withGrads: bool,
+  weights_: usize,
+  logits_: usize,
+  inputs_: usize,
+  lossOut: usize,
+  correctOut: usize,
+): void {
+  B = B_;
+  invRows = 1 / <f64>(B_ * S);
+  backward = withGrads;
+  weightsOut = weights_;
+  logitsOut = logits_;
+  inputsOut = inputs_;
+  for (r = 0; r < R; r++) {
+    feats = feats_ + <usize>r * featsStride;
+    targets = targets_ + <usize>r * targetsStride;
+    startRun();
+    for (let b = 0; b < B; b++) example(b);
+    st(lossOut, r, lossSum * invRows);
+    st(correctOut, r, correct * invRows);
+    if (backward) finishRun();
+  }
+}
+
+function startRun(): void {
+  tableAt = r * V * d;
+  posAt = r * N * d;
+  wAt = r * d * d;
+  vecAt = r * d;
+  unembedAt = r * d * C;
+  lossSum = 0;
+  correct = 0;
+  if (backward) {
+    zero(gtable, V * d);
+    zero(gpos, N * d);
+    zero(ggamma, d);
+    zero(gbeta, d);
+    zero(gunembed, d * C);
+    zero(gwvAcc, d * d);
+  }
+  // M_h = W_Q,h · W_K,hᵀ and the projected tables.
+  for (let h = 0; h < H; h++) {
+    const mAt = h * d * d;
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) {
+        let acc: f64 = 0;
+        for (let e = 0; e < dh; e++) acc += lf(wq, wAt + i * d + h * dh + e) * lf(wk, wAt + j * d + h * dh + e);
+        st(m, mAt + i * d + j, acc);
+      }
+    }
+    projectRows(table, tableAt, V, mAt, tu, h * V * d);
+    projectRows(pos, posAt, N, mAt, pu, h * N * d);
+  }
+  if (backward) {
+    zero(gtu, H * V * d);
+    zero(gpu, H * N * d);
+  }
+}
+
+function projectRows(rows: usize, rowsAt: i32, n: i32, mAt: i32, out: usize, outAt: i32): void {
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) {
+      let acc: f64 = 0;
+      for (let e = 0; e < d; e++) acc += lf(rows, rowsAt + i * d + e) * ld(m, mAt + e * d + j);
+      st(out, outAt + i * d + j, acc);
+    }
+  }
+}
+
+function example(b: i32): void {
+  featsAt = b * N * F;
+  embedForward(b);
+  if (backward) zero(gx, N * d);
+  for (let i = 0; i < S; i++) {
+    const t = qStart + i;
+    const visible = causal ? t + 1 : N;
+    attendForward(b, i, t, visible);
+    normForward();
+    readoutForward(b, i);
+    if (!backward) continue;
+    readoutBackward(b, i);
+    normBackward(t);
+    attendBackward(i, t, visible);
+  }
+  if (backward) embedBackward();
+}
+
+function embedForward(b: i32): void {
+  for (let j = 0; j < N; j++) {
+    const xRow = j * d;
+    const posRow = posAt + j * d;
+    if (F == 2) {
+      const row0 = tableAt + li(feats, featsAt + 2 * j) * d;
+      const row1 = tableAt + li(feats, featsAt + 2 * j + 1) * d;
+      for (let c = 0; c < d; c++) st(x, xRow + c, s * (lf(pos, posRow + c) + lf(table, row0 + c) + lf(table, row1 + c)));
+    } else if (F == 1) {
+      const row0 = tableAt + li(feats, featsAt + j) * d;
+      for (let c = 0; c < d; c++) st(x, xRow + c, s * (lf(pos, posRow + c) + lf(table, row0 + c)));
+    } else {
+      for (let c = 0; c < d; c++) st(x, xRow + c, lf(pos, posRow + c));
+      for (let f = 0; f < F; f++) {
+        const row = tableAt + li(feats, featsAt + j * F + f) * d;
+        for (let c = 0; c < d; c++) st(x, xRow + c, ld(x, xRow + c) + lf(table, row + c));
+      }
+      for (let c = 0; c < d; c++) st(x, xRow + c, ld(x, xRow + c) * s);
+    }
+  }
+  if (inputsOut != 0) {
+    const at = (r * B + b) * N * d;
+    for (let k = 0; k < N * d; k++) sf(inputsOut, at + k, ld(x, k));
+  }
+}
+
+function embedBackward(): void {
+  for (let j = 0; j < N; j++) {
+    const xRow = j * d;
+    if (F == 2) {
+      const row0 = li(feats, featsAt + 2 * j) * d;
+      const row1 = li(feats, featsAt + 2 * j + 1) * d;
+      for (let c = 0; c < d; c++) {
+        const gc = s * ld(gx, xRow + c);
+        st(gpos, xRow + c, ld(gpos, xRow + c) + gc);
+        st(gtable, row0 + c, ld(gtable, row0 + c) + gc);
+        st(gtable, row1 + c, ld(gtable, row1 + c) + gc);
+      }
+    } else {
+      for (let c = 0; c < d; c++) {
+        const gc = s * ld(gx, xRow + c);
+        st(gpos, xRow + c, ld(gpos, xRow + c) + gc);
+        for (let f = 0; f < F; f++) {
+          const at = li(feats, featsAt + j * F + f) * d + c;
+          st(gtable, at, ld(gtable, at) + gc);
+        }
+      }
+    }
+  }
+}
+
+/** a += k · b over n entries, two lanes at a time where both pointers allow; each entry's sum keeps its order. */
+function axpy(dst: usize, k: f64, src: usize, n: i32): void {
+  let c = 0;
+  const kk = f64x2.splat(k);
+  for (; c + 2 <= n; c += 2) {
+    const at = (<usize>c) << 3;
+    v128.store(dst + at, f64x2.add(v128.load(dst + at), f64x2.mul(kk, v128.load(src + at))));
+  }
+  for (; c < n; c++) st(dst, c, ld(dst, c) + k * ld(src, c));
+}
+
+/** The same with float32 source values (promoted exactly, as JavaScript reads a Float32Array). */
+function axpyF32(dst: usize, k: f64, src: usize, n: i32): void {
+  let c = 0;
+  const kk = f64x2.splat(k);
+  for (; c + 2 <= n; c += 2) {
+    const v = f64x2.promote_low_f32x4(v128.load64_zero(src + ((<usize>c) << 2)));
+    const at = (<usize>c) << 3;
+    v128.store(dst + at, f64x2.add(v128.load(dst + at), f64x2.mul(kk, v)));
+  }
+  for (; c < n; c++) st(dst, c, ld(dst, c) + k * lf(src, c));
+}
+
+function attendForward(b: i32, i: i32, t: i32, visible: i32): void {
+  for (let c = 0; c < d; c++) st(y, c, ld(x, t * d + c));
+  for (let h = 0; h < H; h++) {
+    const max = scoresForward(h, i, t, visible);
+    if (!(Math.abs(max) < F32_MAX)) lossSum = NaN;
+    const pRow = (h * S + i) * N;
+    softmaxForward(max, visible, pRow);
+    if (weightsOut != 0 && logitsOut != 0) {
+      const outRow = (((r * B + b) * H + h) * S + i) * N;
+      for (let j = 0; j < N; j++) {
+        sf(weightsOut, outRow + j, ld(p, pRow + j));
+        sf(logitsOut, outRow + j, j < visible ? ld(a, j) : MASKED);
+      }
+    }
+    const xbarRow = (h * S + i) * d;
+    const xb = xbar + ((<usize>xbarRow) << 3);
+    zero(xb, d);
+    for (let j = 0; j < visible; j++) axpy(xb, ld(p, pRow + j), x + ((<usize>(j * d)) << 3), d);
+    zero(o, dh);
+    for (let c = 0; c < d; c++) axpyF32(o, ld(xbar, xbarRow + c), wv + ((<usize>(wAt + c * d + h * dh)) << 2), dh);
+    for (let e = 0; e < dh; e++) st(y, h * dh + e, ld(y, h * dh + e) + ld(o, e));
+  }
+}
+
+function scoresForward(h: i32, i: i32, t: i32, visible: i32): f64 {
+  const uRow = (h * S + i) * d;
+  for (let c = 0; c < d; c++) st(u, uRow + c, ld(pu, (h * N + t) * d + c));
+  for (let f = 0; f < F; f++) {
+    const tuRow = (h * V + li(feats, featsAt + t * F + f)) * d;
+    for (let c = 0; c < d; c++) st(u, uRow + c, ld(u, uRow + c) + ld(tu, tuRow + c));
+  }
+  for (let c = 0; c < d; c++) st(u, uRow + c, ld(u, uRow + c) * s);
+  let max: f64 = -Infinity;
+  for (let j = 0; j < visible; j++) {
+    let dot: f64 = 0;
+    for (let c = 0; c < d; c++) dot += ld(u, uRow + c) * ld(x, j * d + c);
+    const aj = dot * scale;
+    st(a, j, aj);
+    if (aj > max) max = aj;
+  }
+  return max;
+}
+
+function softmaxForward(max: f64, visible: i32, pRow: i32): void {
+  let sum: f64 = 0;
+  for (let j = 0; j < visible; j++) {
+    const e = jsExp(ld(a, j) - max);
+    st(p, pRow + j, e);
+    sum += e;
+  }
+  for (let j = 0; j < visible; j++) st(p, pRow + j, ld(p, pRow + j) / sum);
+  for (let j = visible; j < N; j++) st(p, pRow + j, 0);
+}
+
+function normForward(): void {
+  let mean: f64 = 0;
+  for (let c = 0; c < d; c++) mean += ld(y, c);
+  mean /= <f64>d;
+  let variance: f64 = 0;
+  for (let c = 0; c < d; c++) variance += (ld(y, c) - mean) * (ld(y, c) - mean);
+  if (!(variance < F32_MAX)) lossSum = NaN;
+  variance /= <f64>d;
+  invStd = 1 / Math.sqrt(variance + LN_EPS);
+  for (let c = 0; c < d; c++) {
+    const yc = (ld(y, c) - mean) * invStd;
+    st(y, c, yc);
+    st(z, c, yc * lf(gamma, vecAt + c) + lf(beta, vecAt + c));
+  }
+}
+
+function readoutForward(b: i32, i: i32): void {
+  zero(cls, C);
+  for (let c = 0; c < d; c++) axpyF32(cls, ld(z, c), unembed + ((<usize>(unembedAt + c * C)) << 2), C);
+  let best = 0;
+  for (let k = 1; k < C; k++) if (ld(cls, k) > ld(cls, best)) best = k;
+  const top = ld(cls, best);
+  if (!(Math.abs(top) < F32_MAX)) lossSum = NaN;
+  let sum: f64 = 0;
+  for (let k = 0; k < C; k++) {
+    const e = jsExp(ld(cls, k) - top);
+    st(clsExp, k, e);
+    sum += e;
+  }
+  const target = li(targets, b * S + i);
+  sumExp = sum;
+  lossSum += jsLog(sum) + top - ld(cls, target);
+  if (best == target) correct++;
+}
+
+function readoutBackward(b: i32, i: i32): void {
+  const target = li(targets, b * S + i);
+  for (let k = 0; k < C; k++) st(cls, k, (ld(clsExp, k) / sumExp - (k == target ? 1.0 : 0.0)) * invRows);
+  for (let c = 0; c < d; c++) {
+    const zc = ld(z, c);
+    const row = c * C;
+    axpy(gunembed + ((<usize>row) << 3), zc, cls, C);
+    let acc: f64 = 0;
+    for (let k = 0; k < C; k++) acc += lf(unembed, unembedAt + row + k) * ld(cls, k);
+    st(g, c, acc);
+  }
+}
+
+function normBackward(t: i32): void {
+  let meanG: f64 = 0;
+  let meanGy: f64 = 0;
+  for (let c = 0; c < d; c++) {
+    const gc = ld(g, c);
+    const yc = ld(y, c);
+    st(ggamma, c, ld(ggamma, c) + gc * yc);
+    st(gbeta, c, ld(gbeta, c) + gc);
+    const gn = gc * lf(gamma, vecAt + c);
+    st(g, c, gn);
+    meanG += gn;
+    meanGy += gn * yc;
+  }
+  meanG /= <f64>d;
+  meanGy /= <f64>d;
+  for (let c = 0; c < d; c++) {
+    const gc = (ld(g, c) - meanG - ld(y, c) * meanGy) * invStd;
+    st(g, c, gc);
+    st(gx, t * d + c, ld(gx, t * d + c) + gc);
+  }
+}
+
+function attendBackward(i: i32, t: i32, visible: i32): void {
+  for (let h = 0; h < H; h++) {
+    const pRow = (h * S + i) * N;
+    const xbarRow = (h * S + i) * d;
+    for (let c = 0; c < d; c++) {
+      const xc = ld(xbar, xbarRow + c);
+      const wRow = wAt + c * d + h * dh;
+      const gRow = c * d + h * dh;
+      axpy(gwvAcc + ((<usize>gRow) << 3), xc, g + ((<usize>(h * dh)) << 3), dh);
+      let acc: f64 = 0;
+      for (let e = 0; e < dh; e++) acc += lf(wv, wRow + e) * ld(g, h * dh + e);
+      st(gxbar, c, acc);
+    }
+    let dot: f64 = 0;
+    for (let j = 0; j < visible; j++) {
+      let acc: f64 = 0;
+      for (let c = 0; c < d; c++) acc += ld(gxbar, c) * ld(x, j * d + c);
+      st(gp, j, acc);
+      dot += ld(p, pRow + j) * acc;
+    }
+    for (let j = 0; j < visible; j++) st(a, j, ld(p, pRow + j) * (ld(gp, j) - dot) * scale);
+    scoresBackward(h, i, t, visible, pRow);
+  }
+}
+
+function scoresBackward(h: i32, i: i32, t: i32, visible: i32, pRow: i32): void {
+  const uRow = (h * S + i) * d;
+  zero(gu, d);
+  for (let j = 0; j < visible; j++) {
+    const ga = ld(a, j);
+    const pj = ld(p, pRow + j);
+    for (let c = 0; c < d; c++) {
+      st(gu, c, ld(gu, c) + ga * ld(x, j * d + c));
+      st(gx, j * d + c, ld(gx, j * d + c) + (ga * ld(u, uRow + c) + pj * ld(gxbar, c)));
+    }
+  }
+  for (let c = 0; c < d; c++) st(gpu, (h * N + t) * d + c, ld(gpu, (h * N + t) * d + c) + s * ld(gu, c));
+  for (let f = 0; f < F; f++) {
+    const tuRow = (h * V + li(feats, featsAt + t * F + f)) * d;
+    for (let c = 0; c < d; c++) st(gtu, tuRow + c, ld(gtu, tuRow + c) + s * ld(gu, c));
+  }
+}
+
+function finishRun(): void {
+  for (let k = 0; k < d * d; k++) sf(gWv, wAt + k, ld(gwvAcc, k));
+  for (let k = 0; k < d * C; k++) sf(gUnembed, unembedAt + k, ld(gunembed, k));
+  memory.fill(gWq + ((<usize>wAt) << 2), 0, (<usize>(d * d)) << 2);
+  if (gWk != gWv) memory.fill(gWk + ((<usize>wAt) << 2), 0, (<usize>(d * d)) << 2);
+  for (let h = 0; h < H; h++) {
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) {
+        let acc: f64 = 0;
+        for (let row = 0; row < V; row++) acc += lf(table, tableAt + row * d + i) * ld(gtu, (h * V + row) * d + j);
+        for (let row = 0; row < N; row++) acc += lf(pos, posAt + row * d + i) * ld(gpu, (h * N + row) * d + j);
+        st(gm, i * d + j, acc);
+      }
+    }
+    for (let row = 0; row < V; row++) {
+      for (let i = 0; i < d; i++) {
+        let acc: f64 = 0;
+        for (let j = 0; j < d; j++) acc += ld(gtu, (h * V + row) * d + j) * ld(m, (h * d + i) * d + j);
+        st(gtable, row * d + i, ld(gtable, row * d + i) + acc);
+      }
+    }
+    for (let row = 0; row < N; row++) {
+      for (let i = 0; i < d; i++) {
+        let acc: f64 = 0;
+        for (let j = 0; j < d; j++) acc += ld(gpu, (h * N + row) * d + j) * ld(m, (h * d + i) * d + j);
+        st(gpos, row * d + i, ld(gpos, row * d + i) + acc);
+      }
+    }
+    for (let i = 0; i < d; i++) {
+      for (let e = 0; e < dh; e++) {
+        let accQ: f64 = 0;
+        let accK: f64 = 0;
+        for (let j = 0; j < d; j++) {
+          accQ += ld(gm, i * d + j) * lf(wk, wAt + j * d + h * dh + e);
+          accK += ld(gm, j * d + i) * lf(wq, wAt + j * d + h * dh + e);
+        }
+        const at = wAt + i * d + h * dh + e;
+        sf(gWq, at, lf(gWq, at) + accQ);
+        sf(gWk, at, lf(gWk, at) + accK);
+      }
+    }
+  }
+  for (let k = 0; k < V * d; k++) sf(gTable, tableAt + k, ld(gtable, k));
+  for (let k = 0; k < N * d; k++) sf(gPos, posAt + k, ld(gpos, k));
+  for (let k = 0; k < d; k++) {
+    sf(gGamma, vecAt + k, ld(ggamma, k));
+    sf(gBeta, vecAt + k, ld(gbeta, k));
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The fused kernel's pass compiled to WebAssembly (assembly/fused.ts, built by `npm run build` into
+ * dist/model/fused.wasm), for every model the regrouped score stage computes (no QK-norm). It does the typed-array
+ * kernel's arithmetic in the same order and imports JavaScript's Math.exp and Math.log, so its results are
+ * bit-identical to it (test/model/fusedWasm.test.ts); it is faster because wasm has no bounds checks and adds
+ * independent sums two lanes at a time. This file copies parameters and batches into the module's memory and
+ * gradients and outputs back out: a few tens of kilobytes per step.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Encoded, Layout } from '../tasks/types.js';
+import type { ModelConfig } from './schema.js';
+import { param } from './paramSpecs.js';
+
+/** What a pass yields; the same shape as fused.ts's FusedPass. */
+export interface WasmPassResult {
+  loss: Float64Array;
+  correct: Float64Array;
+  weights?: Float32Array;
+  logits?: Float32Array;
+  inputs?: Float32Array;
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  setDims(d: number, H: number, N: number, F: number, V: number, C: number, S: number, qStart: number, causal: number, s: number, at: number): number;
+  setParams(table: number, pos: number, wq: number, wk: number, wv: number, gamma: number, beta: number, unembed: number): void;
+  setGrads(table: number, pos: number, wq: number, wk: number, wv: number, gamma: number, beta: number, unembed: number): void;
+  pass(
+    R: number,
+    B: number,
+    feats: number,
+    featsStride: number,
+    targets: number,
+    targetsStride: number,
+    withGrads: number,
+    weights: number,
+    logits: number,
+    inputs: number,
+    loss: number,
+    correct: number,
+  ): void;
+}
+
+/** The built module, next to the compiled fused.js (src/model and dist/model are at the same depth, so tests find it too). */
+const WASM = fileURLToPath(new URL('../../dist/model/fused.wasm', import.meta.url));
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The compiled module, or null where it was not built (the typed-array kernel then computes everything). */
+function wasmModule(): WebAssembly.Module | null {
+  if (compiled === undefined) compiled = existsSync(WASM) ? new WebAssembly.Module(readFileSync(WASM)) : null;
+  return compiled;
+}
+
+/** Whether the wasm kernel computes this model: one layer, the regrouped score stage, even head width for its lanes. */
+export function wasmSupports(cfg: ModelConfig): boolean {
+  return !cfg.qkNorm && cfg.layers === 1 && wasmModule() !== null;
+}
+
+/** Parameter paths in the order they are laid out in the module's memory. */
+const PATHS = ['embed/table', 'embed/pos', 'layer0/attn/w_q', 'layer0/attn/w_k', 'layer0/attn/w_v', 'layer0/ln/gamma', 'layer0/ln/beta', 'unembed/w'];
+
+export class WasmPass {
+  private readonly ex: Exports;
+  private readonly scratchAt: number;
+  private readonly scratchBytes: number;
+
+  constructor(
+    private readonly cfg: ModelConfig,
+    private readonly layout: Layout,
+    private readonly R: number,
+  ) {
+    const module = wasmModule();
+    if (!module) throw new Error('the wasm kernel is not built (npm run build)');
+    const instance = new WebAssembly.Instance(module, { fused: { jsExp: Math.exp, jsLog: Math.log } });
+    this.ex = instance.exports as unknown as Exports;
+    const L = layout;
+    this.scratchAt = align(this.ex.heapBase());
+    this.scratchBytes = this.ex.setDims(
+      cfg.dModel,
+      cfg.heads,
+      L.positions,
+      L.featuresPerPosition,
+      L.inputVocab,
+      L.outputVocab,
+      L.queryCount,
+      L.queryStart,
+      L.causal ? 1 : 0,
+      cfg.inputScale,
+      this.scratchAt,
+    );
+  }
+
+  pass(
+    params: Map<string, Float32Array>,
+    batches: readonly Encoded[],
+    grads?: Map<string, Float32Array>,
+    attention = false,
+    inputs = false,
+  ): WasmPassResult {
+    const { R, cfg, layout } = this;
+    const d = cfg.dModel;
+    const { positions: N, featuresPerPosition: F, queryCount: S } = layout;
+    const H = cfg.heads;
+    const B = batches[0].count;
+    const shared = batches.length === 1;
+    const variant = cfg.attention;
+    // Sizes in bytes of everything laid out after the scratch area, each block 16-byte aligned.
+    const sizes = PATHS.map((path) =>
+      path === 'layer0/attn/w_k' && variant !== 'qkv' ? (variant === 'qx' ? R * d * d : 0) : param(params, path).length,
+    );
+    let at = align(this.scratchAt + this.scratchBytes);
+    const block = (bytes: number) => {
+      const ptr = at;
+      at = align(at + bytes);
+      return ptr;
+    };
+    const paramPtr = sizes.map((n) => block(4 * n));
+    const gradPtr = grads ? sizes.map((n) => block(4 * n)) : null;
+    const featsBytes = 4 * B * N * F;
+    const targetsBytes = 4 * B * S;
+    const featsPtr = block(featsBytes * batches.length);
+    const targetsPtr = block(targetsBytes * batches.length);
+    const outs = R * B * H * S * N;
+    const weightsPtr = attention ? block(4 * outs) : 0;
+    const logitsPtr = attention ? block(4 * outs) : 0;
+    const inputsPtr = inputs ? block(4 * R * B * N * d) : 0;
+    const lossPtr = block(8 * R);
+    const correctPtr = block(8 * R);
+    const memory = this.ex.memory;
+    if (memory.buffer.byteLength < at) memory.grow(Math.ceil((at - memory.buffer.byteLength) / 65536));
+    const buf = memory.buffer;
+
+    // Parameters in; the variant's key projection is W_K (qkv), W_V (qv), W_Q (qq) or the identity (qx).
+    PATHS.forEach((path, k) => {
+      if (path === 'layer0/attn/w_k' && variant !== 'qkv') {
+        if (variant === 'qx') {
+          const eye = new Float32Array(buf, paramPtr[k], R * d * d);
+          eye.fill(0);
+          for (let r = 0; r < R; r++) for (let i = 0; i < d; i++) eye[r * d * d + i * d + i] = 1;
+        }
+        return;
+      }
+      new Float32Array(buf, paramPtr[k], sizes[k]).set(param(params, path));
+    });
+    const keyAlias = (ptrs: number[]) => (variant === 'qv' ? ptrs[4] : variant === 'qq' ? ptrs[2] : ptrs[3]);
+    this.ex.setParams(paramPtr[0], paramPtr[1], paramPtr[2], keyAlias(paramPtr), paramPtr[4], paramPtr[5], paramPtr[6], paramPtr[7]);
+    if (gradPtr) this.ex.setGrads(gradPtr[0], gradPtr[1], gradPtr[2], keyAlias(gradPtr), gradPtr[4], gradPtr[5], gradPtr[6], gradPtr[7]);
+    batches.forEach((batch, r) => {
+      new Int32Array(buf, featsPtr + r * featsBytes, B * N * F).set(batch.features.subarray(0, B * N * F));
+      new Int32Array(buf, targetsPtr + r * targetsBytes, B * S).set(batch.targets.subarray(0, B * S));
+    });
+
+    this.ex.pass(
+      R,
+      B,
+      featsPtr,
+      shared ? 0 : featsBytes,
+      targetsPtr,
+      shared ? 0 : targetsBytes,
+      grads ? 1 : 0,
+      weightsPtr,
+      logitsPtr,
+      inputsPtr,
+      lossPtr,
+      correctPtr,
+    );
+
+    if (grads && gradPtr)
+      PATHS.forEach((path, k) => {
+        if (path === 'layer0/attn/w_k' && variant !== 'qkv') return; // qv's and qq's key gradient is already in W_V's or W_Q's; qx has none
+        param(grads, path).set(new Float32Array(buf, gradPtr[k], sizes[k]));
+      });
+    const out: WasmPassResult = {
+      loss: new Float64Array(buf.slice(lossPtr, lossPtr + 8 * R)),
+      correct: new Float64Array(buf.slice(correctPtr, correctPtr + 8 * R)),
+    };
+    if (attention) {
+      out.weights = new Float32Array(buf.slice(weightsPtr, weightsPtr + 4 * outs));
+      out.logits = new Float32Array(buf.slice(logitsPtr, logitsPtr + 4 * outs));
+    }
+    if (inputs) out.inputs = new Float32Array(buf.slice(inputsPtr, inputsPtr + 4 * R * B * N * d));
+    return out;
+  }
+}
+
+function align(n: number): number {
+  return Math.ceil(n / 16) * 16;
+}
