@@ -21,9 +21,7 @@ import { oneHotInput, oneHotTargets } from '../../src/model/encode.js';
 import { FusedModel } from '../../src/model/fused.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 import type { Encoded } from '../../src/tasks/types.js';
-
-const REL = 2e-4;
-const ABS = 1e-6;
+import { expectClose } from '../helpers/kernels.js';
 
 const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 4, keyVocab: 8, valueVocab: 6 })) as AnyTask;
 const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 4, vocab: 5 })) as AnyTask;
@@ -67,17 +65,6 @@ function reference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float3
   } finally {
     disposeParams(params);
   }
-}
-
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < want.length; i++) {
-    const excess = Math.abs(got[i] - want[i]) - (REL * Math.abs(want[i]) + ABS);
-    if (excess > worst) [worst, at] = [excess, i];
-  }
-  expect(at, `${what}: element ${at} got ${got[at]}, tfjs ${want[at]}`).toBe(-1);
 }
 
 const CASES: [string, AnyTask, Partial<ModelConfig>][] = [

@@ -21,9 +21,7 @@ import { oneHotInput, oneHotTargets } from '../../src/model/encode.js';
 import { DeepFusedModel, type StackedParams } from '../../src/model/fusedDeep.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 import type { Encoded } from '../../src/tasks/types.js';
-
-const REL = 2e-4;
-const ABS = 1e-6;
+import { expectClose, zerosLike } from '../helpers/kernels.js';
 
 const mqar = mqarTask(taskSchema.parse({ kind: 'mqar', pairs: 3, queries: 2, keyVocab: 5, valueVocab: 4 })) as AnyTask;
 const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 4, keyVocab: 8, valueVocab: 6 })) as AnyTask;
@@ -68,20 +66,8 @@ function reference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float3
   }
 }
 
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < want.length; i++) {
-    const excess = Math.abs(got[i] - want[i]) - (REL * Math.abs(want[i]) + ABS);
-    if (excess > worst) [worst, at] = [excess, i];
-  }
-  expect(at, `${what}: element ${at} got ${got[at]}, tfjs ${want[at]}`).toBe(-1);
-}
-
 const stacked = (model: ModelConfig, task: AnyTask, perRun: Map<string, Float32Array>[]): StackedParams =>
   new Map([...stackRuns(model, task.layout, perRun)].map(([path, { values }]) => [path, values]));
-const zerosLike = (params: StackedParams): StackedParams => new Map([...params].map(([p, v]) => [p, new Float32Array(v.length)]));
 
 const CASES: [string, AnyTask, Partial<ModelConfig>][] = [
   ['mqar, 2 layers, qkv', mqar, { layers: 2, attention: 'qkv' }],
