@@ -3,13 +3,13 @@
  * the seed; the learning rate is the swept axis of LR sensitivity, and model.attention the compared variant.
  */
 import type { LoadedRun } from './collect.js';
-import { meanOf, stdOf } from '../../stats/describe.js';
+import { meanOf, medianOf, stdOf } from '../../stats/describe.js';
 import { lrSensitivity } from '../../stats/sensitivity.js';
 import { mannWhitneyGreater } from '../../stats/ranks.js';
 import { holm } from '../../stats/multiple.js';
 import { variantLabel } from '../../model/schema.js';
 
-import { ALPHA, BASELINE, VARIES_WITHIN_SERIES, flatten, seriesLabel } from '../../analysis/protocol.js';
+import { ALPHA, BASELINE, FAILED_ACCURACY, VARIES_WITHIN_SERIES, flatten, seriesLabel } from '../../analysis/protocol.js';
 
 export { ALPHA, BASELINE, flatten, seriesLabel }; // the protocol lives in src/analysis/protocol.ts
 
@@ -21,6 +21,7 @@ export interface PerLr {
   runs: number;
   finalLoss: { mean: number; std: number }; // std over seeds is the "seed spread"
   finalAcc: { mean: number; std: number };
+  medianAcc: number; // median final eval accuracy over seeds: below FAILED_ACCURACY, training failed at this LR
   spikes: number; // mean per run
   roughness: number; // mean per run
   stepsToAcc: number | null; // mean over the runs that reached it
@@ -54,11 +55,19 @@ export interface VariantComparison extends Comparison {
   p_holm: number; // less stable than qkv
   p_opposite: number; // more stable than qkv
   p_holm_opposite: number;
-  /** The reading, decided once here: a Holm-significant direction whose ratio of means points the same way, else inconsistent. */
-  reading: 'less stable' | 'more stable' | 'inconsistent' | 'not shown';
+  /**
+   * The reading, decided once here: a Holm-significant direction whose ratio of means points the same way, else
+   * inconsistent; 'did not learn' when the variant (or qkv) failed at every learning rate, where LR sensitivity
+   * measures no training at all (a flat loss reads as "stable"). Added 2026-12-02 (METRICS.md).
+   */
+  reading: 'less stable' | 'more stable' | 'inconsistent' | 'not shown' | 'did not learn';
 }
 
-function readingOf(ratio: number, pHolm: number, pHolmOpposite: number): VariantComparison['reading'] {
+/** Whether a variant learned the task at some learning rate (median final accuracy at least FAILED_ACCURACY there). */
+const learnedSomewhere = (v: VariantAnalysis) => v.perLr.some((p) => p.medianAcc >= FAILED_ACCURACY);
+
+function readingOf(ratio: number, pHolm: number, pHolmOpposite: number, learned: boolean): VariantComparison['reading'] {
+  if (!learned) return 'did not learn';
   if (pHolm < ALPHA) return ratio > 1 ? 'less stable' : 'inconsistent';
   if (pHolmOpposite < ALPHA) return ratio < 1 ? 'more stable' : 'inconsistent';
   return 'not shown';
@@ -173,7 +182,7 @@ function againstBaseline(variants: VariantAnalysis[]): VariantComparison[] {
     p_holm: adjusted[i]!,
     p_opposite: opposite[i],
     p_holm_opposite: adjustedOpposite[i]!,
-    reading: readingOf(t.ratio, adjusted[i]!, adjustedOpposite[i]!),
+    reading: readingOf(t.ratio, adjusted[i]!, adjustedOpposite[i]!, learnedSomewhere(others[i]) && learnedSomewhere(base)),
   }));
 }
 
@@ -194,6 +203,7 @@ function analyseVariant(variant: string, runs: LoadedRun[], label: string, warni
       runs: at.length,
       finalLoss: { mean: meanOf(losses), std: stdOf(losses) },
       finalAcc: { mean: meanOf(at.map((r) => r.summary.final_eval_acc ?? 0)), std: stdOf(at.map((r) => r.summary.final_eval_acc ?? 0)) },
+      medianAcc: medianOf(at.map((r) => r.summary.final_eval_acc ?? 0)),
       spikes: meanOf(at.map((r) => r.summary.spikes)),
       roughness: meanOf(at.map((r) => r.summary.roughness).filter((x) => typeof x === 'number')),
       stepsToAcc: reached.length ? meanOf(reached) : null,

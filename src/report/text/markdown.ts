@@ -1,6 +1,7 @@
 /** The report's words and tables, as blocks of the report's structure (document.ts): what a reader needs to judge the verdict. */
 import type { Analysis, SeriesAnalysis, Comparison } from '../data/analyse.js';
 import { ALPHA } from '../data/analyse.js';
+import { FAILED_ACCURACY } from '../../analysis/protocol.js';
 import { formatNumber as num, formatP as pval } from '../../format.js';
 import { besideVerdict, leftOutSection, type LeftOut } from './leftOut.js';
 import { REFERENCE_ANCHOR } from '../data/references.js';
@@ -117,6 +118,7 @@ function variantTable(s: SeriesAnalysis): string[] {
       'more stable': '**more stable than QKV**',
       inconsistent: `**inconsistent**: significant, ratio ${c.p_holm < ALPHA ? '≤' : '≥'} 1`,
       'not shown': 'not shown',
+      'did not learn': `**did not learn**: median final accuracy below ${FAILED_ACCURACY} at every learning rate, so LR sensitivity measures no training`,
     }[c.reading];
     out.push(
       `| ${c.variant} | ${isolates(c.variant)} | ${num(c.ratio)} | ${c.u} | ${pval(c.p)} | ${pval(c.p_holm)} | ` +

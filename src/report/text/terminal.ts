@@ -52,7 +52,7 @@ export function summaryLines(a: Analysis): string[] {
       for (const c of s.againstBaseline)
         out.push(
           `  ${c.variant} vs qkv: LR sensitivity ratio ${n(c.ratio)}; less stable p_holm ${n(c.p_holm)}, more stable p_holm ${n(c.p_holm_opposite)}` +
-            (c.reading === 'less stable' || c.reading === 'more stable' ? ` (${c.reading})` : ''),
+            (c.reading === 'less stable' || c.reading === 'more stable' || c.reading === 'did not learn' ? ` (${c.reading})` : ''),
         );
   }
   return out;

@@ -134,4 +134,23 @@ describe('more than two variants', () => {
     expect(md).toContain('| qx | no key projection, matching not tied to values | 4.23 |');
     expect(md).toContain('| qkv+qknorm | the baseline: a separate key projection, with QK-norm | 0.677 |'); // 0.21 / 0.31
   });
+
+  it('a variant that failed at every learning rate reads "did not learn", however stable its flat loss looks', () => {
+    // qx at chance everywhere (median final accuracy 0.1 < 0.5): its loss barely moves, so its LR sensitivity is
+    // the smallest, and without the rule it would read "more stable than QKV".
+    const flat = [0, 1, 2].flatMap((s) =>
+      [0.01, 0.1].map((lr) => ({ ...vrun('qx', false, lr, s, 8.9), summary: { ...vrun('qx', false, lr, s, 8.9).summary, final_eval_acc: 0.1 } })),
+    );
+    const rest = runs.filter((r) => r.config.model.attention !== 'qx');
+    const c = analyse([...rest, ...flat]).series[0].againstBaseline.find((x) => x.variant === 'qx')!;
+    expect(c.ratio).toBe(0); // a flat loss: the smallest sensitivity there is
+    expect(c.p_opposite).toBeCloseTo(1 / 20, 12); // every qx seed below every qkv seed: as "more stable" as 3 seeds can be
+    expect(c.reading).toBe('did not learn');
+    expect(toMarkdown(reportDocument('t', analyse([...rest, ...flat]), []))).toMatch(
+      /\| qx \|.*\*\*did not learn\*\*: median final accuracy below 0\.5/,
+    );
+    // Learning at one learning rate is enough to be judged.
+    const once = flat.map((r) => (r.config.train.lr === 0.01 ? { ...r, summary: { ...r.summary, final_eval_acc: 0.9 } } : r));
+    expect(analyse([...rest, ...once]).series[0].againstBaseline.find((x) => x.variant === 'qx')!.reading).toBe('not shown'); // p_Holm 0.15
+  });
 });
