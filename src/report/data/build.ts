@@ -64,7 +64,7 @@ function heatmaps(runs: LoadedRun[], seriesOf: (r: LoadedRun) => string): Heatma
 /**
  * The last snapshot's layers. The last layer (the one whose output is read) holds the supervised query rows, from
  * queryStart, and its correct sources; a layer below it holds every position's row (it feeds every later position),
- * for which the task names no correct source.
+ * for which the task names no correct source, and only its first example is drawn.
  */
 function heatmapsOf(run: LoadedRun, series: string): Heatmap[] {
   const att = run.attention!;
@@ -77,7 +77,9 @@ function heatmapsOf(run: LoadedRun, series: string): Heatmap[] {
     const rowLabels: string[] = [];
     const weights: number[][] = [];
     const correct: number[] = [];
-    layer.examples.forEach((example, e) => {
+    // A layer below the last has every position's row: one example shows its pattern (e.g. MQAR's previous-token
+    // layer), where four would make the page four times larger for the same picture.
+    (last ? layer.examples : layer.examples.slice(0, 1)).forEach((example, e) => {
       const head = example[0]; // [rows][N]; first head
       const firstRow = head.length === N ? 0 : queryStart;
       head.forEach((row, i) => {

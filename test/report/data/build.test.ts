@@ -10,11 +10,11 @@ const QUERY_START = 2;
 const S = 2; // supervised query rows: positions 2 and 3
 const uniform = (rows: number) => Array.from({ length: rows }, () => Array.from({ length: N }, () => 1 / N));
 
-/** A finished run whose last snapshot holds `layers` layers of one example and one head. */
+/** A finished run whose last snapshot holds `layers` layers of two examples and one head. */
 function run(layers: number): LoadedRun {
   const snapshotLayers = Array.from({ length: layers }, (_, l) => {
     const rows = l === layers - 1 ? S : N; // a layer below the last covers every position
-    return { examples: [[uniform(rows)]], mean: [uniform(rows)] };
+    return { examples: [[uniform(rows)], [uniform(rows)]], mean: [uniform(rows)] };
   });
   return {
     dir: `run-${layers}`,
@@ -24,7 +24,7 @@ function run(layers: number): LoadedRun {
     attention: {
       examples: [{}],
       layout: { queryStart: QUERY_START, queryCount: S, positions: N },
-      sources: [0, 1],
+      sources: [0, 1, 1, 0],
       snapshots: [{ step: 100, layers: snapshotLayers }],
     },
   };
@@ -36,15 +36,25 @@ describe('attention heatmaps per layer', () => {
   it('gives a one-layer run one heatmap of its query rows, with their correct sources', () => {
     const [only, ...rest] = heatmapsOf(run(1));
     expect(rest).toEqual([]);
-    expect(only).toMatchObject({ layer: 1, layers: 1, rowLabels: ['ex 0 · pos 2', 'ex 0 · pos 3'], correct: [0, 1] });
+    expect(only).toMatchObject({
+      layer: 1,
+      layers: 1,
+      rowLabels: ['ex 0 · pos 2', 'ex 0 · pos 3', 'ex 1 · pos 2', 'ex 1 · pos 3'],
+      correct: [0, 1, 1, 0],
+    });
   });
 
-  it('gives a two-layer run a heatmap per layer: layer 1 over every position (no correct source), layer 2 over the query rows', () => {
+  it('gives a two-layer run a heatmap per layer: layer 1 over every position of one example (no correct source), layer 2 over the query rows', () => {
     const [first, second, ...rest] = heatmapsOf(run(2));
     expect(rest).toEqual([]);
     expect(first).toMatchObject({ layer: 1, layers: 2, rowLabels: ['ex 0 · pos 0', 'ex 0 · pos 1', 'ex 0 · pos 2', 'ex 0 · pos 3'] });
     expect(first.correct).toEqual([-1, -1, -1, -1]);
     expect(first.weights).toHaveLength(N);
-    expect(second).toMatchObject({ layer: 2, layers: 2, rowLabels: ['ex 0 · pos 2', 'ex 0 · pos 3'], correct: [0, 1] });
+    expect(second).toMatchObject({
+      layer: 2,
+      layers: 2,
+      rowLabels: ['ex 0 · pos 2', 'ex 0 · pos 3', 'ex 1 · pos 2', 'ex 1 · pos 3'],
+      correct: [0, 1, 1, 0],
+    });
   });
 });
