@@ -26,6 +26,7 @@ describe('summaryLines', () => {
       runs: 5,
       finalLoss: { mean: 0.1, std: 0.01 },
       finalAcc: { mean: 0.99, std: 0 },
+      medianAcc: 0.99,
       spikes: 0,
       roughness: 0.01,
       stepsToAcc,
