@@ -5,6 +5,7 @@
  */
 import { tf } from '../backend.js';
 import type { Variant } from './schema.js';
+import { MASKED, RMS_EPS } from './numerics.js';
 
 export type { Variant };
 
@@ -20,8 +21,6 @@ export interface AttentionParams {
   qNorm: tf.Tensor | null;
   kNorm: tf.Tensor | null;
 }
-
-const RMS_EPS = 1e-6; // OLMo 2's QK-norm epsilon
 
 /** The key projection of a variant, [R, d, d]; null for qx, whose keys are x itself. */
 function keyWeights(p: AttentionParams): tf.Tensor | null {
@@ -45,8 +44,7 @@ export interface AttentionResult {
   logits: tf.Tensor; // [R, B, H, Sq, N] scaled scores, masked entries at MASKED
 }
 
-/** Additive mask value: exp underflows to exactly 0, and it never wins a max over real logits. */
-export const MASKED = -1e9;
+export { MASKED }; // model/numerics.ts
 
 /**
  * Textbook multi-head attention. `xq` [R, B, Sq, d] holds the query positions (possibly a subset), `x`

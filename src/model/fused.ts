@@ -34,11 +34,11 @@
  */
 import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
-import { param } from './paramSpecs.js';
+import { param, type StackedParams } from './paramSpecs.js';
+import { MASKED, LN_EPS, RMS_EPS, F32_MAX } from './numerics.js';
 import { WasmPass, wasmSupports } from './fusedWasm.js';
 
-/** Parameter values of R runs, stacked [R, ...] per path, as stackRuns lays them out. */
-export type StackedParams = Map<string, Float32Array>;
+export type { StackedParams };
 
 /** What one pass over a batch yields per run; attention arrays only when asked for (evaluation). */
 export interface FusedPass {
@@ -48,17 +48,6 @@ export interface FusedPass {
   logits?: Float32Array; // [R, B, H, S, N] scaled scores; masked entries hold MASKED
   inputs?: Float32Array; // [R, B, N, d] the layer's input x, when asked for (the claims' value norms)
 }
-
-/** Masked scores, as in the tfjs graph: exp underflows to 0 and they never win a max. */
-const MASKED = -1e9;
-const LN_EPS = 1e-5; // as in transformer.ts
-const RMS_EPS = 1e-6; // as in attention.ts
-/**
- * The largest float32. The tfjs graph stores every intermediate in float32, where a value past this is
- * infinite and the loss turns NaN: that is what "diverged" means. This kernel works in float64, so it checks
- * the quantities that overflow first (squared LayerNorm deviations, scores) against the float32 limit.
- */
-const F32_MAX = 3.4028234663852886e38;
 
 /** Shapes, fixed for a group. */
 interface Dims {

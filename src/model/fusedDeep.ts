@@ -20,11 +20,11 @@
  */
 import type { Encoded, Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
-import { param } from './paramSpecs.js';
+import { param, type StackedParams } from './paramSpecs.js';
+import { MASKED, LN_EPS, RMS_EPS, F32_MAX } from './numerics.js';
 import { matmul, matmulAddTransposed, matmulTransposedAdd } from './dense.js';
 
-/** Parameter values of R runs, stacked [R, ...] per path, as stackRuns lays them out. */
-export type StackedParams = Map<string, Float32Array>;
+export type { StackedParams };
 
 /** One layer's attention over the pass, when asked for (evaluation). */
 export interface LayerAttention {
@@ -39,12 +39,6 @@ export interface DeepPass {
   layers?: LayerAttention[]; // per layer
   inputs?: Float32Array; // [R, B, N, d] the last layer's input, when asked for (the claims' value norms)
 }
-
-const MASKED = -1e9; // as in attention.ts: exp underflows to 0 and it never wins a max
-const LN_EPS = 1e-5; // as in transformer.ts
-const RMS_EPS = 1e-6; // as in attention.ts
-/** float32's largest value: past it the tfjs graph's loss turns NaN ("diverged"); model/fused.ts says more. */
-const F32_MAX = 3.4028234663852886e38;
 
 /** A run's copy of one layer's parameters in float64, and (same shape) their gradient accumulators over the batch. */
 interface LayerParams {

@@ -47,6 +47,14 @@ export function initialValues(cfg: ModelConfig, layout: Layout, seed: number): M
   return out;
 }
 
+/** Parameter values of R runs, stacked [R, ...] per path, as stackRuns lays them out: what the fused kernels read and write. */
+export type StackedParams = Map<string, Float32Array>;
+
+/** The per-run values of R runs stacked on a leading run axis, by path, without their shapes: stackRuns for the fused kernels. */
+export function stackedValues(cfg: ModelConfig, layout: Layout, perRun: Map<string, Float32Array>[]): StackedParams {
+  return new Map([...stackRuns(cfg, layout, perRun)].map(([path, { values }]) => [path, values]));
+}
+
 /** Stacks per-run values (by parameter path) into one Float32Array per path with a leading run axis [R, ...]. */
 export function stackRuns(
   cfg: ModelConfig,

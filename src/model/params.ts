@@ -7,7 +7,7 @@ import type { Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
 import { stackRuns } from './paramSpecs.js';
 
-export { paramSpecs, initialValues, stackRuns, param, type ParamSpec } from './paramSpecs.js';
+export { paramSpecs, initialValues, stackRuns, stackedValues, param, type ParamSpec } from './paramSpecs.js';
 
 /** Parameters keyed by path (`layer0/attn/w_q`), never by tfjs variable name, which is process-global. */
 export type Params = Map<string, tf.Variable>;

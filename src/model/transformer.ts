@@ -13,8 +13,7 @@ import type { Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
 import { attention, causalMask, type AttentionParams, type AttentionResult } from './attention.js';
 import { param, type Params } from './params.js';
-
-const LN_EPS = 1e-5; // PyTorch's LayerNorm default, as in the reference
+import { LN_EPS } from './numerics.js';
 
 export interface ForwardResult {
   logits: tf.Tensor; // [R, B·S, outputVocab]

@@ -4,7 +4,7 @@
  * Adam is one loop. Only evaluation touches tfjs, to measure attention exactly as the tfjs engine does.
  */
 import { tf } from '../backend.js';
-import { stackRuns } from '../model/paramSpecs.js';
+import { stackedValues } from '../model/paramSpecs.js';
 import { FusedModel, type StackedParams } from '../model/fused.js';
 import { DeepFusedModel, type DeepPass } from '../model/fusedDeep.js';
 import { TypedAdam } from './adam.js';
@@ -23,8 +23,7 @@ export class FusedEngine implements Engine {
   constructor(private readonly spec: EngineSpec) {
     const { model, layout, initial } = spec;
     this.R = initial.length;
-    const stack = (pick: (s: RunState) => Map<string, Float32Array>) =>
-      new Map([...stackRuns(model, layout, initial.map(pick))].map(([path, { values }]) => [path, values]));
+    const stack = (pick: (s: RunState) => Map<string, Float32Array>) => stackedValues(model, layout, initial.map(pick));
     this.params = stack((s) => s.params);
     this.grads = new Map([...this.params].map(([path, values]) => [path, new Float32Array(values.length)]));
     const resumed = initial.every((s) => s.m && s.v);

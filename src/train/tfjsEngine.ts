@@ -1,7 +1,7 @@
 /** The tfjs graph as an engine: any model shape, gradients by tfjs autodiff, Adam as tensor ops. The reference. */
 import { tf } from '../backend.js';
 import { forward, crossEntropy } from '../model/transformer.js';
-import { makeParams, disposeParams, stackRuns, unstackRuns, param, type Params } from '../model/params.js';
+import { makeParams, disposeParams, stackedValues, unstackRuns, param, type Params } from '../model/params.js';
 import { oneHotInput, oneHotTargets } from '../model/encode.js';
 import { BatchedAdam } from './adam.js';
 import { EvalMeasure, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
@@ -25,8 +25,7 @@ export class TfjsEngine implements Engine {
       initial.map((s) => s.params),
     );
     const resumed = initial.every((s) => s.m && s.v);
-    const stacked = (pick: (s: RunState) => Map<string, Float32Array>) =>
-      new Map([...stackRuns(model, layout, initial.map(pick))].map(([path, { values }]) => [path, values]));
+    const stacked = (pick: (s: RunState) => Map<string, Float32Array>) => stackedValues(model, layout, initial.map(pick));
     this.adam = new BatchedAdam(this.params, resumed ? { m: stacked((s) => s.m!), v: stacked((s) => s.v!) } : undefined);
     this.pathOf = new Map([...this.params].map(([path, v]) => [v.name, path]));
     this.evalInput = oneHotInput([evalSet], layout); // [1, Be·N, V], reused at every evaluation
