@@ -1,5 +1,12 @@
-/** What the kernel-equivalence tests share: the float32-rounding tolerance against the tfjs graph, and stacked parameters. */
+/** What the kernel-equivalence tests share: the tfjs graph's reference values, and the float32-rounding tolerance against them. */
 import { expect } from 'vitest';
+import { tf } from '../../src/backend.js';
+import type { ModelConfig } from '../../src/model/schema.js';
+import { forward, crossEntropy } from '../../src/model/transformer.js';
+import { makeParams, disposeParams } from '../../src/model/params.js';
+import { oneHotInput, oneHotTargets } from '../../src/model/encode.js';
+import type { AnyTask } from '../../src/tasks/index.js';
+import type { Encoded } from '../../src/tasks/types.js';
 
 /**
  * The tfjs graph is float32 throughout, the fused kernels accumulate in float64: they differ by float32 rounding a
@@ -24,3 +31,40 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, wha
 /** A zero array per parameter path, for a kernel to write gradients into. */
 export const zerosLike = (params: Map<string, Float32Array>): Map<string, Float32Array> =>
   new Map([...params].map(([path, values]) => [path, new Float32Array(values.length)]));
+
+/** What the tfjs graph computes for R runs on their batches: the reference every fused kernel is held to. */
+export interface Reference {
+  loss: number[]; // [R]
+  grads: Map<string, Float32Array>; // by parameter path, stacked [R, ...]
+  weights: Float32Array[]; // per layer [R, B, H, rows, N]
+  logits: Float32Array[]; // per layer, the scaled scores
+  inputs: Float32Array; // [R, B, N, d] the last layer's input
+}
+
+/** The tfjs graph's loss, gradients (autodiff) and every layer's attention for R runs, each on its own batch. Call after initBackend. */
+export function tfjsReference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float32Array>[], batches: Encoded[], B: number): Reference {
+  const params = makeParams(model, task.layout, perRun);
+  const pathOf = new Map([...params].map(([path, v]) => [v.name, path]));
+  try {
+    let result: Reference | undefined;
+    tf.tidy(() => {
+      const input = oneHotInput(batches, task.layout);
+      const targets = oneHotTargets(batches, task.layout);
+      const { logits, layers, layerInputs } = forward(params, model, task.layout, input, B);
+      const { grads } = tf.variableGrads(
+        () => tf.sum(crossEntropy(forward(params, model, task.layout, input, B).logits, targets)) as tf.Scalar,
+        [...params.values()],
+      );
+      result = {
+        loss: Array.from(crossEntropy(logits, targets).dataSync()),
+        grads: new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g.dataSync() as Float32Array])),
+        weights: layers.map((l) => l.weights.dataSync() as Float32Array),
+        logits: layers.map((l) => l.logits.dataSync() as Float32Array),
+        inputs: layerInputs.at(-1)!.dataSync() as Float32Array,
+      };
+    });
+    return result!;
+  } finally {
+    disposeParams(params);
+  }
+}

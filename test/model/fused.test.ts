@@ -9,19 +9,16 @@
  * wrong term (a missing scale, a dropped residual branch, a transposed head) is off by far more.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf, initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend.js';
 import { Stream } from '../../src/rng.js';
 import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
-import { forward, crossEntropy } from '../../src/model/transformer.js';
-import { initialValues, makeParams, disposeParams, stackRuns } from '../../src/model/params.js';
-import { oneHotInput, oneHotTargets } from '../../src/model/encode.js';
+import { initialValues, stackedValues } from '../../src/model/params.js';
 import { FusedModel } from '../../src/model/fused.js';
 import type { AnyTask } from '../../src/tasks/index.js';
-import type { Encoded } from '../../src/tasks/types.js';
-import { expectClose } from '../helpers/kernels.js';
+import { expectClose, tfjsReference, zerosLike } from '../helpers/kernels.js';
 
 const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 4, keyVocab: 8, valueVocab: 6 })) as AnyTask;
 const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 4, vocab: 5 })) as AnyTask;
@@ -29,43 +26,6 @@ const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 4, vocab: 5 })) a
 beforeAll(async () => {
   await initBackend('cpu');
 });
-
-interface Reference {
-  loss: number[];
-  grads: Map<string, Float32Array>;
-  weights: Float32Array;
-  logits: Float32Array;
-  inputs: Float32Array;
-}
-
-/** The tfjs graph's loss, gradients (stacked [R, ...]) and attention for R runs on their batches. */
-function reference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float32Array>[], batches: Encoded[], B: number): Reference {
-  const params = makeParams(model, task.layout, perRun);
-  const pathOf = new Map([...params].map(([path, v]) => [v.name, path]));
-  try {
-    let result: Reference | undefined;
-    tf.tidy(() => {
-      const input = oneHotInput(batches, task.layout);
-      const targets = oneHotTargets(batches, task.layout);
-      const { logits, layers, layerInputs } = forward(params, model, task.layout, input, B);
-      const loss = crossEntropy(logits, targets);
-      const { grads } = tf.variableGrads(
-        () => tf.sum(crossEntropy(forward(params, model, task.layout, input, B).logits, targets)) as tf.Scalar,
-        [...params.values()],
-      );
-      result = {
-        loss: Array.from(loss.dataSync()),
-        grads: new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g.dataSync() as Float32Array])),
-        weights: layers[0].weights.dataSync() as Float32Array,
-        logits: layers[0].logits.dataSync() as Float32Array,
-        inputs: layerInputs[0].dataSync() as Float32Array,
-      };
-    });
-    return result!;
-  } finally {
-    disposeParams(params);
-  }
-}
 
 const CASES: [string, AnyTask, Partial<ModelConfig>][] = [
   ['lookup, qkv, 1 head', lookup, { attention: 'qkv' }],
@@ -95,15 +55,15 @@ describe('fused kernel against the tfjs graph', () => {
     const B = 5;
     const perRun = [7, 8].map((seed) => initialValues(model, task.layout, seed));
     const batches = [11, 12].map((seed) => task.encode(task.sample(Stream.derive(seed, 'fused-test'), B)));
-    const want = reference(model, task, perRun, batches, B);
+    const want = tfjsReference(model, task, perRun, batches, B);
 
-    const stacked = new Map([...stackRuns(model, task.layout, perRun)].map(([path, { values }]) => [path, values]));
-    const grads = new Map([...stacked].map(([path, values]) => [path, new Float32Array(values.length)]));
+    const stacked = stackedValues(model, task.layout, perRun);
+    const grads = zerosLike(stacked);
     const got = new FusedModel(model, task.layout, 2).pass(stacked, batches, grads, true, true);
 
     expectClose(got.loss, want.loss, 'loss');
-    expectClose(got.weights!, want.weights, 'attention weights');
-    expectClose(got.logits!, want.logits, 'attention scores');
+    expectClose(got.weights!, want.weights[0], 'attention weights');
+    expectClose(got.logits!, want.logits[0], 'attention scores');
     expectClose(got.inputs!, want.inputs, 'layer input x');
     expect([...grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
     for (const [path, g] of grads) expectClose(g, want.grads.get(path)!, `gradient of ${path}`);
@@ -112,7 +72,7 @@ describe('fused kernel against the tfjs graph', () => {
   it('one shared batch (the eval set) equals that batch given to every run', () => {
     const model = modelSchema.parse({ attention: 'qv' });
     const perRun = [3, 4, 5].map((seed) => initialValues(model, lookup.layout, seed));
-    const stacked = new Map([...stackRuns(model, lookup.layout, perRun)].map(([path, { values }]) => [path, values]));
+    const stacked = stackedValues(model, lookup.layout, perRun);
     const batch = lookup.encode(lookup.sample(Stream.derive(1, 'shared'), 6));
     const kernel = new FusedModel(model, lookup.layout, 3);
     const shared = kernel.pass(stacked, [batch], undefined, true);
@@ -125,10 +85,10 @@ describe('fused kernel against the tfjs graph', () => {
     const model = modelSchema.parse({});
     const perRun = [0, 1].map((seed) => initialValues(model, copy.layout, seed));
     const batches = [0, 1].map((seed) => copy.encode(copy.sample(Stream.derive(seed, 'alone'), 4)));
-    const both = new Map([...stackRuns(model, copy.layout, perRun)].map(([path, { values }]) => [path, values]));
-    const second = new Map([...stackRuns(model, copy.layout, [perRun[1]])].map(([path, { values }]) => [path, values]));
-    const gBoth = new Map([...both].map(([p, v]) => [p, new Float32Array(v.length)]));
-    const gSecond = new Map([...second].map(([p, v]) => [p, new Float32Array(v.length)]));
+    const both = stackedValues(model, copy.layout, perRun);
+    const second = stackedValues(model, copy.layout, [perRun[1]]);
+    const gBoth = zerosLike(both);
+    const gSecond = zerosLike(second);
     const together = new FusedModel(model, copy.layout, 2).pass(both, batches, gBoth);
     const alone = new FusedModel(model, copy.layout, 1).pass(second, [batches[1]], gSecond);
     expect(together.loss[1]).toBe(alone.loss[0]);

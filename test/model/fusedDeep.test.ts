@@ -8,20 +8,17 @@
  * room for that while a wrong term is off by far more.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf, initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend.js';
 import { Stream } from '../../src/rng.js';
 import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { mqarTask } from '../../src/tasks/mqar.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
-import { forward, crossEntropy } from '../../src/model/transformer.js';
-import { initialValues, makeParams, disposeParams, stackRuns } from '../../src/model/params.js';
-import { oneHotInput, oneHotTargets } from '../../src/model/encode.js';
-import { DeepFusedModel, type StackedParams } from '../../src/model/fusedDeep.js';
+import { initialValues, stackedValues } from '../../src/model/params.js';
+import { DeepFusedModel } from '../../src/model/fusedDeep.js';
 import type { AnyTask } from '../../src/tasks/index.js';
-import type { Encoded } from '../../src/tasks/types.js';
-import { expectClose, zerosLike } from '../helpers/kernels.js';
+import { expectClose, tfjsReference, zerosLike } from '../helpers/kernels.js';
 
 const mqar = mqarTask(taskSchema.parse({ kind: 'mqar', pairs: 3, queries: 2, keyVocab: 5, valueVocab: 4 })) as AnyTask;
 const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 4, keyVocab: 8, valueVocab: 6 })) as AnyTask;
@@ -30,44 +27,6 @@ const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 3, vocab: 5 })) a
 beforeAll(async () => {
   await initBackend('cpu');
 });
-
-interface Reference {
-  loss: number[];
-  grads: Map<string, Float32Array>;
-  weights: Float32Array[];
-  logits: Float32Array[];
-  inputs: Float32Array;
-}
-
-function reference(model: ModelConfig, task: AnyTask, perRun: Map<string, Float32Array>[], batches: Encoded[], B: number): Reference {
-  const params = makeParams(model, task.layout, perRun);
-  const pathOf = new Map([...params].map(([path, v]) => [v.name, path]));
-  try {
-    let result: Reference | undefined;
-    tf.tidy(() => {
-      const input = oneHotInput(batches, task.layout);
-      const targets = oneHotTargets(batches, task.layout);
-      const { logits, layers, layerInputs } = forward(params, model, task.layout, input, B);
-      const { grads } = tf.variableGrads(
-        () => tf.sum(crossEntropy(forward(params, model, task.layout, input, B).logits, targets)) as tf.Scalar,
-        [...params.values()],
-      );
-      result = {
-        loss: Array.from(crossEntropy(logits, targets).dataSync()),
-        grads: new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g.dataSync() as Float32Array])),
-        weights: layers.map((l) => l.weights.dataSync() as Float32Array),
-        logits: layers.map((l) => l.logits.dataSync() as Float32Array),
-        inputs: layerInputs.at(-1)!.dataSync() as Float32Array,
-      };
-    });
-    return result!;
-  } finally {
-    disposeParams(params);
-  }
-}
-
-const stacked = (model: ModelConfig, task: AnyTask, perRun: Map<string, Float32Array>[]): StackedParams =>
-  new Map([...stackRuns(model, task.layout, perRun)].map(([path, { values }]) => [path, values]));
 
 const CASES: [string, AnyTask, Partial<ModelConfig>][] = [
   ['mqar, 2 layers, qkv', mqar, { layers: 2, attention: 'qkv' }],
@@ -88,8 +47,8 @@ describe('deep fused kernel against the tfjs graph', () => {
     const B = 4;
     const perRun = [7, 8].map((seed) => initialValues(model, task.layout, seed));
     const batches = [11, 12].map((seed) => task.encode(task.sample(Stream.derive(seed, 'deep-test'), B)));
-    const want = reference(model, task, perRun, batches, B);
-    const params = stacked(model, task, perRun);
+    const want = tfjsReference(model, task, perRun, batches, B);
+    const params = stackedValues(model, task.layout, perRun);
     const grads = zerosLike(params);
     const got = new DeepFusedModel(model, task.layout, 2).pass(params, batches, grads, true, true);
 
@@ -119,7 +78,7 @@ describe('deep fused kernel against finite differences of its own loss', () => {
     const perRun = [initialValues(model, mqar.layout, 3)];
     const batch = mqar.encode(mqar.sample(Stream.derive(5, 'deep-fd'), 3));
     const kernel = new DeepFusedModel(model, mqar.layout, 1);
-    const params = stacked(model, mqar, perRun);
+    const params = stackedValues(model, mqar.layout, perRun);
     const grads = zerosLike(params);
     kernel.pass(params, [batch], grads);
     const loss = () => kernel.pass(params, [batch]).loss[0];
@@ -153,8 +112,8 @@ describe('deep fused kernel: runs are independent', () => {
   it('a run in a group computes exactly what it computes alone', () => {
     const perRun = [0, 1].map((seed) => initialValues(model, mqar.layout, seed));
     const batches = [0, 1].map((seed) => mqar.encode(mqar.sample(Stream.derive(seed, 'alone'), 4)));
-    const both = stacked(model, mqar, perRun);
-    const second = stacked(model, mqar, [perRun[1]]);
+    const both = stackedValues(model, mqar.layout, perRun);
+    const second = stackedValues(model, mqar.layout, [perRun[1]]);
     const gBoth = zerosLike(both);
     const gSecond = zerosLike(second);
     const together = new DeepFusedModel(model, mqar.layout, 2).pass(both, batches, gBoth);
@@ -165,7 +124,7 @@ describe('deep fused kernel: runs are independent', () => {
 
   it('one shared batch (the eval set) equals that batch given to every run', () => {
     const perRun = [3, 4, 5].map((seed) => initialValues(model, mqar.layout, seed));
-    const params = stacked(model, mqar, perRun);
+    const params = stackedValues(model, mqar.layout, perRun);
     const batch = mqar.encode(mqar.sample(Stream.derive(1, 'shared'), 6));
     const kernel = new DeepFusedModel(model, mqar.layout, 3);
     const shared = kernel.pass(params, [batch], undefined, true);

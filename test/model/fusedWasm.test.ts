@@ -10,7 +10,8 @@ import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
-import { initialValues, stackRuns } from '../../src/model/paramSpecs.js';
+import { initialValues, stackedValues } from '../../src/model/paramSpecs.js';
+import { zerosLike } from '../helpers/kernels.js';
 import { FusedModel, type StackedParams } from '../../src/model/fused.js';
 import { TypedAdam } from '../../src/train/adam.js';
 import type { AnyTask } from '../../src/tasks/index.js';
@@ -35,16 +36,11 @@ const CASES: [string, AnyTask, Partial<ModelConfig>][] = [
 ];
 
 const stacked = (model: ModelConfig, task: AnyTask, seeds: number[]): StackedParams =>
-  new Map(
-    [
-      ...stackRuns(
-        model,
-        task.layout,
-        seeds.map((seed) => initialValues(model, task.layout, seed)),
-      ),
-    ].map(([path, { values }]) => [path, values]),
+  stackedValues(
+    model,
+    task.layout,
+    seeds.map((seed) => initialValues(model, task.layout, seed)),
   );
-const zeros = (like: StackedParams): StackedParams => new Map([...like].map(([path, v]) => [path, new Float32Array(v.length)]));
 
 describe('wasm kernel against the typed-array kernel, bit for bit', () => {
   it.each(CASES)('%s: loss, gradients, attention and the layer input', (_name, task, overrides) => {
@@ -55,7 +51,7 @@ describe('wasm kernel against the typed-array kernel, bit for bit', () => {
     const js = new FusedModel(model, task.layout, 2, 'js');
     expect(wasm.code).toBe('wasm');
     expect(js.code).toBe('js');
-    const [gWasm, gJs] = [zeros(params), zeros(params)];
+    const [gWasm, gJs] = [zerosLike(params), zerosLike(params)];
     const got = wasm.pass(params, batches, gWasm, true, true);
     const want = js.pass(params, batches, gJs, true, true);
     for (const key of ['loss', 'correct', 'weights', 'logits', 'inputs'] as const) expect(Array.from(got[key]!), key).toEqual(Array.from(want[key]!));
@@ -77,7 +73,7 @@ describe('wasm kernel against the typed-array kernel, bit for bit', () => {
       const lrs = [1e-3, 1e-2, 1e-1];
       const run = (code: 'auto' | 'js') => {
         const params = stacked(model, task, [0, 1, 2]);
-        const grads = zeros(params);
+        const grads = zerosLike(params);
         const adam = new TypedAdam(params, R);
         const kernel = new FusedModel(model, task.layout, R, code);
         const streams = Array.from({ length: R }, (_, r) => Stream.derive(r, 'wasm-train'));
