@@ -49,6 +49,12 @@ async function trainStepsPerS(cfg: Config, R: number, steps: number, kernel: Ker
   return (steps - Math.floor(steps / 5)) / (long.seconds - short.seconds);
 }
 
+/** Trainable numbers per run (Adam's share of the arithmetic counts them). */
+function parameterCount(cfg: Config): number {
+  const layout = makeTask(cfg.task).layout;
+  return [...paramSpecs(cfg.model, layout).values()].reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+}
+
 /** Runs the CLI and tracks the peak resident memory of its whole process tree from /proc. */
 function runTimed(args: string[]): Promise<{ seconds: number; peakRssMb: number; code: number | null }> {
   return new Promise((resolve) => {
@@ -127,7 +133,7 @@ async function main(): Promise<void> {
   // 2b. The distance to the hardware: the kernel's counted arithmetic per step (model/flops.ts) at the measured
   // rates, against a tight loop of the same float64 multiply-adds on this core.
   const layout = makeTask(base.task).layout;
-  const parameters = [...paramSpecs(base.model, layout).values()].reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+  const parameters = parameterCount(base);
   const flops = stepFlops(base.model, layout, base.train.batchSize, base.eval.size, parameters);
   const ceiling = scalarCeilingGflops();
   const lone = byR.find((b) => b.kernel === 'fused' && b.R === 1)!;
@@ -210,7 +216,7 @@ async function main(): Promise<void> {
 async function depth(results: Record<string, unknown>, line: (s: string) => void): Promise<void> {
   const cfg = resolveConfig(loadConfigFile(join(ROOT, 'configs', 'mqar.yaml')));
   const layout = makeTask(cfg.task).layout;
-  const parameters = [...paramSpecs(cfg.model, layout).values()].reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+  const parameters = parameterCount(cfg);
   const perStep = deepStepFlops(cfg.model, layout, cfg.train.batchSize, cfg.eval.size, parameters).training;
   const rows: { kernel: string; R: number; run_steps_per_s: number; gflops: number }[] = [];
   line(`two layers (configs/mqar.yaml: d ${cfg.model.dModel}, ${layout.positions} positions, batch ${cfg.train.batchSize}):`);
