@@ -15,10 +15,10 @@ module.exports = {
       name: 'no-tfjs-outside-engines',
       comment:
         'TensorFlow.js takes seconds to load and picks a backend on import. Config checks, tasks, statistics, ' +
-        'run files, the sweep planner, the analysis, the report and the fused kernel must work (and fail fast) ' +
-        'without it, so none of them may load it, directly or through another module. Only the tfjs graph, the ' +
-        'engines, the metrics, the sweep worker and the commands that train load it (src/backend.ts is the one ' +
-        'place that imports it).',
+        'run files, the sweep planner, the analysis, the report, the eval metrics, the fused kernels and their ' +
+        'engine must work (and fail fast) without it, so none of them may load it, directly or through another ' +
+        'module. Only the tfjs graph, its engine, the trainer that may pick it, the sweep worker and the commands ' +
+        'that train load it (src/backend.ts is the one place that imports it).',
       severity: 'error',
       from: {
         path: [
@@ -30,7 +30,14 @@ module.exports = {
           '^src/records/',
           '^src/analysis/',
           '^src/config\\.ts$',
+          '^src/metrics/',
           '^src/model/fused\\.ts$',
+          '^src/model/fusedDeep\\.ts$',
+          '^src/model/fusedWasm\\.ts$',
+          '^src/model/dense\\.ts$',
+          '^src/train/engine\\.ts$',
+          '^src/train/fusedEngine\\.ts$',
+          '^src/train/adam\\.ts$',
           '^src/model/paramSpecs\\.ts$',
           '^src/train/schedule\\.ts$',
         ],

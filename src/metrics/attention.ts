@@ -1,67 +1,89 @@
-import { tf } from '../backend.js';
-import type { AttentionResult } from '../model/attention.js';
-import type { Layout, Encoded } from '../tasks/types.js';
+import type { Layout } from '../tasks/types.js';
 
 /**
- * Attention statistics of src/metrics/METRICS.md, per run ([R] tensors), measured on the supervised query rows.
- * Call inside tf.tidy.
+ * Attention statistics of src/metrics/METRICS.md, per run, measured on the supervised query rows. Plain loops
+ * over typed arrays: both engines hand their attention over as arrays, so neither needs TensorFlow.js to be
+ * measured and both are measured by the same arithmetic (float64 sums, each figure rounded to float32 like the
+ * losses it is logged beside).
  */
 export interface AttentionStats {
-  entropy: tf.Tensor; // mean −Σ p ln p, nats, 0·ln0 = 0
-  entropyNorm: tf.Tensor; // the same with each row divided by ln(keys it may attend to)
-  maxLogit: tf.Tensor; // the largest scaled pre-softmax score over unmasked entries
-  retrieval: tf.Tensor[]; // per layer: mean weight on the correct source position
-  scaffold: tf.Tensor; // the last layer's mean weight on scaffold positions (≥ layout.contentPositions: the query slot, output slots, MQAR's queries)
+  entropy: number[]; // mean −Σ p ln p, nats, 0·ln0 = 0
+  entropyNorm: number[]; // the same with each row divided by ln(keys it may attend to)
+  maxLogit: number[]; // the largest scaled pre-softmax score over unmasked entries
+  retrieval: number[][]; // [layer][run]: mean weight on the correct source position
+  scaffold: number[]; // [run] the last layer's mean weight on scaffold positions (≥ layout.contentPositions)
 }
 
-/** Constants the statistics need, built once per eval set. */
-export interface StatsInputs {
-  sources: tf.Tensor; // [1, B, 1, S, N] one-hot of the correct source position
-  invLogKeys: tf.Tensor; // [S] 1/ln(visible keys) per supervised row; 0 where only one key is visible
-  scaffoldMask: tf.Tensor; // [N] 1 at scaffold positions (≥ contentPositions), 0 at content positions
+/**
+ * One layer's attention over the eval set, row-major [R, B, H, rows, N]. A layer below the last holds every
+ * position's row (rows = N); the last holds only the supervised rows (rows = layout.queryCount).
+ */
+export interface LayerArrays {
+  weights: Float32Array; // softmax over the last axis
+  logits: Float32Array; // scaled scores; masked entries hold MASKED (−1e9), which never win the max
 }
 
-export function statsInputs(evalSet: Encoded, layout: Layout): StatsInputs {
-  const { positions: N, queryStart, queryCount: S, causal } = layout;
-  const B = evalSet.count;
-  const src = new Float32Array(B * S * N);
-  for (let i = 0; i < B * S; i++) src[i * N + evalSet.sources[i]] = 1;
-  const keys = Array.from({ length: S }, (_, i) => (causal ? queryStart + i + 1 : N));
-  return {
-    sources: tf.tensor(src, [1, B, 1, S, N]),
-    invLogKeys: tf.tensor1d(keys.map((k) => (k > 1 ? 1 / Math.log(k) : 0))),
-    scaffoldMask: tf.tensor1d(Array.from({ length: N }, (_, j) => (j >= layout.contentPositions ? 1 : 0))),
-  };
+/** The shape the arrays share: R runs, B eval examples, H heads. */
+export interface EvalShape {
+  R: number;
+  B: number;
+  H: number;
 }
 
-/** What the statistics read of a layer: its weights and scaled scores over the supervised rows. */
-export type AttentionLayer = Pick<AttentionResult, 'weights' | 'logits'>;
-
-export function attentionStats(layers: AttentionLayer[], layout: Layout, inputs: StatsInputs): AttentionStats {
-  const { queryStart, queryCount: S } = layout;
-  const entropies: tf.Tensor[] = [];
-  const normed: tf.Tensor[] = [];
-  const maxima: tf.Tensor[] = [];
-  const retrieval: tf.Tensor[] = [];
-  const scaffold: tf.Tensor[] = [];
-  layers.forEach((layer, l) => {
-    const queryRows = (t: tf.Tensor) => (l === layers.length - 1 ? t : tf.slice(t, [0, 0, 0, queryStart, 0], [-1, -1, -1, S, -1]));
-    const w = queryRows(layer.weights); // [R, B, H, S, N]
-    const plogp = tf.where(tf.greater(w, 0), tf.mul(w, tf.log(w)), tf.zerosLike(w));
-    const rowEntropy = tf.neg(tf.sum(plogp, -1)); // [R, B, H, S]
-    entropies.push(tf.mean(rowEntropy, [1, 2, 3]));
-    normed.push(tf.mean(tf.mul(rowEntropy, inputs.invLogKeys), [1, 2, 3]));
-    // Masked entries hold MASKED (−1e9) and every row sees at least one key, so they never win the max.
-    maxima.push(tf.max(queryRows(layer.logits), [1, 2, 3, 4]));
-    retrieval.push(tf.mean(tf.sum(tf.mul(w, inputs.sources), -1), [1, 2, 3]));
-    scaffold.push(tf.mean(tf.sum(tf.mul(w, inputs.scaffoldMask), -1), [1, 2, 3]));
+/** `sources` [B, S] is the correct source position of each supervised row. */
+export function attentionStats(layers: LayerArrays[], layout: Layout, sources: ArrayLike<number>, shape: EvalShape): AttentionStats {
+  const { positions: N, queryStart, queryCount: S, causal, contentPositions } = layout;
+  const { R, B, H } = shape;
+  const invLogKeys = Array.from({ length: S }, (_, i) => {
+    const keys = causal ? queryStart + i + 1 : N;
+    return keys > 1 ? 1 / Math.log(keys) : 0;
   });
-  const meanOver = (xs: tf.Tensor[]) => tf.div(tf.addN(xs), xs.length);
+  const rowsMeasured = B * H * S;
+  const L = layers.length;
+  const entropy = new Array<number>(R).fill(0);
+  const entropyNorm = new Array<number>(R).fill(0);
+  const maxLogit = new Array<number>(R).fill(-Infinity);
+  const retrieval = layers.map(() => new Array<number>(R).fill(0));
+  const scaffold = new Array<number>(R).fill(0);
+  layers.forEach(({ weights, logits }, l) => {
+    const last = l === L - 1;
+    const rows = last ? S : N;
+    const firstRow = last ? 0 : queryStart; // where the supervised rows start in this layer's arrays
+    for (let r = 0; r < R; r++) {
+      let ent = 0;
+      let entNorm = 0;
+      let top = -Infinity;
+      let hit = 0;
+      let scaf = 0;
+      for (let b = 0; b < B; b++) {
+        for (let h = 0; h < H; h++) {
+          for (let i = 0; i < S; i++) {
+            const at = ((((r * B + b) * H + h) * rows + firstRow + i) * N) as number;
+            let rowEntropy = 0;
+            for (let j = 0; j < N; j++) {
+              const p = weights[at + j];
+              if (p > 0) rowEntropy -= p * Math.log(p);
+              if (logits[at + j] > top) top = logits[at + j];
+            }
+            ent += rowEntropy;
+            entNorm += rowEntropy * invLogKeys[i];
+            hit += weights[at + sources[b * S + i]];
+            if (last) for (let j = contentPositions; j < N; j++) scaf += weights[at + j];
+          }
+        }
+      }
+      entropy[r] += ent / rowsMeasured / L;
+      entropyNorm[r] += entNorm / rowsMeasured / L;
+      if (top > maxLogit[r]) maxLogit[r] = top;
+      retrieval[l][r] = Math.fround(hit / rowsMeasured);
+      if (last) scaffold[r] = Math.fround(scaf / rowsMeasured); // the layer whose output is read (METRICS.md)
+    }
+  });
   return {
-    entropy: meanOver(entropies),
-    entropyNorm: meanOver(normed),
-    maxLogit: tf.max(tf.stack(maxima), 0),
+    entropy: entropy.map(Math.fround),
+    entropyNorm: entropyNorm.map(Math.fround),
+    maxLogit,
     retrieval,
-    scaffold: scaffold[scaffold.length - 1], // the layer whose output is read, as the claims' other statistics (METRICS.md)
+    scaffold,
   };
 }

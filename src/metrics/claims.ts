@@ -2,13 +2,10 @@
  * Per-run figures for the seed's claims (METRICS.md, "The seed's claims"): the attention trace of the fixed
  * snapshot examples at every logged step (for attention volatility), and at the final evaluation the value-norm
  * figures (Spearman ρ between a wrong position's attention weight and its value norm, and the top-norm hit rate).
- * The tensor side only slices and reads back; the figures themselves are pure TS, so tests can hand-compute them.
+ * Plain loops over the arrays the engines hand over, so tests can hand-compute every figure.
  */
 import { sampleRankCorrelation } from 'simple-statistics';
-import { tf } from '../backend.js';
-import type { AttentionResult } from '../model/attention.js';
-import type { ModelConfig } from '../model/schema.js';
-import type { Layout, Encoded } from '../tasks/types.js';
+import type { Layout } from '../tasks/types.js';
 import type { TracePoint, ValueNormFigures } from '../records/formats.js';
 
 export type { TracePoint, ValueNormFigures };
@@ -19,63 +16,61 @@ export interface ClaimReadout {
   valueNorm: ValueNormFigures | null;
 }
 
-/** Tensors kept past the evaluation's tidy; `readClaims` reads and disposes them. */
-export interface ClaimTensors {
-  trace: tf.Tensor; // [R, k, H, S, N]
-  weights?: tf.Tensor; // [R, B, H, S, N]
-  norms?: tf.Tensor; // [R, B, H, N]: ‖x_j·W_V,h‖
+/** What the final evaluation adds: the last layer's input x [R, B, N, d] and its W_V [R, d, d], for the value norms. */
+export interface ValueInputs {
+  x: Float32Array;
+  wV: Float32Array;
 }
 
 /**
- * Inside the evaluation's tf.tidy: slices what the claims need from the forward pass and keeps it. `inputs`,
- * given at the final evaluation only, are the last layer's input x [R, B, N, d] and its W_V [R, d, d].
+ * One readout per run from the last layer's weights [R, B, H, S, N] over the eval set: the first k examples'
+ * rows as the trace, and, given `inputs` (final evaluation), the value-norm figures.
  */
-export function claimTensors(
-  layers: Pick<AttentionResult, 'weights'>[],
-  cfg: ModelConfig,
+export function claimReadouts(
+  weights: Float32Array,
+  shape: { R: number; B: number; H: number; d: number },
   k: number,
-  inputs: { x: tf.Tensor; wV: tf.Tensor } | null,
-): ClaimTensors {
-  const last = layers.length - 1;
-  const weights = layers[last].weights; // [R, B, H, S, N]: the last layer only holds the supervised rows
-  const out: ClaimTensors = { trace: tf.keep(tf.slice(weights, [0, 0, 0, 0, 0], [-1, k, -1, -1, -1])) };
-  if (inputs) {
-    const x = inputs.x; // [R, B, N, d]: what the last layer reads
-    const [R, B, N, d] = x.shape as number[];
-    const H = cfg.heads;
-    const values = tf.matMul(tf.reshape(x, [R, B * N, d]), inputs.wV); // [R, B·N, d]
-    const norms = tf.sqrt(tf.sum(tf.square(tf.reshape(values, [R, B, N, H, d / H])), -1)); // [R, B, N, H]
-    out.weights = tf.keep(weights);
-    out.norms = tf.keep(tf.transpose(norms, [0, 1, 3, 2])); // [R, B, H, N]
-  }
-  return out;
+  inputs: ValueInputs | null,
+  sources: ArrayLike<number>,
+  layout: Layout,
+): ClaimReadout[] {
+  const { R, B, H, d } = shape;
+  const { positions: N, queryCount: S } = layout;
+  const perRun = B * H * S * N;
+  const traceLength = k * H * S * N;
+  return Array.from({ length: R }, (_, r) => ({
+    trace: Array.from(weights.subarray(r * perRun, r * perRun + traceLength)),
+    valueNorm: inputs
+      ? valueNormFigures(
+          weights.subarray(r * perRun, (r + 1) * perRun),
+          valueNorms(inputs, r, { B, H, N, d }),
+          sources,
+          { B, H, S, N, queryStart: layout.queryStart, causal: layout.causal, content: layout.contentPositions },
+        )
+      : null,
+  }));
 }
 
-/** Reads the kept tensors back (and disposes them): one readout per run. */
-export function readClaims(t: ClaimTensors, evalSet: Encoded, layout: Layout): ClaimReadout[] {
-  const [R, k, H, S, N] = t.trace.shape as number[];
-  const trace = t.trace.dataSync() as Float32Array;
-  const per = k * H * S * N;
-  let weights: Float32Array | null = null;
-  let norms: Float32Array | null = null;
-  if (t.weights && t.norms) {
-    weights = t.weights.dataSync() as Float32Array;
-    norms = t.norms.dataSync() as Float32Array;
+/** ‖x_j·W_V,h‖ of run r, per example, head and position: [B, H, N]. Head h reads columns [h·d/H, (h+1)·d/H). */
+export function valueNorms(inputs: ValueInputs, r: number, shape: { B: number; H: number; N: number; d: number }): Float64Array {
+  const { B, H, N, d } = shape;
+  const width = d / H;
+  const wV = inputs.wV.subarray(r * d * d, (r + 1) * d * d); // [d, d]
+  const out = new Float64Array(B * H * N);
+  const value = new Float64Array(d);
+  for (let b = 0; b < B; b++) {
+    for (let n = 0; n < N; n++) {
+      const x = inputs.x.subarray(((r * B + b) * N + n) * d, ((r * B + b) * N + n + 1) * d); // [d]
+      value.fill(0);
+      for (let i = 0; i < d; i++) for (let c = 0; c < d; c++) value[c] += x[i] * wV[i * d + c];
+      for (let h = 0; h < H; h++) {
+        let sq = 0;
+        for (let c = h * width; c < (h + 1) * width; c++) sq += value[c] * value[c];
+        out[(b * H + h) * N + n] = Math.sqrt(sq);
+      }
+    }
   }
-  tf.dispose([t.trace, t.weights, t.norms].filter((x): x is tf.Tensor => !!x));
-  const B = evalSet.count;
-  return Array.from({ length: R }, (_, r) => ({
-    trace: Array.from(trace.subarray(r * per, (r + 1) * per)),
-    valueNorm:
-      weights && norms
-        ? valueNormFigures(
-            weights.subarray(r * B * H * S * N, (r + 1) * B * H * S * N),
-            norms.subarray(r * B * H * N, (r + 1) * B * H * N),
-            evalSet.sources,
-            { B, H, S, N, queryStart: layout.queryStart, causal: layout.causal, content: layout.contentPositions },
-          )
-        : null,
-  }));
+  return out;
 }
 
 export interface RowShape {

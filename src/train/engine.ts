@@ -1,13 +1,12 @@
 /**
  * An engine holds a group's parameters and optimiser state and does the arithmetic of one training step and
- * one evaluation. Two implement it: the fused typed-array kernel (fast, one layer) and the tfjs graph (any
- * shape, the reference). The trainer drives either without knowing which.
+ * one evaluation. Two implement it: the fused typed-array kernels (fast) and the tfjs graph (the
+ * reference). The trainer drives either without knowing which.
  */
-import { tf } from '../backend.js';
 import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
-import { attentionStats, statsInputs, type AttentionLayer } from '../metrics/attention.js';
-import { claimTensors, readClaims, type ClaimReadout } from '../metrics/claims.js';
+import { attentionStats, type EvalShape, type LayerArrays } from '../metrics/attention.js';
+import { claimReadouts, type ClaimReadout, type ValueInputs } from '../metrics/claims.js';
 import type { RunState, SnapshotLayers } from '../records/formats.js';
 
 export type { RunState };
@@ -58,54 +57,55 @@ export function normGroup(path: string): number {
   return path.endsWith('/w_q') ? 1 : path.endsWith('/w_k') ? 2 : path.endsWith('/w_v') ? 3 : 0;
 }
 
+/** What an engine's eval pass hands to `measureEval`, as typed arrays (no tensors: neither engine round-trips). */
+export interface EvalArrays {
+  loss: ArrayLike<number>; // [R]
+  acc: ArrayLike<number>; // [R]
+  layers: LayerArrays[]; // per layer, [R, B, H, rows, N]
+  /** Only at the final evaluation: the last layer's input and W_V, for the value norms. */
+  values: ValueInputs | null;
+}
+
 /**
- * The eval figures from one pass's outputs, shared by both engines so both measure alike: loss and accuracy
- * per run, and the attention statistics of metrics/attention.ts on the supervised rows. Owns and frees the
- * tensors it is given.
+ * The eval figures from one pass's arrays, shared by both engines so both measure alike: loss and accuracy per
+ * run (as float32, the precision the model computes in), the attention statistics of metrics/attention.ts on
+ * the supervised rows, the claims' readouts and, when asked, the attention snapshots.
  */
-export class EvalMeasure {
-  private readonly inputs;
+export function measureEval(spec: EngineSpec, R: number, snapshot: boolean, pass: EvalArrays): EvalResult {
+  const { model, layout, evalSet } = spec;
+  const shape = { R, B: evalSet.count, H: model.heads };
+  const k = Math.min(spec.snapshotExamples, evalSet.count);
+  const s = attentionStats(pass.layers, layout, evalSet.sources, shape);
+  const last = pass.layers[pass.layers.length - 1];
+  return {
+    loss: Array.from(pass.loss, Math.fround),
+    acc: Array.from(pass.acc, Math.fround),
+    ...s,
+    snapshots: snapshot ? snapshotsOf(pass.layers, shape, k, layout.positions) : null,
+    claims: claimReadouts(last.weights, { ...shape, d: model.dModel }, k, pass.values, evalSet.sources, layout),
+  };
+}
 
-  constructor(private readonly spec: EngineSpec) {
-    this.inputs = statsInputs(spec.evalSet, spec.layout);
-  }
-
-  /**
-   * `make` runs inside a tidy and returns [R] loss and accuracy tensors, each layer's attention, and (read only
-   * when `final`) the last layer's input [R, B, N, d] and its W_V [R, d, d] for the value norms.
-   */
-  measure(
-    R: number,
-    snapshot: boolean,
-    final: boolean,
-    make: () => { loss: tf.Tensor; acc: tf.Tensor; layers: AttentionLayer[]; lastInput: () => tf.Tensor; wV: () => tf.Tensor },
-  ): EvalResult {
-    const k = Math.min(this.spec.snapshotExamples, this.spec.evalSet.count);
-    const out: { packed?: tf.Tensor; snaps?: tf.Tensor[]; means?: tf.Tensor[]; claims?: ReturnType<typeof claimTensors> } = {};
-    tf.tidy(() => {
-      const { loss, acc, layers, lastInput, wV } = make();
-      out.claims = claimTensors(layers, this.spec.model, k, final ? { x: lastInput(), wV: wV() } : null);
-      const s = attentionStats(layers, this.spec.layout, this.inputs);
-      out.packed = tf.keep(tf.stack([loss, acc, s.entropy, s.entropyNorm, s.maxLogit, s.scaffold, ...s.retrieval])); // [6 + L, R]
-      if (snapshot) {
-        out.snaps = layers.map((layer) => tf.keep(tf.slice(layer.weights, [0, 0, 0, 0, 0], [-1, k, -1, -1, -1]))); // [R, k, H, Sq, N]
-        out.means = layers.map((layer) => tf.keep(tf.mean(layer.weights, 1))); // [R, H, Sq, N]
-      }
-    });
-    const [loss, acc, entropy, entropyNorm, maxLogit, scaffold, ...retrieval] = out.packed!.arraySync() as number[][];
-    out.packed!.dispose();
-    let snapshots: SnapshotLayers[] | null = null;
-    if (out.snaps && out.means) {
-      const ex = out.snaps.map((s) => s.arraySync() as number[][][][][]);
-      const mean = out.means.map((m) => m.arraySync() as number[][][][]);
-      tf.dispose([...out.snaps, ...out.means]);
-      snapshots = Array.from({ length: R }, (_, r) => ex.map((layerEx, l) => ({ examples: layerEx[r], mean: mean[l][r] })));
-    }
-    const claims = readClaims(out.claims!, this.spec.evalSet, this.spec.layout);
-    return { loss, acc, entropy, entropyNorm, maxLogit, retrieval, scaffold, snapshots, claims };
-  }
-
-  dispose(): void {
-    tf.dispose(Object.values(this.inputs));
-  }
+/** Per run and layer, the first k examples' attention and the mean over the eval set (float32, as logged). */
+function snapshotsOf(layers: LayerArrays[], shape: EvalShape, k: number, N: number): SnapshotLayers[] {
+  const { R, B, H } = shape;
+  return Array.from({ length: R }, (_, r) =>
+    layers.map(({ weights }) => {
+      const rows = weights.length / (R * B * H * N);
+      const at = (b: number, h: number, i: number) => (((r * B + b) * H + h) * rows + i) * N;
+      const examples = Array.from({ length: k }, (_, b) =>
+        Array.from({ length: H }, (_, h) => Array.from({ length: rows }, (_, i) => Array.from(weights.subarray(at(b, h, i), at(b, h, i) + N)))),
+      );
+      const mean = Array.from({ length: H }, (_, h) =>
+        Array.from({ length: rows }, (_, i) =>
+          Array.from({ length: N }, (_, j) => {
+            let sum = 0;
+            for (let b = 0; b < B; b++) sum += weights[at(b, h, i) + j];
+            return Math.fround(sum / B);
+          }),
+        ),
+      );
+      return { examples, mean };
+    }),
+  );
 }

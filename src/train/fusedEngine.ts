@@ -1,14 +1,13 @@
 /**
  * The fused kernels as an engine: parameters and Adam's moments live in typed arrays stacked [R, ...], the
  * step is a kernel's forward and backward (model/fused.ts for one layer, model/fusedDeep.ts for more), and
- * Adam is one loop. Only evaluation touches tfjs, to measure attention exactly as the tfjs engine does.
+ * Adam is one loop. Nothing here loads TensorFlow.js: evaluation hands its arrays to the measure both engines share.
  */
-import { tf } from '../backend.js';
 import { stackedValues } from '../model/paramSpecs.js';
 import { FusedModel, type StackedParams } from '../model/fused.js';
 import { DeepFusedModel, type DeepPass } from '../model/fusedDeep.js';
 import { TypedAdam } from './adam.js';
-import { EvalMeasure, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
+import { measureEval, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
 import type { Encoded } from '../tasks/types.js';
 
 export class FusedEngine implements Engine {
@@ -18,7 +17,6 @@ export class FusedEngine implements Engine {
   private readonly grads: StackedParams;
   private readonly adam: TypedAdam;
   private readonly model: Kernel;
-  private readonly measure: EvalMeasure;
 
   constructor(private readonly spec: EngineSpec) {
     const { model, layout, initial } = spec;
@@ -29,7 +27,6 @@ export class FusedEngine implements Engine {
     const resumed = initial.every((s) => s.m && s.v);
     this.adam = new TypedAdam(this.params, this.R, resumed ? { m: stack((s) => s.m!), v: stack((s) => s.v!) } : undefined);
     this.model = model.layers === 1 ? oneLayer(new FusedModel(model, layout, this.R)) : new DeepFusedModel(model, layout, this.R);
-    this.measure = new EvalMeasure(spec);
   }
 
   step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult {
@@ -40,20 +37,14 @@ export class FusedEngine implements Engine {
   }
 
   evaluate(snapshot: boolean, final: boolean): EvalResult {
-    const { layout, model, evalSet } = this.spec;
+    const { model, evalSet } = this.spec;
     const pass = this.model.pass(this.params, [evalSet], undefined, true, final);
-    const d = model.dModel;
-    const N = layout.positions;
-    return this.measure.measure(this.R, snapshot, final, () => ({
-      loss: tf.tensor1d(Float32Array.from(pass.loss)),
-      acc: tf.tensor1d(Float32Array.from(pass.correct)),
-      layers: pass.layers!.map(({ weights, logits }) => {
-        const shape = [this.R, evalSet.count, model.heads, weights.length / (this.R * evalSet.count * model.heads * N), N]; // [R, B, H, rows, N]
-        return { weights: tf.tensor(weights, shape), logits: tf.tensor(logits, shape) };
-      }),
-      lastInput: () => tf.tensor(pass.inputs!, [this.R, evalSet.count, N, d]),
-      wV: () => tf.tensor(this.params.get(`layer${model.layers - 1}/attn/w_v`)!, [this.R, d, d]),
-    }));
+    return measureEval(this.spec, this.R, snapshot, {
+      loss: pass.loss,
+      acc: pass.correct,
+      layers: pass.layers!,
+      values: final ? { x: pass.inputs!, wV: this.params.get(`layer${model.layers - 1}/attn/w_v`)! } : null,
+    });
   }
 
   /** Squared norms [other, w_q, w_k, w_v] × [R], as the tfjs engine groups them. */
@@ -83,9 +74,7 @@ export class FusedEngine implements Engine {
     return p.map((params, r) => ({ params, m: m[r], v: v[r] }));
   }
 
-  dispose(): void {
-    this.measure.dispose();
-  }
+  dispose(): void {}
 }
 
 /** What the engine asks of a kernel: one pass, with every layer's attention when evaluating. */

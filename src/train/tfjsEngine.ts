@@ -3,8 +3,8 @@ import { tf } from '../backend.js';
 import { forward, crossEntropy } from '../model/transformer.js';
 import { makeParams, disposeParams, stackedValues, unstackRuns, param, type Params } from '../model/params.js';
 import { oneHotInput, oneHotTargets } from '../model/encode.js';
-import { BatchedAdam } from './adam.js';
-import { EvalMeasure, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
+import { BatchedAdam } from './tfjsAdam.js';
+import { measureEval, normGroup, type EvalArrays, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
 import type { Encoded } from '../tasks/types.js';
 
 export class TfjsEngine implements Engine {
@@ -15,7 +15,6 @@ export class TfjsEngine implements Engine {
   private readonly evalInput: tf.Tensor;
   private readonly evalTargets: tf.Tensor;
   private readonly evalClasses: tf.Tensor;
-  private readonly measure: EvalMeasure;
 
   constructor(private readonly spec: EngineSpec) {
     const { model, layout, initial, evalSet } = spec;
@@ -31,7 +30,6 @@ export class TfjsEngine implements Engine {
     this.evalInput = oneHotInput([evalSet], layout); // [1, Be·N, V], reused at every evaluation
     this.evalTargets = oneHotTargets([evalSet], layout); // [1, Be·S, C]
     this.evalClasses = tf.tensor2d(evalSet.targets, [1, evalSet.targets.length], 'int32'); // [1, Be·S]
-    this.measure = new EvalMeasure(spec);
   }
 
   step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult {
@@ -63,13 +61,21 @@ export class TfjsEngine implements Engine {
 
   evaluate(snapshot: boolean, final: boolean): EvalResult {
     const { model, layout, evalSet } = this.spec;
-    return this.measure.measure(this.spec.initial.length, snapshot, final, () => {
+    const read = (t: tf.Tensor) => t.dataSync() as Float32Array; // the graph's results leave as arrays, measured as the fused engine's are
+    let pass!: EvalArrays;
+    tf.tidy(() => {
       const { logits, layers, layerInputs } = forward(this.params, model, layout, this.evalInput, evalSet.count);
       const loss = crossEntropy(logits, this.evalTargets); // [R]
       const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), this.evalClasses), 'float32'), 1); // [R]
       const last = model.layers - 1;
-      return { loss, acc, layers, lastInput: () => layerInputs[last], wV: () => param(this.params, `layer${last}/attn/w_v`) };
+      pass = {
+        loss: read(loss),
+        acc: read(acc),
+        layers: layers.map((layer) => ({ weights: read(layer.weights), logits: read(layer.logits) })), // [R, B, H, rows, N]
+        values: final ? { x: read(layerInputs[last]), wV: read(param(this.params, `layer${last}/attn/w_v`)) } : null,
+      };
     });
+    return measureEval(this.spec, this.spec.initial.length, snapshot, pass);
   }
 
   state(): RunState[] {
@@ -83,7 +89,6 @@ export class TfjsEngine implements Engine {
     this.adam.dispose();
     disposeParams(this.params);
     tf.dispose([this.evalInput, this.evalTargets, this.evalClasses]);
-    this.measure.dispose();
   }
 }
 

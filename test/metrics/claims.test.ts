@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { valueNormFigures, rankCorrelation, meanTotalVariation, attentionVolatility } from '../../src/metrics/claims.js';
+import { valueNormFigures, rankCorrelation, meanTotalVariation, attentionVolatility, claimReadouts, valueNorms } from '../../src/metrics/claims.js';
 import { Stream } from '../../src/rng.js';
 
 /** One lookup-shaped eval set: B examples, 1 head, 1 supervised row at position 8 of 9, non-causal. */
@@ -108,5 +108,47 @@ describe('attention volatility', () => {
     ];
     expect(attentionVolatility(trace, 100, 2)).toBeCloseTo(0.5, 12);
     expect(attentionVolatility([{ step: 0, weights: a }], 100, 2)).toBeNull();
+  });
+});
+
+describe('claim readouts', () => {
+  // R = 1, B = 2, N = 3, d = 2, two heads of width 1. W_V = [[1, 2], [3, 4]]: head 0 reads column 0, head 1 column 1.
+  const x = [
+    [1, 0],
+    [0, 1],
+    [1, 1],
+    /* example 1 */ [2, 0],
+    [0, -1],
+    [1, -1],
+  ];
+  const wV = [1, 2, 3, 4];
+  const inputs = { x: Float32Array.from(x.flat()), wV: Float32Array.from(wV) };
+
+  it('value norms are per head: ‖x_j·W_V,h‖, by hand', () => {
+    // x·W_V rows: [1,2] [3,4] [4,6] | [2,4] [-3,-4] [-2,-2] → head 0 norms |first|, head 1 |second|.
+    const want = [
+      [
+        [1, 3, 4],
+        [2, 4, 6],
+      ],
+      [
+        [2, 3, 2],
+        [4, 4, 2],
+      ],
+    ]; // [B][H][N]
+    expect(Array.from(valueNorms(inputs, 0, { B: 2, H: 2, N: 3, d: 2 }))).toEqual(want.flat(2));
+  });
+
+  it('the trace is the first k examples of each run; value-norm figures only when inputs are given', () => {
+    const layout = { positions: 3, inputVocab: 1, featuresPerPosition: 1, outputVocab: 1, contentPositions: 2, queryStart: 2, queryCount: 1, causal: false };
+    // Two runs, their weights [R=2, B=2, H=2, S=1, N=3]: run 0 repeats [0.2, 0.3, 0.5], run 1 [0.6, 0.3, 0.1].
+    const weights = Float32Array.from({ length: 2 * 2 * 2 * 3 }, (_, i) => (i < 12 ? [0.2, 0.3, 0.5] : [0.6, 0.3, 0.1])[i % 3]);
+    const two = { x: Float32Array.from([...inputs.x, ...inputs.x]), wV: Float32Array.from([...wV, ...wV]) };
+    const [run0, run1] = claimReadouts(weights, { R: 2, B: 2, H: 2, d: 2 }, 1, two, [0, 0], layout);
+    expect(run0.trace).toEqual([0.2, 0.3, 0.5, 0.2, 0.3, 0.5].map((v) => expect.closeTo(v, 6)));
+    expect(run1.trace).toEqual([0.6, 0.3, 0.1, 0.6, 0.3, 0.1].map((v) => expect.closeTo(v, 6)));
+    // Content positions 0 and 1 minus the source 0 leave one candidate: fewer than 3, so no row has a ρ.
+    expect(run0.valueNorm?.rows).toBe(0);
+    expect(claimReadouts(weights, { R: 2, B: 2, H: 2, d: 2 }, 1, null, [0, 0], layout)[0].valueNorm).toBeNull();
   });
 });

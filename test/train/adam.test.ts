@@ -13,7 +13,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, initBackend } from '../../src/backend.js';
-import { BatchedAdam, TypedAdam } from '../../src/train/adam.js';
+import { TypedAdam } from '../../src/train/adam.js';
+import { BatchedAdam } from '../../src/train/tfjsAdam.js';
 
 const START = [0.5, -1];
 const LRS = [0.1, 0.01];

@@ -11,7 +11,7 @@ import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
 import { initialValues, makeParams, disposeParams } from '../../src/model/params.js';
 import { buildGroup } from '../../src/runs/groupSpec.js';
-import { BatchedAdam } from '../../src/train/adam.js';
+import { BatchedAdam } from '../../src/train/tfjsAdam.js';
 import { trainGroup } from '../../src/train/trainer.js';
 import type { Task } from '../../src/tasks/types.js';
 
