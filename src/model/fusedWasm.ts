@@ -23,6 +23,7 @@ export interface WasmPassResult {
 
 interface Exports {
   memory: WebAssembly.Memory;
+  expV8(x: number): number;
   heapBase(): number;
   setDims(d: number, H: number, N: number, F: number, V: number, C: number, S: number, qStart: number, causal: number, s: number, at: number): number;
   setParams(table: number, pos: number, wq: number, wk: number, wv: number, gamma: number, beta: number, unembed: number): void;
@@ -53,6 +54,12 @@ function wasmModule(): WebAssembly.Module | null {
   return compiled;
 }
 
+/** The kernel's own exponential (assembly/exp.ts), for its test against Math.exp; null where the module was not built. */
+export function kernelExp(): ((x: number) => number) | null {
+  const module = wasmModule();
+  return module ? ((new WebAssembly.Instance(module, { fused: { jsLog: Math.log } }).exports as unknown as Exports).expV8 ?? null) : null;
+}
+
 /** Whether the wasm kernel computes this model: one layer, the regrouped score stage, even head width for its lanes. */
 export function wasmSupports(cfg: ModelConfig): boolean {
   return !cfg.qkNorm && cfg.layers === 1 && wasmModule() !== null;
@@ -73,7 +80,7 @@ export class WasmPass {
   ) {
     const module = wasmModule();
     if (!module) throw new Error('the wasm kernel is not built (npm run build)');
-    const instance = new WebAssembly.Instance(module, { fused: { jsExp: Math.exp, jsLog: Math.log } });
+    const instance = new WebAssembly.Instance(module, { fused: { jsLog: Math.log } });
     this.ex = instance.exports as unknown as Exports;
     const L = layout;
     this.scratchAt = align(this.ex.heapBase());

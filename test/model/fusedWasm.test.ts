@@ -13,6 +13,7 @@ import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
 import { initialValues, stackedValues } from '../../src/model/paramSpecs.js';
 import { zerosLike } from '../helpers/kernels.js';
 import { FusedModel, type StackedParams } from '../../src/model/fused.js';
+import { kernelExp } from '../../src/model/fusedWasm.js';
 import { TypedAdam } from '../../src/train/adam.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 
@@ -97,5 +98,19 @@ describe('wasm kernel against the typed-array kernel, bit for bit', () => {
 
   it('QK-norm stays on the typed-array kernel', () => {
     expect(new FusedModel(modelSchema.parse({ qkNorm: true }), lookup.layout, 1).code).toBe('js');
+  });
+});
+
+describe('the kernel’s exponential', () => {
+  it('is Math.exp bit for bit: special values, both reduction branches, the range ends, and random inputs', () => {
+    const exp = kernelExp();
+    expect(exp, 'dist/model/fused.wasm is built by npm run build (pretest)').not.toBeNull();
+    const special = [0, -0, 1, -1, 0.5, NaN, Infinity, -Infinity, 709.78, 709.8, -745.1, -745.2, 2 ** -28, -(2 ** -29), 5e-324, -1e-300];
+    const branches = [0.3465, 0.3466, 1.0397, 1.0398, -0.3466, -1.0398, -708.4, -720, -744.9, 700, 1e-9]; // |x| near ln2/2, 1.5·ln2; subnormal results
+    const rng = Stream.derive(7, 'test/exp');
+    const scores = Array.from({ length: 200_000 }, () => -rng.uniform() * 60); // what softmax sees: a score minus the row's max
+    const bits = new Float64Array(Uint32Array.from({ length: 200_000 }, () => rng.int(0, 2 ** 32 - 1)).buffer); // any double at all
+    const mismatches = [...special, ...branches, ...scores, ...bits].filter((x) => !Object.is(exp!(x), Math.exp(x)));
+    expect(mismatches.slice(0, 5)).toEqual([]);
   });
 });
