@@ -9,27 +9,23 @@
  * low part), approximate e^r by a degree-5 rational form in r², then scale by 2^k.
  */
 
-const LN2_HI: f64 = 6.93147180369123816490e-1; // 0x3FE62E42 FEE00000
+const LN2_HI: f64 = 6.9314718036912381649e-1; // 0x3FE62E42 FEE00000
 const LN2_LO: f64 = 1.90821492927058770002e-10; // 0x3DEA39EF 35793C76
-const INV_LN2: f64 = 1.4426950408889633870; // 0x3FF71547 652B82FE
+const INV_LN2: f64 = 1.442695040888963387; // 0x3FF71547 652B82FE
 const P1: f64 = 1.66666666666666019037e-1;
 const P2: f64 = -2.77777777770155933842e-3;
 const P3: f64 = 6.61375632143793436117e-5;
-const P4: f64 = -1.65339022054652515390e-6;
+const P4: f64 = -1.6533902205465251539e-6;
 const P5: f64 = 4.13813679705723846039e-8;
 const OVERFLOW_AT: f64 = 7.09782712893383973096e2; // above: +∞
-const UNDERFLOW_AT: f64 = -7.45133219101941108420e2; // below: 0
-const TWO_M1000: f64 = 9.33263618503218878990e-302; // 2^-1000
+const UNDERFLOW_AT: f64 = -7.4513321910194110842e2; // below: 0
+const TWO_M1000: f64 = 9.3326361850321887899e-302; // 2^-1000
 const TWO_1023: f64 = 8.988465674311579539e307; // 2^1023
 
-// @ts-ignore: decorator
-@inline
 function highWord(x: f64): u32 {
   return <u32>(reinterpret<u64>(x) >> 32);
 }
 
-// @ts-ignore: decorator
-@inline
 function withHighWord(high: u32): f64 {
   return reinterpret<f64>((<u64>high) << 32);
 }
@@ -41,7 +37,7 @@ export function expV8(x: f64): f64 {
   if (hx >= 0x40862e42) {
     // |x| ≥ 709.78…: NaN, ±∞, or past the range of a double.
     if (hx >= 0x7ff00000) {
-      if (((hx & 0xfffff) | <u32>reinterpret<u64>(x)) != 0) return x + x; // NaN
+      if (((hx & 0xfffff) | (<u32>reinterpret<u64>(x))) != 0) return x + x; // NaN
       return negative ? 0.0 : x;
     }
     if (x > OVERFLOW_AT) return Infinity;
@@ -72,7 +68,7 @@ export function expV8(x: f64): f64 {
   const t = x * x;
   const c = x - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
   if (k == 0) return 1.0 - ((x * c) / (c - 2.0) - x);
-  const y = 1.0 - ((lo - (x * c) / (2.0 - c)) - hi);
+  const y = 1.0 - (lo - (x * c) / (2.0 - c) - hi);
   if (k >= -1021) {
     if (k == 1024) return y * 2.0 * TWO_1023;
     return y * withHighWord(<u32>(0x3ff00000 + (k << 20)));

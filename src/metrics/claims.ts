@@ -41,12 +41,15 @@ export function claimReadouts(
   return Array.from({ length: R }, (_, r) => ({
     trace: Array.from(weights.subarray(r * perRun, r * perRun + traceLength)),
     valueNorm: inputs
-      ? valueNormFigures(
-          weights.subarray(r * perRun, (r + 1) * perRun),
-          valueNorms(inputs, r, { B, H, N, d }),
-          sources,
-          { B, H, S, N, queryStart: layout.queryStart, causal: layout.causal, content: layout.contentPositions },
-        )
+      ? valueNormFigures(weights.subarray(r * perRun, (r + 1) * perRun), valueNorms(inputs, r, { B, H, N, d }), sources, {
+          B,
+          H,
+          S,
+          N,
+          queryStart: layout.queryStart,
+          causal: layout.causal,
+          content: layout.contentPositions,
+        })
       : null,
   }));
 }

@@ -140,7 +140,16 @@ describe('claim readouts', () => {
   });
 
   it('the trace is the first k examples of each run; value-norm figures only when inputs are given', () => {
-    const layout = { positions: 3, inputVocab: 1, featuresPerPosition: 1, outputVocab: 1, contentPositions: 2, queryStart: 2, queryCount: 1, causal: false };
+    const layout = {
+      positions: 3,
+      inputVocab: 1,
+      featuresPerPosition: 1,
+      outputVocab: 1,
+      contentPositions: 2,
+      queryStart: 2,
+      queryCount: 1,
+      causal: false,
+    };
     // Two runs, their weights [R=2, B=2, H=2, S=1, N=3]: run 0 repeats [0.2, 0.3, 0.5], run 1 [0.6, 0.3, 0.1].
     const weights = Float32Array.from({ length: 2 * 2 * 2 * 3 }, (_, i) => (i < 12 ? [0.2, 0.3, 0.5] : [0.6, 0.3, 0.1])[i % 3]);
     const two = { x: Float32Array.from([...inputs.x, ...inputs.x]), wV: Float32Array.from([...wV, ...wV]) };
