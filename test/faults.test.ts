@@ -137,6 +137,29 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
   );
 
   it(
+    'an attention.json write fails at the step-30 checkpoint: the checkpoint stays at 20, and the resumed run measures ' +
+      'the same attention volatility as an uninterrupted one (the claims trace has no gap)',
+    async () => {
+      const cwd = fresh('attention-enospc');
+      const dir = join(cwd, 'run');
+      // attention.json is written at the step-0 snapshot, the checkpoints at 10 and 20, the step-20 snapshot, then at
+      // the step-30 checkpoint, which fails. Written after that checkpoint (as before 2026-12-02), it left checkpoint 30
+      // beside a trace that ended at step 20, and the resumed run paired step 20 with step 30.
+      const r = await cli(['train', LOOKUP, ...SHORT, '--out', dir], cwd, { QKV_LAB_TEST_ENOSPC: '4:attention.json' });
+      expectEnvironmentLine(r, /run\/attention\.json/);
+      expect(status(dir)).toBe('interrupted');
+      expect(json(join(dir, 'checkpoint', 'checkpoint.json')).step).toBe(20);
+      const resumed = await cli(['train', '--resume', dir], cwd);
+      expect(resumed.status, explain(resumed)).toBe(0);
+      const { wall_s: _a, ...summary } = json(join(dir, 'summary.json'));
+      const { wall_s: _b, ...uninterrupted } = json(join(await reference, 'summary.json'));
+      expect(summary.attn_volatility).toBeGreaterThan(0);
+      expect(summary).toEqual(uninterrupted);
+    },
+    SLOW,
+  );
+
+  it(
     'a metrics.csv append fails after the step-20 checkpoint: exit 1, one line, interrupted; --resume finishes bit-identically',
     async () => {
       const cwd = fresh('csv-enospc');

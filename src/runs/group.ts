@@ -97,10 +97,12 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
       divergedAt: resume?.map((r) => r.divergedAt),
       checkpointEvery: base.train.checkpointEvery,
       async onCheckpoint(step, states, divergedAt) {
+        // The claims' trace up to here first, then the checkpoint: a kill between the two leaves a trace that
+        // reaches past the older checkpoint (resume cuts it there), never a checkpoint whose trace is short.
+        writers.forEach((w) => w.writeAttention(meta));
         states.forEach((state, r) =>
           saveCheckpoint(dirs[r], { step, state, dataStream: streams[r].state(), divergedAt: divergedAt[r] }, (p) => shapes.get(p)!),
         );
-        writers.forEach((w) => w.writeAttention(meta)); // the claims' trace up to here, so a resume can continue it
       },
       stopRequested: isStopRequested,
       snapshotExamples: SNAPSHOT_EXAMPLES,

@@ -31,9 +31,15 @@ export function prepareResume(dir: string, config: Config): ResumePoint {
   const notes = ckpt.fallback ? [ckpt.fallback] : [];
   const attentionPath = join(dir, 'attention.json');
   const wanted = [...snapshotSteps].filter((s) => s < ckpt.step);
-  const attention = keptAttention(attentionPath, ckpt.step, wanted);
+  const attention = keptAttention(
+    attentionPath,
+    ckpt.step,
+    wanted,
+    logged.filter((s) => s < ckpt.step),
+  );
   if (typeof attention === 'string' && wanted.length)
     notes.push(`${dir}: ${attention}; resuming without the attention snapshots before step ${ckpt.step}`);
+  if (typeof attention !== 'string' && attention.note) notes.push(`${dir}: ${attention.note}`);
   writeFileAtomic(csvPath, keptText);
   const snapshots = typeof attention === 'string' ? [] : attention.snapshots;
   const trace = typeof attention === 'string' ? [] : attention.trace;
@@ -91,7 +97,12 @@ function keptMetrics(dir: string, text: string, step: number, expected: number[]
  * attention.json cut to the snapshots and the claims' trace before the step (the final value-norm figures are
  * measured again), or why it cannot be kept (then resume goes on without it).
  */
-function keptAttention(path: string, step: number, wanted: number[]): { json: object; snapshots: AttentionSnapshot[]; trace: TracePoint[] } | string {
+function keptAttention(
+  path: string,
+  step: number,
+  wanted: number[],
+  traced: number[],
+): { json: object; snapshots: AttentionSnapshot[]; trace: TracePoint[]; note?: string } | string {
   if (!existsSync(path)) return 'attention.json is missing';
   let attention: { snapshots?: unknown; trace?: unknown };
   try {
@@ -105,6 +116,14 @@ function keptAttention(path: string, step: number, wanted: number[]): { json: ob
   if (steps.length !== wanted.length || steps.some((s, i) => s !== wanted[i] || !Array.isArray(snapshots[i].layers)))
     return `attention.json is damaged (its snapshots before step ${step} are at steps [${steps.join(', ')}], expected [${wanted.join(', ')}])`;
   const trace = (Array.isArray(attention.trace) ? (attention.trace as TracePoint[]) : []).filter((t) => t && typeof t === 'object' && t.step < step);
+  // Attention volatility pairs consecutive logged steps, so a trace with a gap (written before this version wrote it
+  // ahead of each checkpoint, then killed in between) would pair steps that are not neighbours: it starts again here.
+  if (trace.length !== traced.length || trace.some((t, i) => t.step !== traced[i] || !Array.isArray(t.weights))) {
+    const note =
+      `its claims trace before step ${step} has ${trace.length} of the ${traced.length} logged steps, ` +
+      `so attention volatility is measured from step ${step} on`;
+    return { json: { ...attention, snapshots, trace: [], value_norm: null }, snapshots, trace: [], note };
+  }
   return { json: { ...attention, snapshots, trace, value_norm: null }, snapshots, trace };
 }
 
