@@ -2,16 +2,17 @@
  * The one render path of every chart: Vega-Lite spec → Vega view (no canvas, no DOM) → SVG text → PNG.
  * The PNG step uses a font file shipped through npm, so a chart renders the same on every machine.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Resvg } from '@resvg/resvg-js';
+import { renderAsync } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { parse, View } from 'vega';
 import { compile } from 'vega-lite';
 import { CHART_FONT, type ChartSpec } from './theme.js';
 import { loadMeasure } from './fontMetrics.js';
 import { withoutHoverLayers } from './interaction.js';
+import { writeFileAtomic } from '../../files/atomic.js';
 
 /** A chart as the report uses it: drawn, written as `<id>.png`, and with its spec for report.html's live chart. */
 export interface RenderedChart {
@@ -110,24 +111,26 @@ export async function specToSvg(spec: Parameters<typeof compile>[0], idPrefix: s
   }
 }
 
-/** SVG text → PNG bytes with the shipped DejaVu Sans and no system fonts. */
-export function svgToPng(svg: string): Buffer {
-  const resvg = new Resvg(svg, {
+/** SVG text → PNG bytes with the shipped DejaVu Sans and no system fonts, rendered on libuv's thread pool. */
+export async function svgToPng(svg: string): Promise<Buffer> {
+  const image = await renderAsync(svg, {
     font: { fontFiles: FONT_FILES, loadSystemFonts: false, defaultFontFamily: CHART_FONT, sansSerifFamily: CHART_FONT },
     fitTo: { mode: 'zoom', value: pngZoom(svg) },
   });
-  return resvg.render().asPng();
+  return image.asPng();
 }
 
-/** Renders each chart and writes `<id>.png` for each into outDir. */
+/**
+ * Renders each chart and writes `<id>.png` for each into outDir. Vega draws the SVGs one after another on this
+ * thread while resvg turns the earlier ones into PNGs on the thread pool, so the report's charts use both cores.
+ */
 export async function renderCharts(charts: ChartSpec[], outDir: string): Promise<RenderedChart[]> {
   await mkdir(outDir, { recursive: true });
-  const out: RenderedChart[] = [];
+  const pending: Promise<RenderedChart>[] = [];
   for (const { id, title, spec } of charts) {
     const svg = await specToSvg(withoutHoverLayers(spec), id); // report.html's live chart keeps the hover layers
     const pngFile = `${id}.png`;
-    await writeFile(join(outDir, pngFile), svgToPng(svg));
-    out.push({ id, title, svg, pngFile, spec });
+    pending.push(svgToPng(svg).then((png) => (writeFileAtomic(join(outDir, pngFile), png), { id, title, svg, pngFile, spec })));
   }
-  return out;
+  return Promise.all(pending);
 }
