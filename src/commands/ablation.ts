@@ -12,9 +12,12 @@ export async function ablationCommand(args: SweepArgs & { check: boolean }): Pro
   if (!comparesQkvWithQv(plan))
     throw new UserError(`${args.config}: an ablation compares variants, so grid.model.attention (or model.variant) must list qkv and qv`);
   const out = args.out ?? defaultSweepDir(plan.name, args.set, args.seeds);
+  // The report's modules (charts, ~0.2 s to load) load while the workers train, not after them.
+  const report = import('./compare.js');
+  report.catch(() => {}); // an interrupted sweep never awaits it; a load failure surfaces at the await below
   const runsDir = await sweepInto(plan, args, join(out, 'runs'));
   if (!runsDir) return; // interrupted: the sweep said how to continue
-  const { compareInto } = await import('./compare.js'); // charts load only once the runs are done
+  const { compareInto } = await report;
   const result = await compareInto([runsDir], out, `qkv-lab ablation: ${plan.name}`);
   process.stdout.write(`\nreport: ${join(result.outDir, 'report.html')}\n`);
   if (args.check && !result.holds) {
