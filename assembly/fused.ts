@@ -4,17 +4,17 @@
  * score stage (every variant without QK-norm). It exists for speed only: wasm has no typed-array bounds checks
  * and no deoptimisation guards, and where several independent sums run side by side (logits, W_unembed's and
  * W_V's gradients, x̄) it adds two lanes at a time with f64x2, each lane keeping its own sum's order. No sum is
- * split or reassociated, exp is V8's Math.exp method (exp.ts) and log is Math.log (imported), so its results are
+ * split or reassociated, exp is the function both kernels share (exp.ts) and log is Math.log (imported), so its results are
  * bit-identical to the typed-array kernel, which stays the reference (test/model/fusedWasm.test.ts).
  *
  * Memory: the JavaScript side (src/model/fusedWasm.ts) lays out parameters and gradients (float32, stacked
  * [R, ...] as in fused.ts), the batch (int32), the outputs, and a float64 scratch area, and passes pointers.
  */
 
-// Every exponential and logarithm equals the typed-array kernel's: exponentials by expV8 (exp.ts, V8's own method,
-// computed here because there are two per score), the one logarithm per row by JavaScript's Math.log (imported).
-import { expV8 } from './exp';
-export { expV8 }; // for its test against Math.exp
+// Every exponential and logarithm equals the typed-array kernel's: exponentials by kernelExp (exp.ts, exported, and
+// called by the typed-array kernel too), the one logarithm per row by JavaScript's Math.log (imported).
+import { kernelExp } from './exp';
+export { kernelExp };
 declare function jsLog(x: f64): f64;
 
 const MASKED: f64 = -1e9;
@@ -421,7 +421,7 @@ function scoresForward(h: i32, i: i32, t: i32, visible: i32): f64 {
 function softmaxForward(max: f64, visible: i32, pRow: i32): void {
   let sum: f64 = 0;
   for (let j = 0; j < visible; j++) {
-    const e = expV8(ld(a, j) - max);
+    const e = kernelExp(ld(a, j) - max);
     st(p, pRow + j, e);
     sum += e;
   }
@@ -454,7 +454,7 @@ function readoutForward(b: i32, i: i32): void {
   if (!(Math.abs(top) < F32_MAX)) lossSum = NaN;
   let sum: f64 = 0;
   for (let k = 0; k < C; k++) {
-    const e = expV8(ld(cls, k) - top);
+    const e = kernelExp(ld(cls, k) - top);
     st(clsExp, k, e);
     sum += e;
   }

@@ -36,7 +36,7 @@ import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
 import { param, type StackedParams } from './paramSpecs.js';
 import { MASKED, LN_EPS, RMS_EPS, F32_MAX } from './numerics.js';
-import { WasmPass, wasmSupports } from './fusedWasm.js';
+import { WasmPass, wasmSupports, kernelExp } from './fusedWasm.js';
 
 export type { StackedParams };
 
@@ -473,7 +473,7 @@ function attendForward(st: State, scores: ScoreStage, b: number, i: number, t: n
 function softmaxForward(a: Float64Array, max: number, visible: number, N: number, p: Float64Array, pRow: number): void {
   let sum = 0;
   for (let j = 0; j < visible; j++) {
-    const e = Math.exp(a[j] - max);
+    const e = kernelExp(a[j] - max);
     p[pRow + j] = e;
     sum += e;
   }
@@ -578,7 +578,7 @@ function readoutForward(st: State, b: number, i: number): void {
   if (!(Math.abs(top) < F32_MAX)) st.lossSum = NaN; // float32 would have overflowed
   let sumExp = 0;
   for (let k = 0; k < C; k++) {
-    clsExp[k] = Math.exp(cls[k] - top);
+    clsExp[k] = kernelExp(cls[k] - top);
     sumExp += clsExp[k];
   }
   const target = st.targets[b * S + i];

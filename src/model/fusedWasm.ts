@@ -23,7 +23,7 @@ export interface WasmPassResult {
 
 interface Exports {
   memory: WebAssembly.Memory;
-  expV8(x: number): number;
+  kernelExp(x: number): number;
   heapBase(): number;
   setDims(d: number, H: number, N: number, F: number, V: number, C: number, S: number, qStart: number, causal: number, s: number, at: number): number;
   setParams(table: number, pos: number, wq: number, wk: number, wv: number, gamma: number, beta: number, unembed: number): void;
@@ -54,11 +54,15 @@ function wasmModule(): WebAssembly.Module | null {
   return compiled;
 }
 
-/** The kernel's own exponential (assembly/exp.ts), for its test against Math.exp; null where the module was not built. */
-export function kernelExp(): ((x: number) => number) | null {
+/**
+ * The exponential of both fused kernels (assembly/exp.ts), so the typed-array kernel computes every e^x exactly as
+ * the wasm kernel does. Where the module was not built, JavaScript's Math.exp (then the typed-array kernel computes
+ * everything, and its figures differ from a built kernel's in the last bits).
+ */
+export const kernelExp: (x: number) => number = (() => {
   const module = wasmModule();
-  return module ? ((new WebAssembly.Instance(module, { fused: { jsLog: Math.log } }).exports as unknown as Exports).expV8 ?? null) : null;
-}
+  return module ? (new WebAssembly.Instance(module, { fused: { jsLog: Math.log } }).exports as unknown as Exports).kernelExp : Math.exp;
+})();
 
 /** Whether the wasm kernel computes this model: one layer, the regrouped score stage, even head width for its lanes. */
 export function wasmSupports(cfg: ModelConfig): boolean {

@@ -101,16 +101,23 @@ describe('wasm kernel against the typed-array kernel, bit for bit', () => {
   });
 });
 
-describe('the kernel’s exponential', () => {
-  it('is Math.exp bit for bit: special values, both reduction branches, the range ends, and random inputs', () => {
-    const exp = kernelExp();
-    expect(exp, 'dist/model/fused.wasm is built by npm run build (pretest)').not.toBeNull();
-    const special = [0, -0, 1, -1, 0.5, NaN, Infinity, -Infinity, 709.78, 709.8, -745.1, -745.2, 2 ** -28, -(2 ** -29), 5e-324, -1e-300];
-    const branches = [0.3465, 0.3466, 1.0397, 1.0398, -0.3466, -1.0398, -708.4, -720, -744.9, 700, 1e-9]; // |x| near ln2/2, 1.5·ln2; subnormal results
+describe('the kernels’ exponential', () => {
+  /** How many representable doubles lie between a and b (both finite and of one sign). */
+  const ulps = (a: number, b: number) => {
+    const bits = new BigInt64Array(new Float64Array([a, b]).buffer);
+    const gap = bits[0] - bits[1];
+    return Number(gap < 0n ? -gap : gap);
+  };
+
+  it('is the wasm module’s, within 2 ulp of Math.exp: special values, the reduction boundaries, the range ends, random inputs', () => {
+    expect(kernelExp, 'dist/model/fused.wasm is built by npm run build (pretest)').not.toBe(Math.exp);
+    for (const x of [NaN, Infinity, -Infinity, 709.8, -745.2]) expect(Object.is(kernelExp(x), Math.exp(x)), `exp(${x})`).toBe(true);
+    expect(kernelExp(0)).toBe(1);
+    const boundaries = [1, -1, 0.5, 0.3465, 0.3466, 1.0397, 1.0398, -0.3466, -1.0398, -708.4, -720, -744.9, 700, 709.78, 1e-9, 2 ** -28, -1e-300];
     const rng = Stream.derive(7, 'test/exp');
     const scores = Array.from({ length: 200_000 }, () => -rng.uniform() * 60); // what softmax sees: a score minus the row's max
-    const bits = new Float64Array(Uint32Array.from({ length: 200_000 }, () => rng.int(0, 2 ** 32 - 1)).buffer); // any double at all
-    const mismatches = [...special, ...branches, ...scores, ...bits].filter((x) => !Object.is(exp!(x), Math.exp(x)));
-    expect(mismatches.slice(0, 5)).toEqual([]);
+    const wide = Array.from({ length: 200_000 }, () => (rng.uniform() - 0.5) * 1400);
+    const far = [...boundaries, ...scores, ...wide].filter((x) => Math.exp(x) > 0 && ulps(kernelExp(x), Math.exp(x)) > 2);
+    expect(far.slice(0, 5)).toEqual([]);
   });
 });
