@@ -111,6 +111,17 @@ function li(ptr: usize, i: i32): i32 {
 function zero(ptr: usize, n: i32): void {
   memory.fill(ptr, 0, (<usize>n) << 3);
 }
+// Two lanes of entries i and i + 1: float64 scratch, and float32 parameters promoted exactly. Elementwise loops use
+// them two entries at a time; each entry's own operations and their order stay those of the scalar loop.
+function ld2(ptr: usize, i: i32): v128 {
+  return v128.load(ptr + ((<usize>i) << 3));
+}
+function st2(ptr: usize, i: i32, v: v128): void {
+  v128.store(ptr + ((<usize>i) << 3), v);
+}
+function lf2(ptr: usize, i: i32): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(ptr + ((<usize>i) << 2)));
+}
 
 /** Where static data ends: the JavaScript side lays out its blocks from here. */
 export function heapBase(): usize {
@@ -302,16 +313,21 @@ function example(b: i32): void {
 }
 
 function embedForward(b: i32): void {
+  const ss = f64x2.splat(s);
   for (let j = 0; j < N; j++) {
     const xRow = j * d;
     const posRow = posAt + j * d;
     if (F == 2) {
       const row0 = tableAt + li(feats, featsAt + 2 * j) * d;
       const row1 = tableAt + li(feats, featsAt + 2 * j + 1) * d;
-      for (let c = 0; c < d; c++) st(x, xRow + c, s * (lf(pos, posRow + c) + lf(table, row0 + c) + lf(table, row1 + c)));
+      let c = 0;
+      for (; c + 2 <= d; c += 2) st2(x, xRow + c, f64x2.mul(ss, f64x2.add(f64x2.add(lf2(pos, posRow + c), lf2(table, row0 + c)), lf2(table, row1 + c))));
+      for (; c < d; c++) st(x, xRow + c, s * (lf(pos, posRow + c) + lf(table, row0 + c) + lf(table, row1 + c)));
     } else if (F == 1) {
       const row0 = tableAt + li(feats, featsAt + j) * d;
-      for (let c = 0; c < d; c++) st(x, xRow + c, s * (lf(pos, posRow + c) + lf(table, row0 + c)));
+      let c = 0;
+      for (; c + 2 <= d; c += 2) st2(x, xRow + c, f64x2.mul(ss, f64x2.add(lf2(pos, posRow + c), lf2(table, row0 + c))));
+      for (; c < d; c++) st(x, xRow + c, s * (lf(pos, posRow + c) + lf(table, row0 + c)));
     } else {
       for (let c = 0; c < d; c++) st(x, xRow + c, lf(pos, posRow + c));
       for (let f = 0; f < F; f++) {
@@ -328,12 +344,21 @@ function embedForward(b: i32): void {
 }
 
 function embedBackward(): void {
+  const ss = f64x2.splat(s);
   for (let j = 0; j < N; j++) {
     const xRow = j * d;
     if (F == 2) {
       const row0 = li(feats, featsAt + 2 * j) * d;
       const row1 = li(feats, featsAt + 2 * j + 1) * d;
-      for (let c = 0; c < d; c++) {
+      let c = 0;
+      for (; c + 2 <= d; c += 2) {
+        // row0 and row1 are whole rows, equal or disjoint: row1's load sees row0's store, as in the scalar loop.
+        const gc = f64x2.mul(ss, ld2(gx, xRow + c));
+        st2(gpos, xRow + c, f64x2.add(ld2(gpos, xRow + c), gc));
+        st2(gtable, row0 + c, f64x2.add(ld2(gtable, row0 + c), gc));
+        st2(gtable, row1 + c, f64x2.add(ld2(gtable, row1 + c), gc));
+      }
+      for (; c < d; c++) {
         const gc = s * ld(gx, xRow + c);
         st(gpos, xRow + c, ld(gpos, xRow + c) + gc);
         st(gtable, row0 + c, ld(gtable, row0 + c) + gc);
@@ -530,7 +555,14 @@ function scoresBackward(h: i32, i: i32, t: i32, visible: i32, pRow: i32): void {
   for (let j = 0; j < visible; j++) {
     const ga = ld(a, j);
     const pj = ld(p, pRow + j);
-    for (let c = 0; c < d; c++) {
+    const ga2 = f64x2.splat(ga);
+    const pj2 = f64x2.splat(pj);
+    let c = 0;
+    for (; c + 2 <= d; c += 2) {
+      st2(gu, c, f64x2.add(ld2(gu, c), f64x2.mul(ga2, ld2(x, j * d + c))));
+      st2(gx, j * d + c, f64x2.add(ld2(gx, j * d + c), f64x2.add(f64x2.mul(ga2, ld2(u, uRow + c)), f64x2.mul(pj2, ld2(gxbar, c)))));
+    }
+    for (; c < d; c++) {
       st(gu, c, ld(gu, c) + ga * ld(x, j * d + c));
       st(gx, j * d + c, ld(gx, j * d + c) + (ga * ld(u, uRow + c) + pj * ld(gxbar, c)));
     }
