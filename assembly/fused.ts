@@ -122,6 +122,21 @@ function st2(ptr: usize, i: i32, v: v128): void {
 function lf2(ptr: usize, i: i32): v128 {
   return f64x2.promote_low_f32x4(v128.load64_zero(ptr + ((<usize>i) << 2)));
 }
+/**
+ * Two dot products that share one vector v (float64, from vAt): lane 0 with rows[at0, at0 + n), lane 1 with
+ * rows[at1, at1 + n), float64 rows. Each lane sums in the scalar loop's order, from 0.
+ */
+function dotPair(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
+  let acc = f64x2.splat(0);
+  for (let c = 0; c < n; c++) acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), f64x2.replace_lane(f64x2.splat(ld(rows, at0 + c)), 1, ld(rows, at1 + c))));
+  return acc;
+}
+/** The same with float32 rows (parameters), promoted exactly. */
+function dotPairF32(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
+  let acc = f64x2.splat(0);
+  for (let c = 0; c < n; c++) acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), f64x2.replace_lane(f64x2.splat(lf(rows, at0 + c)), 1, lf(rows, at1 + c))));
+  return acc;
+}
 
 /** Where static data ends: the JavaScript side lays out its blocks from here. */
 export function heapBase(): usize {
@@ -433,7 +448,17 @@ function scoresForward(h: i32, i: i32, t: i32, visible: i32): f64 {
   }
   for (let c = 0; c < d; c++) st(u, uRow + c, ld(u, uRow + c) * s);
   let max: f64 = -Infinity;
-  for (let j = 0; j < visible; j++) {
+  let j = 0;
+  for (; j + 2 <= visible; j += 2) {
+    const dots = dotPair(u, uRow, x, j * d, (j + 1) * d, d);
+    const a0 = f64x2.extract_lane(dots, 0) * scale;
+    const a1 = f64x2.extract_lane(dots, 1) * scale;
+    st(a, j, a0);
+    st(a, j + 1, a1);
+    if (a0 > max) max = a0;
+    if (a1 > max) max = a1;
+  }
+  for (; j < visible; j++) {
     let dot: f64 = 0;
     for (let c = 0; c < d; c++) dot += ld(u, uRow + c) * ld(x, j * d + c);
     const aj = dot * scale;
@@ -492,12 +517,12 @@ function readoutForward(b: i32, i: i32): void {
 function readoutBackward(b: i32, i: i32): void {
   const target = li(targets, b * S + i);
   for (let k = 0; k < C; k++) st(cls, k, (ld(clsExp, k) / sumExp - (k == target ? 1.0 : 0.0)) * invRows);
-  for (let c = 0; c < d; c++) {
-    const zc = ld(z, c);
-    const row = c * C;
-    axpy(gunembed + ((<usize>row) << 3), zc, cls, C);
+  for (let c = 0; c < d; c++) axpy(gunembed + ((<usize>(c * C)) << 3), ld(z, c), cls, C);
+  let c = 0;
+  for (; c + 2 <= d; c += 2) st2(g, c, dotPairF32(cls, 0, unembed, unembedAt + c * C, unembedAt + (c + 1) * C, C));
+  for (; c < d; c++) {
     let acc: f64 = 0;
-    for (let k = 0; k < C; k++) acc += lf(unembed, unembedAt + row + k) * ld(cls, k);
+    for (let k = 0; k < C; k++) acc += lf(unembed, unembedAt + c * C + k) * ld(cls, k);
     st(g, c, acc);
   }
 }
@@ -528,22 +553,23 @@ function attendBackward(i: i32, t: i32, visible: i32): void {
   for (let h = 0; h < H; h++) {
     const pRow = (h * S + i) * N;
     const xbarRow = (h * S + i) * d;
-    for (let c = 0; c < d; c++) {
-      const xc = ld(xbar, xbarRow + c);
-      const wRow = wAt + c * d + h * dh;
-      const gRow = c * d + h * dh;
-      axpy(gwvAcc + ((<usize>gRow) << 3), xc, g + ((<usize>(h * dh)) << 3), dh);
+    for (let c = 0; c < d; c++) axpy(gwvAcc + ((<usize>(c * d + h * dh)) << 3), ld(xbar, xbarRow + c), g + ((<usize>(h * dh)) << 3), dh);
+    let c = 0;
+    for (; c + 2 <= d; c += 2) st2(gxbar, c, dotPairF32(g, h * dh, wv, wAt + c * d + h * dh, wAt + (c + 1) * d + h * dh, dh));
+    for (; c < d; c++) {
       let acc: f64 = 0;
-      for (let e = 0; e < dh; e++) acc += lf(wv, wRow + e) * ld(g, h * dh + e);
+      for (let e = 0; e < dh; e++) acc += lf(wv, wAt + c * d + h * dh + e) * ld(g, h * dh + e);
       st(gxbar, c, acc);
     }
-    let dot: f64 = 0;
-    for (let j = 0; j < visible; j++) {
+    let j = 0;
+    for (; j + 2 <= visible; j += 2) st2(gp, j, dotPair(gxbar, 0, x, j * d, (j + 1) * d, d));
+    for (; j < visible; j++) {
       let acc: f64 = 0;
       for (let c = 0; c < d; c++) acc += ld(gxbar, c) * ld(x, j * d + c);
       st(gp, j, acc);
-      dot += ld(p, pRow + j) * acc;
     }
+    let dot: f64 = 0;
+    for (let k = 0; k < visible; k++) dot += ld(p, pRow + k) * ld(gp, k);
     for (let j = 0; j < visible; j++) st(a, j, ld(p, pRow + j) * (ld(gp, j) - dot) * scale);
     scoresBackward(h, i, t, visible, pRow);
   }
