@@ -16,7 +16,7 @@ import { claimsSection } from './text/claimsMarkdown.js';
 import { toMarkdown } from './text/document.js';
 import { chartSpecs } from './charts/specs.js';
 import { claimsGridSpec } from './charts/claimsGrid.js';
-import { renderCharts } from './charts/render.js';
+import { drawCharts } from './charts/render.js';
 import { renderHtml } from './html/html.js';
 
 export async function writeReport(
@@ -28,12 +28,16 @@ export async function writeReport(
   leftOut: LeftOut,
 ): Promise<void> {
   ensureDir(outDir);
-  const charts = await renderCharts(chartSpecs(buildReportData(title, runs, analysis)), outDir);
+  const specs = chartSpecs(buildReportData(title, runs, analysis));
   const grid = claimsGridSpec(claims);
-  const claimsCharts = await renderCharts(grid ? [grid] : [], outDir); // placed by the claims section, not under Charts
+  // One drawing pass for all charts; the documents and exports are written while the PNGs render.
+  const { drawn, written } = await drawCharts([...specs, ...(grid ? [grid] : [])], outDir);
+  const charts = drawn.slice(0, specs.length);
+  const claimsCharts = drawn.slice(specs.length); // placed by the claims section, not under Charts
   const blocks = reportDocument(title, analysis, charts, leftOut, claimsSection(claims, claimsCharts));
   writeFileAtomic(join(outDir, 'report.md'), toMarkdown(blocks) + '\n');
   writeFileAtomic(join(outDir, 'report.html'), renderHtml(title, blocks, [...charts, ...claimsCharts]));
   copyReferenceDocs(outDir);
   writeExports(runs, outDir);
+  await written;
 }

@@ -121,16 +121,29 @@ export async function svgToPng(svg: string): Promise<Buffer> {
 }
 
 /**
- * Renders each chart and writes `<id>.png` for each into outDir. Vega draws the SVGs one after another on this
- * thread while resvg turns the earlier ones into PNGs on the thread pool, so the report's charts use both cores.
+ * Draws each chart's SVG and starts writing `<id>.png` for each into outDir. Vega draws the SVGs one after another on
+ * this thread (its ids come from one global counter, so two drawings must not interleave) while resvg turns the
+ * earlier ones into PNGs on the thread pool. `written` settles once every PNG is on disk: a caller can build its
+ * documents from the SVGs meanwhile.
  */
-export async function renderCharts(charts: ChartSpec[], outDir: string): Promise<RenderedChart[]> {
+export async function drawCharts(charts: ChartSpec[], outDir: string): Promise<{ drawn: RenderedChart[]; written: Promise<void> }> {
   await mkdir(outDir, { recursive: true });
-  const pending: Promise<RenderedChart>[] = [];
+  const drawn: RenderedChart[] = [];
+  const pngs: Promise<void>[] = [];
   for (const { id, title, spec } of charts) {
     const svg = await specToSvg(withoutHoverLayers(spec), id); // report.html's live chart keeps the hover layers
     const pngFile = `${id}.png`;
-    pending.push(svgToPng(svg).then((png) => (writeFileAtomic(join(outDir, pngFile), png), { id, title, svg, pngFile, spec })));
+    pngs.push(svgToPng(svg).then((png) => writeFileAtomic(join(outDir, pngFile), png)));
+    drawn.push({ id, title, svg, pngFile, spec });
   }
-  return Promise.all(pending);
+  const written = Promise.all(pngs).then(() => {});
+  written.catch(() => {}); // the caller awaits it; until then a failure must not count as unhandled
+  return { drawn, written };
+}
+
+/** Draws each chart and writes `<id>.png` for each into outDir; returns once the PNGs are written. */
+export async function renderCharts(charts: ChartSpec[], outDir: string): Promise<RenderedChart[]> {
+  const { drawn, written } = await drawCharts(charts, outDir);
+  await written;
+  return drawn;
 }
