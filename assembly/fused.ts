@@ -128,13 +128,19 @@ function lf2(ptr: usize, i: i32): v128 {
  */
 function dotPair(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
   let acc = f64x2.splat(0);
-  for (let c = 0; c < n; c++) acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), f64x2.replace_lane(f64x2.splat(ld(rows, at0 + c)), 1, ld(rows, at1 + c))));
+  for (let c = 0; c < n; c++) {
+    const pair = f64x2.replace_lane(f64x2.splat(ld(rows, at0 + c)), 1, ld(rows, at1 + c));
+    acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), pair));
+  }
   return acc;
 }
 /** The same with float32 rows (parameters), promoted exactly. */
 function dotPairF32(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
   let acc = f64x2.splat(0);
-  for (let c = 0; c < n; c++) acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), f64x2.replace_lane(f64x2.splat(lf(rows, at0 + c)), 1, lf(rows, at1 + c))));
+  for (let c = 0; c < n; c++) {
+    const pair = f64x2.replace_lane(f64x2.splat(lf(rows, at0 + c)), 1, lf(rows, at1 + c));
+    acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), pair));
+  }
   return acc;
 }
 
@@ -336,7 +342,8 @@ function embedForward(b: i32): void {
       const row0 = tableAt + li(feats, featsAt + 2 * j) * d;
       const row1 = tableAt + li(feats, featsAt + 2 * j + 1) * d;
       let c = 0;
-      for (; c + 2 <= d; c += 2) st2(x, xRow + c, f64x2.mul(ss, f64x2.add(f64x2.add(lf2(pos, posRow + c), lf2(table, row0 + c)), lf2(table, row1 + c))));
+      for (; c + 2 <= d; c += 2)
+        st2(x, xRow + c, f64x2.mul(ss, f64x2.add(f64x2.add(lf2(pos, posRow + c), lf2(table, row0 + c)), lf2(table, row1 + c))));
       for (; c < d; c++) st(x, xRow + c, s * (lf(pos, posRow + c) + lf(table, row0 + c) + lf(table, row1 + c)));
     } else if (F == 1) {
       const row0 = tableAt + li(feats, featsAt + j) * d;
