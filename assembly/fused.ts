@@ -3,7 +3,8 @@
  * the same arithmetic as src/model/fused.ts, operation for operation and in the same order, for the regrouped
  * score stage (every variant without QK-norm). It exists for speed only: wasm has no typed-array bounds checks
  * and no deoptimisation guards, and where several independent sums run side by side (logits, W_unembed's and
- * W_V's gradients, x̄) it adds two lanes at a time with f64x2, each lane keeping its own sum's order. No sum is
+ * W_V's gradients, x̄, the embedding and score-gradient loops, dot products that share a vector) it works two lanes
+ * at a time with f64x2, each lane keeping its own sum's order. No sum is
  * split or reassociated, exp is the function both kernels share (exp.ts) and log is Math.log (imported), so its results are
  * bit-identical to the typed-array kernel, which stays the reference (test/model/fusedWasm.test.ts).
  *
