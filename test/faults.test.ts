@@ -5,7 +5,7 @@
  * to the previous one. A full disk must end in one line and exit 1, a run marked interrupted that keeps its
  * last good checkpoint and no lock, and a resume that finishes it bit-identically to an uninterrupted run.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import {
   cpSync,
@@ -26,11 +26,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOOKUP, explain, expectOneLineError, runCli, startCli, useTempRoot, type Result } from './helpers/cli.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
+import { FINISHED_RUN } from './helpers/shared.js';
 import { isLockEntry } from '../src/runs/lock.js';
 
 const SLOW = 120_000;
-/** 40 steps with checkpoints at 10, 20, 30 and 40: short, with a previous checkpoint to fall back on. */
-const SHORT = ['--set', 'train.steps=40', '--set', 'train.logEvery=5', '--set', 'train.checkpointEvery=10', '--set', 'eval.size=32'];
+/** The shared finished run's settings (test/globalSetup.ts): 20 steps, checkpoints at 10 and 20. */
+const SHORT = FINISHED_RUN.sets;
 
 const cli = (args: string[], cwd: string, env: Record<string, string> = {}) => runCli(args, cwd, { env, killAfterMs: SLOW - 10_000 });
 const text = (path: string) => readFileSync(path, 'utf8');
@@ -43,7 +44,7 @@ function snapshot(dir: string): Record<string, string> {
   return Object.fromEntries(files.map((f) => [f, readFileSync(join(dir, f)).toString('hex')]));
 }
 
-/** stderr without the plain progress lines a run prints while training ("lookup step 5/40 …"). */
+/** stderr without the plain progress lines a run prints while training ("lookup step 5/20 …"). */
 const messageLines = (r: Result) => r.stderr.split('\n').filter((l) => l !== '' && !/^\S+ step \d+\/\d+ /.test(l));
 
 /** An environment fault: exit 1, one line naming the file and the cause, no stack trace, no "internal error". */
@@ -96,15 +97,12 @@ function fillDisk(path: string): void {
 }
 
 const fresh = useTempRoot('qkv-faults-');
-/** An uninterrupted SHORT run: the reference every resumed run must equal. */
+/** An uninterrupted SHORT run, trained once by test/globalSetup.ts: the reference every resumed run must equal. Read only. */
 let reference: Promise<string>;
 
 beforeAll(() => {
-  const dir = join(fresh.root, 'reference');
-  reference = cli(['train', LOOKUP, ...SHORT, '--out', dir], fresh.root).then((r) => {
-    if (r.status !== 0) throw new Error(`the reference run failed:\n${explain(r)}`);
-    return dir;
-  });
+  const { dir, printed } = inject('finishedRun');
+  reference = printed.status === 0 ? Promise.resolve(dir) : Promise.reject(new Error(`the reference run failed:\n${printed.stderr}`));
   reference.catch(() => {});
 });
 
@@ -137,18 +135,19 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
   );
 
   it(
-    'an attention.json write fails at the step-30 checkpoint: the checkpoint stays at 20, and the resumed run measures ' +
+    'an attention.json write fails at the step-20 checkpoint: the checkpoint stays at 10, and the resumed run measures ' +
       'the same attention volatility as an uninterrupted one (the claims trace has no gap)',
     async () => {
       const cwd = fresh('attention-enospc');
       const dir = join(cwd, 'run');
-      // attention.json is written at the step-0 snapshot, the checkpoints at 10 and 20, the step-20 snapshot, then at
-      // the step-30 checkpoint, which fails. Written after that checkpoint (as before 2026-12-02), it left checkpoint 30
-      // beside a trace that ended at step 20, and the resumed run paired step 20 with step 30.
-      const r = await cli(['train', LOOKUP, ...SHORT, '--out', dir], cwd, { QKV_LAB_TEST_ENOSPC: '4:attention.json' });
+      // attention.json is written at the step-0 snapshot, the step-10 checkpoint, the step-10 snapshot, then at the
+      // step-20 checkpoint, which fails. Written after that checkpoint (as before 2026-12-02), it left checkpoint 20
+      // beside a trace that ended at step 10, and the resumed run paired step 10 with step 20 (volatility reads the
+      // pairs from step 10 on).
+      const r = await cli(['train', LOOKUP, ...SHORT, '--out', dir], cwd, { QKV_LAB_TEST_ENOSPC: '3:attention.json' });
       expectEnvironmentLine(r, /run\/attention\.json/);
       expect(status(dir)).toBe('interrupted');
-      expect(json(join(dir, 'checkpoint', 'checkpoint.json')).step).toBe(20);
+      expect(json(join(dir, 'checkpoint', 'checkpoint.json')).step).toBe(10);
       const resumed = await cli(['train', '--resume', dir], cwd);
       expect(resumed.status, explain(resumed)).toBe(0);
       const { wall_s: _a, ...summary } = json(join(dir, 'summary.json'));
@@ -294,7 +293,7 @@ describe('a real full disk: a tiny tmpfs', () => {
 });
 
 describe('a damaged newest checkpoint', () => {
-  /** A copy of the reference run, marked interrupted so --resume reaches its checkpoints (newest 40, previous 30). */
+  /** A copy of the reference run, marked interrupted so --resume reaches its checkpoints (newest 20, previous 10). */
   async function interruptedCopy(name: string): Promise<string> {
     const dir = join(fresh(name), 'run');
     cpSync(await reference, dir, { recursive: true });
@@ -307,7 +306,7 @@ describe('a damaged newest checkpoint', () => {
     async () => {
       const dir = await interruptedCopy('fallback');
       const index = json(join(dir, 'checkpoint', 'checkpoint.json'));
-      expect([index.step, index.previous.step]).toEqual([40, 30]);
+      expect([index.step, index.previous.step]).toEqual([20, 10]);
       const newest = join(dir, 'checkpoint', index.file);
       truncateSync(newest, Math.floor(statSync(newest).size / 2));
       const r = await cli(['train', '--resume', dir], fresh.root);
@@ -316,16 +315,16 @@ describe('a damaged newest checkpoint', () => {
       expect(said, r.stderr).toHaveLength(1);
       expect(said[0]).toMatch(
         new RegExp(
-          /checkpoint at step 40 is corrupt \(step-00000040\.safetensors has \d+ bytes, checkpoint\.json records \d+\); /.source +
-            /falling back to the previous one, at step 30/.source,
+          /checkpoint at step 20 is corrupt \(step-00000020\.safetensors has \d+ bytes, checkpoint\.json records \d+\); /.source +
+            /falling back to the previous one, at step 10/.source,
         ),
       );
       expect(r.stderr).toContain('resuming');
-      expect(r.stderr).toContain('from step 30');
+      expect(r.stderr).toContain('from step 10');
       expect(status(dir)).toBe('completed');
       expect(metricsWithoutTiming(dir)).toBe(metricsWithoutTiming(await reference));
       const after = json(join(dir, 'checkpoint', 'checkpoint.json'));
-      expect([after.step, after.previous.step]).toEqual([40, 30]); // step 40 written again, whole
+      expect([after.step, after.previous.step]).toEqual([20, 10]); // step 20 written again, whole
     },
     SLOW,
   );
@@ -340,7 +339,7 @@ describe('a damaged newest checkpoint', () => {
       writeFileSync(newest, bytes);
       const r = await cli(['train', '--resume', dir], fresh.root);
       expect(r.status, explain(r)).toBe(0);
-      expect(r.stderr).toMatch(/does not match the SHA-256 in checkpoint\.json\); falling back to the previous one, at step 30/);
+      expect(r.stderr).toMatch(/does not match the SHA-256 in checkpoint\.json\); falling back to the previous one, at step 10/);
       expect(metricsWithoutTiming(dir)).toBe(metricsWithoutTiming(await reference));
     },
     SLOW,
@@ -356,7 +355,7 @@ describe('a damaged newest checkpoint', () => {
       const before = snapshot(dir);
       const r = await cli(['train', '--resume', dir], fresh.root);
       expectOneLineError(r);
-      expect(r.stderr).toMatch(/cannot resume: the checkpoint at step 40 is corrupt .*, and the previous one, at step 30, is corrupt/);
+      expect(r.stderr).toMatch(/cannot resume: the checkpoint at step 20 is corrupt .*, and the previous one, at step 10, is corrupt/);
       expect(snapshot(dir)).toEqual(before);
     },
     SLOW,

@@ -6,18 +6,18 @@
  * to the uninterrupted run, timing columns aside), a named skip, or one line with exit 1 or 2 — never a stack
  * trace, a hang, or a change to another run's files.
  *
- * One tiny finished run (20 steps, checkpoints at 10 and 20) is made once and copied per case. A resume that
+ * One tiny finished run (20 steps, checkpoints at 10 and 20; test/globalSetup.ts trains it) is copied per case. A resume that
  * trains runs `node dist/cli.js`; a refused one calls `main` in this process (test/helpers/inProcess.ts), but for
  * the few in SUBPROCESS, which keep the executable's exit code and line under test. The resume cases
  * run two at a time from a queue; the compare copies all sit in one folder, so a single `compare` covers them
  * (one damaged run among many, as on a shared disk), and each case checks its own warning line.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { decodeSafetensors, encodeSafetensors } from '../src/runs/safetensors.js';
-import { LOOKUP, explain, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { explain, runCli, useTempRoot, type Result } from './helpers/cli.js';
 import { runInProcess } from './helpers/inProcess.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
 
@@ -382,25 +382,11 @@ const SUBPROCESS = new Set(['config.json missing', 'metrics.csv with eval_loss "
 const resumes = new Map<string, Promise<ResumeRun>>();
 let compared: Promise<{ result: Result; folder: string; before: Record<string, string>; after: Record<string, string> }>;
 
+/** The shared finished run (test/globalSetup.ts), checked to keep the checkpoints the cases expect. Never written to. */
 async function makeTemplate(): Promise<void> {
-  const r = await cli(
-    [
-      'train',
-      LOOKUP,
-      '--set',
-      'train.steps=20',
-      '--set',
-      'train.logEvery=5',
-      '--set',
-      'train.checkpointEvery=10',
-      '--set',
-      'eval.size=32',
-      '--out',
-      template,
-    ],
-    fresh.root,
-  );
-  if (r.status !== 0) throw new Error(`the template run failed:\n${explain(r)}`);
+  const { dir, printed } = inject('finishedRun');
+  if (printed.status !== 0) throw new Error(`the template run failed:\n${printed.stderr}`);
+  template = dir;
   const index = JSON.parse(readFileSync(checkpointJson(template), 'utf8'));
   if (index.step !== 20 || index.previous?.step !== 10)
     throw new Error(`the template run should keep checkpoints 20 and 10: ${JSON.stringify(index)}`);
@@ -422,7 +408,6 @@ async function compareAll(): Promise<{ result: Result; folder: string; before: R
 }
 
 beforeAll(() => {
-  template = join(fresh.root, 'template');
   const ready = makeTemplate();
   ready.catch(() => {});
   compared = ready.then(compareAll);

@@ -1,38 +1,69 @@
 /**
- * Runs once before every test file: the tiny finished sweep that test/cli-sweep.test.ts and test/cli-lock.test.ts
- * both need (2 variants × 2 learning rates × 2 seeds, 40 steps), trained once through the built CLI instead of once
- * per file. Files that change runs copy them first; cli-sweep.test.ts owns this copy and checks it is left as it was.
+ * Runs once before every test file, through the built CLI, instead of once per file:
+ * - the tiny finished sweep that test/cli-sweep.test.ts and test/cli-lock.test.ts both need (2 variants × 2 learning
+ *   rates × 2 seeds, 40 steps); cli-sweep.test.ts owns this copy and checks it is left as it was;
+ * - the finished run that test/faults.test.ts and test/fuzz-disk.test.ts resume copies of and compare against.
+ * Both train at once, on the two cores. Files that change runs copy them first.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { CLI, LOOKUP, TINY_SWEEP } from './helpers/shared.js';
+import { CLI, FINISHED_RUN, LOOKUP, TINY_SWEEP } from './helpers/shared.js';
+
+interface Printed {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export interface TinySweep {
   cwd: string; // holds tiny.yaml
   runs: string; // the finished runs
-  first: { status: number | null; stdout: string; stderr: string }; // what the sweep printed
+  first: Printed; // what the sweep printed
+}
+
+export interface FinishedRun {
+  dir: string;
+  printed: Printed; // what train printed
 }
 
 declare module 'vitest' {
   export interface ProvidedContext {
     tinySweep: TinySweep;
+    finishedRun: FinishedRun;
   }
 }
 
-export default function setup(project: TestProject) {
+/** Runs the CLI to the end and collects what it printed. */
+function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Printed> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+export default async function setup(project: TestProject) {
   const root = mkdtempSync(join(tmpdir(), 'qkv-shared-'));
   const cwd = join(root, 'sweep');
   mkdirSync(cwd);
   const sweep = join(cwd, 'tiny.yaml');
   writeFileSync(sweep, `name: tiny\nbase: ${JSON.stringify(LOOKUP)}\n${TINY_SWEEP.grid}`);
   const runs = join(cwd, 'runs');
+  const run = join(root, 'finished');
   // Scheduler variables from the machine running the tests must not shard the sweep.
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   for (const v of ['SLURM_ARRAY_TASK_ID', 'SLURM_ARRAY_TASK_COUNT', 'SLURM_ARRAY_TASK_MIN', 'JOB_COMPLETION_INDEX']) delete env[v];
-  const r = spawnSync(process.execPath, [CLI, 'sweep', sweep, ...TINY_SWEEP.sets, '--workers', '2', '--out', runs], { cwd, env, encoding: 'utf8' });
-  project.provide('tinySweep', { cwd, runs, first: { status: r.status, stdout: r.stdout, stderr: r.stderr } });
+  const [first, printed] = await Promise.all([
+    cli(['sweep', sweep, ...TINY_SWEEP.sets, '--workers', '2', '--out', runs], cwd, env),
+    cli(['train', LOOKUP, ...FINISHED_RUN.sets, '--out', run], root, env),
+  ]);
+  project.provide('tinySweep', { cwd, runs, first });
+  project.provide('finishedRun', { dir: run, printed });
   return () => rmSync(root, { recursive: true, force: true });
 }

@@ -14,3 +14,11 @@ export const TINY_SWEEP = {
   grid: 'grid:\n  model.attention: [qkv, qv]\n  train.lr: [0.003, 0.03]\n  train.seed: [0, 1]\n',
   sets: ['--set', 'train.steps=40', '--set', 'train.logEvery=20', '--set', 'eval.size=64'],
 };
+
+/**
+ * The finished run (test/globalSetup.ts trains it once): 20 steps, a row every 5, checkpoints at 10 and 20, so a
+ * damaged newest checkpoint has a previous one to fall back on. Tests that change it copy it first.
+ */
+export const FINISHED_RUN = {
+  sets: ['--set', 'train.steps=20', '--set', 'train.logEvery=5', '--set', 'train.checkpointEvery=10', '--set', 'eval.size=32'],
+};
