@@ -3,7 +3,7 @@
  * `npm run bench -- --ratio-only` repeats just the ablation against the PyTorch peer (for a median on a noisy machine).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,10 +136,16 @@ async function main(): Promise<void> {
   const parameters = parameterCount(base);
   const flops = stepFlops(base.model, layout, base.train.batchSize, base.eval.size, parameters);
   const ceiling = scalarCeilingGflops();
+  const simdCeiling = simdCeilingGflops();
   const lone = byR.find((b) => b.kernel === 'fused' && b.R === 1)!;
   const group = byR.find((b) => b.kernel === 'fused' && b.R === 25)!;
   const gflops = (runStepsPerS: number) => (runStepsPerS * flops.training) / 1e9;
-  results.flops = { per_training_step: flops.training, per_evaluation: flops.evaluation, scalar_ceiling_gflops: ceiling };
+  results.flops = {
+    per_training_step: flops.training,
+    per_evaluation: flops.evaluation,
+    scalar_ceiling_gflops: ceiling,
+    simd_ceiling_gflops: simdCeiling,
+  };
   results.gflops_per_core = { fused_r1: gflops(lone.run_steps_per_s), fused_r25: gflops(group.run_steps_per_s) };
   const perStep = `${(flops.training / 1e3).toFixed(0)} kFLOP per training step (batch ${base.train.batchSize})`;
   line(`arithmetic: ${perStep}, ${(flops.evaluation / 1e6).toFixed(2)} MFLOP per evaluation, per run`);
@@ -148,6 +154,11 @@ async function main(): Promise<void> {
   line(
     `  scalar float64 multiply-add ceiling on this core: ${ceiling.toFixed(2)} GFLOP/s; R = 1 reaches ${((100 * r1) / ceiling).toFixed(0)}% of it`,
   );
+  if (simdCeiling !== null)
+    line(
+      `  f64x2 (wasm SIMD, as the kernel uses) multiply-add ceiling: ${simdCeiling.toFixed(2)} GFLOP/s; ` +
+        `R = 1 reaches ${((100 * r1) / simdCeiling).toFixed(0)}% of it`,
+    );
 
   // 3. Training against evaluation, for the ablation's group (R = 25) at its logging interval. Evaluation is timed
   // by a short group that evaluates every step against the same group evaluating only at its ends: evaluation then
@@ -334,6 +345,32 @@ function scalarCeilingGflops(): number {
   const reps = 20000;
   const started = performance.now();
   for (let i = 0; i < reps; i++) sink += pass();
+  const seconds = (performance.now() - started) / 1000;
+  if (!Number.isFinite(sink)) throw new Error('ceiling loop overflowed');
+  return (reps * n * 2) / seconds / 1e9;
+}
+
+/** The same loop two lanes at a time in WebAssembly (assembly/ceiling.ts); null where dist/ceiling.wasm was not built. */
+function simdCeilingGflops(): number | null {
+  const file = join(ROOT, 'dist', 'ceiling.wasm');
+  if (!existsSync(file)) return null;
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)));
+  const { memory, heapBase, dotF64x2 } = exports as unknown as {
+    memory: WebAssembly.Memory;
+    heapBase(): number;
+    dotF64x2(a: number, b: number, n: number, reps: number): number;
+  };
+  const n = 4096;
+  const a = (heapBase() + 15) & ~15;
+  const b = a + n * 8;
+  const needed = b + n * 8 - memory.buffer.byteLength;
+  if (needed > 0) memory.grow(Math.ceil(needed / 65536));
+  new Float64Array(memory.buffer, a, n).set(Float64Array.from({ length: n }, (_, i) => 1 + i * 1e-6));
+  new Float64Array(memory.buffer, b, n).set(Float64Array.from({ length: n }, (_, i) => 1 - i * 1e-6));
+  let sink = dotF64x2(a, b, n, 2000); // warm-up: let V8 tier up to its optimising compiler
+  const reps = 40000;
+  const started = performance.now();
+  sink += dotF64x2(a, b, n, reps);
   const seconds = (performance.now() - started) / 1000;
   if (!Number.isFinite(sink)) throw new Error('ceiling loop overflowed');
   return (reps * n * 2) / seconds / 1e9;
