@@ -125,22 +125,15 @@ function lf2(ptr: usize, i: i32): v128 {
 }
 /**
  * Two dot products that share one vector v (float64, from vAt): lane 0 with rows[at0, at0 + n), lane 1 with
- * rows[at1, at1 + n), float64 rows. Each lane sums in the scalar loop's order, from 0.
+ * rows[at1, at1 + n). Rows of T: float64 scratch, or float32 parameters promoted exactly. Each lane sums in the
+ * scalar loop's order, from 0.
  */
-function dotPair(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
+function dotPair<T>(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
   let acc = f64x2.splat(0);
   for (let c = 0; c < n; c++) {
-    const pair = f64x2.replace_lane(f64x2.splat(ld(rows, at0 + c)), 1, ld(rows, at1 + c));
-    acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), pair));
-  }
-  return acc;
-}
-/** The same with float32 rows (parameters), promoted exactly. */
-function dotPairF32(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
-  let acc = f64x2.splat(0);
-  for (let c = 0; c < n; c++) {
-    const pair = f64x2.replace_lane(f64x2.splat(lf(rows, at0 + c)), 1, lf(rows, at1 + c));
-    acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), pair));
+    const r0 = <f64>load<T>(rows + <usize>(at0 + c) * sizeof<T>());
+    const r1 = <f64>load<T>(rows + <usize>(at1 + c) * sizeof<T>());
+    acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), f64x2.replace_lane(f64x2.splat(r0), 1, r1)));
   }
   return acc;
 }
@@ -458,7 +451,7 @@ function scoresForward(h: i32, i: i32, t: i32, visible: i32): f64 {
   let max: f64 = -Infinity;
   let j = 0;
   for (; j + 2 <= visible; j += 2) {
-    const dots = dotPair(u, uRow, x, j * d, (j + 1) * d, d);
+    const dots = dotPair<f64>(u, uRow, x, j * d, (j + 1) * d, d);
     const a0 = f64x2.extract_lane(dots, 0) * scale;
     const a1 = f64x2.extract_lane(dots, 1) * scale;
     st(a, j, a0);
@@ -527,7 +520,7 @@ function readoutBackward(b: i32, i: i32): void {
   for (let k = 0; k < C; k++) st(cls, k, (ld(clsExp, k) / sumExp - (k == target ? 1.0 : 0.0)) * invRows);
   for (let c = 0; c < d; c++) axpy(gunembed + ((<usize>(c * C)) << 3), ld(z, c), cls, C);
   let c = 0;
-  for (; c + 2 <= d; c += 2) st2(g, c, dotPairF32(cls, 0, unembed, unembedAt + c * C, unembedAt + (c + 1) * C, C));
+  for (; c + 2 <= d; c += 2) st2(g, c, dotPair<f32>(cls, 0, unembed, unembedAt + c * C, unembedAt + (c + 1) * C, C));
   for (; c < d; c++) {
     let acc: f64 = 0;
     for (let k = 0; k < C; k++) acc += lf(unembed, unembedAt + c * C + k) * ld(cls, k);
@@ -563,14 +556,14 @@ function attendBackward(i: i32, t: i32, visible: i32): void {
     const xbarRow = (h * S + i) * d;
     for (let c = 0; c < d; c++) axpy(gwvAcc + ((<usize>(c * d + h * dh)) << 3), ld(xbar, xbarRow + c), g + ((<usize>(h * dh)) << 3), dh);
     let c = 0;
-    for (; c + 2 <= d; c += 2) st2(gxbar, c, dotPairF32(g, h * dh, wv, wAt + c * d + h * dh, wAt + (c + 1) * d + h * dh, dh));
+    for (; c + 2 <= d; c += 2) st2(gxbar, c, dotPair<f32>(g, h * dh, wv, wAt + c * d + h * dh, wAt + (c + 1) * d + h * dh, dh));
     for (; c < d; c++) {
       let acc: f64 = 0;
       for (let e = 0; e < dh; e++) acc += lf(wv, wAt + c * d + h * dh + e) * ld(g, h * dh + e);
       st(gxbar, c, acc);
     }
     let j = 0;
-    for (; j + 2 <= visible; j += 2) st2(gp, j, dotPair(gxbar, 0, x, j * d, (j + 1) * d, d));
+    for (; j + 2 <= visible; j += 2) st2(gp, j, dotPair<f64>(gxbar, 0, x, j * d, (j + 1) * d, d));
     for (; j < visible; j++) {
       let acc: f64 = 0;
       for (let c = 0; c < d; c++) acc += ld(gxbar, c) * ld(x, j * d + c);
