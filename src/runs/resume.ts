@@ -115,14 +115,20 @@ function keptAttention(
   const steps = snapshots.map((s) => s.step);
   if (steps.length !== wanted.length || steps.some((s, i) => s !== wanted[i] || !Array.isArray(snapshots[i].layers)))
     return `attention.json is damaged (its snapshots before step ${step} are at steps [${steps.join(', ')}], expected [${wanted.join(', ')}])`;
-  const trace = (Array.isArray(attention.trace) ? (attention.trace as TracePoint[]) : []).filter((t) => t && typeof t === 'object' && t.step < step);
-  // Attention volatility pairs consecutive logged steps, so a trace with a gap (written before this version wrote it
-  // ahead of each checkpoint, then killed in between) would pair steps that are not neighbours: it starts again here.
-  if (trace.length !== traced.length || trace.some((t, i) => t.step !== traced[i] || !Array.isArray(t.weights))) {
+  const recorded = Array.isArray(attention.trace) ? (attention.trace as TracePoint[]) : [];
+  const byStep = new Map(recorded.filter((t) => t && typeof t === 'object' && Array.isArray(t.weights)).map((t) => [t.step, t]));
+  // Attention volatility pairs consecutive logged steps, so the trace kept is the unbroken run of logged steps that
+  // ends just before the checkpoint: a gap (a kill between checkpoint and attention.json, before this version wrote
+  // attention.json first) would pair steps that are not neighbours. A run whose trace already starts late (an earlier
+  // resume found such a gap) keeps it whole.
+  let from = traced.length;
+  while (from > 0 && byStep.has(traced[from - 1])) from--;
+  const trace = traced.slice(from).map((s) => byStep.get(s)!);
+  if (from > 0) {
     const note =
-      `its claims trace before step ${step} has ${trace.length} of the ${traced.length} logged steps, ` +
-      `so attention volatility is measured from step ${step} on`;
-    return { json: { ...attention, snapshots, trace: [], value_norm: null }, snapshots, trace: [], note };
+      `its claims trace before step ${step} lacks logged step ${traced[from - 1]}, ` +
+      `so attention volatility is measured from step ${trace.length ? trace[0].step : step} on`;
+    return { json: { ...attention, snapshots, trace, value_norm: null }, snapshots, trace, note };
   }
   return { json: { ...attention, snapshots, trace, value_norm: null }, snapshots, trace };
 }

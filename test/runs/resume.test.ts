@@ -39,14 +39,23 @@ describe('prepareResume and the claims trace', () => {
     expect(point.notes).toEqual([]);
   });
 
-  it('drops a trace with a gap, keeps the snapshots, and says that volatility is measured from the checkpoint on', () => {
+  it('a gap just before the checkpoint: nothing after it to keep, so volatility is measured from the checkpoint on', () => {
     const dir = copyOfRun('gap', (attention) => (attention.trace = attention.trace.filter((t) => t.step !== 20)));
     const point = prepareResume(dir, readRunConfig(dir));
     expect(point.trace).toEqual([]);
     expect(point.snapshots.length).toBeGreaterThan(0);
     expect(point.notes).toEqual([
-      expect.stringMatching(/claims trace before step 40 has 1 of the 2 logged steps, so attention volatility is measured from step 40 on/),
+      expect.stringMatching(/claims trace before step 40 lacks logged step 20, so attention volatility is measured from step 40 on/),
     ]);
     expect(JSON.parse(readFileSync(join(dir, 'attention.json'), 'utf8')).trace).toEqual([]);
+  });
+
+  it('keeps the unbroken run of steps after a gap, and a second resume keeps it whole instead of narrowing it again', () => {
+    const dir = copyOfRun('late', (attention) => (attention.trace = attention.trace.filter((t) => t.step !== 0)));
+    const first = prepareResume(dir, readRunConfig(dir));
+    expect(first.trace.map((t) => t.step)).toEqual([20]);
+    expect(first.notes).toEqual([expect.stringMatching(/lacks logged step 0, so attention volatility is measured from step 20 on/)]);
+    const second = prepareResume(dir, readRunConfig(dir));
+    expect(second.trace.map((t) => t.step)).toEqual([20]);
   });
 });
