@@ -129,15 +129,29 @@ export async function svgToPng(svg: string): Promise<Buffer> {
 export async function drawCharts(charts: ChartSpec[], outDir: string): Promise<{ drawn: RenderedChart[]; written: Promise<void> }> {
   await mkdir(outDir, { recursive: true });
   const drawn: RenderedChart[] = [];
+  // Each PNG's outcome is caught as it is started, so a failure is never an unhandled rejection; `written` rethrows
+  // the first one.
+  const failures: unknown[] = [];
   const pngs: Promise<void>[] = [];
-  for (const { id, title, spec } of charts) {
-    const svg = await specToSvg(withoutHoverLayers(spec), id); // report.html's live chart keeps the hover layers
-    const pngFile = `${id}.png`;
-    pngs.push(svgToPng(svg).then((png) => writeFileAtomic(join(outDir, pngFile), png)));
-    drawn.push({ id, title, svg, pngFile, spec });
+  try {
+    for (const { id, title, spec } of charts) {
+      const svg = await specToSvg(withoutHoverLayers(spec), id); // report.html's live chart keeps the hover layers
+      const pngFile = `${id}.png`;
+      pngs.push(
+        svgToPng(svg)
+          .then((png) => writeFileAtomic(join(outDir, pngFile), png))
+          .catch((err: unknown) => void failures.push(err)),
+      );
+      drawn.push({ id, title, svg, pngFile, spec });
+    }
+  } catch (err) {
+    await Promise.all(pngs); // no PNG is still being written once the caller hears of the failure
+    throw err;
   }
-  const written = Promise.all(pngs).then(() => {});
-  written.catch(() => {}); // the caller awaits it; until then a failure must not count as unhandled
+  const written = Promise.all(pngs).then(() => {
+    if (failures.length) throw failures[0];
+  });
+  written.catch(() => {}); // the caller awaits it; until then its failure must not count as unhandled
   return { drawn, written };
 }
 
