@@ -20,7 +20,7 @@ export interface AttentionStats {
  */
 export interface LayerArrays {
   weights: Float32Array; // softmax over the last axis
-  logits: Float32Array; // scaled scores; masked entries hold MASKED (−1e9), which never win the max
+  logits: Float32Array; // scaled scores; masked entries hold MASKED (−1e9), which never win over a visible score
 }
 
 /** The shape the arrays share: R runs, B eval examples, H heads. */
@@ -63,7 +63,8 @@ export function attentionStats(layers: LayerArrays[], layout: Layout, sources: A
             for (let j = 0; j < N; j++) {
               const p = weights[at + j];
               if (p > 0) rowEntropy -= p * Math.log(p);
-              if (logits[at + j] > top) top = logits[at + j];
+              // A NaN score makes the max NaN: a diverged run's row says so.
+              if (logits[at + j] > top || Number.isNaN(logits[at + j])) top = logits[at + j];
             }
             ent += rowEntropy;
             entNorm += rowEntropy * invLogKeys[i];
@@ -74,7 +75,7 @@ export function attentionStats(layers: LayerArrays[], layout: Layout, sources: A
       }
       entropy[r] += ent / rowsMeasured / L;
       entropyNorm[r] += entNorm / rowsMeasured / L;
-      if (top > maxLogit[r]) maxLogit[r] = top;
+      if (top > maxLogit[r] || Number.isNaN(top)) maxLogit[r] = top;
       retrieval[l][r] = Math.fround(hit / rowsMeasured);
       if (last) scaffold[r] = Math.fround(scaf / rowsMeasured); // the layer whose output is read (METRICS.md)
     }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { attentionStats } from '../../src/metrics/attention.js';
 import { MASKED } from '../../src/model/numerics.js';
 import type { Layout } from '../../src/tasks/types.js';
+import { Stream } from '../../src/rng.js';
 
 const ln = Math.log;
 
@@ -203,6 +204,36 @@ describe('max logit', () => {
     expect(s.maxLogit[0]).toBeCloseTo(-0.5, 6);
   });
 
+  it('is NaN when a score is NaN (a diverged run), in any layer, whatever the other scores', () => {
+    const weights = single([[[0.25, 0.25, 0.25, 0.25]]]);
+    expect(stats(LOOKUP, [{ weights, logits: single([[[1, NaN, 3, 2]]]) }], [[0]]).maxLogit[0]).toBeNaN();
+    const first = single([
+      [
+        [0.25, 0.25, 0.25, 0.25],
+        [0.25, 0.25, 0.25, 0.25],
+        [0.25, 0.25, 0.25, 0.25],
+        [0.25, 0.25, 0.25, 0.25],
+      ],
+    ]);
+    const firstLogits = single([
+      [
+        [0, 0, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0, 0],
+        [NaN, 0, 0, 0],
+      ],
+    ]);
+    const s = stats(
+      LOOKUP,
+      [
+        { weights: first, logits: firstLogits },
+        { weights, logits: single([[[1, 9, 3, 2]]]) },
+      ],
+      [[0]],
+    );
+    expect(s.maxLogit[0]).toBeNaN();
+  });
+
   it('is a max over examples, heads and rows; per run', () => {
     const weights: W = [
       [
@@ -266,5 +297,69 @@ describe('several layers', () => {
     expect(s.retrieval).toHaveLength(2);
     expect(s.retrieval[0][0]).toBeCloseTo(0.25, 6);
     expect(s.retrieval[1][0]).toBeCloseTo(1, 6);
+  });
+});
+
+describe('indexing: several runs, examples, heads and supervised rows, two layers', () => {
+  it('matches a reference over nested arrays (copy: 3 supervised rows of 6; layer 0 holds all 6 rows)', () => {
+    // Random rows (each sums to 1 over its visible keys) for R = 2, B = 2, H = 2, read with nested indices, so a wrong
+    // stride or row offset in the flat arrays shows.
+    const rng = Stream.derive(3, 'test/attention-indexing');
+    const [R, B, H, N, S, q0] = [2, 2, 2, COPY.positions, COPY.queryCount, COPY.queryStart];
+    const row = (visible: number) => {
+      const raw = Array.from({ length: N }, (_, j) => (j < visible ? 0.1 + rng.uniform() : 0));
+      const sum = raw.reduce((a, b) => a + b, 0);
+      return raw.map((v) => v / sum);
+    };
+    const layer = (rows: number, first: number): W =>
+      Array.from({ length: R }, () =>
+        Array.from({ length: B }, () => Array.from({ length: H }, () => Array.from({ length: rows }, (_, i) => row(first + i + 1)))),
+      );
+    const lower = layer(N, 0); // every position's row; causal row t sees t + 1 keys
+    const last = layer(S, q0); // the supervised rows only
+    const logitsOf = (w: W): W =>
+      w.map((b) => b.map((h) => h.map((rows) => rows.map((r) => r.map((p) => (p > 0 ? Math.log(p) + rng.uniform() : MASKED))))));
+    const lowerLogits = logitsOf(lower);
+    const lastLogits = logitsOf(last);
+    const sources = [
+      [0, 1, 2],
+      [2, 0, 1],
+    ];
+    const s = stats(
+      COPY,
+      [
+        { weights: lower, logits: lowerLogits },
+        { weights: last, logits: lastLogits },
+      ],
+      sources,
+    );
+    const supervised = (w: W, l: number, r: number, b: number, h: number, i: number) => (l === 0 ? w[r][b][h][q0 + i] : w[r][b][h][i]);
+    for (let r = 0; r < R; r++) {
+      const perLayer = [lower, last].map((w, l) => {
+        let entropy = 0;
+        let hit = 0;
+        for (let b = 0; b < B; b++)
+          for (let h = 0; h < H; h++)
+            for (let i = 0; i < S; i++) {
+              const p = supervised(w, l, r, b, h, i);
+              entropy -= p.reduce((a, v) => (v > 0 ? a + v * Math.log(v) : a), 0);
+              hit += p[sources[b][i]];
+            }
+        return { entropy: entropy / (B * H * S), retrieval: hit / (B * H * S) };
+      });
+      let scaffold = 0;
+      let top = -Infinity;
+      for (let b = 0; b < B; b++)
+        for (let h = 0; h < H; h++)
+          for (let i = 0; i < S; i++) {
+            scaffold += last[r][b][h][i].slice(COPY.contentPositions).reduce((a, v) => a + v, 0);
+            top = Math.max(top, ...supervised(lowerLogits, 0, r, b, h, i), ...supervised(lastLogits, 1, r, b, h, i));
+          }
+      expect(s.entropy[r]).toBeCloseTo((perLayer[0].entropy + perLayer[1].entropy) / 2, 5);
+      expect(s.retrieval[0][r]).toBeCloseTo(perLayer[0].retrieval, 5);
+      expect(s.retrieval[1][r]).toBeCloseTo(perLayer[1].retrieval, 5);
+      expect(s.scaffold[r]).toBeCloseTo(scaffold / (B * H * S), 5);
+      expect(s.maxLogit[r]).toBeCloseTo(Math.fround(top), 4);
+    }
   });
 });

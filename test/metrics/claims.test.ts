@@ -139,6 +139,50 @@ describe('claim readouts', () => {
     expect(Array.from(valueNorms(inputs, 0, { B: 2, H: 2, N: 3, d: 2 }))).toEqual(want.flat(2));
   });
 
+  it('each run’s value-norm figures come from its own weights, layer input and W_V (R = 2, different everything)', () => {
+    // Lookup-shaped: 4 content slots and the query slot, 3 examples, one head of width 2, one supervised row.
+    const layout = {
+      positions: 5,
+      inputVocab: 1,
+      featuresPerPosition: 1,
+      outputVocab: 1,
+      contentPositions: 4,
+      queryStart: 4,
+      queryCount: 1,
+      causal: false,
+    };
+    const [R, B, N, d] = [2, 3, 5, 2];
+    const rng = Stream.derive(5, 'test/value-norms');
+    const x = Array.from({ length: R * B * N * d }, () => rng.uniform() * 2 - 1); // [R, B, N, d]
+    const wV = Array.from({ length: R * d * d }, () => rng.uniform() * 2 - 1); // [R, d, d]
+    const weights = Float32Array.from({ length: R * B * N }, () => rng.uniform()); // [R, B, H=1, S=1, N]
+    const sources = [0, 3, 1];
+    const inputs = { x: Float32Array.from(x), wV: Float32Array.from(wV) };
+    const readouts = claimReadouts(weights, { R, B, H: 1, d }, 1, inputs, sources, layout);
+    for (let r = 0; r < R; r++) {
+      // ‖x_j·W_V‖ for run r, by nested loops over its own slices.
+      const norms = Array.from({ length: B * N }, (_, bn) => {
+        const xs = inputs.x.subarray((r * B * N + bn) * d, (r * B * N + bn + 1) * d);
+        const w = inputs.wV.subarray(r * d * d, (r + 1) * d * d);
+        const v = [0, 1].map((c) => xs[0] * w[c] + xs[1] * w[d + c]);
+        return Math.hypot(v[0], v[1]);
+      });
+      const want = valueNormFigures(weights.subarray(r * B * N, (r + 1) * B * N), norms, sources, {
+        B,
+        H: 1,
+        S: 1,
+        N,
+        queryStart: 4,
+        causal: false,
+        content: 4,
+      });
+      expect(want.rows).toBe(B); // every row has 3 wrong content slots: each has a ρ
+      expect(readouts[r].valueNorm!.rho).toBeCloseTo(want.rho!, 12);
+      expect(readouts[r].valueNorm!.top_hit).toBe(want.top_hit);
+    }
+    expect(readouts[0].valueNorm!.rho).not.toBeCloseTo(readouts[1].valueNorm!.rho!, 6); // so a swap of runs would show
+  });
+
   it('the trace is the first k examples of each run; value-norm figures only when inputs are given', () => {
     const layout = {
       positions: 3,
