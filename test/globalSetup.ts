@@ -42,8 +42,9 @@ function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Print
     const child = spawn(process.execPath, [CLI, ...args], { cwd, env });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    child.on('error', (err) => resolve({ status: null, stdout, stderr: `${stderr}${err.message}\n` }));
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }

@@ -39,9 +39,9 @@ function expectValidFiles(dir: string): void {
 
 const fresh = useTempRoot('qkv-reliability-');
 
-// Long enough that a kill 0.1–0.7 s after the first row lands mid-run: the fused kernel trains ~1000 steps/s,
-// so 400 steps used to finish before the first kill and the test failed with "0 kills".
-const SHORT = ['--set', 'train.steps=3000', '--set', 'train.logEvery=50', '--set', 'train.checkpointEvery=100', '--set', 'eval.size=64'];
+// Long enough that a kill 0.1–0.7 s after the first row lands mid-run: a lone fused run trains several thousand
+// steps/s, so 400 steps once finished before the first kill ("0 kills"), and 3000 came close after the kernel sped up.
+const SHORT = ['--set', 'train.steps=8000', '--set', 'train.logEvery=50', '--set', 'train.checkpointEvery=100', '--set', 'eval.size=64'];
 
 describe('kill -9 and resume', () => {
   it(
@@ -97,7 +97,8 @@ describe('Ctrl-C', () => {
     async () => {
       const cwd = fresh('sigint');
       const dir = join(cwd, 'run');
-      const args = ['train', LOOKUP, '--set', 'train.steps=1200', '--set', 'train.logEvery=20', '--set', 'eval.size=64', '--out', dir];
+      // 6000 steps: the run must still be training 0.3 s after its first row (1200 steps once finished before the SIGINT).
+      const args = ['train', LOOKUP, '--set', 'train.steps=6000', '--set', 'train.logEvery=20', '--set', 'eval.size=64', '--out', dir];
       const proc = start(args, cwd);
       await waitFor(join(dir, 'metrics.csv'));
       await sleep(300);
@@ -130,7 +131,7 @@ describe('Ctrl-C', () => {
         'sweep',
         sweep,
         '--set',
-        'train.steps=1200',
+        'train.steps=3000',
         '--set',
         'eval.size=64',
         '--set',

@@ -1,13 +1,15 @@
 /**
  * The fused kernel's pass compiled to WebAssembly (assembly/fused.ts, built by `npm run build` into
  * dist/model/fused.wasm), for every model the regrouped score stage computes (no QK-norm). It does the typed-array
- * kernel's arithmetic in the same order and imports JavaScript's Math.exp and Math.log, so its results are
- * bit-identical to it (test/model/fusedWasm.test.ts); it is faster because wasm has no bounds checks and adds
- * independent sums two lanes at a time. This file copies parameters and batches into the module's memory and
- * gradients and outputs back out: a few tens of kilobytes per step.
+ * kernel's arithmetic in the same order, with the exponential both kernels share (kernelExp, below) and JavaScript's
+ * Math.log (imported), so its results are bit-identical to it (test/model/fusedWasm.test.ts); it is faster because
+ * wasm has no bounds checks and works two lanes at a time where entries or sums are independent. This file copies
+ * parameters and batches into the module's memory and gradients and outputs back out: a few tens of kilobytes per
+ * step.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { EnvironmentError } from '../errors.js';
 import type { Encoded, Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
 import { param } from './paramSpecs.js';
@@ -48,9 +50,19 @@ interface Exports {
 const WASM = fileURLToPath(new URL('../../dist/model/fused.wasm', import.meta.url));
 let compiled: WebAssembly.Module | null | undefined;
 
-/** The compiled module, or null where it was not built (the typed-array kernel then computes everything). */
+/** What this build's module imports; a module that imports anything else is left from another build. */
+const IMPORTS = ['fused.jsLog'];
+
+/**
+ * The compiled module, or null where it was not built (the typed-array kernel then computes everything). A module
+ * left from another build (an `npm run build` that stopped after tsc) is refused in one line (exit 1), not used.
+ */
 function wasmModule(): WebAssembly.Module | null {
-  if (compiled === undefined) compiled = existsSync(WASM) ? new WebAssembly.Module(readFileSync(WASM)) : null;
+  if (compiled !== undefined) return compiled;
+  compiled = existsSync(WASM) ? new WebAssembly.Module(readFileSync(WASM)) : null;
+  const imports = compiled ? WebAssembly.Module.imports(compiled).map((i) => `${i.module}.${i.name}`) : [];
+  if (compiled && imports.join() !== IMPORTS.join())
+    throw new EnvironmentError(`${WASM} is from another build (it imports ${imports.join(', ')}); run npm run build`);
   return compiled;
 }
 
