@@ -5,28 +5,21 @@
  * - the finished run that test/faults.test.ts and test/fuzz-disk.test.ts resume copies of and compare against.
  * Both train at once, on the two cores. Files that change runs copy them first.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { CLI, FINISHED_RUN, LOOKUP, TINY_SWEEP } from './helpers/shared.js';
-
-interface Printed {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { FINISHED_RUN, LOOKUP, TINY_SWEEP, runCli, type Result } from './helpers/shared.js';
 
 export interface TinySweep {
   cwd: string; // holds tiny.yaml
   runs: string; // the finished runs
-  first: Printed; // what the sweep printed
+  first: Result; // what the sweep printed
 }
 
 export interface FinishedRun {
   dir: string;
-  printed: Printed; // what train printed
+  printed: Result; // what train printed
 }
 
 declare module 'vitest' {
@@ -34,19 +27,6 @@ declare module 'vitest' {
     tinySweep: TinySweep;
     finishedRun: FinishedRun;
   }
-}
-
-/** Runs the CLI to the end and collects what it printed. */
-function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Printed> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    child.on('error', (err) => resolve({ status: null, stdout, stderr: `${stderr}${err.message}\n` }));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
 }
 
 export default async function setup(project: TestProject) {
@@ -58,11 +38,12 @@ export default async function setup(project: TestProject) {
   const runs = join(cwd, 'runs');
   const run = join(root, 'finished');
   // Scheduler variables from the machine running the tests must not shard the sweep.
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const v of ['SLURM_ARRAY_TASK_ID', 'SLURM_ARRAY_TASK_COUNT', 'SLURM_ARRAY_TASK_MIN', 'JOB_COMPLETION_INDEX']) delete env[v];
+  const env = Object.fromEntries(
+    ['SLURM_ARRAY_TASK_ID', 'SLURM_ARRAY_TASK_COUNT', 'SLURM_ARRAY_TASK_MIN', 'JOB_COMPLETION_INDEX'].map((v) => [v, undefined]),
+  );
   const [first, printed] = await Promise.all([
-    cli(['sweep', sweep, ...TINY_SWEEP.sets, '--workers', '2', '--out', runs], cwd, env),
-    cli(['train', LOOKUP, ...FINISHED_RUN.sets, '--out', run], root, env),
+    runCli(['sweep', sweep, ...TINY_SWEEP.sets, '--workers', '2', '--out', runs], cwd, { env }),
+    runCli(['train', LOOKUP, ...FINISHED_RUN.sets, '--out', run], root, { env }),
   ]);
   project.provide('tinySweep', { cwd, runs, first });
   project.provide('finishedRun', { dir: run, printed });

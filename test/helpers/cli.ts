@@ -4,68 +4,15 @@
  * per-file temp root. Not a *.test.ts file, so vitest does not run it on its own.
  */
 import { afterAll, beforeAll, expect } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CLI, LOOKUP, REPO } from './shared.js';
+import { CLI, LOOKUP, REPO, runCli, startCli, type CliOptions, type Result } from './shared.js';
 
-export { CLI, LOOKUP, REPO };
+export { CLI, LOOKUP, REPO, runCli, startCli, type CliOptions, type Result };
 if (!existsSync(CLI)) {
   throw new Error(`${CLI} is missing: build first with \`npx tsc -p .\` (\`npm test\` does this in its pretest step)`);
-}
-
-export interface Result {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** True when the killAfterMs timer fired and SIGKILLed the process (a hang). */
-  killed: boolean;
-}
-
-export interface CliOptions {
-  /** Extra environment variables, on top of process.env and NO_COLOR=1. */
-  env?: Record<string, string>;
-  /** SIGKILL the process after this many ms and mark the result `killed`. No timer when omitted. */
-  killAfterMs?: number;
-}
-
-/**
- * Starts `node dist/cli.js ...args` in `cwd` with stdout and stderr piped and collected. `done` settles when the
- * process has closed (and rejects only if it could not be spawned).
- */
-export function startCli(args: string[], cwd: string, { env = {}, killAfterMs }: CliOptions = {}): { child: ChildProcess; done: Promise<Result> } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let killed = false;
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const timer =
-    killAfterMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          killed = true;
-          child.kill('SIGKILL');
-        }, killAfterMs);
-  const done = new Promise<Result>((resolve, reject) => {
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr, killed });
-    });
-  });
-  return { child, done };
-}
-
-/** Runs the CLI asynchronously in `cwd`, so that independent cases can overlap. */
-export function runCli(args: string[], cwd: string, opts?: CliOptions): Promise<Result> {
-  return startCli(args, cwd, opts).done;
 }
 
 /** A failure message with everything the process said. */

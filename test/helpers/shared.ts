@@ -1,4 +1,8 @@
-/** Paths and the tiny sweep shared by test/globalSetup.ts and the tests, without vitest's test API (globalSetup runs outside a test). */
+/**
+ * Paths, the CLI runner, and the tiny sweep and finished run shared by test/globalSetup.ts and the tests, without
+ * vitest's test API (globalSetup runs outside a test).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,3 +26,55 @@ export const TINY_SWEEP = {
 export const FINISHED_RUN = {
   sets: ['--set', 'train.steps=20', '--set', 'train.logEvery=5', '--set', 'train.checkpointEvery=10', '--set', 'eval.size=32'],
 };
+
+export interface Result {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** True when the killAfterMs timer fired and SIGKILLed the process (a hang). */
+  killed: boolean;
+}
+
+export interface CliOptions {
+  /** Extra environment variables, on top of process.env and NO_COLOR=1; an undefined value unsets one. */
+  env?: Record<string, string | undefined>;
+  /** SIGKILL the process after this many ms and mark the result `killed`. No timer when omitted. */
+  killAfterMs?: number;
+}
+
+/**
+ * Starts `node dist/cli.js ...args` in `cwd` with stdout and stderr piped and collected. `done` settles when the
+ * process has closed (and rejects only if it could not be spawned).
+ */
+export function startCli(args: string[], cwd: string, { env = {}, killAfterMs }: CliOptions = {}): { child: ChildProcess; done: Promise<Result> } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let killed = false;
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const timer =
+    killAfterMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          killed = true;
+          child.kill('SIGKILL');
+        }, killAfterMs);
+  const done = new Promise<Result>((resolve, reject) => {
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr, killed });
+    });
+  });
+  return { child, done };
+}
+
+/** Runs the CLI asynchronously in `cwd`, so that independent cases can overlap. */
+export function runCli(args: string[], cwd: string, opts?: CliOptions): Promise<Result> {
+  return startCli(args, cwd, opts).done;
+}
