@@ -324,9 +324,9 @@ function torchPeer(): { steps_per_s: number; torch: string; per_variant: Record<
  * the adds do not wait on each other): what one core does in plain JavaScript, the kernel's own language.
  */
 function scalarCeilingGflops(): number {
-  const n = 4096;
-  const a = Float64Array.from({ length: n }, (_, i) => 1 + i * 1e-6);
-  const b = Float64Array.from({ length: n }, (_, i) => 1 - i * 1e-6);
+  const [a, b] = CEILING_OPERANDS;
+  const n = a.length;
+  // One pass per call, as V8 optimises it best (the same loop inside an outer loop measured half the GFLOP/s).
   const pass = () => {
     let s0 = 0;
     let s1 = 0;
@@ -340,14 +340,15 @@ function scalarCeilingGflops(): number {
     }
     return s0 + s1 + s2 + s3;
   };
-  let sink = 0;
-  for (let i = 0; i < 2000; i++) sink += pass(); // warm-up: let the JIT compile it
-  const reps = 20000;
-  const started = performance.now();
-  for (let i = 0; i < reps; i++) sink += pass();
-  const seconds = (performance.now() - started) / 1000;
-  if (!Number.isFinite(sink)) throw new Error('ceiling loop overflowed');
-  return (reps * n * 2) / seconds / 1e9;
+  return ceilingGflops(
+    (reps) => {
+      let sink = 0;
+      for (let r = 0; r < reps; r++) sink += pass();
+      return sink;
+    },
+    2000,
+    20000,
+  );
 }
 
 /** The same loop two lanes at a time in WebAssembly (assembly/ceiling.ts); null where dist/ceiling.wasm was not built. */
@@ -360,20 +361,30 @@ function simdCeilingGflops(): number | null {
     heapBase(): number;
     dotF64x2(a: number, b: number, n: number, reps: number): number;
   };
-  const n = 4096;
+  const n = CEILING_OPERANDS[0].length;
   const a = (heapBase() + 15) & ~15;
   const b = a + n * 8;
   const needed = b + n * 8 - memory.buffer.byteLength;
   if (needed > 0) memory.grow(Math.ceil(needed / 65536));
-  new Float64Array(memory.buffer, a, n).set(Float64Array.from({ length: n }, (_, i) => 1 + i * 1e-6));
-  new Float64Array(memory.buffer, b, n).set(Float64Array.from({ length: n }, (_, i) => 1 - i * 1e-6));
-  let sink = dotF64x2(a, b, n, 2000); // warm-up: let V8 tier up to its optimising compiler
-  const reps = 40000;
+  new Float64Array(memory.buffer, a, n).set(CEILING_OPERANDS[0]);
+  new Float64Array(memory.buffer, b, n).set(CEILING_OPERANDS[1]);
+  return ceilingGflops((reps) => dotF64x2(a, b, n, reps), 2000, 40000);
+}
+
+/** The two cache-resident operands of both ceiling loops (4096 float64 each, 32 KB together). */
+const CEILING_OPERANDS = [0, 1].map((side) => Float64Array.from({ length: 4096 }, (_, i) => (side ? 1 - i * 1e-6 : 1 + i * 1e-6)));
+
+/**
+ * GFLOP/s of `passes(reps)`, which runs the dot product over CEILING_OPERANDS `reps` times and returns the sums (so
+ * nothing is elided): `warmup` passes first, to let V8 compile its optimised code, then `reps` timed.
+ */
+function ceilingGflops(passes: (reps: number) => number, warmup: number, reps: number): number {
+  let sink = passes(warmup);
   const started = performance.now();
-  sink += dotF64x2(a, b, n, reps);
+  sink += passes(reps);
   const seconds = (performance.now() - started) / 1000;
   if (!Number.isFinite(sink)) throw new Error('ceiling loop overflowed');
-  return (reps * n * 2) / seconds / 1e9;
+  return (reps * CEILING_OPERANDS[0].length * 2) / seconds / 1e9;
 }
 
 /** Child mode: steps/s of one run on one backend, printed alone; nothing when the backend does not load. */
