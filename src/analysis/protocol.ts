@@ -17,6 +17,16 @@ export const SCALE_LR = 1e-2;
  */
 export const FAILED_ACCURACY = 0.5;
 
+/**
+ * The accuracy a run must reach on the fixed eval set, at some logged step, to count as having learned the task
+ * (METRICS.md, 2026-12-04): the same 95% as `steps_to_acc`. A seed that learns at no swept learning rate is named
+ * and set aside from LR sensitivity; the LR window counts, per seed, the rates at which it learned.
+ */
+export const LEARNED_ACCURACY = 0.95;
+
+/** Whether a run learned: it reached LEARNED_ACCURACY at some logged step (its summary's `steps_to_acc` is set). */
+export const learned = (summary: { steps_to_acc?: number | null }): boolean => typeof summary.steps_to_acc === 'number';
+
 /** The baseline every other variant is compared against. */
 export const BASELINE = 'qkv';
 

@@ -20,11 +20,24 @@ export function verdictJson(a: Analysis, runCount: number) {
   const series = a.series.map((s) => ({
     label: s.label,
     settings: s.settings,
-    holds: s.verdict?.holds ?? false,
+    holds: (s.verdict?.holds ?? false) && !s.didNotLearn.length,
+    did_not_learn: s.didNotLearn,
     ratio: s.verdict?.ratio ?? null,
     p: s.verdict?.p ?? null,
     u: s.verdict?.u ?? null,
     per_seed: Object.fromEntries(s.variants.map((v) => [v.variant, v.sensitivity])),
+    never_learned: Object.fromEntries(s.variants.map((v) => [v.variant, v.neverLearned])),
+    lr_window: s.window
+      ? {
+          qv: s.window.qv,
+          qkv: s.window.qkv,
+          lrs: s.window.lrs,
+          u: s.window.u,
+          p: s.window.p,
+          p_opposite: s.window.p_opposite,
+          reading: s.window.reading,
+        }
+      : null,
     entropy: s.entropy ? { lr: s.entropy.lr, ratio: s.entropy.ratio, p: s.entropy.p } : null,
     ...(s.againstBaseline.some((c) => c.variant !== 'qv')
       ? {

@@ -14,6 +14,7 @@ const VERDICT_COLOURS: Record<string, string> = {
   inconsistent: '#7b4fa0',
   'not shown': '#c9ccd1',
   'not measured': '#f1f1f1',
+  'did not learn': '#8d8f94',
 };
 
 /** The spec, or null for a single series (the table says it all then). */

@@ -9,7 +9,7 @@ import { mannWhitneyGreater } from '../../stats/ranks.js';
 import { holm } from '../../stats/multiple.js';
 import { variantLabel } from '../../model/schema.js';
 
-import { ALPHA, BASELINE, FAILED_ACCURACY, VARIES_WITHIN_SERIES, flatten, seriesLabel } from '../../analysis/protocol.js';
+import { ALPHA, BASELINE, FAILED_ACCURACY, VARIES_WITHIN_SERIES, flatten, learned, seriesLabel } from '../../analysis/protocol.js';
 
 export { ALPHA, BASELINE, flatten, seriesLabel }; // the protocol lives in src/analysis/protocol.ts
 
@@ -33,11 +33,15 @@ export interface VariantAnalysis {
   variant: string;
   lrs: number[];
   perLr: PerLr[];
-  sensitivity: { seed: number; value: number }[];
+  sensitivity: { seed: number; value: number }[]; // seeds that learned somewhere and ran at every swept LR
   sensMean: number;
   sensStd: number;
   diverged: number;
-  incompleteSeeds: number[]; // seeds without a run at every swept LR: left out of the sensitivity
+  incompleteSeeds: number[]; // seeds without a run at every swept LR: left out of the sensitivity and the window
+  /** Per seed (with a run at every swept LR): how many of the swept rates it learned at (reached LEARNED_ACCURACY). */
+  window: { seed: number; rates: number }[];
+  /** Seeds that learned at no swept rate: named, and set aside from LR sensitivity (METRICS.md, 2026-12-04). */
+  neverLearned: number[];
 }
 
 export interface Comparison {
@@ -73,12 +77,33 @@ function readingOf(ratio: number, pHolm: number, pHolmOpposite: number, learned:
   return 'not shown';
 }
 
+/**
+ * The LR window of QV against QKV: per seed, the number of swept rates at which it learned, every seed counted
+ * (a seed that never learned has 0). `p`: QV's window is narrower (one-sided exact Mann–Whitney); `p_opposite`: wider.
+ */
+export interface WindowComparison {
+  qv: number[];
+  qkv: number[];
+  lrs: number; // the swept rates a window is out of
+  meanQv: number;
+  meanQkv: number;
+  u: number; // QKV's windows above QV's
+  p: number;
+  p_opposite: number;
+  /** 'narrower' / 'wider' only when the test is significant and the means point the same way (never against its effect). */
+  reading: 'narrower' | 'wider' | 'not shown';
+}
+
 export interface SeriesAnalysis {
   label: string; // '' when every run shares all settings but seed, lr and attention
   settings: Record<string, unknown>; // this series' values of the keys that differ between series
   dModel: number;
   variants: VariantAnalysis[];
-  verdict: Comparison | null; // keyless less stable? (LR sensitivity)
+  /** Keyless less stable? (LR sensitivity over the seeds that learned somewhere); null when it cannot be computed. */
+  verdict: Comparison | null;
+  /** The variants (qkv, qv) none of whose seeds learned at any rate: the headline then says so instead of a verdict. */
+  didNotLearn: string[];
+  window: WindowComparison | null;
   entropy: (Comparison & { lr: number }) | null; // keyless sharpens less? (final normalised entropy at the smallest LR)
   /** Every variant but qkv against qkv (qv included), with Holm across them; empty without qkv. */
   againstBaseline: VariantComparison[];
@@ -135,6 +160,9 @@ function analyseSeries(label: string, runs: LoadedRun[], differingKeys: string[]
   const qv = variants.find((v) => v.variant === 'qv');
   let verdict: Comparison | null = null;
   let entropy: SeriesAnalysis['entropy'] = null;
+  // A variant none of whose seeds learned anywhere has no LR sensitivity to compare: the headline says it did not learn.
+  const didNotLearn = [qkv, qv].filter((v): v is VariantAnalysis => !!v && v.window.length > 0 && v.neverLearned.length === v.window.length);
+  const window = qkv && qv && qkv.window.length && qv.window.length ? compareWindows(qv, qkv) : null;
   if (qkv && qv && qkv.sensitivity.length && qv.sensitivity.length) {
     verdict = compareGreater(
       qv.sensitivity.map((s) => s.value),
@@ -147,43 +175,77 @@ function analyseSeries(label: string, runs: LoadedRun[], differingKeys: string[]
         .map((r) => r.rows.at(-1)!.attn_entropy_norm ?? NaN);
     const [a, b] = [finalEntropy('qv'), finalEntropy('qkv')];
     if (a.length && b.length) entropy = { ...compareGreater(a, b), lr };
+  } else if (didNotLearn.length) {
+    // no verdict: the headline names the variant that never learned
   } else if (runs.length) {
     warnings.push(
       `${label || 'runs'}: the verdict needs both variants (qkv and qv) with ≥ 2 learning rates; found ` +
         `${variants.map((v) => `${v.variant} at ${v.lrs.length} LR(s)`).join(', ')}`,
     );
   }
-  return { label, settings, dModel: runs[0].config.model.dModel, variants, verdict, entropy, againstBaseline: againstBaseline(variants) };
+  return {
+    label,
+    settings,
+    dModel: runs[0].config.model.dModel,
+    variants,
+    verdict,
+    didNotLearn: didNotLearn.map((v) => v.variant),
+    window,
+    entropy,
+    againstBaseline: againstBaseline(variants),
+  };
 }
 
-/** Each variant's per-seed LR sensitivity above qkv's (one-sided exact test), Holm-adjusted across the variants. */
+/** QV's LR window against QKV's, both directions; the reading never points against the means. */
+function compareWindows(qv: VariantAnalysis, qkv: VariantAnalysis): WindowComparison {
+  const [x, y] = [qv.window.map((w) => w.rates), qkv.window.map((w) => w.rates)];
+  const narrower = mannWhitneyGreater(y, x);
+  const wider = mannWhitneyGreater(x, y);
+  const [meanQv, meanQkv] = [meanOf(x), meanOf(y)];
+  const reading = narrower.p < ALPHA && meanQv < meanQkv ? 'narrower' : wider.p < ALPHA && meanQv > meanQkv ? 'wider' : 'not shown';
+  return { qv: x, qkv: y, lrs: qv.lrs.length, meanQv, meanQkv, u: narrower.u, p: narrower.p, p_opposite: wider.p, reading };
+}
+
+/**
+ * Each variant's per-seed LR sensitivity above qkv's (one-sided exact test), Holm-adjusted across the variants that
+ * can be tested; a variant (or qkv) with no seed that learned anywhere reads 'did not learn', untested.
+ */
 function againstBaseline(variants: VariantAnalysis[]): VariantComparison[] {
   const base = variants.find((v) => v.variant === BASELINE);
-  if (!base?.sensitivity.length) return [];
-  const others = variants.filter((v) => v !== base && v.sensitivity.length);
-  const tests = others.map((v) =>
-    compareGreater(
-      v.sensitivity.map((s) => s.value),
-      base.sensitivity.map((s) => s.value),
-    ),
-  );
-  const opposite = others.map(
-    (v) =>
-      mannWhitneyGreater(
-        base.sensitivity.map((s) => s.value),
-        v.sensitivity.map((s) => s.value),
-      ).p,
-  );
+  if (!base?.window.length) return [];
+  const others = variants.filter((v) => v !== base && v.window.length);
+  const testable = others.filter((v) => v.sensitivity.length && base.sensitivity.length);
+  const values = (v: VariantAnalysis) => v.sensitivity.map((s) => s.value);
+  const tests = testable.map((v) => compareGreater(values(v), values(base)));
+  const opposite = testable.map((v) => mannWhitneyGreater(values(base), values(v)).p);
   const adjusted = holm(tests.map((t) => t.p));
   const adjustedOpposite = holm(opposite);
-  return tests.map((t, i) => ({
-    ...t,
-    variant: others[i].variant,
-    p_holm: adjusted[i]!,
-    p_opposite: opposite[i],
-    p_holm_opposite: adjustedOpposite[i]!,
-    reading: readingOf(t.ratio, adjusted[i]!, adjustedOpposite[i]!, learnedSomewhere(others[i]) && learnedSomewhere(base)),
-  }));
+  return others.map((v): VariantComparison => {
+    const i = testable.indexOf(v);
+    if (i < 0)
+      return {
+        variant: v.variant,
+        holds: false,
+        ratio: NaN,
+        p: NaN,
+        u: NaN,
+        qv: values(v),
+        qkv: values(base),
+        p_holm: NaN,
+        p_opposite: NaN,
+        p_holm_opposite: NaN,
+        reading: 'did not learn',
+      };
+    const t = tests[i];
+    return {
+      ...t,
+      variant: v.variant,
+      p_holm: adjusted[i]!,
+      p_opposite: opposite[i],
+      p_holm_opposite: adjustedOpposite[i]!,
+      reading: readingOf(t.ratio, adjusted[i]!, adjustedOpposite[i]!, learnedSomewhere(v) && learnedSomewhere(base)),
+    };
+  });
 }
 
 function compareGreater(x: number[], y: number[]): Comparison {
@@ -213,12 +275,21 @@ function analyseVariant(variant: string, runs: LoadedRun[], label: string, warni
   });
   const sensitivity: { seed: number; value: number }[] = [];
   const incompleteSeeds: number[] = [];
+  const window: { seed: number; rates: number }[] = [];
+  const neverLearned: number[] = [];
   if (lrs.length >= 2) {
     for (const seed of seeds) {
       const mine = runs.filter((r) => r.config.train.seed === seed);
       const byLr = lrs.map((lr) => mine.find((r) => r.config.train.lr === lr));
       if (byLr.some((r) => !r)) {
         incompleteSeeds.push(seed);
+        continue;
+      }
+      const rates = byLr.filter((r) => learned(r!.summary)).length;
+      window.push({ seed, rates });
+      if (rates === 0) {
+        // LR sensitivity is the loss lost away from the seed's best rate; with no trained rate there is no best to lose from.
+        neverLearned.push(seed);
         continue;
       }
       sensitivity.push({
@@ -244,5 +315,7 @@ function analyseVariant(variant: string, runs: LoadedRun[], label: string, warni
     sensStd: stdOf(values),
     diverged: runs.filter((r) => r.summary.status === 'diverged').length,
     incompleteSeeds,
+    window,
+    neverLearned,
   };
 }

@@ -15,7 +15,7 @@ import { holm } from '../../stats/multiple.js';
 import { effectOf, bootstrapCi, type EffectKind } from '../../stats/bootstrap.js';
 
 export type ClaimId = 'noisy-matching' | 'scale-sensitive' | 'value-norm-dominance' | 'unstable-attention';
-export type ClaimVerdict = 'supported' | 'not shown' | 'contradicted' | 'mixed' | 'inconsistent' | 'not measured';
+export type ClaimVerdict = 'supported' | 'not shown' | 'contradicted' | 'mixed' | 'inconsistent' | 'not measured' | 'did not learn';
 
 export { SCALE_LR, FAILED_ACCURACY }; // the protocol lives in src/analysis/protocol.ts
 
@@ -114,6 +114,9 @@ export interface CellResult {
   ci95: [number, number] | null;
   p: number; // one-sided exact test in the claimed direction (for a claim that needs QV above 0, the larger of that p and QV's own p)
   p_opposite: number;
+  /** Holm across this claim's per-rate tests, both directions, over the counted rates (2026-12-04); null for a failed stratum. */
+  p_holm?: number | null;
+  p_holm_opposite?: number | null;
   failed: boolean; // a failed stratum: shown, left out of the claim's test and effect
   own?: { qkv: OwnTest; qv: OwnTest };
 }
@@ -144,7 +147,7 @@ export interface ClaimResult extends StatisticResult {
   p_holm: number | null;
   p_holm_opposite: number | null;
   verdict: ClaimVerdict;
-  claimed_lrs: number[]; // LRs that count where the per-LR p < ALPHA in the claimed direction
+  claimed_lrs: number[]; // LRs that count where the per-LR p, Holm-adjusted over the claim's per-LR tests, is < ALPHA in the claimed direction
   opposite_lrs: number[];
   failed_lrs: number[]; // failed strata, left out
   where: string; // where it holds, in words
@@ -234,9 +237,9 @@ function claimsForSeries(
   results.forEach((r, i) => {
     r.p_holm = adjusted[i];
     r.p_holm_opposite = adjustedOpposite[i];
-    const counted = r.by_lr.filter((c) => !c.failed);
-    r.claimed_lrs = counted.filter((c) => c.p < ALPHA).map((c) => c.lr);
-    r.opposite_lrs = counted.filter((c) => c.p_opposite < ALPHA).map((c) => c.lr);
+    const counted = adjustPerRate(r.by_lr);
+    r.claimed_lrs = counted.filter((c) => c.p_holm! < ALPHA).map((c) => c.lr);
+    r.opposite_lrs = counted.filter((c) => c.p_holm_opposite! < ALPHA).map((c) => c.lr);
     r.failed_lrs = r.by_lr.filter((c) => c.failed).map((c) => c.lr);
     r.verdict = verdictOf(r);
     r.where = whereText(r);
@@ -254,6 +257,20 @@ function claimsForSeries(
   };
 }
 
+/**
+ * Holm across a claim's per-rate tests, both directions over the counted rates (2 × rates calls), written into
+ * each counted cell: "holds at", "reversed at" and "mixed" rest on these (METRICS.md, 2026-12-04). Returns the counted cells.
+ */
+export function adjustPerRate(cells: CellResult[]): CellResult[] {
+  const counted = cells.filter((c) => !c.failed);
+  const adjusted = holm([...counted.map((c) => c.p), ...counted.map((c) => c.p_opposite)]);
+  counted.forEach((c, i) => {
+    c.p_holm = adjusted[i] ?? null;
+    c.p_holm_opposite = adjusted[counted.length + i] ?? null;
+  });
+  return counted;
+}
+
 const pending = (s: StatisticResult) => ({
   p_holm: null,
   p_holm_opposite: null,
@@ -264,12 +281,16 @@ const pending = (s: StatisticResult) => ({
   where: '',
 });
 
-/** +1 when the point effect points the claimed way (QV above QKV, and QV's own value above 0 where the claim needs it), −1 the other way, 0 neither. */
+/**
+ * +1 when the point effect points the claimed way (QV above QKV, and QV's own value above 0 where the claim needs
+ * it), −1 when it points against the claim, 0 neither. A claim that needs both parts is against its effect when
+ * either part points the other way (2026-12-04: it needed both, so QV below QKV with a positive ρ read neither).
+ */
 export function effectDirection(r: Pick<StatisticResult, 'effect' | 'effect_kind' | 'own'>): 1 | -1 | 0 {
   const neutral = r.effect_kind === 'ratio' ? 1 : 0;
   const own = r.own ? r.own.qv.mean : null;
   if (r.effect > neutral && (own === null || own > 0)) return 1;
-  if (r.effect < neutral && (own === null || own < 0)) return -1;
+  if (r.effect < neutral || (own !== null && own < 0)) return -1;
   return 0;
 }
 
@@ -279,9 +300,11 @@ export function effectDirection(r: Pick<StatisticResult, 'effect' | 'effect_kind
  * elsewhere); not shown.
  */
 export function verdictOf(
-  r: Pick<ClaimResult, 'p' | 'p_holm' | 'p_holm_opposite' | 'claimed_lrs' | 'opposite_lrs' | 'effect' | 'effect_kind' | 'own'>,
+  r: Pick<ClaimResult, 'p' | 'p_holm' | 'p_holm_opposite' | 'claimed_lrs' | 'opposite_lrs' | 'effect' | 'effect_kind' | 'own'> &
+    Partial<Pick<ClaimResult, 'by_lr'>>,
 ): ClaimVerdict {
-  if (r.p === null) return 'not measured';
+  // Every rate a failed stratum: nothing learned, so there is no matching to judge (2026-12-04; it read "not measured").
+  if (r.p === null) return r.by_lr?.length && r.by_lr.every((c) => c.failed) ? 'did not learn' : 'not measured';
   if (r.claimed_lrs.length && r.opposite_lrs.length) return 'mixed';
   const direction = effectDirection(r);
   if (r.p_holm !== null && r.p_holm < ALPHA) return direction === 1 ? 'supported' : 'inconsistent';
@@ -293,11 +316,12 @@ const lrWords = (lrs: number[]) => lrs.map((lr) => `${lr}`).join(', ');
 
 /** Where a claim holds, from its per-LR rows: "QV above QKV at lr 0.001, 0.003; not at lr 0.01; training failed at lr 0.1 (left out)". */
 export function whereText(r: Pick<ClaimResult, 'by_lr' | 'p'>): string {
-  if (r.p === null) return '';
-  const counted = r.by_lr.filter((c) => !c.failed);
-  const above = counted.filter((c) => c.p < ALPHA).map((c) => c.lr);
-  const below = counted.filter((c) => c.p_opposite < ALPHA).map((c) => c.lr);
-  const neither = counted.filter((c) => c.p >= ALPHA && c.p_opposite >= ALPHA).map((c) => c.lr);
+  const failedAll = r.by_lr.filter((c) => c.failed).map((c) => c.lr);
+  if (r.p === null) return failedAll.length && failedAll.length === r.by_lr.length ? `training failed at every lr (${lrWords(failedAll)})` : '';
+  const counted = adjustPerRate(r.by_lr);
+  const above = counted.filter((c) => c.p_holm! < ALPHA).map((c) => c.lr);
+  const below = counted.filter((c) => c.p_holm_opposite! < ALPHA).map((c) => c.lr);
+  const neither = counted.filter((c) => c.p_holm! >= ALPHA && c.p_holm_opposite! >= ALPHA).map((c) => c.lr);
   const failed = r.by_lr.filter((c) => c.failed).map((c) => c.lr);
   const parts: string[] = [];
   if (above.length) parts.push(`holds at lr ${lrWords(above)}`);
@@ -340,6 +364,12 @@ function ownTest(samples: readonly (readonly number[])[]): OwnTest {
 /** The larger of two one-sided p values: both tests must reject (an intersection–union test needs no correction). */
 const both = (a: number | null, b: number | null) => (a === null || b === null ? null : Math.max(a, b));
 
+/**
+ * Either of two one-sided tests rejects: Bonferroni over the two, 2 · min(p). A claim that needs two things is
+ * contradicted when either fails significantly (2026-12-04; before, both had to, so the opposite test was the larger p).
+ */
+const either = (a: number | null, b: number | null) => (a === null || b === null ? null : Math.min(1, 2 * Math.min(a, b)));
+
 function fromStrata(
   cells: { lr: number; stratum: Stratum }[],
   statistic: string,
@@ -369,7 +399,7 @@ function fromStrata(
     if (needsPositive) {
       cell.own = { qkv: ownTest([stratum.y]), qv: ownTest([stratum.x]) };
       cell.p = both(cell.p, cell.own.qv.p) ?? NaN;
-      cell.p_opposite = both(cell.p_opposite, cell.own.qv.p_opposite) ?? NaN;
+      cell.p_opposite = either(cell.p_opposite, cell.own.qv.p_opposite) ?? NaN;
     }
     return cell;
   });
@@ -392,7 +422,7 @@ function fromStrata(
     result.p_difference = result.p;
     result.p_difference_opposite = result.p_opposite;
     result.p = both(result.p, result.own.qv.p);
-    result.p_opposite = both(result.p_opposite, result.own.qv.p_opposite);
+    result.p_opposite = either(result.p_opposite, result.own.qv.p_opposite);
   }
   return result;
 }

@@ -8,6 +8,7 @@ import { createObjectCsvStringifier } from 'csv-writer';
 import { writeFileAtomic } from '../../files/atomic.js';
 import { flatten, variantOf } from './analyse.js';
 import type { LoadedRun } from './collect.js';
+import { learned } from '../../analysis/protocol.js';
 
 /** On every row of both files: which run it is. `train.lr` is the run's configured rate; metrics' `lr` is the rate in force at that step. */
 export const IDENTITY_COLUMNS = ['dir', 'variant', 'attention', 'qk_norm', 'train.lr', 'train.seed'] as const;
@@ -48,6 +49,16 @@ function runId(run: LoadedRun, outDir: string): Record<string, unknown> {
   };
 }
 
+/** Per run: whether it learned (reached LEARNED_ACCURACY), and its seed's LR window: the rates its seed learned at, same settings otherwise. */
+export const LEARNING_COLUMNS = ['learned', 'lr_window'] as const;
+
+function learningColumns(runs: LoadedRun[], configs: Record<string, unknown>[]): Record<string, unknown>[] {
+  const seedKey = (c: Record<string, unknown>) => JSON.stringify(Object.entries(c).filter(([k]) => k !== 'train.lr' && k !== 'name'));
+  const window = new Map<string, number>();
+  runs.forEach((run, i) => window.set(seedKey(configs[i]), (window.get(seedKey(configs[i])) ?? 0) + (learned(run.summary) ? 1 : 0)));
+  return runs.map((run, i) => ({ learned: learned(run.summary), lr_window: window.get(seedKey(configs[i])) }));
+}
+
 export function runsTable(runs: LoadedRun[], outDir: string): string {
   const configs = runs.map((r) => flatten(r.config));
   const configCols = unionKeys(configs, new Set(IDENTITY_COLUMNS));
@@ -55,8 +66,9 @@ export function runsTable(runs: LoadedRun[], outDir: string): string {
     runs.map((r) => r.summary),
     DUPLICATES,
   );
-  const rows = runs.map((run, i) => ({ ...configs[i], ...run.summary, ...runId(run, outDir) }));
-  return toCsv([...IDENTITY_COLUMNS, ...configCols, ...summaryCols.filter((c) => !configCols.includes(c))], rows);
+  const learning = learningColumns(runs, configs);
+  const rows = runs.map((run, i) => ({ ...configs[i], ...run.summary, ...learning[i], ...runId(run, outDir) }));
+  return toCsv([...IDENTITY_COLUMNS, ...configCols, ...summaryCols.filter((c) => !configCols.includes(c)), ...LEARNING_COLUMNS], rows);
 }
 
 export function metricsLongTable(runs: LoadedRun[], outDir: string): string {

@@ -23,6 +23,7 @@ const shown = (variant: string) => (variant === 'qv' ? 'QV' : variant);
 export function verdictText(c: ClaimResult, V = 'QV'): string {
   if (c.verdict === 'mixed') return `**mixed**: ${V} above QKV at ${lrList(c.claimed_lrs)}, below at ${lrList(c.opposite_lrs)}`;
   if (c.verdict === 'inconsistent') return '**inconsistent**: the rank test is significant, but the mean effect points the other way';
+  if (c.verdict === 'did not learn') return `**did not learn**: training failed at every learning rate, so there is no attention to judge`;
   return `**${c.verdict}**`;
 }
 
@@ -134,7 +135,7 @@ function grid(series: SeriesClaims[]): string[] {
 
 /** One cell: the verdict, its effect, and the Holm p of the direction it rests on (the opposite one for contradicted). */
 function gridCell(c: ClaimResult): string {
-  if (c.verdict === 'not measured') return 'not measured';
+  if (c.verdict === 'not measured' || c.verdict === 'did not learn') return c.verdict;
   const p = c.verdict === 'contradicted' ? `p_Holm (opposite) ${pval(c.p_holm_opposite)}` : `p_Holm ${pval(c.p_holm)}`;
   return `${c.verdict} (${c.effect_kind === 'ratio' ? '×' : 'Δ '}${num(c.effect)}, ${p})`;
 }
@@ -158,7 +159,9 @@ export function claimsSection(series: SeriesClaims[], charts: { id: string; titl
     `A verdict is **supported** or **contradicted** only at Holm-adjusted p < ${ALPHA} *and* with the point effect ` +
       'pointing the same way; a significant test whose effect points the other way is **inconsistent**. **mixed** ' +
       'means the direction is significant both ways at different learning rates, and **not shown** that the data do ' +
-      'not decide it. The headline stability verdict stays LR sensitivity.',
+      'not decide it; **did not learn**, that training failed at every learning rate. "Holds at" and "reversed at" ' +
+      "name a learning rate only where its per-rate test survives Holm across the claim's per-rate tests in both " +
+      'directions (since 2026-12-04). The headline stability verdict stays LR sensitivity.',
     '',
   );
   if (series.length === 1) return [markdown(...out, ...seriesBlock(series[0], '### Claims'))];

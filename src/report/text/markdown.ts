@@ -1,12 +1,13 @@
 /** The report's words and tables, as blocks of the report's structure (document.ts): what a reader needs to judge the verdict. */
-import type { Analysis, SeriesAnalysis, Comparison } from '../data/analyse.js';
+import type { Analysis, SeriesAnalysis, Comparison, VariantAnalysis } from '../data/analyse.js';
 import { ALPHA } from '../data/analyse.js';
-import { FAILED_ACCURACY } from '../../analysis/protocol.js';
+import { FAILED_ACCURACY, LEARNED_ACCURACY } from '../../analysis/protocol.js';
 import { formatNumber as num, formatP as pval } from '../../format.js';
 import { besideVerdict, leftOutSection, type LeftOut } from './leftOut.js';
 import { REFERENCE_ANCHOR } from '../data/references.js';
 import { chart, markdown, verdicts, type Block } from './document.js';
 import { seedCountWarning } from '../../analysis/power.js';
+import { meanOf } from '../../stats/describe.js';
 import { variantIsolates as isolates } from '../../model/schema.js';
 
 const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
@@ -14,18 +15,54 @@ const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
 export const VERDICT_HOLDS = 'keyless is less stable';
 export const VERDICT_NOT_SHOWN = 'not shown at this setting';
 
-/** One sentence per series: the stability verdict with its ratio, p and sample sizes. */
+const upper = (variant: string) => variant.toUpperCase();
+
+/** "QV seeds 1, 2, 5 never learned at any rate": the seeds LR sensitivity set aside, per variant; '' when none. */
+export function setAsideText(s: SeriesAnalysis): string {
+  return ['qv', 'qkv']
+    .map((name) => s.variants.find((v) => v.variant === name))
+    .filter((v): v is VariantAnalysis => !!v && v.neverLearned.length > 0)
+    .map((v) => `${upper(v.variant)}: ${v.neverLearned.length} of ${v.window.length} seeds (${v.neverLearned.join(', ')}) never learned at any rate`)
+    .join('; ');
+}
+
+/** The LR window in one sentence: rates learned at per seed, QV against QKV, with the exact test's p and its reading. */
+export function windowSentence(s: SeriesAnalysis): string {
+  const w = s.window;
+  if (!w) return '';
+  const reading = { narrower: "QV's window is narrower", wider: "QV's window is wider", 'not shown': 'no difference shown' }[w.reading];
+  return (
+    `LR window (rates of ${w.lrs} at which a seed reached ${LEARNED_ACCURACY * 100}% eval accuracy, every seed counted): ` +
+    `QV ${num(w.meanQv)} vs QKV ${num(w.meanQkv)} per seed, one-sided exact Mann–Whitney p = ${pval(w.p)} (narrower), ` +
+    `${pval(w.p_opposite)} (wider): ${reading}.`
+  );
+}
+
+/**
+ * One sentence per series: the stability verdict with its ratio, p, sample sizes and the seeds set aside, then the
+ * LR window. A variant none of whose seeds learned anywhere gets no verdict: the sentence says it did not learn.
+ */
 export function verdictSentence(s: SeriesAnalysis): string {
   const where = s.label ? ` (${s.label})` : '';
+  const window = windowSentence(s);
+  const after = window ? ` ${window}` : '';
+  if (s.didNotLearn.length) {
+    const names = s.didNotLearn.map(upper).join(' and ');
+    return (
+      `**Verdict${where}: no verdict, ${names} did not learn** — no seed of ${names} reached ${LEARNED_ACCURACY * 100}% eval ` +
+      `accuracy at any swept learning rate, so LR sensitivity would measure no training.${after}`
+    );
+  }
   if (!s.verdict) return `**No verdict${where}**: the comparison needs both variants at ≥ 2 learning rates.`;
   const v = s.verdict;
+  const aside = setAsideText(s);
   const stats =
     `QV/QKV mean LR sensitivity ratio ${num(v.ratio)}, one-sided exact Mann–Whitney U = ${v.u}, p = ${pval(v.p)} ` +
-    `(${v.qv.length} vs ${v.qkv.length} seeds)`;
+    `(${v.qv.length} vs ${v.qkv.length} seeds${aside ? `; set aside, ${aside}` : ''})`;
   const floor = seedCountWarning(v.qv.length, v.qkv.length);
   return v.holds
-    ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.`
-    : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.${floor ? ` Note: ${floor}.` : ''}`;
+    ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.${after}`
+    : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.${floor ? ` Note: ${floor}.` : ''}${after}`;
 }
 
 function comparisonLine(c: Comparison, what: string): string {
@@ -48,11 +85,22 @@ function seriesSection(s: SeriesAnalysis, repeatVerdict: boolean): Block[] {
       'the loss at initialisation (a diverged run counts as ℓ₀). Higher is less stable.',
     '',
   );
-  out.push('| variant | LR sensitivity (mean ± std) | per seed | diverged runs |', '|---|---|---|---|');
+  out.push(
+    `A seed that reached ${LEARNED_ACCURACY * 100}% eval accuracy at no swept rate is named and set aside: with no trained rate ` +
+      'it has no best loss to lose from, and its flat loss would read as stable. The LR window counts every seed: the ' +
+      'number of swept rates at which it reached that accuracy.',
+    '',
+  );
+  out.push(
+    '| variant | LR sensitivity (mean ± std) | per seed | never learned (set aside) | LR window per seed | diverged runs |',
+    '|---|---|---|---|---|---|',
+  );
   for (const v of s.variants) {
-    out.push(
-      `| ${v.variant} | ${pm(v.sensMean, v.sensStd)} | ${v.sensitivity.map((x) => `s${x.seed}: ${num(x.value)}`).join(', ') || 'n/a'} | ${v.diverged} |`,
-    );
+    const perSeed = v.sensitivity.map((x) => `s${x.seed}: ${num(x.value)}`).join(', ') || 'n/a';
+    const never = v.neverLearned.length ? `${v.neverLearned.length} of ${v.window.length}: s${v.neverLearned.join(', s')}` : 'none';
+    const windows = v.window.map((w) => `s${w.seed}: ${w.rates}`).join(', ');
+    const window = v.window.length ? `mean ${num(meanOf(v.window.map((w) => w.rates)))} of ${v.lrs.length}: ${windows}` : 'n/a';
+    out.push(`| ${v.variant} | ${pm(v.sensMean, v.sensStd)} | ${perSeed} | ${never} | ${window} | ${v.diverged} |`);
   }
   out.push(...variantTable(s));
   out.push('', '### Per learning rate', '');
@@ -118,7 +166,9 @@ function variantTable(s: SeriesAnalysis): string[] {
       'more stable': '**more stable than QKV**',
       inconsistent: `**inconsistent**: significant, ratio ${c.p_holm < ALPHA ? '≤' : '≥'} 1`,
       'not shown': 'not shown',
-      'did not learn': `**did not learn**: median final accuracy below ${FAILED_ACCURACY} at every learning rate, so LR sensitivity measures no training`,
+      'did not learn':
+        `**did not learn**: no seed reached ${LEARNED_ACCURACY * 100}% at any rate, or the median final accuracy is ` +
+        `below ${FAILED_ACCURACY} at every rate, so LR sensitivity measures no training`,
     }[c.reading];
     out.push(
       `| ${c.variant} | ${isolates(c.variant)} | ${num(c.ratio)} | ${c.u} | ${pval(c.p)} | ${pval(c.p_holm)} | ` +

@@ -46,7 +46,10 @@ export function summaryLines(a: Analysis): string[] {
     }
     out.push(...alignColumns(rows));
     for (const v of s.variants)
-      out.push(`${v.variant}: LR sensitivity ${n(v.sensMean)} ± ${n(v.sensStd)} over ${v.sensitivity.length} seeds; ${v.diverged} diverged`);
+      out.push(
+        `${v.variant}: LR sensitivity ${n(v.sensMean)} ± ${n(v.sensStd)} over ${v.sensitivity.length} seeds` +
+          `${v.neverLearned.length ? ` (${v.neverLearned.length} never learned, set aside: ${v.neverLearned.join(', ')})` : ''}; ${v.diverged} diverged`,
+      );
     out.push(verdictSentence(s).replace(/\*\*/g, ''));
     if (s.againstBaseline.some((c) => c.variant !== 'qv'))
       for (const c of s.againstBaseline)

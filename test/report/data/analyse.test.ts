@@ -4,14 +4,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../src/config.js';
-import { analyse } from '../../../src/report/data/analyse.js';
-import { reportDocument } from '../../../src/report/text/markdown.js';
+import { analyse, variantOf } from '../../../src/report/data/analyse.js';
+import { verdictJson } from '../../../src/commands/compare.js';
+import { runsTable } from '../../../src/report/data/exports.js';
+import { parse } from 'csv-parse/sync';
+import { reportDocument, verdictSentence } from '../../../src/report/text/markdown.js';
 import { toMarkdown } from '../../../src/report/text/document.js';
 import type { LoadedRun } from '../../../src/report/data/collect.js';
 
 const INIT = 3; // ℓ₀ of every run
 
-function run(attention: 'qkv' | 'qv', lr: number, seed: number, loss: number | 'diverged', stepsToAcc: number | null = null): LoadedRun {
+function run(attention: 'qkv' | 'qv', lr: number, seed: number, loss: number | 'diverged', stepsToAcc: number | null = 1000): LoadedRun {
   const diverged = loss === 'diverged';
   return {
     dir: `${attention}-${lr}-${seed}`,
@@ -100,7 +103,7 @@ describe('more than two variants', () => {
   const vrun = (attention: 'qkv' | 'qv' | 'qx', qkNorm: boolean, lr: number, seed: number, loss: number): LoadedRun => ({
     dir: `${attention}${qkNorm ? '+n' : ''}-${lr}-${seed}`,
     config: resolveConfig({ model: { attention, qkNorm }, train: { lr, seed } }),
-    summary: { status: 'completed', init_eval_loss: 9, final_eval_loss: loss, final_eval_acc: 1, steps_to_acc: null, spikes: 0, roughness: 0 },
+    summary: { status: 'completed', init_eval_loss: 9, final_eval_loss: loss, final_eval_acc: 1, steps_to_acc: 1000, spikes: 0, roughness: 0 },
     rows: [{ step: 2000, attn_entropy_norm: 0.2 }],
     attention: null,
   });
@@ -139,18 +142,83 @@ describe('more than two variants', () => {
     // qx at chance everywhere (median final accuracy 0.1 < 0.5): its loss barely moves, so its LR sensitivity is
     // the smallest, and without the rule it would read "more stable than QKV".
     const flat = [0, 1, 2].flatMap((s) =>
-      [0.01, 0.1].map((lr) => ({ ...vrun('qx', false, lr, s, 8.9), summary: { ...vrun('qx', false, lr, s, 8.9).summary, final_eval_acc: 0.1 } })),
+      [0.01, 0.1].map((lr) => ({
+        ...vrun('qx', false, lr, s, 8.9),
+        summary: { ...vrun('qx', false, lr, s, 8.9).summary, final_eval_acc: 0.1, steps_to_acc: null },
+      })),
     );
     const rest = runs.filter((r) => r.config.model.attention !== 'qx');
     const c = analyse([...rest, ...flat]).series[0].againstBaseline.find((x) => x.variant === 'qx')!;
-    expect(c.ratio).toBe(0); // a flat loss: the smallest sensitivity there is
-    expect(c.p_opposite).toBeCloseTo(1 / 20, 12); // every qx seed below every qkv seed: as "more stable" as 3 seeds can be
+    // Its flat loss would be the smallest sensitivity there is (ratio 0, p_opposite 1/20: "more stable"); since
+    // 2026-12-04 no qx seed learned anywhere, so none has a sensitivity and the variant is not tested at all.
+    expect(c.ratio).toBeNaN();
+    expect(c.p_opposite).toBeNaN();
     expect(c.reading).toBe('did not learn');
-    expect(toMarkdown(reportDocument('t', analyse([...rest, ...flat]), []))).toMatch(
-      /\| qx \|.*\*\*did not learn\*\*: median final accuracy below 0\.5/,
-    );
+    expect(toMarkdown(reportDocument('t', analyse([...rest, ...flat]), []))).toMatch(/\| qx \|.*\*\*did not learn\*\*: no seed reached 95%/);
     // Learning at one learning rate is enough to be judged.
-    const once = flat.map((r) => (r.config.train.lr === 0.01 ? { ...r, summary: { ...r.summary, final_eval_acc: 0.9 } } : r));
+    const once = flat.map((r) => (r.config.train.lr === 0.01 ? { ...r, summary: { ...r.summary, final_eval_acc: 0.96, steps_to_acc: 1000 } } : r));
     expect(analyse([...rest, ...once]).series[0].againstBaseline.find((x) => x.variant === 'qx')!.reading).toBe('not shown'); // p_Holm 0.15
+  });
+});
+
+describe('seeds that never learn (METRICS.md, 2026-12-04)', () => {
+  // Three LRs. QKV seeds 0–3 learn at 0.001 and 0.01 (window 2); QV seeds 0, 1 learn at 0.01 only (window 1);
+  // QV seeds 2, 3 learn nowhere: their loss stays near ℓ₀ = 3, so their LR sensitivity would be about 0.
+  const LRS = [0.001, 0.01, 0.1];
+  const qkvLearns = (lr: number) => lr !== 0.1;
+  const runs: LoadedRun[] = [0, 1, 2, 3].flatMap((seed) =>
+    LRS.flatMap((lr) => {
+      const qvLearns = seed < 2 && lr === 0.01;
+      return [
+        run('qkv', lr, seed, qkvLearns(lr) ? 0.1 : 2.0, qkvLearns(lr) ? 800 : null),
+        run('qv', lr, seed, seed >= 2 ? 2.9 : qvLearns ? 0.2 : 2.5, qvLearns ? 900 : null),
+      ];
+    }),
+  );
+  const s = analyse(runs).series[0];
+  const byVariant = (v: string) => s.variants.find((x) => x.variant === v)!;
+
+  it('names them and sets them aside from LR sensitivity, instead of counting a flat loss as stable', () => {
+    expect(byVariant('qv').neverLearned).toEqual([2, 3]);
+    expect(byVariant('qv').sensitivity.map((x) => x.seed)).toEqual([0, 1]);
+    expect(byVariant('qkv').neverLearned).toEqual([]);
+    // QKV (0.1, 0.1, 2.0) → 1.9/3; QV (2.5, 0.2, 2.5) → 4.6/3
+    expect(s.verdict!.ratio).toBeCloseTo(4.6 / 1.9, 12);
+    expect(s.verdict!.qv).toHaveLength(2);
+    expect(s.verdict!.p).toBeCloseTo(1 / 15, 12); // both QV seeds above all four QKV seeds: 1/C(6, 2)
+    const sentence = verdictSentence(s);
+    expect(sentence).toContain('(2 vs 4 seeds; set aside, QV: 2 of 4 seeds (2, 3) never learned at any rate)');
+  });
+
+  it('counts every seed in the LR window, and tests it with the exact test in both directions', () => {
+    expect(byVariant('qv').window.map((w) => w.rates)).toEqual([1, 1, 0, 0]);
+    expect(s.window!.qkv).toEqual([2, 2, 2, 2]);
+    expect(s.window!.p).toBeCloseTo(1 / 70, 12); // every QKV window above every QV one: 1/C(8, 4)
+    expect(s.window!.p_opposite).toBe(1);
+    expect(s.window!.reading).toBe('narrower');
+    expect(verdictSentence(s)).toMatch(/LR window \(rates of 3 .*QV 0\.5 vs QKV 2 per seed.*p = 0\.0143 \(narrower\).*QV's window is narrower/);
+    const json = verdictJson(analyse(runs), runs.length);
+    expect(json.series[0].never_learned).toEqual({ qkv: [], qv: [2, 3] });
+    expect(json.series[0].lr_window!.reading).toBe('narrower');
+  });
+
+  it('says so in the headline when no seed of a variant learned anywhere, and never calls that a verdict', () => {
+    const flat = runs.map((r) => (variantOf(r) === 'qv' ? { ...r, summary: { ...r.summary, steps_to_acc: null, final_eval_loss: 2.9 } } : r));
+    const a = analyse(flat);
+    expect(a.series[0].didNotLearn).toEqual(['qv']);
+    expect(a.series[0].verdict).toBeNull();
+    expect(verdictSentence(a.series[0])).toMatch(/^\*\*Verdict: no verdict, QV did not learn\*\* — no seed of QV reached 95%/);
+    expect(verdictJson(a, flat.length).holds).toBe(false);
+    expect(verdictJson(a, flat.length).series[0].did_not_learn).toEqual(['qv']);
+  });
+
+  it('writes each run’s learned flag and its seed’s LR window into runs.csv', () => {
+    const rows = parse(runsTable(runs, '.'), { columns: true }) as Record<string, string>[];
+    const at = (variant: string, seed: number, lr: number) =>
+      rows.find((r) => r.variant === variant && r['train.seed'] === String(seed) && r['train.lr'] === String(lr))!;
+    expect(at('qv', 0, 0.01)).toMatchObject({ learned: 'true', lr_window: '1' });
+    expect(at('qv', 0, 0.1)).toMatchObject({ learned: 'false', lr_window: '1' });
+    expect(at('qv', 3, 0.01)).toMatchObject({ learned: 'false', lr_window: '0' });
+    expect(at('qkv', 2, 0.1)).toMatchObject({ learned: 'false', lr_window: '2' });
   });
 });

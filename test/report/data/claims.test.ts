@@ -1,7 +1,7 @@
 /** The claims analysis on synthetic runs whose statistics are set by hand, so every verdict is known in advance. */
 import { describe, expect, it } from 'vitest';
 import type { LoadedRun } from '../../../src/report/data/collect.js';
-import { analyse } from '../../../src/report/data/analyse.js';
+import { analyse, variantOf } from '../../../src/report/data/analyse.js';
 import { analyseClaims, verdictOf } from '../../../src/report/data/claims.js';
 import { scaleSensitivity } from '../../../src/stats/sensitivity.js';
 import { claimsSection, claimsJson, claimsSummaryLines } from '../../../src/report/text/claimsMarkdown.js';
@@ -277,5 +277,73 @@ describe('claims grid chart', () => {
     const svg = await specToSvg(chart.spec, chart.id);
     expect(svg).toContain('value-norm-dominance');
     expect(svg).toContain('dModel=16');
+  });
+});
+
+describe('per-rate calls, corrected (METRICS.md, 2026-12-04)', () => {
+  // The default report's case at 5 seeds and 4 counted rates: at lr 0.01 every QV seed but one sits below every
+  // QKV seed (per-rate p_opposite 2/252 ≈ 0.008), at lr 0.001 QV sits above in 22 of 25 pairs (p 7/252 ≈ 0.028).
+  // Uncorrected, that read "mixed: reversed at lr 0.01"; Holm over the 2 × 4 per-rate tests keeps neither call.
+  const LRS4 = [1e-3, 3e-3, 1e-2, 3e-2];
+  const QKV = [0.1, 0.11, 0.12, 0.13, 0.14];
+  const wrongMass = (v: 'qkv' | 'qv', lr: number, seed: number) => {
+    if (v === 'qkv') return QKV[seed];
+    if (lr === 1e-2) return [0.05, 0.06, 0.07, 0.08, 0.105][seed]; // one pair out of order: U_opposite 24
+    if (lr === 1e-3) return [0.125, 0.135, 0.15, 0.16, 0.17][seed]; // 3 + 4 + 5 + 5 + 5 = 22 pairs above
+    return QKV[seed]; // equal: no call
+  };
+  const runs = (['qkv', 'qv'] as const).flatMap((attention) =>
+    LRS4.flatMap((lr) => SEEDS.map((seed) => run({ attention, lr, seed, retrieval: 0.95 - wrongMass(attention, lr, seed), scaffold: 0.05 }))),
+  );
+  const [series] = analyseClaims(analyse(runs), runs, []);
+  const c = series.claims.find((x) => x.id === 'noisy-matching')!;
+
+  it('names a rate only where its per-rate test survives Holm over the claim’s per-rate tests in both directions', () => {
+    const at = (lr: number) => c.by_lr.find((x) => x.lr === lr)!;
+    expect(at(1e-2).p_opposite).toBeCloseTo(2 / 252, 12);
+    expect(at(1e-3).p).toBeCloseTo(7 / 252, 12);
+    expect(at(1e-2).p_holm_opposite).toBeCloseTo((8 * 2) / 252, 12); // the smallest of 8: × 8 = 0.063
+    expect(c.opposite_lrs).toEqual([]);
+    expect(c.claimed_lrs).toEqual([]);
+    expect(c.verdict).not.toBe('mixed');
+    expect(c.where).not.toContain('reversed');
+    expect(c.where).toBe('not shown at lr 0.001, 0.003, 0.01, 0.03');
+  });
+
+  it('still names a rate whose call survives the correction', () => {
+    const strong = runs.map((r) =>
+      variantOf(r) === 'qv' && r.config.train.lr === 1e-2
+        ? { ...r, rows: [{ ...r.rows[0], retrieval_mass: 0.95 - 0.01 - 0.001 * r.config.train.seed }] }
+        : r,
+    );
+    const [s] = analyseClaims(analyse(strong), strong, []);
+    const claim = s.claims.find((x) => x.id === 'noisy-matching')!;
+    expect(claim.by_lr.find((x) => x.lr === 1e-2)!.p_holm_opposite).toBeCloseTo((8 * 1) / 252, 12); // every pair: 1/252 × 8
+    expect(claim.opposite_lrs).toEqual([1e-2]);
+    expect(claim.where).toContain('reversed at lr 0.01');
+  });
+});
+
+describe('the three defects noticed on 2026-12-02', () => {
+  it('value-norm: QV below QKV with a positive mean ρ is contradicted when either part fails significantly', () => {
+    // The width study's d_model 16 case: Δ < 0 and QV's ρ mostly below 0 by rank, though its mean is positive. The
+    // opposite test needed both parts (the larger p) and the direction needed both means below: it read "inconsistent".
+    const runs = lrRuns((v, _lr, seed) => ({ rho: v === 'qv' ? [-0.01, -0.02, -0.03, -0.04, 0.3][seed] : 0.2 + 0.01 * seed }));
+    const [series] = analyseClaims(analyse(runs), runs, []);
+    const c = series.claims.find((x) => x.id === 'value-norm-dominance')!;
+    expect(c.effect).toBeLessThan(0);
+    expect(c.own!.qv.mean).toBeGreaterThan(0);
+    expect(c.p_opposite).toBeCloseTo(Math.min(1, 2 * Math.min(c.p_difference_opposite!, c.own!.qv.p_opposite!)), 12);
+    expect(c.verdict).toBe('contradicted');
+  });
+
+  it('a claim where training failed at every rate reads "did not learn", not "not measured"', () => {
+    const runs = lrRuns((v) => (v === 'qv' ? { acc: 0.06 } : {}));
+    const [series] = analyseClaims(analyse(runs), runs, []);
+    const c = series.claims.find((x) => x.id === 'noisy-matching')!;
+    expect(c.verdict).toBe('did not learn');
+    expect(c.where).toBe('training failed at every lr (0.001, 0.01, 0.1)');
+    expect(series.claims.find((x) => x.id === 'scale-sensitive')!.verdict).toBe('not measured'); // no scale runs: not a failure
+    expect(toMarkdown(claimsSection([series]))).toContain('**did not learn**: training failed at every learning rate');
   });
 });

@@ -42,6 +42,8 @@ describe('summaryLines', () => {
       sensStd: NaN,
       diverged: 0,
       incompleteSeeds: [],
+      window: [],
+      neverLearned: [],
     });
     const a: Analysis = {
       common: {},
@@ -53,6 +55,8 @@ describe('summaryLines', () => {
           settings: {},
           dModel: 8,
           verdict: null,
+          didNotLearn: [],
+          window: null,
           entropy: null,
           variants: [variant('qkv', 1720, 5), variant('qv', 1810, 2)],
           againstBaseline: [],
