@@ -76,6 +76,9 @@ export const kernelExp: (x: number) => number = (() => {
   return module ? (new WebAssembly.Instance(module, { fused: { jsLog: Math.log } }).exports as unknown as Exports).kernelExp : Math.exp;
 })();
 
+/** Where kernelExp comes from: the built module, or Math.exp where it was not built. */
+export const kernelExpSource: 'wasm' | 'Math.exp' = wasmModule() ? 'wasm' : 'Math.exp';
+
 /** Whether the wasm kernel computes this model: one layer, the regrouped score stage, even head width for its lanes. */
 export function wasmSupports(cfg: ModelConfig): boolean {
   return !cfg.qkNorm && cfg.layers === 1 && wasmModule() !== null;

@@ -64,7 +64,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     r: number,
     status: RunStatus,
     divergedAt: number | null,
-    extra: Pick<Summary, 'interrupted_at' | 'error' | 'kernel'> = {},
+    extra: Pick<Summary, 'interrupted_at' | 'error' | 'kernel' | 'kernel_impl'> = {},
   ): RunOutcome => {
     const summary: Summary = {
       status,
@@ -120,7 +120,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
       },
     });
     const result = await trainGroup(spec);
-    const kernel = { kernel: result.kernel };
+    const kernel = { kernel: result.kernel, kernel_impl: result.implementation };
     if (result.stoppedAt !== null)
       return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));
     return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at, kernel));

@@ -28,6 +28,8 @@ export type Summary = RunFigures &
     /** Why the run ended early (status interrupted by the environment, or failed). */
     error?: string;
     kernel?: string;
+    /** Which code computed a fused run: the wasm kernel, or typed arrays with the wasm or Math.exp exponential (the last bits differ). */
+    kernel_impl?: string;
     attention: string;
     lr: number;
     seed: number;

@@ -11,7 +11,7 @@ import type { RunState, SnapshotLayers } from '../records/formats.js';
 
 export type { RunState };
 
-/** `auto` takes the fused kernel wherever it computes the model, else the tfjs graph. */
+/** `auto` and `fused` take the fused kernels, which compute every built-in model; `tfjs` the reference graph. */
 export type KernelChoice = 'auto' | 'fused' | 'tfjs';
 
 export interface EngineSpec {
@@ -44,6 +44,8 @@ export interface EvalResult {
 
 export interface Engine {
   readonly kernel: 'fused' | 'tfjs';
+  /** Which code computes the steps, for summary.json: 'wasm', 'typed arrays (… exponential)', 'tfjs graph'. */
+  readonly implementation: string;
   /** Loss (and gradients) on one batch per run; then, unless `lrs` is null, Adam update number `t` at those rates. */
   step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult;
   /** One pass over the fixed eval set for every run; `snapshot` also returns attention snapshots, `final` the value-norm figures. */

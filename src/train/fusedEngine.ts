@@ -7,11 +7,13 @@ import { stackedValues } from '../model/paramSpecs.js';
 import { FusedModel, type StackedParams } from '../model/fused.js';
 import { DeepFusedModel, type DeepPass } from '../model/fusedDeep.js';
 import { TypedAdam } from './adam.js';
+import { kernelExpSource } from '../model/fusedWasm.js';
 import { measureEval, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
 import type { Encoded } from '../tasks/types.js';
 
 export class FusedEngine implements Engine {
   readonly kernel = 'fused';
+  readonly implementation: string;
   private readonly R: number;
   private readonly params: StackedParams;
   private readonly grads: StackedParams;
@@ -26,7 +28,9 @@ export class FusedEngine implements Engine {
     this.grads = new Map([...this.params].map(([path, values]) => [path, new Float32Array(values.length)]));
     const resumed = initial.every((s) => s.m && s.v);
     this.adam = new TypedAdam(this.params, this.R, resumed ? { m: stack((s) => s.m!), v: stack((s) => s.v!) } : undefined);
-    this.model = model.layers === 1 ? oneLayer(new FusedModel(model, layout, this.R)) : new DeepFusedModel(model, layout, this.R);
+    const one = model.layers === 1 ? new FusedModel(model, layout, this.R) : null;
+    this.model = one ? oneLayer(one) : new DeepFusedModel(model, layout, this.R);
+    this.implementation = one?.code === 'wasm' ? 'wasm' : `typed arrays (${kernelExpSource} exponential)`;
   }
 
   step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult {

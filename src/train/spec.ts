@@ -41,6 +41,8 @@ export interface GroupSpec {
 export interface GroupResult {
   /** The engine that computed the steps. */
   kernel: 'fused' | 'tfjs';
+  /** What computed it, in words (Engine.implementation), recorded in summary.json as kernel_impl. */
+  implementation: string;
   divergedAt: (number | null)[];
   /** The step the group stopped at when stopRequested() said so; null when it ran to the end. */
   stoppedAt: number | null;

@@ -9,6 +9,7 @@ import type { Encoded } from '../tasks/types.js';
 
 export class TfjsEngine implements Engine {
   readonly kernel = 'tfjs';
+  readonly implementation = 'tfjs graph';
   private readonly params: Params;
   private readonly adam: BatchedAdam;
   private readonly pathOf: Map<string, string>;

@@ -36,7 +36,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       const stopping = spec.stopRequested?.() ?? false;
       const due = step > start && (step === spec.steps || (every > 0 && step % every === 0));
       if (spec.onCheckpoint && (due || (stopping && step > start))) await spec.onCheckpoint(step, engine.state(), [...divergedAt]);
-      if (stopping) return { kernel: engine.kernel, divergedAt, stoppedAt: step };
+      if (stopping) return { kernel: engine.kernel, implementation: engine.implementation, divergedAt, stoppedAt: step };
       const isLog = toLog.has(step);
       const lrs = spec.lrs.map((base, r) => (divergedAt[r] === null ? lrAt(base, step, spec.warmup) : 0));
       const batches = spec.nextBatches();
@@ -79,5 +79,5 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
   } finally {
     engine.dispose();
   }
-  return { kernel: engine.kernel, divergedAt, stoppedAt: null };
+  return { kernel: engine.kernel, implementation: engine.implementation, divergedAt, stoppedAt: null };
 }

@@ -35,7 +35,7 @@ beforeAll(async () => {
   await initBackend('wasm');
 });
 
-async function train(task: AnyTask, model: ModelConfig, kernel: KernelChoice): Promise<{ kernel: string; rows: MetricsRow[][] }> {
+async function train(task: AnyTask, model: ModelConfig, kernel: KernelChoice): Promise<{ kernel: string; implementation: string; rows: MetricsRow[][] }> {
   const rows: MetricsRow[][] = [];
   const runs = [
     { seed: 0, lr: 3e-3 },
@@ -50,7 +50,7 @@ async function train(task: AnyTask, model: ModelConfig, kernel: KernelChoice): P
     async onSnapshot() {},
   });
   const result = await trainGroup(spec);
-  return { kernel: result.kernel, rows };
+  return { kernel: result.kernel, implementation: result.implementation, rows };
 }
 
 describe('fused and tfjs engines', () => {
@@ -90,5 +90,14 @@ describe('fused and tfjs engines', () => {
     expect((await train(lookup, modelSchema.parse({ layers: 1 }), 'auto')).kernel).toBe('fused');
     expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'auto')).kernel).toBe('fused');
     expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'tfjs')).kernel).toBe('tfjs');
+  });
+
+  it('names the code that computed the steps (summary.json kernel_impl): the wasm kernel, the typed arrays, or the graph', async () => {
+    // The build (npm test's pretest) compiles the wasm module, so one plain layer runs in wasm; QK-norm and depth
+    // run on the typed arrays with the module's exponential.
+    expect((await train(lookup, modelSchema.parse({ layers: 1 }), 'auto')).implementation).toBe('wasm');
+    expect((await train(lookup, modelSchema.parse({ layers: 1, qkNorm: true }), 'auto')).implementation).toBe('typed arrays (wasm exponential)');
+    expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'auto')).implementation).toBe('typed arrays (wasm exponential)');
+    expect((await train(lookup, modelSchema.parse({ layers: 1 }), 'tfjs')).implementation).toBe('tfjs graph');
   });
 });
