@@ -9,10 +9,11 @@
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { LOOKUP, CLI, explain, expectOneLineError, runCli, useTempRoot, type Result } from './helpers/cli.js';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LOOKUP, CLI, explain, expectOneLineError, runCli, startCli, useTempRoot, type Result } from './helpers/cli.js';
 import { TINY_SWEEP } from './helpers/shared.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
 import { OWNER_FILE, inspectLock, isLockEntry, tryLock, type RunLock } from '../src/runs/lock.js';
@@ -145,7 +146,7 @@ describe('a stale lock', () => {
       const early = await cli([...args, '--out', runs], cwd);
       expect(early.status, explain(early)).toBe(0);
       expect(early.stderr).toContain(
-        `sweep: 2 run(s) are being written by another process (pid ${child.pid}@lost-node), skipped: ${names.join(', ')}`,
+        `sweep: 2 run(s) are being written by another process (pid ${child.pid}@lost-node), skipped while it holds them: ${names.join(', ')}`,
       );
       expect(early.stderr).toContain(`sweep: 2 run(s) still in progress in another process (pid ${child.pid}@lost-node): ${names.join(', ')}`);
       for (const n of names) expect(snapshot(join(runs, n)), `${n} untouched while held`).toEqual(before[n]);
@@ -250,6 +251,83 @@ describe('a run another process holds', () => {
       expect(after.status, explain(after)).toBe(0);
       expect(after.stderr).toContain(`compare: warning: skipped ${join(runs, midWrite)}: status is missing`);
       expect(after.stderr).toContain(`compare: warning: left out unfinished run ${join(runs, midRun)} (running)`);
+    },
+    SLOW,
+  );
+});
+
+describe('a sweep finishes what it can (issue 29)', () => {
+  // Two runs of one group, long enough that a kill lands while they train.
+  const grid = 'grid:\n  train.seed: [0, 1]\n';
+  const names = ['seed-0', 'seed-1'];
+  const args = (sweep: string) => [
+    'sweep',
+    sweep,
+    '--set',
+    'train.steps=400',
+    '--set',
+    'train.checkpointEvery=20',
+    '--set',
+    'eval.size=64',
+    '--workers',
+    '1',
+  ];
+
+  function expectFinishedLike(runs: string, ref: string): void {
+    for (const n of names) {
+      expect(status(join(runs, n)), n).toBe('completed');
+      expect(metricsWithoutTiming(join(runs, n)), n).toBe(metricsWithoutTiming(join(ref, n)));
+      expect(readdirSync(join(runs, n)).filter(isLockEntry), `${n}: no lock left`).toEqual([]);
+    }
+  }
+
+  it(
+    "SIGKILL of a sweep's process group, then the same command at once: every run is finished, none left locked",
+    async () => {
+      const cwd = fresh('killed-restart');
+      const sweep = writeSweep(cwd, grid);
+      const [runs, ref] = [join(cwd, 'runs'), join(cwd, 'reference')];
+      expect((await cli([...args(sweep), '--out', ref], cwd)).status).toBe(0);
+      const child = spawn(process.execPath, [CLI, ...args(sweep), '--out', runs], { cwd, detached: true, stdio: 'ignore' });
+      const closed = new Promise<string | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+      while (!names.every((n) => existsSync(join(runs, n, 'checkpoint', 'checkpoint.json'))) && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 20));
+      process.kill(-child.pid!, 'SIGKILL');
+      expect(await closed, 'the sweep ended by itself before the kill').toBe('SIGKILL');
+      const again = await cli([...args(sweep), '--out', runs], cwd); // at once: its workers may not have exited yet
+      expect(again.status, explain(again)).toBe(0);
+      expect(again.stderr).not.toContain('no longer held');
+      expectFinishedLike(runs, ref);
+    },
+    SLOW,
+  );
+
+  it(
+    'a run whose holder on this machine dies while the sweep runs is taken over and trained before the sweep exits',
+    async () => {
+      const cwd = fresh('holder-dies');
+      const sweep = writeSweep(cwd, grid);
+      const [runs, ref] = [join(cwd, 'runs'), join(cwd, 'reference')];
+      expect((await cli([...args(sweep), '--out', ref], cwd)).status).toBe(0);
+      // Another process holds seed-0 (as a killed sweep's worker that has not exited yet) and dies a moment later.
+      const lockModule = pathToFileURL(join(dirname(CLI), 'runs', 'lock.js')).href;
+      mkdirSync(join(runs, 'seed-0'), { recursive: true });
+      const script =
+        `const { tryLock } = await import(${JSON.stringify(lockModule)}); ` +
+        `await tryLock(${JSON.stringify(join(runs, 'seed-0'))}, 'sweep'); console.log('locked'); setInterval(() => {}, 1000);`;
+      const holder = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => holder.stdout!.on('data', () => resolve()));
+      const { child, done } = startCli([...args(sweep), '--out', runs], cwd, { killAfterMs: SLOW - 5_000 });
+      let stderr = '';
+      child.stderr!.on('data', (s: string) => {
+        stderr += s;
+        if (stderr.includes('being written by another process')) holder.kill('SIGKILL');
+      });
+      const r = await done;
+      expect(holder.signalCode, 'the holder was killed once the sweep saw it').toBe('SIGKILL');
+      expect(r.status, explain(r)).toBe(0);
+      expect(r.stderr).toContain('sweep: 1 run(s) another process held were left unfinished by it; taking them over: seed-0');
+      expectFinishedLike(runs, ref);
     },
     SLOW,
   );

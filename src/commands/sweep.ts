@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BackendChoice } from '../backend-names.js';
-import { UserError } from '../errors.js';
+import { UserError, EnvironmentError } from '../errors.js';
 import { configWarnings } from '../config.js';
 import { parseSeedSet } from '../sweep/seeds.js';
 import { loadSweep, resolveShard, shardRuns, type SweepPlan } from '../sweep/plan.js';
@@ -53,6 +53,11 @@ export async function sweepInto(plan: SweepPlan, args: SweepArgs, runsDir: strin
     return null;
   }
   if (result.failed.length) throw new Error(`${result.failed.length} run(s) failed: ${result.failed.join(', ')}`);
+  // A retry (Slurm requeue, CI) must not read success with runs left undone that nobody is writing.
+  if (result.abandoned.length)
+    throw new EnvironmentError(
+      `${result.abandoned.length} run(s) are unfinished and no process holds them; run the same command again to continue them`,
+    );
   return resolve(runsDir);
 }
 

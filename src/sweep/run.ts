@@ -1,6 +1,7 @@
 /** Runs a planned sweep into a directory: skips completed runs, batches the rest, spreads groups over workers. */
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { hostname } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import { UserError, EnvironmentError } from '../errors.js';
 import type { BackendChoice } from '../backend-names.js';
@@ -33,7 +34,13 @@ export interface SweepResult {
   interrupted: boolean;
   /** Runs another live process held when this sweep started, and still holds as it ends. */
   inProgress: string[];
+  /** Runs left unfinished that no live process holds: the sweep exits non-zero, so a retry does not read success. */
+  abandoned: string[];
 }
+
+/** How long a sweep with nothing else to do waits for the holders of runs it could not lock to die (a kill's aftermath). */
+const HOLDER_GRACE_MS = 5000;
+const HOLDER_POLL_MS = 200;
 
 /** The planned config must be the saved one: a changed sweep must never reuse another sweep's runs. */
 function sameConfig(dir: string, run: PlannedRun): boolean {
@@ -110,7 +117,7 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
     if (skipped) log(`sweep: ${skipped} run(s) already finished, skipped`);
     if (heldRuns.length)
       log(
-        `sweep: ${heldRuns.length} run(s) are being written by another process (${holdersText(claim.held)}), skipped: ` +
+        `sweep: ${heldRuns.length} run(s) are being written by another process (${holdersText(claim.held)}), skipped while it holds them: ` +
           `${namesText(heldRuns.map((r) => r.name))}`,
       );
     if (claim.tookOver.length)
@@ -118,71 +125,102 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
         `sweep: took over the stale lock(s) of ${claim.tookOver.length} run(s) left by ${holdersText(claim.tookOver)} ` +
           `(${staleText(claim.tookOver)}): ${namesText(claim.tookOver.map((i) => basename(i.dir)))}`,
       );
-    const startAt = new Map(todo.map((run) => [run.name, resumeStep(dirOf(run), run)]));
-    const resumed = [...startAt.values()].filter((s) => s !== null).length;
-    if (resumed) log(`sweep: ${resumed} unfinished run(s) continue from their checkpoints`);
-    // Over the whole plan, not this shard: the shards' runs are compared together afterwards.
-    if (todo.length) for (const warning of seedCountWarnings(plan.runs)) log(`sweep: warning: ${warning}`);
-    // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again, and say so.
-    const restarted = todo.filter((run) => startAt.get(run.name) === null && hasRunFiles(dirOf(run)));
-    if (restarted.length)
-      log(
-        `sweep: ${restarted.length} unfinished run(s) had no usable checkpoint and start again from step 0: ${namesText(restarted.map((r) => r.name))}`,
-      );
-    for (const run of restarted) clearRunDir(dirOf(run)); // keeps the lock this sweep holds on it
-    for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
-      loadEvalSet(opts.dataDir, makeTask(task.task), task.eval); // written once here, so workers never race to create it
-    }
-    if (opts.backend !== 'auto') await (await import('../backend.js')).initBackend(opts.backend); // a missing backend is the user's error, said once here
-    const units = spreadOver(
-      groupRuns(todo, (run) => startAt.get(run.name) ?? 0),
-      opts.workers,
-    );
-    const jobs: GroupJob[] = units.map((unit, id) => {
-      const resume = startAt.get(unit[0].name) !== null;
-      return {
-        id,
-        configs: unit.map((r) => r.config),
-        dirs: unit.map((r) => (resume ? dirOf(r) : createRunDir(dirOf(r)))),
-        dataDir: opts.dataDir,
-        backend: opts.backend, // each worker resolves it; every summary.json records the one used
-        resume,
-      };
-    });
-    progress = jobs.length ? new SweepProgress(groupInfos(jobs, units, startAt)) : null;
     const failed: string[] = [];
     // A full disk or a refused write would fail every later group too: hand out no more, let running ones end.
     let environmentFault: string | null = null;
     const inputFaults: string[] = [];
     const stopping = () => isStopRequested() || environmentFault !== null;
-    const onReply = (job: GroupJob, reply: WorkerReply) => {
-      releaseAll(job.dirs.flatMap((dir) => locks.get(dir) ?? [])); // the group wrote its last: its runs are free again
-      if (!reply.ok) failed.push(...job.dirs);
-      if (!reply.ok && reply.environment) environmentFault ??= reply.message;
-      if (!reply.ok && reply.input) inputFaults.push(...job.dirs);
-      const error = reply.ok
-        ? null
-        : reply.environment
-          ? 'stopped by a file-system error (below); its runs keep their last checkpoints'
-          : reply.message;
-      progress?.groupDone(job.id, error === null && reply.ok ? { statuses: reply.statuses } : { error: error ?? '' });
-    };
-    const onProgress = (id: number, step: number, loss: number | null) => progress?.update(id, step, loss);
-    try {
-      if (opts.workers <= 1 || jobs.length <= 1) {
-        // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
-        const { runJob } = await import('./job.js');
-        for (const job of jobs) {
-          if (stopping()) break;
-          onReply(job, await runJob(job, onProgress));
-        }
-      } else {
-        await runPool(jobs, opts.workers, onReply, stopping, onProgress);
+    /** Trains runs this sweep holds the locks of: resumes, restarts or starts each, in groups over the workers. */
+    let trained = 0;
+    const trainRound = async (todo: PlannedRun[]): Promise<void> => {
+      const startAt = new Map(todo.map((run) => [run.name, resumeStep(dirOf(run), run)]));
+      const resumed = [...startAt.values()].filter((s) => s !== null).length;
+      if (resumed) log(`sweep: ${resumed} unfinished run(s) continue from their checkpoints`);
+      // Over the whole plan, not this shard: the shards' runs are compared together afterwards.
+      if (todo.length && trained === 0) for (const warning of seedCountWarnings(plan.runs)) log(`sweep: warning: ${warning}`);
+      trained += todo.length;
+      // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again, and say so.
+      const restarted = todo.filter((run) => startAt.get(run.name) === null && hasRunFiles(dirOf(run)));
+      if (restarted.length)
+        log(
+          `sweep: ${restarted.length} unfinished run(s) had no usable checkpoint and start again from step 0: ${namesText(restarted.map((r) => r.name))}`,
+        );
+      for (const run of restarted) clearRunDir(dirOf(run)); // keeps the lock this sweep holds on it
+      for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
+        loadEvalSet(opts.dataDir, makeTask(task.task), task.eval); // written once here, so workers never race to create it
       }
-    } finally {
-      progress?.stop();
+      if (opts.backend !== 'auto') await (await import('../backend.js')).initBackend(opts.backend); // a missing backend is the user's error, said once here
+      const units = spreadOver(
+        groupRuns(todo, (run) => startAt.get(run.name) ?? 0),
+        opts.workers,
+      );
+      const jobs: GroupJob[] = units.map((unit, id) => {
+        const resume = startAt.get(unit[0].name) !== null;
+        return {
+          id,
+          configs: unit.map((r) => r.config),
+          dirs: unit.map((r) => (resume ? dirOf(r) : createRunDir(dirOf(r)))),
+          dataDir: opts.dataDir,
+          backend: opts.backend, // each worker resolves it; every summary.json records the one used
+          resume,
+        };
+      });
+      progress = jobs.length ? new SweepProgress(groupInfos(jobs, units, startAt)) : null;
+      const onReply = (job: GroupJob, reply: WorkerReply) => {
+        releaseAll(job.dirs.flatMap((dir) => locks.get(dir) ?? [])); // the group wrote its last: its runs are free again
+        if (!reply.ok) failed.push(...job.dirs);
+        if (!reply.ok && reply.environment) environmentFault ??= reply.message;
+        if (!reply.ok && reply.input) inputFaults.push(...job.dirs);
+        const error = reply.ok
+          ? null
+          : reply.environment
+            ? 'stopped by a file-system error (below); its runs keep their last checkpoints'
+            : reply.message;
+        progress?.groupDone(job.id, error === null && reply.ok ? { statuses: reply.statuses } : { error: error ?? '' });
+      };
+      const onProgress = (id: number, step: number, loss: number | null) => progress?.update(id, step, loss);
+      try {
+        if (opts.workers <= 1 || jobs.length <= 1) {
+          // In-process: only now load TensorFlow.js, so a parent that only hands out work stays small.
+          const { runJob } = await import('./job.js');
+          for (const job of jobs) {
+            if (stopping()) break;
+            onReply(job, await runJob(job, onProgress));
+          }
+        } else {
+          await runPool(jobs, opts.workers, onReply, stopping, onProgress);
+        }
+      } finally {
+        progress?.stop();
+      }
+    };
+    await trainRound(todo);
+    // Runs another process held at the start: once their holder has died (a sweep killed and started again at
+    // once finds its old workers still alive for a moment), they are taken over and trained here, not left undone.
+    let pending = heldRuns;
+    const graceEnds = Date.now() + HOLDER_GRACE_MS;
+    while (pending.length && !stopping()) {
+      pending = pending.filter((run) => !finishedStatus(dirOf(run)));
+      const free = pending.filter((run) => inspectLock(dirOf(run))?.stale ?? true);
+      if (!free.length) {
+        // Only a holder on this machine can be seen to die; one elsewhere frees its runs by going stale (a minute).
+        const mayDie = pending.some((run) => inspectLock(dirOf(run))?.owner?.host === hostname());
+        if (!mayDie || Date.now() > graceEnds) break; // a live holder: it is still writing them, and says so below
+        await new Promise((done) => setTimeout(done, HOLDER_POLL_MS));
+        continue;
+      }
+      const takeover = await claimRuns(free.map(dirOf), 'sweep');
+      for (const [dir, lock] of takeover.locks) locks.set(dir, lock);
+      const taken = free.filter((run) => takeover.locks.has(dirOf(run)) && !isDone(dirOf(run), run));
+      for (const run of free) if (takeover.locks.has(dirOf(run)) && !taken.includes(run)) locks.get(dirOf(run))!.releaseSync();
+      if (taken.length)
+        log(
+          `sweep: ${taken.length} run(s) another process held were left unfinished by it; taking them over: ${namesText(taken.map((r) => r.name))}`,
+        );
+      await trainRound(taken);
+      pending = pending.filter((run) => !free.includes(run) || !takeover.locks.has(dirOf(run)));
     }
-    const inProgress = reportHeld(heldRuns, opts.dir, log);
+    const { inProgress, abandoned } = reportHeld(heldRuns, opts.dir, log);
     if (environmentFault !== null) {
       throw new EnvironmentError(
         `${environmentFault}; the sweep stopped: finished runs are kept, and the same command, run again once there is room, continues the rest`,
@@ -191,7 +229,7 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
     // Runs that cannot continue as they are on disk (each group's reason is logged above): bad input, not a crash.
     if (!isStopRequested() && failed.length && inputFaults.length === failed.length)
       throw new UserError(`${failed.length} run(s) could not continue from their run directories (the reasons are above): ${failed.join(', ')}`);
-    return { trained: todo.length, skipped, failed, interrupted: isStopRequested(), inProgress };
+    return { trained, skipped, failed, interrupted: isStopRequested(), inProgress, abandoned };
   } finally {
     releaseAll(locks.values());
   }
@@ -204,9 +242,9 @@ function hasRunFiles(dir: string): boolean {
 
 /**
  * At the end, the runs another process held at the start: those it still holds are in progress (named, not
- * an error); those it left unfinished and no longer holds are for the next run of the same command.
+ * an error); those left unfinished and no longer held (taken over and failed again, or freed too late) are abandoned.
  */
-function reportHeld(heldRuns: PlannedRun[], dir: string, log: (line: string) => void): string[] {
+function reportHeld(heldRuns: PlannedRun[], dir: string, log: (line: string) => void): { inProgress: string[]; abandoned: string[] } {
   const stillHeld: PlannedRun[] = [];
   const holders: LockInfo[] = [];
   const dropped: PlannedRun[] = [];
@@ -228,7 +266,7 @@ function reportHeld(heldRuns: PlannedRun[], dir: string, log: (line: string) => 
       `sweep: ${dropped.length} run(s) another process held are unfinished and no longer held; run the same command ` +
         `again to continue them: ${namesText(dropped.map((r) => r.name))}`,
     );
-  return stillHeld.map((run) => runDir(dir, run));
+  return { inProgress: stillHeld.map((run) => runDir(dir, run)), abandoned: dropped.map((run) => runDir(dir, run)) };
 }
 
 /** Up to three names, then how many more: one line however many runs. */

@@ -35,7 +35,11 @@ beforeAll(async () => {
   await initBackend('wasm');
 });
 
-async function train(task: AnyTask, model: ModelConfig, kernel: KernelChoice): Promise<{ kernel: string; implementation: string; rows: MetricsRow[][] }> {
+async function train(
+  task: AnyTask,
+  model: ModelConfig,
+  kernel: KernelChoice,
+): Promise<{ kernel: string; implementation: string; rows: MetricsRow[][] }> {
   const rows: MetricsRow[][] = [];
   const runs = [
     { seed: 0, lr: 3e-3 },
