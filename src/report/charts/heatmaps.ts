@@ -13,32 +13,46 @@ import type { ReportData } from '../data/types.js';
 /** What a reader of a multi-layer heatmap needs: the lower layers show every position's row, and only the last is judged. */
 const LAYER_NOTE = '; one row of panels per layer: a layer below the last shows every position (causal), the last its query rows';
 
-/** A diverged run's snapshot holds NaN weights (null once in JSON): left empty, not drawn as a colour. */
-const finiteOrNull = (w: number | null) => (typeof w === 'number' && Number.isFinite(w) ? Number(w.toPrecision(3)) : null);
+/**
+ * A weight to 4 decimals: the tooltip shows 3 and the colour scale spans [0, 1], so nothing a reader sees changes;
+ * a diverged run's snapshot holds NaN weights (null once in JSON): left empty, not drawn as a colour.
+ */
+const compactWeight = (w: number | null) => (typeof w === 'number' && Number.isFinite(w) ? Math.round(w * 1e4) / 1e4 : null);
+
+/**
+ * The seed picked, then one cell per weight: i (1-based, in the record's row-major order) gives the row and column,
+ * whose labels the record carries, and the correct source is the column its row names.
+ */
+const panelTransforms = [
+  { filter: 'datum.seed == heatSeed' },
+  { flatten: ['w'] },
+  { window: [{ op: 'row_number', as: 'i' }] },
+  { calculate: 'floor((datum.i - 1) / length(datum.cols))', as: 'r' },
+  { calculate: '(datum.i - 1) % length(datum.cols)', as: 'c' },
+  { calculate: 'datum.rows[datum.r]', as: 'row' },
+  { calculate: 'datum.cols[datum.c]', as: 'col' },
+  { calculate: 'datum.correct[datum.r] == datum.c', as: 'correct' },
+];
 
 export function heatmapsBySeed(data: ReportData, variants: string[]): ChartSpec | null {
   if (data.heatmaps.length === 0) return null;
   const seeds = distinctSorted(data.heatmaps.map((h) => h.seed));
   const lrs = distinctSorted(data.heatmaps.map((h) => h.lr));
   const series = seriesOrder(data.heatmaps);
-  const cells = data.heatmaps.flatMap((h) => {
-    const rows = uniqueLabels(h.rowLabels);
-    const cols = uniqueLabels(h.colLabels);
-    return h.weights.flatMap((ws, r) =>
-      ws.map((w, c) => ({
-        series: h.series,
-        variant: h.variant,
-        lr: h.lr,
-        seed: h.seed,
-        step: h.step,
-        layer: h.layer,
-        row: rows[r],
-        col: cols[c],
-        w: finiteOrNull(w),
-        correct: h.correct[r] === c,
-      })),
-    );
-  });
+  // One record per (panel, seed): the weights row-major in one array, expanded into cells by the spec's own
+  // transforms (panelTransforms), so report.html carries ~6 bytes a cell instead of a ~150-byte object (issue 29).
+  const records = data.heatmaps.map((h) => ({
+    series: h.series,
+    variant: h.variant,
+    lr: h.lr,
+    seed: h.seed,
+    step: h.step,
+    layer: h.layer,
+    rows: uniqueLabels(h.rowLabels),
+    cols: uniqueLabels(h.colLabels),
+    correct: h.correct,
+    w: h.weights.flat().map(compactWeight),
+  }));
   const longest = Math.max(...data.heatmaps.flatMap((h) => h.colLabels.map((l) => l.length)));
   const colCount = Math.max(...data.heatmaps.map((h) => h.colLabels.length));
   // As wide as the page allows for the learning rates side by side, within 10–22 px per key position.
@@ -58,7 +72,7 @@ export function heatmapsBySeed(data: ReportData, variants: string[]): ChartSpec 
   const layered = data.heatmaps.some((h) => h.layers > 1);
   const layers = distinctSorted(data.heatmaps.map((h) => h.layer));
   const panel = (s: string, variant: string, layer: number, lr: number, first: boolean) => {
-    const mine = cells.filter((c) => c.series === s && c.variant === variant && c.layer === layer && c.lr === lr);
+    const mine = records.filter((c) => c.series === s && c.variant === variant && c.layer === layer && c.lr === lr);
     const y = {
       field: 'row',
       type: 'ordinal' as const,
@@ -73,8 +87,8 @@ export function heatmapsBySeed(data: ReportData, variants: string[]): ChartSpec 
         fontWeight: 'normal' as const,
       },
       // The layer is in the panel's title; a one-layer report's data stays as it was before layers were drawn.
-      data: { values: mine.map(({ layer: cellLayer, ...cell }) => (layered ? { ...cell, layer: cellLayer } : cell)) },
-      transform: [{ filter: 'datum.seed == heatSeed' }],
+      data: { values: mine.map(({ layer: cellLayer, ...record }) => (layered ? { ...record, layer: cellLayer } : record)) },
+      transform: panelTransforms,
       width: { step },
       height: { step: 16 },
       layer: [
@@ -90,10 +104,10 @@ export function heatmapsBySeed(data: ReportData, variants: string[]): ChartSpec 
   const rows = series.flatMap((s) =>
     variants.flatMap((v) =>
       layers
-        .filter((layer) => cells.some((c) => c.series === s && c.variant === v && c.layer === layer))
+        .filter((layer) => records.some((c) => c.series === s && c.variant === v && c.layer === layer))
         .map((layer) => ({
           hconcat: lrs
-            .filter((lr) => cells.some((c) => c.series === s && c.variant === v && c.layer === layer && c.lr === lr))
+            .filter((lr) => records.some((c) => c.series === s && c.variant === v && c.layer === layer && c.lr === lr))
             .map((lr, i) => panel(s, v, layer, lr, i === 0)),
           spacing: 6,
         })),

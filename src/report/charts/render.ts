@@ -21,7 +21,15 @@ export interface RenderedChart {
   svg: string; // standalone SVG text
   pngFile: string; // file name of the PNG written into the output dir
   spec: object; // the Vega-Lite spec, which report.html draws live (tooltips, toggles, zoom)
+  /** For an SVG over STATIC_SVG_MAX bytes: its PNG, which report.html shows instead until the live chart draws. */
+  staticPng?: Buffer;
 }
+
+/**
+ * Above this, report.html's static copy of a chart (shown without JavaScript, and until the live one draws) is its
+ * PNG rather than its SVG: the MQAR heatmaps' SVG alone was 4.7 MB, its PNG 0.46 MB, and the live chart is the same.
+ */
+export const STATIC_SVG_MAX = 1_000_000;
 
 // Regular for text, Bold for titles: without the bold face resvg would fall back to a different family.
 const FONT_FILES = (() => {
@@ -137,12 +145,9 @@ export async function drawCharts(charts: ChartSpec[], outDir: string): Promise<{
     for (const { id, title, spec } of charts) {
       const svg = await specToSvg(withoutHoverLayers(spec), id); // report.html's live chart keeps the hover layers
       const pngFile = `${id}.png`;
-      pngs.push(
-        svgToPng(svg)
-          .then((png) => writeFileAtomic(join(outDir, pngFile), png))
-          .catch((err: unknown) => void failures.push(err)),
-      );
-      drawn.push({ id, title, svg, pngFile, spec });
+      const png = svgToPng(svg);
+      pngs.push(png.then((bytes) => writeFileAtomic(join(outDir, pngFile), bytes)).catch((err: unknown) => void failures.push(err)));
+      drawn.push({ id, title, svg, pngFile, spec, ...(svg.length > STATIC_SVG_MAX ? { staticPng: await png } : {}) });
     }
   } catch (err) {
     await Promise.all(pngs); // no PNG is still being written once the caller hears of the failure

@@ -29,7 +29,7 @@ ul > li.verdict { list-style: none; margin-left: -1.2rem; }
 details { margin: 1rem 0; }
 summary { cursor: pointer; color: var(--muted); }
 figure.chart { margin: 1rem 0 2rem; overflow-x: auto; }
-figure.chart svg { max-width: 100%; height: auto; display: block; }
+figure.chart svg, figure.chart img { max-width: 100%; height: auto; display: block; }
 `;
 
 function escapeHtml(s: string): string {
@@ -39,8 +39,10 @@ function escapeHtml(s: string): string {
 // Each chart draws its own title, and aria-label carries it for screen readers. Every chart gets a live
 // twin (interactive.ts) that replaces the static SVG once it has drawn.
 function figure(chart: RenderedChart): string {
-  // The SVG's own XML prolog, if any, is not allowed inside HTML.
-  const svg = chart.svg.replace(/^<\?xml[^>]*>\s*/, '');
+  // The SVG's own XML prolog, if any, is not allowed inside HTML. A very large SVG is shown as its PNG (render.ts).
+  const svg = chart.staticPng
+    ? `<img src="data:image/png;base64,${chart.staticPng.toString('base64')}" alt="${escapeHtml(chart.title)}">`
+    : chart.svg.replace(/^<\?xml[^>]*>\s*/, '');
   const live = `<div class="chart-live"></div>\n`;
   const hint = `<figcaption>${escapeHtml(interactionHint(chart.id))}</figcaption>\n`;
   return (

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { renderCharts } from '../../../src/report/charts/render.js';
+import { renderCharts, specToSvg } from '../../../src/report/charts/render.js';
 import { chartSpecs } from '../../../src/report/charts/specs.js';
 import type { ReportData } from '../../../src/report/data/types.js';
 import { syntheticReport } from '../fixture.js';
@@ -101,5 +101,21 @@ describe('renderCharts', () => {
     const stderr = vi.spyOn(process.stderr, 'write');
     await renderCharts(chartSpecs(syntheticReport()), tempDir());
     expect(stderr.mock.calls.filter(([s]) => String(s).includes('vega-lite'))).toEqual([]);
+  });
+
+  it("expands the heatmaps' compact records into one cell per weight, with its row, column, weight and correct source", async () => {
+    // report.html carries each panel's weights as one array (issue 29); the drawn cells must be the ones it encodes.
+    const data = syntheticReport();
+    const spec = chartSpecs(data).find((c) => c.id === 'heatmaps')!;
+    const svg = await specToSvg(spec.spec as Parameters<typeof specToSvg>[0], 'heatmaps');
+    const cells = [...svg.matchAll(/aria-label="key position: ([^;]*); row: ([^;]*); weight: ([^;]*);[^"]*correct source: (true|false)"/g)];
+    const shown = data.heatmaps.filter((h) => h.seed === 0); // the picker's first seed is drawn
+    const want = shown.flatMap((h) =>
+      h.weights.flatMap((ws, r) => ws.map((w, c) => [h.colLabels[c], h.rowLabels[r], String(Math.round(w * 1e4) / 1e4), String(h.correct[r] === c)])),
+    );
+    // The fills (the outline of a correct cell encodes no weight, so the pattern skips it): one per weight, exactly.
+    const got = cells.map((m) => [m[1], m[2], m[3], m[4]].join('|'));
+    expect(got.sort()).toEqual(want.map((g) => g.join('|')).sort());
+    expect(got.filter((g) => g.endsWith('|true'))).toHaveLength(shown.reduce((n, h) => n + h.correct.length, 0));
   });
 });

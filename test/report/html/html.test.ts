@@ -59,6 +59,16 @@ describe('renderHtml', () => {
     expect(html).not.toMatch(/<img\b[^>]*loss-curves\.png/);
   });
 
+  it("shows a chart whose SVG is too large as its PNG, inline, until the live chart draws (issue 29's lean reports)", () => {
+    const [first] = charts;
+    const png = Buffer.from('not really a png, but bytes');
+    const big = renderHtml('Big chart', syntheticDocument(charts), [{ ...first, staticPng: png }, ...charts.slice(1)]);
+    const figure = new RegExp(`<figure class="chart" data-chart="${first.id}"[\\s\\S]*?</figure>`).exec(big)![0];
+    expect(figure).toContain(`<img src="data:image/png;base64,${png.toString('base64')}" alt="${first.title}">`);
+    expect(figure).not.toContain('<svg');
+    expect(big.replace(/<script\b[^>]*>[\s\S]*?<\/script>/gi, '').match(/<svg\b/g)?.length).toBe(charts.length - 1);
+  });
+
   it('keeps element ids unique across the inlined SVGs', () => {
     const ids = [...html.matchAll(/\bid="([^"]+)"/g)].map((m) => m[1]);
     expect(new Set(ids).size).toBe(ids.length);
