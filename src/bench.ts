@@ -241,7 +241,28 @@ async function depth(results: Record<string, unknown>, line: (s: string) => void
       );
     }
   }
-  results.two_layers = { config: 'configs/mqar.yaml', flops_per_training_step: perStep, rows };
+  // Against the two-layer PyTorch peer (src/peer/torch_mqar.py), both with the same logging (eval of 512 every 50
+  // steps) and one core: the fused kernel's run-steps/s for ten runs together, per core, against one peer run's.
+  const steps = 600;
+  const logged = await timeGroup(cfg, 10, steps, cfg.train.logEvery);
+  const kitRunSteps = (10 * steps) / logged.seconds;
+  const peer = torchPeer('torch_mqar.py', ['--steps', String(steps)]);
+  if (typeof peer === 'string') {
+    line(`  PyTorch MQAR peer: not run (${peer})`);
+    results.two_layers = { config: 'configs/mqar.yaml', flops_per_training_step: perStep, rows, pytorch: { available: false, reason: peer } };
+    return;
+  }
+  line(
+    `  with logging (eval every ${cfg.train.logEvery}), ${steps} steps: fused ×10 ${kitRunSteps.toFixed(0)} run-steps/s; PyTorch ${peer.torch} ` +
+      `peer (torch_mqar.py, 1 thread) ${peer.steps_per_s.toFixed(0)} steps/s; ratio ${(kitRunSteps / peer.steps_per_s).toFixed(2)}×`,
+  );
+  results.two_layers = {
+    config: 'configs/mqar.yaml',
+    flops_per_training_step: perStep,
+    rows,
+    logged: { steps, fused_r10_run_steps_per_s: kitRunSteps },
+    pytorch: { available: true, ...peer, ratio_qkvlab_over_pytorch: kitRunSteps / peer.steps_per_s },
+  };
 }
 
 /** 6 and 7: the default ablation's wall time and the PyTorch peer's, and their ratio; writes bench.json. */
@@ -300,16 +321,19 @@ async function ratio(
   line('wrote bench.json');
 }
 
-/** Steps/s of the PyTorch peer (src/peer/torch_lookup.py), the mean over both variants; a reason when torch is missing. */
-function torchPeer(): { steps_per_s: number; torch: string; per_variant: Record<string, number> } | string {
-  const script = join(ROOT, 'src', 'peer', 'torch_lookup.py');
+/** Steps/s of a PyTorch peer script (src/peer/), the mean over both variants; a reason when torch is missing. */
+function torchPeer(
+  script = 'torch_lookup.py',
+  args = ['--steps', '1000'],
+): { steps_per_s: number; torch: string; per_variant: Record<string, number> } | string {
+  const path = join(ROOT, 'src', 'peer', script);
   // Debian's python3-torch serves /usr/bin/python3; a python3 earlier on PATH (pyenv, venv) may not see it.
   const python = ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
   if (!python) return 'python3 cannot import torch';
   const perVariant: Record<string, number> = {};
   let version = '';
   for (const attention of ['qkv', 'qv']) {
-    const run = spawnSync(python, [script, '--steps', '1000', '--attention', attention], { encoding: 'utf8' });
+    const run = spawnSync(python, [path, ...args, '--attention', attention], { encoding: 'utf8' });
     if (run.status !== 0) return `the peer failed: ${(run.stderr || '').trim().split('\n').pop()}`;
     const out = JSON.parse(run.stdout.trim()) as { steps_per_s: number; torch: string };
     perVariant[attention] = out.steps_per_s;
