@@ -15,6 +15,7 @@ import { buildGroup } from './runs/groupSpec.js';
 import { trainGroup, type KernelChoice } from './train/trainer.js';
 import { paramSpecs } from './model/params.js';
 import { stepFlops, deepStepFlops } from './model/flops.js';
+import { loadSweep } from './sweep/plan.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -274,12 +275,13 @@ async function ratio(
   write: boolean,
 ): Promise<void> {
   const workers = availableParallelism();
+  const runCount = loadSweep(join(ROOT, 'configs', 'ablation.yaml'), []).runs.length; // the default ablation's runs
   // 6. The full default ablation, with the default workers.
   if (!skipAblation) {
     const out = mkdtempSync(join(tmpdir(), 'qkv-bench-'));
     const run = await runTimed(['ablation', 'configs/ablation.yaml', '--out', out]);
     const verdict = JSON.parse(readFileSync(join(out, 'verdict.json'), 'utf8'));
-    // The report alone (tables, charts, HTML, exports): compare over the same 50 runs again.
+    // The report alone (tables, charts, HTML, exports): compare over the same runs again.
     const report = await runTimed(['compare', join(out, 'runs'), '--out', join(out, 'again')]);
     rmSync(out, { recursive: true, force: true });
     results.default_ablation = {
@@ -293,10 +295,10 @@ async function ratio(
       report_s: report.seconds,
     };
     line(
-      `default ablation (50 runs × 2000 steps, ${workers} workers): ${run.seconds.toFixed(1)} s wall, peak RSS ` +
+      `default ablation (${runCount} runs × ${base.train.steps} steps, ${workers} workers): ${run.seconds.toFixed(1)} s wall, peak RSS ` +
         `${run.peakRssMb.toFixed(0)} MB (whole process tree); verdict: ${verdict.verdict}`,
     );
-    line(`  of which the report (compare over the 50 runs, charts and HTML included): ${report.seconds.toFixed(1)} s`);
+    line(`  of which the report (compare over the ${runCount} runs, charts and HTML included): ${report.seconds.toFixed(1)} s`);
   }
 
   // 7. The PyTorch peer: the same model, task and logging as a textbook per-run PyTorch loop.
@@ -305,14 +307,14 @@ async function ratio(
     results.pytorch = { available: false, reason: peer };
     line(`PyTorch peer: not run (${peer}); install it with: apt-get install python3-torch`);
   } else {
-    const runSteps = 50 * base.train.steps;
+    const runSteps = runCount * base.train.steps;
     const sweepS = runSteps / (peer.steps_per_s * workers);
     const ablation = results.default_ablation as { wall_s: number } | undefined;
     const ratio = ablation ? sweepS / ablation.wall_s : null;
     results.pytorch = { available: true, ...peer, processes: workers, estimated_sweep_s: sweepS, ratio_pytorch_over_qkvlab: ratio };
     line(
       `PyTorch ${peer.torch} peer (textbook Q, K, V; 1 thread; eval every ${base.train.logEvery}): ` +
-        `${peer.steps_per_s.toFixed(0)} steps/s per run → the 50-run sweep on ${workers} processes ≈ ${sweepS.toFixed(1)} s`,
+        `${peer.steps_per_s.toFixed(0)} steps/s per run → the ${runCount}-run sweep on ${workers} processes ≈ ${sweepS.toFixed(1)} s`,
     );
     if (ratio !== null) line(`ratio, PyTorch sweep ÷ qkv-lab ablation: ${ratio.toFixed(2)}×`);
   }
