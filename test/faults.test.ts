@@ -391,7 +391,10 @@ describe('compare over a folder with one damaged run among good ones', () => {
       const clean = await cli(['compare', runs, '--out', join(cwd, 'clean')], cwd);
       expect(clean.status, explain(clean)).toBe(0);
       const cleanVerdict = json(join(cwd, 'clean', 'verdict.json'));
-      expect([cleanVerdict.runs, cleanVerdict.runs_skipped, cleanVerdict.per_seed.qv.length]).toEqual([8, 0, 2]);
+      // Seeds judged: those with LR sensitivity and those set aside as never learned (nothing learns in 20 steps).
+      const judged = (v: { per_seed: { qv: { seed: number }[] }; series: { never_learned: { qv: number[] } }[] }) =>
+        [...v.per_seed.qv.map((s) => s.seed), ...v.series[0].never_learned.qv].sort();
+      expect([cleanVerdict.runs, cleanVerdict.runs_skipped, judged(cleanVerdict)]).toEqual([8, 0, [0, 1]]);
 
       const damaged = join(runs, 'attention-qv_lr-0.03_seed-1');
       const csv = join(damaged, 'metrics.csv');
@@ -404,7 +407,7 @@ describe('compare over a folder with one damaged run among good ones', () => {
       expect(r.stderr).not.toContain('    at ');
       const verdict = json(join(cwd, 'report', 'verdict.json'));
       expect([verdict.runs, verdict.runs_skipped]).toEqual([7, 1]);
-      expect(verdict.per_seed.qv.map((s: { seed: number }) => s.seed)).toEqual([0]); // seed 1 of qv lost a learning rate: computed without it
+      expect(judged(verdict)).toEqual([0]); // seed 1 of qv lost a learning rate: computed without it
       const md = text(join(cwd, 'report', 'report.md'));
       const verdictAt = md.indexOf('**Verdict');
       const beside = md.indexOf('computed without 1 skipped run(s)');

@@ -189,7 +189,8 @@ describe('divergence', () => {
       expect(runs.filter((d) => d.includes('lr-0.001')).map(status)).toEqual(['completed', 'completed', 'completed', 'completed']);
       const report = readFileSync(join(cwd, 'ablation', 'report.md'), 'utf8');
       expect(report).toMatch(/\| qkv \| 1000000000 \| 2 \|[^\n]*\| 2 \|$/m); // per-LR row: 2 runs, 2 diverged
-      expect(report).toMatch(/\| qv \| [^|]+\| [^|]+\| 2 \|$/m); // per-variant diverged count
+      // per-variant diverged count: LR sensitivity, per seed, never learned, LR window, then diverged runs
+      expect(report).toMatch(/\| qv \| [^|]+\| [^|]+\| [^|]+\| [^|]+\| 2 \|$/m);
     },
     SLOW,
   );
