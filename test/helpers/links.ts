@@ -12,22 +12,36 @@ function fileOf(href: string): string | null {
   return target === '' || NOT_A_FILE.test(href.trim()) ? null : target;
 }
 
-/** Link and image targets of a Markdown text, plus src/href attributes of any raw HTML in it. */
-export function markdownLinks(markdown: string): string[] {
+/** Every token of a Markdown text, depth first, table cells and list items included. */
+export function walkTokens(tokens: Token[], visit: (t: Token) => void): void {
+  for (const t of tokens) {
+    visit(t);
+    const nested = t as { tokens?: Token[]; items?: Token[]; header?: { tokens: Token[] }[]; rows?: { tokens: Token[] }[][] };
+    if (nested.tokens) walkTokens(nested.tokens, visit);
+    if (nested.items) walkTokens(nested.items, visit);
+    if (nested.header) nested.header.forEach((c) => walkTokens(c.tokens, visit));
+    if (nested.rows) nested.rows.forEach((r) => r.forEach((c) => walkTokens(c.tokens, visit)));
+  }
+}
+
+/** A Markdown text's tokens (GitHub-flavoured). */
+export const lexMarkdown = (markdown: string): Token[] => new Marked({ gfm: true }).lexer(markdown);
+
+/** Link and image targets as written (remote ones and #anchors included), plus src/href attributes of any raw HTML. */
+export function markdownTargets(markdown: string): string[] {
   const out: string[] = [];
-  const walk = (tokens: Token[]) => {
-    for (const t of tokens) {
-      if (t.type === 'link' || t.type === 'image') out.push((t as { href: string }).href);
-      if (t.type === 'html') out.push(...htmlLinks((t as { raw: string }).raw));
-      const nested = t as { tokens?: Token[]; items?: Token[]; header?: { tokens: Token[] }[]; rows?: { tokens: Token[] }[][] };
-      if (nested.tokens) walk(nested.tokens);
-      if (nested.items) walk(nested.items);
-      if (nested.header) nested.header.forEach((c) => walk(c.tokens));
-      if (nested.rows) nested.rows.forEach((r) => r.forEach((c) => walk(c.tokens)));
-    }
-  };
-  walk(new Marked({ gfm: true }).lexer(markdown));
-  return out.map(fileOf).filter((f): f is string => f !== null);
+  walkTokens(lexMarkdown(markdown), (t) => {
+    if (t.type === 'link' || t.type === 'image') out.push((t as { href: string }).href.trim());
+    if (t.type === 'html') out.push(...[...(t as { raw: string }).raw.matchAll(/\s(?:href|src)\s*=\s*"([^"]*)"/gi)].map((m) => m[1]));
+  });
+  return out;
+}
+
+/** The files a Markdown text links to: its relative link and image targets, without their #anchors. */
+export function markdownLinks(markdown: string): string[] {
+  return markdownTargets(markdown)
+    .map(fileOf)
+    .filter((f): f is string => f !== null);
 }
 
 /** href and src attributes of an HTML text; inline script bodies are code, not markup, so they are skipped (a script's own src is kept). */
