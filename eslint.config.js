@@ -15,6 +15,11 @@ export default tseslint.config(
     },
   },
   {
+    // Example scripts run as plain Node ESM (examples/).
+    files: ['examples/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     // The dependency-cruiser rules files are CommonJS (dependency-cruiser loads them with require).
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
