@@ -17,7 +17,7 @@ export default tseslint.config(
   {
     // Example scripts run as plain Node ESM (examples/).
     files: ['examples/**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' } },
   },
   {
     // The dependency-cruiser rules files are CommonJS (dependency-cruiser loads them with require).
