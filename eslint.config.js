@@ -15,8 +15,8 @@ export default tseslint.config(
     },
   },
   {
-    // Example scripts run as plain Node ESM (examples/).
-    files: ['examples/**/*.mjs'],
+    // Example and build scripts run as plain Node ESM (examples/, assembly/build.mjs).
+    files: ['examples/**/*.mjs', 'assembly/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' } },
   },
   {
