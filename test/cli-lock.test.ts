@@ -117,18 +117,36 @@ describe('two writers, one --out', () => {
   );
 });
 
+/**
+ * Two runs of one group (seeds 0 and 1), long enough that a kill lands while they train: the sweep the stale-lock and
+ * takeover tests interrupt, and its uninterrupted reference, trained once for all of them.
+ */
+const TWO_RUNS = { grid: 'grid:\n  train.seed: [0, 1]\n', names: ['seed-0', 'seed-1'] };
+const twoRunArgs = (sweep: string) => [
+  ...['sweep', sweep, '--set', 'train.steps=400', '--set', 'train.checkpointEvery=20', '--set', 'eval.size=64', '--workers', '1'],
+];
+let twoRunReference: Promise<string> | undefined;
+function twoRunsReference(): Promise<string> {
+  twoRunReference ??= (async () => {
+    const cwd = fresh('two-runs-reference');
+    const ref = join(cwd, 'reference');
+    const r = await cli([...twoRunArgs(writeSweep(cwd, TWO_RUNS.grid)), '--out', ref], cwd);
+    if (r.status !== 0) throw new Error(`the reference sweep failed:\n${explain(r)}`);
+    return ref;
+  })();
+  return twoRunReference;
+}
+
 describe('a stale lock', () => {
   it(
     "a SIGKILLed sweep's locks, as a lost node leaves them, hold until they go stale (QKV_LAB_LOCK_STALE_MS), then are taken over in one line",
     async () => {
       const cwd = fresh('lost-node');
-      // Two runs of one group, and more steps, so that the kill lands while they train.
-      const sweep = writeSweep(cwd, 'grid:\n  train.seed: [0, 1]\n');
+      const sweep = writeSweep(cwd, TWO_RUNS.grid);
       const runs = join(cwd, 'runs');
-      const names = ['seed-0', 'seed-1'];
-      const args = ['sweep', sweep, '--set', 'train.steps=400', '--set', 'train.checkpointEvery=20', '--set', 'eval.size=64', '--workers', '1'];
-      const ref = join(cwd, 'reference');
-      expect((await cli([...args, '--out', ref], cwd)).status).toBe(0);
+      const names = TWO_RUNS.names;
+      const args = twoRunArgs(sweep);
+      const ref = await twoRunsReference();
 
       const child = spawn(process.execPath, [CLI, ...args, '--out', runs], { cwd, detached: true, stdio: 'ignore' });
       const closed = new Promise<string | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
@@ -257,21 +275,8 @@ describe('a run another process holds', () => {
 });
 
 describe('a sweep finishes what it can (issue 29)', () => {
-  // Two runs of one group, long enough that a kill lands while they train.
-  const grid = 'grid:\n  train.seed: [0, 1]\n';
-  const names = ['seed-0', 'seed-1'];
-  const args = (sweep: string) => [
-    'sweep',
-    sweep,
-    '--set',
-    'train.steps=400',
-    '--set',
-    'train.checkpointEvery=20',
-    '--set',
-    'eval.size=64',
-    '--workers',
-    '1',
-  ];
+  const { grid, names } = TWO_RUNS;
+  const args = twoRunArgs;
 
   function expectFinishedLike(runs: string, ref: string): void {
     for (const n of names) {
@@ -286,8 +291,7 @@ describe('a sweep finishes what it can (issue 29)', () => {
     async () => {
       const cwd = fresh('killed-restart');
       const sweep = writeSweep(cwd, grid);
-      const [runs, ref] = [join(cwd, 'runs'), join(cwd, 'reference')];
-      expect((await cli([...args(sweep), '--out', ref], cwd)).status).toBe(0);
+      const [runs, ref] = [join(cwd, 'runs'), await twoRunsReference()];
       const child = spawn(process.execPath, [CLI, ...args(sweep), '--out', runs], { cwd, detached: true, stdio: 'ignore' });
       const closed = new Promise<string | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
       while (!names.every((n) => existsSync(join(runs, n, 'checkpoint', 'checkpoint.json'))) && child.exitCode === null)
@@ -307,8 +311,7 @@ describe('a sweep finishes what it can (issue 29)', () => {
     async () => {
       const cwd = fresh('holder-dies');
       const sweep = writeSweep(cwd, grid);
-      const [runs, ref] = [join(cwd, 'runs'), join(cwd, 'reference')];
-      expect((await cli([...args(sweep), '--out', ref], cwd)).status).toBe(0);
+      const [runs, ref] = [join(cwd, 'runs'), await twoRunsReference()];
       // Another process holds seed-0 (as a killed sweep's worker that has not exited yet) and dies a moment later.
       const lockModule = pathToFileURL(join(dirname(CLI), 'runs', 'lock.js')).href;
       mkdirSync(join(runs, 'seed-0'), { recursive: true });
