@@ -502,7 +502,11 @@ describe('ablation', () => {
       const cwd = fresh('ablation');
       const sweep = writeSweep(cwd, TINY_GRID);
       const out = join(cwd, 'abl');
+      // The shared tiny sweep's finished runs, which the ablation reuses (the same config): what is checked here is
+      // --check, compare and the report, not training again.
+      cpSync((await tinySweep()).runs, join(out, 'runs'), { recursive: true });
       const r = await cli(['ablation', sweep, ...SETS, '--workers', '2', '--check', '--out', out], cwd);
+      expect(r.stderr).toContain('8 run(s) already finished, skipped');
       expect([0, 1], explain(r)).toContain(r.status);
       for (const f of ['report.md', 'report.html', 'verdict.json']) expect(existsSync(join(out, f)), f).toBe(true);
       expect(

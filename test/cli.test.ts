@@ -305,11 +305,16 @@ describe.concurrent('bad input: exit 2, one line on stderr, no stack, no run dir
     ['an unknown flag on explain', ['explain', '--bogus']],
   ])(
     'usage error, %s: exit 2 with one line',
-    async (_name, args) => {
-      const r = await cli(args, bad);
+    async (name, args) => {
+      // In this process (a usage error ends in yargs, before any command runs); the first case also through the
+      // executable, which must print the same line with the same exit code.
+      const r = await runInProcess(args, bad);
       expect(r.status, explain(r)).toBe(2);
       expectOneLineError(r);
       expect(r.stderr).toMatch(/^qkv-lab: /);
+      if (name !== 'an unknown command') return;
+      const executable = await cli(args, bad);
+      expect([executable.status, executable.stderr], explain(executable)).toEqual([r.status, r.stderr]);
     },
     SLOW,
   );
