@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
-import { tmpdir, availableParallelism } from 'node:os';
+import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, tf, type BackendName } from './backend.js';
@@ -92,8 +92,11 @@ async function main(): Promise<void> {
   // --ratio-only: just the default ablation and the PyTorch peer, for repeating the ratio on a noisy machine.
   const ratioOnly = process.argv.includes('--ratio-only');
   const base = resolveConfig(loadConfigFile(join(ROOT, 'configs', 'lookup.yaml')));
-  const results: Record<string, unknown> = { date: new Date().toISOString(), cores: availableParallelism(), node: process.version };
+  // Speed differs between machines (the same build was 6.1–9.4× PyTorch on two of this project's): say which one this is.
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const results: Record<string, unknown> = { date: new Date().toISOString(), cpu, cores: availableParallelism(), node: process.version };
   const line = (s: string) => process.stdout.write(s + '\n');
+  line(`machine: ${cpu}, ${availableParallelism()} cores, Node ${process.version}`);
 
   if (ratioOnly) return ratio(results, line, base, false, false);
 
