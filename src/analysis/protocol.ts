@@ -1,8 +1,8 @@
 /**
  * The protocol fixed in src/metrics/METRICS.md before any result was seen: the significance level, the
- * scale sweep's learning rate, the failed-stratum rule and how runs are grouped into series. Plain values
- * with no imports, so the sweep (which plans runs) and the report (which judges them) share one definition
- * without the sweep importing the report.
+ * scale sweep's learning rate, the failed-stratum rule, what counts as learned, and how runs are grouped into
+ * series. Plain values (the accuracy target comes from metrics/summary.ts, which computes steps_to_acc), so the
+ * sweep (which plans runs) and the report (which judges them) share one definition without the sweep importing the report.
  */
 
 /** The significance level of every test. */
@@ -19,10 +19,11 @@ export const FAILED_ACCURACY = 0.5;
 
 /**
  * The accuracy a run must reach on the fixed eval set, at some logged step, to count as having learned the task
- * (METRICS.md, 2026-12-04): the same 95% as `steps_to_acc`. A seed that learns at no swept learning rate is named
- * and set aside from LR sensitivity; the LR window counts, per seed, the rates at which it learned.
+ * (METRICS.md, 2026-12-04): `steps_to_acc`'s 95%, defined once where steps_to_acc is computed. A seed that learns
+ * at no swept learning rate is named and set aside from LR sensitivity; the LR window counts, per seed, the rates
+ * at which it learned.
  */
-export const LEARNED_ACCURACY = 0.95;
+export { ACC_TARGET as LEARNED_ACCURACY } from '../metrics/summary.js';
 
 /** Whether a run learned: it reached LEARNED_ACCURACY at some logged step (its summary's `steps_to_acc` is set). */
 export const learned = (summary: { steps_to_acc?: number | null }): boolean => typeof summary.steps_to_acc === 'number';
