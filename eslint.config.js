@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.run-dist/', '.run-dist2/', 'node_modules/', 'runs/', 'data/'] },
+  { ignores: ['dist/', '.run-dist*/', 'node_modules/', 'runs/', 'data/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
