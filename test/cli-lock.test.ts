@@ -8,7 +8,7 @@
  * The tiny sweep of test/cli-sweep.test.ts: lookup at 40 steps, attention × lr × seed = 2 × 2 × 2.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -137,6 +137,20 @@ function twoRunsReference(): Promise<string> {
   return twoRunReference;
 }
 
+/**
+ * Starts the sweep `args` into `runs` in its own process group, waits until every run of TWO_RUNS has a checkpoint,
+ * and SIGKILLs the group, as a scheduler's kill of a job would; fails if the sweep ended first.
+ */
+async function killMidSweep(args: string[], runs: string, cwd: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, ...args, '--out', runs], { cwd, detached: true, stdio: 'ignore' });
+  const closed = new Promise<string | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+  while (!TWO_RUNS.names.every((n) => existsSync(join(runs, n, 'checkpoint', 'checkpoint.json'))) && child.exitCode === null)
+    await new Promise((r) => setTimeout(r, 20));
+  process.kill(-child.pid!, 'SIGKILL');
+  expect(await closed, 'the sweep ended by itself before the kill').toBe('SIGKILL');
+  return child;
+}
+
 describe('a stale lock', () => {
   it(
     "a SIGKILLed sweep's locks, as a lost node leaves them, hold until they go stale (QKV_LAB_LOCK_STALE_MS), then are taken over in one line",
@@ -148,12 +162,7 @@ describe('a stale lock', () => {
       const args = twoRunArgs(sweep);
       const ref = await twoRunsReference();
 
-      const child = spawn(process.execPath, [CLI, ...args, '--out', runs], { cwd, detached: true, stdio: 'ignore' });
-      const closed = new Promise<string | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
-      while (!names.every((n) => existsSync(join(runs, n, 'checkpoint', 'checkpoint.json'))) && child.exitCode === null)
-        await new Promise((r) => setTimeout(r, 20));
-      process.kill(-child.pid!, 'SIGKILL');
-      expect(await closed, 'the sweep ended by itself before the kill').toBe('SIGKILL');
+      const child = await killMidSweep(args, runs, cwd);
 
       // As if it ran on a node that is now lost: its pid cannot be checked from here, only the lock's age.
       for (const n of names) {
@@ -292,12 +301,7 @@ describe('a sweep finishes what it can (issue 29)', () => {
       const cwd = fresh('killed-restart');
       const sweep = writeSweep(cwd, grid);
       const [runs, ref] = [join(cwd, 'runs'), await twoRunsReference()];
-      const child = spawn(process.execPath, [CLI, ...args(sweep), '--out', runs], { cwd, detached: true, stdio: 'ignore' });
-      const closed = new Promise<string | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
-      while (!names.every((n) => existsSync(join(runs, n, 'checkpoint', 'checkpoint.json'))) && child.exitCode === null)
-        await new Promise((r) => setTimeout(r, 20));
-      process.kill(-child.pid!, 'SIGKILL');
-      expect(await closed, 'the sweep ended by itself before the kill').toBe('SIGKILL');
+      await killMidSweep(args(sweep), runs, cwd);
       const again = await cli([...args(sweep), '--out', runs], cwd); // at once: its workers may not have exited yet
       expect(again.status, explain(again)).toBe(0);
       expect(again.stderr).not.toContain('no longer held');
