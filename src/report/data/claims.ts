@@ -314,15 +314,15 @@ export function verdictOf(
 
 const lrWords = (lrs: number[]) => lrs.map((lr) => `${lr}`).join(', ');
 
-/** Where a claim holds, from its per-LR rows: "QV above QKV at lr 0.001, 0.003; not at lr 0.01; training failed at lr 0.1 (left out)". */
-export function whereText(r: Pick<ClaimResult, 'by_lr' | 'p'>): string {
-  const failedAll = r.by_lr.filter((c) => c.failed).map((c) => c.lr);
-  if (r.p === null) return failedAll.length && failedAll.length === r.by_lr.length ? `training failed at every lr (${lrWords(failedAll)})` : '';
-  const counted = adjustPerRate(r.by_lr);
-  const above = counted.filter((c) => c.p_holm! < ALPHA).map((c) => c.lr);
-  const below = counted.filter((c) => c.p_holm_opposite! < ALPHA).map((c) => c.lr);
-  const neither = counted.filter((c) => c.p_holm! >= ALPHA && c.p_holm_opposite! >= ALPHA).map((c) => c.lr);
+/**
+ * Where a claim holds, in words, from the per-rate calls the verdict rule made (claimed_lrs and opposite_lrs, the
+ * Holm-adjusted ones): "holds at lr 0.001, 0.003; not at lr 0.01; training failed at lr 0.1 (left out)".
+ */
+export function whereText(r: Pick<ClaimResult, 'by_lr' | 'p' | 'claimed_lrs' | 'opposite_lrs'>): string {
   const failed = r.by_lr.filter((c) => c.failed).map((c) => c.lr);
+  if (r.p === null) return failed.length && failed.length === r.by_lr.length ? `training failed at every lr (${lrWords(failed)})` : '';
+  const [above, below] = [r.claimed_lrs, r.opposite_lrs];
+  const neither = r.by_lr.filter((c) => !c.failed && !above.includes(c.lr) && !below.includes(c.lr)).map((c) => c.lr);
   const parts: string[] = [];
   if (above.length) parts.push(`holds at lr ${lrWords(above)}`);
   if (below.length) parts.push(`reversed at lr ${lrWords(below)}`);
