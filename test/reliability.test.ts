@@ -45,7 +45,7 @@ const SHORT = ['--set', 'train.steps=8000', '--set', 'train.logEvery=50', '--set
 
 describe('kill -9 and resume', () => {
   it(
-    'five SIGKILLs at random moments, each followed by --resume: the final metrics.csv equals an uninterrupted run',
+    'three SIGKILLs at random moments, each followed by --resume: the final metrics.csv equals an uninterrupted run',
     async () => {
       const cwd = fresh('kill');
       const reference = join(cwd, 'reference');
@@ -55,7 +55,8 @@ describe('kill -9 and resume', () => {
       const rng = Stream.derive(7, 'kill-moments'); // seeded, so a failure can be replayed
       let proc = start(['train', LOOKUP, ...SHORT, '--out', dir], cwd);
       let kills = 0;
-      for (let attempt = 0; attempt < 12 && kills < 5; attempt++) {
+      // Three kills, not five: each costs a process start and a resume, and the third already resumes a resumed resume.
+      for (let attempt = 0; attempt < 8 && kills < 3; attempt++) {
         await waitFor(join(dir, 'metrics.csv'));
         await sleep(100 + rng.int(0, 600));
         const alive = proc.child.exitCode === null;
@@ -79,7 +80,7 @@ describe('kill -9 and resume', () => {
       } else {
         expect([0, null]).toContain(last.status);
       }
-      expect(kills).toBeGreaterThanOrEqual(3);
+      expect(kills).toBeGreaterThanOrEqual(2);
       expect(metricsWithoutTiming(dir)).toBe(metricsWithoutTiming(reference));
       const summary = (d: string) => {
         const { wall_s: _w, ...rest } = JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8'));

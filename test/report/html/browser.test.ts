@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderCharts } from '../../../src/report/charts/render.js';
 import { chartSpecs } from '../../../src/report/charts/specs.js';
@@ -26,9 +26,24 @@ const ARGS = [
   '--disable-sync',
 ];
 
-// Made inside the test, so a skipped run leaves no empty temp dir behind.
+// Made inside the first test that needs them, so a skipped run leaves no empty temp dir behind and starts no
+// browser. Both tests read one rendered report in one browser: Chromium's start and the charts' render were
+// half of this file's time.
 let dir: string | undefined;
-afterAll(() => {
+let shared: Promise<{ file: string; charts: Awaited<ReturnType<typeof renderCharts>>; browser: Browser }> | undefined;
+function sharedReport() {
+  shared ??= (async () => {
+    dir = mkdtempSync(join(tmpdir(), 'qkv-browser-'));
+    const charts = await renderCharts(chartSpecs(syntheticReport()), dir);
+    const file = join(dir, 'report.html');
+    writeFileSync(file, renderHtml('Synthetic report', syntheticDocument(charts), charts));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    return { file, charts, browser };
+  })();
+  return shared;
+}
+afterAll(async () => {
+  if (shared) await (await shared).browser.close();
   if (!dir) return;
   if (process.env.QKV_KEEP_TMP) process.stdout.write(`browser test artefacts kept in ${dir}\n`);
   else rmSync(dir, { recursive: true, force: true });
@@ -42,14 +57,9 @@ describe('report.html in headless Chromium', () => {
   }
 
   it.skipIf(!HAVE_CHROMIUM)(`draws every chart, logs no errors and loads nothing remote${SKIP_WHY}`, { timeout: 60_000 }, async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qkv-browser-'));
-    const charts = await renderCharts(chartSpecs(syntheticReport()), dir);
-    const file = join(dir, 'report.html');
-    writeFileSync(file, renderHtml('Synthetic report', syntheticDocument(charts), charts));
-
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    const { file, charts, browser } = await sharedReport();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const errors: string[] = [];
       const foreign: string[] = [];
       page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
@@ -87,7 +97,7 @@ describe('report.html in headless Chromium', () => {
       expect(errors).toEqual([]);
       expect(foreign).toEqual([]);
     } finally {
-      await browser.close();
+      await page.close();
     }
   });
 
@@ -95,15 +105,9 @@ describe('report.html in headless Chromium', () => {
     `with the network off, draws live charts whose points show a tooltip on hover; text ≥ 12 px; a seed picker${SKIP_WHY}`,
     { timeout: 60_000 },
     async () => {
-      dir ??= mkdtempSync(join(tmpdir(), 'qkv-browser-'));
-      const data = syntheticReport();
-      const charts = await renderCharts(chartSpecs(data), dir);
-      const file = join(dir, 'live.html');
-      writeFileSync(file, renderHtml('Synthetic report', syntheticDocument(charts), charts));
-
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+      const { file, charts, browser } = await sharedReport();
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       try {
-        const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
         // The network is off for the page: every request that is not the file itself is refused.
         const refused: string[] = [];
         await context.route('**/*', (route) => {
@@ -172,7 +176,7 @@ describe('report.html in headless Chromium', () => {
         expect(errors).toEqual([]);
         expect(refused).toEqual([]);
       } finally {
-        await browser.close();
+        await context.close();
       }
     },
   );
