@@ -4,9 +4,9 @@
  */
 import { join } from 'node:path';
 import { writeFileAtomic, ensureDir } from '../files/atomic.js';
-import type { Analysis } from './data/analyse.js';
+import type { Analysis } from '../analysis/analyse.js';
 import type { LoadedRun } from './data/collect.js';
-import type { SeriesClaims } from './data/claims.js';
+import type { SeriesClaims } from '../analysis/claims.js';
 import { buildReportData } from './data/build.js';
 import { copyReferenceDocs } from './data/references.js';
 import { writeExports } from './data/exports.js';

@@ -1,7 +1,7 @@
 // Synthetic ReportData for the chart and HTML tests: 2 variants × 2 LRs × 2 seeds × 5 steps, 2 heatmaps.
 import type { CurvePoint, FinalPoint, Heatmap, ReportData } from '../../src/report/data/types.js';
 import { chart, markdown, verdicts, type Block } from '../../src/report/text/document.js';
-import type { SeriesClaims } from '../../src/report/data/claims.js';
+import type { SeriesClaims } from '../../src/analysis/claims.js';
 
 const VARIANTS = ['qkv', 'qv'];
 const LRS = [1e-3, 1e-2];

@@ -3,7 +3,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { nominal, tooltip } from './interaction.js';
 import { CHART_CONFIG, type ChartSpec } from './theme.js';
 import { formatNumber, formatP } from '../../format.js';
-import type { SeriesClaims } from '../data/claims.js';
+import type { SeriesClaims } from '../../analysis/claims.js';
 
 export const CLAIMS_CHART = { id: 'claims-grid', title: "The seed's claims by series: one verdict per cell" };
 

@@ -1,7 +1,7 @@
 /** Gathers the chart data (curves, end points, heatmaps, width) from loaded runs and their analysis. */
 import type { LoadedRun } from './collect.js';
-import type { Analysis } from './analyse.js';
-import { flatten, finalLoss, seriesLabel, variantOf } from './analyse.js';
+import type { Analysis } from '../../analysis/analyse.js';
+import { flatten, finalLoss, seriesLabel, variantOf } from '../../analysis/analyse.js';
 import { unreachableFloor } from '../../analysis/power.js';
 import type { CurvePoint, FinalPoint, Heatmap, ReportData, WidthPoint } from './types.js';
 

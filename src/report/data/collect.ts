@@ -2,10 +2,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../errors.js';
-import { readRun, type LoadedRun } from './readRun.js';
+import { readRun, type LoadedRun } from '../../runs/readRun.js';
 import { holderText, inspectLock } from '../../runs/lock.js';
 
-export type { LoadedRun } from './readRun.js';
+export type { LoadedRun } from '../../runs/readRun.js';
 
 export interface SkippedRun {
   dir: string;

@@ -6,7 +6,7 @@
 import { relative, join, sep } from 'node:path';
 import { createObjectCsvStringifier } from 'csv-writer';
 import { writeFileAtomic } from '../../files/atomic.js';
-import { flatten, variantOf } from './analyse.js';
+import { flatten, variantOf } from '../../analysis/analyse.js';
 import type { LoadedRun } from './collect.js';
 import { learned } from '../../analysis/protocol.js';
 

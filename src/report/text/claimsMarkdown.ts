@@ -1,6 +1,6 @@
 /** The claims section of the report (blocks of the report's structure), its verdict.json form and its console lines. */
 import { chart, markdown, type Block } from './document.js';
-import type { SeriesClaims, ClaimResult, StatisticResult, CellResult, OwnTest } from '../data/claims.js';
+import type { SeriesClaims, ClaimResult, StatisticResult, CellResult, OwnTest } from '../../analysis/claims.js';
 import { ALPHA, SCALE_LR, FAILED_ACCURACY } from '../../analysis/protocol.js';
 import { formatNumber as num, formatP as pval } from '../../format.js';
 

@@ -1,6 +1,6 @@
 /** The report's words and tables, as blocks of the report's structure (document.ts): what a reader needs to judge the verdict. */
-import type { Analysis, SeriesAnalysis, Comparison, VariantAnalysis } from '../data/analyse.js';
-import { ALPHA } from '../data/analyse.js';
+import type { Analysis, SeriesAnalysis, Comparison, VariantAnalysis } from '../../analysis/analyse.js';
+import { ALPHA } from '../../analysis/analyse.js';
 import { FAILED_ACCURACY, LEARNED_ACCURACY } from '../../analysis/protocol.js';
 import { formatNumber as num, formatP as pval } from '../../format.js';
 import { besideVerdict, leftOutSection, type LeftOut } from './leftOut.js';

@@ -1,5 +1,5 @@
 /** compare's printed summary: per series, a table whose columns fit their widest cell, then the verdict. */
-import type { Analysis } from '../data/analyse.js';
+import type { Analysis } from '../../analysis/analyse.js';
 import { verdictSentence } from './markdown.js';
 import { formatNumber } from '../../format.js';
 

@@ -1,7 +1,7 @@
 /** buildReportData's heatmaps: one per attention layer, the lower layers over every position, the last over the query rows. */
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../src/config.js';
-import { analyse } from '../../../src/report/data/analyse.js';
+import { analyse } from '../../../src/analysis/analyse.js';
 import { buildReportData } from '../../../src/report/data/build.js';
 import type { LoadedRun } from '../../../src/report/data/collect.js';
 

@@ -89,7 +89,7 @@ describe('report.html in headless Chromium', () => {
       );
       expect(overflow).toBe(0);
 
-      const shot = join(dir, 'report.png');
+      const shot = join(dir!, 'report.png');
       await page.screenshot({ path: shot, fullPage: true });
       expect(existsSync(shot)).toBe(true);
       expect(statSync(shot).size).toBeGreaterThan(10_000);

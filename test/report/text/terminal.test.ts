@@ -1,7 +1,7 @@
 // compare's printed table: columns stay aligned after wide cells, and steps to 95% says how many runs got there.
 import { describe, expect, it } from 'vitest';
 import { alignColumns, summaryLines } from '../../../src/report/text/terminal.js';
-import type { Analysis } from '../../../src/report/data/analyse.js';
+import type { Analysis } from '../../../src/analysis/analyse.js';
 
 describe('alignColumns', () => {
   it('starts every column at the same character on every row, however wide a cell', () => {

@@ -1,12 +1,12 @@
 /** The claims analysis on synthetic runs whose statistics are set by hand, so every verdict is known in advance. */
 import { describe, expect, it } from 'vitest';
-import type { LoadedRun } from '../../../src/report/data/collect.js';
-import { analyse, variantOf } from '../../../src/report/data/analyse.js';
-import { analyseClaims, verdictOf } from '../../../src/report/data/claims.js';
-import { scaleSensitivity } from '../../../src/stats/sensitivity.js';
-import { claimsSection, claimsJson, claimsSummaryLines } from '../../../src/report/text/claimsMarkdown.js';
-import { toMarkdown } from '../../../src/report/text/document.js';
-import { resolveConfig } from '../../../src/config.js';
+import type { LoadedRun } from '../../src/report/data/collect.js';
+import { analyse, variantOf } from '../../src/analysis/analyse.js';
+import { analyseClaims, verdictOf } from '../../src/analysis/claims.js';
+import { scaleSensitivity } from '../../src/stats/sensitivity.js';
+import { claimsSection, claimsJson, claimsSummaryLines } from '../../src/report/text/claimsMarkdown.js';
+import { toMarkdown } from '../../src/report/text/document.js';
+import { resolveConfig } from '../../src/config.js';
 
 interface Spec {
   attention: 'qkv' | 'qv';
@@ -267,8 +267,8 @@ describe('claims analysis', () => {
 
 describe('claims grid chart', () => {
   it('draws one cell per claim and series, and nothing for a single series', async () => {
-    const { claimsGridSpec } = await import('../../../src/report/charts/claimsGrid.js');
-    const { specToSvg } = await import('../../../src/report/charts/render.js');
+    const { claimsGridSpec } = await import('../../src/report/charts/claimsGrid.js');
+    const { specToSvg } = await import('../../src/report/charts/render.js');
     const runs = [8, 16].flatMap((dModel) => lrRuns(() => ({ dModel })));
     const claims = analyseClaims(analyse(runs), runs, []);
     expect(claimsGridSpec(claims.slice(0, 1))).toBeNull();

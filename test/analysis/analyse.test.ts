@@ -3,14 +3,14 @@
  * LR sensitivity per seed = mean over the swept η of [min(ℓ(η), ℓ₀) − min_η ℓ(η)], a diverged run counting as ℓ₀.
  */
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../../src/config.js';
-import { analyse, variantOf } from '../../../src/report/data/analyse.js';
-import { verdictJson } from '../../../src/commands/compare.js';
-import { runsTable } from '../../../src/report/data/exports.js';
+import { resolveConfig } from '../../src/config.js';
+import { analyse, variantOf } from '../../src/analysis/analyse.js';
+import { verdictJson } from '../../src/commands/compare.js';
+import { runsTable } from '../../src/report/data/exports.js';
 import { parse } from 'csv-parse/sync';
-import { reportDocument, verdictSentence } from '../../../src/report/text/markdown.js';
-import { toMarkdown } from '../../../src/report/text/document.js';
-import type { LoadedRun } from '../../../src/report/data/collect.js';
+import { reportDocument, verdictSentence } from '../../src/report/text/markdown.js';
+import { toMarkdown } from '../../src/report/text/document.js';
+import type { LoadedRun } from '../../src/report/data/collect.js';
 
 const INIT = 3; // ℓ₀ of every run
 

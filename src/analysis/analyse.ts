@@ -2,19 +2,19 @@
  * Turns loaded runs into the comparison of src/metrics/METRICS.md: runs are grouped by every config key except
  * the seed; the learning rate is the swept axis of LR sensitivity, and model.attention the compared variant.
  */
-import type { LoadedRun } from './collect.js';
-import { meanOf, medianOf, stdOf } from '../../stats/describe.js';
-import { lrSensitivity } from '../../stats/sensitivity.js';
-import { mannWhitneyGreater } from '../../stats/ranks.js';
-import { holm } from '../../stats/multiple.js';
-import { variantLabel } from '../../model/schema.js';
+import type { LoadedRun } from '../runs/readRun.js';
+import { meanOf, medianOf, stdOf } from '../stats/describe.js';
+import { lrSensitivity } from '../stats/sensitivity.js';
+import { mannWhitneyGreater } from '../stats/ranks.js';
+import { holm } from '../stats/multiple.js';
+import { variantLabel } from '../model/schema.js';
 
-import { ALPHA, BASELINE, FAILED_ACCURACY, VARIES_WITHIN_SERIES, flatten, learned, seriesLabel } from '../../analysis/protocol.js';
+import { ALPHA, BASELINE, FAILED_ACCURACY, VARIES_WITHIN_SERIES, flatten, learned, seriesLabel } from './protocol.js';
 
 export { ALPHA, BASELINE, flatten, seriesLabel }; // the protocol lives in src/analysis/protocol.ts
 
 /** A run's variant: its attention, with "+qknorm" when QK-norm is on. */
-export const variantOf = (run: LoadedRun): string => variantLabel(run.config.model);
+export const variantOf = (run: LoadedRun): string => variantLabel(run.config.model, run.config.modules);
 
 export interface PerLr {
   lr: number;

@@ -4,9 +4,9 @@
  * of many is named and left out instead of stopping the whole comparison.
  */
 import { z } from 'zod';
-import type { Config } from '../../config.js';
-import { ADDED_COLUMNS, type AttentionFile, type AttentionSnapshot } from '../../records/formats.js';
-import type { Layout } from '../../tasks/types.js';
+import type { Config } from '../config.js';
+import { ADDED_COLUMNS, type AttentionFile, type AttentionSnapshot } from '../records/formats.js';
+import type { Layout } from '../tasks/types.js';
 import {
   FINISHED_STATUSES,
   UNFINISHED_STATUSES,
@@ -19,7 +19,7 @@ import {
   readSummary,
   type MetricsRecord,
   type ReadSummary,
-} from '../../runs/read.js';
+} from './read.js';
 
 export interface LoadedRun {
   dir: string;

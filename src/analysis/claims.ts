@@ -4,15 +4,15 @@
  * exact p per claim and direction; Holm across the claims of a series; the effect with a seeded bootstrap
  * interval; and the verdict rule, which never lets a verdict point against its own effect.
  */
-import type { LoadedRun } from './collect.js';
+import type { LoadedRun } from '../runs/readRun.js';
 import type { Analysis } from './analyse.js';
 import { finalLoss, initLoss, variantOf } from './analyse.js';
-import { ALPHA, BASELINE, SCALE_LR, FAILED_ACCURACY, flatten } from '../../analysis/protocol.js';
-import { meanOf, stdOf, medianOf } from '../../stats/describe.js';
-import { mannWhitneyGreater, stratifiedMannWhitney, stratifiedSignedRank, pairsNeeded, type Stratum } from '../../stats/ranks.js';
-import { scaleSensitivity } from '../../stats/sensitivity.js';
-import { holm } from '../../stats/multiple.js';
-import { effectOf, bootstrapCi, type EffectKind } from '../../stats/bootstrap.js';
+import { ALPHA, BASELINE, SCALE_LR, FAILED_ACCURACY, flatten } from './protocol.js';
+import { meanOf, stdOf, medianOf } from '../stats/describe.js';
+import { mannWhitneyGreater, stratifiedMannWhitney, stratifiedSignedRank, pairsNeeded, type Stratum } from '../stats/ranks.js';
+import { scaleSensitivity } from '../stats/sensitivity.js';
+import { holm } from '../stats/multiple.js';
+import { effectOf, bootstrapCi, type EffectKind } from '../stats/bootstrap.js';
 
 export type ClaimId = 'noisy-matching' | 'scale-sensitive' | 'value-norm-dominance' | 'unstable-attention';
 export type ClaimVerdict = 'supported' | 'not shown' | 'contradicted' | 'mixed' | 'inconsistent' | 'not measured' | 'did not learn';
