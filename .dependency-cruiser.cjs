@@ -13,7 +13,7 @@
  * runs/resume → config was a folder cycle with no file cycle in it).
  */
 const LAYERS = [
-  { name: 'entry', why: 'the CLI and the benchmark are entry points; nothing imports them', paths: ['^src/(cli|cliHints|bench)\\.ts$'] },
+  { name: 'entry', why: 'the CLI and the benchmark are entry points; nothing imports them', paths: ['^src/(cli|cliHints|bench|api)\\.ts$'] },
   { name: 'commands', why: 'each command wires the stages below together and stays thin', paths: ['^src/commands/'] },
   {
     name: 'sweep-report',
@@ -26,6 +26,11 @@ const LAYERS = [
     paths: ['^src/analysis/'],
   },
   { name: 'runs', why: 'a run directory end to end: lock, train a group, checkpoint, resume', paths: ['^src/runs/'] },
+  {
+    name: 'extend',
+    why: "users' modules: loaded, checked and recorded in the config before anything trains; the define… helpers they are written with",
+    paths: ['^src/extend/'],
+  },
   { name: 'config', why: 'merges and validates a config from the schemas each stage below declares', paths: ['^src/config\\.ts$'] },
   { name: 'train', why: 'the task-agnostic loop and its engines; it writes nothing itself, rows leave through hooks', paths: ['^src/train/'] },
   { name: 'metrics', why: "per-eval figures computed from the model's attention", paths: ['^src/metrics/'] },
@@ -42,7 +47,7 @@ const LAYERS = [
     why: 'seeded streams, atomic files, progress bars, the one number formatter and the backend choice',
     paths: ['^src/(progress|rng|backend|format)\\.ts$', '^src/files/'],
   },
-  { name: 'leaves', why: 'error types and backend names, importable from anywhere', paths: ['^src/(errors|backend-names)\\.ts$'] },
+  { name: 'leaves', why: 'error types and backend names, importable from anywhere', paths: ['^src/(errors|backend-names|modulePath)\\.ts$'] },
 ];
 
 /**

@@ -109,6 +109,12 @@ export function buildCli(argv: string[]) {
       (y) => withSweep(y).option('check', { type: 'boolean', default: false, describe: 'exit 1 unless "keyless is less stable" holds' }),
       async (a) => (await import('./commands/claims.js')).claimsCommand({ ...sweepArgs(a), check: a.check }),
     )
+    .command(
+      'check <module>',
+      "check a user's variant or task module: shapes, gradients against finite differences, determinism, parameter count",
+      (y) => withBackend(y.positional('module', { type: 'string', demandOption: true })),
+      async (a) => (await import('./commands/check.js')).checkCommand({ module: a.module!, backend: a.backend }),
+    )
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .recommendCommands()

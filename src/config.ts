@@ -3,6 +3,8 @@
  * and validated by zod. Every failure is a UserError that names the key path.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isModulePath } from './modulePath.js';
 import { z } from 'zod';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { closest } from 'fastest-levenshtein';
@@ -10,6 +12,10 @@ import { UserError } from './errors.js';
 import { taskSchema, evalSchema } from './tasks/schema.js';
 import { modelSchema } from './model/schema.js';
 import { trainSchema } from './train/schema.js';
+import { BUILTIN_TASKS } from './tasks/schema.js';
+
+/** What config.json records of each user module it names, by absolute path; written by the kit (src/extend/load.ts), never by hand. */
+const moduleRecordSchema = z.object({ name: z.string(), isolates: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
 
 /** Refuse configs whose activations would not fit: one batched step must stay well under the machine's memory. */
 const MAX_STEP_FLOATS = 2e8;
@@ -25,9 +31,25 @@ export const configSchema = z
     model: modelSchema.default({}),
     train: trainSchema.default({}),
     eval: evalSchema.default({}),
+    modules: z.record(moduleRecordSchema).default({}), // filled when the modules are loaded, so a changed module is never mistaken for the old
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (isModulePath(cfg.model.attention) && cfg.train.kernel === 'fused') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['train', 'kernel'],
+        message: `fused computes the built-in variants only; ${cfg.model.attention} trains on the tfjs graph (use auto or tfjs)`,
+      });
+    }
+    const userTask = isModulePath(cfg.task.kind);
+    if (!userTask && Object.keys(cfg.task.options).length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['task', 'options'],
+        message: `is for a task module's own settings; task.kind ${cfg.task.kind} is built in and takes task.${Object.keys(cfg.task.options)[0]} etc. directly`,
+      });
+    }
     if (cfg.model.dModel % cfg.model.heads !== 0) {
       ctx.addIssue({ code: 'custom', path: ['model', 'heads'], message: `must divide model.dModel (${cfg.model.dModel}), got ${cfg.model.heads}` });
     }
@@ -55,18 +77,23 @@ export const configSchema = z
         });
       }
     }
-    const positions = { lookup: cfg.task.slots + 1, copy: 2 * cfg.task.length, mqar: 2 * cfg.task.pairs + cfg.task.queries }[cfg.task.kind];
-    const floats = Math.max(cfg.train.batchSize, cfg.eval.size) * positions * (positions + 8 * cfg.model.dModel + 64);
-    if (floats > MAX_STEP_FLOATS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['train', 'batchSize'],
-        message:
-          `one step would need about ${((floats * 4) / 2 ** 30).toFixed(1)} GiB of activations; reduce train.batchSize, ` +
-          `eval.size, the sequence or model.dModel`,
-      });
-    }
+    if (userTask) return; // its positions are known once the module is loaded (src/extend/load.ts checks them with stepSizeFault)
+    const positions = { lookup: cfg.task.slots + 1, copy: 2 * cfg.task.length, mqar: 2 * cfg.task.pairs + cfg.task.queries }[
+      cfg.task.kind as (typeof BUILTIN_TASKS)[number]
+    ];
+    const fault = stepSizeFault(cfg, positions);
+    if (fault) ctx.addIssue({ code: 'custom', path: ['train', 'batchSize'], message: fault });
   });
+
+/** Whether one batched step of this config over `positions` positions would not fit in memory: the reason, or null. */
+export function stepSizeFault(cfg: Pick<Config, 'train' | 'eval' | 'model'>, positions: number): string | null {
+  const floats = Math.max(cfg.train.batchSize, cfg.eval.size) * positions * (positions + 8 * cfg.model.dModel + 64);
+  if (floats <= MAX_STEP_FLOATS) return null;
+  return (
+    `one step would need about ${((floats * 4) / 2 ** 30).toFixed(1)} GiB of activations; reduce train.batchSize, ` +
+    `eval.size, the sequence or model.dModel`
+  );
+}
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -105,7 +132,40 @@ export function loadConfigFile(path: string): Record<string, unknown> {
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value))
     throw new UserError(`${path}: the top level must be a mapping of keys, got ${describe(value)}`);
-  return value as Record<string, unknown>;
+  if ('modules' in value) throw new UserError(`${path}: 'modules' is recorded by the kit; name a module by its path in model.attention or task.kind`);
+  return anchorModulePaths(value as Record<string, unknown>, dirname(resolve(path)));
+}
+
+/** The keys whose value may be a user module's path, as a config or a sweep grid writes them. */
+const MODULE_KEYS = ['model.attention', 'task.kind', 'model.variant'];
+
+/** A module path made absolute against `dir`; anything else as it is. `model.variant` may end in +qknorm. */
+function anchored(value: unknown, dir: string): unknown {
+  if (typeof value !== 'string' || !isModulePath(value.replace(/\+qknorm$/, '')) || isAbsolute(value)) return value;
+  return resolve(dir, value);
+}
+
+/**
+ * Makes the module paths a file names absolute, relative to that file's directory, as zoology resolves an
+ * import path: a config, its sweep's grid and an inline base all name modules beside the file that names them.
+ */
+export function anchorModulePaths(values: Record<string, unknown>, dir: string): Record<string, unknown> {
+  const out = { ...values };
+  for (const key of MODULE_KEYS) {
+    const [section, name] = key.split('.');
+    const node = out[section];
+    if (node && typeof node === 'object' && !Array.isArray(node) && name in node) {
+      out[section] = { ...node, [name]: anchored((node as Record<string, unknown>)[name], dir) };
+    }
+  }
+  const grid = out.grid;
+  if (grid && typeof grid === 'object' && !Array.isArray(grid)) {
+    out.grid = Object.fromEntries(
+      Object.entries(grid).map(([k, list]) => [k, MODULE_KEYS.includes(k) && Array.isArray(list) ? list.map((v) => anchored(v, dir)) : list]),
+    );
+  }
+  if (out.base && typeof out.base === 'object' && !Array.isArray(out.base)) out.base = anchorModulePaths(out.base as Record<string, unknown>, dir);
+  return out;
 }
 
 export function parseYamlText(text: string, source: string): unknown {
@@ -127,7 +187,9 @@ export function applyOverrides(base: Record<string, unknown>, sets: readonly str
     const eq = assignment.indexOf('=');
     if (eq <= 0) throw new UserError(`--set expects key.path=value, got '${assignment}'`);
     const key = assignment.slice(0, eq).trim();
-    setPath(out, key, parseYamlText(assignment.slice(eq + 1), `--set ${key}`), '--set');
+    const value = parseYamlText(assignment.slice(eq + 1), `--set ${key}`);
+    // A module named on the command line is found from where it was typed.
+    setPath(out, key, MODULE_KEYS.includes(key) ? anchored(value, process.cwd()) : value, '--set');
   }
   return out;
 }

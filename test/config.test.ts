@@ -41,10 +41,11 @@ describe('resolveConfig: defaults ← file ← --set', () => {
   it('applies every default to an empty config', () => {
     expect(resolveConfig({})).toEqual({
       name: 'run',
-      task: { kind: 'lookup', slots: 8, keyVocab: 16, valueVocab: 16, length: 8, vocab: 16, pairs: 8, queries: 4 },
+      task: { kind: 'lookup', slots: 8, keyVocab: 16, valueVocab: 16, length: 8, vocab: 16, pairs: 8, queries: 4, options: {} },
       model: { attention: 'qkv', qkNorm: false, dModel: 8, heads: 1, layers: 1, embStd: 1, initScale: 1, inputScale: 1 },
       train: { steps: 2000, batchSize: 128, lr: 1e-2, warmup: 50, seed: 0, logEvery: 20, kernel: 'auto', checkpointEvery: 500 },
       eval: { size: 512, seed: 1234 },
+      modules: {},
     });
   });
 
@@ -129,7 +130,10 @@ describe('errors name the key path, on one line', () => {
     expect(m).toMatch(/'qv'|\bqv\b/);
     expect(m).toContain('qk');
     // One clean sentence: not zod's "received 'qk'" followed by our "(got "qk")".
-    expect(m).toBe(`config key 'model.attention': must be one of 'qkv', 'qv', 'qx', 'qq', got "qk"; did you mean 'qkv'?`);
+    expect(m).toBe(
+      "config key 'model.attention': must be one of 'qkv', 'qv', 'qx', 'qq' or a variant module's path such as ./variants/mine.ts, " +
+        `got "qk"; did you mean 'qkv'?`,
+    );
   });
 
   it("an unknown variant gets the closest valid one: 'qxx' → 'qx', 'qqq' → 'qq'", () => {

@@ -34,10 +34,13 @@ export const BASELINE = 'qkv';
 /** The compared variant is the attention and its QK-norm switch together (`qv+qknorm`), so both vary within a series. */
 export const VARIES_WITHIN_SERIES: ReadonlySet<string> = new Set(['name', 'train.seed', 'train.lr', 'model.attention', 'model.qkNorm']);
 
-/** A config as dotted keys (`model.dModel`), the keys that series are told apart by. */
+/**
+ * A config as dotted keys (`model.dModel`), the keys that series are told apart by. The top-level `modules` (which
+ * code a user's variant or task is) is left out: model.attention and task.kind already tell those runs apart.
+ */
 export function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+    for (const [k, v] of Object.entries(value)) if (prefix || k !== 'modules') flatten(v, prefix ? `${prefix}.${k}` : k, out);
   } else out[prefix] = value;
   return out;
 }

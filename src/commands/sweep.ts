@@ -6,6 +6,7 @@ import { configWarnings } from '../config.js';
 import { parseSeedSet } from '../sweep/seeds.js';
 import { loadSweep, resolveShard, shardRuns, type SweepPlan } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
+import { loadRunModules, moduleNotes } from '../extend/load.js';
 import { INTERRUPTED_EXIT } from '../runs/signals.js';
 
 export interface SweepArgs {
@@ -38,13 +39,15 @@ export function checkWorkers(workers: number | undefined): number {
 }
 
 /** Runs the planned sweep (or one shard of it) into `runsDir`; returns that directory, or null when interrupted. */
-export async function sweepInto(plan: SweepPlan, args: SweepArgs, runsDir: string): Promise<string | null> {
+export async function sweepInto(planned: SweepPlan, args: SweepArgs, runsDir: string): Promise<string | null> {
   const workers = checkWorkers(args.workers);
+  const plan = { ...planned, runs: await loadRunModules(planned.runs, args.backend) }; // users' modules, checked before anything is written
   const shard = resolveShard(args.shard, args.shards, process.env);
   const runs = shard ? shardRuns(plan.runs, shard) : plan.runs;
   for (const warning of new Set(runs.flatMap((r) => configWarnings(r.config)))) process.stderr.write(`sweep: warning: ${warning}\n`);
   if (shard) process.stderr.write(`sweep: shard ${shard.index}/${shard.count}: ${runs.length} of ${plan.runs.length} runs\n`);
-  const result = await runSweep(plan, runs, { dir: runsDir, workers, backend: args.backend, dataDir: args.dataDir });
+  const notes = moduleNotes(runs.map((r) => r.config));
+  const result = await runSweep(plan, runs, { dir: runsDir, workers, backend: args.backend, dataDir: args.dataDir, notes });
   if (result.interrupted) {
     process.stderr.write(
       `sweep: interrupted; run the same command again to continue (finished runs are kept, unfinished ones resume from their checkpoints)\n`,

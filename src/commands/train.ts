@@ -12,6 +12,7 @@ import { installStopHandler, INTERRUPTED_EXIT } from '../runs/signals.js';
 import { claimRuns, holderText, releaseAll, staleText, type Claim, type LockInfo } from '../runs/lock.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
+import { loadConfigModules, moduleNotes } from '../extend/load.js';
 
 export interface TrainArgs {
   config?: string;
@@ -42,9 +43,19 @@ async function loadTraining() {
 export async function trainCommand(args: TrainArgs): Promise<void> {
   if (args.resume !== undefined) return resumeCommand(args);
   if (args.config === undefined) throw new UserError('train needs a config file, or --resume <run dir>');
-  const base = resolveConfig(loadConfigFile(args.config), args.set);
-  const seeds = args.seeds !== undefined ? parseSeedSet(args.seeds) : [base.train.seed];
+  const resolved = resolveConfig(loadConfigFile(args.config), args.set);
+  const seeds = args.seeds !== undefined ? parseSeedSet(args.seeds) : [resolved.train.seed];
+  report(await trainConfig(resolved, seeds, args));
+}
+
+/**
+ * Trains one run per seed of a resolved config into new run directories (`out`, or runs/<name>-<attention>-<time>),
+ * and returns their outcomes: the train command, and the library's train().
+ */
+export async function trainConfig(resolved: Config, seeds: number[], args: Pick<TrainArgs, 'out' | 'backend' | 'dataDir'>): Promise<RunOutcome[]> {
+  const base = await loadConfigModules(resolved, { probe: true, backend: args.backend }); // users' modules, checked before anything is written
   for (const warning of configWarnings(base)) process.stderr.write(`train: warning: ${warning}\n`);
+  for (const note of moduleNotes([base])) process.stderr.write(`train: ${note}\n`);
   const configs: Config[] = seeds.map((seed) => ({ ...base, train: { ...base.train, seed } }));
   const { initBackend, runGroup, runDirName } = await loadTraining();
   await initBackend(args.backend);
@@ -60,7 +71,7 @@ export async function trainCommand(args: TrainArgs): Promise<void> {
     (info) => `${info.dir} is being written by another process (${heldText(info)}); choose another --out`,
   );
   try {
-    report(await runGroup(configs, dirs, { dataDir: args.dataDir }).catch((err) => Promise.reject(withNextStep(err, dirs))));
+    return await runGroup(configs, dirs, { dataDir: args.dataDir }).catch((err) => Promise.reject(withNextStep(err, dirs)));
   } finally {
     releaseAll(claim.locks.values());
   }
@@ -99,7 +110,7 @@ async function resumeCommand(args: TrainArgs): Promise<void> {
     if (!existsSync(join(dir, 'config.json'))) throw new UserError(`--resume: ${dir} is not a run directory (no config.json)`);
     throw new UserError(`--resume: ${join(dir, 'config.json')} is not valid JSON`); // empty, cut short, or a directory in its place
   }
-  const config = validate(configSchema, saved, '');
+  const config = await loadConfigModules(validate(configSchema, saved, ''), { probe: true, backend: args.backend }); // refused if a module changed since
   installStopHandler(sayStopping); // before the lock, so that a Ctrl-C from here on releases it
   // Decided under the lock: another process may be writing this run right now, or have just finished it.
   const claim = await claimOrRefuse(

@@ -6,13 +6,17 @@
 import { tf } from '../backend.js';
 import type { Variant } from './schema.js';
 import { MASKED, RMS_EPS } from './numerics.js';
+import type { VariantDefinition } from './variants.js';
+import { UserError } from '../errors.js';
 
 export type { Variant };
 
 /** Projection matrices of one attention layer, each [R, d, d] (all heads side by side), and the QK-norm gains. */
 export interface AttentionParams {
-  /** What the queries are matched against: qkv x·W_K, qv x·W_V, qx x, qq x·W_Q (model/schema.ts, VARIANTS). */
-  variant: Variant;
+  /** What the queries are matched against: qkv x·W_K, qv x·W_V, qx x, qq x·W_Q (model/schema.ts, VARIANTS), or a user's module. */
+  variant: Variant | string;
+  /** A user's variant (model/variants.ts): its definition, path and this layer's extra parameters [R, ...shape]. */
+  user?: { definition: VariantDefinition; path: string; params: Record<string, tf.Tensor> };
   wQ: tf.Tensor;
   /** Only qkv has W_K. */
   wK: tf.Tensor | null;
@@ -65,9 +69,15 @@ export function textbookAttention(
   const [R, B, Sq] = xq.shape as number[];
   const N = x.shape[2] as number;
   let q = splitHeads(project(xq, p.wQ), heads); // [R·B·H, Sq, dh]
-  const v = splitHeads(project(x, p.wV), heads); // [R·B·H, N, dh]
-  const wKey = keyWeights(p);
-  let k = wKey === p.wV ? v : splitHeads(wKey ? project(x, wKey) : x, heads); // [R·B·H, N, dh]
+  let v: tf.Tensor;
+  let k: tf.Tensor;
+  if (p.user) {
+    ({ keys: k, values: v } = userKeysAndValues(x, p, heads));
+  } else {
+    v = splitHeads(project(x, p.wV), heads); // [R·B·H, N, dh]
+    const wKey = keyWeights(p);
+    k = wKey === p.wV ? v : splitHeads(wKey ? project(x, wKey) : x, heads); // [R·B·H, N, dh]
+  }
   if (p.qNorm && p.kNorm) {
     q = rmsNormHeads(q, p.qNorm, R, heads); // [R·B·H, Sq, dh]
     k = rmsNormHeads(k, p.kNorm, R, heads); // [R·B·H, N, dh]: a normed copy; in qv the returned values stay raw
@@ -78,6 +88,34 @@ export function textbookAttention(
   const out = mergeHeads(tf.matMul(weights, v), R, B, heads); // [R, B, Sq, d]
   const shape5 = [R, B, heads, Sq, N];
   return { out, weights: tf.reshape(weights, shape5), logits: tf.reshape(logits, shape5) };
+}
+
+/** A user variant's keys and values (x·W_V unless it computes its own), each checked to be [R, B, N, d], split into heads. */
+function userKeysAndValues(x: tf.Tensor, p: AttentionParams, heads: number): { keys: tf.Tensor; values: tf.Tensor } {
+  const { definition, path, params } = p.user!;
+  const d = x.shape[3] as number;
+  const context = { tf, x, wQ: p.wQ, wV: p.wV, params, dModel: d, heads };
+  const checked = (what: 'keys' | 'values', t: unknown): tf.Tensor => {
+    if (!(t instanceof tf.Tensor))
+      throw new UserError(`variant module ${path}: ${what}() must return a tensor made with the tf it is given, got ${typeof t}`);
+    if (t.shape.join() !== x.shape.join())
+      throw new UserError(
+        `variant module ${path}: ${what}() returned shape [${t.shape.join(', ')}], expected [R, B, N, d] = [${x.shape.join(', ')}]`,
+      );
+    return splitHeads(t, heads); // [R·B·H, N, dh]
+  };
+  const call = (what: 'keys' | 'values', f: (c: typeof context) => unknown): tf.Tensor => {
+    let out: unknown;
+    try {
+      out = f(context);
+    } catch (err) {
+      throw new UserError(`variant module ${path}: ${what}() threw: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    }
+    return checked(what, out);
+  };
+  const keys = call('keys', (c) => definition.keys(c));
+  const values = definition.values ? call('values', (c) => definition.values!(c)) : splitHeads(project(x, p.wV), heads);
+  return { keys, values };
 }
 
 /**
@@ -91,7 +129,7 @@ export function textbookAttention(
  * nonlinear in x, so with it this takes the textbook path.
  */
 export function attention(xq: tf.Tensor, x: tf.Tensor, p: AttentionParams, heads: number, scale: number, mask: tf.Tensor | null): AttentionResult {
-  if (p.qNorm) return textbookAttention(xq, x, p, heads, scale, mask);
+  if (p.qNorm || p.user) return textbookAttention(xq, x, p, heads, scale, mask); // a user's keys need not be linear in x
   const [R, B, Sq, d] = xq.shape as number[];
   const N = x.shape[2] as number;
   const H = heads;

@@ -329,6 +329,9 @@ export class FusedModel {
         return param(stacked, 'layer0/attn/w_q');
       case 'qx':
         return isGrad ? this.sink! : this.eye!;
+      default:
+        // Config validation and the trainer keep users' variants on the tfjs graph.
+        throw new Error(`the fused kernel computes the built-in variants only, not ${this.cfg.attention}`);
     }
   }
 

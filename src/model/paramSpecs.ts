@@ -6,6 +6,7 @@
 import { Stream } from '../rng.js';
 import type { Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
+import { isModulePath, paramShape, userVariant, type ParamInit } from './variants.js';
 
 export interface ParamSpec {
   shape: number[]; // per run, without the R axis
@@ -23,6 +24,10 @@ export function paramSpecs(cfg: ModelConfig, layout: Layout): Map<string, ParamS
   for (let l = 0; l < cfg.layers; l++) {
     specs.set(`layer${l}/attn/w_q`, { shape: [d, d], draw: uniform(bound) });
     if (cfg.attention === 'qkv') specs.set(`layer${l}/attn/w_k`, { shape: [d, d], draw: uniform(bound) });
+    if (isModulePath(cfg.attention)) {
+      for (const [name, p] of Object.entries(userVariant(cfg.attention).params ?? {}))
+        specs.set(`layer${l}/attn/${name}`, { shape: paramShape(p, { dModel: d, heads: cfg.heads }), draw: initialiser(p.init, bound) });
+    }
     specs.set(`layer${l}/attn/w_v`, { shape: [d, d], draw: uniform(bound) });
     if (cfg.qkNorm) {
       specs.set(`layer${l}/attn/q_norm`, { shape: [1, d], draw: () => 1 }); // RMSNorm gains, per head dimension (heads side by side)
@@ -33,6 +38,14 @@ export function paramSpecs(cfg: ModelConfig, layout: Layout): Map<string, ParamS
   }
   specs.set('unembed/w', { shape: [d, layout.outputVocab], draw: uniform(1 / Math.sqrt(d)) });
   return specs;
+}
+
+/** A user variant's initialiser (model/variants.ts, ParamInit) as a draw from the parameter's stream. */
+function initialiser(init: ParamInit, bound: number): (rng: Stream) => number {
+  if (typeof init === 'number') return () => init;
+  if (init === 'linear') return (rng) => (rng.uniform() * 2 - 1) * bound;
+  if (init === 'normal') return (rng) => rng.normal();
+  return init === 'ones' ? () => 1 : () => 0;
 }
 
 /** Initial values for one run: each parameter from its own stream, so runs with one seed share every common parameter. */

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { closest } from 'fastest-levenshtein';
+import { isModulePath } from './variants.js';
 
 /**
  * The attention variants: what the query is matched against (the keys), and what that isolates. Values are
@@ -13,10 +15,21 @@ export const VARIANTS = {
 export type Variant = keyof typeof VARIANTS;
 const variantNames = Object.keys(VARIANTS) as [Variant, ...Variant[]];
 
+/** A built-in variant's name, or the path of a user's variant module (src/model/variants.ts), resolved from the config file's directory. */
+const attentionSchema = z.string().superRefine((value, ctx) => {
+  if ((variantNames as string[]).includes(value) || isModulePath(value)) return;
+  ctx.addIssue({
+    code: 'custom',
+    message:
+      `must be one of ${variantNames.map((n) => `'${n}'`).join(', ')} or a variant module's path such as ./variants/mine.ts, ` +
+      `got ${JSON.stringify(value)}; did you mean '${closest(value, variantNames)}'?`,
+  });
+});
+
 /** Model settings; the defaults match the independent single-layer reference described in src/metrics/METRICS.md. */
 export const modelSchema = z
   .object({
-    attention: z.enum(variantNames).default('qkv'), // qkv = standard; qv = keyless (scores = Q·Vᵀ); qx, qq isolate why (VARIANTS)
+    attention: attentionSchema.default('qkv'), // qkv = standard; qv = keyless (scores = Q·Vᵀ); qx, qq isolate why (VARIANTS); or a module's path
     qkNorm: z.boolean().default(false), // RMSNorm with a learned gain on both sides of the score (OLMo 2, Gemma 3); off = the seed's attention
     dModel: z.number().int().min(1).max(1024).default(8), // width where the reference saw the clearest keyless instability
     heads: z.number().int().min(1).max(64).default(1), // one head isolates the matching mechanism
@@ -29,12 +42,33 @@ export const modelSchema = z
 
 export type ModelConfig = z.infer<typeof modelSchema>;
 
-/** The variant's name in reports: its attention, with "+qknorm" when QK-norm is on. */
-export const variantLabel = (cfg: Pick<ModelConfig, 'attention' | 'qkNorm'>): string => (cfg.qkNorm ? `${cfg.attention}+qknorm` : cfg.attention);
+/** What config.json records of a user's module (src/extend/load.ts), by its absolute path: enough to label runs without loading it. */
+export interface ModuleRecord {
+  name: string;
+  isolates: string;
+  sha256: string;
+}
+
+/** What the user variants labelled so far isolate, for legends that have only the label. */
+const userIsolates = new Map<string, string>();
+
+/**
+ * The variant's name in reports: its attention (a user variant's own name, from the modules config.json records),
+ * with "+qknorm" when QK-norm is on.
+ */
+export function variantLabel(cfg: Pick<ModelConfig, 'attention' | 'qkNorm'>, modules: Record<string, ModuleRecord> = {}): string {
+  let name = cfg.attention;
+  const record = modules[cfg.attention];
+  if (record) {
+    name = record.name;
+    userIsolates.set(name, record.isolates);
+  } else if (isModulePath(name)) name = name.replace(/^.*\//, '').replace(/\.[^.]*$/, ''); // not recorded: the file's name
+  return cfg.qkNorm ? `${name}+qknorm` : name;
+}
 
 /** What a variant label (as variantLabel writes it) isolates, for tables and chart legends. */
 export function variantIsolates(label: string): string {
   const [base, norm] = label.split('+');
-  const what = (VARIANTS as Record<string, { isolates: string }>)[base]?.isolates ?? label;
+  const what = (VARIANTS as Record<string, { isolates: string }>)[base]?.isolates ?? userIsolates.get(base) ?? label;
   return norm ? `${what}, with QK-norm` : what;
 }

@@ -14,6 +14,7 @@ import type { ModelConfig } from './schema.js';
 import { attention, causalMask, type AttentionParams, type AttentionResult } from './attention.js';
 import { param, type Params } from './params.js';
 import { LN_EPS } from './numerics.js';
+import { isModulePath, userVariant } from './variants.js';
 
 export interface ForwardResult {
   logits: tf.Tensor; // [R, B·S, outputVocab]
@@ -62,7 +63,15 @@ function embed(input: tf.Tensor, table: tf.Tensor): tf.Tensor {
 
 function layerParams(params: Params, cfg: ModelConfig, l: number): AttentionParams {
   const at = `layer${l}/attn`;
+  const user = isModulePath(cfg.attention) ? userVariant(cfg.attention) : null;
   return {
+    ...(user && {
+      user: {
+        definition: user,
+        path: cfg.attention,
+        params: Object.fromEntries(Object.keys(user.params ?? {}).map((name) => [name, param(params, `${at}/${name}`)])),
+      },
+    }),
     variant: cfg.attention,
     wQ: param(params, `${at}/w_q`),
     wK: cfg.attention === 'qkv' ? param(params, `${at}/w_k`) : null, // only qkv has W_K

@@ -1,6 +1,7 @@
 /** Trains a group of runs that share a shape (they differ only in seed and learning rate) into their run directories. */
 import { join } from 'node:path';
 import { shapeKey, type Config } from '../config.js';
+import { variantLabel } from '../model/schema.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 import { paramSpecs } from '../model/paramSpecs.js';
@@ -164,5 +165,5 @@ function medianLoss(rows: (MetricsRow | null)[]): number | null {
 }
 
 export function runDirName(cfg: Config, parent: string, stamp: string, withSeed: boolean): string {
-  return join(parent, `${cfg.name}-${cfg.model.attention}${withSeed ? `-s${cfg.train.seed}` : ''}${stamp ? `-${stamp}` : ''}`);
+  return join(parent, `${cfg.name}-${variantLabel(cfg.model, cfg.modules)}${withSeed ? `-s${cfg.train.seed}` : ''}${stamp ? `-${stamp}` : ''}`);
 }

@@ -4,6 +4,7 @@ import type { BackendChoice } from '../backend-names.js';
 import { runGroup } from '../runs/group.js';
 import { prepareResume } from '../runs/resume.js';
 import type { Config } from '../config.js';
+import { loadConfigModules } from '../extend/load.js';
 import { EnvironmentError, UserError, asEnvironmentError } from '../errors.js';
 
 export interface GroupJob {
@@ -33,6 +34,7 @@ export type OnProgress = (id: number, step: number, loss: number | null) => void
 export async function runJob(job: GroupJob, onProgress?: OnProgress): Promise<WorkerReply> {
   try {
     await initBackend(job.backend);
+    await loadConfigModules(job.configs[0]); // the group's modules (they share one shape), refused if changed since the sweep planned them
     const resume = job.resume ? job.dirs.map((dir, r) => prepareResume(dir, job.configs[r])) : undefined;
     for (const note of resume?.flatMap((p) => p.notes) ?? []) process.stderr.write(`sweep: ${note}\n`);
     const outcomes = await runGroup(job.configs, job.dirs, {

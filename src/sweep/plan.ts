@@ -8,6 +8,7 @@ import { loadConfigFile, applyOverrides, setPath, validate, configSchema, shapeK
 import { UserError } from '../errors.js';
 import { closest } from 'fastest-levenshtein';
 import { VARIANTS, variantLabel } from '../model/schema.js';
+import { isModulePath } from '../modulePath.js';
 
 const scalar = z.union([z.number(), z.string(), z.boolean()]);
 
@@ -69,7 +70,13 @@ export function planSweep(values: Record<string, unknown>, path: string, sets: r
     } catch (err) {
       throw new UserError(`${path}: grid: ${(err as Error).message}`);
     }
-    runs.push({ name: keys.map((k, i) => `${short[i]}-${combo[i]}`).join('_'), config });
+    runs.push({ name: keys.map((k, i) => `${short[i]}-${nameOf(combo[i])}`).join('_'), config });
+  }
+  const names = new Set<string>();
+  for (const run of runs) {
+    if (names.has(run.name))
+      throw new UserError(`${path}: two grid entries give runs the same name, ${run.name}; give the modules different file names`);
+    names.add(run.name);
   }
   return { name: raw.name, grid: raw.grid, runs };
 }
@@ -80,20 +87,36 @@ export function planSweep(values: Record<string, unknown>, path: string, sets: r
  */
 export const VARIANT_KEY = 'model.variant';
 
+/** A grid value as it reads in a run's name: a module's path by its file name (tempered for /…/variants/tempered.ts). */
+function nameOf(value: string | number | boolean): string | number | boolean {
+  if (typeof value !== 'string') return value;
+  const norm = value.endsWith('+qknorm') ? '+qknorm' : '';
+  const bare = value.slice(0, value.length - norm.length);
+  return isModulePath(bare) ? bare.replace(/^.*\//, '').replace(/\.[^.]*$/, '') + norm : value;
+}
+
 function setVariant(values: Record<string, unknown>, label: unknown, path: string): void {
-  const [attention, norm, ...rest] = String(label).split('+');
+  const text = String(label);
+  const norm = text.endsWith('+qknorm') ? 'qknorm' : undefined;
+  const bare = norm ? text.slice(0, -'+qknorm'.length) : text;
+  if (isModulePath(bare)) {
+    setPath(values, 'model.attention', bare, 'grid');
+    setPath(values, 'model.qkNorm', norm !== undefined, 'grid');
+    return;
+  }
+  const [attention, norm2, ...rest] = text.split('+');
   const names = Object.keys(VARIANTS);
-  if (!names.includes(attention) || rest.length || (norm !== undefined && norm !== 'qknorm')) {
+  if (!names.includes(attention) || rest.length || (norm2 !== undefined && norm2 !== 'qknorm')) {
     const valid = [...names, ...names.map((n) => `${n}+qknorm`)];
     throw new UserError(`${path}: grid.${VARIANT_KEY} lists '${label}', not a variant; did you mean '${closest(String(label), valid)}'?`);
   }
   setPath(values, 'model.attention', attention, 'grid');
-  setPath(values, 'model.qkNorm', norm !== undefined, 'grid');
+  setPath(values, 'model.qkNorm', norm2 !== undefined, 'grid');
 }
 
 /** Whether the plan compares qkv with qv (by model.attention or model.variant), as the verdict needs. */
 export function comparesQkvWithQv(plan: SweepPlan): boolean {
-  const labels = new Set(plan.runs.map((r) => variantLabel(r.config.model)));
+  const labels = new Set(plan.runs.map((r) => variantLabel(r.config.model, r.config.modules)));
   return labels.has('qkv') && labels.has('qv');
 }
 

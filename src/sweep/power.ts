@@ -13,7 +13,7 @@ export function seedCountWarnings(runs: PlannedRun[]): string[] {
   runs.forEach((run, i) => {
     const label = seriesLabel(flat[i], differing);
     const entry = series.get(label) ?? { qv: new Set<number>(), qkv: new Set<number>() };
-    const variant = variantLabel(run.config.model);
+    const variant = variantLabel(run.config.model, run.config.modules);
     if (variant === 'qv' || variant === 'qkv') entry[variant].add(run.config.train.seed);
     series.set(label, entry);
   });

@@ -2,6 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { hostname } from 'node:os';
+import { variantLabel } from '../model/schema.js';
 import { isDeepStrictEqual } from 'node:util';
 import { UserError, EnvironmentError } from '../errors.js';
 import type { BackendChoice } from '../backend-names.js';
@@ -10,7 +11,8 @@ import { loadEvalSet } from '../tasks/evalset.js';
 import { readStatus, createRunDir, clearRunDir } from '../runs/rundir.js';
 import { claimRuns, holdersText, inspectLock, isLockEntry, releaseAll, staleText, type LockInfo } from '../runs/lock.js';
 import { checkpointStep } from '../runs/checkpoint.js';
-import { FINISHED_STATUSES, savedConfigEquals } from '../runs/read.js';
+import { FINISHED_STATUSES, readRunConfig, savedConfigEquals } from '../runs/read.js';
+import type { Config } from '../config.js';
 import { installStopHandler, isStopRequested } from '../runs/signals.js';
 import { writeJsonAtomic, ensureDir } from '../files/atomic.js';
 import { groupRuns, spreadOver, runDir, type PlannedRun, type SweepPlan } from './plan.js';
@@ -25,6 +27,8 @@ export interface SweepOptions {
   backend: BackendChoice;
   dataDir: string;
   log?: (line: string) => void;
+  /** Lines said once training starts (a user variant on the tfjs graph), not when the sweep is refused before it. */
+  notes?: string[];
 }
 
 export interface SweepResult {
@@ -50,8 +54,22 @@ function sameConfig(dir: string, run: PlannedRun): boolean {
 /** A run is done when it completed or diverged (a divergence is a result) with exactly the planned config. */
 function isDone(dir: string, run: PlannedRun): boolean {
   if (!finishedStatus(dir)) return false;
-  if (!sameConfig(dir, run)) throw new UserError(`${dir} holds a finished run with a different config; use another --out for this sweep`);
+  if (!sameConfig(dir, run))
+    throw new UserError(changedModuleText(dir, run) ?? `${dir} holds a finished run with a different config; use another --out for this sweep`);
   return true;
+}
+
+/** When a finished run differs from the plan only in a module's content: which module changed, in one line. */
+function changedModuleText(dir: string, run: PlannedRun): string | null {
+  let saved: Config;
+  try {
+    saved = readRunConfig(dir);
+  } catch {
+    return null;
+  }
+  const changed = Object.entries(run.config.modules).find(([path, m]) => saved.modules[path] && saved.modules[path].sha256 !== m.sha256);
+  if (!changed || !isDeepStrictEqual({ ...saved, modules: {} }, { ...run.config, modules: {} })) return null;
+  return `${dir} was trained with an earlier ${changed[0]} (its content has changed since); restore the module, or use another --out for this sweep`;
 }
 
 /** Finished by whoever wrote it, without judging its config: for runs another process held. */
@@ -84,7 +102,7 @@ function groupInfos(jobs: GroupJob[], units: PlannedRun[][], startAt: Map<string
       .map(([k, v]) => `${k}=${v}`);
     return {
       id: job.id,
-      label: [c.model.attention, ...extra, `×${job.dirs.length}`].join(' '),
+      label: [variantLabel(c.model, c.modules), ...extra, `×${job.dirs.length}`].join(' '),
       runs: job.dirs.length,
       steps: c.train.steps,
       startStep: startAt.get(units[i][0].name) ?? 0,
@@ -138,6 +156,7 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
       if (resumed) log(`sweep: ${resumed} unfinished run(s) continue from their checkpoints`);
       // Over the whole plan, not this shard: the shards' runs are compared together afterwards.
       if (todo.length && trained === 0) for (const warning of seedCountWarnings(plan.runs)) log(`sweep: warning: ${warning}`);
+      if (todo.length && trained === 0) for (const note of opts.notes ?? []) log(`sweep: ${note}`);
       trained += todo.length;
       // An unfinished directory without a usable checkpoint holds nothing to continue: start that run again, and say so.
       const restarted = todo.filter((run) => startAt.get(run.name) === null && hasRunFiles(dirOf(run)));

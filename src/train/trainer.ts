@@ -8,13 +8,17 @@ import type { MetricsRow } from '../records/formats.js';
 import { FusedEngine } from './fusedEngine.js';
 import { TfjsEngine } from './tfjsEngine.js';
 import { lrAt, logSteps } from './schedule.js';
+import { isModulePath } from '../modulePath.js';
 
 export type { KernelChoice, GroupSpec, GroupResult };
 export { lrAt, logSteps }; // the schedule lives in schedule.ts, where nothing loads TensorFlow.js
 
-/** The engine for a group: the fused kernels (any shape), unless the tfjs graph, their reference, is asked for. */
+/**
+ * The engine for a group: the fused kernels (every built-in model), unless the tfjs graph, their reference, is asked
+ * for or the variant is a user's module, whose keys only the graph computes (config validation refuses `fused` there).
+ */
 export function makeEngine(spec: EngineSpec, choice: KernelChoice = 'auto'): Engine {
-  return choice === 'tfjs' ? new TfjsEngine(spec) : new FusedEngine(spec);
+  return choice === 'tfjs' || isModulePath(spec.model.attention) ? new TfjsEngine(spec) : new FusedEngine(spec);
 }
 
 export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { anchorModulePaths, resolveConfig, loadConfigFile } from '../../src/config.js';
+import { importModule, loadConfigModules, loadRunModules, moduleNotes } from '../../src/extend/load.js';
+import { variantLabel, variantIsolates } from '../../src/model/schema.js';
+import { paramSpecs } from '../../src/model/paramSpecs.js';
+import { makeTask } from '../../src/tasks/index.js';
+import { planSweep } from '../../src/sweep/plan.js';
+import { UserError } from '../../src/errors.js';
+import { REPO } from '../helpers/shared.js';
+
+const FIXTURES = join(REPO, 'test', 'fixtures', 'modules');
+const TEMPERED = join(REPO, 'examples', 'variants', 'tempered.ts');
+const INDUCTION = join(REPO, 'examples', 'tasks', 'induction.ts');
+const fixture = (name: string) => join(FIXTURES, name);
+
+/** The one line a UserError says, or a failure if something else was thrown. */
+async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof UserError) return err.message;
+    throw err;
+  }
+  throw new Error('expected a UserError');
+}
+
+describe('module paths in configs', () => {
+  it('are made absolute relative to the file that names them: a config, a sweep grid, an inline base', () => {
+    const dir = '/studies/mine';
+    expect(anchorModulePaths({ model: { attention: './variants/t.ts' }, task: { kind: '../tasks/i.ts' } }, dir)).toEqual({
+      model: { attention: '/studies/mine/variants/t.ts' },
+      task: { kind: '/studies/tasks/i.ts' },
+    });
+    const sweep = anchorModulePaths(
+      { base: { model: { attention: 'qv' } }, grid: { 'model.attention': ['qkv', './v.ts'], 'model.variant': ['./w.ts+qknorm'] } },
+      dir,
+    );
+    expect(sweep.grid).toEqual({ 'model.attention': ['qkv', '/studies/mine/v.ts'], 'model.variant': ['/studies/mine/w.ts+qknorm'] });
+    expect(sweep.base).toEqual({ model: { attention: 'qv' } }); // built-in names stay as they are
+  });
+
+  it('--set names a module relative to the working directory', () => {
+    expect(resolveConfig({}, ['model.attention=./v.ts']).model.attention).toBe(join(process.cwd(), 'v.ts'));
+  });
+
+  it('a misspelt built-in is still told its closest name, and task.options is refused for a built-in task', () => {
+    expect(() => resolveConfig({ model: { attention: 'qvk' } })).toThrow(
+      /must be one of 'qkv', 'qv', 'qx', 'qq' or a variant module's path .*did you mean 'qv'\?/,
+    );
+    expect(() => resolveConfig({ task: { kind: 'lokup' } })).toThrow(/did you mean 'lookup'\?/);
+    expect(() => resolveConfig({ task: { options: { length: 4 } } })).toThrow(/task\.options.*built in/);
+  });
+
+  it('a config file may not write `modules`: the kit records them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qkv-modules-'));
+    writeFileSync(join(dir, 'c.yaml'), 'modules: {}\n');
+    expect(() => loadConfigFile(join(dir, 'c.yaml'))).toThrow(/'modules' is recorded by the kit/);
+  });
+
+  it('train.kernel fused with a user variant is refused in one line', () => {
+    expect(() => resolveConfig({ model: { attention: TEMPERED }, train: { kernel: 'fused' } })).toThrow(
+      /train\.kernel.*fused computes the built-in variants only/,
+    );
+  });
+});
+
+describe('loading a variant module', () => {
+  it('registers it, records its name, what it isolates and its hash, and labels its runs by its name', async () => {
+    const config = await loadConfigModules(resolveConfig({ model: { attention: TEMPERED } }));
+    const record = config.modules[TEMPERED];
+    expect(record.name).toBe('tempered');
+    expect(record.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(variantLabel(config.model, config.modules)).toBe('tempered');
+    expect(variantIsolates('tempered')).toBe(record.isolates);
+    expect(variantLabel({ ...config.model, qkNorm: true }, config.modules)).toBe('tempered+qknorm');
+    // Its own parameter, one per layer, beside W_Q and W_V (no W_K).
+    const specs = paramSpecs(config.model, makeTask(config.task).layout);
+    expect(specs.get('layer0/attn/log_temp')?.shape).toEqual([1, 1]);
+    expect(specs.has('layer0/attn/w_k')).toBe(false);
+    expect(moduleNotes([config])).toEqual([expect.stringContaining('trains on the tfjs graph')]);
+  });
+
+  it.each([
+    ['a missing file', 'missing.ts', /model\.attention: variant module not found: .*missing\.ts$/],
+    [
+      'a module that exports nothing valid',
+      'nothing.ts',
+      /nothing\.ts exports no definition made with defineVariant or defineTask \(its exports: default, keys\)/,
+    ],
+    ['a module that throws on import', 'throws.ts', /throws\.ts threw on import: the lab notebook is missing$/],
+    ['a task where a variant belongs', 'bad-task.ts', /model\.attention: .*bad-task\.ts defines a task, not a variant/],
+  ])('%s is one line naming the module', async (_what, file, message) => {
+    const line = await refusal(loadConfigModules(resolveConfig({ model: { attention: fixture(file) } })));
+    expect(line).toMatch(message);
+    expect(line).toContain(fixture(file));
+    expect(line).not.toContain('\n');
+  });
+
+  it('a variant whose keys have the wrong shape is refused by the probe, before anything is written', async () => {
+    const config = resolveConfig({ model: { attention: fixture('wrong-shape.ts') } });
+    await expect(loadConfigModules(config)).resolves.toBeTruthy(); // loading alone cannot see the shape
+    const line = await refusal(loadConfigModules(config, { probe: true }));
+    expect(line).toMatch(/wrong-shape\.ts: keys\(\) returned shape \[1, 2, 8, 8\], expected \[R, B, N, d\] = \[1, 2, 9, 8\]/);
+  });
+
+  it('a changed module is refused where a saved config recorded another hash', async () => {
+    const config = await loadConfigModules(resolveConfig({ model: { attention: TEMPERED } }));
+    const saved = { ...config, modules: { [TEMPERED]: { ...config.modules[TEMPERED], sha256: '0'.repeat(64) } } };
+    expect(await refusal(loadConfigModules(saved))).toMatch(
+      /tempered\.ts has changed since this run was trained \(sha256 000000000000… then, [0-9a-f]{12}… now\)/,
+    );
+  });
+
+  it('a module may be named by a sweep grid beside built-ins; run names use its file name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qkv-grid-'));
+    mkdirSync(join(dir, 'variants'));
+    writeFileSync(join(dir, 'variants', 'mine.ts'), `export { default } from ${JSON.stringify(TEMPERED)};\n`);
+    writeFileSync(join(dir, 's.yaml'), 'name: s\nbase: {}\ngrid:\n  model.attention: [qkv, ./variants/mine.ts]\n  train.seed: [0]\n');
+    const plan = planSweep(loadConfigFile(join(dir, 's.yaml')), join(dir, 's.yaml'), []);
+    expect(plan.runs.map((r) => r.name)).toEqual(['attention-qkv_seed-0', 'attention-mine_seed-0']);
+    const runs = await loadRunModules(plan.runs, 'auto');
+    expect(runs[1].config.modules[join(dir, 'variants', 'mine.ts')].name).toBe('tempered');
+    expect(runs[0].config.modules).toEqual({});
+  });
+});
+
+describe('loading a task module', () => {
+  it('validates its options as strictly as the kit’s own keys, with defaults', async () => {
+    const config = await loadConfigModules(resolveConfig({ task: { kind: INDUCTION, options: { length: 8 } } }));
+    const task = makeTask(config.task);
+    expect(task.layout).toMatchObject({ positions: 8, inputVocab: 16, outputVocab: 16, queryStart: 7, queryCount: 1, causal: true });
+    expect(task.id).toMatch(/^induction-[0-9a-f]{12}$/);
+    expect(await refusal(loadConfigModules(resolveConfig({ task: { kind: INDUCTION, options: { lenght: 8 } } })))).toBe(
+      "unknown config key 'task.options.lenght'; did you mean 'task.options.length'?",
+    );
+    expect(await refusal(loadConfigModules(resolveConfig({ task: { kind: INDUCTION, options: { length: 2 } } })))).toMatch(
+      /config key 'task\.options\.length': .*4/,
+    );
+  });
+
+  it('a task whose examples break its own layout is one line naming the module and the fault', async () => {
+    const line = await refusal(loadConfigModules(resolveConfig({ task: { kind: fixture('bad-task.ts') } })));
+    expect(line).toBe(`task module ${fixture('bad-task.ts')}: example 0 breaks its layout: targets[0] = 7 is outside the output vocabulary 0..3`);
+  });
+
+  it('importModule finds a definition by kind for `check`', async () => {
+    expect((await importModule(INDUCTION, 'either', 'check')).definition.qkvLab).toBe('task');
+    expect((await importModule(TEMPERED, 'either', 'check')).definition.qkvLab).toBe('variant');
+  });
+});
