@@ -1,11 +1,10 @@
 import { join, resolve } from 'node:path';
-import { collectRuns } from '../report/data/collect.js';
-import { analyse, type Analysis } from '../report/data/analyse.js';
-import { analyseClaims } from '../report/data/claims.js';
+import { collectRuns, type LoadedRun, type SkippedRun } from '../report/data/collect.js';
+import { analyse, type Analysis } from '../analysis/analyse.js';
+import { analyseClaims, type SeriesClaims } from '../analysis/claims.js';
 import { VERDICT_HOLDS, VERDICT_NOT_SHOWN } from '../report/text/markdown.js';
 import { summaryLines } from '../report/text/terminal.js';
 import { claimsJson, claimsStrataJson, claimsSummaryLines } from '../report/text/claimsMarkdown.js';
-import { writeReport } from '../report/write.js';
 import { writeJsonAtomic } from '../files/atomic.js';
 import { UserError } from '../errors.js';
 
@@ -68,21 +67,26 @@ export function verdictJson(a: Analysis, runCount: number) {
   };
 }
 
-/** `strict` refuses damaged runs instead of skipping them; `scalePaths`: the claims' input-scale sweep, when there is one (the `claims` command). */
-export async function compareInto(
-  paths: string[],
-  outDir: string,
-  title = 'qkv-lab report',
-  { strict = false, scalePaths = [] as string[] } = {},
-): Promise<CompareResult> {
+/**
+ * A comparison as data: the runs read back, their analysis, the claims, and the verdict as verdict.json holds it.
+ * What the library's compare() returns; writing the report is a separate call (writeComparison), so a script gets
+ * the numbers without loading the chart renderer.
+ */
+export interface Comparison {
+  runs: LoadedRun[];
+  analysis: Analysis;
+  claims: SeriesClaims[];
+  verdict: ReturnType<typeof verdictJson> & Record<string, unknown>;
+  leftOut: { skipped: SkippedRun[]; notStarted: string[]; inProgress: string[]; unfinished: string[] };
+}
+
+/** Reads and analyses the runs under `paths`; `strict` refuses damaged runs instead of leaving them out; `scalePaths`: the claims' input-scale sweep. */
+export function analyseRuns(paths: string[], { strict = false, scalePaths = [] as string[] } = {}): Comparison {
   const { runs, unfinished, skipped, notStarted, inProgress } = collectRuns(paths);
   if (strict && skipped.length)
     throw new UserError(
       `--strict: ${skipped.length} run(s) damaged; ${skipped[0].dir}: ${skipped[0].reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}`,
     );
-  for (const s of skipped) process.stderr.write(`compare: warning: skipped ${s.dir}: ${s.reason}\n`);
-  for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
-  if (notStarted.length) process.stderr.write(`compare: warning: ${notStarted.length} planned run(s) not started: ${notStarted.join(', ')}\n`);
   if (runs.length === 0)
     throw new UserError(
       `no finished runs to compare under ${paths.join(', ')} (${skipped.length} damaged, ${unfinished.length} unfinished, ${inProgress.length} in progress)`,
@@ -92,7 +96,6 @@ export async function compareInto(
   if (inProgress.length)
     analysis.warnings.push(`${inProgress.length} run(s) still in progress in another process, left out until they finish: ${inProgress.join(', ')}`);
   const claims = analyseClaims(analysis, runs, scalePaths.length ? collectRuns(scalePaths).runs : []);
-  await writeReport(outDir, title, runs, analysis, claims, { skipped, notStarted, inProgress });
   const verdict = {
     ...verdictJson(analysis, runs.length),
     runs_skipped: skipped.length,
@@ -101,7 +104,31 @@ export async function compareInto(
     claims: claimsJson(claims),
     claims_strata: claimsStrataJson(claims),
   };
-  writeJsonAtomic(join(outDir, 'verdict.json'), verdict);
+  return { runs, analysis, claims, verdict, leftOut: { skipped, notStarted, inProgress, unfinished } };
+}
+
+/** Writes the report (report.md, report.html, charts, exports) and verdict.json of a comparison into `outDir`. */
+export async function writeComparison(c: Comparison, outDir: string, title = 'qkv-lab report'): Promise<void> {
+  const { writeReport } = await import('../report/write.js'); // the charts' renderer loads only to write a report
+  const { skipped, notStarted, inProgress } = c.leftOut;
+  await writeReport(outDir, title, c.runs, c.analysis, c.claims, { skipped, notStarted, inProgress });
+  writeJsonAtomic(join(outDir, 'verdict.json'), c.verdict);
+}
+
+/** `strict` refuses damaged runs instead of skipping them; `scalePaths`: the claims' input-scale sweep, when there is one (the `claims` command). */
+export async function compareInto(
+  paths: string[],
+  outDir: string,
+  title = 'qkv-lab report',
+  { strict = false, scalePaths = [] as string[] } = {},
+): Promise<CompareResult> {
+  const comparison = analyseRuns(paths, { strict, scalePaths });
+  const { analysis, claims, verdict } = comparison;
+  const { skipped, unfinished, notStarted, inProgress } = comparison.leftOut;
+  for (const s of skipped) process.stderr.write(`compare: warning: skipped ${s.dir}: ${s.reason}\n`);
+  for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
+  if (notStarted.length) process.stderr.write(`compare: warning: ${notStarted.length} planned run(s) not started: ${notStarted.join(', ')}\n`);
+  await writeComparison(comparison, outDir, title);
   printSummary(analysis);
   if (skipped.length || notStarted.length || inProgress.length)
     process.stdout.write(
