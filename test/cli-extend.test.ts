@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { explain, expectOneLineError, runCli, useTempRoot, REPO } from './helpers/cli.js';
+import { runInProcess } from './helpers/inProcess.js';
 
 const fresh = useTempRoot('qkv-extend-');
 const SLOW = 120_000;
@@ -91,7 +92,7 @@ describe('users’ modules end to end', () => {
         `name: halved\nbase: ${JSON.stringify(join(REPO, 'configs', 'lookup.yaml'))}\ngrid:\n` +
           '  model.attention: [qkv, qv, ./variants/halved.ts]\n  train.lr: [0.003, 0.03]\n  train.seed: [0, 1]\n',
       );
-      const r = await runCli(['sweep', 'study/sweep.yaml', ...TINY, '--out', 'runs'], cwd);
+      const r = await runCli(['sweep', 'study/sweep.yaml', ...TINY, '--workers', '1', '--out', 'runs'], cwd);
       expect(r.status, explain(r)).toBe(0);
       const c = await runCli(['compare', 'runs', '--out', 'report'], cwd);
       expect(c.status, explain(c)).toBe(0);
@@ -103,7 +104,7 @@ describe('users’ modules end to end', () => {
 
       // The module changes: the finished runs are not reused, and --resume refuses, each in one line.
       appendFileSync(join(cwd, 'study', 'variants', 'halved.ts'), '\n// edited\n');
-      const again = await runCli(['sweep', 'study/sweep.yaml', ...TINY, '--out', 'runs'], cwd);
+      const again = await runCli(['sweep', 'study/sweep.yaml', ...TINY, '--workers', '1', '--out', 'runs'], cwd);
       expectOneLineError(again);
       expect(again.stderr).toMatch(/attention-halved_lr-0\.\d+_seed-\d was trained with an earlier .*halved\.ts \(its content has changed since\)/);
       const resume = await runCli(['train', '--resume', join(cwd, 'runs', 'attention-halved_lr-0.003_seed-0')], cwd);
@@ -113,6 +114,8 @@ describe('users’ modules end to end', () => {
     SLOW,
   );
 
+  // In-process but for one case, which keeps the executable's exit code and line under test: a refusal ends before any
+  // training, so a subprocess per case would only pay Node's and TensorFlow.js's start-up again.
   it.each([
     ['a missing file', 'model.attention=./variants/missing.ts', /variant module not found: .*missing\.ts/],
     ['a module that exports nothing valid', 'model.attention=./variants/nothing.ts', /nothing\.ts exports no definition/],
@@ -124,7 +127,8 @@ describe('users’ modules end to end', () => {
     async (_what, set, message) => {
       const cwd = fresh('bad');
       cpSync(join(REPO, 'test', 'fixtures', 'modules'), join(cwd, 'variants'), { recursive: true });
-      const r = await runCli(['train', join(REPO, 'configs', 'lookup.yaml'), '--set', set, '--out', 'run'], cwd);
+      const args = ['train', join(REPO, 'configs', 'lookup.yaml'), '--set', set, '--out', 'run'];
+      const r = set.includes('throws') ? await runCli(args, cwd) : await runInProcess(args, cwd);
       expectOneLineError(r);
       expect(r.stderr).toMatch(message);
       expect(readdirSync(cwd)).toEqual(['variants']); // no run directory, no data directory
@@ -140,7 +144,7 @@ describe('users’ modules end to end', () => {
       expect(ok.status, explain(ok)).toBe(0);
       expect(ok.stdout).toMatch(/gradients: autodiff agrees with central differences/);
       expect(ok.stdout.trim().split('\n').at(-1)).toBe('check: ok');
-      const bad = await runCli(['check', join(REPO, 'test', 'fixtures', 'modules', 'wrong-gradient.ts')], cwd);
+      const bad = await runInProcess(['check', join(REPO, 'test', 'fixtures', 'modules', 'wrong-gradient.ts')], cwd);
       expectOneLineError(bad);
       expect(bad.stderr).toMatch(/gain\[0\] is 0\.00 by autodiff/);
       expect(existsSync(join(cwd, 'data'))).toBe(false);
