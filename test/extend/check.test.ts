@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { checkModule } from '../../src/extend/check.js';
-import { UserError } from '../../src/errors.js';
+import { refusal } from '../helpers/refusal.js';
 import { REPO } from '../helpers/shared.js';
 
 const FIXTURES = join(REPO, 'test', 'fixtures', 'modules');
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof UserError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a UserError');
-}
 
 describe('check', () => {
   it('passes the example variant: shapes, gradients, determinism, parameter count', async () => {

@@ -8,24 +8,13 @@ import { variantLabel, variantIsolates } from '../../src/model/schema.js';
 import { paramSpecs } from '../../src/model/paramSpecs.js';
 import { makeTask } from '../../src/tasks/index.js';
 import { planSweep } from '../../src/sweep/plan.js';
-import { UserError } from '../../src/errors.js';
+import { refusal } from '../helpers/refusal.js';
 import { REPO } from '../helpers/shared.js';
 
 const FIXTURES = join(REPO, 'test', 'fixtures', 'modules');
 const TEMPERED = join(REPO, 'examples', 'variants', 'tempered.ts');
 const INDUCTION = join(REPO, 'examples', 'tasks', 'induction.ts');
 const fixture = (name: string) => join(FIXTURES, name);
-
-/** The one line a UserError says, or a failure if something else was thrown. */
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof UserError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a UserError');
-}
 
 describe('module paths in configs', () => {
   it('are made absolute relative to the file that names them: a config, a sweep grid, an inline base', () => {
@@ -124,6 +113,17 @@ describe('loading a variant module', () => {
     const runs = await loadRunModules(plan.runs, 'auto');
     expect(runs[1].config.modules[join(dir, 'variants', 'mine.ts')].name).toBe('tempered');
     expect(runs[0].config.modules).toEqual({});
+  });
+
+  it('model.variant takes a module too, with or without +qknorm', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qkv-variant-'));
+    writeFileSync(join(dir, 's.yaml'), 'name: s\nbase: {}\ngrid:\n  model.variant: [qv, ./v.ts, ./v.ts+qknorm]\n');
+    const plan = planSweep(loadConfigFile(join(dir, 's.yaml')), join(dir, 's.yaml'), []);
+    expect(plan.runs.map((r) => [r.name, r.config.model.attention, r.config.model.qkNorm])).toEqual([
+      ['variant-qv', 'qv', false],
+      ['variant-v', join(dir, 'v.ts'), false],
+      ['variant-v+qknorm', join(dir, 'v.ts'), true],
+    ]);
   });
 });
 
