@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isModulePath } from './modulePath.js';
+import { isModulePath, splitQkNorm } from './modulePath.js';
 import { z } from 'zod';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { closest } from 'fastest-levenshtein';
@@ -141,7 +141,7 @@ const MODULE_KEYS = ['model.attention', 'task.kind', 'model.variant'];
 
 /** A module path made absolute against `dir`; anything else as it is. `model.variant` may end in +qknorm. */
 function anchored(value: unknown, dir: string): unknown {
-  if (typeof value !== 'string' || !isModulePath(value.replace(/\+qknorm$/, '')) || isAbsolute(value)) return value;
+  if (typeof value !== 'string' || !isModulePath(splitQkNorm(value).variant) || isAbsolute(value)) return value;
   return resolve(dir, value);
 }
 

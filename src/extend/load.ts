@@ -186,7 +186,7 @@ export async function loadConfigModules(config: Config, opts: LoadOptions = {}):
     drawProbe(m.path);
     record(m, task.about);
   }
-  const loaded = { ...config, task: { ...config.task }, modules };
+  const loaded = { ...config, modules };
   if (opts.probe && isModulePath(attention)) await (await import('./probe.js')).probeModel(loaded, opts.backend ?? 'auto');
   return loaded;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { closest } from 'fastest-levenshtein';
-import { isModulePath } from './variants.js';
+import { isModulePath, moduleStem } from '../modulePath.js';
 
 /**
  * The attention variants: what the query is matched against (the keys), and what that isolates. Values are
@@ -62,7 +62,7 @@ export function variantLabel(cfg: Pick<ModelConfig, 'attention' | 'qkNorm'>, mod
   if (record) {
     name = record.name;
     userIsolates.set(name, record.isolates);
-  } else if (isModulePath(name)) name = name.replace(/^.*\//, '').replace(/\.[^.]*$/, ''); // not recorded: the file's name
+  } else if (isModulePath(name)) name = moduleStem(name); // not recorded: the file's name
   return cfg.qkNorm ? `${name}+qknorm` : name;
 }
 

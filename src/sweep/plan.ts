@@ -8,7 +8,7 @@ import { loadConfigFile, applyOverrides, setPath, validate, configSchema, shapeK
 import { UserError } from '../errors.js';
 import { closest } from 'fastest-levenshtein';
 import { VARIANTS, variantLabel } from '../model/schema.js';
-import { isModulePath } from '../modulePath.js';
+import { isModulePath, moduleStem, splitQkNorm } from '../modulePath.js';
 
 const scalar = z.union([z.number(), z.string(), z.boolean()]);
 
@@ -90,28 +90,19 @@ export const VARIANT_KEY = 'model.variant';
 /** A grid value as it reads in a run's name: a module's path by its file name (tempered for /…/variants/tempered.ts). */
 function nameOf(value: string | number | boolean): string | number | boolean {
   if (typeof value !== 'string') return value;
-  const norm = value.endsWith('+qknorm') ? '+qknorm' : '';
-  const bare = value.slice(0, value.length - norm.length);
-  return isModulePath(bare) ? bare.replace(/^.*\//, '').replace(/\.[^.]*$/, '') + norm : value;
+  const { variant, qkNorm } = splitQkNorm(value);
+  return isModulePath(variant) ? moduleStem(variant) + (qkNorm ? '+qknorm' : '') : value;
 }
 
 function setVariant(values: Record<string, unknown>, label: unknown, path: string): void {
-  const text = String(label);
-  const norm = text.endsWith('+qknorm') ? 'qknorm' : undefined;
-  const bare = norm ? text.slice(0, -'+qknorm'.length) : text;
-  if (isModulePath(bare)) {
-    setPath(values, 'model.attention', bare, 'grid');
-    setPath(values, 'model.qkNorm', norm !== undefined, 'grid');
-    return;
-  }
-  const [attention, norm2, ...rest] = text.split('+');
+  const { variant, qkNorm } = splitQkNorm(String(label));
   const names = Object.keys(VARIANTS);
-  if (!names.includes(attention) || rest.length || (norm2 !== undefined && norm2 !== 'qknorm')) {
+  if (!isModulePath(variant) && !names.includes(variant)) {
     const valid = [...names, ...names.map((n) => `${n}+qknorm`)];
     throw new UserError(`${path}: grid.${VARIANT_KEY} lists '${label}', not a variant; did you mean '${closest(String(label), valid)}'?`);
   }
-  setPath(values, 'model.attention', attention, 'grid');
-  setPath(values, 'model.qkNorm', norm2 !== undefined, 'grid');
+  setPath(values, 'model.attention', variant, 'grid');
+  setPath(values, 'model.qkNorm', qkNorm, 'grid');
 }
 
 /** Whether the plan compares qkv with qv (by model.attention or model.variant), as the verdict needs. */
