@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as TF from '@tensorflow/tfjs';
-import { UserError } from './errors.js';
+import { UserError, firstLine } from './errors.js';
 
 import type { BackendName, BackendChoice } from './backend-names.js';
 
@@ -38,7 +38,7 @@ async function tryLoad(name: BackendName): Promise<string | undefined> {
     return undefined;
   } catch (err) {
     // Any failure counts: a missing package, a package without its native binary, a wasm init error.
-    return err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return firstLine(err);
   }
 }
 

@@ -25,6 +25,11 @@ export const USER_ERROR_EXIT = 2;
 /** Exit code for a fault of the environment (full disk, no permission): nothing is wrong with the input. */
 export const ENVIRONMENT_ERROR_EXIT = 1;
 
+/** The first line of what was thrown: an error's message, or anything else as text. The one-line rule's cut. */
+export function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
 /** The errno codes that mean "the file system refused", with the words a user knows them by. */
 const ENVIRONMENT_CODES: Record<string, string> = {
   ENOSPC: 'no space left on device',

@@ -8,15 +8,14 @@
 import { initBackend, tf } from '../backend.js';
 import type { BackendChoice } from '../backend-names.js';
 import { resolveConfig, type Config } from '../config.js';
-import { forward, crossEntropy } from '../model/transformer.js';
-import { makeParams, initialValues, disposeParams, paramSpecs } from '../model/params.js';
-import { oneHotInput, oneHotTargets } from '../model/encode.js';
+import { initialValues, paramSpecs } from '../model/params.js';
 import { makeEngine } from '../train/trainer.js';
 import { makeTask } from '../tasks/index.js';
 import type { Encoded } from '../tasks/types.js';
 import { Stream } from '../rng.js';
 import { UserError } from '../errors.js';
 import { importModule, loadConfigModules, type LoadedModule } from './load.js';
+import { withSeedZeroLoss } from './probe.js';
 import type { VariantDefinition } from '../model/variants.js';
 import type { TaskDefinition } from '../tasks/user.js';
 
@@ -117,15 +116,8 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Autodiff's gradient against central differences, at a few seeded coordinates of each parameter `pick` chooses. */
 function gradientLine(config: Config, pick: (path: string) => boolean, module: string): string {
-  const task = makeTask(config.task);
-  const layout = task.layout;
-  const batch = task.draw(Stream.derive(1, 'check/batch'), 8);
-  const params = makeParams(config.model, layout, [initialValues(config.model, layout, 0)]);
-  const input = oneHotInput([batch], layout); // [1, 8·N, V]
-  const targets = oneHotTargets([batch], layout); // [1, 8·S, C]
-  const loss = () => tf.sum(crossEntropy(forward(params, config.model, layout, input, batch.count).logits, targets)) as tf.Scalar;
-  const lossValue = () => tf.tidy(() => loss().dataSync()[0]);
-  try {
+  return withSeedZeroLoss(config, Stream.derive(1, 'check/batch'), 8, (loss, params) => {
+    const lossValue = () => tf.tidy(() => loss().dataSync()[0]);
     const byName = tf.tidy(() => {
       const { grads } = tf.variableGrads(loss);
       return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.dataSync() as Float32Array]));
@@ -142,11 +134,11 @@ function gradientLine(config: Config, pick: (path: string) => boolean, module: s
         const probe = (delta: number) => {
           const moved = values.slice();
           moved[at] += delta;
-          v.assign(tf.tensor(moved, v.shape));
+          tf.tidy(() => v.assign(tf.tensor(moved, v.shape))); // tidy frees the tensor the variable took its values from
           return lossValue();
         };
         const fd = (probe(FD_STEP) - probe(-FD_STEP)) / (2 * FD_STEP);
-        v.assign(tf.tensor(values, v.shape));
+        tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
         const ad = grad ? grad[at] : 0;
         const gap = Math.abs(fd - ad);
         if (gap > FD_ABS + FD_REL * Math.max(Math.abs(fd), Math.abs(ad)))
@@ -159,11 +151,7 @@ function gradientLine(config: Config, pick: (path: string) => boolean, module: s
       }
     }
     return `  gradients: autodiff agrees with central differences (step ${FD_STEP}) at ${checked} coordinates; largest relative gap ${worst.toPrecision(2)}`;
-  } finally {
-    input.dispose();
-    targets.dispose();
-    disposeParams(params);
-  }
+  });
 }
 
 /** Three Adam steps on the tfjs graph, twice from the same seed: the losses must be the same bits, and no tensor may leak. */

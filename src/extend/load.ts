@@ -10,7 +10,7 @@ import { createJiti } from 'jiti';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { UserError } from '../errors.js';
+import { UserError, firstLine } from '../errors.js';
 import { stepSizeFault, validate, type Config } from '../config.js';
 import { isModulePath } from '../modulePath.js';
 import { VARIANTS, type ModuleRecord } from '../model/schema.js';
@@ -39,7 +39,6 @@ const jiti = createJiti(import.meta.url, {
   alias: { 'qkv-lab': join(dirname(here), here.endsWith('.ts') ? 'define.ts' : 'define.js') },
 });
 
-const first = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
 const PARAM_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 const BUILTIN_PARAMS = ['w_q', 'w_k', 'w_v', 'q_norm', 'k_norm'];
@@ -54,7 +53,7 @@ export async function importModule(path: string, expected: 'variant' | 'task' | 
   try {
     exports = (await jiti.import(path)) as Record<string, unknown>;
   } catch (err) {
-    throw new UserError(`${what} ${path} threw on import: ${first(err)}`);
+    throw new UserError(`${what} ${path} threw on import: ${firstLine(err)}`);
   }
   const tagged = (v: unknown): v is Definition =>
     !!v && typeof v === 'object' && ((v as Definition).qkvLab === 'variant' || (v as Definition).qkvLab === 'task');
@@ -172,7 +171,7 @@ export async function loadConfigModules(config: Config, opts: LoadOptions = {}):
     try {
       layout = task.layout(options);
     } catch (err) {
-      throw new UserError(`task module ${m.path}: layout() threw: ${first(err)}`);
+      throw new UserError(`task module ${m.path}: layout() threw: ${firstLine(err)}`);
     }
     const fault = layoutFault(layout);
     if (fault) throw new UserError(`task module ${m.path}: ${fault}`);
@@ -223,7 +222,7 @@ function drawProbe(path: string): void {
     task.encode(examples);
   } catch (err) {
     if (err instanceof TaskFault) throw new UserError(err.message);
-    throw new UserError(`task module ${path}: drawing an example threw: ${first(err)}`);
+    throw new UserError(`task module ${path}: drawing an example threw: ${firstLine(err)}`);
   }
 }
 

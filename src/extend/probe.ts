@@ -7,33 +7,45 @@ import { initBackend, tf } from '../backend.js';
 import type { BackendChoice } from '../backend-names.js';
 import type { Config } from '../config.js';
 import { forward, crossEntropy } from '../model/transformer.js';
-import { makeParams, initialValues, disposeParams } from '../model/params.js';
+import { makeParams, initialValues, disposeParams, type Params } from '../model/params.js';
 import { oneHotInput, oneHotTargets } from '../model/encode.js';
 import { makeTask } from '../tasks/index.js';
 import { Stream } from '../rng.js';
-import { UserError } from '../errors.js';
+import { UserError, firstLine } from '../errors.js';
 
 export async function probeModel(config: Config, backend: BackendChoice): Promise<void> {
   await initBackend(backend);
-  const task = makeTask(config.task);
-  const batch = task.draw(Stream.derive(0, 'probe'), 2);
-  const params = makeParams(config.model, task.layout, [initialValues(config.model, task.layout, 0)]);
   try {
-    tf.tidy(() => {
-      const input = oneHotInput([batch], task.layout); // [1, 2·N, V]
-      const targets = oneHotTargets([batch], task.layout); // [1, 2·S, C]
-      const { value, grads } = tf.variableGrads(
-        () => tf.sum(crossEntropy(forward(params, config.model, task.layout, input, 2).logits, targets)) as tf.Scalar,
-      );
-      const finite = [value, ...Object.values(grads)].every((t) => tf.all(tf.isFinite(t)).dataSync()[0] === 1);
-      if (!finite) throw new UserError(`variant module ${config.model.attention}: the loss or a gradient is not finite at initialisation`);
-    });
+    withSeedZeroLoss(config, Stream.derive(0, 'probe'), 2, (loss) =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(loss);
+        const finite = [value, ...Object.values(grads)].every((t) => tf.all(tf.isFinite(t)).dataSync()[0] === 1);
+        if (!finite) throw new UserError(`variant module ${config.model.attention}: the loss or a gradient is not finite at initialisation`);
+      }),
+    );
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(
-      `variant module ${config.model.attention}: the model fails with it: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`,
-    );
+    throw new UserError(`variant module ${config.model.attention}: the model fails with it: ${firstLine(err)}`);
+  }
+}
+
+/**
+ * Seed 0's parameters of `config` as tfjs variables, `count` examples of its task drawn from `rng`, and their summed
+ * loss as a function of the variables, handed to `use`; everything is disposed afterwards. The probe and `check`'s
+ * gradient check both take their model from here.
+ */
+export function withSeedZeroLoss<T>(config: Config, rng: Stream, count: number, use: (loss: () => tf.Scalar, params: Params) => T): T {
+  const task = makeTask(config.task);
+  const layout = task.layout;
+  const batch = task.draw(rng, count);
+  const params = makeParams(config.model, layout, [initialValues(config.model, layout, 0)]);
+  const input = oneHotInput([batch], layout); // [1, count·N, V]
+  const targets = oneHotTargets([batch], layout); // [1, count·S, C]
+  try {
+    return use(() => tf.sum(crossEntropy(forward(params, config.model, layout, input, count).logits, targets)) as tf.Scalar, params);
   } finally {
+    input.dispose();
+    targets.dispose();
     disposeParams(params);
   }
 }

@@ -7,7 +7,7 @@ import { tf } from '../backend.js';
 import type { Variant } from './schema.js';
 import { MASKED, RMS_EPS } from './numerics.js';
 import type { VariantDefinition } from './variants.js';
-import { UserError } from '../errors.js';
+import { UserError, firstLine } from '../errors.js';
 
 export type { Variant };
 
@@ -109,7 +109,7 @@ function userKeysAndValues(x: tf.Tensor, p: AttentionParams, heads: number): { k
     try {
       out = f(context);
     } catch (err) {
-      throw new UserError(`variant module ${path}: ${what}() threw: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      throw new UserError(`variant module ${path}: ${what}() threw: ${firstLine(err)}`);
     }
     return checked(what, out);
   };
