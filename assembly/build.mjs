@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MODULES = [
-  ['assembly/fused.ts', 'dist/model/fused.wasm'], // the fused kernel
+  ['assembly/kernel.ts', 'dist/model/kernel.wasm'], // the kernel (lanes.ts and fused.ts)
   ['assembly/ceiling.ts', 'dist/ceiling.wasm'], // the bench's SIMD ceiling
 ];
 const force = process.argv.includes('--force');

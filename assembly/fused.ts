@@ -1,15 +1,15 @@
 /**
- * The fused kernel's pass in WebAssembly (AssemblyScript, compiled by `npm run build` to dist/model/fused.wasm):
- * the same arithmetic as src/model/fused.ts, operation for operation and in the same order, for the regrouped
- * score stage (every variant without QK-norm). It exists for speed only: wasm has no typed-array bounds checks
+ * The kernel's regrouped one-layer pass (AssemblyScript, part of dist/model/kernel.wasm, see kernel.ts): every variant
+ * without QK-norm. Until 2026-12-05 it was the WebAssembly build of a typed-array kernel (src/model/fused.ts, since
+ * removed), operation for operation and in the same order, for the regrouped score stage. It exists for speed only: wasm has no typed-array bounds checks
  * and no deoptimisation guards, and where several independent sums run side by side (logits, W_unembed's and
  * W_V's gradients, x̄, the embedding and score-gradient loops, dot products that share a vector) it works two lanes
  * at a time with f64x2, each lane keeping its own sum's order. No sum is
  * split or reassociated, exp is the function both kernels share (exp.ts) and log is Math.log (imported), so its results are
- * bit-identical to the typed-array kernel, which stays the reference (test/model/fusedWasm.test.ts).
+ * bit-identical to that kernel; test/model/regrouped.test.ts now holds it to the tfjs graph.
  *
- * Memory: the JavaScript side (src/model/fusedWasm.ts) lays out parameters and gradients (float32, stacked
- * [R, ...] as in fused.ts), the batch (int32), the outputs, and a float64 scratch area, and passes pointers.
+ * Memory: the JavaScript side (src/model/regrouped.ts) lays out parameters and gradients (float32, stacked
+ * [R, ...]), the batch (int32), the outputs, and a float64 scratch area, and passes pointers.
  */
 
 // Every exponential and logarithm equals the typed-array kernel's: exponentials by kernelExp (exp.ts, exported, and
@@ -217,7 +217,7 @@ let gGamma: usize = 0;
 let gBeta: usize = 0;
 let gUnembed: usize = 0;
 
-/** Gradient pointers, same layout; a variant's key gradient may alias W_V's or W_Q's (as in fused.ts). */
+/** Gradient pointers, same layout; a variant's key gradient may alias W_V's or W_Q's. */
 export function setGrads(table_: usize, pos_: usize, wq_: usize, wk_: usize, wv_: usize, gamma_: usize, beta_: usize, unembed_: usize): void {
   gTable = table_;
   gPos = pos_;

@@ -225,7 +225,7 @@ async function main(): Promise<void> {
 }
 
 /**
- * 4b. Depth: the two-layer MQAR model of configs/mqar.yaml, through the deep fused kernel (model/fusedDeep.ts)
+ * 4b. Depth: the two-layer MQAR model of configs/mqar.yaml, through the kernel's lanes (assembly/lanes.ts)
  * and the tfjs graph, one run alone and ten batched (the tfjs graph gains most from batching).
  */
 async function depth(results: Record<string, unknown>, line: (s: string) => void): Promise<void> {

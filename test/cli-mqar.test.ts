@@ -25,7 +25,7 @@ describe('train configs/mqar.yaml', () => {
       expect(r.stderr).not.toMatch(/warning/);
       const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
       expect(summary.kernel).toBe('fused');
-      expect(summary.kernel_impl).toBe('typed arrays (wasm exponential)');
+      expect(summary.kernel_impl).toBe('wasm, f64x2 run lanes');
       expect(summary.status).toBe('completed');
       const header = readFileSync(join(out, 'metrics.csv'), 'utf8').split('\n')[0].split(',');
       expect(header).toEqual(expect.arrayContaining(['retrieval_mass', 'scaffold_share', 'retrieval_mass_l0', 'retrieval_mass_l1']));

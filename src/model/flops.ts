@@ -1,5 +1,5 @@
 /**
- * The arithmetic the fused kernel (model/fused.ts) does, counted from the shapes: floating-point operations of
+ * The arithmetic the kernel's regrouped one-layer pass (assembly/fused.ts) does, counted from the shapes: floating-point operations of
  * one training step (forward, backward, Adam) and of one evaluation, per run. A multiply-add counts as 2, an add
  * or a multiply as 1, an exp, a log or a square root as 1. The count follows the kernel's loops term by term, so
  * the bench can set the achieved GFLOP/s against what the hardware does (`npm run bench`).
@@ -57,7 +57,7 @@ export function stepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalS
 }
 
 /**
- * The same count for the deep kernel (model/fusedDeep.ts), which any number of layers takes: the textbook layer
+ * The same count for the kernel's lane path (assembly/lanes.ts), which every other built-in model takes: the textbook layer
  * with Q, K and V projected for the whole batch. Layer l queries every position, the last only the S supervised.
  */
 export function deepStepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalSize: number, parameters: number): StepFlops {

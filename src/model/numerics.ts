@@ -1,7 +1,7 @@
 /**
  * The numbers the model's formulations must agree on, in one place without TensorFlow.js: the tfjs graph
- * (transformer.ts, attention.ts) and the fused kernels (fused.ts, fusedDeep.ts) import them, so a change reaches
- * every one and the equivalence tests keep meaning what they say. (assembly/fused.ts, compiled apart, repeats them.)
+ * (transformer.ts, attention.ts) imports them; the WebAssembly kernel (assembly/lanes.ts, assembly/fused.ts), compiled
+ * apart, repeats them, and the equivalence tests hold the two to each other.
  */
 
 /** Additive mask value: exp underflows to exactly 0, and it never wins a max over real scores. */

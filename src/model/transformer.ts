@@ -1,8 +1,8 @@
 /**
  * The whole model in tfjs, for R runs at once: every parameter has a leading run axis, so R independent
  * runs (different seeds and learning rates, same shapes) train as one batched computation. Gradients come
- * from tfjs autodiff. This is the reference formulation; model/fused.ts computes the one-layer case faster
- * and is tested against it.
+ * from tfjs autodiff. This is the reference formulation; the WebAssembly kernel (model/kernel.ts) computes every
+ * built-in model faster and is tested against it.
  *
  *   x = onehot(features) · table + pos                    embeddings (wasm has no gather gradient)
  *   for each layer: x = LayerNorm(x + Attention(x))       the last layer only at the supervised positions

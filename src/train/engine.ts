@@ -44,7 +44,7 @@ export interface EvalResult {
 
 export interface Engine {
   readonly kernel: 'fused' | 'tfjs';
-  /** Which code computes the steps, for summary.json: 'wasm', 'typed arrays (… exponential)', 'tfjs graph'. */
+  /** Which code computes the steps, for summary.json: 'wasm, regrouped one-layer pass', 'wasm, f64x2 run lanes', 'tfjs graph'. */
   readonly implementation: string;
   /** Loss (and gradients) on one batch per run; then, unless `lrs` is null, Adam update number `t` at those rates. */
   step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult;

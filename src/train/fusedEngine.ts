@@ -1,13 +1,14 @@
 /**
- * The fused kernels as an engine: parameters and Adam's moments live in typed arrays stacked [R, ...], the
- * step is a kernel's forward and backward (model/fused.ts for one layer, model/fusedDeep.ts for more), and
- * Adam is one loop. Nothing here loads TensorFlow.js: evaluation hands its arrays to the measure both engines share.
+ * The WebAssembly kernel as an engine: parameters and Adam's moments live in typed arrays stacked [R, ...], the
+ * step is the kernel's forward and backward, and Adam is one loop. The kernel takes one of its two ways: the
+ * regrouped one-layer pass (assembly/fused.ts) for one layer without QK-norm, where it is faster, else the lane path
+ * (assembly/lanes.ts, two runs per f64x2) for every other built-in model. Nothing here loads TensorFlow.js:
+ * evaluation hands its arrays to the measure both engines share.
  */
-import { stackedValues } from '../model/paramSpecs.js';
-import { FusedModel, type StackedParams } from '../model/fused.js';
-import { DeepFusedModel, type DeepPass } from '../model/fusedDeep.js';
+import { stackedValues, type StackedParams } from '../model/paramSpecs.js';
+import { LaneKernel, type KernelPass } from '../model/kernel.js';
 import { TypedAdam } from './adam.js';
-import { kernelExpSource } from '../model/fusedWasm.js';
+import { RegroupedPass, regroupedComputes } from '../model/regrouped.js';
 import { measureEval, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
 import type { Encoded } from '../tasks/types.js';
 
@@ -28,9 +29,9 @@ export class FusedEngine implements Engine {
     this.grads = new Map([...this.params].map(([path, values]) => [path, new Float32Array(values.length)]));
     const resumed = initial.every((s) => s.m && s.v);
     this.adam = new TypedAdam(this.params, this.R, resumed ? { m: stack((s) => s.m!), v: stack((s) => s.v!) } : undefined);
-    const one = model.layers === 1 ? new FusedModel(model, layout, this.R) : null;
-    this.model = one ? oneLayer(one) : new DeepFusedModel(model, layout, this.R);
-    this.implementation = one?.code === 'wasm' ? 'wasm' : `typed arrays (${kernelExpSource} exponential)`;
+    const regrouped = regroupedComputes(model);
+    this.model = regrouped ? oneLayer(new RegroupedPass(model, layout, this.R)) : new LaneKernel(model, layout, this.R);
+    this.implementation = regrouped ? 'wasm, regrouped one-layer pass' : 'wasm, f64x2 run lanes';
   }
 
   step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult {
@@ -83,11 +84,11 @@ export class FusedEngine implements Engine {
 
 /** What the engine asks of a kernel: one pass, with every layer's attention when evaluating. */
 interface Kernel {
-  pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention?: boolean, inputs?: boolean): DeepPass;
+  pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention?: boolean, inputs?: boolean): KernelPass;
 }
 
-/** The one-layer kernel's pass in the deep kernel's terms (its attention as a list of one layer). */
-function oneLayer(model: FusedModel): Kernel {
+/** The regrouped one-layer pass in the lane path's terms (its attention as a list of one layer). */
+function oneLayer(model: RegroupedPass): Kernel {
   return {
     pass(params, batches, grads, attention = false, inputs = false) {
       const { loss, correct, weights, logits, inputs: x } = model.pass(params, batches, grads, attention, inputs);

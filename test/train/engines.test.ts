@@ -1,6 +1,7 @@
 /**
- * The two engines train alike: a short run through the fused kernel logs what the tfjs graph logs, to float
- * rounding, every column and every logged step, for one layer (model/fused.ts) and more (model/fusedDeep.ts).
+ * The two engines train alike: 30 steps through the wasm kernel log what the tfjs graph logs, to float rounding,
+ * every column and every logged step, for every variant × QK-norm × 1–3 layers × full (lookup) and causal (copy)
+ * attention, and MQAR's two layers: the regrouped one-layer pass and the lane path alike.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
@@ -9,7 +10,7 @@ import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { mqarTask } from '../../src/tasks/mqar.js';
-import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
+import { modelSchema, VARIANTS, type ModelConfig } from '../../src/model/schema.js';
 import { buildGroup } from '../../src/runs/groupSpec.js';
 import { trainGroup, type KernelChoice } from '../../src/train/trainer.js';
 import type { MetricsRow } from '../../src/records/formats.js';
@@ -39,12 +40,12 @@ async function train(
   task: AnyTask,
   model: ModelConfig,
   kernel: KernelChoice,
-): Promise<{ kernel: string; implementation: string; rows: MetricsRow[][] }> {
-  const rows: MetricsRow[][] = [];
-  const runs = [
+  runs = [
     { seed: 0, lr: 3e-3 },
     { seed: 1, lr: 1e-2 },
-  ];
+  ],
+): Promise<{ kernel: string; implementation: string; rows: MetricsRow[][] }> {
+  const rows: MetricsRow[][] = [];
   const evalSet = task.encode(task.sample(Stream.derive(1234, 'engines'), 32));
   const { spec } = buildGroup(model, { steps: 30, batchSize: 16, warmup: 5, logEvery: 10, kernel }, task, evalSet, runs, {
     snapshotExamples: 2,
@@ -57,21 +58,26 @@ async function train(
   return { kernel: result.kernel, implementation: result.implementation, rows };
 }
 
+type Case = [string, AnyTask, ModelConfig];
+const CASES: Case[] = [
+  ['mqar, 2 layers, qkv', mqar, modelSchema.parse({ attention: 'qkv', layers: 2, dModel: 16 })],
+  ['mqar, 2 layers, qv, 2 heads', mqar, modelSchema.parse({ attention: 'qv', layers: 2, heads: 2, dModel: 16 })],
+];
+for (const attention of Object.keys(VARIANTS))
+  for (const qkNorm of [false, true])
+    for (const layers of [1, 2, 3])
+      for (const [mask, task] of [
+        ['full', lookup],
+        ['causal', copy],
+      ] as const)
+        CASES.push([
+          `${attention}${qkNorm ? '+qknorm' : ''}, ${layers} layer(s)${layers === 2 ? ', 2 heads' : ''}, ${mask}`,
+          task,
+          modelSchema.parse({ attention, qkNorm, layers, heads: layers === 2 ? 2 : 1 }),
+        ]);
+
 describe('fused and tfjs engines', () => {
-  it.each([
-    ['lookup, qkv', lookup, modelSchema.parse({ attention: 'qkv' })],
-    ['lookup, qv, 2 heads', lookup, modelSchema.parse({ attention: 'qv', heads: 2 })],
-    ['copy (causal), qv', copy, modelSchema.parse({ attention: 'qv' })],
-    ['lookup, qx', lookup, modelSchema.parse({ attention: 'qx' })],
-    ['lookup, qq, 2 heads', lookup, modelSchema.parse({ attention: 'qq', heads: 2 })],
-    ['copy (causal), qq', copy, modelSchema.parse({ attention: 'qq' })],
-    ['lookup, qkv + QK-norm', lookup, modelSchema.parse({ attention: 'qkv', qkNorm: true })],
-    ['lookup, qv + QK-norm, 2 heads', lookup, modelSchema.parse({ attention: 'qv', qkNorm: true, heads: 2 })],
-    ['mqar, 2 layers, qkv (the deep kernel)', mqar, modelSchema.parse({ attention: 'qkv', layers: 2, dModel: 16 })],
-    ['mqar, 2 layers, qv, 2 heads', mqar, modelSchema.parse({ attention: 'qv', layers: 2, heads: 2, dModel: 16 })],
-    ['mqar, 2 layers, qx + QK-norm', mqar, modelSchema.parse({ attention: 'qx', qkNorm: true, layers: 2 })],
-    ['copy, 3 layers, qq', copy, modelSchema.parse({ attention: 'qq', layers: 3 })],
-  ] as const)('%s: 30 steps log the same figures', async (_name, task, model) => {
+  it.each(CASES)('%s: 30 steps log the same figures', async (_name, task, model) => {
     const fused = await train(task, model, 'fused');
     const graph = await train(task, model, 'tfjs');
     expect(fused.kernel).toBe('fused');
@@ -90,18 +96,36 @@ describe('fused and tfjs engines', () => {
     );
   });
 
+  it.each([
+    ['qv+qknorm, 2 layers, causal', copy, modelSchema.parse({ attention: 'qv', qkNorm: true, layers: 2, heads: 2 })],
+    ['qkv, 3 layers, full', lookup, modelSchema.parse({ attention: 'qkv', layers: 3 })],
+    ['qkv, 1 layer (the regrouped pass)', lookup, modelSchema.parse({ attention: 'qkv' })],
+  ] as const)('%s: a run trained alone logs, bit for bit, what it logs in a group of three, in either lane', async (_name, task, model) => {
+    const run = { seed: 1, lr: 1e-2 };
+    const other = (seed: number) => ({ seed, lr: 3e-3 });
+    const logged = async (runs: { seed: number; lr: number }[]) =>
+      (await train(task, model, 'fused', runs)).rows.map((step) => {
+        const { elapsed_s: _e, steps_per_s: _s, ...figures } = step[runs.indexOf(run)]; // the clock's columns aside
+        return figures;
+      });
+    const alone = await logged([run]);
+    const inLane1 = await logged([other(0), run, other(2)]);
+    const inPairTwo = await logged([other(0), other(2), run]);
+    expect(inLane1).toEqual(alone);
+    expect(inPairTwo).toEqual(alone);
+  });
+
   it('auto picks the fused kernels for one layer and for two; tfjs only when asked for', async () => {
     expect((await train(lookup, modelSchema.parse({ layers: 1 }), 'auto')).kernel).toBe('fused');
     expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'auto')).kernel).toBe('fused');
     expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'tfjs')).kernel).toBe('tfjs');
   });
 
-  it('names the code that computed the steps (summary.json kernel_impl): the wasm kernel, the typed arrays, or the graph', async () => {
-    // The build (npm test's pretest) compiles the wasm module, so one plain layer runs in wasm; QK-norm and depth
-    // run on the typed arrays with the module's exponential.
-    expect((await train(lookup, modelSchema.parse({ layers: 1 }), 'auto')).implementation).toBe('wasm');
-    expect((await train(lookup, modelSchema.parse({ layers: 1, qkNorm: true }), 'auto')).implementation).toBe('typed arrays (wasm exponential)');
-    expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'auto')).implementation).toBe('typed arrays (wasm exponential)');
+  it('names the code that computed the steps (summary.json kernel_impl): the regrouped pass, the lanes, or the graph', async () => {
+    // One plain layer takes the regrouped pass; QK-norm and depth the lanes.
+    expect((await train(lookup, modelSchema.parse({ layers: 1 }), 'auto')).implementation).toBe('wasm, regrouped one-layer pass');
+    expect((await train(lookup, modelSchema.parse({ layers: 1, qkNorm: true }), 'auto')).implementation).toBe('wasm, f64x2 run lanes');
+    expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'auto')).implementation).toBe('wasm, f64x2 run lanes');
     expect((await train(lookup, modelSchema.parse({ layers: 1 }), 'tfjs')).implementation).toBe('tfjs graph');
   });
 });

@@ -1,21 +1,18 @@
 /**
- * The fused kernel's pass compiled to WebAssembly (assembly/fused.ts, built by `npm run build` into
- * dist/model/fused.wasm), for every model the regrouped score stage computes (no QK-norm). It does the typed-array
- * kernel's arithmetic in the same order, with the exponential both kernels share (kernelExp, below) and JavaScript's
- * Math.log (imported), so its results are bit-identical to it (test/model/fusedWasm.test.ts); it is faster because
- * wasm has no bounds checks and works two lanes at a time where entries or sums are independent. This file copies
- * parameters and batches into the module's memory and gradients and outputs back out: a few tens of kilobytes per
- * step.
+ * The kernel's regrouped one-layer pass (assembly/fused.ts) from JavaScript, for one layer without QK-norm, where it
+ * is faster than the lanes: its scores go through the projected embedding table, so keys and values are never
+ * projected. It computes a run at a time (within a run, two independent entries or sums per f64x2), so a run's
+ * figures do not depend on its group. This file copies parameters and batches into the module's memory and
+ * gradients and outputs back out: a few tens of kilobytes per step. test/model/regrouped.test.ts holds it to the
+ * tfjs graph.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { EnvironmentError } from '../errors.js';
 import type { Encoded, Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
 import { param } from './paramSpecs.js';
+import { kernelInstance, kernelBuilt } from './kernel.js';
 
-/** What a pass yields; the same shape as fused.ts's FusedPass. */
-export interface WasmPassResult {
+/** What a pass yields. */
+export interface RegroupedResult {
   loss: Float64Array;
   correct: Float64Array;
   weights?: Float32Array;
@@ -25,7 +22,6 @@ export interface WasmPassResult {
 
 interface Exports {
   memory: WebAssembly.Memory;
-  kernelExp(x: number): number;
   heapBase(): number;
   setDims(d: number, H: number, N: number, F: number, V: number, C: number, S: number, qStart: number, causal: number, s: number, at: number): number;
   setParams(table: number, pos: number, wq: number, wk: number, wv: number, gamma: number, beta: number, unembed: number): void;
@@ -46,48 +42,15 @@ interface Exports {
   ): void;
 }
 
-/** The built module, next to the compiled fused.js (src/model and dist/model are at the same depth, so tests find it too). */
-const WASM = fileURLToPath(new URL('../../dist/model/fused.wasm', import.meta.url));
-let compiled: WebAssembly.Module | null | undefined;
-
-/** What this build's module imports; a module that imports anything else is left from another build. */
-const IMPORTS = ['fused.jsLog'];
-
-/**
- * The compiled module, or null where it was not built (the typed-array kernel then computes everything). A module
- * left from another build (an `npm run build` that stopped after tsc) is refused in one line (exit 1), not used.
- */
-function wasmModule(): WebAssembly.Module | null {
-  if (compiled !== undefined) return compiled;
-  compiled = existsSync(WASM) ? new WebAssembly.Module(readFileSync(WASM)) : null;
-  const imports = compiled ? WebAssembly.Module.imports(compiled).map((i) => `${i.module}.${i.name}`) : [];
-  if (compiled && imports.join() !== IMPORTS.join())
-    throw new EnvironmentError(`${WASM} is from another build (it imports ${imports.join(', ')}); run npm run build`);
-  return compiled;
-}
-
-/**
- * The exponential of both fused kernels (assembly/exp.ts), so the typed-array kernel computes every e^x exactly as
- * the wasm kernel does. Where the module was not built, JavaScript's Math.exp (then the typed-array kernel computes
- * everything, and its figures differ from a built kernel's in the last bits).
- */
-export const kernelExp: (x: number) => number = (() => {
-  const module = wasmModule();
-  return module ? (new WebAssembly.Instance(module, { fused: { jsLog: Math.log } }).exports as unknown as Exports).kernelExp : Math.exp;
-})();
-
-/** Where kernelExp comes from: the built module, or Math.exp where it was not built. */
-export const kernelExpSource: 'wasm' | 'Math.exp' = wasmModule() ? 'wasm' : 'Math.exp';
-
-/** Whether the wasm kernel computes this model: one layer, the regrouped score stage, even head width for its lanes. */
-export function wasmSupports(cfg: ModelConfig): boolean {
-  return !cfg.qkNorm && cfg.layers === 1 && wasmModule() !== null;
+/** Whether the regrouped pass computes this model: one layer without QK-norm (the score is then linear in x). */
+export function regroupedComputes(cfg: ModelConfig): boolean {
+  return !cfg.qkNorm && cfg.layers === 1 && kernelBuilt();
 }
 
 /** Parameter paths in the order they are laid out in the module's memory. */
 const PATHS = ['embed/table', 'embed/pos', 'layer0/attn/w_q', 'layer0/attn/w_k', 'layer0/attn/w_v', 'layer0/ln/gamma', 'layer0/ln/beta', 'unembed/w'];
 
-export class WasmPass {
+export class RegroupedPass {
   private readonly ex: Exports;
   private readonly scratchAt: number;
   private readonly scratchBytes: number;
@@ -97,10 +60,7 @@ export class WasmPass {
     private readonly layout: Layout,
     private readonly R: number,
   ) {
-    const module = wasmModule();
-    if (!module) throw new Error('the wasm kernel is not built (npm run build)');
-    const instance = new WebAssembly.Instance(module, { fused: { jsLog: Math.log } });
-    this.ex = instance.exports as unknown as Exports;
+    this.ex = kernelInstance() as unknown as Exports;
     const L = layout;
     this.scratchAt = align(this.ex.heapBase());
     this.scratchBytes = this.ex.setDims(
@@ -124,7 +84,7 @@ export class WasmPass {
     grads?: Map<string, Float32Array>,
     attention = false,
     inputs = false,
-  ): WasmPassResult {
+  ): RegroupedResult {
     const { R, cfg, layout } = this;
     const d = cfg.dModel;
     const { positions: N, featuresPerPosition: F, queryCount: S } = layout;
@@ -198,7 +158,7 @@ export class WasmPass {
         if (path === 'layer0/attn/w_k' && variant !== 'qkv') return; // qv's and qq's key gradient is already in W_V's or W_Q's; qx has none
         param(grads, path).set(new Float32Array(buf, gradPtr[k], sizes[k]));
       });
-    const out: WasmPassResult = {
+    const out: RegroupedResult = {
       loss: new Float64Array(buf.slice(lossPtr, lossPtr + 8 * R)),
       correct: new Float64Array(buf.slice(correctPtr, correctPtr + 8 * R)),
     };

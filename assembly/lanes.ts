@@ -1,0 +1,835 @@
+/**
+ * The kernel for every built-in model, two runs at a time: each float64 of the model is a pair (f64x2), lane 0 one
+ * run's and lane 1 another's, and every instruction does the same step of both runs. Any number of layers, every
+ * variant (qkv, qv, qx, qq), QK-norm, causal or full attention, any number of heads. It is the textbook layer:
+ * Q, K and V projected for the whole batch, then scores, softmax and mix per example.
+ *
+ * Each lane computes in the scalar order: every sum starts at 0 and adds its terms in the order of the loops below,
+ * no sum is split across lanes, and nothing crosses from one lane to the other. So a run's figures do not depend on
+ * which run shares its pair, or on its lane (test/model/kernel.test.ts checks alone against in a pair, bit for bit).
+ * Where the two runs differ in control (their batch's tokens and targets), a lane picks its own value with a mask.
+ * Exponentials are kernelExp (exp.ts) and logarithms JavaScript's Math.log (imported), lane by lane.
+ *
+ * Per example, with X_0 = s · (Σ_f table[feature_jf] + pos_j)  [N, d], for layer l = 0 … L−1 and its query rows
+ * (all N positions, except the last layer: only the S supervised rows, t = queryStart + i):
+ *
+ *   Q = X[rows]·W_Q   K = X·W_K (qv: X·W_V, qx: X, qq: X·W_Q)   V = X·W_V        project
+ *   with QK-norm: Q_h ← g_q,h · Q_h / rms(Q_h),  K_h ← g_k,h · K_h / rms(K_h)     (V is never normed)
+ *   a_ij = Q_i,h · K_j,h / √dh,  p = softmax_j(a), j ≤ t when causal               score, softmax
+ *   Y_i = X_t + [Σ_j p_ij V_j,h]_h,   X_{l+1},i = LayerNorm(Y_i)                   mix, residual + norm
+ *   logits = X_L · W_unembed,  loss = mean cross-entropy over the supervised rows  unembed, loss
+ *
+ * Memory (laid out by src/model/kernel.ts): parameters and gradients as pairs, in the order of paramSpecs
+ * (src/model/paramSpecs.ts); each run's batch as int32; attention records and inputs as float32, lane 0's block
+ * then lane 1's; and the scratch area below.
+ */
+import { kernelExp } from './exp';
+
+declare function jsLog(x: f64): f64;
+
+const MASKED: f64 = -1e9;
+const LN_EPS: f64 = 1e-5;
+const RMS_EPS: f64 = 1e-6;
+const F32_MAX: f64 = 3.4028234663852886e38;
+const QKV = 0;
+const QV = 1;
+const QX = 2;
+const QQ = 3;
+
+// ---- shapes (lanesShape) -------------------------------------------------------------------------------------
+let L: i32 = 0;
+let d: i32 = 0;
+let H: i32 = 0;
+let dh: i32 = 0;
+let N: i32 = 0;
+let F: i32 = 0;
+let V: i32 = 0;
+let C: i32 = 0;
+let S: i32 = 0;
+let qStart: i32 = 0;
+let causal: bool = false;
+let scale: f64 = 0;
+let s: f64 = 1;
+let variant: i32 = 0;
+let qkNorm: bool = false;
+
+// ---- per layer: buffer pointers and parameter offsets, in a table in the scratch area ----------------------------
+const X = 0; // [B·N, d] the layer's input (the previous layer's OUT)
+const XQ = 1; // [B·rows, d] the query rows' input (X itself when rows = N)
+const Q = 2; // [B·rows, d] Q before QK-norm
+const QN = 3; // after it (Q itself without QK-norm)
+const QINV = 4; // [B·rows, H] 1 / rms
+const K = 5; // [B·N, d] K before QK-norm: its own buffer (qkv, qq), V (qv) or X (qx)
+const KN = 6;
+const KINV = 7; // [B·N, H]
+const VV = 8; // [B·N, d]
+const P = 9; // [B, H, rows, N] attention weights
+const YHAT = 10; // [B·rows, d] the normalised residual sum
+const INVSTD = 11; // [B·rows]
+const OUT = 12; // [B·rows, d]
+const GX = 13;
+const GXQ = 14;
+const GQ = 15;
+const GQN = 16;
+const GK = 17;
+const GKN = 18;
+const GV = 19;
+const ROWS = 20;
+const START = 21;
+const WQ = 22; // parameter offsets (pairs) from the parameter block's start
+const WK = 23;
+const WV = 24;
+const GAINQ = 25;
+const GAINK = 26;
+const GAMMA = 27;
+const BETA = 28;
+const REC_W = 29; // float32 attention records of this layer, or 0
+const REC_A = 30;
+const FIELDS = 32;
+
+let layerTable: usize = 0;
+let TABLE: i32 = 0;
+let POS: i32 = 0;
+let UNEMBED: i32 = 0;
+let paramCount: i32 = 0;
+let logits: usize = 0; // [Bmax·S, C], then their gradient
+let gOut: usize = 0; // [Bmax·S, d]
+let y: usize = 0; // [d] one row's residual sum, then its gradient
+let gp: usize = 0; // [N]
+
+// ---- the pass in progress -------------------------------------------------------------------------------------------
+let prm: usize = 0;
+let grd: usize = 0;
+let feats0: usize = 0;
+let feats1: usize = 0;
+let targets0: usize = 0;
+let targets1: usize = 0;
+let lossSum: v128 = f64x2.splat(0);
+let correct: v128 = f64x2.splat(0);
+
+function field(l: i32, f: i32): usize {
+  return load<usize>(layerTable + ((<usize>(l * FIELDS + f)) << 2));
+}
+function setField(l: i32, f: i32, v: usize): void {
+  store<usize>(layerTable + ((<usize>(l * FIELDS + f)) << 2), v);
+}
+function w(l: i32, f: i32): usize {
+  return prm + (field(l, f) << 4);
+}
+function gw(l: i32, f: i32): usize {
+  return grd + (field(l, f) << 4);
+}
+
+function ld(p: usize, i: i32): v128 {
+  return v128.load(p + ((<usize>i) << 4));
+}
+function st(p: usize, i: i32, v: v128): void {
+  v128.store(p + ((<usize>i) << 4), v);
+}
+function acc(p: usize, i: i32, v: v128): void {
+  v128.store(p + ((<usize>i) << 4), f64x2.add(v128.load(p + ((<usize>i) << 4)), v));
+}
+function splat(x: f64): v128 {
+  return f64x2.splat(x);
+}
+function zero(p: usize, n: i32): void {
+  memory.fill(p, 0, (<usize>n) << 4);
+}
+const LANE0: v128 = i64x2(-1, 0);
+const LANE1: v128 = i64x2(0, -1);
+/** Lane 0 from element i0, lane 1 from element i1: where the two runs read different rows. */
+function pick(p: usize, i0: i32, i1: i32): v128 {
+  return v128.bitselect(ld(p, i0), ld(p, i1), LANE0);
+}
+function exp2(v: v128): v128 {
+  return f64x2.replace_lane(f64x2.splat(kernelExp(f64x2.extract_lane(v, 0))), 1, kernelExp(f64x2.extract_lane(v, 1)));
+}
+function log2(v: v128): v128 {
+  return f64x2.replace_lane(f64x2.splat(jsLog(f64x2.extract_lane(v, 0))), 1, jsLog(f64x2.extract_lane(v, 1)));
+}
+/** NaN in the lanes where `finite` is false: float32 would have overflowed there, which is what "diverged" means. */
+function flagOverflow(finite: v128): void {
+  lossSum = v128.bitselect(lossSum, f64x2.splat(NaN), finite);
+}
+function i32At(p: usize, i: i32): i32 {
+  return load<i32>(p + ((<usize>i) << 2));
+}
+/** Both lanes to float32, lane 0 at p0[i] and lane 1 at p1[i]. */
+function record(p0: usize, p1: usize, i: i32, v: v128): void {
+  store<f32>(p0 + ((<usize>i) << 2), <f32>f64x2.extract_lane(v, 0));
+  store<f32>(p1 + ((<usize>i) << 2), <f32>f64x2.extract_lane(v, 1));
+}
+
+/** Where static data ends: the JavaScript side lays out its blocks from here. */
+export function lanesHeapBase(): usize {
+  return __heap_base;
+}
+
+let at: usize = 0;
+function take(n: i32): usize {
+  const ptr = at;
+  at += ((<usize>n) << 4) + 16;
+  return ptr;
+}
+
+/**
+ * The group's shapes, and scratch for batches of up to Bmax examples from `scratch`; returns the scratch bytes.
+ * variant: 0 qkv, 1 qv, 2 qx, 3 qq.
+ */
+export function lanesShape(
+  L_: i32,
+  d_: i32,
+  H_: i32,
+  N_: i32,
+  F_: i32,
+  V_: i32,
+  C_: i32,
+  S_: i32,
+  qStart_: i32,
+  causal_: bool,
+  s_: f64,
+  variant_: i32,
+  qkNorm_: bool,
+  Bmax: i32,
+  scratch: usize,
+): usize {
+  L = L_;
+  d = d_;
+  H = H_;
+  dh = d_ / H_;
+  N = N_;
+  F = F_;
+  V = V_;
+  C = C_;
+  S = S_;
+  qStart = qStart_;
+  causal = causal_;
+  scale = 1 / Math.sqrt(<f64>d_ / <f64>H_);
+  s = s_;
+  variant = variant_;
+  qkNorm = qkNorm_;
+  layerTable = scratch;
+  at = (scratch + (((<usize>(L * FIELDS)) << 2) + 15)) & ~(<usize>15);
+  // Parameter offsets, in paramSpecs' order.
+  let off: i32 = 0;
+  TABLE = off;
+  off += V * d;
+  POS = off;
+  off += N * d;
+  for (let l = 0; l < L; l++) {
+    setField(l, WQ, off);
+    off += d * d;
+    if (variant == QKV) {
+      setField(l, WK, off);
+      off += d * d;
+    }
+    setField(l, WV, off);
+    off += d * d;
+    if (variant == QV) setField(l, WK, field(l, WV));
+    if (variant == QQ) setField(l, WK, field(l, WQ));
+    if (qkNorm) {
+      setField(l, GAINQ, off);
+      off += d;
+      setField(l, GAINK, off);
+      off += d;
+    }
+    setField(l, GAMMA, off);
+    off += d;
+    setField(l, BETA, off);
+    off += d;
+  }
+  UNEMBED = off;
+  off += d * C;
+  paramCount = off;
+  // Activations, per layer.
+  let x = take(Bmax * N * d);
+  for (let l = 0; l < L; l++) {
+    const last = l == L - 1;
+    const rows = last ? S : N;
+    setField(l, ROWS, rows);
+    const startRow: i32 = last ? qStart : 0;
+    setField(l, START, <usize>startRow);
+    setField(l, X, x);
+    setField(l, XQ, rows == N ? x : take(Bmax * rows * d));
+    const q = take(Bmax * rows * d);
+    setField(l, Q, q);
+    setField(l, QN, qkNorm ? take(Bmax * rows * d) : q);
+    setField(l, QINV, take(Bmax * rows * H));
+    const v = take(Bmax * N * d);
+    setField(l, VV, v);
+    const k = variant == QV ? v : variant == QX ? x : take(Bmax * N * d);
+    setField(l, K, k);
+    setField(l, KN, qkNorm ? take(Bmax * N * d) : k);
+    setField(l, KINV, take(Bmax * N * H));
+    setField(l, P, take(Bmax * H * rows * N));
+    setField(l, YHAT, take(Bmax * rows * d));
+    setField(l, INVSTD, take(Bmax * rows));
+    const out = take(Bmax * rows * d);
+    setField(l, OUT, out);
+    const gx = take(Bmax * N * d);
+    setField(l, GX, gx);
+    setField(l, GXQ, rows == N ? gx : take(Bmax * rows * d));
+    const gq = take(Bmax * rows * d);
+    setField(l, GQ, gq);
+    setField(l, GQN, qkNorm ? take(Bmax * rows * d) : gq);
+    const gk = take(Bmax * N * d);
+    setField(l, GK, gk);
+    setField(l, GKN, qkNorm ? take(Bmax * N * d) : gk);
+    setField(l, GV, take(Bmax * N * d));
+    setField(l, REC_W, 0);
+    setField(l, REC_A, 0);
+    x = out; // the next layer reads this layer's output
+  }
+  logits = take(Bmax * S * C);
+  gOut = take(Bmax * S * d);
+  y = take(d);
+  gp = take(N);
+  return at - scratch;
+}
+
+/** How many numbers a run's parameters hold: the JavaScript side checks its layout against it. */
+export function lanesParamCount(): i32 {
+  return paramCount;
+}
+
+/** Where layer l's float32 attention records go in the next pass ([2, B, H, rows, N] each, lane 0's first), or 0. */
+export function lanesRecord(l: i32, weights: usize, scores: usize): void {
+  setField(l, REC_W, weights);
+  setField(l, REC_A, scores);
+}
+
+/**
+ * One pass of two runs over their batches (B examples each; feats and targets int32, one pointer per lane, equal for
+ * a shared batch). params: pairs; grads: pairs, overwritten, or 0 for no backward. inputs: float32 [2, B, N, d] of
+ * the last layer's input, or 0. loss and correct: float64 [2].
+ */
+export function lanesPass(
+  B: i32,
+  params: usize,
+  grads: usize,
+  feats0_: usize,
+  feats1_: usize,
+  targets0_: usize,
+  targets1_: usize,
+  inputs: usize,
+  lossOut: usize,
+  correctOut: usize,
+): void {
+  prm = params;
+  grd = grads;
+  feats0 = feats0_;
+  feats1 = feats1_;
+  targets0 = targets0_;
+  targets1 = targets1_;
+  lossSum = f64x2.splat(0);
+  correct = f64x2.splat(0);
+  const invRows: f64 = 1 / <f64>(B * S);
+  embed(B);
+  for (let l = 0; l < L; l++) layerForward(l, B);
+  if (inputs != 0) {
+    const x = field(L - 1, X);
+    const n = B * N * d;
+    for (let i = 0; i < n; i++) record(inputs, inputs + ((<usize>n) << 2), i, ld(x, i));
+  }
+  readout(B, grads != 0 ? invRows : 0);
+  v128.store(lossOut, f64x2.mul(lossSum, f64x2.splat(invRows)));
+  v128.store(correctOut, f64x2.mul(correct, f64x2.splat(invRows)));
+  if (grads == 0) return;
+  zero(grads + ((<usize>TABLE) << 4), V * d);
+  zero(grads + ((<usize>POS) << 4), N * d);
+  for (let l = 0; l < L; l++) {
+    const first = field(l, WQ);
+    zero(grads + (first << 4), <i32>(field(l, BETA) + d - first));
+  }
+  // (UNEMBED's gradient is written, not added, by readout's backward below.)
+  readoutBackward(B);
+  for (let l = L - 1; l >= 0; l--) layerBackward(l, B, l == L - 1 ? gOut : field(l + 1, GX));
+  embedBackward(B);
+}
+
+// ---- embed -------------------------------------------------------------------------------------------------------
+
+function embed(B: i32): void {
+  const x = field(0, X);
+  const table = prm + ((<usize>TABLE) << 4);
+  const pos = prm + ((<usize>POS) << 4);
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < N; j++) {
+      const row = (b * N + j) * d;
+      for (let c = 0; c < d; c++) st(x, row + c, ld(pos, j * d + c));
+      for (let f = 0; f < F; f++) {
+        const r0 = i32At(feats0, (b * N + j) * F + f) * d;
+        const r1 = i32At(feats1, (b * N + j) * F + f) * d;
+        for (let c = 0; c < d; c++) acc(x, row + c, pick(table, r0 + c, r1 + c));
+      }
+      if (s != 1) for (let c = 0; c < d; c++) st(x, row + c, f64x2.mul(ld(x, row + c), splat(s)));
+    }
+  }
+}
+
+function embedBackward(B: i32): void {
+  const gx = field(0, GX);
+  const gtable = grd + ((<usize>TABLE) << 4);
+  const gpos = grd + ((<usize>POS) << 4);
+  const ss = splat(s);
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < N; j++) {
+      const row = (b * N + j) * d;
+      for (let c = 0; c < d; c++) {
+        const g = f64x2.mul(ss, ld(gx, row + c));
+        acc(gpos, j * d + c, g);
+        // Each lane adds to its own run's row; the other lane adds +0, which leaves a sum that started at +0 as it was.
+        for (let f = 0; f < F; f++) {
+          acc(gtable, i32At(feats0, (b * N + j) * F + f) * d + c, v128.and(g, LANE0));
+          acc(gtable, i32At(feats1, (b * N + j) * F + f) * d + c, v128.and(g, LANE1));
+        }
+      }
+    }
+  }
+}
+
+// ---- one layer ------------------------------------------------------------------------------------------------------
+
+function layerForward(l: i32, B: i32): void {
+  const rows = <i32>field(l, ROWS);
+  const start = <i32>field(l, START);
+  const x = field(l, X);
+  const xq = field(l, XQ);
+  const q = field(l, Q);
+  const qn = field(l, QN);
+  const k = field(l, K);
+  const kn = field(l, KN);
+  const v = field(l, VV);
+  const p = field(l, P);
+  const yhat = field(l, YHAT);
+  const invStd = field(l, INVSTD);
+  const out = field(l, OUT);
+  const recW = field(l, REC_W);
+  const recA = field(l, REC_A);
+  const recBlock = (<usize>(B * H * rows * N)) << 2;
+  if (xq != x) {
+    for (let b = 0; b < B; b++) memory.copy(xq + ((<usize>(b * rows * d)) << 4), x + ((<usize>((b * N + start) * d)) << 4), (<usize>(rows * d)) << 4);
+  }
+  matmul(xq, w(l, WQ), q, B * rows, d, d);
+  matmul(x, w(l, WV), v, B * N, d, d);
+  if (variant == QKV) matmul(x, w(l, WK), k, B * N, d, d);
+  else if (variant == QQ) matmul(x, w(l, WQ), k, B * N, d, d);
+  if (qkNorm) {
+    rmsNormForward(q, qn, field(l, QINV), w(l, GAINQ), B * rows);
+    rmsNormForward(k, kn, field(l, KINV), w(l, GAINK), B * N);
+  }
+  const sc = splat(scale);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < rows; i++) {
+      const row = b * rows + i;
+      const visible = causal ? start + i + 1 : N;
+      for (let c = 0; c < d; c++) st(y, c, ld(xq, row * d + c)); // the residual input
+      for (let h = 0; h < H; h++) {
+        const pRow = ((b * H + h) * rows + i) * N;
+        let max = splat(-Infinity);
+        for (let j = 0; j < visible; j++) {
+          const kRow = (b * N + j) * d;
+          let dot = splat(0);
+          for (let e = h * dh; e < (h + 1) * dh; e++) dot = f64x2.add(dot, f64x2.mul(ld(qn, row * d + e), ld(kn, kRow + e)));
+          const a = f64x2.mul(dot, sc);
+          st(p, pRow + j, a);
+          max = v128.bitselect(a, max, f64x2.gt(a, max));
+        }
+        flagOverflow(f64x2.lt(f64x2.abs(max), splat(F32_MAX)));
+        if (recA != 0) for (let j = 0; j < N; j++) record(recA, recA + recBlock, pRow + j, j < visible ? ld(p, pRow + j) : splat(MASKED));
+        let sum = splat(0);
+        for (let j = 0; j < visible; j++) {
+          const e = exp2(f64x2.sub(ld(p, pRow + j), max));
+          st(p, pRow + j, e);
+          sum = f64x2.add(sum, e);
+        }
+        for (let j = 0; j < visible; j++) st(p, pRow + j, f64x2.div(ld(p, pRow + j), sum));
+        for (let j = visible; j < N; j++) st(p, pRow + j, splat(0));
+        for (let j = 0; j < visible; j++) {
+          const pj = ld(p, pRow + j);
+          const vRow = (b * N + j) * d;
+          for (let e = h * dh; e < (h + 1) * dh; e++) acc(y, e, f64x2.mul(pj, ld(v, vRow + e)));
+        }
+      }
+      // LayerNorm (biased variance, as tf.moments), then gain and bias.
+      let mean = splat(0);
+      for (let c = 0; c < d; c++) mean = f64x2.add(mean, ld(y, c));
+      mean = f64x2.div(mean, splat(<f64>d));
+      let variance = splat(0);
+      for (let c = 0; c < d; c++) {
+        const dev = f64x2.sub(ld(y, c), mean);
+        variance = f64x2.add(variance, f64x2.mul(dev, dev));
+      }
+      flagOverflow(f64x2.lt(variance, splat(F32_MAX)));
+      const inv = f64x2.div(splat(1), f64x2.sqrt(f64x2.add(f64x2.div(variance, splat(<f64>d)), splat(LN_EPS))));
+      st(invStd, row, inv);
+      const gamma = w(l, GAMMA);
+      const beta = w(l, BETA);
+      for (let c = 0; c < d; c++) {
+        const n = f64x2.mul(f64x2.sub(ld(y, c), mean), inv);
+        st(yhat, row * d + c, n);
+        st(out, row * d + c, f64x2.add(f64x2.mul(n, ld(gamma, c)), ld(beta, c)));
+      }
+    }
+  }
+  if (recW != 0) for (let i = 0; i < B * H * rows * N; i++) record(recW, recW + recBlock, i, ld(p, i));
+}
+
+function layerBackward(l: i32, B: i32, gOutL: usize): void {
+  const rows = <i32>field(l, ROWS);
+  const start = <i32>field(l, START);
+  const x = field(l, X);
+  const xq = field(l, XQ);
+  const qn = field(l, QN);
+  const kn = field(l, KN);
+  const v = field(l, VV);
+  const p = field(l, P);
+  const yhat = field(l, YHAT);
+  const invStd = field(l, INVSTD);
+  const gx = field(l, GX);
+  const gxq = field(l, GXQ);
+  const gq = field(l, GQ);
+  const gqn = field(l, GQN);
+  const gk = field(l, GK);
+  const gkn = field(l, GKN);
+  const gv = field(l, GV);
+  const gamma = w(l, GAMMA);
+  const gGamma = gw(l, GAMMA);
+  const gBeta = gw(l, BETA);
+  const gy = y;
+  const dd = splat(<f64>d);
+  const sc = splat(scale);
+  zero(gx, B * N * d);
+  if (gxq != gx) zero(gxq, B * rows * d);
+  zero(gqn, B * rows * d);
+  zero(gkn, B * N * d);
+  zero(gv, B * N * d);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < rows; i++) {
+      const row = b * rows + i;
+      const visible = causal ? start + i + 1 : N;
+      // LayerNorm: ∂γ, ∂β, then ∂Y = (∂ŷ − mean ∂ŷ − ŷ · mean(∂ŷ ŷ)) / std, with ∂ŷ = γ ∂out.
+      let meanG = splat(0);
+      let meanGy = splat(0);
+      for (let c = 0; c < d; c++) {
+        const go = ld(gOutL, row * d + c);
+        const n = ld(yhat, row * d + c);
+        acc(gGamma, c, f64x2.mul(go, n));
+        acc(gBeta, c, go);
+        const gn = f64x2.mul(go, ld(gamma, c));
+        st(gy, c, gn);
+        meanG = f64x2.add(meanG, gn);
+        meanGy = f64x2.add(meanGy, f64x2.mul(gn, n));
+      }
+      meanG = f64x2.div(meanG, dd);
+      meanGy = f64x2.div(meanGy, dd);
+      const inv = ld(invStd, row);
+      for (let c = 0; c < d; c++) {
+        const gc = f64x2.mul(f64x2.sub(f64x2.sub(ld(gy, c), meanG), f64x2.mul(ld(yhat, row * d + c), meanGy)), inv);
+        st(gy, c, gc);
+        acc(gxq, row * d + c, gc); // the residual branch
+      }
+      for (let h = 0; h < H; h++) {
+        const pRow = ((b * H + h) * rows + i) * N;
+        // mix: Y_h += Σ_j p_j V_j,h, so ∂p_j = ∂Y_h · V_j,h and ∂V_j,h += p_j ∂Y_h.
+        let dot = splat(0);
+        for (let j = 0; j < visible; j++) {
+          const pj = ld(p, pRow + j);
+          const vRow = (b * N + j) * d;
+          let sum = splat(0);
+          for (let e = h * dh; e < (h + 1) * dh; e++) {
+            const ge = ld(gy, e);
+            sum = f64x2.add(sum, f64x2.mul(ge, ld(v, vRow + e)));
+            acc(gv, vRow + e, f64x2.mul(pj, ge));
+          }
+          st(gp, j, sum);
+          dot = f64x2.add(dot, f64x2.mul(pj, sum));
+        }
+        // softmax and score: ∂a_j = p_j (∂p_j − Σ p ∂p); a_j = scale · qn_i,h · kn_j,h.
+        for (let j = 0; j < visible; j++) {
+          const ga = f64x2.mul(f64x2.mul(ld(p, pRow + j), f64x2.sub(ld(gp, j), dot)), sc);
+          const kRow = (b * N + j) * d;
+          for (let e = h * dh; e < (h + 1) * dh; e++) {
+            acc(gqn, row * d + e, f64x2.mul(ga, ld(kn, kRow + e)));
+            acc(gkn, kRow + e, f64x2.mul(ga, ld(qn, row * d + e)));
+          }
+        }
+      }
+    }
+  }
+  if (qkNorm) {
+    rmsNormBackward(field(l, Q), gqn, field(l, QINV), w(l, GAINQ), gq, gw(l, GAINQ), B * rows);
+    rmsNormBackward(field(l, K), gkn, field(l, KINV), w(l, GAINK), gk, gw(l, GAINK), B * N);
+  }
+  // The keys' gradient goes where the variant's keys came from.
+  if (variant == QKV) {
+    matmulTransposedAdd(x, gk, gw(l, WK), B * N, d, d);
+    matmulAddTransposed(gk, w(l, WK), gx, B * N, d, d);
+  } else if (variant == QV) {
+    for (let i = 0; i < B * N * d; i++) acc(gv, i, ld(gk, i));
+  } else if (variant == QQ) {
+    matmulTransposedAdd(x, gk, gw(l, WQ), B * N, d, d);
+    matmulAddTransposed(gk, w(l, WQ), gx, B * N, d, d);
+  } else {
+    for (let i = 0; i < B * N * d; i++) acc(gx, i, ld(gk, i));
+  }
+  matmulTransposedAdd(x, gv, gw(l, WV), B * N, d, d); // ∂W_V = xᵀ ∂V
+  matmulAddTransposed(gv, w(l, WV), gx, B * N, d, d); // ∂x += ∂V W_Vᵀ
+  matmulTransposedAdd(xq, gq, gw(l, WQ), B * rows, d, d);
+  matmulAddTransposed(gq, w(l, WQ), gxq, B * rows, d, d);
+  if (gxq != gx) {
+    for (let b = 0; b < B; b++) {
+      const from = b * rows * d;
+      const to = (b * N + start) * d;
+      for (let c = 0; c < rows * d; c++) acc(gx, to + c, ld(gxq, from + c));
+    }
+  }
+}
+
+// ---- unembed + loss ----------------------------------------------------------------------------------------------
+
+/** Logits, loss and accuracy of the supervised rows; with invRows > 0, the logits' gradient in their place. */
+function readout(B: i32, invRows: f64): void {
+  const z = field(L - 1, OUT);
+  matmul(z, prm + ((<usize>UNEMBED) << 4), logits, B * S, d, C);
+  const ir = splat(invRows);
+  for (let row = 0; row < B * S; row++) {
+    const rowAt = row * C;
+    let top = ld(logits, rowAt);
+    let best = i64x2.splat(0);
+    for (let k = 1; k < C; k++) {
+      const lk = ld(logits, rowAt + k);
+      const better = f64x2.gt(lk, top);
+      top = v128.bitselect(lk, top, better);
+      best = v128.bitselect(i64x2.splat(k), best, better);
+    }
+    flagOverflow(f64x2.lt(f64x2.abs(top), splat(F32_MAX)));
+    let sumExp = splat(0);
+    for (let k = 0; k < C; k++) sumExp = f64x2.add(sumExp, exp2(f64x2.sub(ld(logits, rowAt + k), top)));
+    const t0 = i32At(targets0, row);
+    const t1 = i32At(targets1, row);
+    lossSum = f64x2.add(lossSum, f64x2.sub(f64x2.add(log2(sumExp), top), pick(logits, rowAt + t0, rowAt + t1)));
+    const target = i64x2.replace_lane(i64x2.splat(t0), 1, t1);
+    correct = f64x2.add(correct, v128.and(i64x2.eq(best, target), splat(1)));
+    if (invRows == 0) continue;
+    for (let k = 0; k < C; k++) {
+      const hit = v128.and(i64x2.eq(i64x2.splat(k), target), splat(1));
+      st(logits, rowAt + k, f64x2.mul(f64x2.sub(f64x2.div(exp2(f64x2.sub(ld(logits, rowAt + k), top)), sumExp), hit), ir));
+    }
+  }
+}
+
+function readoutBackward(B: i32): void {
+  const z = field(L - 1, OUT);
+  zero(grd + ((<usize>UNEMBED) << 4), d * C);
+  matmulTransposedAdd(z, logits, grd + ((<usize>UNEMBED) << 4), B * S, d, C); // ∂W_unembed = zᵀ ∂logits
+  zero(gOut, B * S * d);
+  matmulAddTransposed(logits, prm + ((<usize>UNEMBED) << 4), gOut, B * S, d, C); // ∂z = ∂logits W_unembedᵀ
+}
+
+// ---- QK-norm ---------------------------------------------------------------------------------------------------------
+
+/** Per row and head: out = gain · u / rms(u), rms(u) = √(mean u² + ε). Keeps 1/rms per row and head. */
+function rmsNormForward(u: usize, out: usize, inv: usize, gain: usize, rows: i32): void {
+  const ddh = splat(<f64>dh);
+  for (let i = 0; i < rows; i++) {
+    for (let h = 0; h < H; h++) {
+      let ms = splat(0);
+      for (let e = h * dh; e < (h + 1) * dh; e++) ms = f64x2.add(ms, f64x2.mul(ld(u, i * d + e), ld(u, i * d + e)));
+      const r = f64x2.div(splat(1), f64x2.sqrt(f64x2.add(f64x2.div(ms, ddh), splat(RMS_EPS))));
+      st(inv, i * H + h, r);
+      for (let e = h * dh; e < (h + 1) * dh; e++) st(out, i * d + e, f64x2.mul(f64x2.mul(ld(gain, e), ld(u, i * d + e)), r));
+    }
+  }
+}
+
+/** From ∂out to ∂u (into gu) and ∂gain (added): ∂u_e = r g_e ∂out_e − u_e r³ Σ_k g_k ∂out_k u_k / dh. */
+function rmsNormBackward(u: usize, gy: usize, inv: usize, gain: usize, gu: usize, gGain: usize, rows: i32): void {
+  const ddh = splat(<f64>dh);
+  for (let i = 0; i < rows; i++) {
+    for (let h = 0; h < H; h++) {
+      const r = ld(inv, i * H + h);
+      let dot = splat(0);
+      for (let e = h * dh; e < (h + 1) * dh; e++) {
+        const g = ld(gy, i * d + e);
+        const ue = ld(u, i * d + e);
+        acc(gGain, e, f64x2.mul(f64x2.mul(g, ue), r));
+        dot = f64x2.add(dot, f64x2.mul(f64x2.mul(ld(gain, e), g), ue));
+      }
+      const k = f64x2.div(f64x2.mul(f64x2.mul(f64x2.mul(r, r), r), dot), ddh);
+      for (let e = h * dh; e < (h + 1) * dh; e++) {
+        const at = i * d + e;
+        st(gu, at, f64x2.sub(f64x2.mul(f64x2.mul(r, ld(gain, e)), ld(gy, at)), f64x2.mul(ld(u, at), k)));
+      }
+    }
+  }
+}
+
+// ---- dense products of pairs: each entry summed from 0 in ascending shared index; tiles of 2 × 4 entries share their loads
+
+/** C[M, n] = A[M, k] · W[k, n]. */
+function matmul(A: usize, W: usize, Cm: usize, M: i32, k: i32, n: i32): void {
+  let i = 0;
+  for (; i + 2 <= M; i += 2) {
+    const a = i * k;
+    let c = 0;
+    for (; c + 4 <= n; c += 4) {
+      let s0 = splat(0);
+      let s1 = splat(0);
+      let s2 = splat(0);
+      let s3 = splat(0);
+      let t0 = splat(0);
+      let t1 = splat(0);
+      let t2 = splat(0);
+      let t3 = splat(0);
+      for (let kk = 0; kk < k; kk++) {
+        const x = ld(A, a + kk);
+        const x1 = ld(A, a + k + kk);
+        const wr = kk * n + c;
+        const w0 = ld(W, wr);
+        const w1 = ld(W, wr + 1);
+        const w2 = ld(W, wr + 2);
+        const w3 = ld(W, wr + 3);
+        s0 = f64x2.add(s0, f64x2.mul(x, w0));
+        s1 = f64x2.add(s1, f64x2.mul(x, w1));
+        s2 = f64x2.add(s2, f64x2.mul(x, w2));
+        s3 = f64x2.add(s3, f64x2.mul(x, w3));
+        t0 = f64x2.add(t0, f64x2.mul(x1, w0));
+        t1 = f64x2.add(t1, f64x2.mul(x1, w1));
+        t2 = f64x2.add(t2, f64x2.mul(x1, w2));
+        t3 = f64x2.add(t3, f64x2.mul(x1, w3));
+      }
+      const o = i * n + c;
+      st(Cm, o, s0);
+      st(Cm, o + 1, s1);
+      st(Cm, o + 2, s2);
+      st(Cm, o + 3, s3);
+      st(Cm, o + n, t0);
+      st(Cm, o + n + 1, t1);
+      st(Cm, o + n + 2, t2);
+      st(Cm, o + n + 3, t3);
+    }
+    for (; c < n; c++) {
+      matmulEntry(A, W, Cm, i, c, k, n);
+      matmulEntry(A, W, Cm, i + 1, c, k, n);
+    }
+  }
+  for (; i < M; i++) for (let c = 0; c < n; c++) matmulEntry(A, W, Cm, i, c, k, n);
+}
+
+function matmulEntry(A: usize, W: usize, Cm: usize, i: i32, c: i32, k: i32, n: i32): void {
+  let s0 = splat(0);
+  for (let kk = 0; kk < k; kk++) s0 = f64x2.add(s0, f64x2.mul(ld(A, i * k + kk), ld(W, kk * n + c)));
+  st(Cm, i * n + c, s0);
+}
+
+/** C[M, k] += G[M, n] · W[k, n]ᵀ: the gradient that flows back through a product with W. */
+function matmulAddTransposed(G: usize, W: usize, Cm: usize, M: i32, k: i32, n: i32): void {
+  let i = 0;
+  for (; i + 2 <= M; i += 2) {
+    const g = i * n;
+    let q = 0;
+    for (; q + 4 <= k; q += 4) {
+      let s0 = splat(0);
+      let s1 = splat(0);
+      let s2 = splat(0);
+      let s3 = splat(0);
+      let t0 = splat(0);
+      let t1 = splat(0);
+      let t2 = splat(0);
+      let t3 = splat(0);
+      const w0 = q * n;
+      for (let c = 0; c < n; c++) {
+        const x = ld(G, g + c);
+        const x1 = ld(G, g + n + c);
+        const v0 = ld(W, w0 + c);
+        const v1 = ld(W, w0 + n + c);
+        const v2 = ld(W, w0 + 2 * n + c);
+        const v3 = ld(W, w0 + 3 * n + c);
+        s0 = f64x2.add(s0, f64x2.mul(x, v0));
+        s1 = f64x2.add(s1, f64x2.mul(x, v1));
+        s2 = f64x2.add(s2, f64x2.mul(x, v2));
+        s3 = f64x2.add(s3, f64x2.mul(x, v3));
+        t0 = f64x2.add(t0, f64x2.mul(x1, v0));
+        t1 = f64x2.add(t1, f64x2.mul(x1, v1));
+        t2 = f64x2.add(t2, f64x2.mul(x1, v2));
+        t3 = f64x2.add(t3, f64x2.mul(x1, v3));
+      }
+      const o = i * k + q;
+      acc(Cm, o, s0);
+      acc(Cm, o + 1, s1);
+      acc(Cm, o + 2, s2);
+      acc(Cm, o + 3, s3);
+      acc(Cm, o + k, t0);
+      acc(Cm, o + k + 1, t1);
+      acc(Cm, o + k + 2, t2);
+      acc(Cm, o + k + 3, t3);
+    }
+    for (; q < k; q++) {
+      addTransposedEntry(G, W, Cm, i, q, k, n);
+      addTransposedEntry(G, W, Cm, i + 1, q, k, n);
+    }
+  }
+  for (; i < M; i++) for (let q = 0; q < k; q++) addTransposedEntry(G, W, Cm, i, q, k, n);
+}
+
+function addTransposedEntry(G: usize, W: usize, Cm: usize, i: i32, q: i32, k: i32, n: i32): void {
+  let s0 = splat(0);
+  for (let c = 0; c < n; c++) s0 = f64x2.add(s0, f64x2.mul(ld(G, i * n + c), ld(W, q * n + c)));
+  acc(Cm, i * k + q, s0);
+}
+
+/** C[k, n] += A[M, k]ᵀ · G[M, n]: a weight's gradient, summed over M rows in order. */
+function matmulTransposedAdd(A: usize, G: usize, Cm: usize, M: i32, k: i32, n: i32): void {
+  let q = 0;
+  for (; q + 2 <= k; q += 2) {
+    let c = 0;
+    for (; c + 4 <= n; c += 4) {
+      let s0 = splat(0);
+      let s1 = splat(0);
+      let s2 = splat(0);
+      let s3 = splat(0);
+      let t0 = splat(0);
+      let t1 = splat(0);
+      let t2 = splat(0);
+      let t3 = splat(0);
+      for (let i = 0; i < M; i++) {
+        const x = ld(A, i * k + q);
+        const x1 = ld(A, i * k + q + 1);
+        const g = i * n + c;
+        const v0 = ld(G, g);
+        const v1 = ld(G, g + 1);
+        const v2 = ld(G, g + 2);
+        const v3 = ld(G, g + 3);
+        s0 = f64x2.add(s0, f64x2.mul(x, v0));
+        s1 = f64x2.add(s1, f64x2.mul(x, v1));
+        s2 = f64x2.add(s2, f64x2.mul(x, v2));
+        s3 = f64x2.add(s3, f64x2.mul(x, v3));
+        t0 = f64x2.add(t0, f64x2.mul(x1, v0));
+        t1 = f64x2.add(t1, f64x2.mul(x1, v1));
+        t2 = f64x2.add(t2, f64x2.mul(x1, v2));
+        t3 = f64x2.add(t3, f64x2.mul(x1, v3));
+      }
+      const o = q * n + c;
+      acc(Cm, o, s0);
+      acc(Cm, o + 1, s1);
+      acc(Cm, o + 2, s2);
+      acc(Cm, o + 3, s3);
+      acc(Cm, o + n, t0);
+      acc(Cm, o + n + 1, t1);
+      acc(Cm, o + n + 2, t2);
+      acc(Cm, o + n + 3, t3);
+    }
+    for (; c < n; c++) {
+      transposedAddEntry(A, G, Cm, q, c, M, k, n);
+      transposedAddEntry(A, G, Cm, q + 1, c, M, k, n);
+    }
+  }
+  for (; q < k; q++) for (let c = 0; c < n; c++) transposedAddEntry(A, G, Cm, q, c, M, k, n);
+}
+
+function transposedAddEntry(A: usize, G: usize, Cm: usize, q: i32, c: i32, M: i32, k: i32, n: i32): void {
+  let s0 = splat(0);
+  for (let i = 0; i < M; i++) s0 = f64x2.add(s0, f64x2.mul(ld(A, i * k + q), ld(G, i * n + c)));
+  acc(Cm, q * n + c, s0);
+}

@@ -1,0 +1,255 @@
+/**
+ * The WebAssembly kernel (assembly/kernel.ts, built by `npm run build` into dist/model/kernel.wasm) and its lane
+ * path from JavaScript: every built-in model, two runs per f64x2 (assembly/lanes.ts). This file lays out the
+ * module's memory, copies each pair's parameters in (float32 → float64, exact) and its gradients, losses and
+ * attention back out. A group of R runs is ⌈R/2⌉ pairs, one after another; an odd run out shares its pair with a
+ * copy of itself, whose results are dropped. test/model/kernel.test.ts holds it to the tfjs graph. The kernel's
+ * other way, the regrouped one-layer pass, is model/regrouped.ts.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { EnvironmentError } from '../errors.js';
+import type { Encoded, Layout } from '../tasks/types.js';
+import type { ModelConfig } from './schema.js';
+import { paramSpecs, param, type StackedParams } from './paramSpecs.js';
+
+/** The built module, next to the compiled kernel.js (src/model and dist/model are at the same depth, so tests find it too). */
+const WASM = fileURLToPath(new URL('../../dist/model/kernel.wasm', import.meta.url));
+let compiled: WebAssembly.Module | null | undefined;
+
+/** What this build's module imports; a module that imports anything else is left from another build. */
+const IMPORTS = ['fused.jsLog', 'lanes.jsLog'];
+
+/**
+ * The compiled module, or null where it was not built. A module left from another build (an `npm run build` that
+ * stopped after tsc) is refused in one line (exit 1), not used.
+ */
+function wasmModule(): WebAssembly.Module | null {
+  if (compiled !== undefined) return compiled;
+  compiled = existsSync(WASM) ? new WebAssembly.Module(readFileSync(WASM)) : null;
+  const imports = compiled ? WebAssembly.Module.imports(compiled).map((i) => `${i.module}.${i.name}`) : [];
+  if (compiled && imports.sort().join() !== [...IMPORTS].sort().join())
+    throw new EnvironmentError(`${WASM} is from another build (it imports ${imports.join(', ')}); run npm run build`);
+  return compiled;
+}
+
+/** Whether the kernel is built (npm run build, which npm ci runs). */
+export function kernelBuilt(): boolean {
+  return wasmModule() !== null;
+}
+
+/** A fresh instance of the kernel module, with its own memory. */
+export function kernelInstance(): WebAssembly.Exports {
+  const module = wasmModule();
+  if (!module) throw new EnvironmentError(`${WASM} is missing; run npm run build`);
+  return new WebAssembly.Instance(module, { fused: { jsLog: Math.log }, lanes: { jsLog: Math.log } }).exports;
+}
+
+let expInstance: ((x: number) => number) | undefined;
+/** The kernel's exponential (assembly/exp.ts), for the test that holds it to Math.exp. */
+export function kernelExp(x: number): number {
+  expInstance ??= (kernelInstance() as unknown as { kernelExp(x: number): number }).kernelExp;
+  return expInstance(x);
+}
+
+export type { StackedParams };
+
+/** One layer's attention over the pass, when asked for (evaluation). */
+export interface LayerAttention {
+  weights: Float32Array; // [R, B, H, rows, N]: rows = N for every layer but the last, S for the last
+  logits: Float32Array; // [R, B, H, rows, N] scaled scores; masked entries hold MASKED
+}
+
+/** What one pass over a batch yields per run. */
+export interface KernelPass {
+  loss: Float64Array; // [R] mean cross-entropy
+  correct: Float64Array; // [R] fraction of supervised positions whose argmax is the target
+  layers?: LayerAttention[]; // per layer
+  inputs?: Float32Array; // [R, B, N, d] the last layer's input, when asked for (the claims' value norms)
+}
+
+interface LaneExports {
+  memory: WebAssembly.Memory;
+  lanesHeapBase(): number;
+  lanesShape(
+    L: number,
+    d: number,
+    H: number,
+    N: number,
+    F: number,
+    V: number,
+    C: number,
+    S: number,
+    qStart: number,
+    causal: number,
+    s: number,
+    variant: number,
+    qkNorm: number,
+    Bmax: number,
+    scratch: number,
+  ): number;
+  lanesParamCount(): number;
+  lanesRecord(l: number, weights: number, scores: number): void;
+  lanesPass(
+    B: number,
+    params: number,
+    grads: number,
+    feats0: number,
+    feats1: number,
+    targets0: number,
+    targets1: number,
+    inputs: number,
+    loss: number,
+    correct: number,
+  ): void;
+}
+
+/** The variant's number in assembly/lanes.ts. */
+const VARIANT_CODE: Record<string, number> = { qkv: 0, qv: 1, qx: 2, qq: 3 };
+
+export class LaneKernel {
+  private readonly ex: LaneExports;
+  private readonly paths: { path: string; size: number; at: number }[];
+  private readonly P: number; // numbers per run's parameters
+  private readonly rows: number[]; // query rows per layer
+  private Bmax = 0;
+  private ptr!: { params: number; grads: number; feats: number[]; targets: number[]; rec: number[]; inputs: number; loss: number; correct: number };
+
+  /** For R runs of one shape; the memory is laid out for the largest batch seen (training and evaluation alternate). */
+  constructor(
+    private readonly cfg: ModelConfig,
+    private readonly layout: Layout,
+    readonly R: number,
+  ) {
+    if (VARIANT_CODE[cfg.attention] === undefined) throw new Error(`the kernel computes the built-in variants, not ${cfg.attention}`);
+    this.ex = kernelInstance() as unknown as LaneExports;
+    let at = 0;
+    this.paths = [...paramSpecs(cfg, layout)].map(([path, spec]) => {
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      const entry = { path, size, at };
+      at += size;
+      return entry;
+    });
+    this.P = at;
+    this.rows = Array.from({ length: cfg.layers }, (_, l) => (l === cfg.layers - 1 ? layout.queryCount : layout.positions));
+  }
+
+  /** Lays out scratch and blocks for batches of up to Bmax examples. */
+  private layOut(Bmax: number): void {
+    const { cfg, layout } = this;
+    const { positions: N, featuresPerPosition: F, inputVocab: V, outputVocab: C, queryCount: S, queryStart, causal } = layout;
+    const d = cfg.dModel;
+    const scratch = align(this.ex.lanesHeapBase());
+    const scratchBytes = this.ex.lanesShape(
+      cfg.layers,
+      d,
+      cfg.heads,
+      N,
+      F,
+      V,
+      C,
+      S,
+      queryStart,
+      causal ? 1 : 0,
+      cfg.inputScale,
+      VARIANT_CODE[cfg.attention],
+      cfg.qkNorm ? 1 : 0,
+      Bmax,
+      scratch,
+    );
+    if (this.P !== this.ex.lanesParamCount()) throw new Error(`kernel layout: ${this.ex.lanesParamCount()} parameters, paramSpecs has ${this.P}`);
+    let next = align(scratch + scratchBytes);
+    const block = (bytes: number) => {
+      const p = next;
+      next = align(next + bytes);
+      return p;
+    };
+    this.ptr = {
+      params: block(16 * this.P),
+      grads: block(16 * this.P),
+      feats: [block(4 * Bmax * N * F), block(4 * Bmax * N * F)],
+      targets: [block(4 * Bmax * S), block(4 * Bmax * S)],
+      rec: this.rows.flatMap((rows) => [block(8 * Bmax * cfg.heads * rows * N), block(8 * Bmax * cfg.heads * rows * N)]),
+      inputs: block(8 * Bmax * N * d),
+      loss: block(16),
+      correct: block(16),
+    };
+    const memory = this.ex.memory;
+    if (memory.buffer.byteLength < next) memory.grow(Math.ceil((next - memory.buffer.byteLength) / 65536));
+    this.Bmax = Bmax;
+  }
+
+  /**
+   * Loss per run on `batches[r]` (or one shared batch); with `grads`, each run's gradient; with `attention`, every
+   * layer's weights and scores; with `inputs`, the last layer's input.
+   */
+  pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention = false, inputs = false): KernelPass {
+    const B = batches[0].count;
+    if (B > this.Bmax) this.layOut(B);
+    const { R, cfg, layout, ptr, ex } = this;
+    const { positions: N, featuresPerPosition: F, queryCount: S } = layout;
+    const H = cfg.heads;
+    const d = cfg.dModel;
+    const out: KernelPass = { loss: new Float64Array(R), correct: new Float64Array(R) };
+    if (attention)
+      out.layers = this.rows.map((rows) => ({ weights: new Float32Array(R * B * H * rows * N), logits: new Float32Array(R * B * H * rows * N) }));
+    if (inputs) out.inputs = new Float32Array(R * B * N * d);
+    this.rows.forEach((_, l) => ex.lanesRecord(l, attention ? ptr.rec[2 * l] : 0, attention ? ptr.rec[2 * l + 1] : 0));
+    const buf = ex.memory.buffer;
+    const pairs = new Float64Array(buf, ptr.params, 2 * this.P);
+    const gradPairs = new Float64Array(buf, ptr.grads, 2 * this.P);
+    for (let r0 = 0; r0 < R; r0 += 2) {
+      const lanes = r0 + 1 < R ? [r0, r0 + 1] : [r0, r0];
+      for (const { path, size, at } of this.paths) {
+        const values = param(params, path);
+        lanes.forEach((r, lane) => {
+          const from = r * size;
+          for (let i = 0; i < size; i++) pairs[2 * (at + i) + lane] = values[from + i];
+        });
+      }
+      const shared = batches.length === 1;
+      lanes.forEach((r, lane) => {
+        const batch = batches[shared ? 0 : r];
+        new Int32Array(buf, ptr.feats[lane], B * N * F).set(batch.features.subarray(0, B * N * F));
+        new Int32Array(buf, ptr.targets[lane], B * S).set(batch.targets.subarray(0, B * S));
+      });
+      ex.lanesPass(
+        B,
+        ptr.params,
+        grads ? ptr.grads : 0,
+        ptr.feats[0],
+        ptr.feats[1],
+        ptr.targets[0],
+        ptr.targets[1],
+        inputs ? ptr.inputs : 0,
+        ptr.loss,
+        ptr.correct,
+      );
+      const loss = new Float64Array(buf, ptr.loss, 2);
+      const correct = new Float64Array(buf, ptr.correct, 2);
+      const distinct = lanes[0] === lanes[1] ? [lanes[0]] : lanes;
+      distinct.forEach((r, lane) => {
+        out.loss[r] = loss[lane];
+        out.correct[r] = correct[lane];
+        if (grads) {
+          for (const { path, size, at } of this.paths) {
+            const to = param(grads, path);
+            const from = r * size;
+            for (let i = 0; i < size; i++) to[from + i] = gradPairs[2 * (at + i) + lane];
+          }
+        }
+        out.layers?.forEach((layer, l) => {
+          const n = B * H * this.rows[l] * N;
+          layer.weights.set(new Float32Array(buf, ptr.rec[2 * l] + 4 * lane * n, n), r * n);
+          layer.logits.set(new Float32Array(buf, ptr.rec[2 * l + 1] + 4 * lane * n, n), r * n);
+        });
+        if (out.inputs) out.inputs.set(new Float32Array(buf, ptr.inputs + 4 * lane * B * N * d, B * N * d), r * B * N * d);
+      });
+    }
+    return out;
+  }
+}
+
+function align(n: number): number {
+  return Math.ceil(n / 16) * 16;
+}

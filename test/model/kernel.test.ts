@@ -1,0 +1,138 @@
+/**
+ * The kernel's lane path (assembly/lanes.ts through model/kernel.ts) against the tfjs graph (transformer.ts, autodiff
+ * by tfjs), for every variant × QK-norm × 1–3 layers × full (lookup) and causal (copy) attention: loss, every layer's
+ * attention weights and scores, the last layer's input and every parameter's gradient; against central finite
+ * differences of its own float64 loss; and a run alone against the same run in a pair, in either lane, bit for bit.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend.js';
+import { Stream } from '../../src/rng.js';
+import { taskSchema } from '../../src/tasks/schema.js';
+import { lookupTask } from '../../src/tasks/lookup.js';
+import { copyTask } from '../../src/tasks/copy.js';
+import { modelSchema, VARIANTS, type ModelConfig } from '../../src/model/schema.js';
+import { initialValues, stackedValues } from '../../src/model/params.js';
+import { LaneKernel } from '../../src/model/kernel.js';
+import type { AnyTask } from '../../src/tasks/index.js';
+import { expectClose, tfjsReference, zerosLike } from '../helpers/kernels.js';
+
+const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 3, keyVocab: 6, valueVocab: 5 })) as AnyTask;
+const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 3, vocab: 5 })) as AnyTask;
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+type Case = [string, AnyTask, Partial<ModelConfig>];
+const CASES: Case[] = [];
+for (const attention of Object.keys(VARIANTS))
+  for (const qkNorm of [false, true])
+    for (const layers of [1, 2, 3])
+      for (const [mask, task] of [
+        ['full', lookup],
+        ['causal', copy],
+      ] as const)
+        CASES.push([
+          `${attention}${qkNorm ? '+qknorm' : ''}, ${layers} layer(s), ${mask}`,
+          task,
+          { attention, qkNorm, layers, heads: layers === 2 ? 2 : 1 },
+        ]);
+
+describe('the lane kernel against the tfjs graph', () => {
+  it.each(CASES)('%s: loss, gradients and every layer’s attention agree', (_name, task, overrides) => {
+    const model = modelSchema.parse({ dModel: 4, ...overrides });
+    const B = 3;
+    const perRun = [7, 8, 9].map((seed) => initialValues(model, task.layout, seed));
+    const batches = [11, 12, 13].map((seed) => task.encode(task.sample(Stream.derive(seed, 'kernel-test'), B)));
+    const want = tfjsReference(model, task, perRun, batches, B);
+    const params = stackedValues(model, task.layout, perRun);
+    const grads = zerosLike(params);
+    const got = new LaneKernel(model, task.layout, 3).pass(params, batches, grads, true, true);
+
+    expectClose(got.loss, want.loss, 'loss');
+    expect(got.layers!.length).toBe(model.layers);
+    got.layers!.forEach((layer, l) => {
+      expectClose(layer.weights, want.weights[l], `layer ${l + 1} attention weights`);
+      expectClose(layer.logits, want.logits[l], `layer ${l + 1} attention scores`);
+    });
+    expectClose(got.inputs!, want.inputs, 'last layer input');
+    expect([...grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
+    for (const [path, g] of grads) expectClose(g, want.grads.get(path)!, `gradient of ${path}`);
+  });
+});
+
+describe('the lane kernel against finite differences of its own loss', () => {
+  // The kernel's loss is float64, so central differences are clean: Richardson's extrapolation of steps 1e-2 and
+  // 5e-3 (exactly representable in float32) leaves an error near 1e-6; 1e-4 + 1e-3·|g| catches a gradient 1% off,
+  // and the sensitivity check below shows the sample can.
+  it.each(CASES)('%s', (_name, task, overrides) => {
+    const model = modelSchema.parse({ dModel: 4, ...overrides });
+    const params = stackedValues(model, task.layout, [initialValues(model, task.layout, 3)]);
+    const batch = task.encode(task.sample(Stream.derive(5, 'kernel-fd'), 3));
+    const kernel = new LaneKernel(model, task.layout, 1);
+    const grads = zerosLike(params);
+    kernel.pass(params, [batch], grads);
+    const loss = () => kernel.pass(params, [batch]).loss[0];
+    const rng = Stream.derive(1, 'kernel-fd/sample');
+    const checks: { path: string; ana: number; num: number }[] = [];
+    for (const [path, values] of params) {
+      const g = grads.get(path)!;
+      let largest = 0;
+      for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[largest])) largest = i;
+      for (const index of [largest, rng.int(0, values.length - 1)]) {
+        const original = values[index];
+        const at = (delta: number) => {
+          values[index] = original + delta;
+          const value = loss();
+          values[index] = original;
+          return value;
+        };
+        const central = (eps: number) => (at(eps) - at(-eps)) / (2 * eps);
+        checks.push({ path, ana: g[index], num: (4 * central(5e-3) - central(1e-2)) / 3 });
+      }
+    }
+    const ok = (c: { ana: number; num: number }, scale = 1) => Math.abs(c.num - c.ana * scale) <= 1e-4 + 1e-3 * Math.abs(c.ana * scale);
+    expect(checks.filter((c) => !ok(c))).toEqual([]);
+    expect(checks.some((c) => !ok(c, 1.01))).toBe(true);
+  });
+});
+
+describe('the lane kernel: a run computes the same alone, in either lane, and in any pair', () => {
+  it.each(CASES)('%s: bit for bit', (_name, task, overrides) => {
+    const model = modelSchema.parse({ dModel: 4, ...overrides });
+    const seeds = [20, 21, 22];
+    const perRun = seeds.map((seed) => initialValues(model, task.layout, seed));
+    const batches = seeds.map((seed) => task.encode(task.sample(Stream.derive(seed, 'kernel-lanes'), 3)));
+    /** Run `of` (an index into seeds) in a group of those runs, in that order: its loss, gradients and attention. */
+    const runIn = (group: number[], of: number) => {
+      const params = stackedValues(
+        model,
+        task.layout,
+        group.map((i) => perRun[i]),
+      );
+      const grads = zerosLike(params);
+      const out = new LaneKernel(model, task.layout, group.length).pass(
+        params,
+        group.map((i) => batches[i]),
+        grads,
+        true,
+        true,
+      );
+      const r = group.indexOf(of);
+      const slice = (a: ArrayLike<number>) => Array.from(a).slice((r * a.length) / group.length, ((r + 1) * a.length) / group.length);
+      return {
+        loss: out.loss[r],
+        correct: out.correct[r],
+        grads: Object.fromEntries([...grads].map(([path, g]) => [path, slice(g)])),
+        weights: out.layers!.map((l) => slice(l.weights)),
+        logits: out.layers!.map((l) => slice(l.logits)),
+        inputs: slice(out.inputs!),
+      };
+    };
+    const alone = runIn([1], 1); // lane 0, beside a copy of itself
+    expect(runIn([1, 0], 1)).toEqual(alone); // lane 0, beside another run
+    expect(runIn([0, 1], 1)).toEqual(alone); // lane 1
+    expect(runIn([2, 0, 1], 1)).toEqual(alone); // the second pair, beside a copy of itself
+    expect(alone.loss).not.toBe(runIn([0], 0).loss); // the runs do differ
+  });
+});
