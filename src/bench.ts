@@ -99,6 +99,7 @@ async function main(): Promise<void> {
   line(`machine: ${cpu}, ${availableParallelism()} cores, Node ${process.version}`);
 
   if (ratioOnly) return ratio(results, line, base, false, false);
+  if (process.argv.includes('--goals')) return goals(results, line, base);
 
   // 1. One run (R = 1) of the tfjs graph on every backend that loads here. Backends cannot be switched back
   //    and forth cheaply inside one process, so each gets a child process.
@@ -267,6 +268,82 @@ async function depth(results: Record<string, unknown>, line: (s: string) => void
     logged: { steps, fused_r10_run_steps_per_s: kitRunSteps },
     pytorch: { available: true, ...peer, ratio_qkvlab_over_pytorch: kitRunSteps / peer.steps_per_s },
   };
+}
+
+/** A figure measured three times, printed with its median and its goal. */
+async function thrice(
+  line: (s: string) => void,
+  what: string,
+  goal: number,
+  unit: string,
+  measure: () => Promise<number>,
+): Promise<Record<string, unknown>> {
+  const values: number[] = [];
+  for (let i = 0; i < 3; i++) values.push(await measure());
+  const median = [...values].sort((a, b) => a - b)[1];
+  const met = median >= goal;
+  line(
+    `  ${what}: ${values.map((v) => v.toFixed(2)).join(' / ')} → median ${median.toFixed(2)}${unit} (goal ≥ ${goal}${unit}: ${met ? 'met' : 'NOT met'})`,
+  );
+  return { values, median, goal, met };
+}
+
+/**
+ * `npm run bench -- --goals`: the speed goals of the issue "One fast kernel", each measured three times (median):
+ * the default ablation against the PyTorch peer, a lone run's share of the f64x2 ceiling, two-layer MQAR against the
+ * tfjs graph and against the two-layer PyTorch peer with the same logging, and QK-norm at d_model 32 against the graph.
+ */
+async function goals(results: Record<string, unknown>, line: (s: string) => void, base: Config): Promise<void> {
+  await initBackend('auto');
+  const out: Record<string, unknown> = {};
+  line('speed goals, each measured three times (median):');
+  const workers = availableParallelism();
+  const runCount = loadSweep(join(ROOT, 'configs', 'ablation.yaml'), []).runs.length;
+  out.default_ablation_over_pytorch = await thrice(line, `default ablation (${runCount} runs), PyTorch sweep ÷ qkv-lab`, 12, '×', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-'));
+    const run = await runTimed(['ablation', 'configs/ablation.yaml', '--out', dir]);
+    rmSync(dir, { recursive: true, force: true });
+    const peer = torchPeer();
+    if (typeof peer === 'string') throw new Error(`the PyTorch peer did not run: ${peer}`);
+    return (runCount * base.train.steps) / (peer.steps_per_s * workers) / run.seconds;
+  });
+  const layout = makeTask(base.task).layout;
+  const flops = stepFlops(base.model, layout, base.train.batchSize, base.eval.size, parameterCount(base)).training;
+  const simd = simdCeilingGflops();
+  if (simd !== null)
+    out.lone_run_share_of_simd_ceiling = await thrice(
+      line,
+      `a lone run (configs/lookup.yaml), % of the f64x2 ceiling (${simd.toFixed(1)} GFLOP/s)`,
+      40,
+      '%',
+      async () => {
+        return (100 * ((await trainStepsPerS(base, 1, 2000)) * flops)) / 1e9 / simd;
+      },
+    );
+  const mqar = resolveConfig(loadConfigFile(join(ROOT, 'configs', 'mqar.yaml')));
+  out.mqar_over_tfjs = await thrice(line, 'two-layer MQAR (configs/mqar.yaml, R = 10), kernel ÷ tfjs graph per run-step', 4, '×', async () => {
+    return (await trainStepsPerS(mqar, 10, 300)) / (await trainStepsPerS(mqar, 10, 100, 'tfjs'));
+  });
+  out.mqar_over_pytorch = await thrice(
+    line,
+    'two-layer MQAR with logging, kernel (R = 10, per core) ÷ PyTorch MQAR peer (1 thread)',
+    5,
+    '×',
+    async () => {
+      const steps = 600;
+      const logged = await timeGroup(mqar, 10, steps, mqar.train.logEvery);
+      const peer = torchPeer('torch_mqar.py', ['--steps', String(steps)]);
+      if (typeof peer === 'string') throw new Error(`the PyTorch peer did not run: ${peer}`);
+      return (10 * steps) / logged.seconds / peer.steps_per_s;
+    },
+  );
+  const qkNorm = resolveConfig({ ...base, model: { ...base.model, dModel: 32, qkNorm: true } });
+  out.qknorm_d32_over_tfjs = await thrice(line, 'QK-norm at d_model 32 (lookup, R = 10), kernel ÷ tfjs graph per run-step', 8, '×', async () => {
+    return (await trainStepsPerS(qkNorm, 10, 300)) / (await trainStepsPerS(qkNorm, 10, 60, 'tfjs'));
+  });
+  results.goals = out;
+  writeFileSync(join(ROOT, 'bench-goals.json'), JSON.stringify(results, null, 2) + '\n');
+  line('wrote bench-goals.json');
 }
 
 /** 6 and 7: the default ablation's wall time and the PyTorch peer's, and their ratio; writes bench.json. */

@@ -42,7 +42,9 @@ describe('users’ modules end to end', () => {
       expect(config.model.attention).toBe(join(REPO, 'examples', 'variants', 'tempered.ts'));
       expect(config.modules[config.model.attention]).toMatchObject({ name: 'tempered', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
       expect(json(join(run, 'summary.json')).kernel).toBe('tfjs');
+      expect(['node', 'wasm', 'cpu'], 'the graph records the tfjs backend it loaded').toContain(json(join(run, 'summary.json')).backend);
       expect(json(join(cwd, 'out', 'runs', 'attention-qv_lr-0.001_seed-0', 'summary.json')).kernel).toBe('fused');
+      expect(json(join(cwd, 'out', 'runs', 'attention-qv_lr-0.001_seed-0', 'summary.json')).backend).toBe('none');
     },
     SLOW,
   );

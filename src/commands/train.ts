@@ -36,8 +36,16 @@ export function timestamp(date = new Date()): string {
  * flag fails in a fraction of a second instead of after the backend's start-up.
  */
 async function loadTraining() {
-  const [backend, group, resume] = await Promise.all([import('../backend.js'), import('../runs/group.js'), import('../runs/resume.js')]);
-  return { initBackend: backend.initBackend, runGroup: group.runGroup, runDirName: group.runDirName, prepareResume: resume.prepareResume };
+  const [group, resume] = await Promise.all([import('../runs/group.js'), import('../runs/resume.js')]);
+  return { runGroup: group.runGroup, runDirName: group.runDirName, prepareResume: resume.prepareResume };
+}
+
+/**
+ * A named backend is loaded at once, so that one that is not installed is a one-line error before anything is
+ * written; `auto` is left to the engine, which loads TensorFlow.js only for the graph (the kernel needs none).
+ */
+async function checkBackend(backend: BackendChoice): Promise<void> {
+  if (backend !== 'auto') await (await import('../backend.js')).initBackend(backend);
 }
 
 export async function trainCommand(args: TrainArgs): Promise<void> {
@@ -57,8 +65,8 @@ export async function trainConfig(resolved: Config, seeds: number[], args: Pick<
   for (const warning of configWarnings(base)) process.stderr.write(`train: warning: ${warning}\n`);
   for (const note of moduleNotes([base])) process.stderr.write(`train: ${note}\n`);
   const configs: Config[] = seeds.map((seed) => ({ ...base, train: { ...base.train, seed } }));
-  const { initBackend, runGroup, runDirName } = await loadTraining();
-  await initBackend(args.backend);
+  const { runGroup, runDirName } = await loadTraining();
+  await checkBackend(args.backend);
   loadEvalSet(args.dataDir, makeTask(base.task), base.eval); // fails on a bad data file before any run directory exists
   const many = seeds.length > 1;
   installStopHandler(sayStopping); // before the first lock, so that a Ctrl-C from here on releases it
@@ -71,7 +79,7 @@ export async function trainConfig(resolved: Config, seeds: number[], args: Pick<
     (info) => `${info.dir} is being written by another process (${heldText(info)}); choose another --out`,
   );
   try {
-    return await runGroup(configs, dirs, { dataDir: args.dataDir }).catch((err) => Promise.reject(withNextStep(err, dirs)));
+    return await runGroup(configs, dirs, { dataDir: args.dataDir, backend: args.backend }).catch((err) => Promise.reject(withNextStep(err, dirs)));
   } finally {
     releaseAll(claim.locks.values());
   }
@@ -121,13 +129,17 @@ async function resumeCommand(args: TrainArgs): Promise<void> {
   try {
     const status = readStatus(dir);
     if (status === 'completed' || status === 'diverged') throw new UserError(`--resume: ${dir} already finished (${status})`);
-    const { initBackend, runGroup, prepareResume } = await loadTraining();
-    await initBackend(args.backend);
+    const { runGroup, prepareResume } = await loadTraining();
+    await checkBackend(args.backend);
     loadEvalSet(args.dataDir, makeTask(config.task), config.eval); // a bad data file fails before the run is touched
     const point = prepareResume(dir, config);
     for (const note of point.notes) process.stderr.write(`${note}\n`);
     process.stderr.write(`resuming ${dir} from step ${point.step}\n`);
-    report(await runGroup([config], [dir], { dataDir: args.dataDir, resume: [point] }).catch((err) => Promise.reject(withNextStep(err, [dir]))));
+    report(
+      await runGroup([config], [dir], { dataDir: args.dataDir, resume: [point], backend: args.backend }).catch((err) =>
+        Promise.reject(withNextStep(err, [dir])),
+      ),
+    );
   } finally {
     releaseAll(claim.locks.values());
   }

@@ -9,7 +9,7 @@ import { initBackend, tf } from '../backend.js';
 import type { BackendChoice } from '../backend-names.js';
 import { resolveConfig, type Config } from '../config.js';
 import { initialValues, paramSpecs } from '../model/params.js';
-import { makeEngine } from '../train/trainer.js';
+import { TfjsEngine } from '../train/tfjsEngine.js';
 import { makeTask } from '../tasks/index.js';
 import type { Encoded } from '../tasks/types.js';
 import { Stream } from '../rng.js';
@@ -159,16 +159,13 @@ function determinismLine(config: Config, module: string): string {
   const task = makeTask(config.task);
   const layout = task.layout;
   const train = () => {
-    const engine = makeEngine(
-      {
-        model: config.model,
-        layout,
-        initial: [{ params: initialValues(config.model, layout, 0) }],
-        evalSet: task.draw(Stream.derive(3, 'check/eval'), 16),
-        snapshotExamples: 1,
-      },
-      'tfjs',
-    );
+    const engine = new TfjsEngine({
+      model: config.model,
+      layout,
+      initial: [{ params: initialValues(config.model, layout, 0) }],
+      evalSet: task.draw(Stream.derive(3, 'check/eval'), 16),
+      snapshotExamples: 1,
+    });
     const losses: number[] = [];
     const tensors: number[] = [];
     try {

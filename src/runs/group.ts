@@ -5,11 +5,11 @@ import { variantLabel } from '../model/schema.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 import { paramSpecs } from '../model/paramSpecs.js';
-import { trainGroup } from '../train/trainer.js';
+import { trainGroup, trainsOnGraph } from '../train/trainer.js';
 import type { MetricsRow } from '../records/formats.js';
 import { runFigures, type RunStatus } from '../metrics/summary.js';
 import { claimRunFigures } from '../metrics/claimFigures.js';
-import { activeBackend } from '../backend.js';
+import type { BackendChoice } from '../backend-names.js';
 import { makeProgress } from '../progress.js';
 import { RunWriter } from './rundir.js';
 import { saveCheckpoint } from './checkpoint.js';
@@ -34,6 +34,8 @@ export interface GroupOptions {
   resume?: ResumePoint[];
   /** Called with each logged step and the median train loss of the group's runs there (a sweep's progress). */
   onProgress?: (step: number, trainLoss: number | null) => void;
+  /** The tfjs backend to load if the group trains on the graph (default auto). */
+  backend?: BackendChoice;
 }
 
 export async function runGroup(configs: Config[], dirs: string[], opts: GroupOptions): Promise<RunOutcome[]> {
@@ -43,7 +45,8 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
   if (resume && new Set(resume.map((r) => r.step)).size > 1) throw new Error('runGroup: resumed runs must share one checkpoint step');
   const task = makeTask(base.task);
   const evalSet = loadEvalSet(opts.dataDir, task, base.eval);
-  const backend = activeBackend();
+  // The kernel loads no tfjs backend ('none'); the graph's is known once it has loaded (the choice, if it never did).
+  let backend: string = trainsOnGraph(base.model, base.train.kernel) ? (opts.backend ?? 'auto') : 'none';
   const writers = dirs.map((dir, r) => {
     const writer = new RunWriter(dir, base.model.layers, resume?.[r]);
     if (!resume) writer.writeJson('config.json', configs[r]);
@@ -120,7 +123,8 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
         snapshots.forEach((s, r) => writers[r].addSnapshot(s, meta));
       },
     });
-    const result = await trainGroup(spec);
+    const result = await trainGroup({ ...spec, backend: opts.backend });
+    backend = result.backend;
     const kernel = { kernel: result.kernel, kernel_impl: result.implementation };
     if (result.stoppedAt !== null)
       return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));

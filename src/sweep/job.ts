@@ -1,5 +1,4 @@
 /** One unit of sweep work: a batched group of runs, trained fresh or resumed; the same in a worker or in-process. */
-import { initBackend } from '../backend.js';
 import type { BackendChoice } from '../backend-names.js';
 import { runGroup } from '../runs/group.js';
 import { prepareResume } from '../runs/resume.js';
@@ -33,7 +32,6 @@ export type OnProgress = (id: number, step: number, loss: number | null) => void
 /** Trains the job's group; failures come back as a reply, so one bad group never stops the sweep. */
 export async function runJob(job: GroupJob, onProgress?: OnProgress): Promise<WorkerReply> {
   try {
-    await initBackend(job.backend);
     await loadConfigModules(job.configs[0]); // the group's modules (they share one shape), refused if changed since the sweep planned them
     const resume = job.resume ? job.dirs.map((dir, r) => prepareResume(dir, job.configs[r])) : undefined;
     for (const note of resume?.flatMap((p) => p.notes) ?? []) process.stderr.write(`sweep: ${note}\n`);
@@ -41,6 +39,7 @@ export async function runJob(job: GroupJob, onProgress?: OnProgress): Promise<Wo
       dataDir: job.dataDir,
       quiet: true,
       resume,
+      backend: job.backend, // the graph loads it; the kernel needs none
       onProgress: onProgress && ((step, loss) => onProgress(job.id, step, loss)),
     });
     return { id: job.id, ok: true, statuses: outcomes.map((o) => o.status) };

@@ -4,6 +4,7 @@ import type { ModelConfig } from '../model/schema.js';
 import type { ClaimReadout } from '../metrics/claims.js';
 import type { AttentionSnapshot, MetricsRow, RunState } from '../records/formats.js';
 import type { KernelChoice } from './engine.js';
+import type { BackendChoice } from '../backend-names.js';
 
 export interface GroupSpec {
   model: ModelConfig;
@@ -34,6 +35,8 @@ export interface GroupSpec {
   onSnapshot(snapshots: AttentionSnapshot[]): Promise<void>;
   /** Which engine computes the steps (default auto: fused where it applies). */
   kernel?: KernelChoice;
+  /** The tfjs backend to load if the graph computes the steps (default auto). */
+  backend?: BackendChoice;
   /** At every logged step, per run: the claims' attention trace, and at the last step the value-norm figures. */
   onClaims?(step: number, readouts: ClaimReadout[]): Promise<void>;
 }
@@ -43,6 +46,8 @@ export interface GroupResult {
   kernel: 'fused' | 'tfjs';
   /** What computed it, in words (Engine.implementation), recorded in summary.json as kernel_impl. */
   implementation: string;
+  /** The tfjs backend the steps ran on, recorded in summary.json: 'none' for the kernel, which does not load TensorFlow.js. */
+  backend: string;
   divergedAt: (number | null)[];
   /** The step the group stopped at when stopRequested() said so; null when it ran to the end. */
   stoppedAt: number | null;

@@ -5,8 +5,8 @@
 import type { Engine, EngineSpec, KernelChoice } from './engine.js';
 import type { GroupSpec, GroupResult } from './spec.js';
 import type { MetricsRow } from '../records/formats.js';
+import type { BackendChoice } from '../backend-names.js';
 import { FusedEngine } from './fusedEngine.js';
-import { TfjsEngine } from './tfjsEngine.js';
 import { lrAt, logSteps } from './schedule.js';
 import { isModulePath } from '../modulePath.js';
 
@@ -14,19 +14,35 @@ export type { KernelChoice, GroupSpec, GroupResult };
 export { lrAt, logSteps }; // the schedule lives in schedule.ts, where nothing loads TensorFlow.js
 
 /**
- * The engine for a group: the fused kernels (every built-in model), unless the tfjs graph, their reference, is asked
- * for or the variant is a user's module, whose keys only the graph computes (config validation refuses `fused` there).
+ * Whether a group trains on the tfjs graph: when asked for, or when the variant is a user's module, whose keys only
+ * the graph computes (config validation refuses `fused` there). Everything else takes the WebAssembly kernel.
  */
-export function makeEngine(spec: EngineSpec, choice: KernelChoice = 'auto'): Engine {
-  return choice === 'tfjs' || isModulePath(spec.model.attention) ? new TfjsEngine(spec) : new FusedEngine(spec);
+export function trainsOnGraph(model: { attention: string }, choice: KernelChoice = 'auto'): boolean {
+  return choice === 'tfjs' || isModulePath(model.attention);
+}
+
+/**
+ * The engine for a group, and the tfjs backend it runs on: 'none' for the kernel, which never loads TensorFlow.js
+ * (142 MB, about 0.4 s of a process's start); the graph loads it here, with the backend `backend` asks for.
+ */
+export async function makeEngine(
+  spec: EngineSpec,
+  choice: KernelChoice = 'auto',
+  backend: BackendChoice = 'auto',
+): Promise<{ engine: Engine; backend: string }> {
+  if (!trainsOnGraph(spec.model, choice)) return { engine: new FusedEngine(spec), backend: 'none' };
+  const [{ initBackend }, { TfjsEngine }] = await Promise.all([import('../backend.js'), import('./tfjsEngine.js')]);
+  const name = await initBackend(backend);
+  return { engine: new TfjsEngine(spec), backend: name };
 }
 
 export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
   const { model } = spec;
   const R = spec.lrs.length;
-  const engine = makeEngine(
+  const { engine, backend } = await makeEngine(
     { model, layout: spec.layout, initial: spec.initial, evalSet: spec.evalSet, snapshotExamples: spec.snapshotExamples },
     spec.kernel,
+    spec.backend,
   );
   const divergedAt: (number | null)[] = spec.divergedAt ? [...spec.divergedAt] : new Array(R).fill(null);
   const start = spec.startStep ?? 0;
@@ -40,7 +56,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       const stopping = spec.stopRequested?.() ?? false;
       const due = step > start && (step === spec.steps || (every > 0 && step % every === 0));
       if (spec.onCheckpoint && (due || (stopping && step > start))) await spec.onCheckpoint(step, engine.state(), [...divergedAt]);
-      if (stopping) return { kernel: engine.kernel, implementation: engine.implementation, divergedAt, stoppedAt: step };
+      if (stopping) return { kernel: engine.kernel, implementation: engine.implementation, backend, divergedAt, stoppedAt: step };
       const isLog = toLog.has(step);
       const lrs = spec.lrs.map((base, r) => (divergedAt[r] === null ? lrAt(base, step, spec.warmup) : 0));
       const batches = spec.nextBatches();
@@ -83,5 +99,5 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
   } finally {
     engine.dispose();
   }
-  return { kernel: engine.kernel, implementation: engine.implementation, divergedAt, stoppedAt: null };
+  return { kernel: engine.kernel, implementation: engine.implementation, backend, divergedAt, stoppedAt: null };
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { initBackend, tf } from '../../src/backend.js';
 import { resolveConfig, type Config } from '../../src/config.js';
 import { loadConfigModules } from '../../src/extend/load.js';
-import { makeEngine } from '../../src/train/trainer.js';
+import { TfjsEngine } from '../../src/train/tfjsEngine.js';
 import { initialValues } from '../../src/model/paramSpecs.js';
 import { makeTask } from '../../src/tasks/index.js';
 import { Stream } from '../../src/rng.js';
@@ -24,16 +24,13 @@ function losses(config: Config, steps: number): number[] {
   const task = makeTask(config.task);
   const layout = task.layout;
   const qv = { ...config.model, attention: 'qv' };
-  const engine = makeEngine(
-    {
-      model: config.model,
-      layout,
-      initial: [{ params: initialValues(qv, layout, 0) }],
-      evalSet: task.draw(Stream.derive(1, 'eval'), 8),
-      snapshotExamples: 1,
-    },
-    'tfjs',
-  );
+  const engine = new TfjsEngine({
+    model: config.model,
+    layout,
+    initial: [{ params: initialValues(qv, layout, 0) }],
+    evalSet: task.draw(Stream.derive(1, 'eval'), 8),
+    snapshotExamples: 1,
+  });
   try {
     return Array.from({ length: steps }, (_, t) => engine.step([task.draw(Stream.derive(2, `b${t}`), 16)], [1e-2], t + 1, false).loss[0]);
   } finally {
@@ -60,10 +57,13 @@ describe('users’ variants on the tfjs graph', () => {
     const layout = task.layout;
     const first = (config: Config) => {
       const full = initialValues(config.model, layout, 0); // each parameter from its own stream: W_Q, W_V, … alike in both; tempered's log_temp is 0
-      const engine = makeEngine(
-        { model: config.model, layout, initial: [{ params: full }], evalSet: task.draw(Stream.derive(1, 'eval'), 8), snapshotExamples: 1 },
-        'tfjs',
-      );
+      const engine = new TfjsEngine({
+        model: config.model,
+        layout,
+        initial: [{ params: full }],
+        evalSet: task.draw(Stream.derive(1, 'eval'), 8),
+        snapshotExamples: 1,
+      });
       try {
         return engine.step([task.draw(Stream.derive(2, 'b'), 16)], null, 1, false).loss[0];
       } finally {
