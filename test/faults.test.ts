@@ -272,6 +272,8 @@ describe('a real full disk: a tiny tmpfs', () => {
       try {
         const dir = join(disk, 'run');
         const long = ['--set', 'train.steps=100', '--set', 'train.logEvery=5', '--set', 'train.checkpointEvery=10', '--set', 'eval.size=32'];
+        const ref = join(cwd, 'reference');
+        const referenceDone = cli(['train', LOOKUP, ...long, '--out', ref], cwd); // uninterrupted, beside the one that fills the disk
         const proc = startCli(['train', LOOKUP, ...long, '--out', dir], cwd, { killAfterMs: SLOW - 10_000 });
         const until = Date.now() + 60_000;
         while (!existsSync(join(dir, 'checkpoint', 'checkpoint.json')) && proc.child.exitCode === null && Date.now() < until)
@@ -283,8 +285,7 @@ describe('a real full disk: a tiny tmpfs', () => {
         rmSync(join(disk, 'filler')); // free the space
         const resumed = await cli(['train', '--resume', dir], cwd);
         expect(resumed.status, explain(resumed)).toBe(0);
-        const ref = join(cwd, 'reference');
-        expect((await cli(['train', LOOKUP, ...long, '--out', ref], cwd)).status).toBe(0);
+        expect((await referenceDone).status).toBe(0);
         expect(metricsWithoutTiming(dir)).toBe(metricsWithoutTiming(ref));
       } finally {
         umount(disk);
