@@ -6,9 +6,10 @@
  * to the uninterrupted run, timing columns aside), a named skip, or one line with exit 1 or 2 — never a stack
  * trace, a hang, or a change to another run's files.
  *
- * One tiny finished run (20 steps, checkpoints at 10 and 20; test/globalSetup.ts trains it) is copied per case. A resume that
- * trains runs `node dist/cli.js`; a refused one calls `main` in this process (test/helpers/inProcess.ts), but for
- * the few in SUBPROCESS, which keep the executable's exit code and line under test. The resume cases
+ * One tiny finished run (20 steps, checkpoints at 10 and 20; test/globalSetup.ts trains it) is copied per case. A resume
+ * calls `main` in this process (test/helpers/inProcess.ts): it trains at most ten steps, so a process of its own would
+ * cost more than the case; the few in SUBPROCESS, refusals and resumes that train, run `node dist/cli.js`, keeping the
+ * executable's exit code and line under test. The resume cases
  * run two at a time from a queue; the compare copies all sit in one folder, so a single `compare` covers them
  * (one damaged run among many, as on a shared disk), and each case checks its own warning line.
  */
@@ -370,14 +371,20 @@ async function resumeCase(c: Case): Promise<ResumeRun> {
   cpSync(template, other, { recursive: true });
   const before = snapshot(dir);
   const otherBefore = snapshot(other);
-  // A refusal ends before training: in-process (test/helpers/inProcess.ts), but for a few through the executable.
-  const inProcess = 'exit' in c.resume && !SUBPROCESS.has(c.name);
+  // In-process (test/helpers/inProcess.ts), but for a few through the executable.
+  const inProcess = !SUBPROCESS.has(c.name);
   const result = inProcess ? await runInProcess(['train', '--resume', dir], cwd) : await cli(['train', '--resume', dir], cwd);
   return { dir, result, before, after: snapshot(dir), other: { before: otherBefore, after: snapshot(other) } };
 }
 
-/** Refusals that still run `train --resume` through the built executable, as every resume that trains does. */
-const SUBPROCESS = new Set(['config.json missing', 'metrics.csv with eval_loss "abc" at step 5', 'both checkpoints damaged']);
+/** Refusals and resumes that train, through the built executable. */
+const SUBPROCESS = new Set([
+  'config.json missing',
+  'metrics.csv with eval_loss "abc" at step 5',
+  'both checkpoints damaged',
+  'summary.json missing',
+  'status empty',
+]);
 
 const resumes = new Map<string, Promise<ResumeRun>>();
 let compared: Promise<{ result: Result; folder: string; before: Record<string, string>; after: Record<string, string> }>;
