@@ -1,7 +1,7 @@
 /** What the kernel-equivalence tests share: the tfjs graph's reference values, and the float32-rounding tolerance against them. */
 import { expect } from 'vitest';
 import { tf } from '../../src/backend.js';
-import type { ModelConfig } from '../../src/model/schema.js';
+import { VARIANTS, type ModelConfig } from '../../src/model/schema.js';
 import { forward, crossEntropy } from '../../src/model/transformer.js';
 import { makeParams, disposeParams } from '../../src/model/params.js';
 import { oneHotInput, oneHotTargets } from '../../src/model/encode.js';
@@ -67,4 +67,25 @@ export function tfjsReference(model: ModelConfig, task: AnyTask, perRun: Map<str
   } finally {
     disposeParams(params);
   }
+}
+
+/**
+ * Every built-in model shape the kernel must compute: each variant × QK-norm × 1–3 layers × full attention (`full`,
+ * e.g. lookup) and causal (`causal`, e.g. copy), two heads at two layers. A name and the model overrides per shape.
+ */
+export function everyShape(full: AnyTask, causal: AnyTask): [string, AnyTask, Partial<ModelConfig>][] {
+  const shapes: [string, AnyTask, Partial<ModelConfig>][] = [];
+  for (const attention of Object.keys(VARIANTS))
+    for (const qkNorm of [false, true])
+      for (const layers of [1, 2, 3])
+        for (const [mask, task] of [
+          ['full', full],
+          ['causal', causal],
+        ] as const)
+          shapes.push([
+            `${attention}${qkNorm ? '+qknorm' : ''}, ${layers} layer(s)${layers === 2 ? ', 2 heads' : ''}, ${mask}`,
+            task,
+            { attention, qkNorm, layers, heads: layers === 2 ? 2 : 1 },
+          ]);
+  return shapes;
 }

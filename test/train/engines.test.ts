@@ -10,7 +10,8 @@ import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
 import { mqarTask } from '../../src/tasks/mqar.js';
-import { modelSchema, VARIANTS, type ModelConfig } from '../../src/model/schema.js';
+import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
+import { everyShape } from '../helpers/kernels.js';
 import { buildGroup } from '../../src/runs/groupSpec.js';
 import { trainGroup, type KernelChoice } from '../../src/train/trainer.js';
 import type { MetricsRow } from '../../src/records/formats.js';
@@ -63,18 +64,7 @@ const CASES: Case[] = [
   ['mqar, 2 layers, qkv', mqar, modelSchema.parse({ attention: 'qkv', layers: 2, dModel: 16 })],
   ['mqar, 2 layers, qv, 2 heads', mqar, modelSchema.parse({ attention: 'qv', layers: 2, heads: 2, dModel: 16 })],
 ];
-for (const attention of Object.keys(VARIANTS))
-  for (const qkNorm of [false, true])
-    for (const layers of [1, 2, 3])
-      for (const [mask, task] of [
-        ['full', lookup],
-        ['causal', copy],
-      ] as const)
-        CASES.push([
-          `${attention}${qkNorm ? '+qknorm' : ''}, ${layers} layer(s)${layers === 2 ? ', 2 heads' : ''}, ${mask}`,
-          task,
-          modelSchema.parse({ attention, qkNorm, layers, heads: layers === 2 ? 2 : 1 }),
-        ]);
+for (const [name, task, overrides] of everyShape(lookup, copy)) CASES.push([name, task, modelSchema.parse(overrides)]);
 
 describe('fused and tfjs engines', () => {
   it.each(CASES)('%s: 30 steps log the same figures', async (_name, task, model) => {
