@@ -158,24 +158,18 @@ export class LaneKernel {
       scratch,
     );
     if (this.P !== this.ex.lanesParamCount()) throw new Error(`kernel layout: ${this.ex.lanesParamCount()} parameters, paramSpecs has ${this.P}`);
-    let next = align(scratch + scratchBytes);
-    const block = (bytes: number) => {
-      const p = next;
-      next = align(next + bytes);
-      return p;
-    };
+    const blocks = new MemoryBlocks(this.ex.memory, scratch + scratchBytes);
     this.ptr = {
-      params: block(16 * this.P),
-      grads: block(16 * this.P),
-      feats: [block(4 * Bmax * N * F), block(4 * Bmax * N * F)],
-      targets: [block(4 * Bmax * S), block(4 * Bmax * S)],
-      rec: this.rows.flatMap((rows) => [block(8 * Bmax * cfg.heads * rows * N), block(8 * Bmax * cfg.heads * rows * N)]),
-      inputs: block(8 * Bmax * N * d),
-      loss: block(16),
-      correct: block(16),
+      params: blocks.take(16 * this.P),
+      grads: blocks.take(16 * this.P),
+      feats: [blocks.take(4 * Bmax * N * F), blocks.take(4 * Bmax * N * F)],
+      targets: [blocks.take(4 * Bmax * S), blocks.take(4 * Bmax * S)],
+      rec: this.rows.flatMap((rows) => [blocks.take(8 * Bmax * cfg.heads * rows * N), blocks.take(8 * Bmax * cfg.heads * rows * N)]),
+      inputs: blocks.take(8 * Bmax * N * d),
+      loss: blocks.take(16),
+      correct: blocks.take(16),
     };
-    const memory = this.ex.memory;
-    if (memory.buffer.byteLength < next) memory.grow(Math.ceil((next - memory.buffer.byteLength) / 65536));
+    blocks.reach();
     this.Bmax = Bmax;
   }
 
@@ -250,6 +244,32 @@ export class LaneKernel {
   }
 }
 
-function align(n: number): number {
+/** n rounded up to 16 bytes, the alignment of every block the kernel reads as v128. */
+export function align(n: number): number {
   return Math.ceil(n / 16) * 16;
+}
+
+/** Blocks laid out one after another in a kernel instance's memory, each 16-byte aligned, from `start`. */
+export class MemoryBlocks {
+  private next: number;
+
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    start: number,
+  ) {
+    this.next = align(start);
+  }
+
+  /** The next block of `bytes`. */
+  take(bytes: number): number {
+    const at = this.next;
+    this.next = align(this.next + bytes);
+    return at;
+  }
+
+  /** Grows the memory, if it must, to hold every block taken so far. */
+  reach(): void {
+    const short = this.next - this.memory.buffer.byteLength;
+    if (short > 0) this.memory.grow(Math.ceil(short / 65536));
+  }
 }

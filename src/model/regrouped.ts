@@ -9,7 +9,7 @@
 import type { Encoded, Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
 import { param } from './paramSpecs.js';
-import { kernelInstance, kernelBuilt } from './kernel.js';
+import { kernelInstance, kernelBuilt, align, MemoryBlocks } from './kernel.js';
 
 /** What a pass yields. */
 export interface RegroupedResult {
@@ -96,26 +96,21 @@ export class RegroupedPass {
     const sizes = PATHS.map((path) =>
       path === 'layer0/attn/w_k' && variant !== 'qkv' ? (variant === 'qx' ? R * d * d : 0) : param(params, path).length,
     );
-    let at = align(this.scratchAt + this.scratchBytes);
-    const block = (bytes: number) => {
-      const ptr = at;
-      at = align(at + bytes);
-      return ptr;
-    };
-    const paramPtr = sizes.map((n) => block(4 * n));
-    const gradPtr = grads ? sizes.map((n) => block(4 * n)) : null;
+    const memory = this.ex.memory;
+    const blocks = new MemoryBlocks(memory, this.scratchAt + this.scratchBytes);
+    const paramPtr = sizes.map((n) => blocks.take(4 * n));
+    const gradPtr = grads ? sizes.map((n) => blocks.take(4 * n)) : null;
     const featsBytes = 4 * B * N * F;
     const targetsBytes = 4 * B * S;
-    const featsPtr = block(featsBytes * batches.length);
-    const targetsPtr = block(targetsBytes * batches.length);
+    const featsPtr = blocks.take(featsBytes * batches.length);
+    const targetsPtr = blocks.take(targetsBytes * batches.length);
     const outs = R * B * H * S * N;
-    const weightsPtr = attention ? block(4 * outs) : 0;
-    const logitsPtr = attention ? block(4 * outs) : 0;
-    const inputsPtr = inputs ? block(4 * R * B * N * d) : 0;
-    const lossPtr = block(8 * R);
-    const correctPtr = block(8 * R);
-    const memory = this.ex.memory;
-    if (memory.buffer.byteLength < at) memory.grow(Math.ceil((at - memory.buffer.byteLength) / 65536));
+    const weightsPtr = attention ? blocks.take(4 * outs) : 0;
+    const logitsPtr = attention ? blocks.take(4 * outs) : 0;
+    const inputsPtr = inputs ? blocks.take(4 * R * B * N * d) : 0;
+    const lossPtr = blocks.take(8 * R);
+    const correctPtr = blocks.take(8 * R);
+    blocks.reach();
     const buf = memory.buffer;
 
     // Parameters in; the variant's key projection is W_K (qkv), W_V (qv), W_Q (qq) or the identity (qx).
@@ -169,8 +164,4 @@ export class RegroupedPass {
     if (inputs) out.inputs = new Float32Array(buf.slice(inputsPtr, inputsPtr + 4 * R * B * N * d));
     return out;
   }
-}
-
-function align(n: number): number {
-  return Math.ceil(n / 16) * 16;
 }
