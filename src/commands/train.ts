@@ -2,6 +2,7 @@ import { resolve, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { loadConfigFile, resolveConfig, validate, configSchema, configWarnings, type Config } from '../config.js';
 import type { BackendChoice } from '../backend-names.js';
+import { checkBackend } from '../train/trainer.js';
 import { UserError, EnvironmentError } from '../errors.js';
 import { parseSeedSet } from '../sweep/seeds.js';
 import { createRunDir, readStatus } from '../runs/rundir.js';
@@ -38,14 +39,6 @@ export function timestamp(date = new Date()): string {
 async function loadTraining() {
   const [group, resume] = await Promise.all([import('../runs/group.js'), import('../runs/resume.js')]);
   return { runGroup: group.runGroup, runDirName: group.runDirName, prepareResume: resume.prepareResume };
-}
-
-/**
- * A named backend is loaded at once, so that one that is not installed is a one-line error before anything is
- * written; `auto` is left to the engine, which loads TensorFlow.js only for the graph (the kernel needs none).
- */
-async function checkBackend(backend: BackendChoice): Promise<void> {
-  if (backend !== 'auto') await (await import('../backend.js')).initBackend(backend);
 }
 
 export async function trainCommand(args: TrainArgs): Promise<void> {

@@ -6,6 +6,7 @@ import { variantLabel } from '../model/schema.js';
 import { isDeepStrictEqual } from 'node:util';
 import { UserError, EnvironmentError } from '../errors.js';
 import type { BackendChoice } from '../backend-names.js';
+import { checkBackend } from '../train/trainer.js';
 import { makeTask } from '../tasks/index.js';
 import { loadEvalSet } from '../tasks/evalset.js';
 import { readStatus, createRunDir, clearRunDir } from '../runs/rundir.js';
@@ -168,7 +169,7 @@ export async function runSweep(plan: SweepPlan, runs: PlannedRun[], opts: SweepO
       for (const task of new Map(todo.map((r) => [makeTask(r.config.task).id + JSON.stringify(r.config.eval), r.config])).values()) {
         loadEvalSet(opts.dataDir, makeTask(task.task), task.eval); // written once here, so workers never race to create it
       }
-      if (opts.backend !== 'auto') await (await import('../backend.js')).initBackend(opts.backend); // a missing backend is the user's error, said once here
+      await checkBackend(opts.backend); // a missing backend is the user's error, said once here
       const units = spreadOver(
         groupRuns(todo, (run) => startAt.get(run.name) ?? 0),
         opts.workers,

@@ -22,6 +22,14 @@ export function trainsOnGraph(model: { attention: string }, choice: KernelChoice
 }
 
 /**
+ * A named backend is loaded at once, so that one that is not installed is a one-line error before anything is
+ * written; `auto` is left to makeEngine, which loads TensorFlow.js only for the graph (the kernel needs none).
+ */
+export async function checkBackend(choice: BackendChoice): Promise<void> {
+  if (choice !== 'auto') await (await import('../backend.js')).initBackend(choice);
+}
+
+/**
  * The engine for a group, and the tfjs backend it runs on: 'none' for the kernel, which never loads TensorFlow.js
  * (142 MB, about 0.4 s of a process's start); the graph loads it here, with the backend `backend` asks for.
  */
