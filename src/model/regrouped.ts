@@ -9,16 +9,7 @@
 import type { Encoded, Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
 import { param } from './paramSpecs.js';
-import { kernelInstance, kernelBuilt, align, MemoryBlocks } from './kernel.js';
-
-/** What a pass yields. */
-export interface RegroupedResult {
-  loss: Float64Array;
-  correct: Float64Array;
-  weights?: Float32Array;
-  logits?: Float32Array;
-  inputs?: Float32Array;
-}
+import { kernelInstance, kernelBuilt, align, MemoryBlocks, type KernelPass } from './kernel.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -84,7 +75,7 @@ export class RegroupedPass {
     grads?: Map<string, Float32Array>,
     attention = false,
     inputs = false,
-  ): RegroupedResult {
+  ): KernelPass {
     const { R, cfg, layout } = this;
     const d = cfg.dModel;
     const { positions: N, featuresPerPosition: F, queryCount: S } = layout;
@@ -153,13 +144,13 @@ export class RegroupedPass {
         if (path === 'layer0/attn/w_k' && variant !== 'qkv') return; // qv's and qq's key gradient is already in W_V's or W_Q's; qx has none
         param(grads, path).set(new Float32Array(buf, gradPtr[k], sizes[k]));
       });
-    const out: RegroupedResult = {
+    const out: KernelPass = {
       loss: new Float64Array(buf.slice(lossPtr, lossPtr + 8 * R)),
       correct: new Float64Array(buf.slice(correctPtr, correctPtr + 8 * R)),
     };
     if (attention) {
-      out.weights = new Float32Array(buf.slice(weightsPtr, weightsPtr + 4 * outs));
-      out.logits = new Float32Array(buf.slice(logitsPtr, logitsPtr + 4 * outs));
+      const weights = new Float32Array(buf.slice(weightsPtr, weightsPtr + 4 * outs));
+      out.layers = [{ weights, logits: new Float32Array(buf.slice(logitsPtr, logitsPtr + 4 * outs)) }]; // its one layer
     }
     if (inputs) out.inputs = new Float32Array(buf.slice(inputsPtr, inputsPtr + 4 * R * B * N * d));
     return out;

@@ -30,7 +30,7 @@ export class FusedEngine implements Engine {
     const resumed = initial.every((s) => s.m && s.v);
     this.adam = new TypedAdam(this.params, this.R, resumed ? { m: stack((s) => s.m!), v: stack((s) => s.v!) } : undefined);
     const regrouped = regroupedComputes(model);
-    this.model = regrouped ? oneLayer(new RegroupedPass(model, layout, this.R)) : new LaneKernel(model, layout, this.R);
+    this.model = regrouped ? new RegroupedPass(model, layout, this.R) : new LaneKernel(model, layout, this.R);
     this.implementation = regrouped ? 'wasm, regrouped one-layer pass' : 'wasm, f64x2 run lanes';
   }
 
@@ -85,14 +85,4 @@ export class FusedEngine implements Engine {
 /** What the engine asks of a kernel: one pass, with every layer's attention when evaluating. */
 interface Kernel {
   pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention?: boolean, inputs?: boolean): KernelPass;
-}
-
-/** The regrouped one-layer pass in the lane path's terms (its attention as a list of one layer). */
-function oneLayer(model: RegroupedPass): Kernel {
-  return {
-    pass(params, batches, grads, attention = false, inputs = false) {
-      const { loss, correct, weights, logits, inputs: x } = model.pass(params, batches, grads, attention, inputs);
-      return { loss, correct, layers: weights && logits ? [{ weights, logits }] : undefined, inputs: x };
-    },
-  };
 }

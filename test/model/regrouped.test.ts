@@ -65,8 +65,8 @@ describe('the regrouped pass against the tfjs graph', () => {
     const grads = zerosLike(params);
     const got = new RegroupedPass(model, task.layout, 2).pass(params, batches, grads, true, true);
     expectClose(got.loss, want.loss, 'loss');
-    expectClose(got.weights!, want.weights[0], 'attention weights');
-    expectClose(got.logits!, want.logits[0], 'attention scores');
+    expectClose(got.layers![0].weights, want.weights[0], 'attention weights');
+    expectClose(got.layers![0].logits, want.logits[0], 'attention scores');
     expectClose(got.inputs!, want.inputs, 'layer input');
     for (const [path, g] of grads) expectClose(g, want.grads.get(path)!, `gradient of ${path}`);
   });
@@ -80,12 +80,13 @@ describe('the regrouped pass against the tfjs graph', () => {
     const together = new RegroupedPass(model, lookup.layout, 3).pass(params, batches, gAll, true);
     const alone = new RegroupedPass(model, lookup.layout, 1).pass(second, [batches[1]], gSecond, true);
     expect(together.loss[1]).toBe(alone.loss[0]);
-    expect(Array.from(together.weights!.subarray(alone.weights!.length, 2 * alone.weights!.length))).toEqual(Array.from(alone.weights!));
+    const [both, one] = [together.layers![0].weights, alone.layers![0].weights];
+    expect(Array.from(both.subarray(one.length, 2 * one.length))).toEqual(Array.from(one));
     for (const [path, g] of gSecond) expect(Array.from(gAll.get(path)!.subarray(g.length, 2 * g.length)), path).toEqual(Array.from(g));
     const shared = new RegroupedPass(model, lookup.layout, 3).pass(params, [batches[0]], undefined, true);
     const each = new RegroupedPass(model, lookup.layout, 3).pass(params, [batches[0], batches[0], batches[0]], undefined, true);
     expect(Array.from(shared.loss)).toEqual(Array.from(each.loss));
-    expect(Array.from(shared.weights!)).toEqual(Array.from(each.weights!));
+    expect(Array.from(shared.layers![0].weights)).toEqual(Array.from(each.layers![0].weights));
   });
 
   it('QK-norm and depth take the lanes', () => {
