@@ -28,7 +28,7 @@ export type GroupHooks = Omit<
 
 export interface BuiltGroup {
   spec: GroupSpec;
-  /** Per run, the stream its batches are drawn from (checkpoints save its state). */
+  /** Per run, the stream its batches are drawn from (checkpoints save its state); runs on one seed share one. */
   streams: Stream[];
 }
 
@@ -40,7 +40,18 @@ export function buildGroup(
   runs: PlannedRun[],
   hooks: GroupHooks,
 ): BuiltGroup {
-  const streams = runs.map((run) => (run.resumed ? Stream.fromState(run.resumed.dataStream) : Stream.derive(run.seed, `data/${task.id}`)));
+  // Runs whose streams start in the same state (one seed at several learning rates) draw the same batches for
+  // good, since a task draws only from the stream it is given (qkv-lab check holds a user's task to that): each
+  // distinct stream is drawn from once a step and its batch handed to every run on it. In the default ablation
+  // this draws a fifth of the batches.
+  const distinct = new Map<string, Stream>();
+  const streams = runs.map((run) => {
+    const key = run.resumed ? `state ${run.resumed.dataStream.join(' ')}` : `seed ${run.seed}`;
+    if (!distinct.has(key)) distinct.set(key, run.resumed ? Stream.fromState(run.resumed.dataStream) : Stream.derive(run.seed, `data/${task.id}`));
+    return distinct.get(key)!;
+  });
+  const unique = [...distinct.values()];
+  const slot = streams.map((stream) => unique.indexOf(stream));
   const spec: GroupSpec = {
     ...hooks,
     model,
@@ -52,7 +63,10 @@ export function buildGroup(
     kernel: train.kernel,
     lrs: runs.map((run) => run.lr),
     initial: runs.map((run) => run.resumed?.state ?? { params: initialValues(model, task.layout, run.seed) }),
-    nextBatches: () => streams.map((rng) => task.draw(rng, train.batchSize)),
+    nextBatches: () => {
+      const drawn = unique.map((rng) => task.draw(rng, train.batchSize));
+      return slot.map((k) => drawn[k]);
+    },
     evalSet,
   };
   return { spec, streams };
