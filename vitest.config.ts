@@ -18,6 +18,7 @@ const SHARED = [
   'test/report/text/terminal.test.ts',
   'test/rng.test.ts',
   'test/runs/checkpoint.test.ts',
+  'test/runs/groupSpec.test.ts',
   'test/stats/*.test.ts',
   'test/sweep/*.test.ts',
   'test/tasks/tasks.test.ts',
