@@ -13,7 +13,7 @@ import type { Encoded } from '../../src/tasks/types.js';
 const task = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 4, keyVocab: 8, valueVocab: 8 }));
 const model = modelSchema.parse({ dModel: 4 });
 const train = { steps: 3, batchSize: 5, warmup: 0, logEvery: 1, kernel: 'auto' as const };
-const hooks = { onRows: async () => {}, onSnapshot: async () => {} };
+const hooks = { snapshotExamples: 2, onRows: async () => {}, onSnapshot: async () => {} };
 const evalSet = task.draw(Stream.derive(9, 'eval'), 4);
 
 function group(runs: PlannedRun[]) {
