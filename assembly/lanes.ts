@@ -17,6 +17,7 @@
  *   with QK-norm: Q_h ← g_q,h · Q_h / rms(Q_h),  K_h ← g_k,h · K_h / rms(K_h)     (V is never normed)
  *   a_ij = Q_i,h · K_j,h / √dh,  p = softmax_j(a), j ≤ t when causal               score, softmax
  *   Y_i = X_t + [Σ_j p_ij V_j,h]_h,   X_{l+1},i = LayerNorm(Y_i)                   mix, residual + norm
+ *   (values regrouped: [Σ_j p_ij V_j,h] = (Σ_j p_ij X_j) · W_V,h, where that is less work, see lanesShape)
  *   logits = X_L · W_unembed,  loss = mean cross-entropy over the supervised rows  unembed, loss
  *
  * Memory (laid out by src/model/kernel.ts): parameters and gradients as pairs, in the order of paramSpecs
@@ -85,7 +86,9 @@ const GAMMA = 27;
 const BETA = 28;
 const REC_W = 29; // float32 attention records of this layer, or 0
 const REC_A = 30;
-const FIELDS = 32;
+const MIX_X = 31; // 1 where the layer mixes inputs and then projects them (values regrouped), else 0
+const XBAR = 32; // [B·rows, H, d] with MIX_X: Σ_j p_ij x_j per row and head
+const FIELDS = 34;
 
 let layerTable: usize = 0;
 let TABLE: i32 = 0;
@@ -96,6 +99,8 @@ let logits: usize = 0; // [Bmax·S, C], then their gradient
 let gOut: usize = 0; // [Bmax·S, d]
 let y: usize = 0; // [d] one row's residual sum, then its gradient
 let gp: usize = 0; // [N]
+let o: usize = 0; // [dh] one head's output from x̄ (values regrouped)
+let gxbar: usize = 0; // [d] its gradient
 
 // ---- the pass in progress -------------------------------------------------------------------------------------------
 let prm: usize = 0;
@@ -255,7 +260,13 @@ export function lanesShape(
     setField(l, Q, q);
     setField(l, QN, qkNorm ? take(Bmax * rows * d) : q);
     setField(l, QINV, take(Bmax * rows * H));
-    const v = take(Bmax * N * d);
+    // Values regrouped: the last layer needs its values only mixed, at its S rows, so mixing the inputs first and
+    // projecting the S·H mixtures, S·H·(N + dh)·d multiply-adds, beats projecting all N values, N·d·d, for few
+    // queries. qv's keys are its values, so it projects them anyway. Either way is the same model; this is speed.
+    const mixX = last && variant != QV && S * H * (N + dh) < N * d;
+    setField(l, MIX_X, mixX ? 1 : 0);
+    setField(l, XBAR, mixX ? take(Bmax * rows * H * d) : 0);
+    const v: usize = mixX ? 0 : take(Bmax * N * d);
     setField(l, VV, v);
     const k = variant == QV ? v : variant == QX ? x : take(Bmax * N * d);
     setField(l, K, k);
@@ -275,7 +286,7 @@ export function lanesShape(
     const gk = take(Bmax * N * d);
     setField(l, GK, gk);
     setField(l, GKN, qkNorm ? take(Bmax * N * d) : gk);
-    setField(l, GV, take(Bmax * N * d));
+    setField(l, GV, mixX ? 0 : take(Bmax * N * d));
     setField(l, REC_W, 0);
     setField(l, REC_A, 0);
     x = out; // the next layer reads this layer's output
@@ -284,12 +295,19 @@ export function lanesShape(
   gOut = take(Bmax * S * d);
   y = take(d);
   gp = take(N);
+  o = take(dh);
+  gxbar = take(d);
   return at - scratch;
 }
 
 /** How many numbers a run's parameters hold: the JavaScript side checks its layout against it. */
 export function lanesParamCount(): i32 {
   return paramCount;
+}
+
+/** Whether layer l mixes its inputs before projecting values (the regrouped values of lanesShape): for the tests. */
+export function lanesRegroupsValues(l: i32): bool {
+  return field(l, MIX_X) != 0;
 }
 
 /** Where layer l's float32 attention records go in the next pass ([2, B, H, rows, N] each, lane 0's first), or 0. */
@@ -407,11 +425,14 @@ function layerForward(l: i32, B: i32): void {
   const recW = field(l, REC_W);
   const recA = field(l, REC_A);
   const recBlock = (<usize>(B * H * rows * N)) << 2;
+  const mixX = field(l, MIX_X) != 0;
+  const xbar = field(l, XBAR);
+  const wv = w(l, WV);
   if (xq != x) {
     for (let b = 0; b < B; b++) memory.copy(xq + ((<usize>(b * rows * d)) << 4), x + ((<usize>((b * N + start) * d)) << 4), (<usize>(rows * d)) << 4);
   }
   matmul(xq, w(l, WQ), q, B * rows, d, d);
-  matmul(x, w(l, WV), v, B * N, d, d);
+  if (!mixX) matmul(x, wv, v, B * N, d, d);
   if (variant == QKV) matmul(x, w(l, WK), k, B * N, d, d);
   else if (variant == QQ) matmul(x, w(l, WQ), k, B * N, d, d);
   if (qkNorm) {
@@ -445,10 +466,27 @@ function layerForward(l: i32, B: i32): void {
         }
         for (let j = 0; j < visible; j++) st(p, pRow + j, f64x2.div(ld(p, pRow + j), sum));
         for (let j = visible; j < N; j++) st(p, pRow + j, splat(0));
-        for (let j = 0; j < visible; j++) {
-          const pj = ld(p, pRow + j);
-          const vRow = (b * N + j) * d;
-          for (let e = h * dh; e < (h + 1) * dh; e++) acc(y, e, f64x2.mul(pj, ld(v, vRow + e)));
+        if (mixX) {
+          // x̄ = Σ_j p_j X_j, then o = x̄ · W_V[:, head] (each entry summed over c in order), Y_h += o.
+          const xb = xbar + ((<usize>((row * H + h) * d)) << 4);
+          zero(xb, d);
+          for (let j = 0; j < visible; j++) {
+            const pj = ld(p, pRow + j);
+            const xRow = (b * N + j) * d;
+            for (let c = 0; c < d; c++) acc(xb, c, f64x2.mul(pj, ld(x, xRow + c)));
+          }
+          zero(o, dh);
+          for (let c = 0; c < d; c++) {
+            const xc = ld(xb, c);
+            for (let e = 0; e < dh; e++) acc(o, e, f64x2.mul(xc, ld(wv, c * d + h * dh + e)));
+          }
+          for (let e = 0; e < dh; e++) acc(y, h * dh + e, ld(o, e));
+        } else {
+          for (let j = 0; j < visible; j++) {
+            const pj = ld(p, pRow + j);
+            const vRow = (b * N + j) * d;
+            for (let e = h * dh; e < (h + 1) * dh; e++) acc(y, e, f64x2.mul(pj, ld(v, vRow + e)));
+          }
         }
       }
       // LayerNorm (biased variance, as tf.moments), then gain and bias.
@@ -493,6 +531,10 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
   const gk = field(l, GK);
   const gkn = field(l, GKN);
   const gv = field(l, GV);
+  const mixX = field(l, MIX_X) != 0;
+  const xbar = field(l, XBAR);
+  const wv = w(l, WV);
+  const gWv = gw(l, WV);
   const gamma = w(l, GAMMA);
   const gGamma = gw(l, GAMMA);
   const gBeta = gw(l, BETA);
@@ -503,7 +545,7 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
   if (gxq != gx) zero(gxq, B * rows * d);
   zero(gqn, B * rows * d);
   zero(gkn, B * N * d);
-  zero(gv, B * N * d);
+  if (!mixX) zero(gv, B * N * d);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < rows; i++) {
       const row = b * rows + i;
@@ -531,19 +573,37 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
       }
       for (let h = 0; h < H; h++) {
         const pRow = ((b * H + h) * rows + i) * N;
-        // mix: Y_h += Σ_j p_j V_j,h, so ∂p_j = ∂Y_h · V_j,h and ∂V_j,h += p_j ∂Y_h.
         let dot = splat(0);
-        for (let j = 0; j < visible; j++) {
-          const pj = ld(p, pRow + j);
-          const vRow = (b * N + j) * d;
-          let sum = splat(0);
-          for (let e = h * dh; e < (h + 1) * dh; e++) {
-            const ge = ld(gy, e);
-            sum = f64x2.add(sum, f64x2.mul(ge, ld(v, vRow + e)));
-            acc(gv, vRow + e, f64x2.mul(pj, ge));
+        if (mixX) {
+          // Y_h += x̄ · W_V,h with x̄ = Σ_j p_j X_j: ∂x̄ = W_V,h ∂Y_h, ∂W_V,h += x̄ ⊗ ∂Y_h, ∂p_j = ∂x̄ · X_j, ∂X_j += p_j ∂x̄.
+          const xb = xbar + ((<usize>((row * H + h) * d)) << 4);
+          const head = wv + ((<usize>(h * dh)) << 4);
+          for (let c = 0; c < d; c++) {
+            const xc = ld(xb, c);
+            for (let e = 0; e < dh; e++) acc(gWv, c * d + h * dh + e, f64x2.mul(xc, ld(gy, h * dh + e)));
           }
-          st(gp, j, sum);
-          dot = f64x2.add(dot, f64x2.mul(pj, sum));
+          rowDots(head, d, gy + ((<usize>(h * dh)) << 4), dh, gxbar, d); // ∂x̄_c = Σ_e W_V[c, h·dh + e] ∂Y_e
+          rowDots(x + ((<usize>(b * N * d)) << 4), d, gxbar, d, gp, visible); // ∂p_j = Σ_c X_j,c ∂x̄_c
+          for (let j = 0; j < visible; j++) {
+            const pj = ld(p, pRow + j);
+            const xRow = (b * N + j) * d;
+            for (let c = 0; c < d; c++) acc(gx, xRow + c, f64x2.mul(pj, ld(gxbar, c)));
+            dot = f64x2.add(dot, f64x2.mul(pj, ld(gp, j)));
+          }
+        } else {
+          // mix: Y_h += Σ_j p_j V_j,h, so ∂p_j = ∂Y_h · V_j,h and ∂V_j,h += p_j ∂Y_h.
+          for (let j = 0; j < visible; j++) {
+            const pj = ld(p, pRow + j);
+            const vRow = (b * N + j) * d;
+            let sum = splat(0);
+            for (let e = h * dh; e < (h + 1) * dh; e++) {
+              const ge = ld(gy, e);
+              sum = f64x2.add(sum, f64x2.mul(ge, ld(v, vRow + e)));
+              acc(gv, vRow + e, f64x2.mul(pj, ge));
+            }
+            st(gp, j, sum);
+            dot = f64x2.add(dot, f64x2.mul(pj, sum));
+          }
         }
         // softmax and score: ∂a_j = p_j (∂p_j − Σ p ∂p); a_j = scale · qn_i,h · kn_j,h.
         for (let j = 0; j < visible; j++) {
@@ -573,8 +633,10 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
   } else {
     for (let i = 0; i < B * N * d; i++) acc(gx, i, ld(gk, i));
   }
-  matmulTransposedAdd(x, gv, gw(l, WV), B * N, d, d); // ∂W_V = xᵀ ∂V
-  matmulAddTransposed(gv, w(l, WV), gx, B * N, d, d); // ∂x += ∂V W_Vᵀ
+  if (!mixX) {
+    matmulTransposedAdd(x, gv, gWv, B * N, d, d); // ∂W_V = xᵀ ∂V
+    matmulAddTransposed(gv, wv, gx, B * N, d, d); // ∂x += ∂V W_Vᵀ
+  }
   matmulTransposedAdd(xq, gq, gw(l, WQ), B * rows, d, d);
   matmulAddTransposed(gq, w(l, WQ), gxq, B * rows, d, d);
   if (gxq != gx) {
@@ -583,6 +645,37 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
       const to = (b * N + start) * d;
       for (let c = 0; c < rows * d; c++) acc(gx, to + c, ld(gxq, from + c));
     }
+  }
+}
+
+/**
+ * out[i] = Σ_e rows[i·stride + e] · v[e] for i < n, e < len, each sum from 0 in ascending e; four rows at a time, so
+ * four independent sums are in flight (one sum alone waits on each add).
+ */
+function rowDots(rows: usize, stride: i32, v: usize, len: i32, out: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let s0 = splat(0);
+    let s1 = splat(0);
+    let s2 = splat(0);
+    let s3 = splat(0);
+    const r0 = i * stride;
+    for (let e = 0; e < len; e++) {
+      const ve = ld(v, e);
+      s0 = f64x2.add(s0, f64x2.mul(ld(rows, r0 + e), ve));
+      s1 = f64x2.add(s1, f64x2.mul(ld(rows, r0 + stride + e), ve));
+      s2 = f64x2.add(s2, f64x2.mul(ld(rows, r0 + 2 * stride + e), ve));
+      s3 = f64x2.add(s3, f64x2.mul(ld(rows, r0 + 3 * stride + e), ve));
+    }
+    st(out, i, s0);
+    st(out, i + 1, s1);
+    st(out, i + 2, s2);
+    st(out, i + 3, s3);
+  }
+  for (; i < n; i++) {
+    let s0 = splat(0);
+    for (let e = 0; e < len; e++) s0 = f64x2.add(s0, f64x2.mul(ld(rows, i * stride + e), ld(v, e)));
+    st(out, i, s0);
   }
 }
 

@@ -90,6 +90,7 @@ interface LaneExports {
   ): number;
   lanesParamCount(): number;
   lanesRecord(l: number, weights: number, scores: number): void;
+  lanesRegroupsValues(l: number): number;
   lanesPass(
     B: number,
     params: number,
@@ -171,6 +172,12 @@ export class LaneKernel {
     };
     blocks.reach();
     this.Bmax = Bmax;
+  }
+
+  /** Whether the last layer mixes its inputs before projecting values (lanesShape's regrouped values), for the tests. */
+  regroupsValues(): boolean {
+    if (this.Bmax === 0) this.layOut(1);
+    return this.ex.lanesRegroupsValues(this.cfg.layers - 1) !== 0;
   }
 
   /**

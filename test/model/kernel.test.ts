@@ -3,6 +3,7 @@
  * by tfjs), for every variant × QK-norm × 1–3 layers × full (lookup) and causal (copy) attention: loss, every layer's
  * attention weights and scores, the last layer's input and every parameter's gradient; against central finite
  * differences of its own float64 loss; and a run alone against the same run in a pair, in either lane, bit for bit.
+ * The lookup shapes take the regrouped values (inputs mixed, then projected) and the copy shapes the projected ones.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
@@ -45,6 +46,17 @@ describe('the lane kernel against the tfjs graph', () => {
     expectClose(got.inputs!, want.inputs, 'last layer input');
     expect([...grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
     for (const [path, g] of grads) expectClose(g, want.grads.get(path)!, `gradient of ${path}`);
+  });
+});
+
+describe('both ways the last layer mixes values are among the shapes above', () => {
+  // lanesShape regroups values (mixes the inputs, then projects the mixtures) where that is less work: few query
+  // rows, as in lookup; copy queries half its positions, so it projects every value. qv's keys are its values, so it
+  // always projects them. Were a change of that rule to send every shape one way, the other way would go untested.
+  it.each(CASES)('%s', (name, task, overrides) => {
+    const model = modelSchema.parse({ dModel: 4, ...overrides });
+    const regroups = new LaneKernel(model, task.layout, 1).regroupsValues();
+    expect(regroups).toBe(task === lookup && model.attention !== 'qv');
   });
 });
 
