@@ -18,6 +18,11 @@
  *   a_ij = Q_i,h · K_j,h / √dh,  p = softmax_j(a), j ≤ t when causal               score, softmax
  *   Y_i = X_t + [Σ_j p_ij V_j,h]_h,   X_{l+1},i = LayerNorm(Y_i)                   mix, residual + norm
  *   (values regrouped: [Σ_j p_ij V_j,h] = (Σ_j p_ij X_j) · W_V,h, where that is less work, see lanesShape)
+ *
+ * Layer 0's input is a sum of embedding rows, so its projections are too: X_0,j·W = s · (pos_j·W + Σ_f table_f·W).
+ * The kernel projects the V + N embedding rows once a pass and adds the projected rows per example (N·F·d adds
+ * instead of N·d·d multiply-adds); the backward pass sums the rows' gradients per table row and projects them back
+ * once, as assembly/fused.ts does with its projected tables.
  *   logits = X_L · W_unembed,  loss = mean cross-entropy over the supervised rows  unembed, loss
  *
  * Memory (laid out by src/model/kernel.ts): parameters and gradients as pairs, in the order of paramSpecs
@@ -101,6 +106,20 @@ let y: usize = 0; // [d] one row's residual sum, then its gradient
 let gp: usize = 0; // [N]
 let o: usize = 0; // [dh] one head's output from x̄ (values regrouped)
 let gxbar: usize = 0; // [d] its gradient
+// Layer 0's projections through the embedding tables: table·W [V, d] and pos·W [N, d] per projection, and their
+// gradients; K's are Q's for qq, and a projection layer 0 does not make has none (0).
+let tableQ: usize = 0;
+let posQ: usize = 0;
+let gTableQ: usize = 0;
+let gPosQ: usize = 0;
+let tableK: usize = 0;
+let posK: usize = 0;
+let gTableK: usize = 0;
+let gPosK: usize = 0;
+let tableV: usize = 0;
+let posV: usize = 0;
+let gTableV: usize = 0;
+let gPosV: usize = 0;
 
 // ---- the pass in progress -------------------------------------------------------------------------------------------
 let prm: usize = 0;
@@ -297,6 +316,20 @@ export function lanesShape(
   gp = take(N);
   o = take(dh);
   gxbar = take(d);
+  tableQ = take(V * d);
+  posQ = take(N * d);
+  gTableQ = take(V * d);
+  gPosQ = take(N * d);
+  const ownK = variant == QKV;
+  tableK = ownK ? take(V * d) : variant == QQ ? tableQ : 0;
+  posK = ownK ? take(N * d) : variant == QQ ? posQ : 0;
+  gTableK = ownK ? take(V * d) : variant == QQ ? gTableQ : 0;
+  gPosK = ownK ? take(N * d) : variant == QQ ? gPosQ : 0;
+  const ownV = field(0, MIX_X) == 0;
+  tableV = ownV ? take(V * d) : 0;
+  posV = ownV ? take(N * d) : 0;
+  gTableV = ownV ? take(V * d) : 0;
+  gPosV = ownV ? take(N * d) : 0;
   return at - scratch;
 }
 
@@ -431,10 +464,21 @@ function layerForward(l: i32, B: i32): void {
   if (xq != x) {
     for (let b = 0; b < B; b++) memory.copy(xq + ((<usize>(b * rows * d)) << 4), x + ((<usize>((b * N + start) * d)) << 4), (<usize>(rows * d)) << 4);
   }
-  matmul(xq, w(l, WQ), q, B * rows, d, d);
-  if (!mixX) matmul(x, wv, v, B * N, d, d);
-  if (variant == QKV) matmul(x, w(l, WK), k, B * N, d, d);
-  else if (variant == QQ) matmul(x, w(l, WQ), k, B * N, d, d);
+  if (l == 0) {
+    projectTables(w(0, WQ), tableQ, posQ);
+    gatherRows(tableQ, posQ, q, B, rows, start);
+    if (!mixX) {
+      projectTables(wv, tableV, posV);
+      gatherRows(tableV, posV, v, B, N, 0);
+    }
+    if (variant == QKV) projectTables(w(0, WK), tableK, posK);
+    if (variant == QKV || variant == QQ) gatherRows(tableK, posK, k, B, N, 0);
+  } else {
+    matmul(xq, w(l, WQ), q, B * rows, d, d);
+    if (!mixX) matmul(x, wv, v, B * N, d, d);
+    if (variant == QKV) matmul(x, w(l, WK), k, B * N, d, d);
+    else if (variant == QQ) matmul(x, w(l, WQ), k, B * N, d, d);
+  }
   if (qkNorm) {
     rmsNormForward(q, qn, field(l, QINV), w(l, GAINQ), B * rows);
     rmsNormForward(k, kn, field(l, KINV), w(l, GAINK), B * N);
@@ -448,11 +492,10 @@ function layerForward(l: i32, B: i32): void {
       for (let h = 0; h < H; h++) {
         const pRow = ((b * H + h) * rows + i) * N;
         let max = splat(-Infinity);
+        // q·k_j for every visible j, summed over the head's entries in order; then scaled.
+        rowDots(kn + ((<usize>(b * N * d + h * dh)) << 4), d, qn + ((<usize>(row * d + h * dh)) << 4), dh, p + ((<usize>pRow) << 4), visible);
         for (let j = 0; j < visible; j++) {
-          const kRow = (b * N + j) * d;
-          let dot = splat(0);
-          for (let e = h * dh; e < (h + 1) * dh; e++) dot = f64x2.add(dot, f64x2.mul(ld(qn, row * d + e), ld(kn, kRow + e)));
-          const a = f64x2.mul(dot, sc);
+          const a = f64x2.mul(ld(p, pRow + j), sc);
           st(p, pRow + j, a);
           max = v128.bitselect(a, max, f64x2.gt(a, max));
         }
@@ -592,17 +635,12 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
           }
         } else {
           // mix: Y_h += Σ_j p_j V_j,h, so ∂p_j = ∂Y_h · V_j,h and ∂V_j,h += p_j ∂Y_h.
+          rowDots(v + ((<usize>(b * N * d + h * dh)) << 4), d, gy + ((<usize>(h * dh)) << 4), dh, gp, visible);
           for (let j = 0; j < visible; j++) {
             const pj = ld(p, pRow + j);
             const vRow = (b * N + j) * d;
-            let sum = splat(0);
-            for (let e = h * dh; e < (h + 1) * dh; e++) {
-              const ge = ld(gy, e);
-              sum = f64x2.add(sum, f64x2.mul(ge, ld(v, vRow + e)));
-              acc(gv, vRow + e, f64x2.mul(pj, ge));
-            }
-            st(gp, j, sum);
-            dot = f64x2.add(dot, f64x2.mul(pj, sum));
+            for (let e = h * dh; e < (h + 1) * dh; e++) acc(gv, vRow + e, f64x2.mul(pj, ld(gy, e)));
+            dot = f64x2.add(dot, f64x2.mul(pj, ld(gp, j)));
           }
         }
         // softmax and score: ∂a_j = p_j (∂p_j − Σ p ∂p); a_j = scale · qn_i,h · kn_j,h.
@@ -621,24 +659,39 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
     rmsNormBackward(field(l, Q), gqn, field(l, QINV), w(l, GAINQ), gq, gw(l, GAINQ), B * rows);
     rmsNormBackward(field(l, K), gkn, field(l, KINV), w(l, GAINK), gk, gw(l, GAINK), B * N);
   }
-  // The keys' gradient goes where the variant's keys came from.
-  if (variant == QKV) {
-    matmulTransposedAdd(x, gk, gw(l, WK), B * N, d, d);
-    matmulAddTransposed(gk, w(l, WK), gx, B * N, d, d);
-  } else if (variant == QV) {
-    for (let i = 0; i < B * N * d; i++) acc(gv, i, ld(gk, i));
-  } else if (variant == QQ) {
-    matmulTransposedAdd(x, gk, gw(l, WQ), B * N, d, d);
-    matmulAddTransposed(gk, w(l, WQ), gx, B * N, d, d);
+  if (l == 0) {
+    // Through the projected tables: each row's gradient into its table rows, then back through W once.
+    zeroTables(gTableQ, gPosQ);
+    if (gTableK != 0 && gTableK != gTableQ) zeroTables(gTableK, gPosK);
+    if (gTableV != 0) zeroTables(gTableV, gPosV);
+    if (variant == QKV || variant == QQ) scatterRows(gk, gTableK, gPosK, B, N, 0);
+    else if (variant == QV) for (let i = 0; i < B * N * d; i++) acc(gv, i, ld(gk, i));
+    else for (let i = 0; i < B * N * d; i++) acc(gx, i, ld(gk, i));
+    if (!mixX) scatterRows(gv, gTableV, gPosV, B, N, 0);
+    scatterRows(gq, gTableQ, gPosQ, B, rows, start);
+    tablesBackward(w(0, WQ), gw(0, WQ), gTableQ, gPosQ);
+    if (variant == QKV) tablesBackward(w(0, WK), gw(0, WK), gTableK, gPosK);
+    if (!mixX) tablesBackward(wv, gWv, gTableV, gPosV);
   } else {
-    for (let i = 0; i < B * N * d; i++) acc(gx, i, ld(gk, i));
+    // The keys' gradient goes where the variant's keys came from.
+    if (variant == QKV) {
+      matmulTransposedAdd(x, gk, gw(l, WK), B * N, d, d);
+      matmulAddTransposed(gk, w(l, WK), gx, B * N, d, d);
+    } else if (variant == QV) {
+      for (let i = 0; i < B * N * d; i++) acc(gv, i, ld(gk, i));
+    } else if (variant == QQ) {
+      matmulTransposedAdd(x, gk, gw(l, WQ), B * N, d, d);
+      matmulAddTransposed(gk, w(l, WQ), gx, B * N, d, d);
+    } else {
+      for (let i = 0; i < B * N * d; i++) acc(gx, i, ld(gk, i));
+    }
+    if (!mixX) {
+      matmulTransposedAdd(x, gv, gWv, B * N, d, d); // ∂W_V = xᵀ ∂V
+      matmulAddTransposed(gv, wv, gx, B * N, d, d); // ∂x += ∂V W_Vᵀ
+    }
+    matmulTransposedAdd(xq, gq, gw(l, WQ), B * rows, d, d);
+    matmulAddTransposed(gq, w(l, WQ), gxq, B * rows, d, d);
   }
-  if (!mixX) {
-    matmulTransposedAdd(x, gv, gWv, B * N, d, d); // ∂W_V = xᵀ ∂V
-    matmulAddTransposed(gv, wv, gx, B * N, d, d); // ∂x += ∂V W_Vᵀ
-  }
-  matmulTransposedAdd(xq, gq, gw(l, WQ), B * rows, d, d);
-  matmulAddTransposed(gq, w(l, WQ), gxq, B * rows, d, d);
   if (gxq != gx) {
     for (let b = 0; b < B; b++) {
       const from = b * rows * d;
@@ -646,6 +699,64 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
       for (let c = 0; c < rows * d; c++) acc(gx, to + c, ld(gxq, from + c));
     }
   }
+}
+
+// ---- layer 0's projections through the embedding tables ----------------------------------------------------------
+
+/** table·W and pos·W: every embedding row projected once a pass. */
+function projectTables(W: usize, table: usize, pos: usize): void {
+  matmul(prm + ((<usize>TABLE) << 4), W, table, V, d, d);
+  matmul(prm + ((<usize>POS) << 4), W, pos, N, d, d);
+}
+
+/** out[b, i] = s · (pos_j + Σ_f table[feature_jf]) of the projected rows, j = start + i: embed's sum, projected. */
+function gatherRows(table: usize, pos: usize, out: usize, B: i32, rows: i32, start: i32): void {
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < rows; i++) {
+      const j = start + i;
+      const row = (b * rows + i) * d;
+      for (let c = 0; c < d; c++) st(out, row + c, ld(pos, j * d + c));
+      for (let f = 0; f < F; f++) {
+        const r0 = i32At(feats0, (b * N + j) * F + f) * d;
+        const r1 = i32At(feats1, (b * N + j) * F + f) * d;
+        for (let c = 0; c < d; c++) acc(out, row + c, pick(table, r0 + c, r1 + c));
+      }
+      if (s != 1) for (let c = 0; c < d; c++) st(out, row + c, f64x2.mul(ld(out, row + c), splat(s)));
+    }
+  }
+}
+
+/** The gradient of gatherRows' rows (g [B·rows, d]) into the projected rows' gradients: embedBackward's sums. */
+function scatterRows(g: usize, gTable: usize, gPos: usize, B: i32, rows: i32, start: i32): void {
+  const ss = splat(s);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < rows; i++) {
+      const j = start + i;
+      const row = (b * rows + i) * d;
+      for (let c = 0; c < d; c++) {
+        const gc = f64x2.mul(ss, ld(g, row + c));
+        acc(gPos, j * d + c, gc);
+        // Each lane adds to its own run's row; the other lane adds +0 (as in embedBackward).
+        for (let f = 0; f < F; f++) {
+          acc(gTable, i32At(feats0, (b * N + j) * F + f) * d + c, v128.and(gc, LANE0));
+          acc(gTable, i32At(feats1, (b * N + j) * F + f) * d + c, v128.and(gc, LANE1));
+        }
+      }
+    }
+  }
+}
+
+function zeroTables(table: usize, pos: usize): void {
+  zero(table, V * d);
+  zero(pos, N * d);
+}
+
+/** From the projected rows' gradients: ∂W += tableᵀ ∂(table·W) + posᵀ ∂(pos·W), and ∂table, ∂pos through W. */
+function tablesBackward(W: usize, gW: usize, gTable: usize, gPos: usize): void {
+  matmulTransposedAdd(prm + ((<usize>TABLE) << 4), gTable, gW, V, d, d);
+  matmulTransposedAdd(prm + ((<usize>POS) << 4), gPos, gW, N, d, d);
+  matmulAddTransposed(gTable, W, grd + ((<usize>TABLE) << 4), V, d, d);
+  matmulAddTransposed(gPos, W, grd + ((<usize>POS) << 4), N, d, d);
 }
 
 /**

@@ -57,31 +57,61 @@ export function stepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalS
 }
 
 /**
- * The same count for the kernel's lane path (assembly/lanes.ts), which every other built-in model takes: the textbook layer
- * with Q, K and V projected for the whole batch. Layer l queries every position, the last only the S supervised.
+ * The same count for the kernel's lane path (assembly/lanes.ts), which every other built-in model takes. Layer l
+ * queries every position, the last only the S supervised. Layer 0 projects through the embedding tables: the V + N
+ * rows once a step (in perStep), then per example a sum of F + 1 projected rows per position. The last layer mixes
+ * its inputs and projects the mixtures where regroupsValues says so.
  */
 export function deepStepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalSize: number, parameters: number): StepFlops {
-  const { dModel: d, layers: L } = cfg;
-  const { positions: N, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = layout;
+  const { dModel: d, layers: L, heads: H } = cfg;
+  const { positions: N, inputVocab: V, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = layout;
   const projectsKeys = cfg.attention === 'qkv' || cfg.attention === 'qq'; // qv's keys are its values, qx's the input
   let forward = N * d * (F + 1);
   let backward = N * d * (F + 1);
+  let tables = 0; // layer 0's projected tables, once a step: forward
   for (let l = 0; l < L; l++) {
     const last = l === L - 1;
     const rows = last ? S : N;
     const start = last ? queryStart : 0;
     const seen = Array.from({ length: rows }, (_, i) => (causal ? start + i + 1 : N)).reduce((a, b) => a + b, 0); // Σ visible keys
-    forward += (rows + N + (projectsKeys ? N : 0)) * d * d * MA; // Q, V (and K)
-    backward += (rows + N + (projectsKeys ? N : 0)) * d * d * MA * 2; // each projection's ∂W and ∂x
+    const mixesInputs = last && regroupsValues(cfg, layout);
+    const projected = rows + (mixesInputs ? 0 : N) + (projectsKeys ? N : 0); // rows through Q, V and K
+    if (l === 0) {
+      const own = 1 + (mixesInputs ? 0 : 1) + (cfg.attention === 'qkv' ? 1 : 0); // qq's keys use Q's tables
+      tables += own * (V + N) * d * d * MA;
+      forward += projected * d * (F + 1); // the projected rows' sums
+      backward += projected * d * (F + 1); // into the projected rows' gradients
+    } else {
+      forward += projected * d * d * MA;
+      backward += projected * d * d * MA * 2; // each projection's ∂W and ∂x
+    }
     if (cfg.qkNorm) {
       forward += (rows + N) * 4 * d;
       backward += (rows + N) * 6 * d;
     }
-    forward += seen * d * MA * 2 + 3 * seen + rows * 8 * d; // scores, softmax, mix; LayerNorm
-    backward += seen * d * MA * 4 + 2 * seen + rows * 10 * d; // ∂p and ∂V; ∂a; ∂q and ∂k; LayerNorm
+    forward += seen * d * MA + 3 * seen + rows * 8 * d; // scores, softmax; LayerNorm
+    backward += seen * d * MA * 2 + 2 * seen + rows * 10 * d; // ∂q and ∂k, ∂a; LayerNorm
+    if (mixesInputs) {
+      forward += (seen * d * H + rows * d * d) * MA; // x̄ per head, x̄·W_V
+      backward += (seen * d * H * 2 + rows * d * d * 2) * MA; // ∂p and ∂X_j; ∂x̄ and ∂W_V
+    } else {
+      forward += seen * d * MA; // p·V
+      backward += seen * d * MA * 2; // ∂p and ∂V
+    }
   }
   forward += S * (d * C * MA + 3 * C); // unembedding, cross-entropy
   backward += S * (2 * C + d * C * MA * 2); // ∂logits, ∂W_unembed and ∂z
-  const perStep = 12 * parameters; // Adam
-  return { forward, backward, perStep, training: batch * (forward + backward) + perStep, evaluation: evalSize * forward };
+  const perStep = tables * 3 + 12 * parameters; // the tables forward, ∂W and ∂(table, pos) from them; Adam
+  return { forward, backward, perStep, training: batch * (forward + backward) + perStep, evaluation: tables + evalSize * forward };
+}
+
+/**
+ * Whether the lane path's last layer mixes its inputs and projects the S·H mixtures (values regrouped) rather than
+ * projecting all N values: where that is less work, and never for qv, whose values are its keys. lanesShape in
+ * assembly/lanes.ts decides by the same rule.
+ */
+export function regroupsValues(cfg: ModelConfig, layout: Layout): boolean {
+  const { positions: N, queryCount: S } = layout;
+  const dh = cfg.dModel / cfg.heads;
+  return cfg.attention !== 'qv' && S * cfg.heads * (N + dh) < N * cfg.dModel;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stepFlops, deepStepFlops } from '../../src/model/flops.js';
+import { stepFlops, deepStepFlops, regroupsValues } from '../../src/model/flops.js';
 import { modelSchema } from '../../src/model/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { mqarTask } from '../../src/tasks/mqar.js';
@@ -36,23 +36,25 @@ describe('stepFlops', () => {
 });
 
 describe('deepStepFlops', () => {
-  const mqar = mqarTask(taskSchema.parse({ kind: 'mqar', pairs: 1, queries: 1, keyVocab: 1, valueVocab: 2 })).layout; // N 3, F 1, C 2, causal
+  const mqar = mqarTask(taskSchema.parse({ kind: 'mqar', pairs: 1, queries: 1, keyVocab: 1, valueVocab: 2 })).layout; // N 3, V 3, F 1, C 2, causal
 
   it('counts a tiny two-layer MQAR step by hand: d 2, qkv', () => {
-    const f = deepStepFlops(modelSchema.parse({ dModel: 2, layers: 2 }), mqar, 1, 1, 0);
-    // embed 3·2·2 = 12. Layer 1 (3 rows, visible 1+2+3 = 6): Q, K, V 9 rows · 4 · 2 = 72; scores and mix 6·2·2·2 = 48,
-    // softmax 18, LayerNorm 3·16 = 48. Layer 2 (1 row at position 2, visible 3): Q, K, V 7·8 = 56; 3·2·2·2 = 24; 9; 16.
-    // Unembed 1·(2·2·2 + 6) = 14.
-    expect(f.forward).toBe(12 + (72 + 48 + 18 + 48) + (56 + 24 + 9 + 16) + 14);
-    // Backward: embed 12; layer 1: 144 + 96 + 12 + 60; layer 2: 112 + 48 + 6 + 20; readout 1·(4 + 16) = 20.
-    expect(f.backward).toBe(12 + (144 + 96 + 12 + 60) + (112 + 48 + 6 + 20) + 20);
+    const model = modelSchema.parse({ dModel: 2, layers: 2 });
+    expect(regroupsValues(model, mqar)).toBe(true); // one query row: 1·(3 + 2) < 3·2
+    const f = deepStepFlops(model, mqar, 1, 1, 0);
+    // embed 3·2·2 = 12. Layer 1 (3 rows, visible 1+2+3 = 6): Q, K, V rows from the tables 9 · 2 · 2 = 36; scores
+    // 6·2·2 = 24, softmax 18, LayerNorm 3·16 = 48, mix 24. Layer 2 (1 row at position 2, visible 3): Q and K
+    // 4 rows · 4 · 2 = 32; scores 12, softmax 9, LayerNorm 16; values regrouped (3·2 + 4)·2 = 20. Unembed 1·(8 + 6) = 14.
+    expect(f.forward).toBe(12 + (36 + 24 + 18 + 48 + 24) + (32 + 12 + 9 + 16 + 20) + 14);
+    // Backward: embed 12; layer 1: 36 + 48 + 12 + 60 + 48; layer 2: 64 + 24 + 6 + 20 + 40; readout 1·(4 + 16) = 20.
+    expect(f.backward).toBe(12 + (36 + 48 + 12 + 60 + 48) + (64 + 24 + 6 + 20 + 40) + 20);
+    // Once a step: Q, K and V of the 3 + 3 embedding rows, 6·4·2 each, forward, ∂W and ∂rows.
+    expect(f.perStep).toBe(3 * (3 * 6 * 4 * 2));
   });
 
-  it('keys tied to values (qv) or to the input (qx) skip the key projection', () => {
-    const [qkv, qv, qx] = (['qkv', 'qv', 'qx'] as const).map((attention) =>
-      deepStepFlops(modelSchema.parse({ attention, layers: 2 }), mqar, 8, 8, 0),
-    );
-    expect(qv.forward).toBe(qx.forward);
-    expect(qkv.forward - qv.forward).toBe((3 + 3) * 8 * 8 * 2); // N·d²·2 per layer
+  it('a key projection of its own costs qkv its keys: per example and in the tables', () => {
+    const [qkv, qx] = (['qkv', 'qx'] as const).map((attention) => deepStepFlops(modelSchema.parse({ attention, layers: 2 }), mqar, 8, 8, 0));
+    expect(qkv.forward - qx.forward).toBe(3 * 8 * 2 + 3 * 8 * 8 * 2); // layer 1's keys from the tables, layer 2's N·d²·2
+    expect(qkv.perStep - qx.perStep).toBe(3 * (6 * 8 * 8 * 2)); // K's tables: V + N rows
   });
 });

@@ -3,7 +3,8 @@
  * by tfjs), for every variant × QK-norm × 1–3 layers × full (lookup) and causal (copy) attention: loss, every layer's
  * attention weights and scores, the last layer's input and every parameter's gradient; against central finite
  * differences of its own float64 loss; and a run alone against the same run in a pair, in either lane, bit for bit.
- * The lookup shapes take the regrouped values (inputs mixed, then projected) and the copy shapes the projected ones.
+ * The lookup shapes take the regrouped values (inputs mixed, then projected) and the copy shapes the projected ones;
+ * every shape projects layer 0 through the embedding tables, and deeper layers row by row.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
@@ -14,6 +15,7 @@ import { copyTask } from '../../src/tasks/copy.js';
 import { modelSchema } from '../../src/model/schema.js';
 import { initialValues, stackedValues } from '../../src/model/params.js';
 import { LaneKernel } from '../../src/model/kernel.js';
+import { regroupsValues } from '../../src/model/flops.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 import { everyShape, expectClose, tfjsReference, zerosLike } from '../helpers/kernels.js';
 
@@ -24,7 +26,14 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const CASES = everyShape(lookup, copy);
+// Every shape at input scale 1, and three at other scales: s multiplies the embedding sum, and layer 0's projected
+// rows and their gradients carry it too.
+const CASES = [
+  ...everyShape(lookup, copy),
+  ['qkv, 2 layer(s), causal, input scale 2', copy, { attention: 'qkv', layers: 2, inputScale: 2 }],
+  ['qq+qknorm, 1 layer(s), full, input scale 0.5', lookup, { attention: 'qq', qkNorm: true, inputScale: 0.5 }],
+  ['qv, 1 layer(s), 2 heads, full, input scale 4', lookup, { attention: 'qv', heads: 2, inputScale: 4 }],
+] as ReturnType<typeof everyShape>;
 
 describe('the lane kernel against the tfjs graph', () => {
   it.each(CASES)('%s: loss, gradients and every layer’s attention agree', (_name, task, overrides) => {
@@ -57,6 +66,7 @@ describe('both ways the last layer mixes values are among the shapes above', () 
     const model = modelSchema.parse({ dModel: 4, ...overrides });
     const regroups = new LaneKernel(model, task.layout, 1).regroupsValues();
     expect(regroups).toBe(task === lookup && model.attention !== 'qv');
+    expect(regroupsValues(model, task.layout)).toBe(regroups); // the bench's FLOP count follows the same rule
   });
 });
 
