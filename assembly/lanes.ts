@@ -20,9 +20,9 @@
  *   (values regrouped: [Σ_j p_ij V_j,h] = (Σ_j p_ij X_j) · W_V,h, where that is less work, see lanesShape)
  *
  * Layer 0's input is a sum of embedding rows, so its projections are too: X_0,j·W = s · (pos_j·W + Σ_f table_f·W).
- * The kernel projects the V + N embedding rows once a pass and adds the projected rows per example (N·F·d adds
- * instead of N·d·d multiply-adds); the backward pass sums the rows' gradients per table row and projects them back
- * once, as assembly/fused.ts does with its projected tables.
+ * Where the V + N embedding rows are fewer than the batch's rows (lanesUsesTables), the kernel projects them once a
+ * pass and adds the projected rows per example (N·F·d adds instead of N·d·d multiply-adds); the backward pass sums
+ * the rows' gradients per table row and projects them back once, as assembly/fused.ts does with its projected tables.
  *   logits = X_L · W_unembed,  loss = mean cross-entropy over the supervised rows  unembed, loss
  *
  * Memory (laid out by src/model/kernel.ts): parameters and gradients as pairs, in the order of paramSpecs
@@ -128,6 +128,7 @@ let feats0: usize = 0;
 let feats1: usize = 0;
 let targets0: usize = 0;
 let targets1: usize = 0;
+let tables: bool = false; // layer 0 projects through the embedding tables in this pass (lanesUsesTables)
 let lossSum: v128 = f64x2.splat(0);
 let correct: v128 = f64x2.splat(0);
 
@@ -343,6 +344,19 @@ export function lanesRegroupsValues(l: i32): bool {
   return field(l, MIX_X) != 0;
 }
 
+/**
+ * Whether layer 0 projects through the embedding tables for a batch of B examples: when the table rows it projects
+ * (V + N for each of its projections) are fewer than the example rows it would project (B per query row, key and
+ * value). A task with a large vocabulary and a small batch projects its examples' rows instead.
+ */
+export function lanesUsesTables(B: i32): bool {
+  const projectsValues = field(0, MIX_X) == 0;
+  const projectsKeys = variant == QKV || variant == QQ;
+  const own = 1 + (projectsValues ? 1 : 0) + (variant == QKV ? 1 : 0); // qq's keys use Q's tables
+  const rows = <i32>field(0, ROWS) + (projectsValues ? N : 0) + (projectsKeys ? N : 0);
+  return <i64>own * <i64>(V + N) < <i64>B * <i64>rows;
+}
+
 /** Where layer l's float32 attention records go in the next pass ([2, B, H, rows, N] each, lane 0's first), or 0. */
 export function lanesRecord(l: i32, weights: usize, scores: usize): void {
   setField(l, REC_W, weights);
@@ -375,6 +389,7 @@ export function lanesPass(
   lossSum = f64x2.splat(0);
   correct = f64x2.splat(0);
   const invRows: f64 = 1 / <f64>(B * S);
+  tables = lanesUsesTables(B);
   embed(B);
   for (let l = 0; l < L; l++) layerForward(l, B);
   if (inputs != 0) {
@@ -464,7 +479,7 @@ function layerForward(l: i32, B: i32): void {
   if (xq != x) {
     for (let b = 0; b < B; b++) memory.copy(xq + ((<usize>(b * rows * d)) << 4), x + ((<usize>((b * N + start) * d)) << 4), (<usize>(rows * d)) << 4);
   }
-  if (l == 0) {
+  if (l == 0 && tables) {
     projectTables(w(0, WQ), tableQ, posQ);
     gatherRows(tableQ, posQ, q, B, rows, start);
     if (!mixX) {
@@ -659,7 +674,7 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
     rmsNormBackward(field(l, Q), gqn, field(l, QINV), w(l, GAINQ), gq, gw(l, GAINQ), B * rows);
     rmsNormBackward(field(l, K), gkn, field(l, KINV), w(l, GAINK), gk, gw(l, GAINK), B * N);
   }
-  if (l == 0) {
+  if (l == 0 && tables) {
     // Through the projected tables: each row's gradient into its table rows, then back through W once.
     zeroTables(gTableQ, gPosQ);
     if (gTableK != 0 && gTableK != gTableQ) zeroTables(gTableK, gPosK);

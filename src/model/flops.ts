@@ -58,17 +58,32 @@ export function stepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalS
 
 /**
  * The same count for the kernel's lane path (assembly/lanes.ts), which every other built-in model takes. Layer l
- * queries every position, the last only the S supervised. Layer 0 projects through the embedding tables: the V + N
- * rows once a step (in perStep), then per example a sum of F + 1 projected rows per position. The last layer mixes
- * its inputs and projects the mixtures where regroupsValues says so.
+ * queries every position, the last only the S supervised. Layer 0 projects through the embedding tables where
+ * usesTables says so: the V + N rows once a step (in perStep), then per example a sum of F + 1 projected rows per
+ * position. The last layer mixes its inputs and projects the mixtures where regroupsValues says so.
  */
 export function deepStepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalSize: number, parameters: number): StepFlops {
+  const train = lanePassFlops(cfg, layout, batch);
+  const evaluation = lanePassFlops(cfg, layout, evalSize);
+  const perStep = train.tables * 3 + 12 * parameters; // the tables forward, ∂W and ∂(table, pos) from them; Adam
+  return {
+    forward: train.forward,
+    backward: train.backward,
+    perStep,
+    training: batch * (train.forward + train.backward) + perStep,
+    evaluation: evaluation.tables + evalSize * evaluation.forward,
+  };
+}
+
+/** Per example forward and backward of one lane-path pass over B examples, and its tables' forward once. */
+function lanePassFlops(cfg: ModelConfig, layout: Layout, B: number): { forward: number; backward: number; tables: number } {
   const { dModel: d, layers: L, heads: H } = cfg;
   const { positions: N, inputVocab: V, featuresPerPosition: F, outputVocab: C, queryStart, queryCount: S, causal } = layout;
   const projectsKeys = cfg.attention === 'qkv' || cfg.attention === 'qq'; // qv's keys are its values, qx's the input
+  const tablesUsed = usesTables(cfg, layout, B);
   let forward = N * d * (F + 1);
   let backward = N * d * (F + 1);
-  let tables = 0; // layer 0's projected tables, once a step: forward
+  let tables = 0;
   for (let l = 0; l < L; l++) {
     const last = l === L - 1;
     const rows = last ? S : N;
@@ -76,9 +91,8 @@ export function deepStepFlops(cfg: ModelConfig, layout: Layout, batch: number, e
     const seen = Array.from({ length: rows }, (_, i) => (causal ? start + i + 1 : N)).reduce((a, b) => a + b, 0); // Σ visible keys
     const mixesInputs = last && regroupsValues(cfg, layout);
     const projected = rows + (mixesInputs ? 0 : N) + (projectsKeys ? N : 0); // rows through Q, V and K
-    if (l === 0) {
-      const own = 1 + (mixesInputs ? 0 : 1) + (cfg.attention === 'qkv' ? 1 : 0); // qq's keys use Q's tables
-      tables += own * (V + N) * d * d * MA;
+    if (l === 0 && tablesUsed) {
+      tables += tableProjections(cfg, layout) * (V + N) * d * d * MA;
       forward += projected * d * (F + 1); // the projected rows' sums
       backward += projected * d * (F + 1); // into the projected rows' gradients
     } else {
@@ -101,8 +115,25 @@ export function deepStepFlops(cfg: ModelConfig, layout: Layout, batch: number, e
   }
   forward += S * (d * C * MA + 3 * C); // unembedding, cross-entropy
   backward += S * (2 * C + d * C * MA * 2); // ∂logits, ∂W_unembed and ∂z
-  const perStep = tables * 3 + 12 * parameters; // the tables forward, ∂W and ∂(table, pos) from them; Adam
-  return { forward, backward, perStep, training: batch * (forward + backward) + perStep, evaluation: tables + evalSize * forward };
+  return { forward, backward, tables };
+}
+
+/** Layer 0's projections with tables of their own: Q, V unless regrouped, K for qkv (qq's keys use Q's). */
+function tableProjections(cfg: ModelConfig, layout: Layout): number {
+  const projectsValues = !(cfg.layers === 1 && regroupsValues(cfg, layout));
+  return 1 + (projectsValues ? 1 : 0) + (cfg.attention === 'qkv' ? 1 : 0);
+}
+
+/**
+ * Whether the lane path's layer 0 projects through the embedding tables for a batch of B: when the table rows are
+ * fewer than the example rows it would project. lanesUsesTables in assembly/lanes.ts decides by the same rule.
+ */
+export function usesTables(cfg: ModelConfig, layout: Layout, B: number): boolean {
+  const { positions: N, inputVocab: V, queryCount: S } = layout;
+  const projectsValues = !(cfg.layers === 1 && regroupsValues(cfg, layout));
+  const projectsKeys = cfg.attention === 'qkv' || cfg.attention === 'qq';
+  const rows = (cfg.layers === 1 ? S : N) + (projectsValues ? N : 0) + (projectsKeys ? N : 0);
+  return tableProjections(cfg, layout) * (V + N) < B * rows;
 }
 
 /**

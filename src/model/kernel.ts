@@ -91,6 +91,7 @@ interface LaneExports {
   lanesParamCount(): number;
   lanesRecord(l: number, weights: number, scores: number): void;
   lanesRegroupsValues(l: number): number;
+  lanesUsesTables(B: number): number;
   lanesPass(
     B: number,
     params: number,
@@ -178,6 +179,12 @@ export class LaneKernel {
   regroupsValues(): boolean {
     if (this.Bmax === 0) this.layOut(1);
     return this.ex.lanesRegroupsValues(this.cfg.layers - 1) !== 0;
+  }
+
+  /** Whether layer 0 projects through the embedding tables for a batch of B (lanesUsesTables), for the tests. */
+  usesTables(B: number): boolean {
+    if (this.Bmax === 0) this.layOut(1);
+    return this.ex.lanesUsesTables(B) !== 0;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stepFlops, deepStepFlops, regroupsValues } from '../../src/model/flops.js';
+import { stepFlops, deepStepFlops, regroupsValues, usesTables } from '../../src/model/flops.js';
 import { modelSchema } from '../../src/model/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { mqarTask } from '../../src/tasks/mqar.js';
@@ -41,7 +41,8 @@ describe('deepStepFlops', () => {
   it('counts a tiny two-layer MQAR step by hand: d 2, qkv', () => {
     const model = modelSchema.parse({ dModel: 2, layers: 2 });
     expect(regroupsValues(model, mqar)).toBe(true); // one query row: 1·(3 + 2) < 3·2
-    const f = deepStepFlops(model, mqar, 1, 1, 0);
+    const f = deepStepFlops(model, mqar, 4, 1, 0);
+    expect(usesTables(model, mqar, 4)).toBe(true); // 3 tables of 3 + 3 rows, fewer than 4 examples' 9 rows
     // embed 3·2·2 = 12. Layer 1 (3 rows, visible 1+2+3 = 6): Q, K, V rows from the tables 9 · 2 · 2 = 36; scores
     // 6·2·2 = 24, softmax 18, LayerNorm 3·16 = 48, mix 24. Layer 2 (1 row at position 2, visible 3): Q and K
     // 4 rows · 4 · 2 = 32; scores 12, softmax 9, LayerNorm 16; values regrouped (3·2 + 4)·2 = 20. Unembed 1·(8 + 6) = 14.
@@ -50,6 +51,12 @@ describe('deepStepFlops', () => {
     expect(f.backward).toBe(12 + (36 + 48 + 12 + 60 + 48) + (64 + 24 + 6 + 20 + 40) + 20);
     // Once a step: Q, K and V of the 3 + 3 embedding rows, 6·4·2 each, forward, ∂W and ∂rows.
     expect(f.perStep).toBe(3 * (3 * 6 * 4 * 2));
+    // One example has fewer rows than the tables: layer 1 projects its 9 rows, 9·4·2 forward and twice that back.
+    expect(usesTables(model, mqar, 1)).toBe(false);
+    const one = deepStepFlops(model, mqar, 1, 1, 0);
+    expect(one.forward - f.forward).toBe(9 * 4 * 2 - 36);
+    expect(one.backward - f.backward).toBe(9 * 4 * 2 * 2 - 36);
+    expect(one.perStep).toBe(0);
   });
 
   it('a key projection of its own costs qkv its keys: per example and in the tables', () => {

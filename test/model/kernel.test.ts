@@ -4,7 +4,7 @@
  * attention weights and scores, the last layer's input and every parameter's gradient; against central finite
  * differences of its own float64 loss; and a run alone against the same run in a pair, in either lane, bit for bit.
  * The lookup shapes take the regrouped values (inputs mixed, then projected) and the copy shapes the projected ones;
- * every shape projects layer 0 through the embedding tables, and deeper layers row by row.
+ * at their batch of 3, the copy shapes project layer 0 through the embedding tables and most lookup shapes row by row.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
@@ -12,10 +12,10 @@ import { Stream } from '../../src/rng.js';
 import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
-import { modelSchema } from '../../src/model/schema.js';
+import { modelSchema, VARIANTS } from '../../src/model/schema.js';
 import { initialValues, stackedValues } from '../../src/model/params.js';
 import { LaneKernel } from '../../src/model/kernel.js';
-import { regroupsValues } from '../../src/model/flops.js';
+import { regroupsValues, usesTables } from '../../src/model/flops.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 import { everyShape, expectClose, tfjsReference, zerosLike } from '../helpers/kernels.js';
 
@@ -67,6 +67,21 @@ describe('both ways the last layer mixes values are among the shapes above', () 
     const regroups = new LaneKernel(model, task.layout, 1).regroupsValues();
     expect(regroups).toBe(task === lookup && model.attention !== 'qv');
     expect(regroupsValues(model, task.layout)).toBe(regroups); // the bench's FLOP count follows the same rule
+  });
+});
+
+describe('both ways layer 0 projects are among the shapes above', () => {
+  // At the tests' batch of 3, the copy shapes project through the embedding tables and most lookup shapes row by row
+  // (lanesUsesTables: a pass takes the tables when their rows are fewer than the batch's). Each variant must have
+  // shapes on both ways, or one way would go untested for it.
+  it.each(Object.keys(VARIANTS))('%s', (attention) => {
+    const ways = CASES.filter(([, , o]) => o.attention === attention).map(([, task, overrides]) => {
+      const model = modelSchema.parse({ dModel: 4, ...overrides });
+      const kernel = new LaneKernel(model, task.layout, 1);
+      for (const B of [1, 2, 3, 4, 8, 128]) expect(usesTables(model, task.layout, B)).toBe(kernel.usesTables(B)); // the FLOP count's rule is the kernel's
+      return kernel.usesTables(3);
+    });
+    expect(new Set(ways)).toEqual(new Set([true, false]));
   });
 });
 
