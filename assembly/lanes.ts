@@ -416,42 +416,11 @@ export function lanesPass(
 // ---- embed -------------------------------------------------------------------------------------------------------
 
 function embed(B: i32): void {
-  const x = field(0, X);
-  const table = prm + ((<usize>TABLE) << 4);
-  const pos = prm + ((<usize>POS) << 4);
-  for (let b = 0; b < B; b++) {
-    for (let j = 0; j < N; j++) {
-      const row = (b * N + j) * d;
-      for (let c = 0; c < d; c++) st(x, row + c, ld(pos, j * d + c));
-      for (let f = 0; f < F; f++) {
-        const r0 = i32At(feats0, (b * N + j) * F + f) * d;
-        const r1 = i32At(feats1, (b * N + j) * F + f) * d;
-        for (let c = 0; c < d; c++) acc(x, row + c, pick(table, r0 + c, r1 + c));
-      }
-      if (s != 1) for (let c = 0; c < d; c++) st(x, row + c, f64x2.mul(ld(x, row + c), splat(s)));
-    }
-  }
+  gatherRows(prm + ((<usize>TABLE) << 4), prm + ((<usize>POS) << 4), field(0, X), B, N, 0);
 }
 
 function embedBackward(B: i32): void {
-  const gx = field(0, GX);
-  const gtable = grd + ((<usize>TABLE) << 4);
-  const gpos = grd + ((<usize>POS) << 4);
-  const ss = splat(s);
-  for (let b = 0; b < B; b++) {
-    for (let j = 0; j < N; j++) {
-      const row = (b * N + j) * d;
-      for (let c = 0; c < d; c++) {
-        const g = f64x2.mul(ss, ld(gx, row + c));
-        acc(gpos, j * d + c, g);
-        // Each lane adds to its own run's row; the other lane adds +0, which leaves a sum that started at +0 as it was.
-        for (let f = 0; f < F; f++) {
-          acc(gtable, i32At(feats0, (b * N + j) * F + f) * d + c, v128.and(g, LANE0));
-          acc(gtable, i32At(feats1, (b * N + j) * F + f) * d + c, v128.and(g, LANE1));
-        }
-      }
-    }
-  }
+  scatterRows(field(0, GX), grd + ((<usize>TABLE) << 4), grd + ((<usize>POS) << 4), B, N, 0);
 }
 
 // ---- one layer ------------------------------------------------------------------------------------------------------
@@ -724,7 +693,7 @@ function projectTables(W: usize, table: usize, pos: usize): void {
   matmul(prm + ((<usize>POS) << 4), W, pos, N, d, d);
 }
 
-/** out[b, i] = s · (pos_j + Σ_f table[feature_jf]) of the projected rows, j = start + i: embed's sum, projected. */
+/** out[b, i] = s · (pos_j + Σ_f table[feature_jf]), j = start + i: the embedding (embed), or its projection. */
 function gatherRows(table: usize, pos: usize, out: usize, B: i32, rows: i32, start: i32): void {
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < rows; i++) {
@@ -741,7 +710,7 @@ function gatherRows(table: usize, pos: usize, out: usize, B: i32, rows: i32, sta
   }
 }
 
-/** The gradient of gatherRows' rows (g [B·rows, d]) into the projected rows' gradients: embedBackward's sums. */
+/** The gradient of gatherRows' rows (g [B·rows, d]) into its table's and positions' gradients. */
 function scatterRows(g: usize, gTable: usize, gPos: usize, B: i32, rows: i32, start: i32): void {
   const ss = splat(s);
   for (let b = 0; b < B; b++) {
@@ -751,7 +720,7 @@ function scatterRows(g: usize, gTable: usize, gPos: usize, B: i32, rows: i32, st
       for (let c = 0; c < d; c++) {
         const gc = f64x2.mul(ss, ld(g, row + c));
         acc(gPos, j * d + c, gc);
-        // Each lane adds to its own run's row; the other lane adds +0 (as in embedBackward).
+        // Each lane adds to its own run's row; the other lane adds +0, which leaves a sum that started at +0 as it was.
         for (let f = 0; f < F; f++) {
           acc(gTable, i32At(feats0, (b * N + j) * F + f) * d + c, v128.and(gc, LANE0));
           acc(gTable, i32At(feats1, (b * N + j) * F + f) * d + c, v128.and(gc, LANE1));
