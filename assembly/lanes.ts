@@ -18,12 +18,12 @@
  *   a_ij = Q_i,h · K_j,h / √dh,  p = softmax_j(a), j ≤ t when causal               score, softmax
  *   Y_i = X_t + [Σ_j p_ij V_j,h]_h,   X_{l+1},i = LayerNorm(Y_i)                   mix, residual + norm
  *   (values regrouped: [Σ_j p_ij V_j,h] = (Σ_j p_ij X_j) · W_V,h, where that is less work, see lanesShape)
+ *   logits = X_L · W_unembed,  loss = mean cross-entropy over the supervised rows  unembed, loss
  *
  * Layer 0's input is a sum of embedding rows, so its projections are too: X_0,j·W = s · (pos_j·W + Σ_f table_f·W).
  * Where the V + N embedding rows are fewer than the batch's rows (lanesUsesTables), the kernel projects them once a
  * pass and adds the projected rows per example (N·F·d adds instead of N·d·d multiply-adds); the backward pass sums
  * the rows' gradients per table row and projects them back once, as assembly/fused.ts does with its projected tables.
- *   logits = X_L · W_unembed,  loss = mean cross-entropy over the supervised rows  unembed, loss
  *
  * Memory (laid out by src/model/kernel.ts): parameters and gradients as pairs, in the order of paramSpecs
  * (src/model/paramSpecs.ts); each run's batch as int32; attention records and inputs as float32, lane 0's block

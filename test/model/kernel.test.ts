@@ -4,7 +4,8 @@
  * attention weights and scores, the last layer's input and every parameter's gradient; against central finite
  * differences of its own float64 loss; and a run alone against the same run in a pair, in either lane, bit for bit.
  * The lookup shapes take the regrouped values (inputs mixed, then projected) and the copy shapes the projected ones;
- * at their batch of 3, the copy shapes project layer 0 through the embedding tables and most lookup shapes row by row.
+ * at their batch of 3, the copy shapes project layer 0 through the embedding tables and most lookup shapes row by row;
+ * a few shapes at a batch of 8 take the paths the studies take, tables and regrouped values together.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
@@ -12,7 +13,8 @@ import { Stream } from '../../src/rng.js';
 import { taskSchema } from '../../src/tasks/schema.js';
 import { lookupTask } from '../../src/tasks/lookup.js';
 import { copyTask } from '../../src/tasks/copy.js';
-import { modelSchema, VARIANTS } from '../../src/model/schema.js';
+import { mqarTask } from '../../src/tasks/mqar.js';
+import { modelSchema, VARIANTS, type ModelConfig } from '../../src/model/schema.js';
 import { initialValues, stackedValues } from '../../src/model/params.js';
 import { LaneKernel } from '../../src/model/kernel.js';
 import { regroupsValues, usesTables } from '../../src/model/flops.js';
@@ -21,24 +23,35 @@ import { everyShape, expectClose, tfjsReference, zerosLike } from '../helpers/ke
 
 const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 3, keyVocab: 6, valueVocab: 5 })) as AnyTask;
 const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 3, vocab: 5 })) as AnyTask;
+const mqar = mqarTask(taskSchema.parse({ kind: 'mqar', pairs: 3, queries: 1, keyVocab: 6, valueVocab: 4 })) as AnyTask;
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
 
-// Every shape at input scale 1, and three at other scales: s multiplies the embedding sum, and layer 0's projected
-// rows and their gradients carry it too.
-const CASES = [
+// Every shape at input scale 1 and the tests' batch of 3; three at other scales: s multiplies the embedding sum, and
+// layer 0's projected rows and their gradients carry it too. And the paths the studies take, at a batch of 8: one
+// layer that projects through the tables and regroups its values (the lookup and QK-norm studies), and a causal,
+// few-query two-layer model that does both (MQAR); at a batch of 3 no shape combines them.
+type Case = [name: string, task: AnyTask, overrides: Partial<ModelConfig>, batch?: number];
+const STUDY_PATHS: Case[] = [
+  ['qkv, 1 layer(s), full, batch 8', lookup, { attention: 'qkv' }, 8],
+  ['qv+qknorm, 1 layer(s), full, batch 8', lookup, { attention: 'qv', qkNorm: true }, 8],
+  ['qkv+qknorm, 1 layer(s), full, batch 8', lookup, { attention: 'qkv', qkNorm: true }, 8],
+  ['qx, 2 layer(s), causal, MQAR, batch 8', mqar, { attention: 'qx', layers: 2 }, 8],
+  ['qkv, 2 layer(s), 2 heads, causal, MQAR, batch 8', mqar, { attention: 'qkv', layers: 2, heads: 2 }, 8],
+];
+const CASES: Case[] = [
   ...everyShape(lookup, copy),
   ['qkv, 2 layer(s), causal, input scale 2', copy, { attention: 'qkv', layers: 2, inputScale: 2 }],
   ['qq+qknorm, 1 layer(s), full, input scale 0.5', lookup, { attention: 'qq', qkNorm: true, inputScale: 0.5 }],
   ['qv, 1 layer(s), 2 heads, full, input scale 4', lookup, { attention: 'qv', heads: 2, inputScale: 4 }],
-] as ReturnType<typeof everyShape>;
+  ...STUDY_PATHS,
+];
 
 describe('the lane kernel against the tfjs graph', () => {
-  it.each(CASES)('%s: loss, gradients and every layer’s attention agree', (_name, task, overrides) => {
+  it.each(CASES)('%s: loss, gradients and every layer’s attention agree', (_name, task, overrides, B = 3) => {
     const model = modelSchema.parse({ dModel: 4, ...overrides });
-    const B = 3;
     const perRun = [7, 8, 9].map((seed) => initialValues(model, task.layout, seed));
     const batches = [11, 12, 13].map((seed) => task.encode(task.sample(Stream.derive(seed, 'kernel-test'), B)));
     const want = tfjsReference(model, task, perRun, batches, B);
@@ -60,12 +73,12 @@ describe('the lane kernel against the tfjs graph', () => {
 
 describe('both ways the last layer mixes values are among the shapes above', () => {
   // lanesShape regroups values (mixes the inputs, then projects the mixtures) where that is less work: few query
-  // rows, as in lookup; copy queries half its positions, so it projects every value. qv's keys are its values, so it
+  // rows, as in lookup and MQAR; copy queries half its positions, so it projects every value. qv's keys are its values, so it
   // always projects them. Were a change of that rule to send every shape one way, the other way would go untested.
   it.each(CASES)('%s', (name, task, overrides) => {
     const model = modelSchema.parse({ dModel: 4, ...overrides });
     const regroups = new LaneKernel(model, task.layout, 1).regroupsValues();
-    expect(regroups).toBe(task === lookup && model.attention !== 'qv');
+    expect(regroups).toBe(task !== copy && model.attention !== 'qv');
     expect(regroupsValues(model, task.layout)).toBe(regroups); // the bench's FLOP count follows the same rule
   });
 });
@@ -75,13 +88,26 @@ describe('both ways layer 0 projects are among the shapes above', () => {
   // (lanesUsesTables: a pass takes the tables when their rows are fewer than the batch's). Each variant must have
   // shapes on both ways, or one way would go untested for it.
   it.each(Object.keys(VARIANTS))('%s', (attention) => {
-    const ways = CASES.filter(([, , o]) => o.attention === attention).map(([, task, overrides]) => {
+    const ways = CASES.filter(([, , o]) => o.attention === attention).map(([, task, overrides, B = 3]) => {
       const model = modelSchema.parse({ dModel: 4, ...overrides });
       const kernel = new LaneKernel(model, task.layout, 1);
       for (const B of [1, 2, 3, 4, 8, 128]) expect(usesTables(model, task.layout, B)).toBe(kernel.usesTables(B)); // the FLOP count's rule is the kernel's
-      return kernel.usesTables(3);
+      return kernel.usesTables(B);
     });
     expect(new Set(ways)).toEqual(new Set([true, false]));
+  });
+});
+
+describe('the study paths above take the tables and the regrouped values together', () => {
+  // Were the rules to change, these cases would silently test something else.
+  it.each(STUDY_PATHS.filter(([, , o]) => o.attention !== 'qv'))('%s', (_name, task, overrides, B = 3) => {
+    const kernel = new LaneKernel(modelSchema.parse({ dModel: 4, ...overrides }), task.layout, 1);
+    expect([kernel.usesTables(B), kernel.regroupsValues()]).toEqual([true, true]);
+  });
+  it('and qv, whose values are its keys, takes the tables with projected values', () => {
+    const [, task, overrides, B] = STUDY_PATHS[1];
+    const kernel = new LaneKernel(modelSchema.parse({ dModel: 4, ...overrides }), task.layout, 1);
+    expect([kernel.usesTables(B!), kernel.regroupsValues()]).toEqual([true, false]);
   });
 });
 
@@ -89,10 +115,10 @@ describe('the lane kernel against finite differences of its own loss', () => {
   // The kernel's loss is float64, so central differences are clean: Richardson's extrapolation of steps 1e-2 and
   // 5e-3 (exactly representable in float32) leaves an error near 1e-6; 1e-4 + 1e-3·|g| catches a gradient 1% off,
   // and the sensitivity check below shows the sample can.
-  it.each(CASES)('%s', (_name, task, overrides) => {
+  it.each(CASES)('%s', (_name, task, overrides, B = 3) => {
     const model = modelSchema.parse({ dModel: 4, ...overrides });
     const params = stackedValues(model, task.layout, [initialValues(model, task.layout, 3)]);
-    const batch = task.encode(task.sample(Stream.derive(5, 'kernel-fd'), 3));
+    const batch = task.encode(task.sample(Stream.derive(5, 'kernel-fd'), B));
     const kernel = new LaneKernel(model, task.layout, 1);
     const grads = zerosLike(params);
     kernel.pass(params, [batch], grads);
@@ -122,11 +148,11 @@ describe('the lane kernel against finite differences of its own loss', () => {
 });
 
 describe('the lane kernel: a run computes the same alone, in either lane, and in any pair', () => {
-  it.each(CASES)('%s: bit for bit', (_name, task, overrides) => {
+  it.each(CASES)('%s: bit for bit', (_name, task, overrides, B = 3) => {
     const model = modelSchema.parse({ dModel: 4, ...overrides });
     const seeds = [20, 21, 22];
     const perRun = seeds.map((seed) => initialValues(model, task.layout, seed));
-    const batches = seeds.map((seed) => task.encode(task.sample(Stream.derive(seed, 'kernel-lanes'), 3)));
+    const batches = seeds.map((seed) => task.encode(task.sample(Stream.derive(seed, 'kernel-lanes'), B)));
     /** Run `of` (an index into seeds) in a group of those runs, in that order: its loss, gradients and attention. */
     const runIn = (group: number[], of: number) => {
       const params = stackedValues(
