@@ -5,6 +5,8 @@
  * sweep (which plans runs) and the report (which judges them) share one definition without the sweep importing the report.
  */
 
+import { shownModulePath } from '../modulePath.js';
+
 /** The significance level of every test. */
 export const ALPHA = 0.05;
 
@@ -36,12 +38,13 @@ export const VARIES_WITHIN_SERIES: ReadonlySet<string> = new Set(['name', 'train
 
 /**
  * A config as dotted keys (`model.dModel`), the keys that series are told apart by. The top-level `modules` (which
- * code a user's variant or task is) is left out: model.attention and task.kind already tell those runs apart.
+ * code a user's variant or task is) is left out: model.attention and task.kind already tell those runs apart. A
+ * module path reads as shownModulePath writes it, so reports do not carry the machine's directories.
  */
 export function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     for (const [k, v] of Object.entries(value)) if (prefix || k !== 'modules') flatten(v, prefix ? `${prefix}.${k}` : k, out);
-  } else out[prefix] = value;
+  } else out[prefix] = typeof value === 'string' ? shownModulePath(value) : value;
   return out;
 }
 

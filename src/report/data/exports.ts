@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../../files/atomic.js';
 import { flatten, variantOf } from '../../analysis/analyse.js';
 import type { LoadedRun } from './collect.js';
 import { learned } from '../../analysis/protocol.js';
+import { shownModulePath } from '../../modulePath.js';
 
 /** On every row of both files: which run it is. `train.lr` is the run's configured rate; metrics' `lr` is the rate in force at that step. */
 export const IDENTITY_COLUMNS = ['dir', 'variant', 'attention', 'qk_norm', 'train.lr', 'train.seed'] as const;
@@ -42,7 +43,7 @@ function runId(run: LoadedRun, outDir: string): Record<string, unknown> {
   return {
     dir: relative(outDir, run.dir).split(sep).join('/'),
     variant: variantOf(run),
-    attention: run.config.model.attention,
+    attention: shownModulePath(run.config.model.attention),
     qk_norm: run.config.model.qkNorm,
     'train.lr': run.config.train.lr,
     'train.seed': run.config.train.seed,
