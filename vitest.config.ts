@@ -12,6 +12,7 @@ const SHARED = [
   'test/errors.test.ts',
   'test/metrics/*.test.ts',
   'test/model/flops.test.ts',
+  'test/modulePath.test.ts',
   'test/report/charts/specs.test.ts',
   'test/report/data/build.test.ts',
   'test/report/html/html.test.ts',
