@@ -17,10 +17,11 @@ export interface ClaimReadout {
 }
 
 /** What the final evaluation adds: the last layer's input x [R, B, N, d] and its W_V [R, d, d], for the value norms. */
-export interface ValueInputs {
-  x: Float32Array;
-  wV: Float32Array;
-}
+/**
+ * What the value norms are read from: the last layer's input x [R, B, N, d] and W_V [R, d, d], as every built-in
+ * variant's values are x·W_V; or, for a user's variant that computes its own values, their norms [R, B, H, N].
+ */
+export type ValueInputs = { x: Float32Array; wV: Float32Array } | { norms: Float32Array };
 
 /**
  * One readout per run from the last layer's weights [R, B, H, S, N] over the eval set: the first k examples'
@@ -54,9 +55,10 @@ export function claimReadouts(
   }));
 }
 
-/** ‖x_j·W_V,h‖ of run r, per example, head and position: [B, H, N]. Head h reads columns [h·d/H, (h+1)·d/H). */
+/** ‖V_j,h‖ = ‖x_j·W_V,h‖ of run r, per example, head and position: [B, H, N]. Head h reads columns [h·d/H, (h+1)·d/H). */
 export function valueNorms(inputs: ValueInputs, r: number, shape: { B: number; H: number; N: number; d: number }): Float64Array {
   const { B, H, N, d } = shape;
+  if ('norms' in inputs) return Float64Array.from(inputs.norms.subarray(r * B * H * N, (r + 1) * B * H * N));
   const width = d / H;
   const wV = inputs.wV.subarray(r * d * d, (r + 1) * d * d); // [d, d]
   const out = new Float64Array(B * H * N);

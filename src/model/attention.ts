@@ -46,6 +46,8 @@ export interface AttentionResult {
   out: tf.Tensor; // [R, B, Sq, d]
   weights: tf.Tensor; // [R, B, H, Sq, N] softmax over the last axis
   logits: tf.Tensor; // [R, B, H, Sq, N] scaled scores, masked entries at MASKED
+  /** ‖V_j,h‖ [R, B, H, N] where a user's variant computes its own values, which are then not x·W_V. */
+  valueNorms?: tf.Tensor;
 }
 
 export { MASKED }; // model/numerics.ts
@@ -87,7 +89,9 @@ export function textbookAttention(
   const weights = tf.softmax(logits); // [R·B·H, Sq, N]
   const out = mergeHeads(tf.matMul(weights, v), R, B, heads); // [R, B, Sq, d]
   const shape5 = [R, B, heads, Sq, N];
-  return { out, weights: tf.reshape(weights, shape5), logits: tf.reshape(logits, shape5) };
+  const result: AttentionResult = { out, weights: tf.reshape(weights, shape5), logits: tf.reshape(logits, shape5) };
+  if (p.user?.definition.values) result.valueNorms = tf.reshape(tf.sqrt(tf.sum(tf.square(v), -1)), [R, B, heads, N]); // [R, B, H, N]
+  return result;
 }
 
 /** A user variant's keys and values (x·W_V unless it computes its own), each checked to be [R, B, N, d], split into heads. */

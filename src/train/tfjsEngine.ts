@@ -73,7 +73,11 @@ export class TfjsEngine implements Engine {
         loss: read(loss),
         acc: read(acc),
         layers: layers.map((layer) => ({ weights: read(layer.weights), logits: read(layer.logits) })), // [R, B, H, rows, N]
-        values: final ? { x: read(layerInputs[last]), wV: read(param(this.params, `layer${last}/attn/w_v`)) } : null,
+        values: !final
+          ? null
+          : layers[last].valueNorms // a user's variant with values of its own: their norms, not x·W_V's
+            ? { norms: read(layers[last].valueNorms!) }
+            : { x: read(layerInputs[last]), wV: read(param(this.params, `layer${last}/attn/w_v`)) },
       };
     });
     return measureEval(this.spec, this.spec.initial.length, snapshot, pass);

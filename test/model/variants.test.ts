@@ -14,6 +14,10 @@ import { initialValues } from '../../src/model/paramSpecs.js';
 import { makeTask } from '../../src/tasks/index.js';
 import { Stream } from '../../src/rng.js';
 import { REPO } from '../helpers/shared.js';
+import { makeParams, disposeParams } from '../../src/model/params.js';
+import { forward } from '../../src/model/transformer.js';
+import { oneHotInput } from '../../src/model/encode.js';
+import { valueNormFigures, valueNorms } from '../../src/metrics/claims.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -72,5 +76,59 @@ describe('users’ variants on the tfjs graph', () => {
     };
     expect(first(tempered)).toBe(first(again));
     expect(tf.memory().numTensors).toBeLessThan(50);
+  });
+
+  it('a variant with values of its own is measured on their norms: the value-norm claim reads ‖x_j‖ for values = x, not ‖x_j·W_V‖', async () => {
+    const config = await loadConfigModules(
+      resolveConfig({ model: { attention: join(REPO, 'test', 'fixtures', 'modules', 'own-values.ts'), heads: 2 } }),
+    );
+    const task = makeTask(config.task);
+    const layout = task.layout;
+    const evalSet = task.draw(Stream.derive(1, 'eval'), 16);
+    const engine = new TfjsEngine({
+      model: config.model,
+      layout,
+      initial: [{ params: initialValues({ ...config.model, attention: 'qv' }, layout, 0) }],
+      evalSet,
+      snapshotExamples: 1,
+    });
+    let got;
+    let trained;
+    try {
+      for (let t = 0; t < 20; t++) engine.step([task.draw(Stream.derive(2, `b${t}`), 16)], [1e-2], t + 1, false); // weights that are not uniform
+      got = engine.evaluate(false, true).claims[0].valueNorm!;
+      trained = engine.state()[0].params;
+    } finally {
+      engine.dispose();
+    }
+    // The same figures from the graph's own forward pass: the last layer's input x and attention weights.
+    const { B, H, d } = { B: evalSet.count, H: config.model.heads, d: config.model.dModel };
+    const { positions: N, queryStart, queryCount: S, causal, contentPositions: content } = layout;
+    const params = makeParams(config.model, layout, [trained]);
+    const { x, weights, wV } = tf.tidy(() => {
+      const { layers, layerInputs } = forward(params, config.model, layout, oneHotInput([evalSet], layout), B);
+      return {
+        x: layerInputs.at(-1)!.dataSync() as Float32Array, // [1, B, N, d]
+        weights: layers.at(-1)!.weights.dataSync() as Float32Array, // [1, B, H, S, N]
+        wV: params.get('layer0/attn/w_v')!.dataSync() as Float32Array, // [1, d, d]
+      };
+    });
+    disposeParams(params);
+    const ownNorms = new Float64Array(B * H * N); // ‖x_j,h‖: the values this variant averages
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++)
+        for (let j = 0; j < N; j++) {
+          let sq = 0;
+          for (let c = (h * d) / H; c < ((h + 1) * d) / H; c++) sq += x[(b * N + j) * d + c] ** 2;
+          ownNorms[(b * H + h) * N + j] = Math.sqrt(sq);
+        }
+    const shape = { B, H, S, N, queryStart, causal, content };
+    const want = valueNormFigures(weights, ownNorms, evalSet.sources, shape);
+    const projected = valueNormFigures(weights, valueNorms({ x, wV }, 0, { B, H, N, d }), evalSet.sources, shape);
+    expect(want.rows).toBeGreaterThan(0);
+    expect(got.rows).toBe(want.rows);
+    expect(got.rho!).toBeCloseTo(want.rho!, 5);
+    expect(got.top_hit!).toBeCloseTo(want.top_hit!, 5);
+    expect(Math.abs(projected.rho! - want.rho!), 'x·W_V’s norms would read differently, so the test can tell').toBeGreaterThan(0.01);
   });
 });
