@@ -16,7 +16,6 @@ export interface ClaimReadout {
   valueNorm: ValueNormFigures | null;
 }
 
-/** What the final evaluation adds: the last layer's input x [R, B, N, d] and its W_V [R, d, d], for the value norms. */
 /**
  * What the value norms are read from: the last layer's input x [R, B, N, d] and W_V [R, d, d], as every built-in
  * variant's values are x·W_V; or, for a user's variant that computes its own values, their norms [R, B, H, N].

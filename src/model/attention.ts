@@ -46,8 +46,8 @@ export interface AttentionResult {
   out: tf.Tensor; // [R, B, Sq, d]
   weights: tf.Tensor; // [R, B, H, Sq, N] softmax over the last axis
   logits: tf.Tensor; // [R, B, H, Sq, N] scaled scores, masked entries at MASKED
-  /** ‖V_j,h‖ [R, B, H, N] where a user's variant computes its own values, which are then not x·W_V. */
-  valueNorms?: tf.Tensor;
+  /** [R·B·H, N, dh] the values, where a user's variant computes its own (they are then not x·W_V): the value norms read them. */
+  ownValues?: tf.Tensor;
 }
 
 export { MASKED }; // model/numerics.ts
@@ -90,7 +90,7 @@ export function textbookAttention(
   const out = mergeHeads(tf.matMul(weights, v), R, B, heads); // [R, B, Sq, d]
   const shape5 = [R, B, heads, Sq, N];
   const result: AttentionResult = { out, weights: tf.reshape(weights, shape5), logits: tf.reshape(logits, shape5) };
-  if (p.user?.definition.values) result.valueNorms = tf.reshape(tf.sqrt(tf.sum(tf.square(v), -1)), [R, B, heads, N]); // [R, B, H, N]
+  if (p.user?.definition.values) result.ownValues = v; // already computed: no work added to a training step
   return result;
 }
 

@@ -69,14 +69,15 @@ export class TfjsEngine implements Engine {
       const loss = crossEntropy(logits, this.evalTargets); // [R]
       const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), this.evalClasses), 'float32'), 1); // [R]
       const last = model.layers - 1;
+      const own = layers[last].ownValues; // a user's variant with values of its own: their norms, not x·W_V's
       pass = {
         loss: read(loss),
         acc: read(acc),
         layers: layers.map((layer) => ({ weights: read(layer.weights), logits: read(layer.logits) })), // [R, B, H, rows, N]
         values: !final
           ? null
-          : layers[last].valueNorms // a user's variant with values of its own: their norms, not x·W_V's
-            ? { norms: read(layers[last].valueNorms!) }
+          : own
+            ? { norms: read(tf.sqrt(tf.sum(tf.square(own), -1))) } // [R·B·H, N], laid out as [R, B, H, N]
             : { x: read(layerInputs[last]), wV: read(param(this.params, `layer${last}/attn/w_v`)) },
       };
     });

@@ -105,7 +105,7 @@ describe('the study paths above take the tables and the regrouped values togethe
     expect([kernel.usesTables(B), kernel.regroupsValues()]).toEqual([true, true]);
   });
   it('and qv, whose values are its keys, takes the tables with projected values', () => {
-    const [, task, overrides, B] = STUDY_PATHS[1];
+    const [, task, overrides, B] = STUDY_PATHS.find(([, , o]) => o.attention === 'qv')!;
     const kernel = new LaneKernel(modelSchema.parse({ dModel: 4, ...overrides }), task.layout, 1);
     expect([kernel.usesTables(B!), kernel.regroupsValues()]).toEqual([true, false]);
   });

@@ -110,18 +110,12 @@ describe('users’ variants on the tfjs graph', () => {
       return {
         x: layerInputs.at(-1)!.dataSync() as Float32Array, // [1, B, N, d]
         weights: layers.at(-1)!.weights.dataSync() as Float32Array, // [1, B, H, S, N]
-        wV: params.get('layer0/attn/w_v')!.dataSync() as Float32Array, // [1, d, d]
+        wV: params.get(`layer${config.model.layers - 1}/attn/w_v`)!.dataSync() as Float32Array, // [1, d, d]
       };
     });
     disposeParams(params);
-    const ownNorms = new Float64Array(B * H * N); // ‖x_j,h‖: the values this variant averages
-    for (let b = 0; b < B; b++)
-      for (let h = 0; h < H; h++)
-        for (let j = 0; j < N; j++) {
-          let sq = 0;
-          for (let c = (h * d) / H; c < ((h + 1) * d) / H; c++) sq += x[(b * N + j) * d + c] ** 2;
-          ownNorms[(b * H + h) * N + j] = Math.sqrt(sq);
-        }
+    const identity = new Float32Array(d * d).map((_, i) => (i % (d + 1) === 0 ? 1 : 0)); // [1, d, d]
+    const ownNorms = valueNorms({ x, wV: identity }, 0, { B, H, N, d }); // ‖x_j·I‖ = ‖x_j‖: the values this variant averages
     const shape = { B, H, S, N, queryStart, causal, content };
     const want = valueNormFigures(weights, ownNorms, evalSet.sources, shape);
     const projected = valueNormFigures(weights, valueNorms({ x, wV }, 0, { B, H, N, d }), evalSet.sources, shape);
