@@ -11,12 +11,14 @@ import { trainConfig } from './commands/train.js';
 import { sweepInto } from './commands/sweep.js';
 import { loadSweep } from './sweep/plan.js';
 import { analyseRuns, writeComparison, type Comparison } from './commands/compare.js';
+import type { ReportOptions } from './report/write.js';
 import type { RunOutcome } from './runs/group.js';
 
 export { defineVariant, defineTask } from './extend/define.js';
 export type * from './extend/define.js';
 export type { Config } from './config.js';
 export type { Comparison } from './commands/compare.js';
+export type { ReportOptions } from './report/write.js';
 export type { RunOutcome } from './runs/group.js';
 export type { Analysis } from './analysis/analyse.js';
 export type { SeriesClaims } from './analysis/claims.js';
@@ -84,7 +86,10 @@ export async function compare(paths: string | string[], options: CompareOptions 
   return analyseRuns(Array.isArray(paths) ? paths : [paths], { strict: options.strict });
 }
 
-/** Writes a comparison's report (report.md, report.html, charts, CSV exports) and verdict.json into `outDir`. */
-export async function writeReport(comparison: Comparison, outDir: string, title?: string): Promise<void> {
-  return writeComparison(comparison, outDir, title);
+/**
+ * Writes a comparison's report (report.md, report.html, charts, CSV exports) and verdict.json into `outDir`;
+ * `{ charts: false }` leaves the charts out, as `--no-charts` does.
+ */
+export async function writeReport(comparison: Comparison, outDir: string, title?: string, options: ReportOptions = {}): Promise<void> {
+  return writeComparison(comparison, outDir, title, options);
 }

@@ -23,6 +23,13 @@ const withSets = <T>(y: Argv<T>) =>
     describe: 'override a config key: --set train.lr=3e-3 (repeatable)',
   });
 
+/** compare, ablation and claims: --no-charts skips drawing (Vega and resvg, about 1.3 s a report), for a job that reads only the verdict. */
+const CHARTS_OPTION = {
+  type: 'boolean',
+  default: true,
+  describe: "draw the report's charts; --no-charts writes its tables, verdict and data without them",
+} as const;
+
 const withSweep = <T>(y: Argv<T>) =>
   withSets(withBackend(y.positional('config', { type: 'string', demandOption: true })))
     .option('out', { type: 'string', describe: 'output directory (default runs/<sweep name>)' })
@@ -94,20 +101,28 @@ export function buildCli(argv: string[]) {
         y
           .positional('paths', { type: 'string', array: true, demandOption: true })
           .option('out', { type: 'string', describe: 'report directory (default report/)' })
-          .option('strict', { type: 'boolean', default: false, describe: 'exit 2 when a run is damaged, instead of skipping it with a warning' }),
-      async (a) => (await import('./commands/compare.js')).compareCommand({ paths: a.paths as string[], out: a.out, strict: a.strict }),
+          .option('strict', { type: 'boolean', default: false, describe: 'exit 2 when a run is damaged, instead of skipping it with a warning' })
+          .option('charts', CHARTS_OPTION),
+      async (a) =>
+        (await import('./commands/compare.js')).compareCommand({ paths: a.paths as string[], out: a.out, strict: a.strict, charts: a.charts }),
     )
     .command(
       'ablation <config>',
       'sweep + compare in one go; --check exits 1 when the verdict is not reproduced',
-      (y) => withSweep(y).option('check', { type: 'boolean', default: false, describe: 'exit 1 unless "keyless is less stable" holds' }),
-      async (a) => (await import('./commands/ablation.js')).ablationCommand({ ...sweepArgs(a), check: a.check }),
+      (y) =>
+        withSweep(y)
+          .option('check', { type: 'boolean', default: false, describe: 'exit 1 unless "keyless is less stable" holds' })
+          .option('charts', CHARTS_OPTION),
+      async (a) => (await import('./commands/ablation.js')).ablationCommand({ ...sweepArgs(a), check: a.check, charts: a.charts }),
     )
     .command(
       'claims <config>',
       "the seed's four claims, each on its own statistic: LR sweep + input-scale sweep + report; --check as ablation",
-      (y) => withSweep(y).option('check', { type: 'boolean', default: false, describe: 'exit 1 unless "keyless is less stable" holds' }),
-      async (a) => (await import('./commands/claims.js')).claimsCommand({ ...sweepArgs(a), check: a.check }),
+      (y) =>
+        withSweep(y)
+          .option('check', { type: 'boolean', default: false, describe: 'exit 1 unless "keyless is less stable" holds' })
+          .option('charts', CHARTS_OPTION),
+      async (a) => (await import('./commands/claims.js')).claimsCommand({ ...sweepArgs(a), check: a.check, charts: a.charts }),
     )
     .command(
       'check <module>',

@@ -92,7 +92,7 @@ describe('claims', () => {
     'reuses finished runs on a second call and writes the same verdict.json',
     async () => {
       const before = readFileSync(join(out, 'verdict.json'), 'utf8');
-      const again = await cli(['claims', join(cwd, 'tiny-claims.yaml'), ...SETS, '--workers', '2', '--out', out], cwd);
+      const again = await cli(['claims', join(cwd, 'tiny-claims.yaml'), ...SETS, '--workers', '2', '--no-charts', '--out', out], cwd);
       expect(again.status, explain(again)).toBe(0);
       expect(again.stderr).toMatch(/8 run\(s\) already finished, skipped/);
       expect(readFileSync(join(out, 'verdict.json'), 'utf8')).toBe(before);

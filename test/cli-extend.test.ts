@@ -25,7 +25,7 @@ describe('users’ modules end to end', () => {
     async () => {
       const cwd = fresh('ablation');
       const r = await runCli(
-        ['ablation', join(REPO, 'examples', 'tempered.yaml'), '--seeds', '0-1', '--set', 'train.steps=40', ...TINY, '--out', 'out'],
+        ['ablation', join(REPO, 'examples', 'tempered.yaml'), '--seeds', '0-1', '--set', 'train.steps=40', ...TINY, '--no-charts', '--out', 'out'],
         cwd,
       );
       expect(r.status, explain(r)).toBe(0);
@@ -37,6 +37,10 @@ describe('users’ modules end to end', () => {
       const md = readFileSync(join(cwd, 'out', 'report.md'), 'utf8');
       expect(md).toContain('tempered');
       expect(md).toContain('is scale control all the key buys?');
+      expect(
+        readdirSync(join(cwd, 'out')).filter((f) => f.endsWith('.png')),
+        '--no-charts reaches the ablation’s report',
+      ).toEqual([]);
       const run = join(cwd, 'out', 'runs', 'attention-tempered_lr-0.001_seed-0');
       const config = json(join(run, 'config.json'));
       expect(config.model.attention).toBe(join(REPO, 'examples', 'variants', 'tempered.ts'));
@@ -96,7 +100,7 @@ describe('users’ modules end to end', () => {
       );
       const r = await runCli(['sweep', 'study/sweep.yaml', ...TINY, '--workers', '1', '--out', 'runs'], cwd);
       expect(r.status, explain(r)).toBe(0);
-      const c = await runCli(['compare', 'runs', '--out', 'report'], cwd);
+      const c = await runCli(['compare', 'runs', '--no-charts', '--out', 'report'], cwd);
       expect(c.status, explain(c)).toBe(0);
       expect(c.stdout).toMatch(/halved vs qkv: LR sensitivity ratio/);
       expect(json(join(cwd, 'runs', 'attention-halved_lr-0.003_seed-0', 'config.json')).modules).toHaveProperty(

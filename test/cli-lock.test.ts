@@ -259,7 +259,7 @@ describe('a run another process holds', () => {
       for (const f of readdirSync(join(runs, midWrite)))
         if (f !== 'config.json' && !isLockEntry(f)) rmSync(join(runs, midWrite, f), { recursive: true });
       const out = join(runs, '..', 'report');
-      const r = await cli(['compare', runs, '--out', out], runs);
+      const r = await cli(['compare', runs, '--no-charts', '--out', out], runs);
       expect(r.status, explain(r)).toBe(0);
       expect(r.stderr).not.toMatch(/skipped|damaged|unfinished/);
       const line =
@@ -274,7 +274,7 @@ describe('a run another process holds', () => {
 
       // The lock is what tells them apart: without it, the same files read as unfinished and damaged.
       locks.forEach((l) => l.releaseSync());
-      const after = await cli(['compare', runs, '--out', join(runs, '..', 'report-after')], runs);
+      const after = await cli(['compare', runs, '--no-charts', '--out', join(runs, '..', 'report-after')], runs);
       expect(after.status, explain(after)).toBe(0);
       expect(after.stderr).toContain(`compare: warning: skipped ${join(runs, midWrite)}: status is missing`);
       expect(after.stderr).toContain(`compare: warning: left out unfinished run ${join(runs, midRun)} (running)`);

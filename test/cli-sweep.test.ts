@@ -322,7 +322,7 @@ describe('sweep', () => {
       for (const name of TINY_RUNS) expect(status(join(runs, name)), name).toBe('completed');
 
       const out = join(cwd, 'report');
-      const cmp = await cli(['compare', runs, '--out', out], cwd);
+      const cmp = await cli(['compare', runs, '--no-charts', '--out', out], cwd); // verdict.json does not depend on charts (the compare tests below)
       expect(cmp.status, explain(cmp)).toBe(0);
       const sharded = readFileSync(join(out, 'verdict.json'), 'utf8');
       const unsharded = readFileSync(join(reference.out, 'verdict.json'), 'utf8');
@@ -342,7 +342,9 @@ describe('compare', () => {
       expect(result.stdout).toContain('Verdict');
       for (const f of ['report.md', 'report.html', 'verdict.json']) expect(existsSync(join(out, f)), f).toBe(true);
       const md = readFileSync(join(out, 'report.md'), 'utf8');
-      for (const [, png] of md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) expect(existsSync(join(out, png)), `chart ${png} in report.md`).toBe(true);
+      const charts = [...md.matchAll(/!\[[^\]]*\]\(([^)]+\.png)\)/g)].map((m) => m[1]);
+      expect(charts.length, 'report.md shows the charts').toBeGreaterThan(0);
+      for (const png of charts) expect(existsSync(join(out, png)), `chart ${png} in report.md`).toBe(true);
       expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/<html/i);
 
       const text = readFileSync(join(out, 'verdict.json'), 'utf8');
@@ -401,6 +403,36 @@ describe('compare', () => {
       for (const [variant, seeds] of Object.entries(neverLearned))
         if (seeds.length)
           expect(md).toContain(`${variant.toUpperCase()}: ${seeds.length} of 2 seeds (${seeds.join(', ')}) never learned at any rate`);
+    },
+    SLOW,
+  );
+
+  it(
+    '--no-charts: the same verdict.json, tables and data, no chart drawn, and the report says so',
+    async () => {
+      const { cwd, runs } = await tinySweep();
+      const { out: charted, result: first } = await tinyCompare();
+      expect(first.status, explain(first)).toBe(0);
+      const out = join(cwd, 'report-no-charts');
+      const r = await cli(['compare', runs, '--no-charts', '--out', out], cwd);
+      expect(r.status, explain(r)).toBe(0);
+      expect(r.stdout).toBe(first.stdout.replace(charted, out));
+      const files = readdirSync(out);
+      expect(files.filter((f) => f.endsWith('.png'))).toEqual([]);
+      expect(files.filter((f) => !f.endsWith('.png')).sort()).toEqual(
+        readdirSync(charted)
+          .filter((f) => !f.endsWith('.png'))
+          .sort(),
+      );
+      for (const f of ['verdict.json', 'runs.csv', 'metrics_long.csv'])
+        expect(readFileSync(join(out, f), 'utf8'), f).toBe(readFileSync(join(charted, f), 'utf8'));
+      const md = readFileSync(join(out, 'report.md'), 'utf8');
+      expect(md).not.toMatch(/\.png\)/);
+      expect(md).toContain('## Charts\n\nNot drawn: this report was written with `--no-charts`');
+      // Everything above the charts is the charted report's, word for word.
+      const before = (text: string) => text.slice(0, text.indexOf('## Charts'));
+      expect(before(md)).toBe(before(readFileSync(join(charted, 'report.md'), 'utf8')));
+      expect(readFileSync(join(out, 'report.html'), 'utf8')).not.toContain('<svg');
     },
     SLOW,
   );

@@ -401,7 +401,7 @@ describe('compare over a folder with one damaged run among good ones', () => {
       const csv = join(damaged, 'metrics.csv');
       truncateSync(csv, statSync(csv).size - 7); // the last row loses its end and its newline
       const before = snapshot(runs);
-      const r = await cli(['compare', runs, '--out', join(cwd, 'report')], cwd);
+      const r = await cli(['compare', runs, '--no-charts', '--out', join(cwd, 'report')], cwd);
       expect(r.status, explain(r)).toBe(0);
       const warnings = r.stderr.split('\n').filter((l) => l.includes('skipped'));
       expect(warnings).toEqual([`compare: warning: skipped ${damaged}: metrics.csv is truncated (its last line is cut short)`]);
@@ -436,7 +436,7 @@ describe('compare over a folder with one damaged run among good ones', () => {
       const missing = join(copy, 'attention-qkv_lr-0.03_seed-0');
       rmSync(missing, { recursive: true });
       mkdirSync(missing); // as a sweep stopped early leaves it: created, never written
-      const r = await cli(['compare', copy, '--out', join(cwd, 'planned-report')], cwd);
+      const r = await cli(['compare', copy, '--no-charts', '--out', join(cwd, 'planned-report')], cwd);
       expect(r.status, explain(r)).toBe(0);
       expect(r.stderr).toContain(`compare: warning: 1 planned run(s) not started: ${missing}`);
       const md = text(join(cwd, 'planned-report', 'report.md'));

@@ -7,6 +7,7 @@ import { summaryLines } from '../report/text/terminal.js';
 import { claimsJson, claimsStrataJson, claimsSummaryLines } from '../report/text/claimsMarkdown.js';
 import { writeJsonAtomic } from '../files/atomic.js';
 import { UserError } from '../errors.js';
+import type { ReportOptions } from '../report/write.js';
 
 export interface CompareResult {
   analysis: Analysis;
@@ -107,20 +108,23 @@ export function analyseRuns(paths: string[], { strict = false, scalePaths = [] a
   return { runs, analysis, claims, verdict, leftOut: { skipped, notStarted, inProgress, unfinished } };
 }
 
-/** Writes the report (report.md, report.html, charts, exports) and verdict.json of a comparison into `outDir`. */
-export async function writeComparison(c: Comparison, outDir: string, title = 'qkv-lab report'): Promise<void> {
+/** Writes the report (report.md, report.html, charts unless `charts: false`, exports) and verdict.json of a comparison into `outDir`. */
+export async function writeComparison(c: Comparison, outDir: string, title = 'qkv-lab report', options: ReportOptions = {}): Promise<void> {
   const { writeReport } = await import('../report/write.js'); // the charts' renderer loads only to write a report
   const { skipped, notStarted, inProgress } = c.leftOut;
-  await writeReport(outDir, title, c.runs, c.analysis, c.claims, { skipped, notStarted, inProgress });
+  await writeReport(outDir, title, c.runs, c.analysis, c.claims, { skipped, notStarted, inProgress }, options);
   writeJsonAtomic(join(outDir, 'verdict.json'), c.verdict);
 }
 
-/** `strict` refuses damaged runs instead of skipping them; `scalePaths`: the claims' input-scale sweep, when there is one (the `claims` command). */
+/**
+ * `strict` refuses damaged runs instead of skipping them; `scalePaths`: the claims' input-scale sweep, when there is one
+ * (the `claims` command); `charts: false` writes the report without drawing its charts (--no-charts).
+ */
 export async function compareInto(
   paths: string[],
   outDir: string,
   title = 'qkv-lab report',
-  { strict = false, scalePaths = [] as string[] } = {},
+  { strict = false, scalePaths = [] as string[], charts = true } = {},
 ): Promise<CompareResult> {
   const comparison = analyseRuns(paths, { strict, scalePaths });
   const { analysis, claims, verdict } = comparison;
@@ -128,7 +132,7 @@ export async function compareInto(
   for (const s of skipped) process.stderr.write(`compare: warning: skipped ${s.dir}: ${s.reason}\n`);
   for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
   if (notStarted.length) process.stderr.write(`compare: warning: ${notStarted.length} planned run(s) not started: ${notStarted.join(', ')}\n`);
-  await writeComparison(comparison, outDir, title);
+  await writeComparison(comparison, outDir, title, { charts });
   printSummary(analysis);
   if (skipped.length || notStarted.length || inProgress.length)
     process.stdout.write(
@@ -144,7 +148,7 @@ function printSummary(a: Analysis): void {
   for (const warning of a.warnings) process.stderr.write(`compare: warning: ${warning}\n`);
 }
 
-export async function compareCommand(args: { paths: string[]; out?: string; strict?: boolean }): Promise<void> {
-  const result = await compareInto(args.paths, args.out ?? 'report', undefined, { strict: args.strict });
+export async function compareCommand(args: { paths: string[]; out?: string; strict?: boolean; charts?: boolean }): Promise<void> {
+  const result = await compareInto(args.paths, args.out ?? 'report', undefined, { strict: args.strict, charts: args.charts });
   process.stdout.write(`\nreport: ${join(result.outDir, 'report.html')}\n`);
 }

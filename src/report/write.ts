@@ -16,8 +16,16 @@ import { claimsSection } from './text/claimsMarkdown.js';
 import { toMarkdown } from './text/document.js';
 import { chartSpecs } from './charts/specs.js';
 import { claimsGridSpec } from './charts/claimsGrid.js';
-import { drawCharts } from './charts/render.js';
+import type { RenderedChart } from './charts/render.js';
 import { renderHtml } from './html/html.js';
+
+export interface ReportOptions {
+  /**
+   * false: the tables, the verdict and the data, without drawing a chart. Drawing them costs about 1.3 s of CPU per
+   * report (Vega and resvg), which a CI job that reads only the verdict need not pay. Default true.
+   */
+  charts?: boolean;
+}
 
 export async function writeReport(
   outDir: string,
@@ -26,15 +34,19 @@ export async function writeReport(
   analysis: Analysis,
   claims: SeriesClaims[],
   leftOut: LeftOut,
+  { charts: drawingCharts = true }: ReportOptions = {},
 ): Promise<void> {
   ensureDir(outDir);
-  const specs = chartSpecs(buildReportData(title, runs, analysis));
-  const grid = claimsGridSpec(claims);
-  // One drawing pass for all charts; the documents and exports are written while the PNGs render.
-  const { drawn, written } = await drawCharts([...specs, ...(grid ? [grid] : [])], outDir);
+  const specs = drawingCharts ? chartSpecs(buildReportData(title, runs, analysis)) : [];
+  const grid = drawingCharts ? claimsGridSpec(claims) : undefined;
+  // One drawing pass for all charts; the documents and exports are written while the PNGs render. The renderer (Vega,
+  // resvg: about 0.2 s to load) loads only to draw.
+  const { drawn, written }: { drawn: RenderedChart[]; written: Promise<void> } = drawingCharts
+    ? await (await import('./charts/render.js')).drawCharts([...specs, ...(grid ? [grid] : [])], outDir)
+    : { drawn: [], written: Promise.resolve() };
   const charts = drawn.slice(0, specs.length);
   const claimsCharts = drawn.slice(specs.length); // placed by the claims section, not under Charts
-  const blocks = reportDocument(title, analysis, charts, leftOut, claimsSection(claims, claimsCharts));
+  const blocks = reportDocument(title, analysis, charts, leftOut, claimsSection(claims, claimsCharts), { chartsDrawn: drawingCharts });
   writeFileAtomic(join(outDir, 'report.md'), toMarkdown(blocks) + '\n');
   writeFileAtomic(join(outDir, 'report.html'), renderHtml(title, blocks, [...charts, ...claimsCharts]));
   copyReferenceDocs(outDir);

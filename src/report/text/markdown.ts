@@ -186,6 +186,9 @@ export const CITATIONS =
   `The independent reference is an earlier PyTorch implementation of the lookup task, whose findings are in [METRICS.md](METRICS.md#${REFERENCE_ANCHOR}). ` +
   'The data behind the tables and charts: [runs.csv](runs.csv) (one row per run) and [metrics_long.csv](metrics_long.csv) (every logged row of every run).';
 
+/** Where a report written with --no-charts would have its charts. */
+export const NO_CHARTS = 'Not drawn: this report was written with `--no-charts`. `qkv-lab compare` on the same runs draws them.';
+
 /** The whole report: title, verdicts, the claims section, warnings, settings, each series, the charts and what was left out. */
 export function reportDocument(
   title: string,
@@ -193,6 +196,7 @@ export function reportDocument(
   charts: { id: string; title: string; pngFile: string }[],
   leftOut: LeftOut = { skipped: [], notStarted: [] },
   claims: Block[] = [],
+  { chartsDrawn = true }: { chartsDrawn?: boolean } = {},
 ): Block[] {
   const intro = markdown(
     `# ${title}`,
@@ -236,6 +240,7 @@ export function reportDocument(
     markdown(...afterClaims),
     ...a.series.flatMap((s) => seriesSection(s, a.series.length > 1)), // one series: the verdict above says it
     ...(charts.length ? [markdown('## Charts', ''), ...charts.map(chart)] : []),
+    ...(chartsDrawn ? [] : [markdown('## Charts', '', NO_CHARTS, '')]),
     markdown(...leftOutSection(leftOut)),
   ];
 }
