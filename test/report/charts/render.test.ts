@@ -19,10 +19,31 @@ function tempDir(): string {
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 afterEach(() => vi.restoreAllMocks());
 
+/** Vega-Lite's warnings among what `run` wrote to stderr. */
+async function vegaWarnings<T>(run: () => Promise<T>): Promise<{ result: T; warnings: unknown[] }> {
+  const stderr = vi.spyOn(process.stderr, 'write');
+  try {
+    const result = await run();
+    return { result, warnings: stderr.mock.calls.filter(([s]) => String(s).includes('vega-lite')) };
+  } finally {
+    stderr.mockRestore();
+  }
+}
+
+/** One drawing of the synthetic report, read by the tests that only look at it: each drawing costs about 0.8 s of CPU. */
+let synthetic: Promise<{ dir: string; charts: Awaited<ReturnType<typeof renderCharts>>; warnings: unknown[] }> | undefined;
+function syntheticDrawing() {
+  synthetic ??= (async () => {
+    const dir = tempDir();
+    const { result: charts, warnings } = await vegaWarnings(() => renderCharts(chartSpecs(syntheticReport()), dir));
+    return { dir, charts, warnings };
+  })();
+  return synthetic;
+}
+
 describe('renderCharts', () => {
   it('writes one valid, modest PNG and one SVG per chart', async () => {
-    const dir = tempDir();
-    const charts = await renderCharts(chartSpecs(syntheticReport()), dir);
+    const { dir, charts } = await syntheticDrawing();
     expect(charts.map((c) => c.id)).toEqual(ALL_IDS);
     for (const c of charts) {
       expect(c.pngFile).toBe(`${c.id}.png`);
@@ -37,15 +58,15 @@ describe('renderCharts', () => {
   });
 
   it('gives byte-identical SVG and PNG for the same data', async () => {
-    const [a, b] = [tempDir(), tempDir()];
-    const first = await renderCharts(chartSpecs(syntheticReport()), a);
+    const { dir: a, charts: first } = await syntheticDrawing();
+    const b = tempDir();
     const second = await renderCharts(chartSpecs(syntheticReport()), b);
     expect(second.map((c) => c.svg)).toEqual(first.map((c) => c.svg));
     for (const c of first) expect(readFileSync(join(b, c.pngFile)).equals(readFileSync(join(a, c.pngFile)))).toBe(true);
   });
 
   it('scopes SVG ids to the chart, so several SVGs can share one HTML page', async () => {
-    const charts = await renderCharts(chartSpecs(syntheticReport()), tempDir());
+    const { charts } = await syntheticDrawing();
     for (const c of charts) {
       for (const [, id] of c.svg.matchAll(/\bid="([^"]+)"/g)) expect(id.startsWith(`${c.id}-`)).toBe(true);
       for (const [, ref] of c.svg.matchAll(/url\(#([^)]+)\)/g)) expect(ref.startsWith(`${c.id}-`)).toBe(true);
@@ -91,16 +112,15 @@ describe('renderCharts', () => {
       ],
       width: [{ dModel: 8, ratio: Number.POSITIVE_INFINITY, p: 1, holds: false }],
     };
-    const stderr = vi.spyOn(process.stderr, 'write');
-    const charts = await renderCharts(chartSpecs(data), tempDir());
+    const { result: charts, warnings } = await vegaWarnings(() => renderCharts(chartSpecs(data), tempDir()));
     expect(charts.map((c) => c.id)).toEqual(['loss-curves', 'attention-curves', 'lr-sensitivity', 'sensitivity', 'heatmaps']);
-    expect(stderr.mock.calls.filter(([s]) => String(s).includes('vega-lite'))).toEqual([]);
+    expect(warnings).toEqual([]);
   });
 
   it('compiles the synthetic charts without Vega-Lite warnings', async () => {
-    const stderr = vi.spyOn(process.stderr, 'write');
-    await renderCharts(chartSpecs(syntheticReport()), tempDir());
-    expect(stderr.mock.calls.filter(([s]) => String(s).includes('vega-lite'))).toEqual([]);
+    const { charts, warnings } = await syntheticDrawing();
+    expect(charts.map((c) => c.id)).toEqual(ALL_IDS);
+    expect(warnings).toEqual([]);
   });
 
   it("expands the heatmaps' compact records into one cell per weight, with its row, column, weight and correct source", async () => {
