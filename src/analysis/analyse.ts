@@ -7,7 +7,7 @@ import { meanOf, medianOf, stdOf } from '../stats/describe.js';
 import { lrSensitivity } from '../stats/sensitivity.js';
 import { mannWhitneyGreater } from '../stats/ranks.js';
 import { holm } from '../stats/multiple.js';
-import { variantLabel } from '../model/schema.js';
+import { variantIsolates, variantLabel } from '../model/schema.js';
 
 import { ALPHA, BASELINE, FAILED_ACCURACY, VARIES_WITHIN_SERIES, flatten, learned, seriesLabel } from './protocol.js';
 
@@ -31,6 +31,8 @@ export interface PerLr {
 
 export interface VariantAnalysis {
   variant: string;
+  /** What the variant isolates (model/schema.ts, variantIsolates), for the tables. */
+  isolates: string;
   lrs: number[];
   perLr: PerLr[];
   sensitivity: { seed: number; value: number }[]; // seeds that learned somewhere and ran at every swept LR
@@ -56,6 +58,7 @@ export interface Comparison {
 /** One variant against qkv on per-seed LR sensitivity, both ways; Holm across the variants of a series, per direction. */
 export interface VariantComparison extends Comparison {
   variant: string;
+  isolates: string;
   p_holm: number; // less stable than qkv
   p_opposite: number; // more stable than qkv
   p_holm_opposite: number;
@@ -225,6 +228,7 @@ function againstBaseline(variants: VariantAnalysis[]): VariantComparison[] {
     if (i < 0)
       return {
         variant: v.variant,
+        isolates: v.isolates,
         holds: false,
         ratio: NaN,
         p: NaN,
@@ -240,6 +244,7 @@ function againstBaseline(variants: VariantAnalysis[]): VariantComparison[] {
     return {
       ...t,
       variant: v.variant,
+      isolates: v.isolates,
       p_holm: adjusted[i]!,
       p_opposite: opposite[i],
       p_holm_opposite: adjustedOpposite[i]!,
@@ -308,6 +313,7 @@ function analyseVariant(variant: string, runs: LoadedRun[], label: string, warni
   const values = sensitivity.map((s) => s.value);
   return {
     variant,
+    isolates: variantIsolates(runs[0].config.model, runs[0].config.modules),
     lrs,
     perLr,
     sensitivity,

@@ -49,9 +49,6 @@ export interface ModuleRecord {
   sha256: string;
 }
 
-/** What the user variants labelled so far isolate, for legends that have only the label. */
-const userIsolates = new Map<string, string>();
-
 /**
  * The variant's name in reports: its attention (a user variant's own name, from the modules config.json records),
  * with "+qknorm" when QK-norm is on.
@@ -59,16 +56,19 @@ const userIsolates = new Map<string, string>();
 export function variantLabel(cfg: Pick<ModelConfig, 'attention' | 'qkNorm'>, modules: Record<string, ModuleRecord> = {}): string {
   let name = cfg.attention;
   const record = modules[cfg.attention];
-  if (record) {
-    name = record.name;
-    userIsolates.set(name, record.isolates);
-  } else if (isModulePath(name)) name = moduleStem(name); // not recorded: the file's name
+  if (record) name = record.name;
+  else if (isModulePath(name)) name = moduleStem(name); // not recorded: the file's name
   return cfg.qkNorm ? `${name}+qknorm` : name;
 }
 
-/** What a variant label (as variantLabel writes it) isolates, for tables and chart legends. */
-export function variantIsolates(label: string): string {
-  const [base, norm] = label.split('+');
-  const what = (VARIANTS as Record<string, { isolates: string }>)[base]?.isolates ?? userIsolates.get(base) ?? label;
-  return norm ? `${what}, with QK-norm` : what;
+/**
+ * What the variant of `cfg` isolates, for tables and chart legends: a built-in's from VARIANTS, a user variant's from
+ * the record config.json keeps of its module (its name when there is none).
+ */
+export function variantIsolates(cfg: Pick<ModelConfig, 'attention' | 'qkNorm'>, modules: Record<string, ModuleRecord> = {}): string {
+  const what =
+    modules[cfg.attention]?.isolates ??
+    (VARIANTS as Record<string, { isolates: string }>)[cfg.attention]?.isolates ??
+    variantLabel({ attention: cfg.attention, qkNorm: false }, modules);
+  return cfg.qkNorm ? `${what}, with QK-norm` : what;
 }

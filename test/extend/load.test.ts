@@ -63,7 +63,8 @@ describe('loading a variant module', () => {
     expect(record.name).toBe('tempered');
     expect(record.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(variantLabel(config.model, config.modules)).toBe('tempered');
-    expect(variantIsolates('tempered')).toBe(record.isolates);
+    expect(variantIsolates(config.model, config.modules)).toBe(record.isolates);
+    expect(variantIsolates({ ...config.model, qkNorm: true }, config.modules)).toBe(`${record.isolates}, with QK-norm`);
     expect(variantLabel({ ...config.model, qkNorm: true }, config.modules)).toBe('tempered+qknorm');
     // Its own parameter, one per layer, beside W_Q and W_V (no W_K).
     const specs = paramSpecs(config.model, makeTask(config.task).layout);

@@ -66,6 +66,7 @@ export function syntheticReport(opts: { width?: boolean } = {}): ReportData {
   return {
     title: 'Synthetic report',
     curves,
+    isolates: { qkv: 'standard attention', qv: 'keys tied to values' },
     finals,
     heatmaps: [heatmap('qkv', 12), heatmap('qv', 4), heatmap('qkv', 20, 1), heatmap('qv', 2, 1)],
     width:

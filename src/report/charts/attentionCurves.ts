@@ -19,7 +19,7 @@ export function attentionCurves(data: ReportData, variants: string[]): ChartSpec
   const rowSort = series.flatMap((s) => metrics.map(([m]) => rowKey(s, m)));
   const { rows, x, byFraction } = curveLayout(agg, 'metric', rowSort);
   const y = { field: 'mean', type: 'quantitative' as const, scale: { domain: [0, 1] }, title: null };
-  const color = colorEncoding(variants);
+  const color = colorEncoding(variants, data.isolates);
   const title = 'Attention during training';
   return {
     id: 'attention-curves',

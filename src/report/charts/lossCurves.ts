@@ -14,7 +14,7 @@ export function lossCurves(data: ReportData, variants: string[]): ChartSpec | nu
   const { rows, x, byFraction, facet, panel } = curveLayout(agg, 'series', series);
   const title = 'Eval loss during training';
   const y = { type: 'quantitative' as const, scale: { type: 'log' as const }, axis: { tickCount: 4 }, title: 'eval loss (log)' };
-  const color = colorEncoding(variants);
+  const color = colorEncoding(variants, data.isolates);
   return {
     id: 'loss-curves',
     title,

@@ -31,7 +31,7 @@ export function lrSensitivity(data: ReportData, variants: string[]): ChartSpec |
   // Log loss: at lr 1e-1 both variants sit at chance (≈ ln 16 = 2.77), and on a linear axis that squeezes
   // the differences that decide the verdict (0.13 against 0.37 at lr 1e-3) into the bottom 15%.
   const y = { type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'final eval loss (log)' };
-  const color = colorEncoding(variants);
+  const color = colorEncoding(variants, data.isolates);
   const only = (kind: string) => [{ filter: `datum.kind === '${kind}' && datum.${kind === 'seed' ? 'final_eval_loss' : 'min'} > 0` }];
   const shape = anyDiverged
     ? {

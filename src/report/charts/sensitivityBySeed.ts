@@ -24,7 +24,7 @@ export function sensitivityBySeed(data: ReportData, variants: string[]): ChartSp
   const columns = Math.min(panels.length, 4);
   const x = { field: 'variant', type: 'nominal' as const, sort: variants, title: null, axis: { labelExpr: 'upper(datum.value)', labelAngle: 0 } };
   const y = { field: 'value', type: 'quantitative' as const, title: 'LR sensitivity (higher = less stable)', scale: { zero: true } };
-  const color = colorEncoding(variants);
+  const color = colorEncoding(variants, data.isolates);
   const title = "The verdict's statistic: LR sensitivity per seed";
   const panel = {
     width: panels.length > 1 ? Math.max(140, Math.floor(CHART_WIDTH / columns) - 50) : 560,

@@ -3,7 +3,6 @@
  * Every chart file takes its config from here, so the "no text below 12 px" rule holds for all of them.
  */
 import type { Config, TopLevelSpec } from 'vega-lite';
-import { variantIsolates } from '../../model/schema.js';
 
 export interface ChartSpec {
   id: string;
@@ -37,10 +36,11 @@ export const CHART_WIDTH = 900;
 // qkv blue and qv orange in every chart; further variants take the next Tableau colours.
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
 
-export function colorEncoding(variants: string[]) {
-  // Beyond qkv and qv the legend names what each variant isolates (model/schema.ts, VARIANTS).
+/** `isolates`: what each variant isolates, by its label (ReportData.isolates). */
+export function colorEncoding(variants: string[], isolates: Record<string, string>) {
+  // Beyond qkv and qv the legend names what each variant isolates (model/schema.ts, variantIsolates).
   const named = variants.some((v) => v !== 'qkv' && v !== 'qv');
-  const labels = Object.fromEntries(variants.map((v) => [v, `${v}: ${variantIsolates(v)}`]));
+  const labels = Object.fromEntries(variants.map((v) => [v, `${v}: ${isolates[v] ?? v}`]));
   return {
     field: 'variant',
     type: 'nominal' as const,

@@ -3,6 +3,7 @@ import type { LoadedRun } from './collect.js';
 import type { Analysis } from '../../analysis/analyse.js';
 import { flatten, finalLoss, seriesLabel, variantOf } from '../../analysis/analyse.js';
 import { unreachableFloor } from '../../analysis/power.js';
+import { variantIsolates } from '../../model/schema.js';
 import type { CurvePoint, FinalPoint, Heatmap, ReportData, WidthPoint } from './types.js';
 
 export function buildReportData(title: string, runs: LoadedRun[], a: Analysis): ReportData {
@@ -53,7 +54,8 @@ export function buildReportData(title: string, runs: LoadedRun[], a: Analysis): 
         ]
       : [],
   );
-  return { title, curves, finals, heatmaps: heatmaps(runs, seriesOf), width, sensitivity, verdicts };
+  const isolates = Object.fromEntries(runs.map((run) => [variantOf(run), variantIsolates(run.config.model, run.config.modules)]));
+  return { title, curves, finals, heatmaps: heatmaps(runs, seriesOf), width, isolates, sensitivity, verdicts };
 }
 
 /** Every run's final attention, one heatmap per layer: the HTML picks the seed, and shows every learning rate of it. */

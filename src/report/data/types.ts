@@ -78,6 +78,8 @@ export interface ReportData {
   finals: FinalPoint[];
   heatmaps: Heatmap[];
   width: WidthPoint[] | null;
+  /** What each variant (by its label) isolates, for the legends. */
+  isolates: Record<string, string>;
   /** The verdict's statistic per seed and its test per series; absent in reports built without an analysis. */
   sensitivity?: SensitivityPoint[];
   verdicts?: VerdictPoint[];

@@ -8,7 +8,6 @@ import { REFERENCE_ANCHOR } from '../data/references.js';
 import { chart, markdown, verdicts, type Block } from './document.js';
 import { seedCountWarning } from '../../analysis/power.js';
 import { meanOf } from '../../stats/describe.js';
-import { variantIsolates as isolates } from '../../model/schema.js';
 
 const pm = (m: number, s: number) => `${num(m)} ± ${num(s, 2)}`;
 
@@ -171,7 +170,7 @@ function variantTable(s: SeriesAnalysis): string[] {
         `below ${FAILED_ACCURACY} at every rate, so LR sensitivity measures no training`,
     }[c.reading];
     out.push(
-      `| ${c.variant} | ${isolates(c.variant)} | ${num(c.ratio)} | ${c.u} | ${pval(c.p)} | ${pval(c.p_holm)} | ` +
+      `| ${c.variant} | ${c.isolates} | ${num(c.ratio)} | ${c.u} | ${pval(c.p)} | ${pval(c.p_holm)} | ` +
         `${pval(c.p_opposite)} | ${pval(c.p_holm_opposite)} | ${reading} |`,
     );
   }

@@ -34,6 +34,7 @@ describe('summaryLines', () => {
       diverged: 0,
     });
     const variant = (name: string, stepsToAcc: number | null, reached: number) => ({
+      isolates: name,
       variant: name,
       lrs: [0.003],
       perLr: [perLr(stepsToAcc, reached)],
