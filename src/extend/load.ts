@@ -29,14 +29,14 @@ export interface LoadedModule {
 
 /**
  * Fresh imports every time (no module or transform cache): a module edited between two loads must be the new one.
- * `qkv-lab` in a user's module is this kit's define… helpers, wherever the module lives: a module in a folder with
- * no node_modules still loads, and one in a project with its own copy of the kit gets the copy that runs it.
+ * `qkv-lab` in a user's module is this kit's moduleApi.ts (its define… helpers), wherever the module lives: a module in
+ * a folder with no node_modules still loads, and one in a project with its own copy of the kit gets the copy that runs it.
  */
 const here = fileURLToPath(import.meta.url);
 const jiti = createJiti(import.meta.url, {
   moduleCache: false,
   fsCache: false,
-  alias: { 'qkv-lab': join(dirname(here), here.endsWith('.ts') ? 'define.ts' : 'define.js') },
+  alias: { 'qkv-lab': join(dirname(here), here.endsWith('.ts') ? 'moduleApi.ts' : 'moduleApi.js') },
 });
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;

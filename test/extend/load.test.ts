@@ -82,11 +82,22 @@ describe('loading a variant module', () => {
     ],
     ['a module that throws on import', 'throws.ts', /throws\.ts threw on import: the lab notebook is missing$/],
     ['a task where a variant belongs', 'bad-task.ts', /model\.attention: .*bad-task\.ts defines a task, not a variant/],
+    [
+      "a module that calls the library's train()",
+      'calls-train.ts',
+      /calls-train\.ts threw on import: qkv-lab's train\(\) cannot be called inside a variant or task module/,
+    ],
   ])('%s is one line naming the module', async (_what, file, message) => {
     const line = await refusal(loadConfigModules(resolveConfig({ model: { attention: fixture(file) } })));
     expect(line).toMatch(message);
     expect(line).toContain(fixture(file));
     expect(line).not.toContain('\n');
+  });
+
+  it('`qkv-lab` in a module names every export of the library: the same define… helpers and errors, runners that say why they cannot run', async () => {
+    const [library, inModule] = await Promise.all([import('../../src/api.js'), import('../../src/extend/moduleApi.js')]);
+    expect(Object.keys(inModule).sort()).toEqual(Object.keys(library).sort());
+    for (const name of ['defineVariant', 'defineTask', 'UserError', 'EnvironmentError'] as const) expect(inModule[name], name).toBe(library[name]);
   });
 
   it('a variant whose keys have the wrong shape is refused by the probe, before anything is written', async () => {
