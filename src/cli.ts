@@ -23,7 +23,7 @@ const withSets = <T>(y: Argv<T>) =>
     describe: 'override a config key: --set train.lr=3e-3 (repeatable)',
   });
 
-/** compare, ablation and claims: --no-charts skips drawing (Vega and resvg, about 1.3 s a report), for a job that reads only the verdict. */
+/** compare, ablation and claims: --no-charts skips drawing (Vega and resvg, about 1.7 s of CPU a report), for a job that reads only the verdict. */
 const CHARTS_OPTION = {
   type: 'boolean',
   default: true,

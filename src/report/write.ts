@@ -2,6 +2,7 @@
  * Writes a report directory from loaded runs and their analysis: the charts (PNG), report.md and report.html from
  * one structure (text/document.ts), the documents it cites, and the tidy CSV exports. verdict.json is the caller's.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, ensureDir } from '../files/atomic.js';
 import type { Analysis } from '../analysis/analyse.js';
@@ -16,12 +17,13 @@ import { claimsSection } from './text/claimsMarkdown.js';
 import { toMarkdown } from './text/document.js';
 import { chartSpecs } from './charts/specs.js';
 import { claimsGridSpec } from './charts/claimsGrid.js';
+import { CHART_IDS } from './charts/theme.js';
 import type { RenderedChart } from './charts/render.js';
 import { renderHtml } from './html/html.js';
 
 export interface ReportOptions {
   /**
-   * false: the tables, the verdict and the data, without drawing a chart. Drawing them costs about 1.3 s of CPU per
+   * false: the tables, the verdict and the data, without drawing a chart. Drawing them costs about 1.7 s of CPU per
    * report (Vega and resvg), which a CI job that reads only the verdict need not pay. Default true.
    */
   charts?: boolean;
@@ -52,4 +54,7 @@ export async function writeReport(
   copyReferenceDocs(outDir);
   writeExports(runs, outDir);
   await written;
+  // A chart an earlier report in this directory drew, and this one did not (--no-charts, or no data for it now), would
+  // sit beside a report that does not show it.
+  for (const id of CHART_IDS) if (!drawn.some((c) => c.id === id)) rmSync(join(outDir, `${id}.png`), { force: true });
 }

@@ -5,7 +5,7 @@ import { CHART_CONFIG, type ChartSpec } from './theme.js';
 import { formatNumber, formatP } from '../../format.js';
 import type { SeriesClaims } from '../../analysis/claims.js';
 
-export const CLAIMS_CHART = { id: 'claims-grid', title: "The seed's claims by series: one verdict per cell" };
+export const CLAIMS_CHART = { id: 'claims-grid', title: "The seed's claims by series: one verdict per cell" } as const;
 
 const VERDICT_COLOURS: Record<string, string> = {
   supported: '#2c7a3f',

@@ -9,14 +9,14 @@ import { renderAsync } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { parse, View } from 'vega';
 import { compile } from 'vega-lite';
-import { CHART_FONT, type ChartSpec } from './theme.js';
+import { CHART_FONT, type ChartId, type ChartSpec } from './theme.js';
 import { loadMeasure } from './fontMetrics.js';
 import { withoutHoverLayers } from './interaction.js';
 import { writeFileAtomic } from '../../files/atomic.js';
 
 /** A chart as the report uses it: drawn, written as `<id>.png`, and with its spec for report.html's live chart. */
 export interface RenderedChart {
-  id: string; // 'loss-curves' | 'attention-curves' | 'lr-sensitivity' | 'sensitivity' | 'heatmaps' | 'width' | 'claims-grid'
+  id: ChartId;
   title: string;
   svg: string; // standalone SVG text
   pngFile: string; // file name of the PNG written into the output dir

@@ -4,8 +4,12 @@
  */
 import type { Config, TopLevelSpec } from 'vega-lite';
 
+/** Every chart a report can draw, each written as `<id>.png`: a report removes those it did not draw this time. */
+export const CHART_IDS = ['loss-curves', 'attention-curves', 'lr-sensitivity', 'sensitivity', 'heatmaps', 'width', 'claims-grid'] as const;
+export type ChartId = (typeof CHART_IDS)[number];
+
 export interface ChartSpec {
-  id: string;
+  id: ChartId;
   title: string;
   spec: TopLevelSpec;
 }
