@@ -1,5 +1,18 @@
+/**
+ * The errors are known by a brand rather than by their class: a user's module imports them from `qkv-lab`, which the
+ * loader (extend/load.ts, through jiti) evaluates as a copy of this file, and the kit must still know that copy's
+ * UserError for what it is (one line, exit 2), not report it as an internal error.
+ */
+const USER_ERROR = Symbol.for('qkv-lab.UserError');
+const ENVIRONMENT_ERROR = Symbol.for('qkv-lab.EnvironmentError');
+const branded = (value: unknown, brand: symbol) => typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+
 /** A problem with what the user gave us: printed as one line, exit code 2, never a stack trace. */
 export class UserError extends Error {
+  readonly [USER_ERROR] = true;
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value, USER_ERROR);
+  }
   constructor(message: string) {
     super(message);
     this.name = 'UserError';
@@ -11,6 +24,10 @@ export class UserError extends Error {
  * Printed as one line, exit code 1; the run keeps its last good checkpoint and can be resumed.
  */
 export class EnvironmentError extends Error {
+  readonly [ENVIRONMENT_ERROR] = true;
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value, ENVIRONMENT_ERROR);
+  }
   constructor(
     message: string,
     readonly code?: string,

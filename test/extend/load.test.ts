@@ -10,6 +10,7 @@ import { makeTask } from '../../src/tasks/index.js';
 import { planSweep } from '../../src/sweep/plan.js';
 import { refusal } from '../helpers/refusal.js';
 import { REPO } from '../helpers/shared.js';
+import { UserError, USER_ERROR_EXIT, reportError } from '../../src/errors.js';
 
 const FIXTURES = join(REPO, 'test', 'fixtures', 'modules');
 const TEMPERED = join(REPO, 'examples', 'variants', 'tempered.ts');
@@ -98,6 +99,21 @@ describe('loading a variant module', () => {
     const [library, inModule] = await Promise.all([import('../../src/api.js'), import('../../src/extend/moduleApi.js')]);
     expect(Object.keys(inModule).sort()).toEqual(Object.keys(library).sort());
     for (const name of ['defineVariant', 'defineTask', 'UserError', 'EnvironmentError'] as const) expect(inModule[name], name).toBe(library[name]);
+  });
+
+  it("a UserError a module throws is the kit's: one line and exit 2, not an internal error", async () => {
+    // The module's `qkv-lab` is a copy the loader evaluates on its own (jiti), not the module vitest shares with this file.
+    const { definition } = await importModule(fixture('throws-user-error.ts'), 'variant', 'model.attention');
+    let thrown: unknown;
+    try {
+      (definition as { keys: (context: never) => unknown }).keys({} as never);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(UserError);
+    let printed = '';
+    expect(reportError(thrown, (text) => void (printed += text))).toBe(USER_ERROR_EXIT);
+    expect(printed).toBe('qkv-lab: keys() refuses this input\n');
   });
 
   it('a variant whose keys have the wrong shape is refused by the probe, before anything is written', async () => {
