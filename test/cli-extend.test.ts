@@ -25,7 +25,7 @@ describe('users’ modules end to end', () => {
     async () => {
       const cwd = fresh('ablation');
       const r = await runCli(
-        ['ablation', join(REPO, 'examples', 'tempered.yaml'), '--seeds', '0-1', '--set', 'train.steps=40', ...TINY, '--no-charts', '--out', 'out'],
+        ['ablation', join(REPO, 'examples', 'tempered.yaml'), '--seeds', '0-1', '--set', 'train.steps=40', ...TINY, '--out', 'out'],
         cwd,
       );
       expect(r.status, explain(r)).toBe(0);
@@ -37,10 +37,9 @@ describe('users’ modules end to end', () => {
       const md = readFileSync(join(cwd, 'out', 'report.md'), 'utf8');
       expect(md).toContain('tempered');
       expect(md).toContain('is scale control all the key buys?');
-      expect(
-        readdirSync(join(cwd, 'out')).filter((f) => f.endsWith('.png')),
-        '--no-charts reaches the ablation’s report',
-      ).toEqual([]);
+      // The legends name what the module isolates, from the record its runs' config.json keep.
+      expect(readFileSync(join(cwd, 'out', 'report.html'), 'utf8')).toContain('tempered: keyless Q–V with a learned score temperature');
+      expect(existsSync(join(cwd, 'out', 'loss-curves.png'))).toBe(true);
       const run = join(cwd, 'out', 'runs', 'attention-tempered_lr-0.001_seed-0');
       const config = json(join(run, 'config.json'));
       expect(config.model.attention).toBe(join(REPO, 'examples', 'variants', 'tempered.ts'));

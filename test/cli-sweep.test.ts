@@ -430,7 +430,7 @@ describe('compare', () => {
         expect(readFileSync(join(out, f), 'utf8'), f).toBe(readFileSync(join(charted, f), 'utf8'));
       const md = readFileSync(join(out, 'report.md'), 'utf8');
       expect(md).not.toMatch(/\.png\)/);
-      expect(md).toContain('## Charts\n\nNot drawn: this report was written with `--no-charts`');
+      expect(md).toContain('## Charts\n\nNot drawn: this report was written without its charts (`--no-charts`)');
       // Everything above the charts is the charted report's, word for word.
       const before = (text: string) => text.slice(0, text.indexOf('## Charts'));
       expect(before(md)).toBe(before(readFileSync(join(charted, 'report.md'), 'utf8')));
@@ -540,8 +540,12 @@ describe('ablation', () => {
       // The shared tiny sweep's finished runs, which the ablation reuses (the same config): what is checked here is
       // --check, compare and the report, not training again.
       cpSync((await tinySweep()).runs, join(out, 'runs'), { recursive: true });
-      const r = await cli(['ablation', sweep, ...SETS, '--workers', '2', '--check', '--out', out], cwd);
+      const r = await cli(['ablation', sweep, ...SETS, '--workers', '2', '--check', '--no-charts', '--out', out], cwd);
       expect(r.stderr).toContain('8 run(s) already finished, skipped');
+      expect(
+        readdirSync(out).filter((f) => f.endsWith('.png')),
+        '--no-charts reaches the ablation’s report',
+      ).toEqual([]);
       expect([0, 1], explain(r)).toContain(r.status);
       for (const f of ['report.md', 'report.html', 'verdict.json']) expect(existsSync(join(out, f)), f).toBe(true);
       expect(

@@ -410,7 +410,7 @@ async function compareAll(): Promise<{ result: Result; folder: string; before: R
     c.damage(dir);
   }
   const before = snapshot(folder);
-  const result = await cli(['compare', folder, '--no-charts', '--out', join(fresh.root, 'report')], fresh.root);
+  const result = await cli(['compare', folder, '--out', join(fresh.root, 'report')], fresh.root);
   return { result, folder, before, after: snapshot(folder) };
 }
 

@@ -197,7 +197,8 @@ describe('divergence', () => {
       }
       const sweep = join(cwd, 'sweep.yaml');
       writeFileSync(sweep, `name: d\nbase: ${DIVERGE}\ngrid:\n  model.attention: [qkv, qv]\n  train.lr: [1.0e-3, 1.0e+9]\n  train.seed: [0, 1]\n`);
-      const ablation = await run(['ablation', sweep, '--no-charts', '--out', join(cwd, 'ablation'), '--workers', '1'], cwd);
+      // Charts included: the diverged runs pass through them too.
+      const ablation = await run(['ablation', sweep, '--out', join(cwd, 'ablation'), '--workers', '1'], cwd);
       expect(ablation.status, explain(ablation)).toBe(0);
       const runs = readdirSync(join(cwd, 'ablation', 'runs')).filter((d) => d.startsWith('attention-'));
       const status = (d: string) => readFileSync(join(cwd, 'ablation', 'runs', d, 'status'), 'utf8').trim();

@@ -13,7 +13,7 @@ export async function claimsCommand(args: SweepArgs & { check: boolean; charts?:
   if (!lrDir) return; // interrupted: the sweep said how to continue
   const scaleDir = await sweepInto(plan.scale, args, join(out, 'runs', 'scale'));
   if (!scaleDir) return;
-  const { compareInto } = await import('./compare.js'); // charts load only once the runs are done
+  const { compareInto } = await import('./compare.js'); // the comparison loads once the runs are done
   const result = await compareInto([lrDir], out, `qkv-lab claims: ${plan.lr.name}`, { scalePaths: [scaleDir], charts: args.charts });
   process.stdout.write(`\nreport: ${join(result.outDir, 'report.html')}\n`);
   if (args.check && !result.holds) {

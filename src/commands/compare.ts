@@ -110,7 +110,7 @@ export function analyseRuns(paths: string[], { strict = false, scalePaths = [] a
 
 /** Writes the report (report.md, report.html, charts unless `charts: false`, exports) and verdict.json of a comparison into `outDir`. */
 export async function writeComparison(c: Comparison, outDir: string, title = 'qkv-lab report', options: ReportOptions = {}): Promise<void> {
-  const { writeReport } = await import('../report/write.js'); // the charts' renderer loads only to write a report
+  const { writeReport } = await import('../report/write.js'); // loads only to write a report (and the renderer only to draw)
   const { skipped, notStarted, inProgress } = c.leftOut;
   await writeReport(outDir, title, c.runs, c.analysis, c.claims, { skipped, notStarted, inProgress }, options);
   writeJsonAtomic(join(outDir, 'verdict.json'), c.verdict);

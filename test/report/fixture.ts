@@ -2,6 +2,7 @@
 import type { CurvePoint, FinalPoint, Heatmap, ReportData } from '../../src/report/data/types.js';
 import { chart, markdown, verdicts, type Block } from '../../src/report/text/document.js';
 import type { SeriesClaims } from '../../src/analysis/claims.js';
+import { VARIANTS as BUILT_IN } from '../../src/model/schema.js';
 
 const VARIANTS = ['qkv', 'qv'];
 const LRS = [1e-3, 1e-2];
@@ -66,7 +67,7 @@ export function syntheticReport(opts: { width?: boolean } = {}): ReportData {
   return {
     title: 'Synthetic report',
     curves,
-    isolates: { qkv: 'standard attention', qv: 'keys tied to values' },
+    isolates: Object.fromEntries(VARIANTS.map((v) => [v, BUILT_IN[v as keyof typeof BUILT_IN].isolates])),
     finals,
     heatmaps: [heatmap('qkv', 12), heatmap('qv', 4), heatmap('qkv', 20, 1), heatmap('qv', 2, 1)],
     width:

@@ -186,7 +186,8 @@ export const CITATIONS =
   'The data behind the tables and charts: [runs.csv](runs.csv) (one row per run) and [metrics_long.csv](metrics_long.csv) (every logged row of every run).';
 
 /** Where a report written with --no-charts would have its charts. */
-export const NO_CHARTS = 'Not drawn: this report was written with `--no-charts`. `qkv-lab compare` on the same runs draws them.';
+export const NO_CHARTS =
+  'Not drawn: this report was written without its charts (`--no-charts`). The same command without it draws them, and reuses the finished runs.';
 
 /** The whole report: title, verdicts, the claims section, warnings, settings, each series, the charts and what was left out. */
 export function reportDocument(
