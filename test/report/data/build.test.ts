@@ -4,6 +4,7 @@ import { resolveConfig } from '../../../src/config.js';
 import { analyse } from '../../../src/analysis/analyse.js';
 import { buildReportData } from '../../../src/report/data/build.js';
 import type { LoadedRun } from '../../../src/report/data/collect.js';
+import { VARIANTS } from '../../../src/model/schema.js';
 
 const N = 4; // positions
 const QUERY_START = 2;
@@ -55,6 +56,28 @@ describe('attention heatmaps per layer', () => {
       layers: 2,
       rowLabels: ['ex 0 · pos 2', 'ex 0 · pos 3', 'ex 1 · pos 2', 'ex 1 · pos 3'],
       correct: [0, 1, 1, 0],
+    });
+  });
+});
+
+describe('what each variant isolates, for the legends', () => {
+  it("reads a built-in's text, and a user variant's from the module record its config keeps, with QK-norm or without", () => {
+    const path = '/studies/variants/halved.ts';
+    const modules = { [path]: { name: 'halved', isolates: 'keys halved', sha256: '0'.repeat(64) } };
+    const as = (attention: string, qkNorm: boolean, seed: number): LoadedRun => {
+      const base = run(1);
+      return {
+        ...base,
+        dir: `${attention}-${qkNorm}-${seed}`,
+        config: { ...resolveConfig({ model: { qkNorm }, train: { seed } }), model: { ...base.config.model, attention, qkNorm }, modules },
+      };
+    };
+    const runs = [as('qkv', false, 0), as('qv', true, 1), as(path, false, 2), as(path, true, 3)];
+    expect(buildReportData('t', runs, analyse(runs)).isolates).toEqual({
+      qkv: VARIANTS.qkv.isolates,
+      'qv+qknorm': `${VARIANTS.qv.isolates}, with QK-norm`,
+      halved: 'keys halved',
+      'halved+qknorm': 'keys halved, with QK-norm',
     });
   });
 });
