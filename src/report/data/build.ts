@@ -3,7 +3,6 @@ import type { LoadedRun } from './collect.js';
 import type { Analysis } from '../../analysis/analyse.js';
 import { flatten, finalLoss, seriesLabel, variantOf } from '../../analysis/analyse.js';
 import { unreachableFloor } from '../../analysis/power.js';
-import { variantIsolates } from '../../model/schema.js';
 import type { CurvePoint, FinalPoint, Heatmap, ReportData, WidthPoint } from './types.js';
 
 export function buildReportData(title: string, runs: LoadedRun[], a: Analysis): ReportData {
@@ -54,7 +53,7 @@ export function buildReportData(title: string, runs: LoadedRun[], a: Analysis): 
         ]
       : [],
   );
-  const isolates = Object.fromEntries(runs.map((run) => [variantOf(run), variantIsolates(run.config.model, run.config.modules)]));
+  const isolates = Object.fromEntries(a.series.flatMap((s) => s.variants.map((v) => [v.variant, v.isolates]))); // as the analysis read them
   return { title, curves, finals, heatmaps: heatmaps(runs, seriesOf), width, isolates, sensitivity, verdicts };
 }
 
