@@ -7,6 +7,7 @@ import { summaryLines } from '../report/text/terminal.js';
 import { claimsJson, claimsStrataJson, claimsSummaryLines } from '../report/text/claimsMarkdown.js';
 import { writeJsonAtomic } from '../files/atomic.js';
 import { UserError } from '../errors.js';
+import { variantLabelClash } from '../model/schema.js';
 import type { ReportOptions } from '../report/write.js';
 
 export interface CompareResult {
@@ -92,6 +93,8 @@ export function analyseRuns(paths: string[], { strict = false, scalePaths = [] a
     throw new UserError(
       `no finished runs to compare under ${paths.join(', ')} (${skipped.length} damaged, ${unfinished.length} unfinished, ${inProgress.length} in progress)`,
     );
+  const clash = variantLabelClash(runs.map((r) => r.config));
+  if (clash) throw new UserError(clash);
   const analysis = analyse(runs);
   if (unfinished.length) analysis.warnings.push(`${unfinished.length} unfinished run(s) left out: ${unfinished.join(', ')}`);
   if (inProgress.length)

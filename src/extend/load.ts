@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { UserError, firstLine } from '../errors.js';
 import { stepSizeFault, validate, type Config } from '../config.js';
 import { isModulePath } from '../modulePath.js';
-import { VARIANTS, type ModuleRecord } from '../model/schema.js';
+import { VARIANTS, variantLabelClash, type ModuleRecord } from '../model/schema.js';
 import { registerVariant, type VariantDefinition } from '../model/variants.js';
 import { layoutFault, registerTask, userTask, TaskFault, type TaskDefinition, type TaskOption, type TaskOptions } from '../tasks/user.js';
 import type { BackendChoice } from '../backend-names.js';
@@ -210,6 +210,8 @@ export async function loadRunModules<R extends { config: Config }>(runs: R[], ba
     probed.add(key);
     out.push({ ...run, config: await loadConfigModules(run.config, { cache, probe, backend }) });
   }
+  const clash = variantLabelClash(out.map((r) => r.config));
+  if (clash) throw new UserError(clash);
   return out;
 }
 

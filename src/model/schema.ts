@@ -62,6 +62,30 @@ export function variantLabel(cfg: Pick<ModelConfig, 'attention' | 'qkNorm'>, mod
 }
 
 /**
+ * Reports group runs by variantLabel, so a label must stand for one model. Where two different variants give runs one
+ * label, a line naming both; else null. Modules are told apart by their recorded hash (by their path when none is
+ * recorded), so two module files with one `name`, or two versions of one file, are caught before they are pooled.
+ */
+export function variantLabelClash(
+  configs: readonly { model: Pick<ModelConfig, 'attention' | 'qkNorm'>; modules: Record<string, ModuleRecord> }[],
+): string | null {
+  const first = new Map<string, { id: string; attention: string }>();
+  for (const { model, modules } of configs) {
+    const label = variantLabel(model, modules);
+    const id = modules[model.attention]?.sha256 ?? model.attention;
+    const seen = first.get(label);
+    if (!seen) first.set(label, { id, attention: model.attention });
+    else if (seen.id !== id)
+      return seen.attention === model.attention
+        ? `runs labelled '${label}' come from two versions of ${model.attention} (sha256 ${seen.id.slice(0, 12)}… and ${id.slice(0, 12)}…); ` +
+            'compare them apart, or train them again from one version'
+        : `'${label}' names two different variants, ${seen.attention} and ${model.attention}; ` +
+            "give each module its own name (defineVariant's name) so reports tell them apart";
+  }
+  return null;
+}
+
+/**
  * What the variant of `cfg` isolates, for tables and chart legends: a built-in's from VARIANTS, a user variant's from
  * the record config.json keeps of its module (its name when there is none).
  */

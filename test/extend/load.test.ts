@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { describe, expect, inject, it } from 'vitest';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anchorModulePaths, resolveConfig, loadConfigFile } from '../../src/config.js';
 import { importModule, loadConfigModules, loadRunModules, moduleNotes } from '../../src/extend/load.js';
-import { variantLabel, variantIsolates } from '../../src/model/schema.js';
+import { variantLabel, variantIsolates, variantLabelClash, type ModuleRecord } from '../../src/model/schema.js';
+import { analyseRuns } from '../../src/commands/compare.js';
 import { paramSpecs } from '../../src/model/paramSpecs.js';
 import { makeTask } from '../../src/tasks/index.js';
 import { planSweep } from '../../src/sweep/plan.js';
@@ -152,6 +153,56 @@ describe('loading a variant module', () => {
       ['variant-v', join(dir, 'v.ts'), false],
       ['variant-v+qknorm', join(dir, 'v.ts'), true],
     ]);
+  });
+});
+
+describe('one label, one variant: reports group runs by label, so two variants under one label are refused', () => {
+  const record = (name: string, sha: string): ModuleRecord => ({ name, isolates: 'x', sha256: sha.repeat(64) });
+  const run = (attention: string, modules: Record<string, ModuleRecord> = {}, qkNorm = false) => ({ model: { attention, qkNorm }, modules });
+
+  it('variantLabelClash names two module files with one name, two versions of one file, and a module named like a built-in', () => {
+    expect(variantLabelClash([run('qkv'), run('qv'), run('qkv', {}, true), run('qkv')])).toBeNull();
+    const a = run('/s/a.ts', { '/s/a.ts': record('mine', 'a') });
+    expect(variantLabelClash([a, run('/t/copy.ts', { '/t/copy.ts': record('mine', 'a') })])).toBeNull(); // the same file, copied
+    expect(variantLabelClash([a, run('/s/a.ts', { '/s/a.ts': record('mine', 'a') }, true)])).toBeNull(); // mine and mine+qknorm
+    expect(variantLabelClash([a, run('/s/b.ts', { '/s/b.ts': record('mine', 'b') })])).toBe(
+      "'mine' names two different variants, /s/a.ts and /s/b.ts; give each module its own name (defineVariant's name) so reports tell them apart",
+    );
+    expect(variantLabelClash([a, run('/s/a.ts', { '/s/a.ts': record('mine', 'b') })])).toBe(
+      "runs labelled 'mine' come from two versions of /s/a.ts (sha256 aaaaaaaaaaaa… and bbbbbbbbbbbb…); " +
+        'compare them apart, or train them again from one version',
+    );
+    // An unrecorded module is labelled by its file name.
+    expect(variantLabelClash([run('qkv'), run('/s/qkv.ts')])).toMatch(/^'qkv' names two different variants, qkv and \/s\/qkv\.ts/);
+  });
+
+  it('a sweep over two module files that share a name is refused before anything is trained', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qkv-clash-'));
+    writeFileSync(join(dir, 'edited.ts'), readFileSync(TEMPERED, 'utf8') + '// an edited copy that kept the name\n');
+    writeFileSync(join(dir, 's.yaml'), `name: s\nbase: {}\ngrid:\n  model.attention: [${JSON.stringify(TEMPERED)}, ./edited.ts]\n`);
+    const plan = planSweep(loadConfigFile(join(dir, 's.yaml')), join(dir, 's.yaml'), []);
+    expect(await refusal(loadRunModules(plan.runs, 'auto'))).toBe(
+      `'tempered' names two different variants, ${TEMPERED} and ${join(dir, 'edited.ts')}; ` +
+        "give each module its own name (defineVariant's name) so reports tell them apart",
+    );
+  });
+
+  it('compare refuses runs of two modules with one name, and pools copies of one module', async () => {
+    const { dir: finished } = inject('finishedRun');
+    const root = mkdtempSync(join(tmpdir(), 'qkv-clash-runs-'));
+    const relabel = (copy: string, path: string, sha: string) => {
+      cpSync(finished, join(root, copy), { recursive: true });
+      const file = join(root, copy, 'config.json');
+      const config = JSON.parse(readFileSync(file, 'utf8'));
+      writeFileSync(file, JSON.stringify({ ...config, model: { ...config.model, attention: path }, modules: { [path]: record('mine', sha) } }));
+    };
+    relabel('a', '/s/a.ts', 'a');
+    relabel('b', '/t/copy.ts', 'a');
+    expect(analyseRuns([root]).analysis.series.flatMap((s) => s.variants.map((v) => [v.variant, v.perLr[0].runs]))).toEqual([['mine', 2]]);
+    relabel('c', '/s/b.ts', 'c');
+    expect(await refusal(Promise.resolve().then(() => analyseRuns([root])))).toMatch(
+      /^'mine' names two different variants, \/s\/a\.ts and \/s\/b\.ts/,
+    );
   });
 });
 
