@@ -10,7 +10,7 @@ import type { BackendChoice } from './backend-names.js';
 import { trainConfig } from './commands/train.js';
 import { sweepInto } from './commands/sweep.js';
 import { loadSweep } from './sweep/plan.js';
-import { analyseRuns, writeComparison, type Comparison } from './commands/compare.js';
+import { analyseRuns, holdingReportDir, writeComparison, type Comparison } from './commands/compare.js';
 import type { ReportOptions } from './report/write.js';
 import type { RunOutcome } from './runs/group.js';
 
@@ -88,8 +88,8 @@ export async function compare(paths: string | string[], options: CompareOptions 
 
 /**
  * Writes a comparison's report (report.md, report.html, charts, CSV exports) and verdict.json into `outDir`;
- * `{ charts: false }` leaves the charts out, as `--no-charts` does.
+ * `{ charts: false }` leaves the charts out, as `--no-charts` does. Waits while another process writes a report there.
  */
 export async function writeReport(comparison: Comparison, outDir: string, title?: string, options: ReportOptions = {}): Promise<void> {
-  return writeComparison(comparison, outDir, title, options);
+  return holdingReportDir(outDir, () => writeComparison(comparison, outDir, title, options));
 }

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { train, sweep, compare, writeReport, defineVariant, UserError } from '../src/api.js';
 import { useTempRoot, REPO, LOOKUP } from './helpers/cli.js';
 import { TINY_SWEEP } from './helpers/shared.js';
+import { lockReportDir } from '../src/runs/lock.js';
 
 const fresh = useTempRoot('qkv-api-');
 const tiny = TINY_SWEEP.sets.filter((s) => s !== '--set');
@@ -40,9 +41,17 @@ describe('the library API', () => {
     expect(comparison.analysis.series[0].variants.map((v) => v.variant).sort()).toEqual(['qkv', 'qv']);
     expect(comparison.verdict.series[0].per_seed.qkv.length).toBeGreaterThan(0);
     expect(existsSync(join(cwd, 'report'))).toBe(false); // compare writes nothing
+    // One writer per report directory: while another holds it, writeReport waits, then writes.
+    const held = await lockReportDir(join(cwd, 'report'));
+    const written = writeReport(comparison, join(cwd, 'report'), undefined, { charts: false });
+    await new Promise((wait) => setTimeout(wait, 400));
+    expect(existsSync(join(cwd, 'report', 'verdict.json'))).toBe(false);
+    held.releaseSync();
+    await written;
+    expect(existsSync(join(cwd, 'report', 'verdict.json'))).toBe(true);
     await writeReport(comparison, join(cwd, 'report'));
     expect(existsSync(join(cwd, 'report', 'report.html'))).toBe(true);
-    expect(existsSync(join(cwd, 'report', 'verdict.json'))).toBe(true);
+    expect(existsSync(join(cwd, 'report', 'loss-curves.png'))).toBe(true);
   });
 
   it('defineVariant tags a definition for the loader', () => {

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { LOOKUP, CLI, explain, expectOneLineError, runCli, startCli, useTempRoot, type Result } from './helpers/cli.js';
 import { TINY_SWEEP } from './helpers/shared.js';
 import { metricsWithoutTiming } from './helpers/runFiles.js';
-import { OWNER_FILE, inspectLock, isLockEntry, tryLock, type RunLock } from '../src/runs/lock.js';
+import { OWNER_FILE, inspectLock, isLockEntry, lockReportDir, tryLock, type RunLock } from '../src/runs/lock.js';
 
 const SLOW = 90_000;
 // The same tiny sweep as the shared reference (test/globalSetup.ts), so the concurrent sweeps can be compared with it.
@@ -281,6 +281,42 @@ describe('a run another process holds', () => {
     },
     SLOW,
   );
+});
+
+describe('one writer per report directory', () => {
+  it(
+    '`compare` into a report directory another process is writing waits for it, then writes its whole report',
+    async () => {
+      const { runs } = await heldCopy('report-held', []);
+      const out = join(runs, '..', 'report');
+      const held = await lockReportDir(out); // as a second shard of the same ablation, writing its report
+      const { child, done } = startCli(['compare', runs, '--no-charts', '--out', out], runs, { killAfterMs: SLOW - 5_000 });
+      const waiting = `compare: waiting for pid ${process.pid}@${hostname()}, which is writing a report into ${out}`;
+      let stderr = '';
+      const told = new Promise<void>((saw) => child.stderr!.on('data', (s: string) => (stderr += s).includes(waiting) && saw()));
+      const finished = done.then((r) => Promise.reject(new Error(`compare did not wait for the report lock:\n${explain(r)}`)));
+      await Promise.race([told, finished]);
+      finished.catch(() => {});
+      await new Promise((wait) => setTimeout(wait, 500));
+      expect(readdirSync(out).filter((f) => !isLockEntry(f))).toEqual([]); // nothing written while the other holds it
+      held.releaseSync();
+      const r = await done;
+      expect(r.status, explain(r)).toBe(0);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('compare: waiting'))).toEqual([waiting]); // said once
+      expect(json(join(out, 'verdict.json')).runs).toBe(8);
+      expect(existsSync(join(out, 'report.md'))).toBe(true);
+      expect(readdirSync(out).filter(isLockEntry)).toEqual([]);
+    },
+    SLOW,
+  );
+
+  it('a refused compare leaves no report directory behind, and no lock', async () => {
+    const dir = fresh('report-refused');
+    const r = await cli(['compare', dir, '--out', 'report'], dir);
+    expectOneLineError(r);
+    expect(r.stderr).toMatch(/no run directories found under/);
+    expect(existsSync(join(dir, 'report'))).toBe(false);
+  });
 });
 
 describe('a sweep finishes what it can (issue 29)', () => {

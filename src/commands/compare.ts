@@ -1,3 +1,4 @@
+import { existsSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { collectRuns, type LoadedRun, type SkippedRun } from '../report/data/collect.js';
 import { analyse, type Analysis } from '../analysis/analyse.js';
@@ -8,6 +9,7 @@ import { claimsJson, claimsStrataJson, claimsSummaryLines } from '../report/text
 import { writeJsonAtomic } from '../files/atomic.js';
 import { UserError } from '../errors.js';
 import { variantLabelClash } from '../model/schema.js';
+import { holderText, lockReportDir, type LockInfo } from '../runs/lock.js';
 import type { ReportOptions } from '../report/write.js';
 
 export interface CompareResult {
@@ -119,6 +121,26 @@ export async function writeComparison(c: Comparison, outDir: string, title = 'qk
   writeJsonAtomic(join(outDir, 'verdict.json'), c.verdict);
 }
 
+/** Runs `work` holding `outDir`'s report lock (runs/lock.ts, lockReportDir): one process writes a report directory at a time. */
+export async function holdingReportDir<T>(outDir: string, work: () => Promise<T>, onWait?: (info: LockInfo) => void): Promise<T> {
+  const existed = existsSync(outDir);
+  const lock = await lockReportDir(outDir, onWait);
+  try {
+    return await work();
+  } catch (err) {
+    lock.releaseSync();
+    if (!existed)
+      try {
+        rmdirSync(outDir); // refused before anything was written: leave no empty directory behind
+      } catch {
+        // not empty: something was written, and stays
+      }
+    throw err;
+  } finally {
+    lock.releaseSync();
+  }
+}
+
 /**
  * `strict` refuses damaged runs instead of skipping them; `scalePaths`: the claims' input-scale sweep, when there is one
  * (the `claims` command); `charts: false` writes the report without drawing its charts (--no-charts).
@@ -129,13 +151,21 @@ export async function compareInto(
   title = 'qkv-lab report',
   { strict = false, scalePaths = [] as string[], charts = true } = {},
 ): Promise<CompareResult> {
-  const comparison = analyseRuns(paths, { strict, scalePaths });
+  const comparison = await holdingReportDir(
+    outDir,
+    async () => {
+      const comparison = analyseRuns(paths, { strict, scalePaths });
+      const { skipped, unfinished, notStarted } = comparison.leftOut;
+      for (const s of skipped) process.stderr.write(`compare: warning: skipped ${s.dir}: ${s.reason}\n`);
+      for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
+      if (notStarted.length) process.stderr.write(`compare: warning: ${notStarted.length} planned run(s) not started: ${notStarted.join(', ')}\n`);
+      await writeComparison(comparison, outDir, title, { charts });
+      return comparison;
+    },
+    (info) => process.stderr.write(`compare: waiting for ${holderText(info.owner)}, which is writing a report into ${resolve(outDir)}\n`),
+  );
   const { analysis, claims, verdict } = comparison;
-  const { skipped, unfinished, notStarted, inProgress } = comparison.leftOut;
-  for (const s of skipped) process.stderr.write(`compare: warning: skipped ${s.dir}: ${s.reason}\n`);
-  for (const u of unfinished) process.stderr.write(`compare: warning: left out unfinished run ${u}\n`);
-  if (notStarted.length) process.stderr.write(`compare: warning: ${notStarted.length} planned run(s) not started: ${notStarted.join(', ')}\n`);
-  await writeComparison(comparison, outDir, title, { charts });
+  const { skipped, notStarted, inProgress } = comparison.leftOut;
   printSummary(analysis);
   if (skipped.length || notStarted.length || inProgress.length)
     process.stdout.write(

@@ -52,8 +52,10 @@ export function lockTimes(env: NodeJS.ProcessEnv = process.env): { stale: number
     if (!Number.isInteger(stale) || stale < MIN_STALE_MS)
       throw new UserError(`${STALE_VARIABLE} must be a whole number of milliseconds ≥ ${MIN_STALE_MS}, got '${raw}'`);
   }
-  return { stale, update: Math.max(1_000, Math.min(10_000, Math.floor(stale / 6))) };
+  return { stale, update: refreshEvery(stale) };
 }
+
+const refreshEvery = (stale: number) => Math.max(1_000, Math.min(10_000, Math.floor(stale / 6)));
 
 /** What `.lock-owner.json` records. */
 export interface LockOwner {
@@ -220,8 +222,8 @@ export type LockAttempt = { kind: 'locked'; lock: RunLock; tookOver: LockInfo | 
  * sweep). A lock that is lost while held (someone removed it, or took it over after this process stalled for
  * longer than `stale`) ends the process at once with one line: two writers must never share a run.
  */
-export async function tryLock(dir: string, by: string): Promise<LockAttempt> {
-  const { stale, update } = lockTimes();
+export async function tryLock(dir: string, by: string, stale = lockTimes().stale): Promise<LockAttempt> {
+  const update = refreshEvery(stale);
   const target = resolve(dir);
   const lockPath = join(target, LOCK_DIR);
   const before = inspectLock(target, stale);
@@ -299,6 +301,27 @@ export async function claimRuns(dirs: readonly string[], by: string): Promise<Cl
     throw err;
   }
   return claim;
+}
+
+/**
+ * A report's lock is stale only after 10 minutes: a report reads and analyses its runs in one synchronous stretch,
+ * during which the lock is not refreshed (1600 runs took 15 s). A holder that died on this machine is seen at once.
+ */
+export const REPORT_STALE_MS = 600_000;
+
+/**
+ * One writer per report directory: takes `dir`'s lock, waiting while a live process holds it (`onWait` is told once,
+ * with the holder). Held across reading the runs and writing the report, so the report written last is the one
+ * computed last (two shards of one ablation each write the report when they finish).
+ */
+export async function lockReportDir(dir: string, onWait: (info: LockInfo) => void = () => {}): Promise<RunLock> {
+  ensureDir(dir);
+  for (let told = false; ; told = true) {
+    const attempt = await tryLock(dir, 'report', Math.max(REPORT_STALE_MS, lockTimes().stale));
+    if (attempt.kind === 'locked') return attempt.lock;
+    if (!told) onWait(attempt.info);
+    await new Promise((wake) => setTimeout(wake, 200));
+  }
 }
 
 export function releaseAll(locks: Iterable<RunLock>): void {
