@@ -27,3 +27,21 @@ export function dotF64x2(a: usize, b: usize, n: i32, reps: i32): f64 {
   }
   return total;
 }
+
+/**
+ * The same sum with one accumulator: each lane is one chain of dependent adds, the order a sum kept in the scalar
+ * order must follow (every kernel sum is), so each add waits for the one before. Its rate is the bound for such sums
+ * unless independent ones are interleaved; the kernel's are short (d_model 8 terms) and several run side by side.
+ */
+export function dotF64x2Chain(a: usize, b: usize, n: i32, reps: i32): f64 {
+  let total: f64 = 0;
+  for (let r = 0; r < reps; r++) {
+    let s = f64x2.splat(0);
+    for (let i = 0; i < n; i += 2) {
+      const at = (<usize>i) << 3;
+      s = f64x2.add(s, f64x2.mul(v128.load(a + at), v128.load(b + at)));
+    }
+    total += f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+  }
+  return total;
+}
