@@ -416,8 +416,48 @@ function axpyF32(dst: usize, k: f64, src: usize, n: i32): void {
   for (; c < n; c++) st(dst, c, ld(dst, c) + k * lf(src, c));
 }
 
+/** Entries i and i + 1 of m as float64: float64 scratch, or float32 parameters promoted exactly. */
+function load2<T>(m: usize, i: i32): v128 {
+  if (sizeof<T>() == 4) return f64x2.promote_low_f32x4(v128.load64_zero(m + ((<usize>i) << 2)));
+  return v128.load(m + ((<usize>i) << 3));
+}
+
+/**
+ * out[k] = Σ_c v[c] · M[c, k] for k < n, c < rows, M's rows `stride` apart from entry mAt of m (float64 or float32).
+ * Each sum starts at 0 and adds its terms in the order of c, as zeroing out and adding v[c] · M[c, ·] row by row
+ * does, but two outputs at a time in a register instead of through memory.
+ */
+function vecMat<T>(out: usize, v: usize, rows: i32, m: usize, mAt: i32, stride: i32, n: i32): void {
+  let k = 0;
+  for (; k + 2 <= n; k += 2) {
+    let acc = f64x2.splat(0);
+    for (let c = 0; c < rows; c++) acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, c)), load2<T>(m, mAt + c * stride + k)));
+    st2(out, k, acc);
+  }
+  for (; k < n; k++) {
+    let acc: f64 = 0;
+    for (let c = 0; c < rows; c++) acc += ld(v, c) * <f64>load<T>(m + <usize>(mAt + c * stride + k) * sizeof<T>());
+    st(out, k, acc);
+  }
+}
+
+/** dst += src over n entries, two lanes at a time; each entry's sum keeps its order. */
+function addInto(dst: usize, src: usize, n: i32): void {
+  let c = 0;
+  for (; c + 2 <= n; c += 2) st2(dst, c, f64x2.add(ld2(dst, c), ld2(src, c)));
+  for (; c < n; c++) st(dst, c, ld(dst, c) + ld(src, c));
+}
+
+/** dst *= k over n entries, two lanes at a time. */
+function scaleBy(dst: usize, k: f64, n: i32): void {
+  let c = 0;
+  const kk = f64x2.splat(k);
+  for (; c + 2 <= n; c += 2) st2(dst, c, f64x2.mul(ld2(dst, c), kk));
+  for (; c < n; c++) st(dst, c, ld(dst, c) * k);
+}
+
 function attendForward(b: i32, i: i32, t: i32, visible: i32): void {
-  for (let c = 0; c < d; c++) st(y, c, ld(x, t * d + c));
+  memory.copy(y, x + ((<usize>(t * d)) << 3), (<usize>d) << 3);
   for (let h = 0; h < H; h++) {
     const max = scoresForward(h, i, t, visible);
     if (!(Math.abs(max) < F32_MAX)) lossSum = NaN;
@@ -432,22 +472,18 @@ function attendForward(b: i32, i: i32, t: i32, visible: i32): void {
     }
     const xbarRow = (h * S + i) * d;
     const xb = xbar + ((<usize>xbarRow) << 3);
-    zero(xb, d);
-    for (let j = 0; j < visible; j++) axpy(xb, ld(p, pRow + j), x + ((<usize>(j * d)) << 3), d);
-    zero(o, dh);
-    for (let c = 0; c < d; c++) axpyF32(o, ld(xbar, xbarRow + c), wv + ((<usize>(wAt + c * d + h * dh)) << 2), dh);
-    for (let e = 0; e < dh; e++) st(y, h * dh + e, ld(y, h * dh + e) + ld(o, e));
+    vecMat<f64>(xb, p + ((<usize>pRow) << 3), visible, x, 0, d, d); // x̄ = Σ_j p_j x_j
+    vecMat<f32>(o, xb, d, wv, wAt + h * dh, d, dh); // o = x̄ · W_V,h
+    addInto(y + ((<usize>(h * dh)) << 3), o, dh);
   }
 }
 
 function scoresForward(h: i32, i: i32, t: i32, visible: i32): f64 {
   const uRow = (h * S + i) * d;
-  for (let c = 0; c < d; c++) st(u, uRow + c, ld(pu, (h * N + t) * d + c));
-  for (let f = 0; f < F; f++) {
-    const tuRow = (h * V + li(feats, featsAt + t * F + f)) * d;
-    for (let c = 0; c < d; c++) st(u, uRow + c, ld(u, uRow + c) + ld(tu, tuRow + c));
-  }
-  for (let c = 0; c < d; c++) st(u, uRow + c, ld(u, uRow + c) * s);
+  const uAt = u + ((<usize>uRow) << 3);
+  memory.copy(uAt, pu + ((<usize>((h * N + t) * d)) << 3), (<usize>d) << 3);
+  for (let f = 0; f < F; f++) addInto(uAt, tu + ((<usize>((h * V + li(feats, featsAt + t * F + f)) * d)) << 3), d);
+  scaleBy(uAt, s, d);
   let max: f64 = -Infinity;
   let j = 0;
   for (; j + 2 <= visible; j += 2) {
@@ -476,7 +512,10 @@ function softmaxForward(max: f64, visible: i32, pRow: i32): void {
     st(p, pRow + j, e);
     sum += e;
   }
-  for (let j = 0; j < visible; j++) st(p, pRow + j, ld(p, pRow + j) / sum);
+  const pAt = p + ((<usize>pRow) << 3);
+  let j = 0;
+  for (const sums = f64x2.splat(sum); j + 2 <= visible; j += 2) st2(pAt, j, f64x2.div(ld2(pAt, j), sums));
+  for (; j < visible; j++) st(pAt, j, ld(pAt, j) / sum);
   for (let j = visible; j < N; j++) st(p, pRow + j, 0);
 }
 
@@ -489,7 +528,15 @@ function normForward(): void {
   if (!(variance < F32_MAX)) lossSum = NaN;
   variance /= <f64>d;
   invStd = 1 / Math.sqrt(variance + LN_EPS);
-  for (let c = 0; c < d; c++) {
+  let c = 0;
+  const means = f64x2.splat(mean);
+  const invStds = f64x2.splat(invStd);
+  for (; c + 2 <= d; c += 2) {
+    const yc = f64x2.mul(f64x2.sub(ld2(y, c), means), invStds);
+    st2(y, c, yc);
+    st2(z, c, f64x2.add(f64x2.mul(yc, lf2(gamma, vecAt + c)), lf2(beta, vecAt + c)));
+  }
+  for (; c < d; c++) {
     const yc = (ld(y, c) - mean) * invStd;
     st(y, c, yc);
     st(z, c, yc * lf(gamma, vecAt + c) + lf(beta, vecAt + c));
@@ -497,11 +544,16 @@ function normForward(): void {
 }
 
 function readoutForward(b: i32, i: i32): void {
-  zero(cls, C);
-  for (let c = 0; c < d; c++) axpyF32(cls, ld(z, c), unembed + ((<usize>(unembedAt + c * C)) << 2), C);
+  vecMat<f32>(cls, z, d, unembed, unembedAt, C, C);
+  // The first largest logit, without a branch per class (the comparison is the same, so is a NaN's effect).
   let best = 0;
-  for (let k = 1; k < C; k++) if (ld(cls, k) > ld(cls, best)) best = k;
-  const top = ld(cls, best);
+  let top = ld(cls, 0);
+  for (let k = 1; k < C; k++) {
+    const v = ld(cls, k);
+    const more = v > top;
+    best = select<i32>(k, best, more);
+    top = select<f64>(v, top, more);
+  }
   if (!(Math.abs(top) < F32_MAX)) lossSum = NaN;
   let sum: f64 = 0;
   for (let k = 0; k < C; k++) {
@@ -517,7 +569,13 @@ function readoutForward(b: i32, i: i32): void {
 
 function readoutBackward(b: i32, i: i32): void {
   const target = li(targets, b * S + i);
-  for (let k = 0; k < C; k++) st(cls, k, (ld(clsExp, k) / sumExp - (k == target ? 1.0 : 0.0)) * invRows);
+  // (e_k / Σ − [k = target]) · 1/rows: off the target the subtraction of 0 is exact, so pairs compute it without it.
+  let k = 0;
+  const sums = f64x2.splat(sumExp);
+  const invs = f64x2.splat(invRows);
+  for (; k + 2 <= C; k += 2) st2(cls, k, f64x2.mul(f64x2.div(ld2(clsExp, k), sums), invs));
+  for (; k < C; k++) st(cls, k, (ld(clsExp, k) / sumExp - 0.0) * invRows);
+  st(cls, target, (ld(clsExp, target) / sumExp - 1.0) * invRows);
   for (let c = 0; c < d; c++) axpy(gunembed + ((<usize>(c * C)) << 3), ld(z, c), cls, C);
   let c = 0;
   for (; c + 2 <= d; c += 2) st2(g, c, dotPair<f32>(cls, 0, unembed, unembedAt + c * C, unembedAt + (c + 1) * C, C));
@@ -543,10 +601,20 @@ function normBackward(t: i32): void {
   }
   meanG /= <f64>d;
   meanGy /= <f64>d;
-  for (let c = 0; c < d; c++) {
+  const gxAt = gx + ((<usize>(t * d)) << 3);
+  const meanGs = f64x2.splat(meanG);
+  const meanGys = f64x2.splat(meanGy);
+  const invStds = f64x2.splat(invStd);
+  let c = 0;
+  for (; c + 2 <= d; c += 2) {
+    const gc = f64x2.mul(f64x2.sub(f64x2.sub(ld2(g, c), meanGs), f64x2.mul(ld2(y, c), meanGys)), invStds);
+    st2(g, c, gc);
+    st2(gxAt, c, f64x2.add(ld2(gxAt, c), gc));
+  }
+  for (; c < d; c++) {
     const gc = (ld(g, c) - meanG - ld(y, c) * meanGy) * invStd;
     st(g, c, gc);
-    st(gx, t * d + c, ld(gx, t * d + c) + gc);
+    st(gxAt, c, ld(gxAt, c) + gc);
   }
 }
 
@@ -571,7 +639,11 @@ function attendBackward(i: i32, t: i32, visible: i32): void {
     }
     let dot: f64 = 0;
     for (let k = 0; k < visible; k++) dot += ld(p, pRow + k) * ld(gp, k);
-    for (let j = 0; j < visible; j++) st(a, j, ld(p, pRow + j) * (ld(gp, j) - dot) * scale);
+    const pAt = p + ((<usize>pRow) << 3);
+    j = 0;
+    for (const dots = f64x2.splat(dot), scales = f64x2.splat(scale); j + 2 <= visible; j += 2)
+      st2(a, j, f64x2.mul(f64x2.mul(ld2(pAt, j), f64x2.sub(ld2(gp, j), dots)), scales));
+    for (; j < visible; j++) st(a, j, ld(pAt, j) * (ld(gp, j) - dot) * scale);
     scoresBackward(h, i, t, visible, pRow);
   }
 }
@@ -594,11 +666,8 @@ function scoresBackward(h: i32, i: i32, t: i32, visible: i32, pRow: i32): void {
       st(gx, j * d + c, ld(gx, j * d + c) + (ga * ld(u, uRow + c) + pj * ld(gxbar, c)));
     }
   }
-  for (let c = 0; c < d; c++) st(gpu, (h * N + t) * d + c, ld(gpu, (h * N + t) * d + c) + s * ld(gu, c));
-  for (let f = 0; f < F; f++) {
-    const tuRow = (h * V + li(feats, featsAt + t * F + f)) * d;
-    for (let c = 0; c < d; c++) st(gtu, tuRow + c, ld(gtu, tuRow + c) + s * ld(gu, c));
-  }
+  axpy(gpu + ((<usize>((h * N + t) * d)) << 3), s, gu, d);
+  for (let f = 0; f < F; f++) axpy(gtu + ((<usize>((h * V + li(feats, featsAt + t * F + f)) * d)) << 3), s, gu, d);
 }
 
 function finishRun(): void {
