@@ -64,6 +64,8 @@ let gpu: usize = 0; // [H, N, d]
 let u: usize = 0; // [H, S, d]
 let gu: usize = 0; // [d]
 let gm: usize = 0; // [d, d]
+let unembedT: usize = 0; // [C, d] W_unembedᵀ, promoted: the backward pass's g = W_unembed · δ as sums over rows
+let wvT: usize = 0; // [d, d] W_Vᵀ, likewise for x̄'s gradient
 
 // ---- the current run's parameters (float32 pointers, element offsets) ----------------------------------------
 let table: usize = 0;
@@ -193,6 +195,8 @@ export function setDims(d_: i32, H_: i32, N_: i32, F_: i32, V_: i32, C_: i32, S_
   u = take(H * S * d);
   gu = take(d);
   gm = take(d * d);
+  unembedT = take(C * d);
+  wvT = take(d * d);
   return at - scratch;
 }
 
@@ -296,6 +300,10 @@ function startRun(): void {
   if (backward) {
     zero(gtu, H * V * d);
     zero(gpu, H * N * d);
+    for (let c = 0; c < d; c++) {
+      for (let k = 0; k < C; k++) st(unembedT, k * d + c, lf(unembed, unembedAt + c * C + k));
+      for (let e = 0; e < d; e++) st(wvT, e * d + c, lf(wv, wAt + c * d + e));
+    }
   }
 }
 
@@ -402,18 +410,6 @@ function axpy(dst: usize, k: f64, src: usize, n: i32): void {
     v128.store(dst + at, f64x2.add(v128.load(dst + at), f64x2.mul(kk, v128.load(src + at))));
   }
   for (; c < n; c++) st(dst, c, ld(dst, c) + k * ld(src, c));
-}
-
-/** The same with float32 source values (promoted exactly, as JavaScript reads a Float32Array). */
-function axpyF32(dst: usize, k: f64, src: usize, n: i32): void {
-  let c = 0;
-  const kk = f64x2.splat(k);
-  for (; c + 2 <= n; c += 2) {
-    const v = f64x2.promote_low_f32x4(v128.load64_zero(src + ((<usize>c) << 2)));
-    const at = (<usize>c) << 3;
-    v128.store(dst + at, f64x2.add(v128.load(dst + at), f64x2.mul(kk, v)));
-  }
-  for (; c < n; c++) st(dst, c, ld(dst, c) + k * lf(src, c));
 }
 
 /** Entries i and i + 1 of m as float64: float64 scratch, or float32 parameters promoted exactly. */
@@ -577,13 +573,7 @@ function readoutBackward(b: i32, i: i32): void {
   for (; k < C; k++) st(cls, k, (ld(clsExp, k) / sumExp - 0.0) * invRows);
   st(cls, target, (ld(clsExp, target) / sumExp - 1.0) * invRows);
   for (let c = 0; c < d; c++) axpy(gunembed + ((<usize>(c * C)) << 3), ld(z, c), cls, C);
-  let c = 0;
-  for (; c + 2 <= d; c += 2) st2(g, c, dotPair<f32>(cls, 0, unembed, unembedAt + c * C, unembedAt + (c + 1) * C, C));
-  for (; c < d; c++) {
-    let acc: f64 = 0;
-    for (let k = 0; k < C; k++) acc += lf(unembed, unembedAt + c * C + k) * ld(cls, k);
-    st(g, c, acc);
-  }
+  vecMat<f64>(g, cls, C, unembedT, 0, d, d); // g_c = Σ_k δ_k W_unembed[c, k]
 }
 
 function normBackward(t: i32): void {
@@ -623,13 +613,7 @@ function attendBackward(i: i32, t: i32, visible: i32): void {
     const pRow = (h * S + i) * N;
     const xbarRow = (h * S + i) * d;
     for (let c = 0; c < d; c++) axpy(gwvAcc + ((<usize>(c * d + h * dh)) << 3), ld(xbar, xbarRow + c), g + ((<usize>(h * dh)) << 3), dh);
-    let c = 0;
-    for (; c + 2 <= d; c += 2) st2(gxbar, c, dotPair<f32>(g, h * dh, wv, wAt + c * d + h * dh, wAt + (c + 1) * d + h * dh, dh));
-    for (; c < d; c++) {
-      let acc: f64 = 0;
-      for (let e = 0; e < dh; e++) acc += lf(wv, wAt + c * d + h * dh + e) * ld(g, h * dh + e);
-      st(gxbar, c, acc);
-    }
+    vecMat<f64>(gxbar, g + ((<usize>(h * dh)) << 3), dh, wvT, h * dh * d, d, d); // ∂x̄_c = Σ_e g_h,e W_V[c, h·dh + e]
     let j = 0;
     for (; j + 2 <= visible; j += 2) st2(gp, j, dotPair<f64>(gxbar, 0, x, j * d, (j + 1) * d, d));
     for (; j < visible; j++) {
