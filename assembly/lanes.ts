@@ -104,7 +104,6 @@ let logits: usize = 0; // [Bmax·S, C], then their gradient
 let gOut: usize = 0; // [Bmax·S, d]
 let y: usize = 0; // [d] one row's residual sum, then its gradient
 let gp: usize = 0; // [N]
-let o: usize = 0; // [dh] one head's output from x̄ (values regrouped)
 let gxbar: usize = 0; // [d] its gradient
 // Layer 0's projections through the embedding tables: table·W [V, d] and pos·W [N, d] per projection, and their
 // gradients; K's are Q's for qq, and a projection layer 0 does not make has none (0).
@@ -315,7 +314,7 @@ export function lanesShape(
   gOut = take(Bmax * S * d);
   y = take(d);
   gp = take(N);
-  o = take(dh);
+
   gxbar = take(d);
   tableQ = take(V * d);
   posQ = take(N * d);
@@ -495,24 +494,24 @@ function layerForward(l: i32, B: i32): void {
         for (let j = visible; j < N; j++) st(p, pRow + j, splat(0));
         if (mixX) {
           // x̄ = Σ_j p_j X_j, then o = x̄ · W_V[:, head] (each entry summed over c in order), Y_h += o.
+          // Each sum is kept in a register over its terms, in the order of j (or c), from 0 as zeroing and adding did.
           const xb = xbar + ((<usize>((row * H + h) * d)) << 4);
-          zero(xb, d);
-          for (let j = 0; j < visible; j++) {
-            const pj = ld(p, pRow + j);
-            const xRow = (b * N + j) * d;
-            for (let c = 0; c < d; c++) acc(xb, c, f64x2.mul(pj, ld(x, xRow + c)));
-          }
-          zero(o, dh);
           for (let c = 0; c < d; c++) {
-            const xc = ld(xb, c);
-            for (let e = 0; e < dh; e++) acc(o, e, f64x2.mul(xc, ld(wv, c * d + h * dh + e)));
+            let sum = splat(0);
+            for (let j = 0; j < visible; j++) sum = f64x2.add(sum, f64x2.mul(ld(p, pRow + j), ld(x, (b * N + j) * d + c)));
+            st(xb, c, sum);
           }
-          for (let e = 0; e < dh; e++) acc(y, h * dh + e, ld(o, e));
+          for (let e = 0; e < dh; e++) {
+            let sum = splat(0);
+            for (let c = 0; c < d; c++) sum = f64x2.add(sum, f64x2.mul(ld(xb, c), ld(wv, c * d + h * dh + e)));
+            acc(y, h * dh + e, sum);
+          }
         } else {
-          for (let j = 0; j < visible; j++) {
-            const pj = ld(p, pRow + j);
-            const vRow = (b * N + j) * d;
-            for (let e = h * dh; e < (h + 1) * dh; e++) acc(y, e, f64x2.mul(pj, ld(v, vRow + e)));
+          // Y_e += Σ_j p_j V_j,e, each entry's sum in a register, its terms in the order of j.
+          for (let e = h * dh; e < (h + 1) * dh; e++) {
+            let sum = ld(y, e);
+            for (let j = 0; j < visible; j++) sum = f64x2.add(sum, f64x2.mul(ld(p, pRow + j), ld(v, (b * N + j) * d + e)));
+            st(y, e, sum);
           }
         }
       }
@@ -628,13 +627,17 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
           }
         }
         // softmax and score: ∂a_j = p_j (∂p_j − Σ p ∂p); a_j = scale · qn_i,h · kn_j,h.
+        // ∂a into gp, then ∂qn (a sum over j, in a register) and ∂kn_j; each entry's terms in the order they were.
+        for (let j = 0; j < visible; j++) st(gp, j, f64x2.mul(f64x2.mul(ld(p, pRow + j), f64x2.sub(ld(gp, j), dot)), sc));
+        for (let e = h * dh; e < (h + 1) * dh; e++) {
+          let sum = ld(gqn, row * d + e);
+          for (let j = 0; j < visible; j++) sum = f64x2.add(sum, f64x2.mul(ld(gp, j), ld(kn, (b * N + j) * d + e)));
+          st(gqn, row * d + e, sum);
+        }
         for (let j = 0; j < visible; j++) {
-          const ga = f64x2.mul(f64x2.mul(ld(p, pRow + j), f64x2.sub(ld(gp, j), dot)), sc);
+          const ga = ld(gp, j);
           const kRow = (b * N + j) * d;
-          for (let e = h * dh; e < (h + 1) * dh; e++) {
-            acc(gqn, row * d + e, f64x2.mul(ga, ld(kn, kRow + e)));
-            acc(gkn, kRow + e, f64x2.mul(ga, ld(qn, row * d + e)));
-          }
+          for (let e = h * dh; e < (h + 1) * dh; e++) acc(gkn, kRow + e, f64x2.mul(ga, ld(qn, row * d + e)));
         }
       }
     }
