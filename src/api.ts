@@ -10,7 +10,8 @@ import type { BackendChoice } from './backend-names.js';
 import { trainConfig } from './commands/train.js';
 import { sweepInto } from './commands/sweep.js';
 import { loadSweep } from './sweep/plan.js';
-import { analyseRuns, holdingReportDir, writeComparison, type Comparison } from './commands/compare.js';
+import { analyseRuns, writeComparison, type Comparison } from './commands/compare.js';
+import { withReportLock } from './runs/lock.js';
 import type { ReportOptions } from './report/write.js';
 import type { RunOutcome } from './runs/group.js';
 
@@ -91,5 +92,5 @@ export async function compare(paths: string | string[], options: CompareOptions 
  * `{ charts: false }` leaves the charts out, as `--no-charts` does. Waits while another process writes a report there.
  */
 export async function writeReport(comparison: Comparison, outDir: string, title?: string, options: ReportOptions = {}): Promise<void> {
-  return holdingReportDir(outDir, () => writeComparison(comparison, outDir, title, options));
+  return withReportLock(outDir, () => writeComparison(comparison, outDir, title, options));
 }

@@ -489,6 +489,7 @@ function simdCeilingGflops(chain = false): number | null {
     dotF64x2Chain: Dot;
   };
   const dot = chain ? dotF64x2Chain : dotF64x2;
+  if (typeof dot !== 'function') return null; // a ceiling.wasm from an older build
   const n = CEILING_OPERANDS[0].length;
   const a = (heapBase() + 15) & ~15;
   const b = a + n * 8;

@@ -291,7 +291,9 @@ describe('one writer per report directory', () => {
       const out = join(runs, '..', 'report');
       const held = await lockReportDir(out); // as a second shard of the same ablation, writing its report
       const { child, done } = startCli(['compare', runs, '--no-charts', '--out', out], runs, { killAfterMs: SLOW - 5_000 });
-      const waiting = `compare: waiting for pid ${process.pid}@${hostname()}, which is writing a report into ${out}`;
+      const waiting =
+        `compare: waiting for pid ${process.pid}@${hostname()}, which is writing a report into ${out} ` +
+        '(its lock is taken over once it has not been refreshed for 10 minutes)';
       let stderr = '';
       const told = new Promise<void>((saw) => child.stderr!.on('data', (s: string) => (stderr += s).includes(waiting) && saw()));
       const finished = done.then((r) => Promise.reject(new Error(`compare did not wait for the report lock:\n${explain(r)}`)));
@@ -310,12 +312,21 @@ describe('one writer per report directory', () => {
     SLOW,
   );
 
-  it('a refused compare leaves no report directory behind, and no lock', async () => {
+  it('a refused compare leaves no report directory behind, nor the parents it made, and no lock', async () => {
     const dir = fresh('report-refused');
-    const r = await cli(['compare', dir, '--out', 'report'], dir);
+    const r = await cli(['compare', dir, '--out', 'new/deeper/report'], dir);
     expectOneLineError(r);
     expect(r.stderr).toMatch(/no run directories found under/);
-    expect(existsSync(join(dir, 'report'))).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("a report written into a run's own directory: the report's lock is not the run's, so the run is compared", async () => {
+    const { runs } = await heldCopy('report-in-run', []);
+    const run = join(runs, RUNS[0]);
+    const r = await cli(['compare', run, '--no-charts', '--out', run], runs);
+    expect(r.status, explain(r)).toBe(0);
+    expect([json(join(run, 'verdict.json')).runs, json(join(run, 'verdict.json')).runs_in_progress]).toEqual([1, 0]);
+    expect(readdirSync(run).filter(isLockEntry)).toEqual([]);
   });
 });
 

@@ -1,4 +1,3 @@
-import { existsSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { collectRuns, type LoadedRun, type SkippedRun } from '../report/data/collect.js';
 import { analyse, type Analysis } from '../analysis/analyse.js';
@@ -9,7 +8,7 @@ import { claimsJson, claimsStrataJson, claimsSummaryLines } from '../report/text
 import { writeJsonAtomic } from '../files/atomic.js';
 import { UserError } from '../errors.js';
 import { variantLabelClash } from '../model/schema.js';
-import { holderText, lockReportDir, type LockInfo } from '../runs/lock.js';
+import { REPORT_STALE_MS, holderText, withReportLock } from '../runs/lock.js';
 import type { ReportOptions } from '../report/write.js';
 
 export interface CompareResult {
@@ -95,13 +94,14 @@ export function analyseRuns(paths: string[], { strict = false, scalePaths = [] a
     throw new UserError(
       `no finished runs to compare under ${paths.join(', ')} (${skipped.length} damaged, ${unfinished.length} unfinished, ${inProgress.length} in progress)`,
     );
-  const clash = variantLabelClash(runs.map((r) => r.config));
+  const scaleRuns = scalePaths.length ? collectRuns(scalePaths).runs : [];
+  const clash = variantLabelClash([...runs, ...scaleRuns].map((r) => r.config));
   if (clash) throw new UserError(clash);
   const analysis = analyse(runs);
   if (unfinished.length) analysis.warnings.push(`${unfinished.length} unfinished run(s) left out: ${unfinished.join(', ')}`);
   if (inProgress.length)
     analysis.warnings.push(`${inProgress.length} run(s) still in progress in another process, left out until they finish: ${inProgress.join(', ')}`);
-  const claims = analyseClaims(analysis, runs, scalePaths.length ? collectRuns(scalePaths).runs : []);
+  const claims = analyseClaims(analysis, runs, scaleRuns);
   const verdict = {
     ...verdictJson(analysis, runs.length),
     runs_skipped: skipped.length,
@@ -121,26 +121,6 @@ export async function writeComparison(c: Comparison, outDir: string, title = 'qk
   writeJsonAtomic(join(outDir, 'verdict.json'), c.verdict);
 }
 
-/** Runs `work` holding `outDir`'s report lock (runs/lock.ts, lockReportDir): one process writes a report directory at a time. */
-export async function holdingReportDir<T>(outDir: string, work: () => Promise<T>, onWait?: (info: LockInfo) => void): Promise<T> {
-  const existed = existsSync(outDir);
-  const lock = await lockReportDir(outDir, onWait);
-  try {
-    return await work();
-  } catch (err) {
-    lock.releaseSync();
-    if (!existed)
-      try {
-        rmdirSync(outDir); // refused before anything was written: leave no empty directory behind
-      } catch {
-        // not empty: something was written, and stays
-      }
-    throw err;
-  } finally {
-    lock.releaseSync();
-  }
-}
-
 /**
  * `strict` refuses damaged runs instead of skipping them; `scalePaths`: the claims' input-scale sweep, when there is one
  * (the `claims` command); `charts: false` writes the report without drawing its charts (--no-charts).
@@ -151,7 +131,7 @@ export async function compareInto(
   title = 'qkv-lab report',
   { strict = false, scalePaths = [] as string[], charts = true } = {},
 ): Promise<CompareResult> {
-  const comparison = await holdingReportDir(
+  const comparison = await withReportLock(
     outDir,
     async () => {
       const comparison = analyseRuns(paths, { strict, scalePaths });
@@ -162,7 +142,11 @@ export async function compareInto(
       await writeComparison(comparison, outDir, title, { charts });
       return comparison;
     },
-    (info) => process.stderr.write(`compare: waiting for ${holderText(info.owner)}, which is writing a report into ${resolve(outDir)}\n`),
+    (info) =>
+      process.stderr.write(
+        `compare: waiting for ${holderText(info.owner)}, which is writing a report into ${resolve(outDir)} ` +
+          `(its lock is taken over once it has not been refreshed for ${REPORT_STALE_MS / 60_000} minutes)\n`,
+      ),
   );
   const { analysis, claims, verdict } = comparison;
   const { skipped, notStarted, inProgress } = comparison.leftOut;

@@ -62,22 +62,25 @@ export function variantLabel(cfg: Pick<ModelConfig, 'attention' | 'qkNorm'>, mod
 }
 
 /**
- * Reports group runs by variantLabel, so a label must stand for one model. Where two different variants give runs one
- * label, a line naming both; else null. Modules are told apart by their recorded hash (by their path when none is
+ * Reports group runs by variantLabel, and key legends, colours and the isolates column by it across every series, so
+ * within one comparison a label must stand for one model. Where two different variants give runs one label, a line
+ * naming both; else null. Modules are told apart by their recorded hash (by their path when none is
  * recorded), so two module files with one `name`, or two versions of one file, are caught before they are pooled.
  */
 export function variantLabelClash(
   configs: readonly { model: Pick<ModelConfig, 'attention' | 'qkNorm'>; modules: Record<string, ModuleRecord> }[],
 ): string | null {
-  const first = new Map<string, { id: string; attention: string }>();
+  const first = new Map<string, { id: string; attention: string; hash: string }>();
   for (const { model, modules } of configs) {
     const label = variantLabel(model, modules);
-    const id = modules[model.attention]?.sha256 ?? model.attention;
+    const sha = modules[model.attention]?.sha256;
+    const id = sha ?? model.attention;
+    const hash = sha ? `${sha.slice(0, 12)}…` : 'not recorded';
     const seen = first.get(label);
-    if (!seen) first.set(label, { id, attention: model.attention });
+    if (!seen) first.set(label, { id, attention: model.attention, hash });
     else if (seen.id !== id)
       return seen.attention === model.attention
-        ? `runs labelled '${label}' come from two versions of ${model.attention} (sha256 ${seen.id.slice(0, 12)}… and ${id.slice(0, 12)}…); ` +
+        ? `runs labelled '${label}' come from two versions of ${model.attention} (sha256 ${seen.hash} and ${hash}); ` +
             'compare them apart, or train them again from one version'
         : `'${label}' names two different variants, ${seen.attention} and ${model.attention}; ` +
             "give each module its own name (defineVariant's name) so reports tell them apart";

@@ -18,19 +18,22 @@
  * second Ctrl-C (an exit handler here, and proper-lockfile's own). A SIGKILL leaves it behind, stale after
  * `stale` ms and naming the dead holder.
  */
-import { readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { UserError, asEnvironmentError, ENVIRONMENT_ERROR_EXIT } from '../errors.js';
 import { ensureDir } from '../files/atomic.js';
+import { INTERRUPTED_EXIT, isStopRequested } from './signals.js';
 
 export const LOCK_DIR = '.lock';
 export const OWNER_FILE = '.lock-owner.json';
+/** A report directory's lock sits one level down, so a report written into a run directory never meets the run's lock. */
+export const REPORT_LOCK_DIR = '.report-lock';
 
-/** The lock's own entries in a run directory (the owner file's temp copy included): not part of the run. */
+/** The locks' own entries in a run directory (the owner file's temp copy included): not part of the run. */
 export function isLockEntry(name: string): boolean {
-  return name === LOCK_DIR || name.startsWith(OWNER_FILE);
+  return name === LOCK_DIR || name.startsWith(OWNER_FILE) || name === REPORT_LOCK_DIR;
 }
 
 /** Stale after this long without a refresh, unless QKV_LAB_LOCK_STALE_MS says otherwise (the tests shorten it). */
@@ -310,17 +313,49 @@ export async function claimRuns(dirs: readonly string[], by: string): Promise<Cl
 export const REPORT_STALE_MS = 600_000;
 
 /**
- * One writer per report directory: takes `dir`'s lock, waiting while a live process holds it (`onWait` is told once,
- * with the holder). Held across reading the runs and writing the report, so the report written last is the one
- * computed last (two shards of one ablation each write the report when they finish).
+ * One writer per report directory: takes `dir`'s report lock (in `<dir>/.report-lock`), waiting while a live process
+ * holds it (`onWait` is told once, with the holder). A first Ctrl-C while waiting ends the wait with exit 130, as a
+ * second one would. Release it with releaseReportLock.
  */
 export async function lockReportDir(dir: string, onWait: (info: LockInfo) => void = () => {}): Promise<RunLock> {
-  ensureDir(dir);
+  const at = join(dir, REPORT_LOCK_DIR);
   for (let told = false; ; told = true) {
-    const attempt = await tryLock(dir, 'report', Math.max(REPORT_STALE_MS, lockTimes().stale));
+    ensureDir(at); // again each time: a writer that was refused removes the directories it made
+    const attempt = await tryLock(at, 'report', Math.max(REPORT_STALE_MS, lockTimes().stale));
     if (attempt.kind === 'locked') return attempt.lock;
     if (!told) onWait(attempt.info);
+    if (isStopRequested()) {
+      process.stderr.write(`qkv-lab: stopped while waiting to write a report into ${resolve(dir)}; run the same command again\n`);
+      process.exit(INTERRUPTED_EXIT);
+    }
     await new Promise((wake) => setTimeout(wake, 200));
+  }
+}
+
+/** Releases a report lock and removes its directory, when nobody else is already waiting in it. */
+export function releaseReportLock(lock: RunLock): void {
+  lock.releaseSync();
+  removeQuietly(lock.dir, true);
+}
+
+/**
+ * Runs `work` holding `outDir`'s report lock: one process writes a report directory at a time, and the report
+ * written last is the one computed last (two shards of one ablation each write the report when they finish). When
+ * `work` throws (a refusal), the directories the lock created are removed again if they are empty.
+ */
+export async function withReportLock<T>(outDir: string, work: () => Promise<T>, onWait?: (info: LockInfo) => void): Promise<T> {
+  const created: string[] = []; // outDir and each missing parent, deepest first
+  for (let d = resolve(outDir); !existsSync(d) && dirname(d) !== d; d = dirname(d)) created.push(d);
+  let lock: RunLock | undefined;
+  try {
+    lock = await lockReportDir(outDir, onWait);
+    return await work();
+  } catch (err) {
+    if (lock) releaseReportLock(lock);
+    for (const d of created) removeQuietly(d, true);
+    throw err;
+  } finally {
+    if (lock) releaseReportLock(lock);
   }
 }
 
@@ -356,10 +391,12 @@ function removeDeadCandidates(dir: string): void {
   }
 }
 
-function removeQuietly(path: string): void {
+/** Removes a file, or an empty directory (`directory`); a missing one, or a directory not empty, is left as it is. */
+function removeQuietly(path: string, directory = false): void {
   try {
-    unlinkSync(path);
+    if (directory) rmdirSync(path);
+    else unlinkSync(path);
   } catch {
-    // not there
+    // not there, or not empty
   }
 }

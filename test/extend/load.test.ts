@@ -172,6 +172,9 @@ describe('one label, one variant: reports group runs by label, so two variants u
       "runs labelled 'mine' come from two versions of /s/a.ts (sha256 aaaaaaaaaaaa… and bbbbbbbbbbbb…); " +
         'compare them apart, or train them again from one version',
     );
+    expect(variantLabelClash([run('/s/a.ts', { '/s/a.ts': record('a', 'a') }), run('/s/a.ts')])).toMatch(
+      /two versions of \/s\/a\.ts \(sha256 aaaaaaaaaaaa… and not recorded\)/,
+    );
     // An unrecorded module is labelled by its file name.
     expect(variantLabelClash([run('qkv'), run('/s/qkv.ts')])).toMatch(/^'qkv' names two different variants, qkv and \/s\/qkv\.ts/);
   });
