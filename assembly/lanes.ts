@@ -314,7 +314,6 @@ export function lanesShape(
   gOut = take(Bmax * S * d);
   y = take(d);
   gp = take(N);
-
   gxbar = take(d);
   tableQ = take(V * d);
   posQ = take(N * d);

@@ -347,15 +347,15 @@ export async function withReportLock<T>(outDir: string, work: () => Promise<T>, 
   const created: string[] = []; // outDir and each missing parent, deepest first
   for (let d = resolve(outDir); !existsSync(d) && dirname(d) !== d; d = dirname(d)) created.push(d);
   let lock: RunLock | undefined;
+  let refused = true;
   try {
     lock = await lockReportDir(outDir, onWait);
-    return await work();
-  } catch (err) {
-    if (lock) releaseReportLock(lock);
-    for (const d of created) removeQuietly(d, true);
-    throw err;
+    const done = await work();
+    refused = false;
+    return done;
   } finally {
     if (lock) releaseReportLock(lock);
+    if (refused) for (const d of created) removeQuietly(d, true);
   }
 }
 
