@@ -27,8 +27,19 @@ export class Stream {
     return uniformFloat64(this.gen);
   }
 
+  /**
+   * pure-rand's uniformInt, draw for draw (test/rng.test.ts holds the two equal), without its float modulo, which made
+   * drawing batches about a third slower (5% of a default training step). The quotient of two integers below 2^33 is
+   * never rounded up to the next integer in float64, so the floor recovers the remainder exactly.
+   */
   int(lo: number, hiInclusive: number): number {
-    return uniformInt(this.gen, lo, hiInclusive);
+    const size = hiInclusive - lo + 1;
+    if (!(size >= 1 && size <= 0x100000000 && Number.isSafeInteger(lo) && Number.isSafeInteger(hiInclusive)))
+      return uniformInt(this.gen, lo, hiInclusive);
+    const accepted = size > 2 ? ~~(0x100000000 / size) * size : 0x100000000; // draws at or above this would bias the remainder
+    let draw = this.gen.next() + 0x80000000;
+    while (draw >= accepted) draw = this.gen.next() + 0x80000000;
+    return draw - Math.floor(draw / size) * size + lo;
   }
 
   /** Box–Muller; one fresh pair per call keeps the stream position independent of call history. */

@@ -1,6 +1,8 @@
 /** Stream: seeded, label-derived, resumable random streams. */
 import { describe, expect, it } from 'vitest';
 import { Stream } from '../src/rng.js';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
 
 const draws = (s: Stream, n = 20) => Array.from({ length: n }, () => s.uniform());
 
@@ -41,6 +43,31 @@ describe('Stream', () => {
     expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(Math.abs(mean - 0.5)).toBeLessThan(0.01); // std of the mean is 0.002
+  });
+
+  it("int(lo, hi) draws exactly what pure-rand's uniformInt draws from the same generator, rejections included", () => {
+    // Stream.derive seeds xoroshiro128plus with the label's FNV-1a hash; a bare generator with a known seed stands in.
+    const seed = 0x5eed;
+    const ranges: [number, number][] = [
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [-3, 3],
+      [0, 15],
+      [7, 15],
+      [0, 2 ** 31 - 1],
+      [0, 3 * 2 ** 30], // rejects about a quarter of its draws
+      [0, 2 ** 32 - 1], // the whole 32-bit range: no rejection, no remainder
+      [-(2 ** 31), 2 ** 31], // one past it: pure-rand's 64-bit path, which int() hands back
+      [5, 4], // empty: whatever pure-rand does
+    ];
+    const stream = Stream.fromState([...xoroshiro128plus(seed).getState()]);
+    const reference = xoroshiro128plus(seed);
+    for (let i = 0; i < 40000; i++) {
+      const [lo, hi] = ranges[i % ranges.length];
+      expect(stream.int(lo, hi)).toBe(uniformInt(reference, lo, hi));
+    }
+    expect(stream.state()).toEqual([...reference.getState()]);
   });
 
   it('int(lo, hi) is inclusive on both ends and covers the range', () => {
