@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { createJiti } from 'jiti';
+import type { Jiti } from 'jiti';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -32,12 +32,19 @@ export interface LoadedModule {
  * `qkv-lab` in a user's module is this kit's moduleApi.ts (its define… helpers), wherever the module lives: a module in
  * a folder with no node_modules still loads, and one in a project with its own copy of the kit gets the copy that runs it.
  */
-const here = fileURLToPath(import.meta.url);
-const jiti = createJiti(import.meta.url, {
-  moduleCache: false,
-  fsCache: false,
-  alias: { 'qkv-lab': join(dirname(here), here.endsWith('.ts') ? 'moduleApi.ts' : 'moduleApi.js') },
-});
+let jiti: Jiti | undefined;
+/** Made on the first user module: jiti took about 60 ms of every process's start, and most runs load no module. */
+async function moduleLoader(): Promise<Jiti> {
+  if (jiti) return jiti;
+  const { createJiti } = await import('jiti');
+  const here = fileURLToPath(import.meta.url);
+  jiti = createJiti(import.meta.url, {
+    moduleCache: false,
+    fsCache: false,
+    alias: { 'qkv-lab': join(dirname(here), here.endsWith('.ts') ? 'moduleApi.ts' : 'moduleApi.js') },
+  });
+  return jiti;
+}
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
 const PARAM_NAME = /^[a-z][a-z0-9_]{0,39}$/;
@@ -51,7 +58,7 @@ export async function importModule(path: string, expected: 'variant' | 'task' | 
   const sha256 = createHash('sha256').update(readFileSync(path)).digest('hex');
   let exports: Record<string, unknown>;
   try {
-    exports = (await jiti.import(path)) as Record<string, unknown>;
+    exports = (await (await moduleLoader()).import(path)) as Record<string, unknown>;
   } catch (err) {
     throw new UserError(`${what} ${path} threw on import: ${firstLine(err)}`);
   }
