@@ -495,23 +495,11 @@ function layerForward(l: i32, B: i32): void {
           // x̄ = Σ_j p_j X_j, then o = x̄ · W_V[:, head] (each entry summed over c in order), Y_h += o.
           // Each sum is kept in a register over its terms, in the order of j (or c), from 0 as zeroing and adding did.
           const xb = xbar + ((<usize>((row * H + h) * d)) << 4);
-          for (let c = 0; c < d; c++) {
-            let sum = splat(0);
-            for (let j = 0; j < visible; j++) sum = f64x2.add(sum, f64x2.mul(ld(p, pRow + j), ld(x, (b * N + j) * d + c)));
-            st(xb, c, sum);
-          }
-          for (let e = 0; e < dh; e++) {
-            let sum = splat(0);
-            for (let c = 0; c < d; c++) sum = f64x2.add(sum, f64x2.mul(ld(xb, c), ld(wv, c * d + h * dh + e)));
-            acc(y, h * dh + e, sum);
-          }
+          weightedSums(p + ((<usize>pRow) << 4), x + ((<usize>(b * N * d)) << 4), d, visible, xb, d, STORE);
+          weightedSums(xb, wv + ((<usize>(h * dh)) << 4), d, d, y + ((<usize>(h * dh)) << 4), dh, ADD_AFTER);
         } else {
           // Y_e += Σ_j p_j V_j,e, each entry's sum in a register, its terms in the order of j.
-          for (let e = h * dh; e < (h + 1) * dh; e++) {
-            let sum = ld(y, e);
-            for (let j = 0; j < visible; j++) sum = f64x2.add(sum, f64x2.mul(ld(p, pRow + j), ld(v, (b * N + j) * d + e)));
-            st(y, e, sum);
-          }
+          weightedSums(p + ((<usize>pRow) << 4), v + ((<usize>(b * N * d + h * dh)) << 4), d, visible, y + ((<usize>(h * dh)) << 4), dh, START_FROM);
         }
       }
       // LayerNorm (biased variance, as tf.moments), then gain and bias.
@@ -628,11 +616,7 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
         // softmax and score: ∂a_j = p_j (∂p_j − Σ p ∂p); a_j = scale · qn_i,h · kn_j,h.
         // ∂a into gp, then ∂qn (a sum over j, in a register) and ∂kn_j; each entry's terms in the order they were.
         for (let j = 0; j < visible; j++) st(gp, j, f64x2.mul(f64x2.mul(ld(p, pRow + j), f64x2.sub(ld(gp, j), dot)), sc));
-        for (let e = h * dh; e < (h + 1) * dh; e++) {
-          let sum = ld(gqn, row * d + e);
-          for (let j = 0; j < visible; j++) sum = f64x2.add(sum, f64x2.mul(ld(gp, j), ld(kn, (b * N + j) * d + e)));
-          st(gqn, row * d + e, sum);
-        }
+        weightedSums(gp, kn + ((<usize>(b * N * d + h * dh)) << 4), d, visible, gqn + ((<usize>(row * d + h * dh)) << 4), dh, START_FROM);
         for (let j = 0; j < visible; j++) {
           const ga = ld(gp, j);
           const kRow = (b * N + j) * d;
@@ -719,13 +703,16 @@ function scatterRows(g: usize, gTable: usize, gPos: usize, B: i32, rows: i32, st
     for (let i = 0; i < rows; i++) {
       const j = start + i;
       const row = (b * rows + i) * d;
-      for (let c = 0; c < d; c++) {
-        const gc = f64x2.mul(ss, ld(g, row + c));
-        acc(gPos, j * d + c, gc);
-        // Each lane adds to its own run's row; the other lane adds +0, which leaves a sum that started at +0 as it was.
-        for (let f = 0; f < F; f++) {
-          acc(gTable, i32At(feats0, (b * N + j) * F + f) * d + c, v128.and(gc, LANE0));
-          acc(gTable, i32At(feats1, (b * N + j) * F + f) * d + c, v128.and(gc, LANE1));
+      for (let c = 0; c < d; c++) acc(gPos, j * d + c, f64x2.mul(ss, ld(g, row + c)));
+      // Each lane adds to its own run's row; the other lane adds +0, which leaves a sum that started at +0 as it was.
+      // Features outside columns: every entry still takes its adds in the same order, and the rows are read once.
+      for (let f = 0; f < F; f++) {
+        const r0 = i32At(feats0, (b * N + j) * F + f) * d;
+        const r1 = i32At(feats1, (b * N + j) * F + f) * d;
+        for (let c = 0; c < d; c++) {
+          const gc = f64x2.mul(ss, ld(g, row + c));
+          acc(gTable, r0 + c, v128.and(gc, LANE0));
+          acc(gTable, r1 + c, v128.and(gc, LANE1));
         }
       }
     }
@@ -773,6 +760,51 @@ function rowDots(rows: usize, stride: i32, v: usize, len: i32, out: usize, n: i3
     let s0 = splat(0);
     for (let e = 0; e < len; e++) s0 = f64x2.add(s0, f64x2.mul(ld(rows, i * stride + e), ld(v, e)));
     st(out, i, s0);
+  }
+}
+
+/** How weightedSums leaves each entry: the sum alone, out + each term in turn, or out + the sum. */
+const STORE = 0;
+const START_FROM = 1;
+const ADD_AFTER = 2;
+
+/**
+ * out[e] ← Σ_j wt[j] · rows[j·stride + e] for e < n, j < len, each sum in ascending j, kept as `mode` says; four entries
+ * at a time, so four independent sums are in flight and each weight is loaded once for them (rowDots' transpose).
+ */
+function weightedSums(wt: usize, rows: usize, stride: i32, len: i32, out: usize, n: i32, mode: i32): void {
+  let e = 0;
+  for (; e + 4 <= n; e += 4) {
+    const from = mode == START_FROM;
+    let s0 = from ? ld(out, e) : splat(0);
+    let s1 = from ? ld(out, e + 1) : splat(0);
+    let s2 = from ? ld(out, e + 2) : splat(0);
+    let s3 = from ? ld(out, e + 3) : splat(0);
+    for (let j = 0; j < len; j++) {
+      const wj = ld(wt, j);
+      const r = j * stride + e;
+      s0 = f64x2.add(s0, f64x2.mul(wj, ld(rows, r)));
+      s1 = f64x2.add(s1, f64x2.mul(wj, ld(rows, r + 1)));
+      s2 = f64x2.add(s2, f64x2.mul(wj, ld(rows, r + 2)));
+      s3 = f64x2.add(s3, f64x2.mul(wj, ld(rows, r + 3)));
+    }
+    if (mode == ADD_AFTER) {
+      acc(out, e, s0);
+      acc(out, e + 1, s1);
+      acc(out, e + 2, s2);
+      acc(out, e + 3, s3);
+    } else {
+      st(out, e, s0);
+      st(out, e + 1, s1);
+      st(out, e + 2, s2);
+      st(out, e + 3, s3);
+    }
+  }
+  for (; e < n; e++) {
+    let sum = mode == START_FROM ? ld(out, e) : splat(0);
+    for (let j = 0; j < len; j++) sum = f64x2.add(sum, f64x2.mul(ld(wt, j), ld(rows, j * stride + e)));
+    if (mode == ADD_AFTER) acc(out, e, sum);
+    else st(out, e, sum);
   }
 }
 
