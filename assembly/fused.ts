@@ -421,10 +421,22 @@ function load2<T>(m: usize, i: i32): v128 {
 /**
  * out[k] = Σ_c v[c] · M[c, k] for k < n, c < rows, M's rows `stride` apart from entry mAt of m (float64 or float32).
  * Each sum starts at 0 and adds its terms in the order of c, as zeroing out and adding v[c] · M[c, ·] row by row
- * does, but two outputs at a time in a register instead of through memory.
+ * does, but in registers instead of through memory: four outputs at a time in two, so two chains are in flight.
  */
 function vecMat<T>(out: usize, v: usize, rows: i32, m: usize, mAt: i32, stride: i32, n: i32): void {
   let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    let acc0 = f64x2.splat(0);
+    let acc1 = f64x2.splat(0);
+    for (let c = 0; c < rows; c++) {
+      const vc = f64x2.splat(ld(v, c));
+      const at = mAt + c * stride + k;
+      acc0 = f64x2.add(acc0, f64x2.mul(vc, load2<T>(m, at)));
+      acc1 = f64x2.add(acc1, f64x2.mul(vc, load2<T>(m, at + 2)));
+    }
+    st2(out, k, acc0);
+    st2(out, k + 2, acc1);
+  }
   for (; k + 2 <= n; k += 2) {
     let acc = f64x2.splat(0);
     for (let c = 0; c < rows; c++) acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, c)), load2<T>(m, mAt + c * stride + k)));
