@@ -6,4 +6,4 @@
  * Both share the exponential (exp.ts) and JavaScript's Math.log (imported by each as jsLog).
  */
 export { kernelExp, heapBase, setDims, setParams, setGrads, pass } from './fused';
-export { lanesHeapBase, lanesShape, lanesParamCount, lanesRecord, lanesRegroupsValues, lanesUsesTables, lanesPass } from './lanes';
+export { lanesHeapBase, lanesShape, lanesParamCount, lanesRecord, lanesRegroupsValues, lanesUsesTables, lanesPass, kernelExpPair } from './lanes';
