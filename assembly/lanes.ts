@@ -106,6 +106,9 @@ let gOut: usize = 0; // [Bmax·S, d]
 let y: usize = 0; // [d] one row's residual sum, then its gradient
 let gp: usize = 0; // [N]
 let gxbar: usize = 0; // [d] its gradient
+// One example's rows in layerBackward, for the sums over its rows after them: ∂Y per row, and ∂a per head and row.
+let gyRows: usize = 0; // [N, d]
+let gaRows: usize = 0; // [H, N, N]
 // Layer 0's projections through the embedding tables: table·W [V, d] and pos·W [N, d] per projection, and their
 // gradients; K's are Q's for qq, and a projection layer 0 does not make has none (0).
 let tableQ: usize = 0;
@@ -356,6 +359,8 @@ export function lanesShape(
   y = take(d);
   gp = take(N);
   gxbar = take(d);
+  gyRows = take(N * d);
+  gaRows = take(H * N * N);
   tableQ = take(V * d);
   posQ = take(N * d);
   gTableQ = take(V * d);
@@ -536,11 +541,20 @@ function layerForward(l: i32, B: i32): void {
           // x̄ = Σ_j p_j X_j, then o = x̄ · W_V[:, head] (each entry summed over c in order), Y_h += o.
           // Each sum is kept in a register over its terms, in the order of j (or c), from 0 as zeroing and adding did.
           const xb = xbar + ((<usize>((row * H + h) * d)) << 4);
-          weightedSums(p + ((<usize>pRow) << 4), x + ((<usize>(b * N * d)) << 4), d, visible, xb, d, STORE);
-          weightedSums(xb, wv + ((<usize>(h * dh)) << 4), d, d, y + ((<usize>(h * dh)) << 4), dh, ADD_AFTER);
+          weightedSums(p + ((<usize>pRow) << 4), 1, x + ((<usize>(b * N * d)) << 4), d, visible, xb, d, STORE);
+          weightedSums(xb, 1, wv + ((<usize>(h * dh)) << 4), d, d, y + ((<usize>(h * dh)) << 4), dh, ADD_AFTER);
         } else {
           // Y_e += Σ_j p_j V_j,e, each entry's sum in a register, its terms in the order of j.
-          weightedSums(p + ((<usize>pRow) << 4), v + ((<usize>(b * N * d + h * dh)) << 4), d, visible, y + ((<usize>(h * dh)) << 4), dh, START_FROM);
+          weightedSums(
+            p + ((<usize>pRow) << 4),
+            1,
+            v + ((<usize>(b * N * d + h * dh)) << 4),
+            d,
+            visible,
+            y + ((<usize>(h * dh)) << 4),
+            dh,
+            START_FROM,
+          );
         }
       }
       // LayerNorm (biased variance, as tf.moments), then gain and bias.
@@ -592,7 +606,6 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
   const gamma = w(l, GAMMA);
   const gGamma = gw(l, GAMMA);
   const gBeta = gw(l, BETA);
-  const gy = y;
   const dd = splat(<f64>d);
   const sc = splat(scale);
   zero(gx, B * N * d);
@@ -604,6 +617,7 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
     for (let i = 0; i < rows; i++) {
       const row = b * rows + i;
       const visible = causal ? start + i + 1 : N;
+      const gy = gyRows + ((<usize>(i * d)) << 4);
       // LayerNorm: ∂γ, ∂β, then ∂Y = (∂ŷ − mean ∂ŷ − ŷ · mean(∂ŷ ŷ)) / std, with ∂ŷ = γ ∂out.
       let meanG = splat(0);
       let meanGy = splat(0);
@@ -645,24 +659,34 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
             dot = f64x2.add(dot, f64x2.mul(pj, ld(gp, j)));
           }
         } else {
-          // mix: Y_h += Σ_j p_j V_j,h, so ∂p_j = ∂Y_h · V_j,h and ∂V_j,h += p_j ∂Y_h.
+          // mix: Y_h += Σ_j p_j V_j,h, so ∂p_j = ∂Y_h · V_j,h (and ∂V_j,h = Σ_i p_ij ∂Y_i,h, once the rows are done).
           rowDots(v + ((<usize>(b * N * d + h * dh)) << 4), d, gy + ((<usize>(h * dh)) << 4), dh, gp, visible);
-          for (let j = 0; j < visible; j++) {
-            const pj = ld(p, pRow + j);
-            const vRow = (b * N + j) * d;
-            for (let e = h * dh; e < (h + 1) * dh; e++) acc(gv, vRow + e, f64x2.mul(pj, ld(gy, e)));
-            dot = f64x2.add(dot, f64x2.mul(pj, ld(gp, j)));
-          }
+          for (let j = 0; j < visible; j++) dot = f64x2.add(dot, f64x2.mul(ld(p, pRow + j), ld(gp, j)));
         }
         // softmax and score: ∂a_j = p_j (∂p_j − Σ p ∂p); a_j = scale · qn_i,h · kn_j,h.
-        // ∂a into gp, then ∂qn (a sum over j, in a register) and ∂kn_j; each entry's terms in the order they were.
-        for (let j = 0; j < visible; j++) st(gp, j, f64x2.mul(f64x2.mul(ld(p, pRow + j), f64x2.sub(ld(gp, j), dot)), sc));
-        weightedSums(gp, kn + ((<usize>(b * N * d + h * dh)) << 4), d, visible, gqn + ((<usize>(row * d + h * dh)) << 4), dh, START_FROM);
+        // ∂a into gp (and the example's gaRows), then ∂qn, a sum over j in a register (and ∂kn_j = Σ_i ∂a_ij qn_i once
+        // the rows are done); each entry's terms in the order they were.
+        const ga = gaRows + ((<usize>((h * rows + i) * N)) << 4);
         for (let j = 0; j < visible; j++) {
-          const ga = ld(gp, j);
-          const kRow = (b * N + j) * d;
-          for (let e = h * dh; e < (h + 1) * dh; e++) acc(gkn, kRow + e, f64x2.mul(ga, ld(qn, row * d + e)));
+          const gaj = f64x2.mul(f64x2.mul(ld(p, pRow + j), f64x2.sub(ld(gp, j), dot)), sc);
+          st(gp, j, gaj);
+          st(ga, j, gaj);
         }
+        weightedSums(gp, 1, kn + ((<usize>(b * N * d + h * dh)) << 4), d, visible, gqn + ((<usize>(row * d + h * dh)) << 4), dh, START_FROM);
+      }
+    }
+    // The example's sums over its rows, each in registers from 0 in ascending row, as adding row by row did:
+    // ∂V_j,h = Σ_i p_ij ∂Y_i,h and ∂kn_j,h = Σ_i ∂a_ij qn_i,h, over the rows i that see position j.
+    for (let h = 0; h < H; h++) {
+      for (let j = 0; j < N; j++) {
+        const i0 = causal ? max(0, j - start) : 0;
+        const to = (<usize>((b * N + j) * d + h * dh)) << 4;
+        if (!mixX) {
+          const pAt = p + ((<usize>(((b * H + h) * rows + i0) * N + j)) << 4);
+          weightedSums(pAt, N, gyRows + ((<usize>(i0 * d + h * dh)) << 4), d, rows - i0, gv + to, dh, STORE);
+        }
+        const gaAt = gaRows + ((<usize>((h * rows + i0) * N + j)) << 4);
+        weightedSums(gaAt, N, qn + ((<usize>((b * rows + i0) * d + h * dh)) << 4), d, rows - i0, gkn + to, dh, STORE);
       }
     }
   }
@@ -810,10 +834,10 @@ const START_FROM = 1;
 const ADD_AFTER = 2;
 
 /**
- * out[e] ← Σ_j wt[j] · rows[j·stride + e] for e < n, j < len, each sum in ascending j, kept as `mode` says; four entries
- * at a time, so four independent sums are in flight and each weight is loaded once for them (rowDots' transpose).
+ * out[e] ← Σ_j wt[j·wtStride] · rows[j·stride + e] for e < n, j < len, each sum in ascending j, kept as `mode` says; four
+ * entries at a time, so four independent sums are in flight and each weight is loaded once for them (rowDots' transpose).
  */
-function weightedSums(wt: usize, rows: usize, stride: i32, len: i32, out: usize, n: i32, mode: i32): void {
+function weightedSums(wt: usize, wtStride: i32, rows: usize, stride: i32, len: i32, out: usize, n: i32, mode: i32): void {
   let e = 0;
   for (; e + 4 <= n; e += 4) {
     const from = mode == START_FROM;
@@ -822,7 +846,7 @@ function weightedSums(wt: usize, rows: usize, stride: i32, len: i32, out: usize,
     let s2 = from ? ld(out, e + 2) : splat(0);
     let s3 = from ? ld(out, e + 3) : splat(0);
     for (let j = 0; j < len; j++) {
-      const wj = ld(wt, j);
+      const wj = ld(wt, j * wtStride);
       const r = j * stride + e;
       s0 = f64x2.add(s0, f64x2.mul(wj, ld(rows, r)));
       s1 = f64x2.add(s1, f64x2.mul(wj, ld(rows, r + 1)));
@@ -843,7 +867,7 @@ function weightedSums(wt: usize, rows: usize, stride: i32, len: i32, out: usize,
   }
   for (; e < n; e++) {
     let sum = mode == START_FROM ? ld(out, e) : splat(0);
-    for (let j = 0; j < len; j++) sum = f64x2.add(sum, f64x2.mul(ld(wt, j), ld(rows, j * stride + e)));
+    for (let j = 0; j < len; j++) sum = f64x2.add(sum, f64x2.mul(ld(wt, j * wtStride), ld(rows, j * stride + e)));
     if (mode == ADD_AFTER) acc(out, e, sum);
     else st(out, e, sum);
   }
