@@ -56,9 +56,10 @@ export async function importModule(path: string, expected: 'variant' | 'task' | 
   if (!existsSync(path)) throw new UserError(`${key}: ${what} not found: ${path}`);
   if (!statSync(path).isFile()) throw new UserError(`${key}: ${what} ${path} is not a file`);
   const sha256 = createHash('sha256').update(readFileSync(path)).digest('hex');
+  const loader = await moduleLoader(); // outside the try: a kit that cannot load jiti is not the module's fault
   let exports: Record<string, unknown>;
   try {
-    exports = (await (await moduleLoader()).import(path)) as Record<string, unknown>;
+    exports = (await loader.import(path)) as Record<string, unknown>;
   } catch (err) {
     throw new UserError(`${what} ${path} threw on import: ${firstLine(err)}`);
   }
