@@ -611,8 +611,7 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
   zero(gx, B * N * d);
   if (gxq != gx) zero(gxq, B * rows * d);
   zero(gqn, B * rows * d);
-  zero(gkn, B * N * d);
-  if (!mixX) zero(gv, B * N * d);
+  // gkn and gv need no zeroing: each example's sums over its rows store every entry (below).
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < rows; i++) {
       const row = b * rows + i;
