@@ -127,16 +127,12 @@ function lf2(ptr: usize, i: i32): v128 {
 }
 /**
  * Two dot products that share one vector v (float64, from vAt): lane 0 with rows[at0, at0 + n), lane 1 with
- * rows[at1, at1 + n). Rows of T: float64 scratch, or float32 parameters promoted exactly. Each lane sums in the
- * scalar loop's order, from 0.
+ * rows[at1, at1 + n) of float64 scratch. Each lane sums in the scalar loop's order, from 0.
  */
-function dotPair<T>(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
+function dotPair(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
   let acc = f64x2.splat(0);
-  for (let c = 0; c < n; c++) {
-    const r0 = <f64>load<T>(rows + <usize>(at0 + c) * sizeof<T>());
-    const r1 = <f64>load<T>(rows + <usize>(at1 + c) * sizeof<T>());
-    acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), f64x2.replace_lane(f64x2.splat(r0), 1, r1)));
-  }
+  for (let c = 0; c < n; c++)
+    acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), f64x2.replace_lane(f64x2.splat(ld(rows, at0 + c)), 1, ld(rows, at1 + c))));
   return acc;
 }
 
@@ -495,7 +491,7 @@ function scoresForward(h: i32, i: i32, t: i32, visible: i32): f64 {
   let max: f64 = -Infinity;
   let j = 0;
   for (; j + 2 <= visible; j += 2) {
-    const dots = dotPair<f64>(u, uRow, x, j * d, (j + 1) * d, d);
+    const dots = dotPair(u, uRow, x, j * d, (j + 1) * d, d);
     const a0 = f64x2.extract_lane(dots, 0) * scale;
     const a1 = f64x2.extract_lane(dots, 1) * scale;
     st(a, j, a0);
@@ -627,7 +623,7 @@ function attendBackward(i: i32, t: i32, visible: i32): void {
     for (let c = 0; c < d; c++) axpy(gwvAcc + ((<usize>(c * d + h * dh)) << 3), ld(xbar, xbarRow + c), g + ((<usize>(h * dh)) << 3), dh);
     vecMat<f64>(gxbar, g + ((<usize>(h * dh)) << 3), dh, wvT, h * dh * d, d, d); // ∂x̄_c = Σ_e g_h,e W_V[c, h·dh + e]
     let j = 0;
-    for (; j + 2 <= visible; j += 2) st2(gp, j, dotPair<f64>(gxbar, 0, x, j * d, (j + 1) * d, d));
+    for (; j + 2 <= visible; j += 2) st2(gp, j, dotPair(gxbar, 0, x, j * d, (j + 1) * d, d));
     for (; j < visible; j++) {
       let acc: f64 = 0;
       for (let c = 0; c < d; c++) acc += ld(gxbar, c) * ld(x, j * d + c);

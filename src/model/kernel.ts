@@ -45,17 +45,21 @@ export function kernelInstance(): WebAssembly.Exports {
   return new WebAssembly.Instance(module, { fused: { jsLog: Math.log }, lanes: { jsLog: Math.log } }).exports;
 }
 
-let expInstance: { kernelExp(x: number): number; kernelExpPair(x0: number, x1: number, lane: number): number } | undefined;
+interface ExpExports {
+  kernelExp(x: number): number;
+  kernelExpPair(x0: number, x1: number, lane: number): number;
+}
+let expInstance: ExpExports | undefined;
+const expExports = (): ExpExports => (expInstance ??= kernelInstance() as unknown as ExpExports);
+
 /** The kernel's exponential (assembly/exp.ts), for the test that holds it to Math.exp. */
 export function kernelExp(x: number): number {
-  expInstance ??= kernelInstance() as unknown as typeof expInstance & object;
-  return expInstance.kernelExp(x);
+  return expExports().kernelExp(x);
 }
 
 /** Lane `lane` of the lane path's two-lane exponential of (x0, x1), for the test that holds it to kernelExp. */
 export function kernelExpPair(x0: number, x1: number, lane: 0 | 1): number {
-  expInstance ??= kernelInstance() as unknown as typeof expInstance & object;
-  return expInstance.kernelExpPair(x0, x1, lane);
+  return expExports().kernelExpPair(x0, x1, lane);
 }
 
 export type { StackedParams };
