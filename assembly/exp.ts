@@ -11,7 +11,7 @@ export function kernelExp(x: f64): f64 {
 }
 
 // musl's table, as AssemblyScript's std/assembly/util/math.ts holds it (EXP_DATA_TAB, which it does not export), for
-// the lane path's two-lane exponential (lanes.ts, exp2): for i < 128, tail and the bits of 2^(i/128) less i << 45.
+// the two-lane exponential (expPair.ts, exp2): for i < 128, tail and the bits of 2^(i/128) less i << 45.
 export const EXP_TABLE = memory.data<u64>([
   0x0000000000000000, 0x3ff0000000000000, 0x3c9b3b4f1a88bf6e, 0x3feff63da9fb3335, 0xbc7160139cd8dc5d, 0x3fefec9a3e778061, 0xbc905e7a108766d1,
   0x3fefe315e86e7f85, 0x3c8cd2523567f613, 0x3fefd9b0d3158574, 0xbc8bce8023f98efa, 0x3fefd06b29ddf6de, 0x3c60f74e61e6c861, 0x3fefc74518759bc8,

@@ -12,9 +12,10 @@
  * [R, ...]), the batch (int32), the outputs, and a float64 scratch area, and passes pointers.
  */
 
-// Every exponential and logarithm equals the typed-array kernel's: exponentials by kernelExp (exp.ts, exported, and
-// called by the typed-array kernel too), the one logarithm per row by JavaScript's Math.log (imported).
+// Every exponential and logarithm equals the typed-array kernel's: exponentials by kernelExp (exp.ts), two at a time
+// through ExpPair (expPair.ts) with the same bits, the one logarithm per row by JavaScript's Math.log (imported).
 import { kernelExp } from './exp';
+import { ExpPair } from './expPair';
 export { kernelExp };
 declare function jsLog(x: f64): f64;
 
@@ -132,7 +133,13 @@ function lf2(ptr: usize, i: i32): v128 {
 function dotPair(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
   let acc = f64x2.splat(0);
   for (let c = 0; c < n; c++)
-    acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, vAt + c)), f64x2.replace_lane(f64x2.splat(ld(rows, at0 + c)), 1, ld(rows, at1 + c))));
+    acc = f64x2.add(
+      acc,
+      f64x2.mul(
+        v128.load64_splat(v + ((<usize>(vAt + c)) << 3)),
+        f64x2.replace_lane(v128.load64_splat(rows + ((<usize>(at0 + c)) << 3)), 1, ld(rows, at1 + c)),
+      ),
+    );
   return acc;
 }
 
@@ -425,7 +432,7 @@ function vecMat<T>(out: usize, v: usize, rows: i32, m: usize, mAt: i32, stride: 
     let acc0 = f64x2.splat(0);
     let acc1 = f64x2.splat(0);
     for (let c = 0; c < rows; c++) {
-      const vc = f64x2.splat(ld(v, c));
+      const vc = v128.load64_splat(v + ((<usize>c) << 3));
       const at = mAt + c * stride + k;
       acc0 = f64x2.add(acc0, f64x2.mul(vc, load2<T>(m, at)));
       acc1 = f64x2.add(acc1, f64x2.mul(vc, load2<T>(m, at + 2)));
@@ -435,7 +442,7 @@ function vecMat<T>(out: usize, v: usize, rows: i32, m: usize, mAt: i32, stride: 
   }
   for (; k + 2 <= n; k += 2) {
     let acc = f64x2.splat(0);
-    for (let c = 0; c < rows; c++) acc = f64x2.add(acc, f64x2.mul(f64x2.splat(ld(v, c)), load2<T>(m, mAt + c * stride + k)));
+    for (let c = 0; c < rows; c++) acc = f64x2.add(acc, f64x2.mul(v128.load64_splat(v + ((<usize>c) << 3)), load2<T>(m, mAt + c * stride + k)));
     st2(out, k, acc);
   }
   for (; k < n; k++) {
@@ -510,14 +517,13 @@ function scoresForward(h: i32, i: i32, t: i32, visible: i32): f64 {
 }
 
 function softmaxForward(max: f64, visible: i32, pRow: i32): void {
-  let sum: f64 = 0;
-  for (let j = 0; j < visible; j++) {
-    const e = kernelExp(ld(a, j) - max);
-    st(p, pRow + j, e);
-    sum += e;
-  }
   const pAt = p + ((<usize>pRow) << 3);
   let j = 0;
+  for (const maxes = f64x2.splat(max); j + 2 <= visible; j += 2) st2(pAt, j, ExpPair.of(f64x2.sub(ld2(a, j), maxes)));
+  for (; j < visible; j++) st(pAt, j, kernelExp(ld(a, j) - max));
+  let sum: f64 = 0;
+  for (j = 0; j < visible; j++) sum += ld(pAt, j);
+  j = 0;
   for (const sums = f64x2.splat(sum); j + 2 <= visible; j += 2) st2(pAt, j, f64x2.div(ld2(pAt, j), sums));
   for (; j < visible; j++) st(pAt, j, ld(pAt, j) / sum);
   for (let j = visible; j < N; j++) st(p, pRow + j, 0);
@@ -559,12 +565,11 @@ function readoutForward(b: i32, i: i32): void {
     top = select<f64>(v, top, more);
   }
   if (!(Math.abs(top) < F32_MAX)) lossSum = NaN;
+  let k = 0;
+  for (const tops = f64x2.splat(top); k + 2 <= C; k += 2) st2(clsExp, k, ExpPair.of(f64x2.sub(ld2(cls, k), tops)));
+  for (; k < C; k++) st(clsExp, k, kernelExp(ld(cls, k) - top));
   let sum: f64 = 0;
-  for (let k = 0; k < C; k++) {
-    const e = kernelExp(ld(cls, k) - top);
-    st(clsExp, k, e);
-    sum += e;
-  }
+  for (k = 0; k < C; k++) sum += ld(clsExp, k);
   const target = li(targets, b * S + i);
   sumExp = sum;
   lossSum += jsLog(sum) + top - ld(cls, target);

@@ -3,8 +3,9 @@
  * - lanes.ts: every built-in model, two runs at a time in f64x2 lanes;
  * - fused.ts: the one-layer model without QK-norm through its regrouped score stage, a run at a time, which is
  *   faster there (its scores go through the projected embedding table, so the keys and values are never projected).
- * Both share the exponential (exp.ts; the lanes take its common path two lanes at a time, with the same bits) and
+ * Both share the exponential (exp.ts, and its common path two lanes at a time with the same bits, expPair.ts) and
  * JavaScript's Math.log (imported by each as jsLog).
  */
 export { kernelExp, heapBase, setDims, setParams, setGrads, pass } from './fused';
-export { lanesHeapBase, lanesShape, lanesParamCount, lanesRecord, lanesRegroupsValues, lanesUsesTables, lanesPass, kernelExpPair } from './lanes';
+export { lanesHeapBase, lanesShape, lanesParamCount, lanesRecord, lanesRegroupsValues, lanesUsesTables, lanesPass } from './lanes';
+export { kernelExpPair } from './expPair';
