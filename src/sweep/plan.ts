@@ -121,14 +121,20 @@ function cartesian<T>(lists: T[][]): T[][] {
   return lists.reduce<T[][]>((acc, list) => acc.flatMap((prefix) => list.map((x) => [...prefix, x])), [[]]);
 }
 
-/** Work units: runs of one shape (and one starting step, when resuming), in plan order, at most MAX_GROUP per unit. */
+/**
+ * Work units: runs of one shape (and one starting step, when resuming), at most MAX_GROUP per unit. Within a shape the
+ * runs are ordered by seed (else plan order), so the runs of one seed share a unit: a group draws each seed's batches
+ * once a step for all of its learning rates (runs/groupSpec.ts). In the default ablation that halves the batches drawn
+ * (10 seeds per group of 50 instead of 20). A run's figures do not depend on its group (test/model/kernel.test.ts).
+ */
 export function groupRuns(runs: PlannedRun[], startStep: (run: PlannedRun) => number = () => 0): PlannedRun[][] {
   const byShape = new Map<string, PlannedRun[]>();
   for (const run of runs) {
     const key = `${shapeKey(run.config)}@${startStep(run)}`;
     byShape.set(key, [...(byShape.get(key) ?? []), run]);
   }
-  return [...byShape.values()].flatMap((group) => chunk(group, Math.ceil(group.length / Math.ceil(group.length / MAX_GROUP))));
+  const bySeed = (group: PlannedRun[]) => [...group].sort((a, b) => a.config.train.seed - b.config.train.seed); // sort is stable
+  return [...byShape.values()].map(bySeed).flatMap((group) => chunk(group, Math.ceil(group.length / Math.ceil(group.length / MAX_GROUP))));
 }
 
 /** Splits units in halves until there are at least `workers` of them, so every worker has something to do. */

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadSweep, groupRuns, spreadOver, shardRuns, resolveShard, MAX_GROUP, type PlannedRun } from '../../src/sweep/plan.js';
 import { planSweep, comparesQkvWithQv } from '../../src/sweep/plan.js';
 import { UserError } from '../../src/errors.js';
@@ -240,8 +241,17 @@ describe('groupRuns', () => {
       expect(g).toHaveLength(9);
       expect(new Set(g.map((r) => `${r.config.train.lr}/${r.config.train.seed}`)).size).toBe(9);
     }
-    // Plan order is kept: the groups, concatenated, are the plan.
-    expect(groups.flat().map((r) => r.name)).toEqual(runs.map((r) => r.name));
+    // Within a variant's group, ordered by seed, else plan order.
+    const bySeed = ['qkv', 'qv'].flatMap((v) =>
+      [0, 1, 2].flatMap((seed) => runs.filter((r) => r.config.model.attention === v && r.config.train.seed === seed)),
+    );
+    expect(groups.flat().map((r) => r.name)).toEqual(bySeed.map((r) => r.name));
+  });
+
+  it("keeps a seed's runs in one group where groups are split, so each seed's batches are drawn once per group", () => {
+    const groups = groupRuns(loadSweep(fileURLToPath(new URL('../../configs/ablation.yaml', import.meta.url)), []).runs);
+    expect(groups.map((g) => g.length)).toEqual([50, 50, 50, 50]);
+    for (const g of groups) expect(new Set(g.map((r) => r.config.train.seed)).size).toBe(10); // 10 seeds × 5 rates
   });
 
   it('separates runs that differ in anything but seed and lr', () => {
