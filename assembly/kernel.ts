@@ -4,8 +4,9 @@
  * - fused.ts: the one-layer model without QK-norm through its regrouped score stage, a run at a time, which is
  *   faster there (its scores go through the projected embedding table, so the keys and values are never projected).
  * Both share the exponential (exp.ts, and its common path two lanes at a time with the same bits, expPair.ts) and
- * JavaScript's Math.log (imported by each as jsLog).
+ * JavaScript's Math.log (imported by each as jsLog). adam.ts is the optimizer's update (src/train/adam.ts).
  */
 export { kernelExp, heapBase, setDims, setParams, setGrads, pass } from './fused';
 export { lanesHeapBase, lanesShape, lanesParamCount, lanesRecord, lanesRegroupsValues, lanesUsesTables, lanesPass } from './lanes';
 export { kernelExpPair } from './expPair';
+export { adamUpdate } from './adam';

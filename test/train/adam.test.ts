@@ -13,7 +13,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, initBackend } from '../../src/backend.js';
-import { TypedAdam } from '../../src/train/adam.js';
+import { TypedAdam, BETA1, BETA2, EPS } from '../../src/train/adam.js';
+import { Stream } from '../../src/rng.js';
 import { BatchedAdam } from '../../src/train/tfjsAdam.js';
 
 const START = [0.5, -1];
@@ -51,5 +52,51 @@ describe('Adam, one and two steps', () => {
     });
     adam.dispose();
     w.dispose();
+  });
+});
+
+/** The update as a float64 loop over Float32Arrays (the kernel engine's Adam until 2026-12-05): the bits TypedAdam keeps. */
+function loopAdam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, R: number, lrs: number[], t: number): void {
+  const bc1 = 1 - BETA1 ** t;
+  const bc2 = 1 - BETA2 ** t;
+  const size = p.length / R;
+  for (let r = 0; r < R; r++)
+    for (let i = r * size; i < (r + 1) * size; i++) {
+      m[i] = m[i] * BETA1 + g[i] * (1 - BETA1);
+      v[i] = v[i] * BETA2 + g[i] * g[i] * (1 - BETA2);
+      p[i] -= (m[i] / bc1 / (Math.sqrt(v[i] / bc2) + EPS)) * lrs[r];
+    }
+}
+
+describe("the kernel's Adam (assembly/adam.ts)", () => {
+  it('equals the float64 loop bit for bit: odd and even sizes, three runs, gradients of every scale, resumed moments', () => {
+    const rng = Stream.derive(5, 'adam-test');
+    const R = 3;
+    const lrs = [1e-3, 3e-2, 1];
+    const sizes = { a: 1, b: 7, c: 64, d: 49 }; // per run; odd sizes leave a scalar tail and pairs across runs
+    const fresh = (n: number, scale: number) => Float32Array.from({ length: n }, () => scale * rng.normal());
+    const start = new Map(Object.entries(sizes).map(([path, n]) => [path, fresh(R * n, 1)]));
+    const moments = {
+      m: new Map([...start].map(([k, p]) => [k, fresh(p.length, 0.1)])),
+      v: new Map([...start].map(([k, p]) => [k, fresh(p.length, 0.1).map(Math.abs)])),
+    };
+    const kernel = new Map([...start].map(([k, p]) => [k, p.slice()]));
+    const loop = {
+      p: new Map([...start].map(([k, p]) => [k, p.slice()])),
+      m: new Map([...moments.m].map(([k, x]) => [k, x.slice()])),
+      v: new Map([...moments.v].map(([k, x]) => [k, x.slice()])),
+    };
+    const adam = new TypedAdam(kernel, R, moments);
+    for (let t = 1; t <= 40; t++) {
+      const scale = 10 ** ((t % 9) - 6); // 1e-6 … 1e2
+      const grads = new Map([...start].map(([k, p]) => [k, fresh(p.length, scale)]));
+      adam.update(grads, lrs, t);
+      for (const [k, g] of grads) loopAdam(loop.p.get(k)!, g, loop.m.get(k)!, loop.v.get(k)!, R, lrs, t);
+    }
+    for (const k of start.keys()) {
+      expect(Buffer.from(kernel.get(k)!.buffer).equals(Buffer.from(loop.p.get(k)!.buffer)), `${k}: parameters`).toBe(true);
+      expect(Buffer.from(adam.m.get(k)!.slice().buffer).equals(Buffer.from(loop.m.get(k)!.buffer)), `${k}: m`).toBe(true);
+      expect(Buffer.from(adam.v.get(k)!.slice().buffer).equals(Buffer.from(loop.v.get(k)!.buffer)), `${k}: v`).toBe(true);
+    }
   });
 });
