@@ -67,6 +67,10 @@ let gu: usize = 0; // [d]
 let gm: usize = 0; // [d, d]
 let unembedT: usize = 0; // [C, d] W_unembedᵀ, promoted: the backward pass's g = W_unembed · δ as sums over rows
 let wvT: usize = 0; // [d, d] W_Vᵀ, likewise for x̄'s gradient
+let mT: usize = 0; // [H, d, d] M_hᵀ, for the tables' gradients through M_h as sums over rows
+let wkT: usize = 0; // [dh, d] W_K,hᵀ, for M_h = W_Q,h · W_K,hᵀ as sums over rows
+let accQ: usize = 0; // [dh] one row of W_Q's gradient before it is added
+let accK: usize = 0; // [dh] likewise for W_K's
 
 // ---- the current run's parameters (float32 pointers, element offsets) ----------------------------------------
 let table: usize = 0;
@@ -200,6 +204,10 @@ export function setDims(d_: i32, H_: i32, N_: i32, F_: i32, V_: i32, C_: i32, S_
   gm = take(d * d);
   unembedT = take(C * d);
   wvT = take(d * d);
+  mT = take(H * d * d);
+  wkT = take(dh * d);
+  accQ = take(dh);
+  accK = take(dh);
   return at - scratch;
 }
 
@@ -287,16 +295,13 @@ function startRun(): void {
     zero(gunembed, d * C);
     zero(gwvAcc, d * d);
   }
-  // M_h = W_Q,h · W_K,hᵀ and the projected tables.
+  // M_h = W_Q,h · W_K,hᵀ and the projected tables, as sums over rows (vecMat) in the order of the scalar loops.
   for (let h = 0; h < H; h++) {
     const mAt = h * d * d;
-    for (let i = 0; i < d; i++) {
-      for (let j = 0; j < d; j++) {
-        let acc: f64 = 0;
-        for (let e = 0; e < dh; e++) acc += lf(wq, wAt + i * d + h * dh + e) * lf(wk, wAt + j * d + h * dh + e);
-        st(m, mAt + i * d + j, acc);
-      }
-    }
+    for (let e = 0; e < dh; e++) for (let j = 0; j < d; j++) st(wkT, e * d + j, lf(wk, wAt + j * d + h * dh + e));
+    for (let i = 0; i < d; i++)
+      vecMat<f32, f64>(m + ((<usize>(mAt + i * d)) << 3), wq + ((<usize>(wAt + i * d + h * dh)) << 2), 1, dh, wkT, 0, d, d, STORE);
+    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) st(mT, mAt + j * d + i, ld(m, mAt + i * d + j));
     projectRows(table, tableAt, V, mAt, tu, h * V * d);
     projectRows(pos, posAt, N, mAt, pu, h * N * d);
   }
@@ -311,13 +316,8 @@ function startRun(): void {
 }
 
 function projectRows(rows: usize, rowsAt: i32, n: i32, mAt: i32, out: usize, outAt: i32): void {
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) {
-      let acc: f64 = 0;
-      for (let e = 0; e < d; e++) acc += lf(rows, rowsAt + i * d + e) * ld(m, mAt + e * d + j);
-      st(out, outAt + i * d + j, acc);
-    }
-  }
+  for (let i = 0; i < n; i++)
+    vecMat<f32, f64>(out + ((<usize>(outAt + i * d)) << 3), rows + ((<usize>(rowsAt + i * d)) << 2), 1, d, m, mAt, d, d, STORE);
 }
 
 function example(b: i32): void {
@@ -421,34 +421,51 @@ function load2<T>(m: usize, i: i32): v128 {
   return v128.load(m + ((<usize>i) << 3));
 }
 
+/** Entry i of v as both lanes: float64 scratch, or a float32 parameter promoted exactly. */
+function splatOf<T>(v: usize, i: i32): v128 {
+  if (sizeof<T>() == 4) return f64x2.splat(<f64>load<f32>(v + ((<usize>i) << 2)));
+  return v128.load64_splat(v + ((<usize>i) << 3));
+}
+
+// How vecMat's sums meet out: stored, continued from out's value as their first term, or added to out after.
+const STORE = 0;
+const CONTINUE = 1;
+const ADD_AFTER = 2;
+
 /**
- * out[k] = Σ_c v[c] · M[c, k] for k < n, c < rows, M's rows `stride` apart from entry mAt of m (float64 or float32).
- * Each sum starts at 0 and adds its terms in the order of c, as zeroing out and adding v[c] · M[c, ·] row by row
- * does, but in registers instead of through memory: four outputs at a time in two, so two chains are in flight.
+ * out[k] (mode) Σ_c v[c · vStride] · M[c, k] for k < n, c < rows, M's rows `stride` apart from entry mAt of m; v and m
+ * are float64 scratch or float32 parameters (TV, TM). Each sum starts at 0 (or, CONTINUE, at out[k]) and adds its
+ * terms in the order of c, as a scalar loop does, but in registers: four outputs at a time in two, so two chains are
+ * in flight. ADD_AFTER then adds the sum to out[k], as `out[k] += Σ` does.
  */
-function vecMat<T>(out: usize, v: usize, rows: i32, m: usize, mAt: i32, stride: i32, n: i32): void {
+function vecMat<TV, TM>(out: usize, v: usize, vStride: i32, rows: i32, m: usize, mAt: i32, stride: i32, n: i32, mode: i32): void {
   let k = 0;
   for (; k + 4 <= n; k += 4) {
-    let acc0 = f64x2.splat(0);
-    let acc1 = f64x2.splat(0);
+    let acc0 = mode == CONTINUE ? ld2(out, k) : f64x2.splat(0);
+    let acc1 = mode == CONTINUE ? ld2(out, k + 2) : f64x2.splat(0);
     for (let c = 0; c < rows; c++) {
-      const vc = v128.load64_splat(v + ((<usize>c) << 3));
+      const vc = splatOf<TV>(v, c * vStride);
       const at = mAt + c * stride + k;
-      acc0 = f64x2.add(acc0, f64x2.mul(vc, load2<T>(m, at)));
-      acc1 = f64x2.add(acc1, f64x2.mul(vc, load2<T>(m, at + 2)));
+      acc0 = f64x2.add(acc0, f64x2.mul(vc, load2<TM>(m, at)));
+      acc1 = f64x2.add(acc1, f64x2.mul(vc, load2<TM>(m, at + 2)));
+    }
+    if (mode == ADD_AFTER) {
+      acc0 = f64x2.add(ld2(out, k), acc0);
+      acc1 = f64x2.add(ld2(out, k + 2), acc1);
     }
     st2(out, k, acc0);
     st2(out, k + 2, acc1);
   }
   for (; k + 2 <= n; k += 2) {
-    let acc = f64x2.splat(0);
-    for (let c = 0; c < rows; c++) acc = f64x2.add(acc, f64x2.mul(v128.load64_splat(v + ((<usize>c) << 3)), load2<T>(m, mAt + c * stride + k)));
-    st2(out, k, acc);
+    let acc = mode == CONTINUE ? ld2(out, k) : f64x2.splat(0);
+    for (let c = 0; c < rows; c++) acc = f64x2.add(acc, f64x2.mul(splatOf<TV>(v, c * vStride), load2<TM>(m, mAt + c * stride + k)));
+    st2(out, k, mode == ADD_AFTER ? f64x2.add(ld2(out, k), acc) : acc);
   }
   for (; k < n; k++) {
-    let acc: f64 = 0;
-    for (let c = 0; c < rows; c++) acc += ld(v, c) * <f64>load<T>(m + <usize>(mAt + c * stride + k) * sizeof<T>());
-    st(out, k, acc);
+    let acc: f64 = mode == CONTINUE ? ld(out, k) : 0;
+    for (let c = 0; c < rows; c++)
+      acc += <f64>load<TV>(v + <usize>(c * vStride) * sizeof<TV>()) * <f64>load<TM>(m + <usize>(mAt + c * stride + k) * sizeof<TM>());
+    st(out, k, mode == ADD_AFTER ? ld(out, k) + acc : acc);
   }
 }
 
@@ -483,8 +500,8 @@ function attendForward(b: i32, i: i32, t: i32, visible: i32): void {
     }
     const xbarRow = (h * S + i) * d;
     const xb = xbar + ((<usize>xbarRow) << 3);
-    vecMat<f64>(xb, p + ((<usize>pRow) << 3), visible, x, 0, d, d); // x̄ = Σ_j p_j x_j
-    vecMat<f32>(o, xb, d, wv, wAt + h * dh, d, dh); // o = x̄ · W_V,h
+    vecMat<f64, f64>(xb, p + ((<usize>pRow) << 3), 1, visible, x, 0, d, d, STORE); // x̄ = Σ_j p_j x_j
+    vecMat<f64, f32>(o, xb, 1, d, wv, wAt + h * dh, d, dh, STORE); // o = x̄ · W_V,h
     addInto(y + ((<usize>(h * dh)) << 3), o, dh);
   }
 }
@@ -554,7 +571,7 @@ function normForward(): void {
 }
 
 function readoutForward(b: i32, i: i32): void {
-  vecMat<f32>(cls, z, d, unembed, unembedAt, C, C);
+  vecMat<f64, f32>(cls, z, 1, d, unembed, unembedAt, C, C, STORE);
   // The first largest logit, without a branch per class (the comparison is the same, so is a NaN's effect).
   let best = 0;
   let top = ld(cls, 0);
@@ -586,7 +603,7 @@ function readoutBackward(b: i32, i: i32): void {
   for (; k < C; k++) st(cls, k, (ld(clsExp, k) / sumExp - 0.0) * invRows);
   st(cls, target, (ld(clsExp, target) / sumExp - 1.0) * invRows);
   for (let c = 0; c < d; c++) axpy(gunembed + ((<usize>(c * C)) << 3), ld(z, c), cls, C);
-  vecMat<f64>(g, cls, C, unembedT, 0, d, d); // g_c = Σ_k δ_k W_unembed[c, k]
+  vecMat<f64, f64>(g, cls, 1, C, unembedT, 0, d, d, STORE); // g_c = Σ_k δ_k W_unembed[c, k]
 }
 
 function normBackward(t: i32): void {
@@ -626,7 +643,7 @@ function attendBackward(i: i32, t: i32, visible: i32): void {
     const pRow = (h * S + i) * N;
     const xbarRow = (h * S + i) * d;
     for (let c = 0; c < d; c++) axpy(gwvAcc + ((<usize>(c * d + h * dh)) << 3), ld(xbar, xbarRow + c), g + ((<usize>(h * dh)) << 3), dh);
-    vecMat<f64>(gxbar, g + ((<usize>(h * dh)) << 3), dh, wvT, h * dh * d, d, d); // ∂x̄_c = Σ_e g_h,e W_V[c, h·dh + e]
+    vecMat<f64, f64>(gxbar, g + ((<usize>(h * dh)) << 3), 1, dh, wvT, h * dh * d, d, d, STORE); // ∂x̄_c = Σ_e g_h,e W_V[c, h·dh + e]
     let j = 0;
     for (; j + 2 <= visible; j += 2) st2(gp, j, dotPair(gxbar, 0, x, j * d, (j + 1) * d, d));
     for (; j < visible; j++) {
@@ -672,40 +689,28 @@ function finishRun(): void {
   for (let k = 0; k < d * C; k++) sf(gUnembed, unembedAt + k, ld(gunembed, k));
   memory.fill(gWq + ((<usize>wAt) << 2), 0, (<usize>(d * d)) << 2);
   if (gWk != gWv) memory.fill(gWk + ((<usize>wAt) << 2), 0, (<usize>(d * d)) << 2);
+  // Through M_h: its gradient, then the tables' and W_Q's and W_K's, as sums over rows (vecMat) in the scalar order.
   for (let h = 0; h < H; h++) {
+    const mAt = h * d * d;
     for (let i = 0; i < d; i++) {
-      for (let j = 0; j < d; j++) {
-        let acc: f64 = 0;
-        for (let row = 0; row < V; row++) acc += lf(table, tableAt + row * d + i) * ld(gtu, (h * V + row) * d + j);
-        for (let row = 0; row < N; row++) acc += lf(pos, posAt + row * d + i) * ld(gpu, (h * N + row) * d + j);
-        st(gm, i * d + j, acc);
-      }
+      const gmRow = gm + ((<usize>(i * d)) << 3); // ∂M[i, j] = Σ_row table[row, i] ∂tu[row, j], then the positions' rows
+      vecMat<f32, f64>(gmRow, table + ((<usize>(tableAt + i)) << 2), d, V, gtu, h * V * d, d, d, STORE);
+      vecMat<f32, f64>(gmRow, pos + ((<usize>(posAt + i)) << 2), d, N, gpu, h * N * d, d, d, CONTINUE);
     }
-    for (let row = 0; row < V; row++) {
-      for (let i = 0; i < d; i++) {
-        let acc: f64 = 0;
-        for (let j = 0; j < d; j++) acc += ld(gtu, (h * V + row) * d + j) * ld(m, (h * d + i) * d + j);
-        st(gtable, row * d + i, ld(gtable, row * d + i) + acc);
-      }
-    }
-    for (let row = 0; row < N; row++) {
-      for (let i = 0; i < d; i++) {
-        let acc: f64 = 0;
-        for (let j = 0; j < d; j++) acc += ld(gpu, (h * N + row) * d + j) * ld(m, (h * d + i) * d + j);
-        st(gpos, row * d + i, ld(gpos, row * d + i) + acc);
-      }
-    }
+    for (let row = 0; row < V; row++)
+      // ∂table[row, i] += Σ_j ∂tu[row, j] M[i, j]
+      vecMat<f64, f64>(gtable + ((<usize>(row * d)) << 3), gtu + ((<usize>((h * V + row) * d)) << 3), 1, d, mT, mAt, d, d, ADD_AFTER);
+    for (let row = 0; row < N; row++)
+      vecMat<f64, f64>(gpos + ((<usize>(row * d)) << 3), gpu + ((<usize>((h * N + row) * d)) << 3), 1, d, mT, mAt, d, d, ADD_AFTER);
     for (let i = 0; i < d; i++) {
+      // ∂W_Q[i, h·dh + e] += Σ_j ∂M[i, j] W_K[j, h·dh + e];  ∂W_K[i, h·dh + e] += Σ_j ∂M[j, i] W_Q[j, h·dh + e]
+      vecMat<f64, f32>(accQ, gm + ((<usize>(i * d)) << 3), 1, d, wk, wAt + h * dh, d, dh, STORE);
+      vecMat<f64, f32>(accK, gm + ((<usize>i) << 3), d, d, wq, wAt + h * dh, d, dh, STORE);
+      // Entry by entry, W_Q's add before W_K's: where the two gradients are one array (qq), as in the scalar loop.
       for (let e = 0; e < dh; e++) {
-        let accQ: f64 = 0;
-        let accK: f64 = 0;
-        for (let j = 0; j < d; j++) {
-          accQ += ld(gm, i * d + j) * lf(wk, wAt + j * d + h * dh + e);
-          accK += ld(gm, j * d + i) * lf(wq, wAt + j * d + h * dh + e);
-        }
         const at = wAt + i * d + h * dh + e;
-        sf(gWq, at, lf(gWq, at) + accQ);
-        sf(gWk, at, lf(gWk, at) + accK);
+        sf(gWq, at, lf(gWq, at) + ld(accQ, e));
+        sf(gWk, at, lf(gWk, at) + ld(accK, e));
       }
     }
   }
