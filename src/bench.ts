@@ -16,6 +16,11 @@ import { trainGroup, type KernelChoice } from './train/trainer.js';
 import { paramSpecs } from './model/params.js';
 import { stepFlops, deepStepFlops } from './model/flops.js';
 import { loadSweep } from './sweep/plan.js';
+import { createHash } from 'node:crypto';
+import { Stream } from './rng.js';
+import { initialValues, stackedValues } from './model/paramSpecs.js';
+import { LaneKernel, useKernelBuild } from './model/kernel.js';
+import { RegroupedPass, regroupedComputes } from './model/regrouped.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -99,6 +104,8 @@ async function main(): Promise<void> {
   line(`machine: ${cpu}, ${availableParallelism()} cores, Node ${process.version}`);
 
   if (ratioOnly) return ratio(results, line, base, false, false);
+  const abAt = process.argv.indexOf('--ab');
+  if (abAt >= 0) return ab(line, process.argv[abAt + 1]);
   if (process.argv.includes('--goals')) return goals(results, line, base);
 
   // 1. One run (R = 1) of the tfjs graph on every backend that loads here. Backends cannot be switched back
@@ -517,6 +524,73 @@ function ceilingGflops(passes: (reps: number) => number, warmup: number, reps: n
 }
 
 /** Child mode: steps/s of one run on one backend, printed alone; nothing when the backend does not load. */
+/** Shapes for --ab: both of the kernel's ways, one to three layers, QK-norm, several widths and tasks. */
+const AB_SHAPES: [string, string[]][] = [
+  ['lookup.yaml', []],
+  ['lookup.yaml', ['model.attention=qv', 'model.heads=2']],
+  ['lookup.yaml', ['model.dModel=32', 'model.heads=4']],
+  ['lookup.yaml', ['task.kind=copy']],
+  ['mqar.yaml', []],
+  ['lookup.yaml', ['model.qkNorm=true', 'model.dModel=32', 'model.heads=4']],
+  ['lookup.yaml', ['model.layers=3', 'model.dModel=64', 'model.attention=qx']],
+];
+
+/**
+ * `npm run bench -- --ab other.wasm`: this build's kernel against another build of it (say, main's dist/model/kernel.wasm
+ * copied aside), on the same passes of each shape in AB_SHAPES, the two alternating five times after a round that warms
+ * both up; the fastest time of
+ * each (the host's speed moves between minutes, and both builds see the same moves), and whether the two give the
+ * same bits (a training pass's loss and gradients, an evaluation's attention and inputs).
+ */
+async function ab(line: (s: string) => void, other: string | undefined): Promise<void> {
+  if (!other || !existsSync(other)) throw new Error(`--ab needs the path of another build of the kernel (a .wasm file), got ${other ?? 'nothing'}`);
+  const R = 4;
+  line(`this build (dist/model/kernel.wasm) against ${other}: µs per run-pass, the fastest of 5 alternations, R = ${R}, batch as configured`);
+  for (const [file, sets] of AB_SHAPES) {
+    const cfg = resolveConfig(loadConfigFile(join(ROOT, 'configs', file)), sets);
+    const task = makeTask(cfg.task);
+    const params = stackedValues(
+      cfg.model,
+      task.layout,
+      Array.from({ length: R }, (_, r) => initialValues(cfg.model, task.layout, r)),
+    );
+    const grads = new Map([...params].map(([path, v]) => [path, new Float32Array(v.length)]));
+    const batches = Array.from({ length: R }, (_, r) => task.draw(Stream.derive(r, 'bench/ab'), cfg.train.batchSize));
+    const evalBatch = [task.draw(Stream.derive(R, 'bench/ab'), cfg.eval.size)];
+    const best = [Infinity, Infinity];
+    const bits = ['', ''];
+    let reps = 0;
+    for (let round = 0; round <= 5; round++) {
+      for (const k of [0, 1]) {
+        useKernelBuild(k === 0 ? undefined : other);
+        const kernel = regroupedComputes(cfg.model) ? new RegroupedPass(cfg.model, task.layout, R) : new LaneKernel(cfg.model, task.layout, R);
+        const hash = createHash('sha256');
+        const train = kernel.pass(params, batches, grads);
+        hash.update(new Uint8Array(train.loss.buffer));
+        for (const g of grads.values()) hash.update(new Uint8Array(g.buffer, g.byteOffset, g.byteLength));
+        const ev = kernel.pass(params, evalBatch, undefined, true, true);
+        for (const layer of ev.layers ?? []) hash.update(new Uint8Array(layer.weights.buffer)).update(new Uint8Array(layer.logits.buffer));
+        hash.update(new Uint8Array(ev.inputs!.buffer));
+        bits[k] = hash.digest('hex');
+        if (reps === 0) {
+          const started = performance.now();
+          kernel.pass(params, batches, grads);
+          reps = Math.max(5, Math.round(300 / (performance.now() - started))); // about 0.3 s a timing
+        }
+        const started = performance.now();
+        for (let i = 0; i < reps; i++) kernel.pass(params, batches, grads);
+        if (round > 0) best[k] = Math.min(best[k], ((performance.now() - started) * 1000) / reps / R); // round 0 warms both up
+      }
+    }
+    useKernelBuild();
+    const label = [file, ...sets].join(' ');
+    line(
+      `  ${label.padEnd(64)} ${best[0].toFixed(1).padStart(8)} vs ${best[1].toFixed(1).padStart(8)}  ratio ${(best[0] / best[1]).toFixed(3)}  ` +
+        (bits[0] === bits[1] ? 'same bits' : 'DIFFERENT bits'),
+    );
+  }
+}
+
 async function single(backend: BackendName): Promise<void> {
   try {
     await initBackend(backend);

@@ -33,6 +33,18 @@ function wasmModule(): WebAssembly.Module | null {
   return compiled;
 }
 
+/**
+ * For `npm run bench -- --ab`: kernel instances made after this call come from the module built at `path` (another
+ * build of assembly/kernel.ts), or again from this build's when `path` is undefined. Each is compiled once, so that
+ * V8's tiering up of its functions happens once.
+ */
+export function useKernelBuild(path?: string): void {
+  if (!builds.has(undefined)) builds.set(undefined, wasmModule());
+  if (path !== undefined && !builds.has(path)) builds.set(path, new WebAssembly.Module(readFileSync(path)));
+  compiled = builds.get(path);
+}
+const builds = new Map<string | undefined, WebAssembly.Module | null>();
+
 /** Whether the kernel is built (npm run build, which npm ci runs). */
 export function kernelBuilt(): boolean {
   return wasmModule() !== null;
