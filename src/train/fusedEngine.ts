@@ -1,6 +1,7 @@
 /**
- * The WebAssembly kernel as an engine: parameters and Adam's moments live in typed arrays stacked [R, ...], the
- * step is the kernel's forward and backward, and Adam is one loop. The kernel takes one of its two ways: the
+ * The WebAssembly kernel as an engine: parameters live in typed arrays stacked [R, ...], the step is the kernel's
+ * forward and backward, and Adam is the kernel's too (assembly/adam.ts, its moments in its instance's memory; train/adam.ts).
+ * The kernel takes one of its two ways: the
  * regrouped one-layer pass (assembly/fused.ts) for one layer without QK-norm, where it is faster, else the lane path
  * (assembly/lanes.ts, two runs per f64x2) for every other built-in model. Nothing here loads TensorFlow.js:
  * evaluation hands its arrays to the measure both engines share.
