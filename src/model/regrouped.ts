@@ -9,7 +9,7 @@
 import type { Encoded, Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
 import { param } from './paramSpecs.js';
-import { kernelInstance, kernelBuilt, align, MemoryBlocks, type KernelPass } from './kernel.js';
+import { kernelInstance, kernelBuilt, align, MemoryBlocks, AttentionOut, type KernelPass } from './kernel.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -45,6 +45,7 @@ export class RegroupedPass {
   private readonly ex: Exports;
   private readonly scratchAt: number;
   private readonly scratchBytes: number;
+  private readonly attentionOut = new AttentionOut();
 
   constructor(
     private readonly cfg: ModelConfig,
@@ -75,6 +76,7 @@ export class RegroupedPass {
     grads?: Map<string, Float32Array>,
     attention = false,
     inputs = false,
+    reuse = false,
   ): KernelPass {
     const { R, cfg, layout } = this;
     const d = cfg.dModel;
@@ -149,8 +151,10 @@ export class RegroupedPass {
       correct: new Float64Array(buf.slice(correctPtr, correctPtr + 8 * R)),
     };
     if (attention) {
-      const weights = new Float32Array(buf.slice(weightsPtr, weightsPtr + 4 * outs));
-      out.layers = [{ weights, logits: new Float32Array(buf.slice(logitsPtr, logitsPtr + 4 * outs)) }]; // its one layer
+      const [layer] = this.attentionOut.arrays([outs], reuse); // its one layer
+      layer.weights.set(new Float32Array(buf, weightsPtr, outs));
+      layer.logits.set(new Float32Array(buf, logitsPtr, outs));
+      out.layers = [layer];
     }
     if (inputs) out.inputs = new Float32Array(buf.slice(inputsPtr, inputsPtr + 4 * R * B * N * d));
     return out;

@@ -44,7 +44,7 @@ export class FusedEngine implements Engine {
 
   evaluate(snapshot: boolean, final: boolean): EvalResult {
     const { model, evalSet } = this.spec;
-    const pass = this.model.pass(this.params, [evalSet], undefined, true, final);
+    const pass = this.model.pass(this.params, [evalSet], undefined, true, final, true); // measureEval keeps no array: reuse them
     return measureEval(this.spec, this.R, snapshot, {
       loss: pass.loss,
       acc: pass.correct,
@@ -85,5 +85,5 @@ export class FusedEngine implements Engine {
 
 /** What the engine asks of a kernel: one pass, with every layer's attention when evaluating. */
 interface Kernel {
-  pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention?: boolean, inputs?: boolean): KernelPass;
+  pass(params: StackedParams, batches: readonly Encoded[], grads?: StackedParams, attention?: boolean, inputs?: boolean, reuse?: boolean): KernelPass;
 }

@@ -17,6 +17,7 @@ import { mqarTask } from '../../src/tasks/mqar.js';
 import { modelSchema, VARIANTS, type ModelConfig } from '../../src/model/schema.js';
 import { initialValues, stackedValues } from '../../src/model/params.js';
 import { LaneKernel } from '../../src/model/kernel.js';
+import { RegroupedPass } from '../../src/model/regrouped.js';
 import { regroupsValues, usesTables } from '../../src/model/flops.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 import { everyShape, expectClose, tfjsReference, zerosLike } from '../helpers/kernels.js';
@@ -184,5 +185,40 @@ describe('the lane kernel: a run computes the same alone, in either lane, and in
     expect(runIn([0, 1], 1)).toEqual(alone); // lane 1
     expect(runIn([2, 0, 1], 1)).toEqual(alone); // the second pair, beside a copy of itself
     expect(alone.loss).not.toBe(runIn([0], 0).loss); // the runs do differ
+  });
+});
+
+describe('an evaluation that reuses its attention arrays (AttentionOut)', () => {
+  it.each([
+    ['lanes, 2 layers', () => LaneKernel, { layers: 2, attention: 'qkv' }],
+    ['regrouped', () => RegroupedPass, { attention: 'qv' }],
+  ] as const)('%s: writes every entry again, into the same arrays, and equals fresh arrays bit for bit', (_name, kernelClass, overrides) => {
+    const model = modelSchema.parse({ dModel: 4, ...overrides });
+    const R = 3; // an odd run out shares its lane pair with a copy of itself
+    // Parameters away from the initialisation, whose attention barely depends on the seed.
+    const draw = (seed: number) => {
+      const rng = Stream.derive(seed, 'kernel-reuse');
+      const params = stackedValues(
+        model,
+        mqar.layout,
+        [0, 1, 2].map((r) => initialValues(model, mqar.layout, seed + r)),
+      );
+      for (const values of params.values()) for (let i = 0; i < values.length; i++) values[i] = 0.5 * rng.normal();
+      return params;
+    };
+    const batch = [mqar.encode(mqar.sample(Stream.derive(9, 'kernel-reuse'), 5))];
+    const Kernel = kernelClass();
+    const reusing = new Kernel(model, mqar.layout, R);
+    const first = reusing.pass(draw(30), batch, undefined, true, false, true).layers!;
+    const second = reusing.pass(draw(40), batch, undefined, true, false, true).layers!;
+    second.forEach((l, i) => expect(l.weights, `layer ${i}: the same array, now holding the second pass`).toBe(first[i].weights));
+    const fresh = new Kernel(model, mqar.layout, R).pass(draw(40), batch, undefined, true).layers!;
+    const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    fresh.forEach((l, i) => {
+      expect(bits(second[i].weights).equals(bits(l.weights)), `layer ${i} weights`).toBe(true);
+      expect(bits(second[i].logits).equals(bits(l.logits)), `layer ${i} scores`).toBe(true);
+    });
+    const other = new Kernel(model, mqar.layout, R).pass(draw(30), batch, undefined, true).layers!;
+    other.forEach((l, i) => expect(l.logits, `layer ${i}: the two passes differ`).not.toEqual(fresh[i].logits));
   });
 });
