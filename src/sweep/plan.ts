@@ -2,6 +2,7 @@
  * A sweep: a base config and a grid of dotted keys with lists. Expands to runs, groups runs that can
  * train as one batched computation, and slices the work deterministically for sharding.
  */
+import { trainsOnGraph } from '../train/trainer.js';
 import { dirname, resolve, join } from 'node:path';
 import { z } from 'zod';
 import { loadConfigFile, applyOverrides, setPath, validate, configSchema, shapeKey, type Config } from '../config.js';
@@ -122,10 +123,12 @@ function cartesian<T>(lists: T[][]): T[][] {
 }
 
 /**
- * Work units: runs of one shape (and one starting step, when resuming), at most MAX_GROUP per unit. Within a shape the
- * runs are ordered by seed (else plan order), so the runs of one seed share a unit: a group draws each seed's batches
- * once a step for all of its learning rates (runs/groupSpec.ts). In the default ablation that halves the batches drawn
- * (10 seeds per group of 50 instead of 20). A run's figures do not depend on its group (test/model/kernel.test.ts).
+ * Work units: runs of one shape (and one starting step, when resuming), at most MAX_GROUP per unit. On the kernel a
+ * shape's runs are ordered by seed (else plan order), so the runs of one seed share a unit and a group draws each
+ * seed's batches once a step for all of its learning rates (runs/groupSpec.ts): in the default ablation, 10 seeds per
+ * group of 50 instead of 20. A kernel run's figures do not depend on its group or its place in it, bit for bit
+ * (test/model/kernel.test.ts, test/train/engines.test.ts). The tfjs graph is held to that only within float32 rounding
+ * (test/train/batched.test.ts), so its groups keep plan order, as they had before.
  */
 export function groupRuns(runs: PlannedRun[], startStep: (run: PlannedRun) => number = () => 0): PlannedRun[][] {
   const byShape = new Map<string, PlannedRun[]>();
@@ -133,7 +136,8 @@ export function groupRuns(runs: PlannedRun[], startStep: (run: PlannedRun) => nu
     const key = `${shapeKey(run.config)}@${startStep(run)}`;
     byShape.set(key, [...(byShape.get(key) ?? []), run]);
   }
-  const bySeed = (group: PlannedRun[]) => [...group].sort((a, b) => a.config.train.seed - b.config.train.seed); // sort is stable
+  const bySeed = (group: PlannedRun[]) =>
+    trainsOnGraph(group[0].config.model, group[0].config.train.kernel) ? group : [...group].sort((a, b) => a.config.train.seed - b.config.train.seed); // sort is stable
   return [...byShape.values()].map(bySeed).flatMap((group) => chunk(group, Math.ceil(group.length / Math.ceil(group.length / MAX_GROUP))));
 }
 

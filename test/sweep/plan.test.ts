@@ -248,6 +248,23 @@ describe('groupRuns', () => {
     expect(groups.flat().map((r) => r.name)).toEqual(bySeed.map((r) => r.name));
   });
 
+  it('on the tfjs graph keeps plan order, as a graph run is not shown to be bit-independent of its place in a group', () => {
+    const list = (xs: unknown[]) => `[${xs.join(', ')}]`;
+    const path = sweepFile(`base: base.yaml\ngrid:\n  train.lr: ${list([0.001, 0.01])}\n  train.seed: ${list([0, 1, 2])}\n`, { 'base.yaml': BASE });
+    const runs = loadSweep(path, ['train.kernel=tfjs']).runs;
+    expect(
+      groupRuns(runs)
+        .flat()
+        .map((r) => r.name),
+    ).toEqual(runs.map((r) => r.name));
+    const onKernel = loadSweep(path, []).runs;
+    expect(
+      groupRuns(onKernel)
+        .flat()
+        .map((r) => r.name),
+    ).not.toEqual(onKernel.map((r) => r.name)); // where the kernel reorders
+  });
+
   it("keeps a seed's runs in one group where groups are split, so each seed's batches are drawn once per group", () => {
     const groups = groupRuns(loadSweep(fileURLToPath(new URL('../../configs/ablation.yaml', import.meta.url)), []).runs);
     expect(groups.map((g) => g.length)).toEqual([50, 50, 50, 50]);
