@@ -523,7 +523,6 @@ function ceilingGflops(passes: (reps: number) => number, warmup: number, reps: n
   return (reps * CEILING_OPERANDS[0].length * 2) / seconds / 1e9;
 }
 
-/** Child mode: steps/s of one run on one backend, printed alone; nothing when the backend does not load. */
 /** Shapes for --ab: both of the kernel's ways, one to three layers, QK-norm, several widths and tasks. */
 const AB_SHAPES: [string, string[]][] = [
   ['lookup.yaml', []],
@@ -560,29 +559,34 @@ async function ab(line: (s: string) => void, other: string | undefined): Promise
     const best = [Infinity, Infinity];
     const bits = ['', ''];
     let reps = 0;
-    for (let round = 0; round <= 5; round++) {
-      for (const k of [0, 1]) {
-        useKernelBuild(k === 0 ? undefined : other);
-        const kernel = regroupedComputes(cfg.model) ? new RegroupedPass(cfg.model, task.layout, R) : new LaneKernel(cfg.model, task.layout, R);
-        const hash = createHash('sha256');
-        const train = kernel.pass(params, batches, grads);
-        hash.update(new Uint8Array(train.loss.buffer));
-        for (const g of grads.values()) hash.update(new Uint8Array(g.buffer, g.byteOffset, g.byteLength));
-        const ev = kernel.pass(params, evalBatch, undefined, true, true);
-        for (const layer of ev.layers ?? []) hash.update(new Uint8Array(layer.weights.buffer)).update(new Uint8Array(layer.logits.buffer));
-        hash.update(new Uint8Array(ev.inputs!.buffer));
-        bits[k] = hash.digest('hex');
-        if (reps === 0) {
+    try {
+      for (let round = 0; round <= 5; round++) {
+        for (const k of [0, 1]) {
+          useKernelBuild(k === 0 ? undefined : other);
+          const kernel = regroupedComputes(cfg.model) ? new RegroupedPass(cfg.model, task.layout, R) : new LaneKernel(cfg.model, task.layout, R);
+          const hash = createHash('sha256');
+          const bytes = (a: Float32Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+          for (const g of grads.values()) g.fill(NaN); // a gradient the pass does not write cannot pass for the other build's
+          const train = kernel.pass(params, batches, grads);
+          hash.update(bytes(train.loss));
+          for (const g of grads.values()) hash.update(bytes(g));
+          const ev = kernel.pass(params, evalBatch, undefined, true, true);
+          for (const layer of ev.layers ?? []) hash.update(bytes(layer.weights)).update(bytes(layer.logits));
+          hash.update(bytes(ev.inputs!));
+          bits[k] = hash.digest('hex');
+          if (reps === 0) {
+            const started = performance.now();
+            kernel.pass(params, batches, grads);
+            reps = Math.max(5, Math.round(300 / (performance.now() - started))); // about 0.3 s a timing
+          }
           const started = performance.now();
-          kernel.pass(params, batches, grads);
-          reps = Math.max(5, Math.round(300 / (performance.now() - started))); // about 0.3 s a timing
+          for (let i = 0; i < reps; i++) kernel.pass(params, batches, grads);
+          if (round > 0) best[k] = Math.min(best[k], ((performance.now() - started) * 1000) / reps / R); // round 0 warms both up
         }
-        const started = performance.now();
-        for (let i = 0; i < reps; i++) kernel.pass(params, batches, grads);
-        if (round > 0) best[k] = Math.min(best[k], ((performance.now() - started) * 1000) / reps / R); // round 0 warms both up
       }
+    } finally {
+      useKernelBuild();
     }
-    useKernelBuild();
     const label = [file, ...sets].join(' ');
     line(
       `  ${label.padEnd(64)} ${best[0].toFixed(1).padStart(8)} vs ${best[1].toFixed(1).padStart(8)}  ratio ${(best[0] / best[1]).toFixed(3)}  ` +
@@ -591,6 +595,7 @@ async function ab(line: (s: string) => void, other: string | undefined): Promise
   }
 }
 
+/** Child mode: steps/s of one run on one backend, printed alone; nothing when the backend does not load. */
 async function single(backend: BackendName): Promise<void> {
   try {
     await initBackend(backend);

@@ -26,11 +26,17 @@ const IMPORTS = ['fused.jsLog', 'lanes.jsLog'];
  */
 function wasmModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
-  compiled = existsSync(WASM) ? new WebAssembly.Module(readFileSync(WASM)) : null;
-  const imports = compiled ? WebAssembly.Module.imports(compiled).map((i) => `${i.module}.${i.name}`) : [];
-  if (compiled && imports.sort().join() !== [...IMPORTS].sort().join())
-    throw new EnvironmentError(`${WASM} is from another build (it imports ${imports.join(', ')}); run npm run build`);
+  compiled = existsSync(WASM) ? checkedModule(WASM) : null;
   return compiled;
+}
+
+/** The module built at `path`, refused in one line where it imports anything but this build's imports. */
+function checkedModule(path: string): WebAssembly.Module {
+  const module = new WebAssembly.Module(readFileSync(path));
+  const imports = WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`);
+  if (imports.sort().join() !== [...IMPORTS].sort().join())
+    throw new EnvironmentError(`${path} is from another build (it imports ${imports.join(', ')}); run npm run build`);
+  return module;
 }
 
 /**
@@ -40,7 +46,7 @@ function wasmModule(): WebAssembly.Module | null {
  */
 export function useKernelBuild(path?: string): void {
   if (!builds.has(undefined)) builds.set(undefined, wasmModule());
-  if (path !== undefined && !builds.has(path)) builds.set(path, new WebAssembly.Module(readFileSync(path)));
+  if (path !== undefined && !builds.has(path)) builds.set(path, checkedModule(path));
   compiled = builds.get(path);
 }
 const builds = new Map<string | undefined, WebAssembly.Module | null>();
