@@ -301,7 +301,7 @@ function startRun(): void {
     for (let e = 0; e < dh; e++) for (let j = 0; j < d; j++) st(wkT, e * d + j, lf(wk, wAt + j * d + h * dh + e));
     for (let i = 0; i < d; i++)
       vecMat<f32, f64>(m + ((<usize>(mAt + i * d)) << 3), wq + ((<usize>(wAt + i * d + h * dh)) << 2), 1, dh, wkT, 0, d, d, STORE);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) st(mT, mAt + j * d + i, ld(m, mAt + i * d + j));
+    if (backward) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) st(mT, mAt + j * d + i, ld(m, mAt + i * d + j)); // read by finishRun only
     projectRows(table, tableAt, V, mAt, tu, h * V * d);
     projectRows(pos, posAt, N, mAt, pu, h * N * d);
   }

@@ -1,6 +1,6 @@
 /**
- * Adam against values worked out by hand, for both implementations (tensor ops for the tfjs engine, typed-array
- * loops for the fused one), two runs with their own learning rates side by side.
+ * Adam against values worked out by hand, for both implementations (tensor ops for the tfjs engine, the kernel's
+ * assembly/adam.ts for the fused one), two runs with their own learning rates side by side.
  *
  * Run 0: p = 0.5, lr 0.1. Step 1, g = 0.2: m = 0.1·0.2 = 0.02, v = 0.001·0.04 = 4e-5, m̂ = 0.02/0.1 = 0.2,
  *   v̂ = 4e-5/0.001 = 0.04, p = 0.5 − 0.1·0.2/(0.2 + 1e-8) = 0.400000005.
@@ -73,7 +73,7 @@ describe("the kernel's Adam (assembly/adam.ts)", () => {
     const rng = Stream.derive(5, 'adam-test');
     const R = 3;
     const lrs = [1e-3, 3e-2, 1];
-    const sizes = { a: 1, b: 7, c: 64, d: 49 }; // per run; odd sizes leave a scalar tail and pairs across runs
+    const sizes = { a: 1, b: 7, c: 64, d: 49 }; // per run; odd sizes put later runs' pairs off alignment and leave a scalar tail, and each run has its own rate
     const fresh = (n: number, scale: number) => Float32Array.from({ length: n }, () => scale * rng.normal());
     const start = new Map(Object.entries(sizes).map(([path, n]) => [path, fresh(R * n, 1)]));
     const moments = {
