@@ -136,9 +136,11 @@ export function groupRuns(runs: PlannedRun[], startStep: (run: PlannedRun) => nu
     const key = `${shapeKey(run.config)}@${startStep(run)}`;
     byShape.set(key, [...(byShape.get(key) ?? []), run]);
   }
+  // Array.prototype.sort is stable: runs of one seed keep their plan order.
   const bySeed = (group: PlannedRun[]) =>
-    trainsOnGraph(group[0].config.model, group[0].config.train.kernel) ? group : [...group].sort((a, b) => a.config.train.seed - b.config.train.seed); // sort is stable
-  return [...byShape.values()].map(bySeed).flatMap((group) => chunk(group, Math.ceil(group.length / Math.ceil(group.length / MAX_GROUP))));
+    trainsOnGraph(group[0].config.model, group[0].config.train.kernel) ? group : [...group].sort((a, b) => a.config.train.seed - b.config.train.seed);
+  const even = (group: PlannedRun[]) => chunk(group, Math.ceil(group.length / Math.ceil(group.length / MAX_GROUP)));
+  return [...byShape.values()].map(bySeed).flatMap(even);
 }
 
 /** Splits units in halves until there are at least `workers` of them, so every worker has something to do. */
