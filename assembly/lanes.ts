@@ -102,6 +102,7 @@ let POS: i32 = 0;
 let UNEMBED: i32 = 0;
 let paramCount: i32 = 0;
 let logits: usize = 0; // [Bmax·S, C], then their gradient
+let classExp: usize = 0; // [C] one row's e^(logit − max), for its sum and then its gradient
 let gOut: usize = 0; // [Bmax·S, d]
 let y: usize = 0; // [d] one row's residual sum, then its gradient
 let gp: usize = 0; // [N]
@@ -312,6 +313,7 @@ export function lanesShape(
     x = out; // the next layer reads this layer's output
   }
   logits = take(Bmax * S * C);
+  classExp = take(C);
   gOut = take(Bmax * S * d);
   y = take(d);
   gp = take(N);
@@ -848,7 +850,11 @@ function readout(B: i32, invRows: f64): void {
     }
     flagOverflow(f64x2.lt(f64x2.abs(top), splat(F32_MAX)));
     let sumExp = splat(0);
-    for (let k = 0; k < C; k++) sumExp = f64x2.add(sumExp, ExpPair.of(f64x2.sub(ld(logits, rowAt + k), top)));
+    for (let k = 0; k < C; k++) {
+      const e = ExpPair.of(f64x2.sub(ld(logits, rowAt + k), top));
+      st(classExp, k, e);
+      sumExp = f64x2.add(sumExp, e);
+    }
     const t0 = i32At(targets0, row);
     const t1 = i32At(targets1, row);
     lossSum = f64x2.add(lossSum, f64x2.sub(f64x2.add(log2(sumExp), top), pick(logits, rowAt + t0, rowAt + t1)));
@@ -857,7 +863,7 @@ function readout(B: i32, invRows: f64): void {
     if (invRows == 0) continue;
     for (let k = 0; k < C; k++) {
       const hit = v128.and(i64x2.eq(i64x2.splat(k), target), splat(1));
-      st(logits, rowAt + k, f64x2.mul(f64x2.sub(f64x2.div(ExpPair.of(f64x2.sub(ld(logits, rowAt + k), top)), sumExp), hit), ir));
+      st(logits, rowAt + k, f64x2.mul(f64x2.sub(f64x2.div(ld(classExp, k), sumExp), hit), ir));
     }
   }
 }
