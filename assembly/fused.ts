@@ -16,6 +16,7 @@
 // through ExpPair (expPair.ts) with the same bits, the one logarithm per row by JavaScript's Math.log (imported).
 import { kernelExp } from './exp';
 import { ExpPair } from './expPair';
+import { STORE, START_FROM, ADD_AFTER } from './sums';
 export { kernelExp };
 declare function jsLog(x: f64): f64;
 
@@ -427,22 +428,17 @@ function splatOf<T>(v: usize, i: i32): v128 {
   return v128.load64_splat(v + ((<usize>i) << 3));
 }
 
-// How vecMat's sums meet out: stored, continued from out's value as their first term, or added to out after.
-const STORE = 0;
-const CONTINUE = 1;
-const ADD_AFTER = 2;
-
 /**
  * out[k] (mode) Σ_c v[c · vStride] · M[c, k] for k < n, c < rows, M's rows `stride` apart from entry mAt of m; v and m
- * are float64 scratch or float32 parameters (TV, TM). Each sum starts at 0 (or, CONTINUE, at out[k]) and adds its
+ * are float64 scratch or float32 parameters (TV, TM). Each sum starts at 0 (or, START_FROM, at out[k]) and adds its
  * terms in the order of c, as a scalar loop does, but in registers: four outputs at a time in two, so two chains are
  * in flight. ADD_AFTER then adds the sum to out[k], as `out[k] += Σ` does.
  */
 function vecMat<TV, TM>(out: usize, v: usize, vStride: i32, rows: i32, m: usize, mAt: i32, stride: i32, n: i32, mode: i32): void {
   let k = 0;
   for (; k + 4 <= n; k += 4) {
-    let acc0 = mode == CONTINUE ? ld2(out, k) : f64x2.splat(0);
-    let acc1 = mode == CONTINUE ? ld2(out, k + 2) : f64x2.splat(0);
+    let acc0 = mode == START_FROM ? ld2(out, k) : f64x2.splat(0);
+    let acc1 = mode == START_FROM ? ld2(out, k + 2) : f64x2.splat(0);
     for (let c = 0; c < rows; c++) {
       const vc = splatOf<TV>(v, c * vStride);
       const at = mAt + c * stride + k;
@@ -457,12 +453,12 @@ function vecMat<TV, TM>(out: usize, v: usize, vStride: i32, rows: i32, m: usize,
     st2(out, k + 2, acc1);
   }
   for (; k + 2 <= n; k += 2) {
-    let acc = mode == CONTINUE ? ld2(out, k) : f64x2.splat(0);
+    let acc = mode == START_FROM ? ld2(out, k) : f64x2.splat(0);
     for (let c = 0; c < rows; c++) acc = f64x2.add(acc, f64x2.mul(splatOf<TV>(v, c * vStride), load2<TM>(m, mAt + c * stride + k)));
     st2(out, k, mode == ADD_AFTER ? f64x2.add(ld2(out, k), acc) : acc);
   }
   for (; k < n; k++) {
-    let acc: f64 = mode == CONTINUE ? ld(out, k) : 0;
+    let acc: f64 = mode == START_FROM ? ld(out, k) : 0;
     for (let c = 0; c < rows; c++)
       acc += <f64>load<TV>(v + <usize>(c * vStride) * sizeof<TV>()) * <f64>load<TM>(m + <usize>(mAt + c * stride + k) * sizeof<TM>());
     st(out, k, mode == ADD_AFTER ? ld(out, k) + acc : acc);
@@ -695,7 +691,7 @@ function finishRun(): void {
     for (let i = 0; i < d; i++) {
       const gmRow = gm + ((<usize>(i * d)) << 3); // ∂M[i, j] = Σ_row table[row, i] ∂tu[row, j], then the positions' rows
       vecMat<f32, f64>(gmRow, table + ((<usize>(tableAt + i)) << 2), d, V, gtu, h * V * d, d, d, STORE);
-      vecMat<f32, f64>(gmRow, pos + ((<usize>(posAt + i)) << 2), d, N, gpu, h * N * d, d, d, CONTINUE);
+      vecMat<f32, f64>(gmRow, pos + ((<usize>(posAt + i)) << 2), d, N, gpu, h * N * d, d, d, START_FROM);
     }
     for (let row = 0; row < V; row++)
       // ∂table[row, i] += Σ_j ∂tu[row, j] M[i, j]

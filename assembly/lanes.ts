@@ -31,6 +31,7 @@
  * then lane 1's; and the scratch area below.
  */
 import { ExpPair } from './expPair';
+import { STORE, START_FROM, ADD_AFTER } from './sums';
 
 declare function jsLog(x: f64): f64;
 
@@ -785,11 +786,6 @@ function rowDots(rows: usize, stride: i32, v: usize, len: i32, out: usize, n: i3
     st(out, i, s0);
   }
 }
-
-/** How weightedSums leaves each entry: the sum alone, out + each term in turn, or out + the sum. */
-const STORE = 0;
-const START_FROM = 1;
-const ADD_AFTER = 2;
 
 /**
  * out[e] ← Σ_j wt[j·wtStride] · rows[j·stride + e] for e < n, j < len, each sum in ascending j, kept as `mode` says; four
