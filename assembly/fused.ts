@@ -324,7 +324,11 @@ function projectRows(rows: usize, rowsAt: i32, n: i32, mAt: i32, out: usize, out
 function example(b: i32): void {
   featsAt = b * N * F;
   embedForward(b);
-  if (backward) zero(gx, N * d);
+  // With one supervised row, one head, two features and full attention (lookup), each position's input gradient is
+  // complete once the score gradient is added, so it goes straight to the tables (scatterScores) instead of through
+  // gx: the same adds in the same order, without storing and reloading N·d entries an example.
+  const direct = backward && S == 1 && H == 1 && F == 2 && !causal;
+  if (backward && !direct) zero(gx, N * d);
   for (let i = 0; i < S; i++) {
     const t = qStart + i;
     const visible = causal ? t + 1 : N;
@@ -333,10 +337,10 @@ function example(b: i32): void {
     readoutForward(b, i);
     if (!backward) continue;
     readoutBackward(b, i);
-    normBackward(t);
-    attendBackward(i, t, visible);
+    normBackward(t, !direct);
+    attendBackward(i, t, visible, direct);
   }
-  if (backward) embedBackward();
+  if (backward && !direct) embedBackward();
 }
 
 function embedForward(b: i32): void {
@@ -602,7 +606,7 @@ function readoutBackward(b: i32, i: i32): void {
   vecMat<f64, f64>(g, cls, 1, C, unembedT, 0, d, d, STORE); // g_c = Σ_k δ_k W_unembed[c, k]
 }
 
-function normBackward(t: i32): void {
+function normBackward(t: i32, intoGx: bool): void {
   let meanG: f64 = 0;
   let meanGy: f64 = 0;
   for (let c = 0; c < d; c++) {
@@ -625,16 +629,16 @@ function normBackward(t: i32): void {
   for (; c + 2 <= d; c += 2) {
     const gc = f64x2.mul(f64x2.sub(f64x2.sub(ld2(g, c), meanGs), f64x2.mul(ld2(y, c), meanGys)), invStds);
     st2(g, c, gc);
-    st2(gxAt, c, f64x2.add(ld2(gxAt, c), gc));
+    if (intoGx) st2(gxAt, c, f64x2.add(ld2(gxAt, c), gc));
   }
   for (; c < d; c++) {
     const gc = (ld(g, c) - meanG - ld(y, c) * meanGy) * invStd;
     st(g, c, gc);
-    st(gxAt, c, ld(gxAt, c) + gc);
+    if (intoGx) st(gxAt, c, ld(gxAt, c) + gc);
   }
 }
 
-function attendBackward(i: i32, t: i32, visible: i32): void {
+function attendBackward(i: i32, t: i32, visible: i32, direct: bool): void {
   for (let h = 0; h < H; h++) {
     const pRow = (h * S + i) * N;
     const xbarRow = (h * S + i) * d;
@@ -654,7 +658,8 @@ function attendBackward(i: i32, t: i32, visible: i32): void {
     for (const dots = f64x2.splat(dot), scales = f64x2.splat(scale); j + 2 <= visible; j += 2)
       st2(a, j, f64x2.mul(f64x2.mul(ld2(pAt, j), f64x2.sub(ld2(gp, j), dots)), scales));
     for (; j < visible; j++) st(a, j, ld(pAt, j) * (ld(gp, j) - dot) * scale);
-    scoresBackward(h, i, t, visible, pRow);
+    if (direct) scatterScores(i, t, pRow);
+    else scoresBackward(h, i, t, visible, pRow);
   }
 }
 
@@ -678,6 +683,48 @@ function scoresBackward(h: i32, i: i32, t: i32, visible: i32, pRow: i32): void {
   }
   axpy(gpu + ((<usize>((h * N + t) * d)) << 3), s, gu, d);
   for (let f = 0; f < F; f++) axpy(gtu + ((<usize>((h * V + li(feats, featsAt + t * F + f)) * d)) << 3), s, gu, d);
+}
+
+/**
+ * scoresBackward then embedBackward for one head's one supervised row under full attention (example's `direct`):
+ * position j's input gradient, g (the residual's, at t) + (∂a_j · u + p_j · ∂x̄), scaled by s and added to its
+ * position's and its two features' rows. gx held exactly these sums (zeroed, then g added at t, then the score term), and a zero's sign
+ * never reaches an accumulator that starts at +0, so every accumulator takes the same values in the same order.
+ */
+function scatterScores(i: i32, t: i32, pRow: i32): void {
+  const uRow = i * d;
+  const ss = f64x2.splat(s);
+  zero(gu, d);
+  for (let j = 0; j < N; j++) {
+    const xRow = j * d;
+    const row0 = li(feats, featsAt + 2 * j) * d;
+    const row1 = li(feats, featsAt + 2 * j + 1) * d;
+    const ga = ld(a, j);
+    const pj = ld(p, pRow + j);
+    const ga2 = f64x2.splat(ga);
+    const pj2 = f64x2.splat(pj);
+    let c = 0;
+    for (; c + 2 <= d; c += 2) {
+      st2(gu, c, f64x2.add(ld2(gu, c), f64x2.mul(ga2, ld2(x, xRow + c))));
+      let gxc = f64x2.add(f64x2.mul(ga2, ld2(u, uRow + c)), f64x2.mul(pj2, ld2(gxbar, c)));
+      if (j == t) gxc = f64x2.add(ld2(g, c), gxc);
+      const gc = f64x2.mul(ss, gxc);
+      st2(gpos, xRow + c, f64x2.add(ld2(gpos, xRow + c), gc));
+      st2(gtable, row0 + c, f64x2.add(ld2(gtable, row0 + c), gc));
+      st2(gtable, row1 + c, f64x2.add(ld2(gtable, row1 + c), gc));
+    }
+    for (; c < d; c++) {
+      st(gu, c, ld(gu, c) + ga * ld(x, xRow + c));
+      let gxc = ga * ld(u, uRow + c) + pj * ld(gxbar, c);
+      if (j == t) gxc = ld(g, c) + gxc;
+      const gc = s * gxc;
+      st(gpos, xRow + c, ld(gpos, xRow + c) + gc);
+      st(gtable, row0 + c, ld(gtable, row0 + c) + gc);
+      st(gtable, row1 + c, ld(gtable, row1 + c) + gc);
+    }
+  }
+  axpy(gpu + ((<usize>(t * d)) << 3), s, gu, d);
+  for (let f = 0; f < F; f++) axpy(gtu + ((<usize>(li(feats, featsAt + t * F + f) * d)) << 3), s, gu, d);
 }
 
 function finishRun(): void {
