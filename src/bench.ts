@@ -347,6 +347,8 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
   out.mqar_over_tfjs = await thrice(line, 'two-layer MQAR (configs/mqar.yaml, R = 10), kernel ÷ tfjs graph per run-step', 4, '×', async () => {
     return (await trainStepsPerS(mqar, 10, 300)) / (await trainStepsPerS(mqar, 10, 100, 'tfjs'));
   });
+  const mqarFlops = deepStepFlops(mqar.model, makeTask(mqar.task).layout, mqar.train.batchSize, mqar.eval.size, parameterCount(mqar));
+  const mqarGflops: number[] = [];
   out.mqar_over_pytorch = await thrice(
     line,
     'two-layer MQAR with logging, kernel (R = 10, per core) ÷ PyTorch MQAR peer (1 thread)',
@@ -355,11 +357,23 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
     async () => {
       const steps = 600;
       const logged = await timeGroup(mqar, 10, steps, mqar.train.logEvery);
+      mqarGflops.push((10 * (steps * mqarFlops.training + logged.evals * mqarFlops.evaluation)) / logged.seconds / 1e9);
       const peer = torchPeer('torch_mqar.py', ['--steps', String(steps)]);
       if (typeof peer === 'string') throw new Error(`the PyTorch peer did not run: ${peer}`);
       return (10 * steps) / logged.seconds / peer.steps_per_s;
     },
   );
+  if (simd !== null) {
+    // The distance to the hardware: the share of the f64x2 ceiling the kernel's MQAR arithmetic reached, and the share
+    // the goal would take at the same arithmetic and the same peer.
+    const { median, goal } = out.mqar_over_pytorch as { median: number; goal: number };
+    const gflops = [...mqarGflops].sort((a, b) => a - b)[1];
+    out.mqar_gflops = gflops;
+    line(
+      `    (its arithmetic, ${(mqarFlops.training / 1e6).toFixed(1)} MFLOP a training step: ${gflops.toFixed(2)} GFLOP/s median, ` +
+        `${((100 * gflops) / simd).toFixed(0)}% of the f64x2 ceiling; ${goal}× the peer would take ${((100 * gflops * goal) / median / simd).toFixed(0)}%)`,
+    );
+  }
   const qkNorm = resolveConfig({ ...base, model: { ...base.model, dModel: 32, qkNorm: true } });
   out.qknorm_d32_over_tfjs = await thrice(line, 'QK-norm at d_model 32 (lookup, R = 10), kernel ÷ tfjs graph per run-step', 8, '×', async () => {
     return (await trainStepsPerS(qkNorm, 10, 300)) / (await trainStepsPerS(qkNorm, 10, 60, 'tfjs'));
