@@ -51,7 +51,17 @@ export class Stream {
 
   /** k distinct integers from [0, n), in random order (partial Fisher–Yates). */
   distinct(n: number, k: number): number[] {
-    const pool = new Array<number>(n);
+    const pool = new Int32Array(n);
+    this.distinctInto(pool, k);
+    return Array.from(pool.subarray(0, k));
+  }
+
+  /**
+   * The same draws as distinct(pool.length, k), into a pool the caller keeps: its first k entries are the k integers.
+   * Tasks drawing a batch straight into typed arrays use it once per example, without an array each time.
+   */
+  distinctInto(pool: Int32Array, k: number): void {
+    const n = pool.length;
     for (let i = 0; i < n; i++) pool[i] = i;
     for (let i = 0; i < k; i++) {
       const j = this.int(i, n - 1);
@@ -59,8 +69,6 @@ export class Stream {
       pool[i] = pool[j];
       pool[j] = t;
     }
-    pool.length = k;
-    return pool;
   }
 }
 

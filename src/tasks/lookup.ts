@@ -70,14 +70,8 @@ export function lookupTask(cfg: TaskConfig): Task<LookupExample> {
       const pool = new Int32Array(keyVocab);
       const values = new Int32Array(slots);
       for (let b = 0; b < count; b++) {
-        // The same draws in the same order as sample(): distinct keys (partial Fisher–Yates), values, slot.
-        for (let i = 0; i < keyVocab; i++) pool[i] = i;
-        for (let i = 0; i < slots; i++) {
-          const j = rng.int(i, keyVocab - 1);
-          const t = pool[i];
-          pool[i] = pool[j];
-          pool[j] = t;
-        }
+        // The same draws in the same order as sample(): distinct keys, values, slot.
+        rng.distinctInto(pool, slots);
         for (let i = 0; i < slots; i++) values[i] = rng.int(0, valueVocab - 1);
         const slot = rng.int(0, slots - 1);
         const at = b * N * 2;
