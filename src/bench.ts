@@ -313,14 +313,26 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
   line('speed goals, each measured three times (median):');
   const workers = availableParallelism();
   const runCount = loadSweep(join(ROOT, 'configs', 'ablation.yaml'), []).runs.length;
+  const peerRates: number[][] = [];
   out.default_ablation_over_pytorch = await thrice(line, `default ablation (${runCount} runs), PyTorch sweep ÷ qkv-lab`, 12, '×', async () => {
+    // The peer is timed just before and just after the ablation, and its sweep's time is the mean of the two
+    // estimates: the host's speed drifts between minutes, and one peer timing after the ablation alone let a slow
+    // stretch of the host land on one side of the ratio only (10.8× and 17.1× in two benches of one build).
+    const sweepSeconds = () => {
+      const peer = torchPeer();
+      if (typeof peer === 'string') throw new Error(`the PyTorch peer did not run: ${peer}`);
+      return { rate: peer.steps_per_s, seconds: (runCount * base.train.steps) / (peer.steps_per_s * workers) };
+    };
+    const before = sweepSeconds();
     const dir = mkdtempSync(join(tmpdir(), 'qkv-bench-'));
     const run = await runTimed(['ablation', 'configs/ablation.yaml', '--out', dir]);
     rmSync(dir, { recursive: true, force: true });
-    const peer = torchPeer();
-    if (typeof peer === 'string') throw new Error(`the PyTorch peer did not run: ${peer}`);
-    return (runCount * base.train.steps) / (peer.steps_per_s * workers) / run.seconds;
+    const after = sweepSeconds();
+    peerRates.push([before.rate, after.rate]);
+    return (before.seconds + after.seconds) / 2 / run.seconds;
   });
+  out.pytorch_steps_per_s_before_after = peerRates;
+  line(`    (the peer's steps/s before and after each ablation: ${peerRates.map(([a, b]) => `${a.toFixed(0)} and ${b.toFixed(0)}`).join('; ')})`);
   const layout = makeTask(base.task).layout;
   const flops = stepFlops(base.model, layout, base.train.batchSize, base.eval.size, parameterCount(base)).training;
   const simd = simdCeilingGflops();
