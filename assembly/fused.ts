@@ -688,8 +688,10 @@ function scoresBackward(h: i32, i: i32, t: i32, visible: i32, pRow: i32): void {
 /**
  * scoresBackward then embedBackward for one head's one supervised row under full attention (example's `direct`):
  * position j's input gradient, g (the residual's, at t) + (∂a_j · u + p_j · ∂x̄), scaled by s and added to its
- * position's and its two features' rows. gx held exactly these sums (zeroed, then g added at t, then the score term), and a zero's sign
- * never reaches an accumulator that starts at +0, so every accumulator takes the same values in the same order.
+ * position's and its two features' rows. gx held exactly these sums (zeroed, then g added at t, then the score
+ * term), and a zero's sign never reaches an accumulator that starts at +0, so every accumulator takes the same values
+ * in the same order. It stays apart from scoresBackward: one function with a `direct` flag in its inner loop measured
+ * 0-4% slower on every regrouped shape.
  */
 function scatterScores(i: i32, t: i32, pRow: i32): void {
   const uRow = i * d;
