@@ -426,6 +426,16 @@ function load2<T>(m: usize, i: i32): v128 {
   return v128.load(m + ((<usize>i) << 3));
 }
 
+/** load2 and splatOf at a byte address (plus a constant offset), for loops that walk their arrays by pointer. */
+function pairAt<T>(ptr: usize, offset: usize): v128 {
+  if (sizeof<T>() == 4) return f64x2.promote_low_f32x4(v128.load64_zero(ptr + offset));
+  return v128.load(ptr + offset);
+}
+function splatAt<T>(ptr: usize): v128 {
+  if (sizeof<T>() == 4) return f64x2.splat(<f64>load<f32>(ptr));
+  return v128.load64_splat(ptr);
+}
+
 /** Entry i of v as both lanes: float64 scratch, or a float32 parameter promoted exactly. */
 function splatOf<T>(v: usize, i: i32): v128 {
   if (sizeof<T>() == 4) return f64x2.splat(<f64>load<f32>(v + ((<usize>i) << 2)));
@@ -439,15 +449,21 @@ function splatOf<T>(v: usize, i: i32): v128 {
  * in flight. ADD_AFTER then adds the sum to out[k], as `out[k] += Σ` does.
  */
 function vecMat<TV, TM>(out: usize, v: usize, vStride: i32, rows: i32, m: usize, mAt: i32, stride: i32, n: i32, mode: i32): void {
+  // The four-output loop walks v and M by pointers (a byte step each), so a term costs its loads and no index arithmetic.
+  const vStep = <usize>vStride * sizeof<TV>();
+  const mStep = <usize>stride * sizeof<TM>();
   let k = 0;
   for (; k + 4 <= n; k += 4) {
     let acc0 = mode == START_FROM ? ld2(out, k) : f64x2.splat(0);
     let acc1 = mode == START_FROM ? ld2(out, k + 2) : f64x2.splat(0);
+    let pv = v;
+    let pm = m + <usize>(mAt + k) * sizeof<TM>();
     for (let c = 0; c < rows; c++) {
-      const vc = splatOf<TV>(v, c * vStride);
-      const at = mAt + c * stride + k;
-      acc0 = f64x2.add(acc0, f64x2.mul(vc, load2<TM>(m, at)));
-      acc1 = f64x2.add(acc1, f64x2.mul(vc, load2<TM>(m, at + 2)));
+      const vc = splatAt<TV>(pv);
+      acc0 = f64x2.add(acc0, f64x2.mul(vc, pairAt<TM>(pm, 0)));
+      acc1 = f64x2.add(acc1, f64x2.mul(vc, pairAt<TM>(pm, 2 * sizeof<TM>())));
+      pv += vStep;
+      pm += mStep;
     }
     if (mode == ADD_AFTER) {
       acc0 = f64x2.add(ld2(out, k), acc0);
