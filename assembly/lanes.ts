@@ -761,19 +761,29 @@ function tablesBackward(W: usize, gW: usize, gTable: usize, gPos: usize): void {
  * four independent sums are in flight (one sum alone waits on each add).
  */
 function rowDots(rows: usize, stride: i32, v: usize, len: i32, out: usize, n: i32): void {
+  // The four-row loop walks the rows and v by pointer: a term costs its loads and no index arithmetic.
+  const rowBytes = (<usize>stride) << 4;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     let s0 = splat(0);
     let s1 = splat(0);
     let s2 = splat(0);
     let s3 = splat(0);
-    const r0 = i * stride;
-    for (let e = 0; e < len; e++) {
-      const ve = ld(v, e);
-      s0 = f64x2.add(s0, f64x2.mul(ld(rows, r0 + e), ve));
-      s1 = f64x2.add(s1, f64x2.mul(ld(rows, r0 + stride + e), ve));
-      s2 = f64x2.add(s2, f64x2.mul(ld(rows, r0 + 2 * stride + e), ve));
-      s3 = f64x2.add(s3, f64x2.mul(ld(rows, r0 + 3 * stride + e), ve));
+    let p0 = rows + ((<usize>(i * stride)) << 4);
+    let p1 = p0 + rowBytes;
+    let p2 = p1 + rowBytes;
+    let p3 = p2 + rowBytes;
+    const vEnd = v + ((<usize>len) << 4);
+    for (let pv = v; pv < vEnd; pv += 16) {
+      const ve = v128.load(pv);
+      s0 = f64x2.add(s0, f64x2.mul(v128.load(p0), ve));
+      s1 = f64x2.add(s1, f64x2.mul(v128.load(p1), ve));
+      s2 = f64x2.add(s2, f64x2.mul(v128.load(p2), ve));
+      s3 = f64x2.add(s3, f64x2.mul(v128.load(p3), ve));
+      p0 += 16;
+      p1 += 16;
+      p2 += 16;
+      p3 += 16;
     }
     st(out, i, s0);
     st(out, i + 1, s1);
@@ -792,6 +802,9 @@ function rowDots(rows: usize, stride: i32, v: usize, len: i32, out: usize, n: i3
  * entries at a time, so four independent sums are in flight and each weight is loaded once for them (rowDots' transpose).
  */
 function weightedSums(wt: usize, wtStride: i32, rows: usize, stride: i32, len: i32, out: usize, n: i32, mode: i32): void {
+  // The four-entry loop walks the weights and the rows by pointer, as rowDots does.
+  const wtStep = (<usize>wtStride) << 4;
+  const rowStep = (<usize>stride) << 4;
   let e = 0;
   for (; e + 4 <= n; e += 4) {
     const from = mode == START_FROM;
@@ -799,13 +812,16 @@ function weightedSums(wt: usize, wtStride: i32, rows: usize, stride: i32, len: i
     let s1 = from ? ld(out, e + 1) : splat(0);
     let s2 = from ? ld(out, e + 2) : splat(0);
     let s3 = from ? ld(out, e + 3) : splat(0);
+    let pw = wt;
+    let pr = rows + ((<usize>e) << 4);
     for (let j = 0; j < len; j++) {
-      const wj = ld(wt, j * wtStride);
-      const r = j * stride + e;
-      s0 = f64x2.add(s0, f64x2.mul(wj, ld(rows, r)));
-      s1 = f64x2.add(s1, f64x2.mul(wj, ld(rows, r + 1)));
-      s2 = f64x2.add(s2, f64x2.mul(wj, ld(rows, r + 2)));
-      s3 = f64x2.add(s3, f64x2.mul(wj, ld(rows, r + 3)));
+      const wj = v128.load(pw);
+      s0 = f64x2.add(s0, f64x2.mul(wj, v128.load(pr)));
+      s1 = f64x2.add(s1, f64x2.mul(wj, v128.load(pr, 16)));
+      s2 = f64x2.add(s2, f64x2.mul(wj, v128.load(pr, 32)));
+      s3 = f64x2.add(s3, f64x2.mul(wj, v128.load(pr, 48)));
+      pw += wtStep;
+      pr += rowStep;
     }
     if (mode == ADD_AFTER) {
       acc(out, e, s0);
