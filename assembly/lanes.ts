@@ -705,10 +705,28 @@ function projectTables(W: usize, table: usize, pos: usize): void {
 
 /** out[b, i] = s · (pos_j + Σ_f table[feature_jf]), j = start + i: the embedding (embed), or its projection. */
 function gatherRows(table: usize, pos: usize, out: usize, B: i32, rows: i32, start: i32): void {
+  const ss = splat(s);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < rows; i++) {
       const j = start + i;
       const row = (b * rows + i) * d;
+      if (F == 1) {
+        // One feature (MQAR, copy): each entry in a register, pos + row, then · s, with the rows walked by pointer.
+        let po = out + ((<usize>row) << 4);
+        let pp = pos + ((<usize>(j * d)) << 4);
+        let p0 = table + ((<usize>(i32At(feats0, b * N + j) * d)) << 4);
+        let p1 = table + ((<usize>(i32At(feats1, b * N + j) * d)) << 4);
+        const end = po + ((<usize>d) << 4);
+        for (; po < end; po += 16) {
+          let v = f64x2.add(v128.load(pp), v128.bitselect(v128.load(p0), v128.load(p1), LANE0));
+          if (s != 1) v = f64x2.mul(v, ss);
+          v128.store(po, v);
+          pp += 16;
+          p0 += 16;
+          p1 += 16;
+        }
+        continue;
+      }
       for (let c = 0; c < d; c++) st(out, row + c, ld(pos, j * d + c));
       for (let f = 0; f < F; f++) {
         const r0 = i32At(feats0, (b * N + j) * F + f) * d;
@@ -727,6 +745,24 @@ function scatterRows(g: usize, gTable: usize, gPos: usize, B: i32, rows: i32, st
     for (let i = 0; i < rows; i++) {
       const j = start + i;
       const row = (b * rows + i) * d;
+      if (F == 1) {
+        // One feature: the position's add, then each lane's own row, as below, with the rows walked by pointer.
+        let pg = g + ((<usize>row) << 4);
+        let pp = gPos + ((<usize>(j * d)) << 4);
+        let p0 = gTable + ((<usize>(i32At(feats0, b * N + j) * d)) << 4);
+        let p1 = gTable + ((<usize>(i32At(feats1, b * N + j) * d)) << 4);
+        const end = pg + ((<usize>d) << 4);
+        for (; pg < end; pg += 16) {
+          const gc = f64x2.mul(ss, v128.load(pg));
+          v128.store(pp, f64x2.add(v128.load(pp), gc));
+          v128.store(p0, f64x2.add(v128.load(p0), v128.and(gc, LANE0)));
+          v128.store(p1, f64x2.add(v128.load(p1), v128.and(gc, LANE1)));
+          pp += 16;
+          p0 += 16;
+          p1 += 16;
+        }
+        continue;
+      }
       for (let c = 0; c < d; c++) acc(gPos, j * d + c, f64x2.mul(ss, ld(g, row + c)));
       // Each lane adds to its own run's row; the other lane adds +0, which leaves a sum that started at +0 as it was.
       // Features outside columns: every entry still takes its adds in the same order, and the rows are read once.
