@@ -129,7 +129,11 @@ function st2(ptr: usize, i: i32, v: v128): void {
   v128.store(ptr + ((<usize>i) << 3), v);
 }
 function lf2(ptr: usize, i: i32): v128 {
-  return f64x2.promote_low_f32x4(v128.load64_zero(ptr + ((<usize>i) << 2)));
+  return promotedPair(ptr + ((<usize>i) << 2));
+}
+/** The float32 pair at a byte address, promoted exactly. */
+function promotedPair(at: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(at));
 }
 /**
  * Two dot products that share one vector v (float64, from vAt): lane 0 with rows[at0, at0 + n), lane 1 with
@@ -137,14 +141,16 @@ function lf2(ptr: usize, i: i32): v128 {
  */
 function dotPair(v: usize, vAt: i32, rows: usize, at0: i32, at1: i32, n: i32): v128 {
   let acc = f64x2.splat(0);
-  for (let c = 0; c < n; c++)
-    acc = f64x2.add(
-      acc,
-      f64x2.mul(
-        v128.load64_splat(v + ((<usize>(vAt + c)) << 3)),
-        f64x2.replace_lane(v128.load64_splat(rows + ((<usize>(at0 + c)) << 3)), 1, ld(rows, at1 + c)),
-      ),
-    );
+  // By pointer: a term costs its three loads and no index arithmetic.
+  let pv = v + ((<usize>vAt) << 3);
+  let p0 = rows + ((<usize>at0) << 3);
+  let p1 = rows + ((<usize>at1) << 3);
+  const end = pv + ((<usize>n) << 3);
+  for (; pv < end; pv += 8) {
+    acc = f64x2.add(acc, f64x2.mul(v128.load64_splat(pv), f64x2.replace_lane(v128.load64_splat(p0), 1, load<f64>(p1))));
+    p0 += 8;
+    p1 += 8;
+  }
   return acc;
 }
 
@@ -351,10 +357,20 @@ function embedForward(b: i32): void {
     if (F == 2) {
       const row0 = tableAt + li(feats, featsAt + 2 * j) * d;
       const row1 = tableAt + li(feats, featsAt + 2 * j + 1) * d;
-      let c = 0;
-      for (; c + 2 <= d; c += 2)
-        st2(x, xRow + c, f64x2.mul(ss, f64x2.add(f64x2.add(lf2(pos, posRow + c), lf2(table, row0 + c)), lf2(table, row1 + c))));
-      for (; c < d; c++) st(x, xRow + c, s * (lf(pos, posRow + c) + lf(table, row0 + c) + lf(table, row1 + c)));
+      // Pairs by pointer (float64 x, float32 rows): no index arithmetic a pair.
+      let px = x + ((<usize>xRow) << 3);
+      let pp = pos + ((<usize>posRow) << 2);
+      let p0 = table + ((<usize>row0) << 2);
+      let p1 = table + ((<usize>row1) << 2);
+      const pairsEnd = px + ((<usize>(d & ~1)) << 3);
+      for (; px < pairsEnd; px += 16) {
+        const sum = f64x2.add(f64x2.add(promotedPair(pp), promotedPair(p0)), promotedPair(p1));
+        v128.store(px, f64x2.mul(ss, sum));
+        pp += 8;
+        p0 += 8;
+        p1 += 8;
+      }
+      if (d & 1) store<f64>(px, s * (<f64>load<f32>(pp) + <f64>load<f32>(p0) + <f64>load<f32>(p1)));
     } else if (F == 1) {
       const row0 = tableAt + li(feats, featsAt + j) * d;
       let c = 0;
@@ -411,13 +427,15 @@ function embedBackward(): void {
 
 /** a += k · b over n entries, two lanes at a time where both pointers allow; each entry's sum keeps its order. */
 function axpy(dst: usize, k: f64, src: usize, n: i32): void {
-  let c = 0;
   const kk = f64x2.splat(k);
-  for (; c + 2 <= n; c += 2) {
-    const at = (<usize>c) << 3;
-    v128.store(dst + at, f64x2.add(v128.load(dst + at), f64x2.mul(kk, v128.load(src + at))));
+  const pairsEnd = dst + ((<usize>(n & ~1)) << 3);
+  let pd = dst;
+  let ps = src;
+  for (; pd < pairsEnd; pd += 16) {
+    v128.store(pd, f64x2.add(v128.load(pd), f64x2.mul(kk, v128.load(ps))));
+    ps += 16;
   }
-  for (; c < n; c++) st(dst, c, ld(dst, c) + k * ld(src, c));
+  if (n & 1) store<f64>(pd, load<f64>(pd) + k * load<f64>(ps));
 }
 
 /** Entries i and i + 1 of m as float64: float64 scratch, or float32 parameters promoted exactly. */
