@@ -605,16 +605,30 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
           // Y_h += x̄ · W_V,h with x̄ = Σ_j p_j X_j: ∂x̄ = W_V,h ∂Y_h, ∂W_V,h += x̄ ⊗ ∂Y_h, ∂p_j = ∂x̄ · X_j, ∂X_j += p_j ∂x̄.
           const xb = xbar + ((<usize>((row * H + h) * d)) << 4);
           const head = wv + ((<usize>(h * dh)) << 4);
+          // ∂W_V's rows and ∂Y_h by pointer, as the register sums walk theirs.
+          const gyHead = gy + ((<usize>(h * dh)) << 4);
+          const headBytes = (<usize>dh) << 4;
+          let pw = gWv + ((<usize>(h * dh)) << 4);
           for (let c = 0; c < d; c++) {
             const xc = ld(xb, c);
-            for (let e = 0; e < dh; e++) acc(gWv, c * d + h * dh + e, f64x2.mul(xc, ld(gy, h * dh + e)));
+            let pe = gyHead;
+            const end = pw + headBytes;
+            for (let po = pw; po < end; po += 16) {
+              v128.store(po, f64x2.add(v128.load(po), f64x2.mul(xc, v128.load(pe))));
+              pe += 16;
+            }
+            pw += (<usize>d) << 4;
           }
           rowDots(head, d, gy + ((<usize>(h * dh)) << 4), dh, gxbar, d); // ∂x̄_c = Σ_e W_V[c, h·dh + e] ∂Y_e
           rowDots(x + ((<usize>(b * N * d)) << 4), d, gxbar, d, gp, visible); // ∂p_j = Σ_c X_j,c ∂x̄_c
           for (let j = 0; j < visible; j++) {
             const pj = ld(p, pRow + j);
-            const xRow = (b * N + j) * d;
-            for (let c = 0; c < d; c++) acc(gx, xRow + c, f64x2.mul(pj, ld(gxbar, c)));
+            let po = gx + ((<usize>((b * N + j) * d)) << 4);
+            const end = po + ((<usize>d) << 4);
+            for (let pg = gxbar; po < end; po += 16) {
+              v128.store(po, f64x2.add(v128.load(po), f64x2.mul(pj, v128.load(pg))));
+              pg += 16;
+            }
             dot = f64x2.add(dot, f64x2.mul(pj, ld(gp, j)));
           }
         } else {
