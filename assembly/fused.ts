@@ -129,11 +129,7 @@ function st2(ptr: usize, i: i32, v: v128): void {
   v128.store(ptr + ((<usize>i) << 3), v);
 }
 function lf2(ptr: usize, i: i32): v128 {
-  return promotedPair(ptr + ((<usize>i) << 2));
-}
-/** The float32 pair at a byte address, promoted exactly. */
-function promotedPair(at: usize): v128 {
-  return f64x2.promote_low_f32x4(v128.load64_zero(at));
+  return pairAt<f32>(ptr + ((<usize>i) << 2), 0);
 }
 /**
  * Two dot products that share one vector v (float64, from vAt): lane 0 with rows[at0, at0 + n), lane 1 with
@@ -364,7 +360,7 @@ function embedForward(b: i32): void {
       let p1 = table + ((<usize>row1) << 2);
       const pairsEnd = px + ((<usize>(d & ~1)) << 3);
       for (; px < pairsEnd; px += 16) {
-        const sum = f64x2.add(f64x2.add(promotedPair(pp), promotedPair(p0)), promotedPair(p1));
+        const sum = f64x2.add(f64x2.add(pairAt<f32>(pp, 0), pairAt<f32>(p0, 0)), pairAt<f32>(p1, 0));
         v128.store(px, f64x2.mul(ss, sum));
         pp += 8;
         p0 += 8;
@@ -438,13 +434,10 @@ function axpy(dst: usize, k: f64, src: usize, n: i32): void {
   if (n & 1) store<f64>(pd, load<f64>(pd) + k * load<f64>(ps));
 }
 
-/** Entries i and i + 1 of m as float64: float64 scratch, or float32 parameters promoted exactly. */
-function load2<T>(m: usize, i: i32): v128 {
-  if (sizeof<T>() == 4) return f64x2.promote_low_f32x4(v128.load64_zero(m + ((<usize>i) << 2)));
-  return v128.load(m + ((<usize>i) << 3));
-}
-
-/** load2 and splatOf at a byte address (plus a constant offset), for loops that walk their arrays by pointer. */
+/**
+ * Two entries as float64 (float64 scratch, or float32 parameters promoted exactly) at a byte address plus a constant
+ * offset, for loops that walk their arrays by pointer; and one entry in both lanes.
+ */
 function pairAt<T>(ptr: usize, offset: usize): v128 {
   if (sizeof<T>() == 4) return f64x2.promote_low_f32x4(v128.load64_zero(ptr + offset));
   return v128.load(ptr + offset);
@@ -454,10 +447,12 @@ function splatAt<T>(ptr: usize): v128 {
   return v128.load64_splat(ptr);
 }
 
-/** Entry i of v as both lanes: float64 scratch, or a float32 parameter promoted exactly. */
+/** pairAt and splatAt by index: entries i and i + 1 of m, and entry i of v in both lanes. */
+function load2<T>(m: usize, i: i32): v128 {
+  return pairAt<T>(m + <usize>i * sizeof<T>(), 0);
+}
 function splatOf<T>(v: usize, i: i32): v128 {
-  if (sizeof<T>() == 4) return f64x2.splat(<f64>load<f32>(v + ((<usize>i) << 2)));
-  return v128.load64_splat(v + ((<usize>i) << 3));
+  return splatAt<T>(v + <usize>i * sizeof<T>());
 }
 
 /**

@@ -187,6 +187,15 @@ function record(p0: usize, p1: usize, i: i32, v: v128): void {
   store<f32>(p1 + ((<usize>i) << 2), <f32>f64x2.extract_lane(v, 1));
 }
 
+/** dst[e] += k · src[e] for e < n, walked by pointer (no index arithmetic an entry). */
+function addScaled(dst: usize, k: v128, src: usize, n: i32): void {
+  const end = dst + ((<usize>n) << 4);
+  for (let ps = src; dst < end; dst += 16) {
+    v128.store(dst, f64x2.add(v128.load(dst), f64x2.mul(k, v128.load(ps))));
+    ps += 16;
+  }
+}
+
 /** Where static data ends: the JavaScript side lays out its blocks from here. */
 export function lanesHeapBase(): usize {
   return __heap_base;
@@ -605,30 +614,13 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
           // Y_h += x̄ · W_V,h with x̄ = Σ_j p_j X_j: ∂x̄ = W_V,h ∂Y_h, ∂W_V,h += x̄ ⊗ ∂Y_h, ∂p_j = ∂x̄ · X_j, ∂X_j += p_j ∂x̄.
           const xb = xbar + ((<usize>((row * H + h) * d)) << 4);
           const head = wv + ((<usize>(h * dh)) << 4);
-          // ∂W_V's rows and ∂Y_h by pointer, as the register sums walk theirs.
           const gyHead = gy + ((<usize>(h * dh)) << 4);
-          const headBytes = (<usize>dh) << 4;
-          let pw = gWv + ((<usize>(h * dh)) << 4);
-          for (let c = 0; c < d; c++) {
-            const xc = ld(xb, c);
-            let pe = gyHead;
-            const end = pw + headBytes;
-            for (let po = pw; po < end; po += 16) {
-              v128.store(po, f64x2.add(v128.load(po), f64x2.mul(xc, v128.load(pe))));
-              pe += 16;
-            }
-            pw += (<usize>d) << 4;
-          }
+          for (let c = 0; c < d; c++) addScaled(gWv + ((<usize>(c * d + h * dh)) << 4), ld(xb, c), gyHead, dh);
           rowDots(head, d, gy + ((<usize>(h * dh)) << 4), dh, gxbar, d); // ∂x̄_c = Σ_e W_V[c, h·dh + e] ∂Y_e
           rowDots(x + ((<usize>(b * N * d)) << 4), d, gxbar, d, gp, visible); // ∂p_j = Σ_c X_j,c ∂x̄_c
           for (let j = 0; j < visible; j++) {
             const pj = ld(p, pRow + j);
-            let po = gx + ((<usize>((b * N + j) * d)) << 4);
-            const end = po + ((<usize>d) << 4);
-            for (let pg = gxbar; po < end; po += 16) {
-              v128.store(po, f64x2.add(v128.load(po), f64x2.mul(pj, v128.load(pg))));
-              pg += 16;
-            }
+            addScaled(gx + ((<usize>((b * N + j) * d)) << 4), pj, gxbar, d);
             dot = f64x2.add(dot, f64x2.mul(pj, ld(gp, j)));
           }
         } else {
