@@ -1,15 +1,16 @@
 /**
- * The kernel for every built-in model, two runs at a time: each float64 of the model is a pair (f64x2), lane 0 one
- * run's and lane 1 another's, and every instruction does the same step of both runs. Any number of layers, every
+ * The kernel for every built-in model, several runs at a time: each number of the model is a vector of one number per
+ * run, two float64s (f64x2, lanesPass) or four float32s (f32x4, lanesPass32), and every instruction does the same step
+ * of every run. The code is written once, generic over the lane type T (f64 or f32). Any number of layers, every
  * variant (qkv, qv, qx, qq), QK-norm, causal or full attention, any number of heads. It is the textbook layer:
  * Q, K and V projected for the whole batch, then scores, softmax and mix per example.
  *
  * Each lane computes in the scalar order: every sum starts at 0 and adds its terms in the order of the loops below,
  * no sum is split across lanes, and nothing crosses from one lane to the other. So a run's figures do not depend on
- * which run shares its pair, or on its lane (test/model/kernel.test.ts checks alone against in a pair, bit for bit).
- * Where the two runs differ in control (their batch's tokens and targets), a lane picks its own value with a mask.
- * Exponentials are exp2 (kernelExp's bits, both lanes at once) and logarithms JavaScript's Math.log (imported),
- * lane by lane.
+ * which runs share its vector, or on its lane (test/model/kernel.test.ts checks alone against in a group, bit for bit).
+ * Where the runs differ in control (their batch's tokens and targets), a lane loads its own value (gatherLanes) or
+ * adds through a mask. Exponentials are exp2 (kernelExp's bits, two float64 lanes at once; float32 lanes widened to
+ * float64 and rounded back) and logarithms JavaScript's Math.log (imported), lane by lane.
  *
  * Per example, with X_0 = s · (Σ_f table[feature_jf] + pos_j)  [N, d], for layer l = 0 … L−1 and its query rows
  * (all N positions, except the last layer: only the S supervised rows, t = queryStart + i):
@@ -26,9 +27,9 @@
  * pass and adds the projected rows per example (N·F·d adds instead of N·d·d multiply-adds); the backward pass sums
  * the rows' gradients per table row and projects them back once, as assembly/fused.ts does with its projected tables.
  *
- * Memory (laid out by src/model/kernel.ts): parameters and gradients as pairs, in the order of paramSpecs
+ * Memory (laid out by src/model/kernel.ts): parameters and gradients as vectors, in the order of paramSpecs
  * (src/model/paramSpecs.ts); each run's batch as int32; attention records and inputs as float32, lane 0's block
- * then lane 1's; and the scratch area below.
+ * then lane 1's, and so on; and the scratch area below.
  */
 import { ExpPair } from './expPair';
 import { STORE, START_FROM, ADD_AFTER } from './sums';
@@ -84,7 +85,7 @@ const GKN = 18;
 const GV = 19;
 const ROWS = 20;
 const START = 21;
-const WQ = 22; // parameter offsets (pairs) from the parameter block's start
+const WQ = 22; // parameter offsets (vectors) from the parameter block's start
 const WK = 23;
 const WV = 24;
 const GAINQ = 25;
@@ -129,13 +130,13 @@ let gPosV: usize = 0;
 // ---- the pass in progress -------------------------------------------------------------------------------------------
 let prm: usize = 0;
 let grd: usize = 0;
-let feats0: usize = 0;
-let feats1: usize = 0;
-let targets0: usize = 0;
-let targets1: usize = 0;
+let feats: usize = 0; // lane k's batch features at feats + k·featsStride (int32)
+let featsStride: usize = 0;
+let targets: usize = 0; // likewise
+let targetsStride: usize = 0;
 let tables: bool = false; // layer 0 projects through the embedding tables in this pass (lanesUsesTables)
-let lossSum: v128 = f64x2.splat(0);
-let correct: v128 = f64x2.splat(0);
+let lossSum: v128 = v128.splat<i64>(0);
+let correct: v128 = v128.splat<i64>(0);
 
 function field(l: i32, f: i32): usize {
   return load<usize>(layerTable + ((<usize>(l * FIELDS + f)) << 2));
@@ -156,42 +157,84 @@ function ld(p: usize, i: i32): v128 {
 function st(p: usize, i: i32, v: v128): void {
   v128.store(p + ((<usize>i) << 4), v);
 }
-function acc(p: usize, i: i32, v: v128): void {
-  v128.store(p + ((<usize>i) << 4), f64x2.add(v128.load(p + ((<usize>i) << 4)), v));
+function acc<T>(p: usize, i: i32, v: v128): void {
+  v128.store(p + ((<usize>i) << 4), v128.add<T>(v128.load(p + ((<usize>i) << 4)), v));
 }
-function splat(x: f64): v128 {
-  return f64x2.splat(x);
+function splat<T>(x: f64): v128 {
+  return v128.splat<T>(<T>x);
 }
 function zero(p: usize, n: i32): void {
   memory.fill(p, 0, (<usize>n) << 4);
 }
-const LANE0: v128 = i64x2(-1, 0);
-const LANE1: v128 = i64x2(0, -1);
-/** Lane 0 from element i0, lane 1 from element i1: where the two runs read different rows. */
-function pick(p: usize, i0: i32, i1: i32): v128 {
-  return v128.bitselect(ld(p, i0), ld(p, i1), LANE0);
+/** How many runs a vector holds: two float64s or four float32s. */
+function lanes<T>(): i32 {
+  return 16 / <i32>sizeof<T>();
 }
-function log2(v: v128): v128 {
-  return f64x2.replace_lane(f64x2.splat(jsLog(f64x2.extract_lane(v, 0))), 1, jsLog(f64x2.extract_lane(v, 1)));
+/** Lane k's int32 at index i of a per-lane block (features or targets). */
+function laneI32(block: usize, stride: usize, k: i32, i: i32): i32 {
+  return load<i32>(block + stride * k + ((<usize>i) << 2));
+}
+/** All ones in lane k, zeros elsewhere. */
+function laneMask<T>(k: i32): v128 {
+  if (sizeof<T>() == 8) return k == 0 ? i64x2(-1, 0) : i64x2(0, -1);
+  return k == 0 ? i32x4(-1, 0, 0, 0) : k == 1 ? i32x4(0, -1, 0, 0) : k == 2 ? i32x4(0, 0, -1, 0) : i32x4(0, 0, 0, -1);
+}
+/** Lane k from the vector at pk: where the runs read different rows (their own tokens or targets). */
+function gatherLanes<T>(p0: usize, p1: usize, p2: usize, p3: usize): v128 {
+  const width = <usize>sizeof<T>();
+  let v = v128.load(p0);
+  v = v128.load_lane<T>(p1 + width, v, 1);
+  if (width == 4) {
+    v = v128.load_lane<T>(p2 + 2 * width, v, 2);
+    v = v128.load_lane<T>(p3 + 3 * width, v, 3);
+  }
+  return v;
+}
+/** The address of lane k's row `index` of a table of d-vectors at `table`, where lane k reads `index` from `block`. */
+function laneRow(table: usize, block: usize, stride: usize, k: i32, i: i32, width: i32): usize {
+  return table + ((<usize>(laneI32(block, stride, k, i) * width)) << 4);
+}
+/** JavaScript's Math.log, lane by lane (float32 lanes: of the float32 value, rounded back to float32). */
+function logLanes<T>(v: v128): v128 {
+  if (sizeof<T>() == 8) return f64x2.replace_lane(f64x2.splat(jsLog(f64x2.extract_lane(v, 0))), 1, jsLog(f64x2.extract_lane(v, 1)));
+  let r = f32x4.splat(<f32>jsLog(<f64>f32x4.extract_lane(v, 0)));
+  r = f32x4.replace_lane(r, 1, <f32>jsLog(<f64>f32x4.extract_lane(v, 1)));
+  r = f32x4.replace_lane(r, 2, <f32>jsLog(<f64>f32x4.extract_lane(v, 2)));
+  return f32x4.replace_lane(r, 3, <f32>jsLog(<f64>f32x4.extract_lane(v, 3)));
+}
+/**
+ * The kernel's exponential lane by lane: exp2's bits (kernelExp's) for float64 lanes; for float32 lanes, exp2 of
+ * each lane's value widened to float64, rounded to float32 (a lane's result depends on its own value only).
+ */
+function expLanes<T>(x: v128): v128 {
+  if (sizeof<T>() == 8) return ExpPair.of(x);
+  const low = f32x4.demote_f64x2_zero(ExpPair.of(f64x2.promote_low_f32x4(x)));
+  const high = f32x4.demote_f64x2_zero(ExpPair.of(f64x2.promote_low_f32x4(v128.shuffle<u32>(x, x, 2, 3, 0, 1))));
+  return v128.shuffle<u32>(low, high, 0, 1, 4, 5);
 }
 /** NaN in the lanes where `finite` is false: float32 would have overflowed there, which is what "diverged" means. */
-function flagOverflow(finite: v128): void {
-  lossSum = v128.bitselect(lossSum, f64x2.splat(NaN), finite);
+function flagOverflow<T>(finite: v128): void {
+  lossSum = v128.bitselect(lossSum, splat<T>(NaN), finite);
 }
-function i32At(p: usize, i: i32): i32 {
-  return load<i32>(p + ((<usize>i) << 2));
-}
-/** Both lanes to float32, lane 0 at p0[i] and lane 1 at p1[i]. */
-function record(p0: usize, p1: usize, i: i32, v: v128): void {
-  store<f32>(p0 + ((<usize>i) << 2), <f32>f64x2.extract_lane(v, 0));
-  store<f32>(p1 + ((<usize>i) << 2), <f32>f64x2.extract_lane(v, 1));
+/** Every lane to float32, lane k at entry i of the block at p + k·block bytes. */
+function record<T>(p: usize, block: usize, i: i32, v: v128): void {
+  const at = p + ((<usize>i) << 2);
+  if (sizeof<T>() == 8) {
+    store<f32>(at, <f32>f64x2.extract_lane(v, 0));
+    store<f32>(at + block, <f32>f64x2.extract_lane(v, 1));
+  } else {
+    store<f32>(at, f32x4.extract_lane(v, 0));
+    store<f32>(at + block, f32x4.extract_lane(v, 1));
+    store<f32>(at + 2 * block, f32x4.extract_lane(v, 2));
+    store<f32>(at + 3 * block, f32x4.extract_lane(v, 3));
+  }
 }
 
 /** dst[e] += k · src[e] for e < n, walked by pointer (no index arithmetic an entry). */
-function addScaled(dst: usize, k: v128, src: usize, n: i32): void {
+function addScaled<T>(dst: usize, k: v128, src: usize, n: i32): void {
   const end = dst + ((<usize>n) << 4);
   for (let ps = src; dst < end; dst += 16) {
-    v128.store(dst, f64x2.add(v128.load(dst), f64x2.mul(k, v128.load(ps))));
+    v128.store(dst, v128.add<T>(v128.load(dst), v128.mul<T>(k, v128.load(ps))));
     ps += 16;
   }
 }
@@ -377,42 +420,74 @@ export function lanesRecord(l: i32, weights: usize, scores: usize): void {
 }
 
 /**
- * One pass of two runs over their batches (B examples each; feats and targets int32, one pointer per lane, equal for
- * a shared batch). params: pairs; grads: pairs, overwritten, or 0 for no backward. inputs: float32 [2, B, N, d] of
- * the last layer's input, or 0. loss and correct: float64 [2].
+ * One pass of two runs over their batches, in float64 lanes (B examples each; features and targets int32, lane k's at
+ * feats + k·featsStride and targets + k·targetsStride, the same block for a shared batch). params: pairs; grads:
+ * pairs, overwritten, or 0 for no backward. inputs: float32 [2, B, N, d] of the last layer's input, or 0. loss and
+ * correct: float64 [2].
  */
 export function lanesPass(
   B: i32,
   params: usize,
   grads: usize,
-  feats0_: usize,
-  feats1_: usize,
-  targets0_: usize,
-  targets1_: usize,
+  feats_: usize,
+  featsStride_: usize,
+  targets_: usize,
+  targetsStride_: usize,
+  inputs: usize,
+  lossOut: usize,
+  correctOut: usize,
+): void {
+  passLanes<f64>(B, params, grads, feats_, featsStride_, targets_, targetsStride_, inputs, lossOut, correctOut);
+}
+
+/** lanesPass for four runs in float32 lanes: every number above is a float32, four to a vector. */
+export function lanesPass32(
+  B: i32,
+  params: usize,
+  grads: usize,
+  feats_: usize,
+  featsStride_: usize,
+  targets_: usize,
+  targetsStride_: usize,
+  inputs: usize,
+  lossOut: usize,
+  correctOut: usize,
+): void {
+  passLanes<f32>(B, params, grads, feats_, featsStride_, targets_, targetsStride_, inputs, lossOut, correctOut);
+}
+
+function passLanes<T>(
+  B: i32,
+  params: usize,
+  grads: usize,
+  feats_: usize,
+  featsStride_: usize,
+  targets_: usize,
+  targetsStride_: usize,
   inputs: usize,
   lossOut: usize,
   correctOut: usize,
 ): void {
   prm = params;
   grd = grads;
-  feats0 = feats0_;
-  feats1 = feats1_;
-  targets0 = targets0_;
-  targets1 = targets1_;
-  lossSum = f64x2.splat(0);
-  correct = f64x2.splat(0);
+  feats = feats_;
+  featsStride = featsStride_;
+  targets = targets_;
+  targetsStride = targetsStride_;
+  lossSum = splat<T>(0);
+  correct = splat<T>(0);
   const invRows: f64 = 1 / <f64>(B * S);
   tables = lanesUsesTables(B);
-  embed(B);
-  for (let l = 0; l < L; l++) layerForward(l, B);
+  embed<T>(B);
+  for (let l = 0; l < L; l++) layerForward<T>(l, B);
   if (inputs != 0) {
     const x = field(L - 1, X);
     const n = B * N * d;
-    for (let i = 0; i < n; i++) record(inputs, inputs + ((<usize>n) << 2), i, ld(x, i));
+    for (let i = 0; i < n; i++) record<T>(inputs, (<usize>n) << 2, i, ld(x, i));
   }
-  readout(B, grads != 0 ? invRows : 0);
-  v128.store(lossOut, f64x2.mul(lossSum, f64x2.splat(invRows)));
-  v128.store(correctOut, f64x2.mul(correct, f64x2.splat(invRows)));
+  readout<T>(B, grads != 0 ? invRows : 0);
+  v128.store(lossOut, v128.mul<T>(lossSum, splat<T>(invRows)));
+  v128.store(correctOut, v128.mul<T>(correct, splat<T>(invRows)));
   if (grads == 0) return;
   zero(grads + ((<usize>TABLE) << 4), V * d);
   zero(grads + ((<usize>POS) << 4), N * d);
@@ -421,24 +496,24 @@ export function lanesPass(
     zero(grads + (first << 4), <i32>(field(l, BETA) + d - first));
   }
   // (UNEMBED's gradient is written, not added, by readout's backward below.)
-  readoutBackward(B);
-  for (let l = L - 1; l >= 0; l--) layerBackward(l, B, l == L - 1 ? gOut : field(l + 1, GX));
-  embedBackward(B);
+  readoutBackward<T>(B);
+  for (let l = L - 1; l >= 0; l--) layerBackward<T>(l, B, l == L - 1 ? gOut : field(l + 1, GX));
+  embedBackward<T>(B);
 }
 
 // ---- embed -------------------------------------------------------------------------------------------------------
 
-function embed(B: i32): void {
-  gatherRows(prm + ((<usize>TABLE) << 4), prm + ((<usize>POS) << 4), field(0, X), B, N, 0);
+function embed<T>(B: i32): void {
+  gatherRows<T>(prm + ((<usize>TABLE) << 4), prm + ((<usize>POS) << 4), field(0, X), B, N, 0);
 }
 
-function embedBackward(B: i32): void {
-  scatterRows(field(0, GX), grd + ((<usize>TABLE) << 4), grd + ((<usize>POS) << 4), B, N, 0);
+function embedBackward<T>(B: i32): void {
+  scatterRows<T>(field(0, GX), grd + ((<usize>TABLE) << 4), grd + ((<usize>POS) << 4), B, N, 0);
 }
 
 // ---- one layer ------------------------------------------------------------------------------------------------------
 
-function layerForward(l: i32, B: i32): void {
+function layerForward<T>(l: i32, B: i32): void {
   const rows = <i32>field(l, ROWS);
   const start = <i32>field(l, START);
   const x = field(l, X);
@@ -462,25 +537,25 @@ function layerForward(l: i32, B: i32): void {
     for (let b = 0; b < B; b++) memory.copy(xq + ((<usize>(b * rows * d)) << 4), x + ((<usize>((b * N + start) * d)) << 4), (<usize>(rows * d)) << 4);
   }
   if (l == 0 && tables) {
-    projectTables(w(0, WQ), tableQ, posQ);
-    gatherRows(tableQ, posQ, q, B, rows, start);
+    projectTables<T>(w(0, WQ), tableQ, posQ);
+    gatherRows<T>(tableQ, posQ, q, B, rows, start);
     if (!mixX) {
-      projectTables(wv, tableV, posV);
-      gatherRows(tableV, posV, v, B, N, 0);
+      projectTables<T>(wv, tableV, posV);
+      gatherRows<T>(tableV, posV, v, B, N, 0);
     }
-    if (variant == QKV) projectTables(w(0, WK), tableK, posK);
-    if (variant == QKV || variant == QQ) gatherRows(tableK, posK, k, B, N, 0);
+    if (variant == QKV) projectTables<T>(w(0, WK), tableK, posK);
+    if (variant == QKV || variant == QQ) gatherRows<T>(tableK, posK, k, B, N, 0);
   } else {
-    matmul(xq, w(l, WQ), q, B * rows, d, d);
-    if (!mixX) matmul(x, wv, v, B * N, d, d);
-    if (variant == QKV) matmul(x, w(l, WK), k, B * N, d, d);
-    else if (variant == QQ) matmul(x, w(l, WQ), k, B * N, d, d);
+    matmul<T>(xq, w(l, WQ), q, B * rows, d, d);
+    if (!mixX) matmul<T>(x, wv, v, B * N, d, d);
+    if (variant == QKV) matmul<T>(x, w(l, WK), k, B * N, d, d);
+    else if (variant == QQ) matmul<T>(x, w(l, WQ), k, B * N, d, d);
   }
   if (qkNorm) {
-    rmsNormForward(q, qn, field(l, QINV), w(l, GAINQ), B * rows);
-    rmsNormForward(k, kn, field(l, KINV), w(l, GAINK), B * N);
+    rmsNormForward<T>(q, qn, field(l, QINV), w(l, GAINQ), B * rows);
+    rmsNormForward<T>(k, kn, field(l, KINV), w(l, GAINK), B * N);
   }
-  const sc = splat(scale);
+  const sc = splat<T>(scale);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < rows; i++) {
       const row = b * rows + i;
@@ -488,33 +563,33 @@ function layerForward(l: i32, B: i32): void {
       for (let c = 0; c < d; c++) st(y, c, ld(xq, row * d + c)); // the residual input
       for (let h = 0; h < H; h++) {
         const pRow = ((b * H + h) * rows + i) * N;
-        let max = splat(-Infinity);
+        let max = splat<T>(-Infinity);
         // q·k_j for every visible j, summed over the head's entries in order; then scaled.
-        rowDots(kn + ((<usize>(b * N * d + h * dh)) << 4), d, qn + ((<usize>(row * d + h * dh)) << 4), dh, p + ((<usize>pRow) << 4), visible);
+        rowDots<T>(kn + ((<usize>(b * N * d + h * dh)) << 4), d, qn + ((<usize>(row * d + h * dh)) << 4), dh, p + ((<usize>pRow) << 4), visible);
         for (let j = 0; j < visible; j++) {
-          const a = f64x2.mul(ld(p, pRow + j), sc);
+          const a = v128.mul<T>(ld(p, pRow + j), sc);
           st(p, pRow + j, a);
-          max = v128.bitselect(a, max, f64x2.gt(a, max));
+          max = v128.bitselect(a, max, v128.gt<T>(a, max));
         }
-        flagOverflow(f64x2.lt(f64x2.abs(max), splat(F32_MAX)));
-        if (recA != 0) for (let j = 0; j < N; j++) record(recA, recA + recBlock, pRow + j, j < visible ? ld(p, pRow + j) : splat(MASKED));
-        let sum = splat(0);
+        flagOverflow<T>(v128.lt<T>(v128.abs<T>(max), splat<T>(F32_MAX)));
+        if (recA != 0) for (let j = 0; j < N; j++) record<T>(recA, recBlock, pRow + j, j < visible ? ld(p, pRow + j) : splat<T>(MASKED));
+        let sum = splat<T>(0);
         for (let j = 0; j < visible; j++) {
-          const e = ExpPair.of(f64x2.sub(ld(p, pRow + j), max));
+          const e = expLanes<T>(v128.sub<T>(ld(p, pRow + j), max));
           st(p, pRow + j, e);
-          sum = f64x2.add(sum, e);
+          sum = v128.add<T>(sum, e);
         }
-        for (let j = 0; j < visible; j++) st(p, pRow + j, f64x2.div(ld(p, pRow + j), sum));
-        for (let j = visible; j < N; j++) st(p, pRow + j, splat(0));
+        for (let j = 0; j < visible; j++) st(p, pRow + j, v128.div<T>(ld(p, pRow + j), sum));
+        for (let j = visible; j < N; j++) st(p, pRow + j, splat<T>(0));
         if (mixX) {
           // x̄ = Σ_j p_j X_j, then o = x̄ · W_V[:, head] (each entry summed over c in order), Y_h += o.
           // Each sum is kept in a register over its terms, in the order of j (or c), from 0 as zeroing and adding did.
           const xb = xbar + ((<usize>((row * H + h) * d)) << 4);
-          weightedSums(p + ((<usize>pRow) << 4), 1, x + ((<usize>(b * N * d)) << 4), d, visible, xb, d, STORE);
-          weightedSums(xb, 1, wv + ((<usize>(h * dh)) << 4), d, d, y + ((<usize>(h * dh)) << 4), dh, ADD_AFTER);
+          weightedSums<T>(p + ((<usize>pRow) << 4), 1, x + ((<usize>(b * N * d)) << 4), d, visible, xb, d, STORE);
+          weightedSums<T>(xb, 1, wv + ((<usize>(h * dh)) << 4), d, d, y + ((<usize>(h * dh)) << 4), dh, ADD_AFTER);
         } else {
           // Y_e += Σ_j p_j V_j,e, each entry's sum in a register, its terms in the order of j.
-          weightedSums(
+          weightedSums<T>(
             p + ((<usize>pRow) << 4),
             1,
             v + ((<usize>(b * N * d + h * dh)) << 4),
@@ -527,30 +602,30 @@ function layerForward(l: i32, B: i32): void {
         }
       }
       // LayerNorm (biased variance, as tf.moments), then gain and bias.
-      let mean = splat(0);
-      for (let c = 0; c < d; c++) mean = f64x2.add(mean, ld(y, c));
-      mean = f64x2.div(mean, splat(<f64>d));
-      let variance = splat(0);
+      let mean = splat<T>(0);
+      for (let c = 0; c < d; c++) mean = v128.add<T>(mean, ld(y, c));
+      mean = v128.div<T>(mean, splat<T>(<f64>d));
+      let variance = splat<T>(0);
       for (let c = 0; c < d; c++) {
-        const dev = f64x2.sub(ld(y, c), mean);
-        variance = f64x2.add(variance, f64x2.mul(dev, dev));
+        const dev = v128.sub<T>(ld(y, c), mean);
+        variance = v128.add<T>(variance, v128.mul<T>(dev, dev));
       }
-      flagOverflow(f64x2.lt(variance, splat(F32_MAX)));
-      const inv = f64x2.div(splat(1), f64x2.sqrt(f64x2.add(f64x2.div(variance, splat(<f64>d)), splat(LN_EPS))));
+      flagOverflow<T>(v128.lt<T>(variance, splat<T>(F32_MAX)));
+      const inv = v128.div<T>(splat<T>(1), v128.sqrt<T>(v128.add<T>(v128.div<T>(variance, splat<T>(<f64>d)), splat<T>(LN_EPS))));
       st(invStd, row, inv);
       const gamma = w(l, GAMMA);
       const beta = w(l, BETA);
       for (let c = 0; c < d; c++) {
-        const n = f64x2.mul(f64x2.sub(ld(y, c), mean), inv);
+        const n = v128.mul<T>(v128.sub<T>(ld(y, c), mean), inv);
         st(yhat, row * d + c, n);
-        st(out, row * d + c, f64x2.add(f64x2.mul(n, ld(gamma, c)), ld(beta, c)));
+        st(out, row * d + c, v128.add<T>(v128.mul<T>(n, ld(gamma, c)), ld(beta, c)));
       }
     }
   }
-  if (recW != 0) for (let i = 0; i < B * H * rows * N; i++) record(recW, recW + recBlock, i, ld(p, i));
+  if (recW != 0) for (let i = 0; i < B * H * rows * N; i++) record<T>(recW, recBlock, i, ld(p, i));
 }
 
-function layerBackward(l: i32, B: i32, gOutL: usize): void {
+function layerBackward<T>(l: i32, B: i32, gOutL: usize): void {
   const rows = <i32>field(l, ROWS);
   const start = <i32>field(l, START);
   const x = field(l, X);
@@ -575,8 +650,8 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
   const gamma = w(l, GAMMA);
   const gGamma = gw(l, GAMMA);
   const gBeta = gw(l, BETA);
-  const dd = splat(<f64>d);
-  const sc = splat(scale);
+  const dd = splat<T>(<f64>d);
+  const sc = splat<T>(scale);
   zero(gx, B * N * d);
   if (gxq != gx) zero(gxq, B * rows * d);
   zero(gqn, B * rows * d);
@@ -587,57 +662,57 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
       const visible = causal ? start + i + 1 : N;
       const gy = gyRows + ((<usize>(i * d)) << 4);
       // LayerNorm: ∂γ, ∂β, then ∂Y = (∂ŷ − mean ∂ŷ − ŷ · mean(∂ŷ ŷ)) / std, with ∂ŷ = γ ∂out.
-      let meanG = splat(0);
-      let meanGy = splat(0);
+      let meanG = splat<T>(0);
+      let meanGy = splat<T>(0);
       for (let c = 0; c < d; c++) {
         const go = ld(gOutL, row * d + c);
         const n = ld(yhat, row * d + c);
-        acc(gGamma, c, f64x2.mul(go, n));
-        acc(gBeta, c, go);
-        const gn = f64x2.mul(go, ld(gamma, c));
+        acc<T>(gGamma, c, v128.mul<T>(go, n));
+        acc<T>(gBeta, c, go);
+        const gn = v128.mul<T>(go, ld(gamma, c));
         st(gy, c, gn);
-        meanG = f64x2.add(meanG, gn);
-        meanGy = f64x2.add(meanGy, f64x2.mul(gn, n));
+        meanG = v128.add<T>(meanG, gn);
+        meanGy = v128.add<T>(meanGy, v128.mul<T>(gn, n));
       }
-      meanG = f64x2.div(meanG, dd);
-      meanGy = f64x2.div(meanGy, dd);
+      meanG = v128.div<T>(meanG, dd);
+      meanGy = v128.div<T>(meanGy, dd);
       const inv = ld(invStd, row);
       for (let c = 0; c < d; c++) {
-        const gc = f64x2.mul(f64x2.sub(f64x2.sub(ld(gy, c), meanG), f64x2.mul(ld(yhat, row * d + c), meanGy)), inv);
+        const gc = v128.mul<T>(v128.sub<T>(v128.sub<T>(ld(gy, c), meanG), v128.mul<T>(ld(yhat, row * d + c), meanGy)), inv);
         st(gy, c, gc);
-        acc(gxq, row * d + c, gc); // the residual branch
+        acc<T>(gxq, row * d + c, gc); // the residual branch
       }
       for (let h = 0; h < H; h++) {
         const pRow = ((b * H + h) * rows + i) * N;
-        let dot = splat(0);
+        let dot = splat<T>(0);
         if (mixX) {
           // Y_h += x̄ · W_V,h with x̄ = Σ_j p_j X_j: ∂x̄ = W_V,h ∂Y_h, ∂W_V,h += x̄ ⊗ ∂Y_h, ∂p_j = ∂x̄ · X_j, ∂X_j += p_j ∂x̄.
           const xb = xbar + ((<usize>((row * H + h) * d)) << 4);
           const head = wv + ((<usize>(h * dh)) << 4);
           const gyHead = gy + ((<usize>(h * dh)) << 4);
-          for (let c = 0; c < d; c++) addScaled(gWv + ((<usize>(c * d + h * dh)) << 4), ld(xb, c), gyHead, dh);
-          rowDots(head, d, gy + ((<usize>(h * dh)) << 4), dh, gxbar, d); // ∂x̄_c = Σ_e W_V[c, h·dh + e] ∂Y_e
-          rowDots(x + ((<usize>(b * N * d)) << 4), d, gxbar, d, gp, visible); // ∂p_j = Σ_c X_j,c ∂x̄_c
+          for (let c = 0; c < d; c++) addScaled<T>(gWv + ((<usize>(c * d + h * dh)) << 4), ld(xb, c), gyHead, dh);
+          rowDots<T>(head, d, gy + ((<usize>(h * dh)) << 4), dh, gxbar, d); // ∂x̄_c = Σ_e W_V[c, h·dh + e] ∂Y_e
+          rowDots<T>(x + ((<usize>(b * N * d)) << 4), d, gxbar, d, gp, visible); // ∂p_j = Σ_c X_j,c ∂x̄_c
           for (let j = 0; j < visible; j++) {
             const pj = ld(p, pRow + j);
-            addScaled(gx + ((<usize>((b * N + j) * d)) << 4), pj, gxbar, d);
-            dot = f64x2.add(dot, f64x2.mul(pj, ld(gp, j)));
+            addScaled<T>(gx + ((<usize>((b * N + j) * d)) << 4), pj, gxbar, d);
+            dot = v128.add<T>(dot, v128.mul<T>(pj, ld(gp, j)));
           }
         } else {
           // mix: Y_h += Σ_j p_j V_j,h, so ∂p_j = ∂Y_h · V_j,h (and ∂V_j,h = Σ_i p_ij ∂Y_i,h, once the rows are done).
-          rowDots(v + ((<usize>(b * N * d + h * dh)) << 4), d, gy + ((<usize>(h * dh)) << 4), dh, gp, visible);
-          for (let j = 0; j < visible; j++) dot = f64x2.add(dot, f64x2.mul(ld(p, pRow + j), ld(gp, j)));
+          rowDots<T>(v + ((<usize>(b * N * d + h * dh)) << 4), d, gy + ((<usize>(h * dh)) << 4), dh, gp, visible);
+          for (let j = 0; j < visible; j++) dot = v128.add<T>(dot, v128.mul<T>(ld(p, pRow + j), ld(gp, j)));
         }
         // softmax and score: ∂a_j = p_j (∂p_j − Σ p ∂p); a_j = scale · qn_i,h · kn_j,h.
         // ∂a into gp (and the example's gaRows), then ∂qn, a sum over j in a register (and ∂kn_j = Σ_i ∂a_ij qn_i once
         // the rows are done); each entry's terms in the order they were.
         const ga = gaRows + ((<usize>((h * rows + i) * N)) << 4);
         for (let j = 0; j < visible; j++) {
-          const gaj = f64x2.mul(f64x2.mul(ld(p, pRow + j), f64x2.sub(ld(gp, j), dot)), sc);
+          const gaj = v128.mul<T>(v128.mul<T>(ld(p, pRow + j), v128.sub<T>(ld(gp, j), dot)), sc);
           st(gp, j, gaj);
           st(ga, j, gaj);
         }
-        weightedSums(gp, 1, kn + ((<usize>(b * N * d + h * dh)) << 4), d, visible, gqn + ((<usize>(row * d + h * dh)) << 4), dh, START_FROM);
+        weightedSums<T>(gp, 1, kn + ((<usize>(b * N * d + h * dh)) << 4), d, visible, gqn + ((<usize>(row * d + h * dh)) << 4), dh, START_FROM);
       }
     }
     // The example's sums over its rows, each in registers from 0 in ascending row, as adding row by row did:
@@ -648,55 +723,55 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
         const to = (<usize>((b * N + j) * d + h * dh)) << 4;
         if (!mixX) {
           const pAt = p + ((<usize>(((b * H + h) * rows + i0) * N + j)) << 4);
-          weightedSums(pAt, N, gyRows + ((<usize>(i0 * d + h * dh)) << 4), d, rows - i0, gv + to, dh, STORE);
+          weightedSums<T>(pAt, N, gyRows + ((<usize>(i0 * d + h * dh)) << 4), d, rows - i0, gv + to, dh, STORE);
         }
         const gaAt = gaRows + ((<usize>((h * rows + i0) * N + j)) << 4);
-        weightedSums(gaAt, N, qn + ((<usize>((b * rows + i0) * d + h * dh)) << 4), d, rows - i0, gkn + to, dh, STORE);
+        weightedSums<T>(gaAt, N, qn + ((<usize>((b * rows + i0) * d + h * dh)) << 4), d, rows - i0, gkn + to, dh, STORE);
       }
     }
   }
   if (qkNorm) {
-    rmsNormBackward(field(l, Q), gqn, field(l, QINV), w(l, GAINQ), gq, gw(l, GAINQ), B * rows);
-    rmsNormBackward(field(l, K), gkn, field(l, KINV), w(l, GAINK), gk, gw(l, GAINK), B * N);
+    rmsNormBackward<T>(field(l, Q), gqn, field(l, QINV), w(l, GAINQ), gq, gw(l, GAINQ), B * rows);
+    rmsNormBackward<T>(field(l, K), gkn, field(l, KINV), w(l, GAINK), gk, gw(l, GAINK), B * N);
   }
   if (l == 0 && tables) {
     // Through the projected tables: each row's gradient into its table rows, then back through W once.
     zeroTables(gTableQ, gPosQ);
     if (gTableK != 0 && gTableK != gTableQ) zeroTables(gTableK, gPosK);
     if (gTableV != 0) zeroTables(gTableV, gPosV);
-    if (variant == QKV || variant == QQ) scatterRows(gk, gTableK, gPosK, B, N, 0);
-    else if (variant == QV) for (let i = 0; i < B * N * d; i++) acc(gv, i, ld(gk, i));
-    else for (let i = 0; i < B * N * d; i++) acc(gx, i, ld(gk, i));
-    if (!mixX) scatterRows(gv, gTableV, gPosV, B, N, 0);
-    scatterRows(gq, gTableQ, gPosQ, B, rows, start);
-    tablesBackward(w(0, WQ), gw(0, WQ), gTableQ, gPosQ);
-    if (variant == QKV) tablesBackward(w(0, WK), gw(0, WK), gTableK, gPosK);
-    if (!mixX) tablesBackward(wv, gWv, gTableV, gPosV);
+    if (variant == QKV || variant == QQ) scatterRows<T>(gk, gTableK, gPosK, B, N, 0);
+    else if (variant == QV) for (let i = 0; i < B * N * d; i++) acc<T>(gv, i, ld(gk, i));
+    else for (let i = 0; i < B * N * d; i++) acc<T>(gx, i, ld(gk, i));
+    if (!mixX) scatterRows<T>(gv, gTableV, gPosV, B, N, 0);
+    scatterRows<T>(gq, gTableQ, gPosQ, B, rows, start);
+    tablesBackward<T>(w(0, WQ), gw(0, WQ), gTableQ, gPosQ);
+    if (variant == QKV) tablesBackward<T>(w(0, WK), gw(0, WK), gTableK, gPosK);
+    if (!mixX) tablesBackward<T>(wv, gWv, gTableV, gPosV);
   } else {
     // The keys' gradient goes where the variant's keys came from.
     if (variant == QKV) {
-      matmulTransposedAdd(x, gk, gw(l, WK), B * N, d, d);
-      matmulAddTransposed(gk, w(l, WK), gx, B * N, d, d);
+      matmulTransposedAdd<T>(x, gk, gw(l, WK), B * N, d, d);
+      matmulAddTransposed<T>(gk, w(l, WK), gx, B * N, d, d);
     } else if (variant == QV) {
-      for (let i = 0; i < B * N * d; i++) acc(gv, i, ld(gk, i));
+      for (let i = 0; i < B * N * d; i++) acc<T>(gv, i, ld(gk, i));
     } else if (variant == QQ) {
-      matmulTransposedAdd(x, gk, gw(l, WQ), B * N, d, d);
-      matmulAddTransposed(gk, w(l, WQ), gx, B * N, d, d);
+      matmulTransposedAdd<T>(x, gk, gw(l, WQ), B * N, d, d);
+      matmulAddTransposed<T>(gk, w(l, WQ), gx, B * N, d, d);
     } else {
-      for (let i = 0; i < B * N * d; i++) acc(gx, i, ld(gk, i));
+      for (let i = 0; i < B * N * d; i++) acc<T>(gx, i, ld(gk, i));
     }
     if (!mixX) {
-      matmulTransposedAdd(x, gv, gWv, B * N, d, d); // ∂W_V = xᵀ ∂V
-      matmulAddTransposed(gv, wv, gx, B * N, d, d); // ∂x += ∂V W_Vᵀ
+      matmulTransposedAdd<T>(x, gv, gWv, B * N, d, d); // ∂W_V = xᵀ ∂V
+      matmulAddTransposed<T>(gv, wv, gx, B * N, d, d); // ∂x += ∂V W_Vᵀ
     }
-    matmulTransposedAdd(xq, gq, gw(l, WQ), B * rows, d, d);
-    matmulAddTransposed(gq, w(l, WQ), gxq, B * rows, d, d);
+    matmulTransposedAdd<T>(xq, gq, gw(l, WQ), B * rows, d, d);
+    matmulAddTransposed<T>(gq, w(l, WQ), gxq, B * rows, d, d);
   }
   if (gxq != gx) {
     for (let b = 0; b < B; b++) {
       const from = b * rows * d;
       const to = (b * N + start) * d;
-      for (let c = 0; c < rows * d; c++) acc(gx, to + c, ld(gxq, from + c));
+      for (let c = 0; c < rows * d; c++) acc<T>(gx, to + c, ld(gxq, from + c));
     }
   }
 }
@@ -704,81 +779,86 @@ function layerBackward(l: i32, B: i32, gOutL: usize): void {
 // ---- layer 0's projections through the embedding tables ----------------------------------------------------------
 
 /** table·W and pos·W: every embedding row projected once a pass. */
-function projectTables(W: usize, table: usize, pos: usize): void {
-  matmul(prm + ((<usize>TABLE) << 4), W, table, V, d, d);
-  matmul(prm + ((<usize>POS) << 4), W, pos, N, d, d);
+function projectTables<T>(W: usize, table: usize, pos: usize): void {
+  matmul<T>(prm + ((<usize>TABLE) << 4), W, table, V, d, d);
+  matmul<T>(prm + ((<usize>POS) << 4), W, pos, N, d, d);
 }
 
 /** out[b, i] = s · (pos_j + Σ_f table[feature_jf]), j = start + i: the embedding (embed), or its projection. */
-function gatherRows(table: usize, pos: usize, out: usize, B: i32, rows: i32, start: i32): void {
-  const ss = splat(s);
+function gatherRows<T>(table: usize, pos: usize, out: usize, B: i32, rows: i32, start: i32): void {
+  const ss = splat<T>(s);
+  const four = lanes<T>() == 4;
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < rows; i++) {
       const j = start + i;
       const row = (b * rows + i) * d;
-      if (F == 1) {
-        // One feature (MQAR, copy): each entry in a register, pos + row, then · s, with the rows walked by pointer.
+      for (let f = 0; f < F; f++) {
+        // Each lane's own table row, walked by pointer; a lane of float32 lanes past the second reads lane 0's row when
+        // there are two lanes (where gatherLanes never reads it).
+        const at = (b * N + j) * F + f;
+        let p0 = laneRow(table, feats, featsStride, 0, at, d);
+        let p1 = laneRow(table, feats, featsStride, 1, at, d);
+        let p2 = four ? laneRow(table, feats, featsStride, 2, at, d) : p0;
+        let p3 = four ? laneRow(table, feats, featsStride, 3, at, d) : p0;
         let po = out + ((<usize>row) << 4);
         let pp = pos + ((<usize>(j * d)) << 4);
-        let p0 = table + ((<usize>(i32At(feats0, b * N + j) * d)) << 4);
-        let p1 = table + ((<usize>(i32At(feats1, b * N + j) * d)) << 4);
         const end = po + ((<usize>d) << 4);
+        // One feature (MQAR, copy): each entry in a register, pos + row, then · s. More: pos, then each feature's row
+        // added in order, then · s.
         for (; po < end; po += 16) {
-          let v = f64x2.add(v128.load(pp), v128.bitselect(v128.load(p0), v128.load(p1), LANE0));
-          if (s != 1) v = f64x2.mul(v, ss);
-          v128.store(po, v);
+          const sum = v128.add<T>(f == 0 ? v128.load(pp) : v128.load(po), gatherLanes<T>(p0, p1, p2, p3));
+          v128.store(po, f == F - 1 && s != 1 ? v128.mul<T>(sum, ss) : sum);
           pp += 16;
           p0 += 16;
           p1 += 16;
+          p2 += 16;
+          p3 += 16;
         }
-        continue;
       }
-      for (let c = 0; c < d; c++) st(out, row + c, ld(pos, j * d + c));
-      for (let f = 0; f < F; f++) {
-        const r0 = i32At(feats0, (b * N + j) * F + f) * d;
-        const r1 = i32At(feats1, (b * N + j) * F + f) * d;
-        for (let c = 0; c < d; c++) acc(out, row + c, pick(table, r0 + c, r1 + c));
-      }
-      if (s != 1) for (let c = 0; c < d; c++) st(out, row + c, f64x2.mul(ld(out, row + c), splat(s)));
     }
   }
 }
 
 /** The gradient of gatherRows' rows (g [B·rows, d]) into its table's and positions' gradients. */
-function scatterRows(g: usize, gTable: usize, gPos: usize, B: i32, rows: i32, start: i32): void {
-  const ss = splat(s);
+function scatterRows<T>(g: usize, gTable: usize, gPos: usize, B: i32, rows: i32, start: i32): void {
+  const ss = splat<T>(s);
+  const four = lanes<T>() == 4;
+  const m0 = laneMask<T>(0);
+  const m1 = laneMask<T>(1);
+  const m2 = laneMask<T>(2);
+  const m3 = laneMask<T>(3);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < rows; i++) {
       const j = start + i;
       const row = (b * rows + i) * d;
-      if (F == 1) {
-        // One feature: the position's add, then each lane's own row, as below, with the rows walked by pointer.
-        let pg = g + ((<usize>row) << 4);
-        let pp = gPos + ((<usize>(j * d)) << 4);
-        let p0 = gTable + ((<usize>(i32At(feats0, b * N + j) * d)) << 4);
-        let p1 = gTable + ((<usize>(i32At(feats1, b * N + j) * d)) << 4);
-        const end = pg + ((<usize>d) << 4);
+      let pg = g + ((<usize>row) << 4);
+      let pp = gPos + ((<usize>(j * d)) << 4);
+      const end = pg + ((<usize>d) << 4);
+      for (; pg < end; pg += 16) {
+        v128.store(pp, v128.add<T>(v128.load(pp), v128.mul<T>(ss, v128.load(pg))));
+        pp += 16;
+      }
+      // Each lane adds to its own run's row; the other lanes add +0, which leaves a sum that started at +0 as it was.
+      // Features outside rows: every entry still takes its adds in the same order, and the rows are read once.
+      for (let f = 0; f < F; f++) {
+        const at = (b * N + j) * F + f;
+        let p0 = laneRow(gTable, feats, featsStride, 0, at, d);
+        let p1 = laneRow(gTable, feats, featsStride, 1, at, d);
+        let p2 = four ? laneRow(gTable, feats, featsStride, 2, at, d) : 0;
+        let p3 = four ? laneRow(gTable, feats, featsStride, 3, at, d) : 0;
+        pg = g + ((<usize>row) << 4);
         for (; pg < end; pg += 16) {
-          const gc = f64x2.mul(ss, v128.load(pg));
-          v128.store(pp, f64x2.add(v128.load(pp), gc));
-          v128.store(p0, f64x2.add(v128.load(p0), v128.and(gc, LANE0)));
-          v128.store(p1, f64x2.add(v128.load(p1), v128.and(gc, LANE1)));
-          pp += 16;
+          const gc = v128.mul<T>(ss, v128.load(pg));
+          v128.store(p0, v128.add<T>(v128.load(p0), v128.and(gc, m0)));
+          v128.store(p1, v128.add<T>(v128.load(p1), v128.and(gc, m1)));
+          if (four) {
+            v128.store(p2, v128.add<T>(v128.load(p2), v128.and(gc, m2)));
+            v128.store(p3, v128.add<T>(v128.load(p3), v128.and(gc, m3)));
+            p2 += 16;
+            p3 += 16;
+          }
           p0 += 16;
           p1 += 16;
-        }
-        continue;
-      }
-      for (let c = 0; c < d; c++) acc(gPos, j * d + c, f64x2.mul(ss, ld(g, row + c)));
-      // Each lane adds to its own run's row; the other lane adds +0, which leaves a sum that started at +0 as it was.
-      // Features outside columns: every entry still takes its adds in the same order, and the rows are read once.
-      for (let f = 0; f < F; f++) {
-        const r0 = i32At(feats0, (b * N + j) * F + f) * d;
-        const r1 = i32At(feats1, (b * N + j) * F + f) * d;
-        for (let c = 0; c < d; c++) {
-          const gc = f64x2.mul(ss, ld(g, row + c));
-          acc(gTable, r0 + c, v128.and(gc, LANE0));
-          acc(gTable, r1 + c, v128.and(gc, LANE1));
         }
       }
     }
@@ -791,26 +871,26 @@ function zeroTables(table: usize, pos: usize): void {
 }
 
 /** From the projected rows' gradients: ∂W += tableᵀ ∂(table·W) + posᵀ ∂(pos·W), and ∂table, ∂pos through W. */
-function tablesBackward(W: usize, gW: usize, gTable: usize, gPos: usize): void {
-  matmulTransposedAdd(prm + ((<usize>TABLE) << 4), gTable, gW, V, d, d);
-  matmulTransposedAdd(prm + ((<usize>POS) << 4), gPos, gW, N, d, d);
-  matmulAddTransposed(gTable, W, grd + ((<usize>TABLE) << 4), V, d, d);
-  matmulAddTransposed(gPos, W, grd + ((<usize>POS) << 4), N, d, d);
+function tablesBackward<T>(W: usize, gW: usize, gTable: usize, gPos: usize): void {
+  matmulTransposedAdd<T>(prm + ((<usize>TABLE) << 4), gTable, gW, V, d, d);
+  matmulTransposedAdd<T>(prm + ((<usize>POS) << 4), gPos, gW, N, d, d);
+  matmulAddTransposed<T>(gTable, W, grd + ((<usize>TABLE) << 4), V, d, d);
+  matmulAddTransposed<T>(gPos, W, grd + ((<usize>POS) << 4), N, d, d);
 }
 
 /**
  * out[i] = Σ_e rows[i·stride + e] · v[e] for i < n, e < len, each sum from 0 in ascending e; four rows at a time, so
  * four independent sums are in flight (one sum alone waits on each add).
  */
-function rowDots(rows: usize, stride: i32, v: usize, len: i32, out: usize, n: i32): void {
+function rowDots<T>(rows: usize, stride: i32, v: usize, len: i32, out: usize, n: i32): void {
   // The four-row loop walks the rows and v by pointer: a term costs its loads and no index arithmetic.
   const rowBytes = (<usize>stride) << 4;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
-    let s0 = splat(0);
-    let s1 = splat(0);
-    let s2 = splat(0);
-    let s3 = splat(0);
+    let s0 = splat<T>(0);
+    let s1 = splat<T>(0);
+    let s2 = splat<T>(0);
+    let s3 = splat<T>(0);
     let p0 = rows + ((<usize>(i * stride)) << 4);
     let p1 = p0 + rowBytes;
     let p2 = p1 + rowBytes;
@@ -818,10 +898,10 @@ function rowDots(rows: usize, stride: i32, v: usize, len: i32, out: usize, n: i3
     const vEnd = v + ((<usize>len) << 4);
     for (let pv = v; pv < vEnd; pv += 16) {
       const ve = v128.load(pv);
-      s0 = f64x2.add(s0, f64x2.mul(v128.load(p0), ve));
-      s1 = f64x2.add(s1, f64x2.mul(v128.load(p1), ve));
-      s2 = f64x2.add(s2, f64x2.mul(v128.load(p2), ve));
-      s3 = f64x2.add(s3, f64x2.mul(v128.load(p3), ve));
+      s0 = v128.add<T>(s0, v128.mul<T>(v128.load(p0), ve));
+      s1 = v128.add<T>(s1, v128.mul<T>(v128.load(p1), ve));
+      s2 = v128.add<T>(s2, v128.mul<T>(v128.load(p2), ve));
+      s3 = v128.add<T>(s3, v128.mul<T>(v128.load(p3), ve));
       p0 += 16;
       p1 += 16;
       p2 += 16;
@@ -833,8 +913,8 @@ function rowDots(rows: usize, stride: i32, v: usize, len: i32, out: usize, n: i3
     st(out, i + 3, s3);
   }
   for (; i < n; i++) {
-    let s0 = splat(0);
-    for (let e = 0; e < len; e++) s0 = f64x2.add(s0, f64x2.mul(ld(rows, i * stride + e), ld(v, e)));
+    let s0 = splat<T>(0);
+    for (let e = 0; e < len; e++) s0 = v128.add<T>(s0, v128.mul<T>(ld(rows, i * stride + e), ld(v, e)));
     st(out, i, s0);
   }
 }
@@ -843,33 +923,33 @@ function rowDots(rows: usize, stride: i32, v: usize, len: i32, out: usize, n: i3
  * out[e] ← Σ_j wt[j·wtStride] · rows[j·stride + e] for e < n, j < len, each sum in ascending j, kept as `mode` says; four
  * entries at a time, so four independent sums are in flight and each weight is loaded once for them (rowDots' transpose).
  */
-function weightedSums(wt: usize, wtStride: i32, rows: usize, stride: i32, len: i32, out: usize, n: i32, mode: i32): void {
+function weightedSums<T>(wt: usize, wtStride: i32, rows: usize, stride: i32, len: i32, out: usize, n: i32, mode: i32): void {
   // The four-entry loop walks the weights and the rows by pointer, as rowDots does.
   const wtStep = (<usize>wtStride) << 4;
   const rowStep = (<usize>stride) << 4;
   let e = 0;
   for (; e + 4 <= n; e += 4) {
     const from = mode == START_FROM;
-    let s0 = from ? ld(out, e) : splat(0);
-    let s1 = from ? ld(out, e + 1) : splat(0);
-    let s2 = from ? ld(out, e + 2) : splat(0);
-    let s3 = from ? ld(out, e + 3) : splat(0);
+    let s0 = from ? ld(out, e) : splat<T>(0);
+    let s1 = from ? ld(out, e + 1) : splat<T>(0);
+    let s2 = from ? ld(out, e + 2) : splat<T>(0);
+    let s3 = from ? ld(out, e + 3) : splat<T>(0);
     let pw = wt;
     let pr = rows + ((<usize>e) << 4);
     for (let j = 0; j < len; j++) {
       const wj = v128.load(pw);
-      s0 = f64x2.add(s0, f64x2.mul(wj, v128.load(pr)));
-      s1 = f64x2.add(s1, f64x2.mul(wj, v128.load(pr, 16)));
-      s2 = f64x2.add(s2, f64x2.mul(wj, v128.load(pr, 32)));
-      s3 = f64x2.add(s3, f64x2.mul(wj, v128.load(pr, 48)));
+      s0 = v128.add<T>(s0, v128.mul<T>(wj, v128.load(pr)));
+      s1 = v128.add<T>(s1, v128.mul<T>(wj, v128.load(pr, 16)));
+      s2 = v128.add<T>(s2, v128.mul<T>(wj, v128.load(pr, 32)));
+      s3 = v128.add<T>(s3, v128.mul<T>(wj, v128.load(pr, 48)));
       pw += wtStep;
       pr += rowStep;
     }
     if (mode == ADD_AFTER) {
-      acc(out, e, s0);
-      acc(out, e + 1, s1);
-      acc(out, e + 2, s2);
-      acc(out, e + 3, s3);
+      acc<T>(out, e, s0);
+      acc<T>(out, e + 1, s1);
+      acc<T>(out, e + 2, s2);
+      acc<T>(out, e + 3, s3);
     } else {
       st(out, e, s0);
       st(out, e + 1, s1);
@@ -878,9 +958,9 @@ function weightedSums(wt: usize, wtStride: i32, rows: usize, stride: i32, len: i
     }
   }
   for (; e < n; e++) {
-    let sum = mode == START_FROM ? ld(out, e) : splat(0);
-    for (let j = 0; j < len; j++) sum = f64x2.add(sum, f64x2.mul(ld(wt, j * wtStride), ld(rows, j * stride + e)));
-    if (mode == ADD_AFTER) acc(out, e, sum);
+    let sum = mode == START_FROM ? ld(out, e) : splat<T>(0);
+    for (let j = 0; j < len; j++) sum = v128.add<T>(sum, v128.mul<T>(ld(wt, j * wtStride), ld(rows, j * stride + e)));
+    if (mode == ADD_AFTER) acc<T>(out, e, sum);
     else st(out, e, sum);
   }
 }
@@ -888,103 +968,111 @@ function weightedSums(wt: usize, wtStride: i32, rows: usize, stride: i32, len: i
 // ---- unembed + loss ----------------------------------------------------------------------------------------------
 
 /** Logits, loss and accuracy of the supervised rows; with invRows > 0, the logits' gradient in their place. */
-function readout(B: i32, invRows: f64): void {
+function readout<T>(B: i32, invRows: f64): void {
   const z = field(L - 1, OUT);
-  matmul(z, prm + ((<usize>UNEMBED) << 4), logits, B * S, d, C);
-  const ir = splat(invRows);
+  matmul<T>(z, prm + ((<usize>UNEMBED) << 4), logits, B * S, d, C);
+  const ir = splat<T>(invRows);
   for (let row = 0; row < B * S; row++) {
     const rowAt = row * C;
     let top = ld(logits, rowAt);
-    let best = i64x2.splat(0);
+    let best = splat<T>(0); // the argmax's class, as a float (exact: classes are few)
     for (let k = 1; k < C; k++) {
       const lk = ld(logits, rowAt + k);
-      const better = f64x2.gt(lk, top);
+      const better = v128.gt<T>(lk, top);
       top = v128.bitselect(lk, top, better);
-      best = v128.bitselect(i64x2.splat(k), best, better);
+      best = v128.bitselect(splat<T>(<f64>k), best, better);
     }
-    flagOverflow(f64x2.lt(f64x2.abs(top), splat(F32_MAX)));
-    let sumExp = splat(0);
+    flagOverflow<T>(v128.lt<T>(v128.abs<T>(top), splat<T>(F32_MAX)));
+    let sumExp = splat<T>(0);
     for (let k = 0; k < C; k++) {
-      const e = ExpPair.of(f64x2.sub(ld(logits, rowAt + k), top));
+      const e = expLanes<T>(v128.sub<T>(ld(logits, rowAt + k), top));
       st(classExp, k, e);
-      sumExp = f64x2.add(sumExp, e);
+      sumExp = v128.add<T>(sumExp, e);
     }
-    const t0 = i32At(targets0, row);
-    const t1 = i32At(targets1, row);
-    lossSum = f64x2.add(lossSum, f64x2.sub(f64x2.add(log2(sumExp), top), pick(logits, rowAt + t0, rowAt + t1)));
-    const target = i64x2.replace_lane(i64x2.splat(t0), 1, t1);
-    correct = f64x2.add(correct, v128.and(i64x2.eq(best, target), splat(1)));
+    const t0 = laneI32(targets, targetsStride, 0, row);
+    const t1 = laneI32(targets, targetsStride, 1, row);
+    const four = lanes<T>() == 4;
+    const t2 = four ? laneI32(targets, targetsStride, 2, row) : t0;
+    const t3 = four ? laneI32(targets, targetsStride, 3, row) : t0;
+    const at = logits + ((<usize>rowAt) << 4);
+    const targetLogit = gatherLanes<T>(at + ((<usize>t0) << 4), at + ((<usize>t1) << 4), at + ((<usize>t2) << 4), at + ((<usize>t3) << 4));
+    lossSum = v128.add<T>(lossSum, v128.sub<T>(v128.add<T>(logLanes<T>(sumExp), top), targetLogit));
+    let target = sizeof<T>() == 8 ? f64x2.replace_lane(f64x2.splat(<f64>t0), 1, <f64>t1) : f32x4.splat(0);
+    if (four) {
+      target = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(<f32>t0), 1, <f32>t1), 2, <f32>t2), 3, <f32>t3);
+    }
+    correct = v128.add<T>(correct, v128.and(v128.eq<T>(best, target), splat<T>(1)));
     if (invRows == 0) continue;
     for (let k = 0; k < C; k++) {
-      const hit = v128.and(i64x2.eq(i64x2.splat(k), target), splat(1));
-      st(logits, rowAt + k, f64x2.mul(f64x2.sub(f64x2.div(ld(classExp, k), sumExp), hit), ir));
+      const hit = v128.and(v128.eq<T>(splat<T>(<f64>k), target), splat<T>(1));
+      st(logits, rowAt + k, v128.mul<T>(v128.sub<T>(v128.div<T>(ld(classExp, k), sumExp), hit), ir));
     }
   }
 }
 
-function readoutBackward(B: i32): void {
+function readoutBackward<T>(B: i32): void {
   const z = field(L - 1, OUT);
   zero(grd + ((<usize>UNEMBED) << 4), d * C);
-  matmulTransposedAdd(z, logits, grd + ((<usize>UNEMBED) << 4), B * S, d, C); // ∂W_unembed = zᵀ ∂logits
+  matmulTransposedAdd<T>(z, logits, grd + ((<usize>UNEMBED) << 4), B * S, d, C); // ∂W_unembed = zᵀ ∂logits
   zero(gOut, B * S * d);
-  matmulAddTransposed(logits, prm + ((<usize>UNEMBED) << 4), gOut, B * S, d, C); // ∂z = ∂logits W_unembedᵀ
+  matmulAddTransposed<T>(logits, prm + ((<usize>UNEMBED) << 4), gOut, B * S, d, C); // ∂z = ∂logits W_unembedᵀ
 }
 
 // ---- QK-norm ---------------------------------------------------------------------------------------------------------
 
 /** Per row and head: out = gain · u / rms(u), rms(u) = √(mean u² + ε). Keeps 1/rms per row and head. */
-function rmsNormForward(u: usize, out: usize, inv: usize, gain: usize, rows: i32): void {
-  const ddh = splat(<f64>dh);
+function rmsNormForward<T>(u: usize, out: usize, inv: usize, gain: usize, rows: i32): void {
+  const ddh = splat<T>(<f64>dh);
   for (let i = 0; i < rows; i++) {
     for (let h = 0; h < H; h++) {
-      let ms = splat(0);
-      for (let e = h * dh; e < (h + 1) * dh; e++) ms = f64x2.add(ms, f64x2.mul(ld(u, i * d + e), ld(u, i * d + e)));
-      const r = f64x2.div(splat(1), f64x2.sqrt(f64x2.add(f64x2.div(ms, ddh), splat(RMS_EPS))));
+      let ms = splat<T>(0);
+      for (let e = h * dh; e < (h + 1) * dh; e++) ms = v128.add<T>(ms, v128.mul<T>(ld(u, i * d + e), ld(u, i * d + e)));
+      const r = v128.div<T>(splat<T>(1), v128.sqrt<T>(v128.add<T>(v128.div<T>(ms, ddh), splat<T>(RMS_EPS))));
       st(inv, i * H + h, r);
-      for (let e = h * dh; e < (h + 1) * dh; e++) st(out, i * d + e, f64x2.mul(f64x2.mul(ld(gain, e), ld(u, i * d + e)), r));
+      for (let e = h * dh; e < (h + 1) * dh; e++) st(out, i * d + e, v128.mul<T>(v128.mul<T>(ld(gain, e), ld(u, i * d + e)), r));
     }
   }
 }
 
 /** From ∂out to ∂u (into gu) and ∂gain (added): ∂u_e = r g_e ∂out_e − u_e r³ Σ_k g_k ∂out_k u_k / dh. */
-function rmsNormBackward(u: usize, gy: usize, inv: usize, gain: usize, gu: usize, gGain: usize, rows: i32): void {
-  const ddh = splat(<f64>dh);
+function rmsNormBackward<T>(u: usize, gy: usize, inv: usize, gain: usize, gu: usize, gGain: usize, rows: i32): void {
+  const ddh = splat<T>(<f64>dh);
   for (let i = 0; i < rows; i++) {
     for (let h = 0; h < H; h++) {
       const r = ld(inv, i * H + h);
-      let dot = splat(0);
+      let dot = splat<T>(0);
       for (let e = h * dh; e < (h + 1) * dh; e++) {
         const g = ld(gy, i * d + e);
         const ue = ld(u, i * d + e);
-        acc(gGain, e, f64x2.mul(f64x2.mul(g, ue), r));
-        dot = f64x2.add(dot, f64x2.mul(f64x2.mul(ld(gain, e), g), ue));
+        acc<T>(gGain, e, v128.mul<T>(v128.mul<T>(g, ue), r));
+        dot = v128.add<T>(dot, v128.mul<T>(v128.mul<T>(ld(gain, e), g), ue));
       }
-      const k = f64x2.div(f64x2.mul(f64x2.mul(f64x2.mul(r, r), r), dot), ddh);
+      const k = v128.div<T>(v128.mul<T>(v128.mul<T>(v128.mul<T>(r, r), r), dot), ddh);
       for (let e = h * dh; e < (h + 1) * dh; e++) {
         const at = i * d + e;
-        st(gu, at, f64x2.sub(f64x2.mul(f64x2.mul(r, ld(gain, e)), ld(gy, at)), f64x2.mul(ld(u, at), k)));
+        st(gu, at, v128.sub<T>(v128.mul<T>(v128.mul<T>(r, ld(gain, e)), ld(gy, at)), v128.mul<T>(ld(u, at), k)));
       }
     }
   }
 }
 
-// ---- dense products of pairs: each entry summed from 0 in ascending shared index; tiles of 2 × 4 entries share their loads
+// ---- dense products of vectors: each entry summed from 0 in ascending shared index; tiles of 2 × 4 entries share their loads
 
 /** C[M, n] = A[M, k] · W[k, n]. */
-function matmul(A: usize, W: usize, Cm: usize, M: i32, k: i32, n: i32): void {
+function matmul<T>(A: usize, W: usize, Cm: usize, M: i32, k: i32, n: i32): void {
   let i = 0;
   for (; i + 2 <= M; i += 2) {
     const a = i * k;
     let c = 0;
     for (; c + 4 <= n; c += 4) {
-      let s0 = splat(0);
-      let s1 = splat(0);
-      let s2 = splat(0);
-      let s3 = splat(0);
-      let t0 = splat(0);
-      let t1 = splat(0);
-      let t2 = splat(0);
-      let t3 = splat(0);
+      let s0 = splat<T>(0);
+      let s1 = splat<T>(0);
+      let s2 = splat<T>(0);
+      let s3 = splat<T>(0);
+      let t0 = splat<T>(0);
+      let t1 = splat<T>(0);
+      let t2 = splat<T>(0);
+      let t3 = splat<T>(0);
       // A's two rows and W's four columns by pointer: a term costs its loads and no index arithmetic.
       let pa = A + ((<usize>a) << 4);
       let pw = W + ((<usize>c) << 4);
@@ -999,14 +1087,14 @@ function matmul(A: usize, W: usize, Cm: usize, M: i32, k: i32, n: i32): void {
         const w2 = v128.load(pw, 32);
         const w3 = v128.load(pw, 48);
         pw += rowW;
-        s0 = f64x2.add(s0, f64x2.mul(x, w0));
-        s1 = f64x2.add(s1, f64x2.mul(x, w1));
-        s2 = f64x2.add(s2, f64x2.mul(x, w2));
-        s3 = f64x2.add(s3, f64x2.mul(x, w3));
-        t0 = f64x2.add(t0, f64x2.mul(x1, w0));
-        t1 = f64x2.add(t1, f64x2.mul(x1, w1));
-        t2 = f64x2.add(t2, f64x2.mul(x1, w2));
-        t3 = f64x2.add(t3, f64x2.mul(x1, w3));
+        s0 = v128.add<T>(s0, v128.mul<T>(x, w0));
+        s1 = v128.add<T>(s1, v128.mul<T>(x, w1));
+        s2 = v128.add<T>(s2, v128.mul<T>(x, w2));
+        s3 = v128.add<T>(s3, v128.mul<T>(x, w3));
+        t0 = v128.add<T>(t0, v128.mul<T>(x1, w0));
+        t1 = v128.add<T>(t1, v128.mul<T>(x1, w1));
+        t2 = v128.add<T>(t2, v128.mul<T>(x1, w2));
+        t3 = v128.add<T>(t3, v128.mul<T>(x1, w3));
       }
       const o = i * n + c;
       st(Cm, o, s0);
@@ -1019,34 +1107,34 @@ function matmul(A: usize, W: usize, Cm: usize, M: i32, k: i32, n: i32): void {
       st(Cm, o + n + 3, t3);
     }
     for (; c < n; c++) {
-      matmulEntry(A, W, Cm, i, c, k, n);
-      matmulEntry(A, W, Cm, i + 1, c, k, n);
+      matmulEntry<T>(A, W, Cm, i, c, k, n);
+      matmulEntry<T>(A, W, Cm, i + 1, c, k, n);
     }
   }
-  for (; i < M; i++) for (let c = 0; c < n; c++) matmulEntry(A, W, Cm, i, c, k, n);
+  for (; i < M; i++) for (let c = 0; c < n; c++) matmulEntry<T>(A, W, Cm, i, c, k, n);
 }
 
-function matmulEntry(A: usize, W: usize, Cm: usize, i: i32, c: i32, k: i32, n: i32): void {
-  let s0 = splat(0);
-  for (let kk = 0; kk < k; kk++) s0 = f64x2.add(s0, f64x2.mul(ld(A, i * k + kk), ld(W, kk * n + c)));
+function matmulEntry<T>(A: usize, W: usize, Cm: usize, i: i32, c: i32, k: i32, n: i32): void {
+  let s0 = splat<T>(0);
+  for (let kk = 0; kk < k; kk++) s0 = v128.add<T>(s0, v128.mul<T>(ld(A, i * k + kk), ld(W, kk * n + c)));
   st(Cm, i * n + c, s0);
 }
 
 /** C[M, k] += G[M, n] · W[k, n]ᵀ: the gradient that flows back through a product with W. */
-function matmulAddTransposed(G: usize, W: usize, Cm: usize, M: i32, k: i32, n: i32): void {
+function matmulAddTransposed<T>(G: usize, W: usize, Cm: usize, M: i32, k: i32, n: i32): void {
   let i = 0;
   for (; i + 2 <= M; i += 2) {
     const g = i * n;
     let q = 0;
     for (; q + 4 <= k; q += 4) {
-      let s0 = splat(0);
-      let s1 = splat(0);
-      let s2 = splat(0);
-      let s3 = splat(0);
-      let t0 = splat(0);
-      let t1 = splat(0);
-      let t2 = splat(0);
-      let t3 = splat(0);
+      let s0 = splat<T>(0);
+      let s1 = splat<T>(0);
+      let s2 = splat<T>(0);
+      let s3 = splat<T>(0);
+      let t0 = splat<T>(0);
+      let t1 = splat<T>(0);
+      let t2 = splat<T>(0);
+      let t3 = splat<T>(0);
       // G's two rows and W's four rows by pointer, as in matmul.
       const rowBytes = (<usize>n) << 4;
       let pg = G + ((<usize>g) << 4);
@@ -1060,53 +1148,53 @@ function matmulAddTransposed(G: usize, W: usize, Cm: usize, M: i32, k: i32, n: i
         const v2 = v128.load(pw + 2 * rowBytes);
         const v3 = v128.load(pw + 3 * rowBytes);
         pw += 16;
-        s0 = f64x2.add(s0, f64x2.mul(x, v0));
-        s1 = f64x2.add(s1, f64x2.mul(x, v1));
-        s2 = f64x2.add(s2, f64x2.mul(x, v2));
-        s3 = f64x2.add(s3, f64x2.mul(x, v3));
-        t0 = f64x2.add(t0, f64x2.mul(x1, v0));
-        t1 = f64x2.add(t1, f64x2.mul(x1, v1));
-        t2 = f64x2.add(t2, f64x2.mul(x1, v2));
-        t3 = f64x2.add(t3, f64x2.mul(x1, v3));
+        s0 = v128.add<T>(s0, v128.mul<T>(x, v0));
+        s1 = v128.add<T>(s1, v128.mul<T>(x, v1));
+        s2 = v128.add<T>(s2, v128.mul<T>(x, v2));
+        s3 = v128.add<T>(s3, v128.mul<T>(x, v3));
+        t0 = v128.add<T>(t0, v128.mul<T>(x1, v0));
+        t1 = v128.add<T>(t1, v128.mul<T>(x1, v1));
+        t2 = v128.add<T>(t2, v128.mul<T>(x1, v2));
+        t3 = v128.add<T>(t3, v128.mul<T>(x1, v3));
       }
       const o = i * k + q;
-      acc(Cm, o, s0);
-      acc(Cm, o + 1, s1);
-      acc(Cm, o + 2, s2);
-      acc(Cm, o + 3, s3);
-      acc(Cm, o + k, t0);
-      acc(Cm, o + k + 1, t1);
-      acc(Cm, o + k + 2, t2);
-      acc(Cm, o + k + 3, t3);
+      acc<T>(Cm, o, s0);
+      acc<T>(Cm, o + 1, s1);
+      acc<T>(Cm, o + 2, s2);
+      acc<T>(Cm, o + 3, s3);
+      acc<T>(Cm, o + k, t0);
+      acc<T>(Cm, o + k + 1, t1);
+      acc<T>(Cm, o + k + 2, t2);
+      acc<T>(Cm, o + k + 3, t3);
     }
     for (; q < k; q++) {
-      addTransposedEntry(G, W, Cm, i, q, k, n);
-      addTransposedEntry(G, W, Cm, i + 1, q, k, n);
+      addTransposedEntry<T>(G, W, Cm, i, q, k, n);
+      addTransposedEntry<T>(G, W, Cm, i + 1, q, k, n);
     }
   }
-  for (; i < M; i++) for (let q = 0; q < k; q++) addTransposedEntry(G, W, Cm, i, q, k, n);
+  for (; i < M; i++) for (let q = 0; q < k; q++) addTransposedEntry<T>(G, W, Cm, i, q, k, n);
 }
 
-function addTransposedEntry(G: usize, W: usize, Cm: usize, i: i32, q: i32, k: i32, n: i32): void {
-  let s0 = splat(0);
-  for (let c = 0; c < n; c++) s0 = f64x2.add(s0, f64x2.mul(ld(G, i * n + c), ld(W, q * n + c)));
-  acc(Cm, i * k + q, s0);
+function addTransposedEntry<T>(G: usize, W: usize, Cm: usize, i: i32, q: i32, k: i32, n: i32): void {
+  let s0 = splat<T>(0);
+  for (let c = 0; c < n; c++) s0 = v128.add<T>(s0, v128.mul<T>(ld(G, i * n + c), ld(W, q * n + c)));
+  acc<T>(Cm, i * k + q, s0);
 }
 
 /** C[k, n] += A[M, k]ᵀ · G[M, n]: a weight's gradient, summed over M rows in order. */
-function matmulTransposedAdd(A: usize, G: usize, Cm: usize, M: i32, k: i32, n: i32): void {
+function matmulTransposedAdd<T>(A: usize, G: usize, Cm: usize, M: i32, k: i32, n: i32): void {
   let q = 0;
   for (; q + 2 <= k; q += 2) {
     let c = 0;
     for (; c + 4 <= n; c += 4) {
-      let s0 = splat(0);
-      let s1 = splat(0);
-      let s2 = splat(0);
-      let s3 = splat(0);
-      let t0 = splat(0);
-      let t1 = splat(0);
-      let t2 = splat(0);
-      let t3 = splat(0);
+      let s0 = splat<T>(0);
+      let s1 = splat<T>(0);
+      let s2 = splat<T>(0);
+      let s3 = splat<T>(0);
+      let t0 = splat<T>(0);
+      let t1 = splat<T>(0);
+      let t2 = splat<T>(0);
+      let t3 = splat<T>(0);
       // A's two columns and G's four columns by pointer, a row at a time, as in matmul.
       let pa = A + ((<usize>q) << 4);
       let pg = G + ((<usize>c) << 4);
@@ -1121,35 +1209,35 @@ function matmulTransposedAdd(A: usize, G: usize, Cm: usize, M: i32, k: i32, n: i
         const v3 = v128.load(pg, 48);
         pa += rowA;
         pg += rowG;
-        s0 = f64x2.add(s0, f64x2.mul(x, v0));
-        s1 = f64x2.add(s1, f64x2.mul(x, v1));
-        s2 = f64x2.add(s2, f64x2.mul(x, v2));
-        s3 = f64x2.add(s3, f64x2.mul(x, v3));
-        t0 = f64x2.add(t0, f64x2.mul(x1, v0));
-        t1 = f64x2.add(t1, f64x2.mul(x1, v1));
-        t2 = f64x2.add(t2, f64x2.mul(x1, v2));
-        t3 = f64x2.add(t3, f64x2.mul(x1, v3));
+        s0 = v128.add<T>(s0, v128.mul<T>(x, v0));
+        s1 = v128.add<T>(s1, v128.mul<T>(x, v1));
+        s2 = v128.add<T>(s2, v128.mul<T>(x, v2));
+        s3 = v128.add<T>(s3, v128.mul<T>(x, v3));
+        t0 = v128.add<T>(t0, v128.mul<T>(x1, v0));
+        t1 = v128.add<T>(t1, v128.mul<T>(x1, v1));
+        t2 = v128.add<T>(t2, v128.mul<T>(x1, v2));
+        t3 = v128.add<T>(t3, v128.mul<T>(x1, v3));
       }
       const o = q * n + c;
-      acc(Cm, o, s0);
-      acc(Cm, o + 1, s1);
-      acc(Cm, o + 2, s2);
-      acc(Cm, o + 3, s3);
-      acc(Cm, o + n, t0);
-      acc(Cm, o + n + 1, t1);
-      acc(Cm, o + n + 2, t2);
-      acc(Cm, o + n + 3, t3);
+      acc<T>(Cm, o, s0);
+      acc<T>(Cm, o + 1, s1);
+      acc<T>(Cm, o + 2, s2);
+      acc<T>(Cm, o + 3, s3);
+      acc<T>(Cm, o + n, t0);
+      acc<T>(Cm, o + n + 1, t1);
+      acc<T>(Cm, o + n + 2, t2);
+      acc<T>(Cm, o + n + 3, t3);
     }
     for (; c < n; c++) {
-      transposedAddEntry(A, G, Cm, q, c, M, k, n);
-      transposedAddEntry(A, G, Cm, q + 1, c, M, k, n);
+      transposedAddEntry<T>(A, G, Cm, q, c, M, k, n);
+      transposedAddEntry<T>(A, G, Cm, q + 1, c, M, k, n);
     }
   }
-  for (; q < k; q++) for (let c = 0; c < n; c++) transposedAddEntry(A, G, Cm, q, c, M, k, n);
+  for (; q < k; q++) for (let c = 0; c < n; c++) transposedAddEntry<T>(A, G, Cm, q, c, M, k, n);
 }
 
-function transposedAddEntry(A: usize, G: usize, Cm: usize, q: i32, c: i32, M: i32, k: i32, n: i32): void {
-  let s0 = splat(0);
-  for (let i = 0; i < M; i++) s0 = f64x2.add(s0, f64x2.mul(ld(A, i * k + q), ld(G, i * n + c)));
-  acc(Cm, q * n + c, s0);
+function transposedAddEntry<T>(A: usize, G: usize, Cm: usize, q: i32, c: i32, M: i32, k: i32, n: i32): void {
+  let s0 = splat<T>(0);
+  for (let i = 0; i < M; i++) s0 = v128.add<T>(s0, v128.mul<T>(ld(A, i * k + q), ld(G, i * n + c)));
+  acc<T>(Cm, q * n + c, s0);
 }

@@ -43,7 +43,7 @@ describe('resolveConfig: defaults ← file ← --set', () => {
       name: 'run',
       task: { kind: 'lookup', slots: 8, keyVocab: 16, valueVocab: 16, length: 8, vocab: 16, pairs: 8, queries: 4, options: {} },
       model: { attention: 'qkv', qkNorm: false, dModel: 8, heads: 1, layers: 1, embStd: 1, initScale: 1, inputScale: 1 },
-      train: { steps: 2000, batchSize: 128, lr: 1e-2, warmup: 50, seed: 0, logEvery: 20, kernel: 'auto', checkpointEvery: 500 },
+      train: { steps: 2000, batchSize: 128, lr: 1e-2, warmup: 50, seed: 0, logEvery: 20, kernel: 'auto', precision: 'float64', checkpointEvery: 500 },
       eval: { size: 512, seed: 1234 },
       modules: {},
     });

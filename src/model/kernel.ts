@@ -1,10 +1,11 @@
 /**
  * The WebAssembly kernel (assembly/kernel.ts, built by `npm run build` into dist/model/kernel.wasm) and its lane
- * path from JavaScript: every built-in model, two runs per f64x2 (assembly/lanes.ts). This file lays out the
- * module's memory, copies each pair's parameters in (float32 → float64, exact) and its gradients, losses and
- * attention back out. A group of R runs is ⌈R/2⌉ pairs, one after another; an odd run out shares its pair with a
- * copy of itself, whose results are dropped. test/model/kernel.test.ts holds it to the tfjs graph. The kernel's
- * other way, the regrouped one-layer pass, is model/regrouped.ts.
+ * path from JavaScript: every built-in model, two runs per f64x2 or, with train.precision float32, four per f32x4
+ * (assembly/lanes.ts). This file lays out the module's memory, copies each vector's parameters in (float32 → float64,
+ * exact, or float32 as they are) and its gradients, losses and attention back out. A group of R runs is ⌈R/W⌉
+ * vectors of W runs, one after another; a short last vector is filled with copies of its first run, whose results
+ * are dropped. test/model/kernel.test.ts holds it to the tfjs graph. The kernel's other way, the regrouped one-layer
+ * pass, is model/regrouped.ts.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -138,19 +139,26 @@ interface LaneExports {
   lanesRecord(l: number, weights: number, scores: number): void;
   lanesRegroupsValues(l: number): number;
   lanesUsesTables(B: number): number;
-  lanesPass(
-    B: number,
-    params: number,
-    grads: number,
-    feats0: number,
-    feats1: number,
-    targets0: number,
-    targets1: number,
-    inputs: number,
-    loss: number,
-    correct: number,
-  ): void;
+  lanesPass: LanePass;
+  lanesPass32: LanePass;
 }
+
+/** One pass of a vector's runs: lane k's features at feats + k·featsStride, its targets likewise. */
+type LanePass = (
+  B: number,
+  params: number,
+  grads: number,
+  feats: number,
+  featsStride: number,
+  targets: number,
+  targetsStride: number,
+  inputs: number,
+  loss: number,
+  correct: number,
+) => void;
+
+/** The lane path's arithmetic: float64, two runs per f64x2 (the kit's results so far), or float32, four per f32x4. */
+export type Precision = 'float64' | 'float32';
 
 /** The variant's number in assembly/lanes.ts. */
 const VARIANT_CODE: Record<string, number> = { qkv: 0, qv: 1, qx: 2, qq: 3 };
@@ -162,16 +170,32 @@ export class LaneKernel {
   private readonly rows: number[]; // query rows per layer
   private Bmax = 0;
   private readonly attentionOut = new AttentionOut();
-  private ptr!: { params: number; grads: number; feats: number[]; targets: number[]; rec: number[]; inputs: number; loss: number; correct: number };
+  private ptr!: {
+    params: number;
+    grads: number;
+    feats: number; // lane k's at feats + k·featsStride
+    featsStride: number;
+    targets: number;
+    targetsStride: number;
+    rec: number[];
+    inputs: number;
+    loss: number;
+    correct: number;
+  };
+  private readonly W: number; // runs per vector
+  private readonly lanePass: LanePass;
 
   /** For R runs of one shape; the memory is laid out for the largest batch seen (training and evaluation alternate). */
   constructor(
     private readonly cfg: ModelConfig,
     private readonly layout: Layout,
     readonly R: number,
+    readonly precision: Precision = 'float64',
   ) {
     if (VARIANT_CODE[cfg.attention] === undefined) throw new Error(`the kernel computes the built-in variants, not ${cfg.attention}`);
     this.ex = kernelInstance() as unknown as LaneExports;
+    this.W = precision === 'float32' ? 4 : 2;
+    this.lanePass = precision === 'float32' ? this.ex.lanesPass32 : this.ex.lanesPass;
     let at = 0;
     this.paths = [...paramSpecs(cfg, layout)].map(([path, spec]) => {
       const size = spec.shape.reduce((a, b) => a * b, 1);
@@ -208,13 +232,18 @@ export class LaneKernel {
     );
     if (this.P !== this.ex.lanesParamCount()) throw new Error(`kernel layout: ${this.ex.lanesParamCount()} parameters, paramSpecs has ${this.P}`);
     const blocks = new MemoryBlocks(this.ex.memory, scratch + scratchBytes);
+    const W = this.W;
+    const featsStride = align(4 * Bmax * N * F);
+    const targetsStride = align(4 * Bmax * S);
     this.ptr = {
       params: blocks.take(16 * this.P),
       grads: blocks.take(16 * this.P),
-      feats: [blocks.take(4 * Bmax * N * F), blocks.take(4 * Bmax * N * F)],
-      targets: [blocks.take(4 * Bmax * S), blocks.take(4 * Bmax * S)],
-      rec: this.rows.flatMap((rows) => [blocks.take(8 * Bmax * cfg.heads * rows * N), blocks.take(8 * Bmax * cfg.heads * rows * N)]),
-      inputs: blocks.take(8 * Bmax * N * d),
+      feats: blocks.take(W * featsStride),
+      featsStride,
+      targets: blocks.take(W * targetsStride),
+      targetsStride,
+      rec: this.rows.flatMap((rows) => [blocks.take(4 * W * Bmax * cfg.heads * rows * N), blocks.take(4 * W * Bmax * cfg.heads * rows * N)]),
+      inputs: blocks.take(4 * W * Bmax * N * d),
       loss: blocks.take(16),
       correct: blocks.take(16),
     };
@@ -255,46 +284,49 @@ export class LaneKernel {
     if (inputs) out.inputs = new Float32Array(R * B * N * d);
     this.rows.forEach((_, l) => ex.lanesRecord(l, attention ? ptr.rec[2 * l] : 0, attention ? ptr.rec[2 * l + 1] : 0));
     const buf = ex.memory.buffer;
-    const pairs = new Float64Array(buf, ptr.params, 2 * this.P);
-    const gradPairs = new Float64Array(buf, ptr.grads, 2 * this.P);
-    for (let r0 = 0; r0 < R; r0 += 2) {
-      const lanes = r0 + 1 < R ? [r0, r0 + 1] : [r0, r0];
+    const W = this.W;
+    const Floats = this.precision === 'float32' ? Float32Array : Float64Array;
+    const vectors = new Floats(buf, ptr.params, W * this.P);
+    const gradVectors = new Floats(buf, ptr.grads, W * this.P);
+    for (let r0 = 0; r0 < R; r0 += W) {
+      // A group's last vector, when it is short, is filled with copies of its first run, whose results are dropped.
+      const lanes = Array.from({ length: W }, (_, lane) => (r0 + lane < R ? r0 + lane : r0));
       for (const { path, size, at } of this.paths) {
         const values = param(params, path);
         lanes.forEach((r, lane) => {
           const from = r * size;
-          for (let i = 0; i < size; i++) pairs[2 * (at + i) + lane] = values[from + i];
+          for (let i = 0; i < size; i++) vectors[W * (at + i) + lane] = values[from + i];
         });
       }
       const shared = batches.length === 1;
       lanes.forEach((r, lane) => {
         const batch = batches[shared ? 0 : r];
-        new Int32Array(buf, ptr.feats[lane], B * N * F).set(batch.features.subarray(0, B * N * F));
-        new Int32Array(buf, ptr.targets[lane], B * S).set(batch.targets.subarray(0, B * S));
+        new Int32Array(buf, ptr.feats + lane * ptr.featsStride, B * N * F).set(batch.features.subarray(0, B * N * F));
+        new Int32Array(buf, ptr.targets + lane * ptr.targetsStride, B * S).set(batch.targets.subarray(0, B * S));
       });
-      ex.lanesPass(
+      this.lanePass(
         B,
         ptr.params,
         grads ? ptr.grads : 0,
-        ptr.feats[0],
-        ptr.feats[1],
-        ptr.targets[0],
-        ptr.targets[1],
+        ptr.feats,
+        ptr.featsStride,
+        ptr.targets,
+        ptr.targetsStride,
         inputs ? ptr.inputs : 0,
         ptr.loss,
         ptr.correct,
       );
-      const loss = new Float64Array(buf, ptr.loss, 2);
-      const correct = new Float64Array(buf, ptr.correct, 2);
-      const distinct = lanes[0] === lanes[1] ? [lanes[0]] : lanes;
-      distinct.forEach((r, lane) => {
+      const loss = new Floats(buf, ptr.loss, W);
+      const correct = new Floats(buf, ptr.correct, W);
+      lanes.forEach((r, lane) => {
+        if (lane > 0 && r === r0) return; // a copy's
         out.loss[r] = loss[lane];
         out.correct[r] = correct[lane];
         if (grads) {
           for (const { path, size, at } of this.paths) {
             const to = param(grads, path);
             const from = r * size;
-            for (let i = 0; i < size; i++) to[from + i] = gradPairs[2 * (at + i) + lane];
+            for (let i = 0; i < size; i++) to[from + i] = gradVectors[W * (at + i) + lane];
           }
         }
         out.layers?.forEach((layer, l) => {

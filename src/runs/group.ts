@@ -68,7 +68,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     r: number,
     status: RunStatus,
     divergedAt: number | null,
-    extra: Pick<Summary, 'interrupted_at' | 'error' | 'kernel' | 'kernel_impl'> = {},
+    extra: Pick<Summary, 'interrupted_at' | 'error' | 'kernel' | 'kernel_impl' | 'precision'> = {},
   ): RunOutcome => {
     const summary: Summary = {
       status,
@@ -125,7 +125,7 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     });
     const result = await trainGroup({ ...spec, backend: opts.backend });
     backend = result.backend;
-    const kernel = { kernel: result.kernel, kernel_impl: result.implementation };
+    const kernel = { kernel: result.kernel, kernel_impl: result.implementation, precision: result.precision };
     if (result.stoppedAt !== null)
       return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));
     return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at, kernel));

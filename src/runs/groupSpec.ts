@@ -23,7 +23,7 @@ export interface PlannedRun {
 /** Everything of trainGroup's spec that is not derived here: the hooks, resume bookkeeping, checkpointing. */
 export type GroupHooks = Omit<
   GroupSpec,
-  'model' | 'layout' | 'steps' | 'batchSize' | 'warmup' | 'logEvery' | 'kernel' | 'lrs' | 'initial' | 'nextBatches' | 'evalSet'
+  'model' | 'layout' | 'steps' | 'batchSize' | 'warmup' | 'logEvery' | 'kernel' | 'precision' | 'lrs' | 'initial' | 'nextBatches' | 'evalSet'
 >;
 
 export interface BuiltGroup {
@@ -34,7 +34,7 @@ export interface BuiltGroup {
 
 export function buildGroup(
   model: ModelConfig,
-  train: Pick<TrainConfig, 'steps' | 'batchSize' | 'warmup' | 'logEvery' | 'kernel'>,
+  train: Pick<TrainConfig, 'steps' | 'batchSize' | 'warmup' | 'logEvery' | 'kernel'> & Partial<Pick<TrainConfig, 'precision'>>,
   task: AnyTask,
   evalSet: Encoded,
   runs: PlannedRun[],
@@ -61,6 +61,7 @@ export function buildGroup(
     warmup: train.warmup,
     logEvery: train.logEvery,
     kernel: train.kernel,
+    precision: train.precision,
     lrs: runs.map((run) => run.lr),
     initial: runs.map((run) => run.resumed?.state ?? { params: initialValues(model, task.layout, run.seed) }),
     nextBatches: () => {

@@ -30,6 +30,8 @@ export type Summary = RunFigures &
     kernel?: string;
     /** Which code computed a fused run: the wasm kernel, or typed arrays with the wasm or Math.exp exponential (the last bits differ). */
     kernel_impl?: string;
+    /** The arithmetic the steps ran in: float64 or float32 (the graph's, and the kernel's with train.precision float32). */
+    precision?: string;
     attention: string;
     lr: number;
     seed: number;

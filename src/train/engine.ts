@@ -3,6 +3,7 @@
  * one evaluation. Two implement it: the fused typed-array kernels (fast) and the tfjs graph (the
  * reference). The trainer drives either without knowing which.
  */
+import type { Precision } from '../model/kernel.js';
 import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
 import { attentionStats, type EvalShape, type LayerArrays } from '../metrics/attention.js';
@@ -22,6 +23,8 @@ export interface EngineSpec {
   evalSet: Encoded;
   /** How many eval examples an attention snapshot keeps. */
   snapshotExamples: number;
+  /** The kernel's arithmetic (train.precision); the graph computes in float32 whatever this says. */
+  precision?: Precision;
 }
 
 export interface StepResult {
@@ -46,6 +49,8 @@ export interface Engine {
   readonly kernel: 'fused' | 'tfjs';
   /** Which code computes the steps, for summary.json: 'wasm, regrouped one-layer pass', 'wasm, f64x2 run lanes', 'tfjs graph'. */
   readonly implementation: string;
+  /** The arithmetic the steps ran in, for summary.json. */
+  readonly precision: Precision;
   /** Loss (and gradients) on one batch per run; then, unless `lrs` is null, Adam update number `t` at those rates. */
   step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult;
   /** One pass over the fixed eval set for every run; `snapshot` also returns attention snapshots, `final` the value-norm figures. */

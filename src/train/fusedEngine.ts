@@ -7,7 +7,7 @@
  * evaluation hands its arrays to the measure both engines share.
  */
 import { stackedValues, type StackedParams } from '../model/paramSpecs.js';
-import { LaneKernel, type KernelPass } from '../model/kernel.js';
+import { LaneKernel, type KernelPass, type Precision } from '../model/kernel.js';
 import { TypedAdam } from './adam.js';
 import { RegroupedPass, regroupedComputes } from '../model/regrouped.js';
 import { measureEval, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
@@ -16,6 +16,7 @@ import type { Encoded } from '../tasks/types.js';
 export class FusedEngine implements Engine {
   readonly kernel = 'fused';
   readonly implementation: string;
+  readonly precision: Precision;
   private readonly R: number;
   private readonly params: StackedParams;
   private readonly grads: StackedParams;
@@ -30,9 +31,15 @@ export class FusedEngine implements Engine {
     this.grads = new Map([...this.params].map(([path, values]) => [path, new Float32Array(values.length)]));
     const resumed = initial.every((s) => s.m && s.v);
     this.adam = new TypedAdam(this.params, this.R, resumed ? { m: stack((s) => s.m!), v: stack((s) => s.v!) } : undefined);
-    const regrouped = regroupedComputes(model);
-    this.model = regrouped ? new RegroupedPass(model, layout, this.R) : new LaneKernel(model, layout, this.R);
-    this.implementation = regrouped ? 'wasm, regrouped one-layer pass' : 'wasm, f64x2 run lanes';
+    // The regrouped pass is float64 only; float32 takes the lanes, four runs to a vector.
+    this.precision = spec.precision ?? 'float64';
+    const regrouped = this.precision === 'float64' && regroupedComputes(model);
+    this.model = regrouped ? new RegroupedPass(model, layout, this.R) : new LaneKernel(model, layout, this.R, this.precision);
+    this.implementation = regrouped
+      ? 'wasm, regrouped one-layer pass'
+      : this.precision === 'float32'
+        ? 'wasm, f32x4 run lanes'
+        : 'wasm, f64x2 run lanes';
   }
 
   step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult {

@@ -16,6 +16,8 @@ export const trainSchema = z
     logEvery: z.number().int().min(1).max(10_000_000).default(20), // 101 rows over 2000 steps: fine enough for spikes, cheap to evaluate
     // auto = fused: the typed-array kernels compute every shape; tfjs = their reference graph (slower)
     kernel: z.enum(['auto', 'fused', 'tfjs']).default('auto'),
+    // the kernel's arithmetic: float64 holds every committed result; float32 puts four runs in a vector, not two (the graph is float32 either way)
+    precision: z.enum(['float64', 'float32']).default('float64'),
     checkpointEvery: z.number().int().min(0).max(10_000_000).default(500), // 0 = only at the end; a lost run costs at most this many steps
   })
   .strict();

@@ -1,4 +1,5 @@
 /** What trainGroup takes and returns: a group of R runs of one shape, and the hooks it reports through. */
+import type { Precision } from '../model/kernel.js';
 import type { Layout, Encoded } from '../tasks/types.js';
 import type { ModelConfig } from '../model/schema.js';
 import type { ClaimReadout } from '../metrics/claims.js';
@@ -35,6 +36,8 @@ export interface GroupSpec {
   onSnapshot(snapshots: AttentionSnapshot[]): Promise<void>;
   /** Which engine computes the steps (default auto: fused where it applies). */
   kernel?: KernelChoice;
+  /** The kernel's arithmetic (default float64). */
+  precision?: Precision;
   /** The tfjs backend to load if the graph computes the steps (default auto). */
   backend?: BackendChoice;
   /** At every logged step, per run: the claims' attention trace, and at the last step the value-norm figures. */
@@ -46,6 +49,8 @@ export interface GroupResult {
   kernel: 'fused' | 'tfjs';
   /** What computed it, in words (Engine.implementation), recorded in summary.json as kernel_impl. */
   implementation: string;
+  /** The arithmetic the steps ran in, recorded in summary.json. */
+  precision: Precision;
   /** The tfjs backend the steps ran on, recorded in summary.json: 'none' for the kernel, which does not load TensorFlow.js. */
   backend: string;
   divergedAt: (number | null)[];

@@ -10,6 +10,7 @@ import type { Encoded } from '../tasks/types.js';
 export class TfjsEngine implements Engine {
   readonly kernel = 'tfjs';
   readonly implementation = 'tfjs graph';
+  readonly precision = 'float32';
   private readonly params: Params;
   private readonly adam: BatchedAdam;
   private readonly pathOf: Map<string, string>;

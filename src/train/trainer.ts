@@ -48,7 +48,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
   const { model } = spec;
   const R = spec.lrs.length;
   const { engine, backend } = await makeEngine(
-    { model, layout: spec.layout, initial: spec.initial, evalSet: spec.evalSet, snapshotExamples: spec.snapshotExamples },
+    { model, layout: spec.layout, initial: spec.initial, evalSet: spec.evalSet, snapshotExamples: spec.snapshotExamples, precision: spec.precision },
     spec.kernel,
     spec.backend,
   );
@@ -64,7 +64,8 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       const stopping = spec.stopRequested?.() ?? false;
       const due = step > start && (step === spec.steps || (every > 0 && step % every === 0));
       if (spec.onCheckpoint && (due || (stopping && step > start))) await spec.onCheckpoint(step, engine.state(), [...divergedAt]);
-      if (stopping) return { kernel: engine.kernel, implementation: engine.implementation, backend, divergedAt, stoppedAt: step };
+      if (stopping)
+        return { kernel: engine.kernel, implementation: engine.implementation, precision: engine.precision, backend, divergedAt, stoppedAt: step };
       const isLog = toLog.has(step);
       const lrs = spec.lrs.map((base, r) => (divergedAt[r] === null ? lrAt(base, step, spec.warmup) : 0));
       const batches = spec.nextBatches();
@@ -107,5 +108,5 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
   } finally {
     engine.dispose();
   }
-  return { kernel: engine.kernel, implementation: engine.implementation, backend, divergedAt, stoppedAt: null };
+  return { kernel: engine.kernel, implementation: engine.implementation, precision: engine.precision, backend, divergedAt, stoppedAt: null };
 }

@@ -16,7 +16,9 @@ import { copyTask } from '../../src/tasks/copy.js';
 import { mqarTask } from '../../src/tasks/mqar.js';
 import { modelSchema, VARIANTS, type ModelConfig } from '../../src/model/schema.js';
 import { initialValues, stackedValues } from '../../src/model/params.js';
-import { LaneKernel } from '../../src/model/kernel.js';
+import { LaneKernel, type Precision } from '../../src/model/kernel.js';
+
+const PRECISIONS: Precision[] = ['float64', 'float32'];
 import { RegroupedPass } from '../../src/model/regrouped.js';
 import { regroupsValues, usesTables } from '../../src/model/flops.js';
 import type { AnyTask } from '../../src/tasks/index.js';
@@ -51,24 +53,28 @@ const CASES: Case[] = [
 ];
 
 describe('the lane kernel against the tfjs graph', () => {
+  // In float64 lanes (two runs a vector) and float32 lanes (four): the graph is float32, so each is held to it within
+  // float32 rounding; the float32 lanes' 3 runs fill one vector with a copy of the first.
   it.each(CASES)('%s: loss, gradients and every layer’s attention agree', (_name, task, overrides, B = 3) => {
     const model = modelSchema.parse({ dModel: 4, ...overrides });
     const perRun = [7, 8, 9].map((seed) => initialValues(model, task.layout, seed));
     const batches = [11, 12, 13].map((seed) => task.encode(task.sample(Stream.derive(seed, 'kernel-test'), B)));
     const want = tfjsReference(model, task, perRun, batches, B);
-    const params = stackedValues(model, task.layout, perRun);
-    const grads = zerosLike(params);
-    const got = new LaneKernel(model, task.layout, 3).pass(params, batches, grads, true, true);
+    for (const precision of PRECISIONS) {
+      const params = stackedValues(model, task.layout, perRun);
+      const grads = zerosLike(params);
+      const got = new LaneKernel(model, task.layout, 3, precision).pass(params, batches, grads, true, true);
 
-    expectClose(got.loss, want.loss, 'loss');
-    expect(got.layers!.length).toBe(model.layers);
-    got.layers!.forEach((layer, l) => {
-      expectClose(layer.weights, want.weights[l], `layer ${l + 1} attention weights`);
-      expectClose(layer.logits, want.logits[l], `layer ${l + 1} attention scores`);
-    });
-    expectClose(got.inputs!, want.inputs, 'last layer input');
-    expect([...grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
-    for (const [path, g] of grads) expectClose(g, want.grads.get(path)!, `gradient of ${path}`);
+      expectClose(got.loss, want.loss, `${precision}: loss`);
+      expect(got.layers!.length).toBe(model.layers);
+      got.layers!.forEach((layer, l) => {
+        expectClose(layer.weights, want.weights[l], `${precision}: layer ${l + 1} attention weights`);
+        expectClose(layer.logits, want.logits[l], `${precision}: layer ${l + 1} attention scores`);
+      });
+      expectClose(got.inputs!, want.inputs, `${precision}: last layer input`);
+      expect([...grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
+      for (const [path, g] of grads) expectClose(g, want.grads.get(path)!, `${precision}: gradient of ${path}`);
+    }
   });
 });
 
@@ -148,8 +154,12 @@ describe('the lane kernel against finite differences of its own loss', () => {
   });
 });
 
-describe('the lane kernel: a run computes the same alone, in either lane, and in any pair', () => {
-  it.each(CASES)('%s: bit for bit', (_name, task, overrides, B = 3) => {
+describe('the lane kernel: a run computes the same alone, in any lane, and in any group', () => {
+  it.each(
+    CASES.flatMap(([name, ...rest]): [string, Precision, ...(Case extends [string, ...infer R] ? R : never)][] =>
+      PRECISIONS.map((p) => [name, p, ...rest]),
+    ),
+  )('%s, %s: bit for bit', (_name, precision, task, overrides, B = 3) => {
     const model = modelSchema.parse({ dModel: 4, ...overrides });
     const seeds = [20, 21, 22];
     const perRun = seeds.map((seed) => initialValues(model, task.layout, seed));
@@ -162,7 +172,7 @@ describe('the lane kernel: a run computes the same alone, in either lane, and in
         group.map((i) => perRun[i]),
       );
       const grads = zerosLike(params);
-      const out = new LaneKernel(model, task.layout, group.length).pass(
+      const out = new LaneKernel(model, task.layout, group.length, precision).pass(
         params,
         group.map((i) => batches[i]),
         grads,
@@ -180,10 +190,16 @@ describe('the lane kernel: a run computes the same alone, in either lane, and in
         inputs: slice(out.inputs!),
       };
     };
-    const alone = runIn([1], 1); // lane 0, beside a copy of itself
+    const alone = runIn([1], 1); // lane 0, beside copies of itself
     expect(runIn([1, 0], 1)).toEqual(alone); // lane 0, beside another run
     expect(runIn([0, 1], 1)).toEqual(alone); // lane 1
-    expect(runIn([2, 0, 1], 1)).toEqual(alone); // the second pair, beside a copy of itself
+    if (precision === 'float64')
+      expect(runIn([2, 0, 1], 1)).toEqual(alone); // the second pair, beside a copy of itself
+    else {
+      expect(runIn([0, 2, 1], 1)).toEqual(alone); // lane 2
+      expect(runIn([2, 0, 0, 1], 1)).toEqual(alone); // lane 3
+      expect(runIn([2, 0, 0, 2, 1], 1)).toEqual(alone); // the second vector, beside copies of itself
+    }
     expect(alone.loss).not.toBe(runIn([0], 0).loss); // the runs do differ
   });
 });
