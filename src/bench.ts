@@ -19,7 +19,7 @@ import { loadSweep } from './sweep/plan.js';
 import { createHash } from 'node:crypto';
 import { Stream } from './rng.js';
 import { initialValues, stackedValues } from './model/paramSpecs.js';
-import { LaneKernel, useKernelBuild } from './model/kernel.js';
+import { LaneKernel, useKernelBuild, type Precision } from './model/kernel.js';
 import { RegroupedPass, regroupedComputes } from './model/regrouped.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -33,16 +33,30 @@ interface Timed {
 }
 
 /** Trains R runs of `cfg` for `steps` steps; logEvery > steps leaves only the first and last evaluation. */
-async function timeGroup(cfg: Config, R: number, steps: number, logEvery: number, kernel: KernelChoice = 'auto'): Promise<Timed> {
+async function timeGroup(
+  cfg: Config,
+  R: number,
+  steps: number,
+  logEvery: number,
+  kernel: KernelChoice = 'auto',
+  precision?: Precision,
+): Promise<Timed> {
   const task = makeTask(cfg.task);
   const evalSet = loadEvalSet(SCRATCH_DATA, task, cfg.eval);
   let evals = 0;
   const runs = Array.from({ length: R }, (_, r) => ({ seed: r, lr: cfg.train.lr }));
-  const { spec } = buildGroup(cfg.model, { ...cfg.train, steps, logEvery, kernel }, task, evalSet.encoded, runs, {
-    snapshotExamples: 4,
-    onRows: async () => void evals++,
-    onSnapshot: async () => {},
-  });
+  const { spec } = buildGroup(
+    cfg.model,
+    { ...cfg.train, steps, logEvery, kernel, precision: precision ?? cfg.train.precision },
+    task,
+    evalSet.encoded,
+    runs,
+    {
+      snapshotExamples: 4,
+      onRows: async () => void evals++,
+      onSnapshot: async () => {},
+    },
+  );
   const started = performance.now();
   await trainGroup(spec);
   return { seconds: (performance.now() - started) / 1000, evals };
@@ -361,6 +375,7 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
   });
   const mqarFlops = deepStepFlops(mqar.model, makeTask(mqar.task).layout, mqar.train.batchSize, mqar.eval.size, parameterCount(mqar));
   const mqarGflops: number[] = [];
+  const float32Ratios: number[] = [];
   out.mqar_over_pytorch = await thrice(
     line,
     'two-layer MQAR with logging, kernel (R = 10, per core) ÷ PyTorch MQAR peer (1 thread)',
@@ -370,10 +385,19 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
       const steps = 600;
       const logged = await timeGroup(mqar, 10, steps, mqar.train.logEvery);
       mqarGflops.push((10 * (steps * mqarFlops.training + logged.evals * mqarFlops.evaluation)) / logged.seconds / 1e9);
+      // The same in float32 lanes (train.precision float32, four runs a vector), against the same peer timing.
+      const float32 = await timeGroup(mqar, 10, steps, mqar.train.logEvery, 'auto', 'float32');
       const peer = torchPeer('torch_mqar.py', ['--steps', String(steps)]);
       if (typeof peer === 'string') throw new Error(`the PyTorch peer did not run: ${peer}`);
+      float32Ratios.push((10 * steps) / float32.seconds / peer.steps_per_s);
       return (10 * steps) / logged.seconds / peer.steps_per_s;
     },
+  );
+  const float32Median = [...float32Ratios].sort((a, b) => a - b)[1];
+  out.mqar_float32_over_pytorch = { values: float32Ratios, median: float32Median };
+  line(
+    `    (in float32 lanes, train.precision float32, an option that is not the default: ${float32Ratios.map((v) => v.toFixed(2)).join(' / ')} → ` +
+      `median ${float32Median.toFixed(2)}×)`,
   );
   if (simd !== null) {
     // The distance to the hardware: the share of the f64x2 ceiling the kernel's MQAR arithmetic reached, and the share
