@@ -26,6 +26,7 @@ describe('train configs/mqar.yaml', () => {
       const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
       expect(summary.kernel).toBe('fused');
       expect(summary.kernel_impl).toBe('wasm, f64x2 run lanes');
+      expect(summary.precision).toBe('float64');
       expect(summary.status).toBe('completed');
       const header = readFileSync(join(out, 'metrics.csv'), 'utf8').split('\n')[0].split(',');
       expect(header).toEqual(expect.arrayContaining(['retrieval_mass', 'scaffold_share', 'retrieval_mass_l0', 'retrieval_mass_l1']));

@@ -61,6 +61,7 @@ describe('train', () => {
       expect(summary.status).toBe('completed');
       expect(summary.backend, 'the kernel loads no tfjs backend').toBe('none');
       expect(summary.kernel_impl).toBe('wasm, regrouped one-layer pass');
+      expect(summary.precision).toBe('float64');
       expect(summary.steps).toBe(60);
       expect(summary.final_eval_loss).toBe(Number(csv.rows[3].eval_loss));
       expect(summary.init_eval_loss).toBe(Number(csv.rows[0].eval_loss));

@@ -1,7 +1,8 @@
 /**
  * The two engines train alike: 30 steps through the wasm kernel log what the tfjs graph logs, to float rounding,
  * every column and every logged step, for every variant × QK-norm × 1–3 layers × full (lookup) and causal (copy)
- * attention, and MQAR's two layers: the regrouped one-layer pass and the lane path alike.
+ * attention, and MQAR's two layers: the regrouped one-layer pass and the lane path alike, and the lanes in float32
+ * (train.precision) too.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
@@ -14,6 +15,7 @@ import { modelSchema, type ModelConfig } from '../../src/model/schema.js';
 import { everyShape } from '../helpers/kernels.js';
 import { buildGroup } from '../../src/runs/groupSpec.js';
 import { trainGroup, type KernelChoice } from '../../src/train/trainer.js';
+import type { Precision } from '../../src/model/kernel.js';
 import type { MetricsRow } from '../../src/records/formats.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 
@@ -45,10 +47,11 @@ async function train(
     { seed: 0, lr: 3e-3 },
     { seed: 1, lr: 1e-2 },
   ],
-): Promise<{ kernel: string; implementation: string; rows: MetricsRow[][] }> {
+  precision: Precision = 'float64',
+): Promise<{ kernel: string; implementation: string; precision: string; rows: MetricsRow[][] }> {
   const rows: MetricsRow[][] = [];
   const evalSet = task.encode(task.sample(Stream.derive(1234, 'engines'), 32));
-  const { spec } = buildGroup(model, { steps: 30, batchSize: 16, warmup: 5, logEvery: 10, kernel }, task, evalSet, runs, {
+  const { spec } = buildGroup(model, { steps: 30, batchSize: 16, warmup: 5, logEvery: 10, kernel, precision }, task, evalSet, runs, {
     snapshotExamples: 2,
     async onRows(r) {
       rows.push(r.map((row) => ({ ...row! })));
@@ -56,7 +59,7 @@ async function train(
     async onSnapshot() {},
   });
   const result = await trainGroup(spec);
-  return { kernel: result.kernel, implementation: result.implementation, rows };
+  return { kernel: result.kernel, implementation: result.implementation, precision: result.precision, rows };
 }
 
 type Case = [string, AnyTask, ModelConfig];
@@ -68,22 +71,25 @@ for (const [name, task, overrides] of everyShape(lookup, copy)) CASES.push([name
 
 describe('fused and tfjs engines', () => {
   it.each(CASES)('%s: 30 steps log the same figures', async (_name, task, model) => {
-    const fused = await train(task, model, 'fused');
     const graph = await train(task, model, 'tfjs');
-    expect(fused.kernel).toBe('fused');
     expect(graph.kernel).toBe('tfjs');
-    expect(fused.rows.length).toBe(graph.rows.length);
-    fused.rows.forEach((step, s) =>
-      step.forEach((row, r) => {
-        for (const col of COLUMNS) {
-          const want = graph.rows[s][r][col] as number;
-          // 30 Adam steps amplify float32 rounding a little; 1e-3 relative still catches any wrong term.
-          expect(Math.abs((row[col] as number) - want), `step ${row.step} run ${r} ${col}: ${row[col]} vs ${want}`).toBeLessThanOrEqual(
-            1e-3 * Math.abs(want) + 1e-5,
-          );
-        }
-      }),
-    );
+    for (const precision of ['float64', 'float32'] as const) {
+      const fused = await train(task, model, 'fused', undefined, precision);
+      expect(fused.kernel).toBe('fused');
+      expect(fused.rows.length).toBe(graph.rows.length);
+      fused.rows.forEach((step, s) =>
+        step.forEach((row, r) => {
+          for (const col of COLUMNS) {
+            const want = graph.rows[s][r][col] as number;
+            // 30 Adam steps amplify float32 rounding a little; 1e-3 relative still catches any wrong term.
+            expect(
+              Math.abs((row[col] as number) - want),
+              `${precision}: step ${row.step} run ${r} ${col}: ${row[col]} vs ${want}`,
+            ).toBeLessThanOrEqual(1e-3 * Math.abs(want) + 1e-5);
+          }
+        }),
+      );
+    }
   });
 
   it.each([
@@ -105,6 +111,25 @@ describe('fused and tfjs engines', () => {
     expect(inPairTwo).toEqual(alone);
   });
 
+  it.each([
+    ['qv+qknorm, 2 layers, causal', copy, modelSchema.parse({ attention: 'qv', qkNorm: true, layers: 2, heads: 2 })],
+    ['qkv, 1 layer', lookup, modelSchema.parse({ attention: 'qkv' })],
+  ] as const)(
+    '%s, float32 lanes: a run trained alone logs, bit for bit, what it logs in lane 3 and in a second vector',
+    async (_name, task, model) => {
+      const run = { seed: 1, lr: 1e-2 };
+      const other = (seed: number) => ({ seed, lr: 3e-3 });
+      const logged = async (runs: { seed: number; lr: number }[]) =>
+        (await train(task, model, 'fused', runs, 'float32')).rows.map((step) => {
+          const { elapsed_s: _e, steps_per_s: _s, ...figures } = step[runs.indexOf(run)];
+          return figures;
+        });
+      const alone = await logged([run]);
+      expect(await logged([other(0), other(2), other(3), run])).toEqual(alone);
+      expect(await logged([other(0), other(2), other(3), other(4), run])).toEqual(alone);
+    },
+  );
+
   it('auto picks the fused kernels for one layer and for two; tfjs only when asked for', async () => {
     expect((await train(lookup, modelSchema.parse({ layers: 1 }), 'auto')).kernel).toBe('fused');
     expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'auto')).kernel).toBe('fused');
@@ -117,5 +142,13 @@ describe('fused and tfjs engines', () => {
     expect((await train(lookup, modelSchema.parse({ layers: 1, qkNorm: true }), 'auto')).implementation).toBe('wasm, f64x2 run lanes');
     expect((await train(lookup, modelSchema.parse({ layers: 2 }), 'auto')).implementation).toBe('wasm, f64x2 run lanes');
     expect((await train(lookup, modelSchema.parse({ layers: 1 }), 'tfjs')).implementation).toBe('tfjs graph');
+  });
+
+  it('records the arithmetic: float64 on the kernel by default, float32 lanes when asked (one layer too), float32 on the graph', async () => {
+    const one = modelSchema.parse({ layers: 1 });
+    expect((await train(lookup, one, 'auto')).precision).toBe('float64');
+    const float32 = await train(lookup, one, 'auto', undefined, 'float32');
+    expect([float32.precision, float32.implementation]).toEqual(['float32', 'wasm, f32x4 run lanes']);
+    expect((await train(lookup, one, 'tfjs')).precision).toBe('float32');
   });
 });
