@@ -20,6 +20,11 @@ let compiled: WebAssembly.Module | null | undefined;
 
 /** What this build's module imports; a module that imports anything else is left from another build. */
 const IMPORTS = ['fused.jsLog', 'lanes.jsLog'];
+/**
+ * An export only this build's layout has: a module without it (one built before the lanes took a base and a stride per
+ * lane for their batches, and float32) would read its arguments wrongly, so it is refused as from another build too.
+ */
+const LAYOUT_EXPORT = 'lanesPass32';
 
 /**
  * The compiled module, or null where it was not built. A module left from another build (an `npm run build` that
@@ -37,6 +42,8 @@ function checkedModule(path: string): WebAssembly.Module {
   const imports = WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`);
   if (imports.sort().join() !== [...IMPORTS].sort().join())
     throw new EnvironmentError(`${path} is from another build (it imports ${imports.join(', ')}); run npm run build`);
+  if (!WebAssembly.Module.exports(module).some((e) => e.name === LAYOUT_EXPORT))
+    throw new EnvironmentError(`${path} is from another build (it has no ${LAYOUT_EXPORT}); run npm run build`);
   return module;
 }
 
