@@ -7,6 +7,6 @@
  * JavaScript's Math.log (imported by each as jsLog). adam.ts is the optimizer's update (src/train/adam.ts).
  */
 export { kernelExp, heapBase, setDims, setParams, setGrads, pass } from './fused';
-export { lanesHeapBase, lanesShape, lanesParamCount, lanesRecord, lanesRegroupsValues, lanesUsesTables, lanesPass, lanesPass32 } from './lanes';
+export { lanesHeapBase, lanesShape, lanesParamCount, lanesRecord, lanesRegroupsValues, lanesUsesTables, lanesPass, lanesLayout } from './lanes';
 export { kernelExpPair } from './expPair';
 export { adamUpdate } from './adam';

@@ -1,6 +1,6 @@
 /**
  * The kernel for every built-in model, several runs at a time: each number of the model is a vector of one number per
- * run, two float64s (f64x2, lanesPass) or four float32s (f32x4, lanesPass32), and every instruction does the same step
+ * run, two float64s (f64x2) or four float32s (f32x4), lanesPass taking the width, and every instruction does the same step
  * of every run. The code is written once, generic over the lane type T (f64 or f32). Any number of layers, every
  * variant (qkv, qv, qx, qq), QK-norm, causal or full attention, any number of heads. It is the textbook layer:
  * Q, K and V projected for the whole batch, then scores, softmax and mix per example.
@@ -421,43 +421,21 @@ export function lanesRecord(l: i32, weights: usize, scores: usize): void {
 }
 
 /**
- * One pass of two runs over their batches, in float64 lanes (B examples each; features and targets int32, lane k's at
- * feats + k·featsStride and targets + k·targetsStride, the same block for a shared batch). params: pairs; grads:
- * pairs, overwritten, or 0 for no backward. inputs: float32 [2, B, N, d] of the last layer's input, or 0. loss and
- * correct: float64 [2].
+ * The layout of lanesPass's arguments: 2 since each lane's batch is at a base plus a stride and the width is an
+ * argument. The JavaScript side refuses a module without it (one built before), which would read them wrongly.
+ */
+export function lanesLayout(): i32 {
+  return 2;
+}
+
+/**
+ * One pass of `width` runs over their batches: 2 in float64 lanes (f64x2), 4 in float32 lanes (f32x4). B examples
+ * each; features and targets int32, lane k's at feats + k·featsStride and targets + k·targetsStride (the same block
+ * for a shared batch). params: vectors; grads: vectors, overwritten, or 0 for no backward. inputs: float32
+ * [width, B, N, d] of the last layer's input, or 0. loss and correct: one vector each, of the lanes' type.
  */
 export function lanesPass(
-  B: i32,
-  params: usize,
-  grads: usize,
-  feats_: usize,
-  featsStride_: usize,
-  targets_: usize,
-  targetsStride_: usize,
-  inputs: usize,
-  lossOut: usize,
-  correctOut: usize,
-): void {
-  passLanes<f64>(B, params, grads, feats_, featsStride_, targets_, targetsStride_, inputs, lossOut, correctOut);
-}
-
-/** lanesPass for four runs in float32 lanes: every number above is a float32, four to a vector. */
-export function lanesPass32(
-  B: i32,
-  params: usize,
-  grads: usize,
-  feats_: usize,
-  featsStride_: usize,
-  targets_: usize,
-  targetsStride_: usize,
-  inputs: usize,
-  lossOut: usize,
-  correctOut: usize,
-): void {
-  passLanes<f32>(B, params, grads, feats_, featsStride_, targets_, targetsStride_, inputs, lossOut, correctOut);
-}
-
-function passLanes<T>(
+  width: i32,
   B: i32,
   params: usize,
   grads: usize,
@@ -475,6 +453,12 @@ function passLanes<T>(
   featsStride = featsStride_;
   targets = targets_;
   targetsStride = targetsStride_;
+  if (width == 4) passLanes<f32>(B, inputs, lossOut, correctOut);
+  else passLanes<f64>(B, inputs, lossOut, correctOut);
+}
+
+function passLanes<T>(B: i32, inputs: usize, lossOut: usize, correctOut: usize): void {
+  const grads = grd;
   lossSum = splat<T>(0);
   correct = splat<T>(0);
   const invRows: f64 = 1 / <f64>(B * S);

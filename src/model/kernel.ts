@@ -21,10 +21,10 @@ let compiled: WebAssembly.Module | null | undefined;
 /** What this build's module imports; a module that imports anything else is left from another build. */
 const IMPORTS = ['fused.jsLog', 'lanes.jsLog'];
 /**
- * An export only this build's layout has: a module without it (one built before the lanes took a base and a stride per
- * lane for their batches, and float32) would read its arguments wrongly, so it is refused as from another build too.
+ * An export only this build's layout of lanesPass's arguments has: a module without it (one built before the lanes took
+ * their width, and a base and a stride per lane for their batches) would read them wrongly, so it is refused too.
  */
-const LAYOUT_EXPORT = 'lanesPass32';
+const LAYOUT_EXPORT = 'lanesLayout';
 
 /**
  * The compiled module, or null where it was not built. A module left from another build (an `npm run build` that
@@ -146,23 +146,21 @@ interface LaneExports {
   lanesRecord(l: number, weights: number, scores: number): void;
   lanesRegroupsValues(l: number): number;
   lanesUsesTables(B: number): number;
-  lanesPass: LanePass;
-  lanesPass32: LanePass;
+  /** One pass of a vector's `width` runs: lane k's features at feats + k·featsStride, its targets likewise. */
+  lanesPass(
+    width: number,
+    B: number,
+    params: number,
+    grads: number,
+    feats: number,
+    featsStride: number,
+    targets: number,
+    targetsStride: number,
+    inputs: number,
+    loss: number,
+    correct: number,
+  ): void;
 }
-
-/** One pass of a vector's runs: lane k's features at feats + k·featsStride, its targets likewise. */
-type LanePass = (
-  B: number,
-  params: number,
-  grads: number,
-  feats: number,
-  featsStride: number,
-  targets: number,
-  targetsStride: number,
-  inputs: number,
-  loss: number,
-  correct: number,
-) => void;
 
 /** The lane path's arithmetic: float64, two runs per f64x2 (the kit's results so far), or float32, four per f32x4. */
 export type Precision = 'float64' | 'float32';
@@ -190,7 +188,6 @@ export class LaneKernel {
     correct: number;
   };
   private readonly W: number; // runs per vector
-  private readonly lanePass: LanePass;
 
   /** For R runs of one shape; the memory is laid out for the largest batch seen (training and evaluation alternate). */
   constructor(
@@ -202,7 +199,6 @@ export class LaneKernel {
     if (VARIANT_CODE[cfg.attention] === undefined) throw new Error(`the kernel computes the built-in variants, not ${cfg.attention}`);
     this.ex = kernelInstance() as unknown as LaneExports;
     this.W = precision === 'float32' ? 4 : 2;
-    this.lanePass = precision === 'float32' ? this.ex.lanesPass32 : this.ex.lanesPass;
     let at = 0;
     this.paths = [...paramSpecs(cfg, layout)].map(([path, spec]) => {
       const size = spec.shape.reduce((a, b) => a * b, 1);
@@ -311,7 +307,8 @@ export class LaneKernel {
         new Int32Array(buf, ptr.feats + lane * ptr.featsStride, B * N * F).set(batch.features.subarray(0, B * N * F));
         new Int32Array(buf, ptr.targets + lane * ptr.targetsStride, B * S).set(batch.targets.subarray(0, B * S));
       });
-      this.lanePass(
+      ex.lanesPass(
+        W,
         B,
         ptr.params,
         grads ? ptr.grads : 0,
