@@ -414,7 +414,7 @@ export function lanesUsesTables(B: i32): bool {
   return <i64>own * <i64>(V + N) < <i64>B * <i64>rows;
 }
 
-/** Where layer l's float32 attention records go in the next pass ([2, B, H, rows, N] each, lane 0's first), or 0. */
+/** Where layer l's float32 attention records go in the next pass ([width, B, H, rows, N] each, lane 0's first), or 0. */
 export function lanesRecord(l: i32, weights: usize, scores: usize): void {
   setField(l, REC_W, weights);
   setField(l, REC_A, scores);

@@ -25,6 +25,7 @@ const IMPORTS = ['fused.jsLog', 'lanes.jsLog'];
  * their width, and a base and a stride per lane for their batches) would read them wrongly, so it is refused too.
  */
 const LAYOUT_EXPORT = 'lanesLayout';
+const LAYOUT = 2; // what lanesLayout() returns in this build
 
 /**
  * The compiled module, or null where it was not built. A module left from another build (an `npm run build` that
@@ -68,7 +69,10 @@ export function kernelBuilt(): boolean {
 export function kernelInstance(): WebAssembly.Exports {
   const module = wasmModule();
   if (!module) throw new EnvironmentError(`${WASM} is missing; run npm run build`);
-  return new WebAssembly.Instance(module, { fused: { jsLog: Math.log }, lanes: { jsLog: Math.log } }).exports;
+  const exports = new WebAssembly.Instance(module, { fused: { jsLog: Math.log }, lanes: { jsLog: Math.log } }).exports;
+  const layout = (exports[LAYOUT_EXPORT] as () => number)();
+  if (layout !== LAYOUT) throw new EnvironmentError(`${WASM} is from another build (argument layout ${layout}, not ${LAYOUT}); run npm run build`);
+  return exports;
 }
 
 interface ExpExports {

@@ -47,7 +47,7 @@ export interface EvalResult {
 
 export interface Engine {
   readonly kernel: 'fused' | 'tfjs';
-  /** Which code computes the steps, for summary.json: 'wasm, regrouped one-layer pass', 'wasm, f64x2 run lanes', 'tfjs graph'. */
+  /** Which code computes the steps, for summary.json: 'wasm, regrouped one-layer pass', 'wasm, f64x2 run lanes', 'wasm, f32x4 run lanes', 'tfjs graph'. */
   readonly implementation: string;
   /** The arithmetic the steps ran in, for summary.json. */
   readonly precision: Precision;
