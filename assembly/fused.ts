@@ -128,9 +128,6 @@ function ld2(ptr: usize, i: i32): v128 {
 function st2(ptr: usize, i: i32, v: v128): void {
   v128.store(ptr + ((<usize>i) << 3), v);
 }
-function lf2(ptr: usize, i: i32): v128 {
-  return pairAt<f32>(ptr + ((<usize>i) << 2), 0);
-}
 /**
  * Two dot products that share one vector v (float64, from vAt): lane 0 with rows[at0, at0 + n), lane 1 with
  * rows[at1, at1 + n) of float64 scratch. Each lane sums in the scalar loop's order, from 0.
@@ -370,7 +367,7 @@ function embedForward(b: i32): void {
     } else if (F == 1) {
       const row0 = tableAt + li(feats, featsAt + j) * d;
       let c = 0;
-      for (; c + 2 <= d; c += 2) st2(x, xRow + c, f64x2.mul(ss, f64x2.add(lf2(pos, posRow + c), lf2(table, row0 + c))));
+      for (; c + 2 <= d; c += 2) st2(x, xRow + c, f64x2.mul(ss, f64x2.add(load2<f32>(pos, posRow + c), load2<f32>(table, row0 + c))));
       for (; c < d; c++) st(x, xRow + c, s * (lf(pos, posRow + c) + lf(table, row0 + c)));
     } else {
       for (let c = 0; c < d; c++) st(x, xRow + c, lf(pos, posRow + c));
@@ -590,7 +587,7 @@ function normForward(): void {
   for (; c + 2 <= d; c += 2) {
     const yc = f64x2.mul(f64x2.sub(ld2(y, c), means), invStds);
     st2(y, c, yc);
-    st2(z, c, f64x2.add(f64x2.mul(yc, lf2(gamma, vecAt + c)), lf2(beta, vecAt + c)));
+    st2(z, c, f64x2.add(f64x2.mul(yc, load2<f32>(gamma, vecAt + c)), load2<f32>(beta, vecAt + c)));
   }
   for (; c < d; c++) {
     const yc = (ld(y, c) - mean) * invStd;

@@ -298,6 +298,9 @@ async function depth(results: Record<string, unknown>, line: (s: string) => void
   };
 }
 
+/** The middle of three measurements. */
+const median3 = (values: number[]): number => [...values].sort((a, b) => a - b)[1];
+
 /** A figure measured three times, printed with its median and its goal. */
 async function thrice(
   line: (s: string) => void,
@@ -308,7 +311,7 @@ async function thrice(
 ): Promise<Record<string, unknown>> {
   const values: number[] = [];
   for (let i = 0; i < 3; i++) values.push(await measure());
-  const median = [...values].sort((a, b) => a - b)[1];
+  const median = median3(values);
   const met = median >= goal;
   line(
     `  ${what}: ${values.map((v) => v.toFixed(2)).join(' / ')} → median ${median.toFixed(2)}${unit} (goal ≥ ${goal}${unit}: ${met ? 'met' : 'NOT met'})`,
@@ -393,7 +396,7 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
       return (10 * steps) / logged.seconds / peer.steps_per_s;
     },
   );
-  const float32Median = [...float32Ratios].sort((a, b) => a - b)[1];
+  const float32Median = median3(float32Ratios);
   out.mqar_float32_over_pytorch = { values: float32Ratios, median: float32Median };
   line(
     `    (in float32 lanes, train.precision float32, an option that is not the default: ${float32Ratios.map((v) => v.toFixed(2)).join(' / ')} → ` +
@@ -403,7 +406,7 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
     // The distance to the hardware: the share of the f64x2 ceiling the kernel's MQAR arithmetic reached, and the share
     // the goal would take at the same arithmetic and the same peer.
     const { median, goal } = out.mqar_over_pytorch as { median: number; goal: number };
-    const gflops = [...mqarGflops].sort((a, b) => a - b)[1];
+    const gflops = median3(mqarGflops);
     out.mqar_gflops = gflops;
     line(
       `    (its arithmetic, ${(mqarFlops.training / 1e6).toFixed(1)} MFLOP a training step: ${gflops.toFixed(2)} GFLOP/s median, ` +
