@@ -16,13 +16,16 @@ import { copyTask } from '../../src/tasks/copy.js';
 import { mqarTask } from '../../src/tasks/mqar.js';
 import { modelSchema, VARIANTS, type ModelConfig } from '../../src/model/schema.js';
 import { initialValues, stackedValues } from '../../src/model/params.js';
-import { LaneKernel, type Precision } from '../../src/model/kernel.js';
-
-const PRECISIONS: Precision[] = ['float64', 'float32'];
+import { LaneKernel, useKernelBuild, type Precision } from '../../src/model/kernel.js';
 import { RegroupedPass } from '../../src/model/regrouped.js';
 import { regroupsValues, usesTables } from '../../src/model/flops.js';
 import type { AnyTask } from '../../src/tasks/index.js';
 import { everyShape, expectClose, tfjsReference, zerosLike } from '../helpers/kernels.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const PRECISIONS: Precision[] = ['float64', 'float32'];
 
 const lookup = lookupTask(taskSchema.parse({ kind: 'lookup', slots: 3, keyVocab: 6, valueVocab: 5 })) as AnyTask;
 const copy = copyTask(taskSchema.parse({ kind: 'copy', length: 3, vocab: 5 })) as AnyTask;
@@ -236,5 +239,25 @@ describe('an evaluation that reuses its attention arrays (AttentionOut)', () => 
     });
     const other = new Kernel(model, mqar.layout, R).pass(draw(30), batch, undefined, true).layers!;
     other.forEach((l, i) => expect(l.logits, `layer ${i}: the two passes differ`).not.toEqual(fresh[i].logits));
+  });
+});
+
+describe('a kernel module from another build', () => {
+  // A module with this build's imports (fused.jsLog, lanes.jsLog: (f64) → f64) and no lanesLayout, as a build from
+  // before the lanes took their width and a stride per lane: `bench --ab` must refuse it, not read its arguments wrongly.
+  const name = (text: string) => [text.length, ...Buffer.from(text)];
+  const jsLog = (module: string) => [...name(module), ...name('jsLog'), 0x00, 0x00];
+  const imports = [0x02, ...jsLog('fused'), ...jsLog('lanes')];
+  const bytes = Uint8Array.from([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // magic, version
+    ...[0x01, 0x06, 0x01, 0x60, 0x01, 0x7c, 0x01, 0x7c], // types: (f64) → f64
+    ...[0x02, imports.length, ...imports],
+  ]);
+  it('is refused in one line naming it, and this build is used again after', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'qkv-kernel-')), 'old.wasm');
+    writeFileSync(path, bytes);
+    expect(() => useKernelBuild(path)).toThrow(`${path} is from another build (it has no lanesLayout; this build's layout is 2); run npm run build`);
+    useKernelBuild();
+    expect(new LaneKernel(modelSchema.parse({ dModel: 4 }), lookup.layout, 1).regroupsValues()).toBe(true);
   });
 });
