@@ -123,6 +123,7 @@ describe('a full disk during train (ENOSPC injected at the write layer)', () => 
       const summary = json(join(dir, 'summary.json'));
       expect(summary.status).toBe('interrupted');
       expect(summary.error).toMatch(/ENOSPC/);
+      expect(summary, 'a run that ends partway still records what computed it').toMatchObject({ kernel: 'fused', precision: 'float64' });
       expect(json(join(dir, 'checkpoint', 'checkpoint.json')).step).toBe(10);
       expect(readdirSync(join(dir, 'checkpoint')).sort()).toEqual(['checkpoint.json', 'step-00000010.safetensors']); // no temp file left behind
       expect(readdirSync(dir).filter(isLockEntry), 'the lock is released').toEqual([]);

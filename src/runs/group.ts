@@ -56,6 +56,8 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
   const rows: MetricsRow[][] = configs.map((_, r) => [...(resume?.[r].rows ?? [])]);
   const progress = opts.quiet ? null : makeProgress(base.name, base.train.steps, process.stderr, resume?.[0].step ?? 0);
   const started = Date.now();
+  // What computes the steps, as soon as the engine is made: a run that fails or is interrupted partway records it too.
+  let used: Pick<Summary, 'kernel' | 'kernel_impl' | 'precision'> = {};
   const shapes = new Map([...paramSpecs(base.model, task.layout)].map(([path, spec]) => [path, spec.shape]));
   const meta = {
     task: task.id,
@@ -64,16 +66,12 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
     examples: evalSet.examples.slice(0, SNAPSHOT_EXAMPLES),
     sources: Array.from(evalSet.encoded.sources.slice(0, SNAPSHOT_EXAMPLES * task.layout.queryCount)), // [example][query row] correct key position
   };
-  const finish = (
-    r: number,
-    status: RunStatus,
-    divergedAt: number | null,
-    extra: Pick<Summary, 'interrupted_at' | 'error' | 'kernel' | 'kernel_impl' | 'precision'> = {},
-  ): RunOutcome => {
+  const finish = (r: number, status: RunStatus, divergedAt: number | null, extra: Pick<Summary, 'interrupted_at' | 'error'> = {}): RunOutcome => {
     const summary: Summary = {
       status,
       diverged_at: divergedAt,
       ...extra,
+      ...used,
       ...runFigures(rows[r], base.train.steps),
       ...claimRunFigures(writers[r], base.train.steps, task.layout.positions),
       attention: configs[r].model.attention,
@@ -122,13 +120,14 @@ export async function runGroup(configs: Config[], dirs: string[], opts: GroupOpt
       async onSnapshot(snapshots) {
         snapshots.forEach((s, r) => writers[r].addSnapshot(s, meta));
       },
+      onEngine(engine) {
+        backend = engine.backend;
+        used = { kernel: engine.kernel, kernel_impl: engine.implementation, precision: engine.precision };
+      },
     });
     const result = await trainGroup({ ...spec, backend: opts.backend });
-    backend = result.backend;
-    const kernel = { kernel: result.kernel, kernel_impl: result.implementation, precision: result.precision };
-    if (result.stoppedAt !== null)
-      return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt, ...kernel }));
-    return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at, kernel));
+    if (result.stoppedAt !== null) return result.divergedAt.map((at, r) => finish(r, 'interrupted', at, { interrupted_at: result.stoppedAt }));
+    return result.divergedAt.map((at, r) => finish(r, at === null ? 'completed' : 'diverged', at));
   } catch (err) {
     // A full disk or a refused write is no fault of the run: it keeps its last good checkpoint and
     // resumes once there is room, so it reads 'interrupted'. Anything else is a real failure.

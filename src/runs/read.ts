@@ -27,8 +27,9 @@ export type Summary = RunFigures &
     interrupted_at?: number | null;
     /** Why the run ended early (status interrupted by the environment, or failed). */
     error?: string;
+    /** fused or tfjs. These three are absent only when a run failed before its engine was made (a bad config, a user's module that throws). */
     kernel?: string;
-    /** Which code computed a fused run: the wasm kernel, or typed arrays with the wasm or Math.exp exponential (the last bits differ). */
+    /** What computed the steps, in words (Engine.implementation): the kernel's path and lane width, or the tfjs graph. */
     kernel_impl?: string;
     /** The arithmetic the steps ran in: float64 or float32 (the graph's, and the kernel's with train.precision float32). */
     precision?: string;

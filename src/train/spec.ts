@@ -42,7 +42,12 @@ export interface GroupSpec {
   backend?: BackendChoice;
   /** At every logged step, per run: the claims' attention trace, and at the last step the value-norm figures. */
   onClaims?(step: number, readouts: ClaimReadout[]): Promise<void>;
+  /** Once, when the engine is made: what will compute the steps, so a group that fails partway still records it. */
+  onEngine?(used: EngineUsed): void;
 }
+
+/** What computed a group's steps (GroupResult's first four fields). */
+export type EngineUsed = Pick<GroupResult, 'kernel' | 'implementation' | 'precision' | 'backend'>;
 
 export interface GroupResult {
   /** The engine that computed the steps. */

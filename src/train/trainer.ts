@@ -52,6 +52,8 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
     spec.kernel,
     spec.backend,
   );
+  const used = { kernel: engine.kernel, implementation: engine.implementation, precision: engine.precision, backend };
+  spec.onEngine?.(used);
   const divergedAt: (number | null)[] = spec.divergedAt ? [...spec.divergedAt] : new Array(R).fill(null);
   const start = spec.startStep ?? 0;
   const every = spec.checkpointEvery ?? 0;
@@ -64,8 +66,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
       const stopping = spec.stopRequested?.() ?? false;
       const due = step > start && (step === spec.steps || (every > 0 && step % every === 0));
       if (spec.onCheckpoint && (due || (stopping && step > start))) await spec.onCheckpoint(step, engine.state(), [...divergedAt]);
-      if (stopping)
-        return { kernel: engine.kernel, implementation: engine.implementation, precision: engine.precision, backend, divergedAt, stoppedAt: step };
+      if (stopping) return { ...used, divergedAt, stoppedAt: step };
       const isLog = toLog.has(step);
       const lrs = spec.lrs.map((base, r) => (divergedAt[r] === null ? lrAt(base, step, spec.warmup) : 0));
       const batches = spec.nextBatches();
@@ -108,5 +109,5 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
   } finally {
     engine.dispose();
   }
-  return { kernel: engine.kernel, implementation: engine.implementation, precision: engine.precision, backend, divergedAt, stoppedAt: null };
+  return { ...used, divergedAt, stoppedAt: null };
 }
