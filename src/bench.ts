@@ -14,7 +14,7 @@ import { loadEvalSet } from './tasks/evalset.js';
 import { buildGroup } from './runs/groupSpec.js';
 import { trainGroup, type KernelChoice } from './train/trainer.js';
 import { paramSpecs } from './model/params.js';
-import { stepFlops, deepStepFlops } from './model/flops.js';
+import { stepFlops, deepStepFlops, ADAM_FLOPS_PER_PARAMETER } from './model/flops.js';
 import { loadSweep } from './sweep/plan.js';
 import { createHash } from 'node:crypto';
 import { Stream } from './rng.js';
@@ -67,6 +67,33 @@ async function trainStepsPerS(cfg: Config, R: number, steps: number, kernel: Ker
   const short = await timeGroup(cfg, R, Math.max(1, Math.floor(steps / 5)), 1e9, kernel);
   const long = await timeGroup(cfg, R, steps, 1e9, kernel);
   return (steps - Math.floor(steps / 5)) / (long.seconds - short.seconds);
+}
+
+/**
+ * A lone run's training pass on one batch (loss and gradients, the kernel auto picks for it) and the drawing of one
+ * batch, each in µs: the fastest of 3 timings of about 0.3 s, so the parts of a lone step can be set beside it.
+ */
+function loneParts(cfg: Config): { passUs: number; drawUs: number } {
+  const task = makeTask(cfg.task);
+  const params = stackedValues(cfg.model, task.layout, [initialValues(cfg.model, task.layout, 0)]);
+  const grads = new Map([...params].map(([path, v]) => [path, new Float32Array(v.length)]));
+  const rng = Stream.derive(0, 'bench/lone');
+  const batch = task.draw(rng, cfg.train.batchSize);
+  const kernel = regroupedComputes(cfg.model) ? new RegroupedPass(cfg.model, task.layout, 1) : new LaneKernel(cfg.model, task.layout, 1);
+  const fastest = (work: () => void) => {
+    work(); // warm up
+    let reps = 1;
+    for (let t = performance.now(); performance.now() - t < 30; reps++) work();
+    reps *= 10; // about 0.3 s a timing
+    let best = Infinity;
+    for (let k = 0; k < 3; k++) {
+      const started = performance.now();
+      for (let i = 0; i < reps; i++) work();
+      best = Math.min(best, ((performance.now() - started) * 1000) / reps);
+    }
+    return best;
+  };
+  return { passUs: fastest(() => kernel.pass(params, [batch], grads)), drawUs: fastest(() => task.draw(rng, cfg.train.batchSize)) };
 }
 
 /** Trainable numbers per run (Adam's share of the arithmetic counts them). */
@@ -370,6 +397,16 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
     line(
       `    (one dependent chain per lane, the order each of the kernel's sums keeps: ${chain.toFixed(1)} GFLOP/s; ` +
         `the median lone run reaches ${((median * simd) / chain).toFixed(0)}% of that)`,
+    );
+    // Where a lone step's time goes: the distance to the ceiling is not all the kernel's.
+    const stepUs = (100 * flops * 1e6) / (median * simd * 1e9);
+    const { passUs, drawUs } = loneParts(base);
+    const passFlops = flops - ADAM_FLOPS_PER_PARAMETER * parameterCount(base);
+    out.lone_step_us = { step: stepUs, pass: passUs, draw: drawUs };
+    line(
+      `    (a lone step, ${stepUs.toFixed(0)} µs: its pass alone ${passUs.toFixed(0)} µs, ${((100 * passFlops * 1e6) / (passUs * simd * 1e9)).toFixed(0)}% ` +
+        `of the ceiling by itself; drawing its batch ${drawUs.toFixed(0)} µs; the rest ${Math.max(0, stepUs - passUs - drawUs).toFixed(0)} µs ` +
+        `(Adam, copying in and out, garbage collection); each part the fastest of 3)`,
     );
   }
   const mqar = resolveConfig(loadConfigFile(join(ROOT, 'configs', 'mqar.yaml')));

@@ -8,6 +8,8 @@ import type { Layout } from '../tasks/types.js';
 import type { ModelConfig } from './schema.js';
 
 const MA = 2; // one multiply-add
+/** Adam's arithmetic per parameter and step (moments, bias corrections, the update). */
+export const ADAM_FLOPS_PER_PARAMETER = 12;
 
 export interface StepFlops {
   forward: number; // per example
@@ -52,7 +54,7 @@ export function stepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalS
     d * C * rows * MA + // ∂W_unembed
     H * d * d * (V + N) * MA * 3 + // ∂M_h, and back into the table and position rows
     H * d * dh * d * MA * 2 + // ∂W_Q, ∂W_K from ∂M_h
-    12 * parameters; // Adam
+    ADAM_FLOPS_PER_PARAMETER * parameters; // Adam
   return { forward, backward, perStep, training: batch * (forward + backward) + perStep, evaluation: tables + evalSize * forward };
 }
 
@@ -65,7 +67,7 @@ export function stepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalS
 export function deepStepFlops(cfg: ModelConfig, layout: Layout, batch: number, evalSize: number, parameters: number): StepFlops {
   const train = lanePassFlops(cfg, layout, batch);
   const evaluation = lanePassFlops(cfg, layout, evalSize);
-  const perStep = train.tables * 3 + 12 * parameters; // the tables forward, ∂W and ∂(table, pos) from them; Adam
+  const perStep = train.tables * 3 + ADAM_FLOPS_PER_PARAMETER * parameters; // the tables forward, ∂W and ∂(table, pos) from them; Adam
   return {
     forward: train.forward,
     backward: train.backward,
