@@ -27,7 +27,7 @@ export type Summary = RunFigures &
     interrupted_at?: number | null;
     /** Why the run ended early (status interrupted by the environment, or failed). */
     error?: string;
-    /** fused or tfjs. These three are absent only when a run failed before its engine was made (a bad config, a user's module that throws). */
+    /** fused or tfjs. These three are absent when a run failed before its engine was made, and in runs written before they were added. */
     kernel?: string;
     /** What computed the steps, in words (Engine.implementation): the kernel's path and lane width, or the tfjs graph. */
     kernel_impl?: string;

@@ -11,7 +11,18 @@ import { LaneKernel, type KernelPass, type Precision } from '../model/kernel.js'
 import { TypedAdam } from './adam.js';
 import { RegroupedPass, regroupedComputes } from '../model/regrouped.js';
 import { measureEval, normGroup, type Engine, type EngineSpec, type EvalResult, type RunState, type StepResult } from './engine.js';
-import type { Encoded } from '../tasks/types.js';
+import type { Encoded, Layout } from '../tasks/types.js';
+import type { ModelConfig } from '../model/schema.js';
+
+/** The kernel's way for a model and precision: the regrouped pass where it computes the model (float64 only), else the lanes. */
+export function kernelPass(model: ModelConfig, layout: Layout, R: number, precision: Precision): { pass: Kernel; implementation: string } {
+  if (precision === 'float64' && regroupedComputes(model))
+    return { pass: new RegroupedPass(model, layout, R), implementation: 'wasm, regrouped one-layer pass' };
+  return {
+    pass: new LaneKernel(model, layout, R, precision),
+    implementation: precision === 'float32' ? 'wasm, f32x4 run lanes' : 'wasm, f64x2 run lanes',
+  };
+}
 
 export class FusedEngine implements Engine {
   readonly kernel = 'fused';
@@ -33,13 +44,7 @@ export class FusedEngine implements Engine {
     this.adam = new TypedAdam(this.params, this.R, resumed ? { m: stack((s) => s.m!), v: stack((s) => s.v!) } : undefined);
     // The regrouped pass is float64 only; float32 takes the lanes, four runs to a vector.
     this.precision = spec.precision ?? 'float64';
-    const regrouped = this.precision === 'float64' && regroupedComputes(model);
-    this.model = regrouped ? new RegroupedPass(model, layout, this.R) : new LaneKernel(model, layout, this.R, this.precision);
-    this.implementation = regrouped
-      ? 'wasm, regrouped one-layer pass'
-      : this.precision === 'float32'
-        ? 'wasm, f32x4 run lanes'
-        : 'wasm, f64x2 run lanes';
+    ({ pass: this.model, implementation: this.implementation } = kernelPass(model, layout, this.R, this.precision));
   }
 
   step(batches: Encoded[], lrs: number[] | null, t: number, wantNorms: boolean): StepResult {

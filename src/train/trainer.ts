@@ -53,7 +53,6 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
     spec.backend,
   );
   const used = { kernel: engine.kernel, implementation: engine.implementation, precision: engine.precision, backend };
-  spec.onEngine?.(used);
   const divergedAt: (number | null)[] = spec.divergedAt ? [...spec.divergedAt] : new Array(R).fill(null);
   const start = spec.startStep ?? 0;
   const every = spec.checkpointEvery ?? 0;
@@ -61,6 +60,7 @@ export async function trainGroup(spec: GroupSpec): Promise<GroupResult> {
   const toLog = new Set(logged);
   const started = performance.now();
   try {
+    spec.onEngine?.(used); // inside the try: a hook that throws still frees the engine
     for (let step = start; step <= spec.steps; step++) {
       // Checkpoints sit at step boundaries, before the step's batch is drawn, so a resume replays exactly.
       const stopping = spec.stopRequested?.() ?? false;
