@@ -97,6 +97,13 @@ function loneParts(cfg: Config): { passUs: number; drawUs: number } {
   return { passUs: fastest(() => kernel.pass(params, [batch], grads)), drawUs: fastest(() => task.draw(rng, cfg.train.batchSize)) };
 }
 
+/** `measure`, with the f64x2 ceiling measured just before and just after it (the mean of the two; a few tens of ms each). */
+async function aroundCeiling<T>(measure: () => Promise<T>): Promise<{ value: T; ceiling: number }> {
+  const before = simdCeilingGflops()!;
+  const value = await measure();
+  return { value, ceiling: (before + simdCeilingGflops()!) / 2 };
+}
+
 /** Trainable numbers per run (Adam's share of the arithmetic counts them). */
 function parameterCount(cfg: Config): number {
   const layout = makeTask(cfg.task).layout;
@@ -380,33 +387,44 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
   line(`    (the peer's steps/s before and after each ablation: ${peerRates.map(([a, b]) => `${a.toFixed(0)} and ${b.toFixed(0)}`).join('; ')})`);
   const layout = makeTask(base.task).layout;
   const flops = stepFlops(base.model, layout, base.train.batchSize, base.eval.size, parameterCount(base)).training;
+  // Each share is of the ceiling measured just before and just after its own timing (the mean of the two): the host's
+  // speed drifts between minutes, and one ceiling measured at the start put a slow stretch on one side of the share
+  // only (10.2 GFLOP/s in one bench, where the others read 11.4-13.6).
   const simd = simdCeilingGflops();
+  const loneRuns: { stepsPerS: number; ceiling: number }[] = [];
   if (simd !== null)
     out.lone_run_share_of_simd_ceiling = await thrice(
       line,
-      `a lone run (configs/lookup.yaml), % of the f64x2 ceiling (${simd.toFixed(1)} GFLOP/s)`,
+      'a lone run (configs/lookup.yaml), % of the f64x2 ceiling measured around it',
       40,
       '%',
       async () => {
-        return (100 * ((await trainStepsPerS(base, 1, 2000)) * flops)) / 1e9 / simd;
+        const { value: stepsPerS, ceiling } = await aroundCeiling(() => trainStepsPerS(base, 1, 2000));
+        loneRuns.push({ stepsPerS, ceiling });
+        return (100 * stepsPerS * flops) / 1e9 / ceiling;
       },
     );
   const chain = simdCeilingGflops(true);
-  if (simd !== null && chain !== null && out.lone_run_share_of_simd_ceiling) {
-    const { median } = out.lone_run_share_of_simd_ceiling as { median: number };
+  if (simd !== null && chain !== null && loneRuns.length === 3) {
+    const share = (r: { stepsPerS: number; ceiling: number }) => r.stepsPerS / r.ceiling;
+    const middle = [...loneRuns].sort((a, b) => share(a) - share(b))[1];
+    out.lone_run_ceilings = loneRuns.map((r) => r.ceiling);
     out.simd_one_chain_gflops = chain;
     line(
-      `    (one dependent chain per lane, the order each of the kernel's sums keeps: ${chain.toFixed(1)} GFLOP/s; ` +
-        `the median lone run reaches ${((median * simd) / chain).toFixed(0)}% of that)`,
+      `    (the ceilings measured around the three: ${loneRuns.map((r) => r.ceiling.toFixed(1)).join(' / ')} GFLOP/s; one dependent chain per lane, ` +
+        `the order each of the kernel's sums keeps: ${chain.toFixed(1)} GFLOP/s; the median lone run reaches ` +
+        `${((100 * middle.stepsPerS * flops) / 1e9 / chain).toFixed(0)}% of that)`,
     );
     // Where a lone step's time goes: the distance to the ceiling is not all the kernel's.
-    const stepUs = (100 * flops * 1e6) / (median * simd * 1e9);
-    const { passUs, drawUs } = loneParts(base);
+    const stepUs = 1e6 / middle.stepsPerS;
+    const { value: parts, ceiling } = await aroundCeiling(async () => loneParts(base));
+    const { passUs, drawUs } = parts;
     const passFlops = flops - ADAM_FLOPS_PER_PARAMETER * parameterCount(base);
-    out.lone_step_us = { step: stepUs, pass: passUs, draw: drawUs };
+    const passShare = (100 * passFlops * 1e6) / (passUs * ceiling * 1e9);
+    out.lone_step_us = { step: stepUs, pass: passUs, draw: drawUs, ceiling };
     line(
-      `    (a lone step, ${stepUs.toFixed(0)} µs: its pass alone ${passUs.toFixed(0)} µs, ${((100 * passFlops * 1e6) / (passUs * simd * 1e9)).toFixed(0)}% ` +
-        `of the ceiling by itself; drawing its batch ${drawUs.toFixed(0)} µs; the rest ${(stepUs - passUs - drawUs).toFixed(0)} µs ` +
+      `    (a lone step, ${stepUs.toFixed(0)} µs: its pass alone ${passUs.toFixed(0)} µs, ${passShare.toFixed(0)}% of the ceiling measured around it ` +
+        `(${ceiling.toFixed(1)} GFLOP/s); drawing its batch ${drawUs.toFixed(0)} µs; the rest ${(stepUs - passUs - drawUs).toFixed(0)} µs ` +
         `(Adam, copying in and out, garbage collection; below 0 when the host was faster while the parts were timed); each part the fastest of 3)`,
     );
   }
@@ -415,7 +433,7 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
     return (await trainStepsPerS(mqar, 10, 300)) / (await trainStepsPerS(mqar, 10, 100, 'tfjs'));
   });
   const mqarFlops = deepStepFlops(mqar.model, makeTask(mqar.task).layout, mqar.train.batchSize, mqar.eval.size, parameterCount(mqar));
-  const mqarGflops: number[] = [];
+  const mqarGflops: { gflops: number; ceiling: number }[] = [];
   const float32Ratios: number[] = [];
   out.mqar_over_pytorch = await thrice(
     line,
@@ -424,8 +442,8 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
     '×',
     async () => {
       const steps = 600;
-      const logged = await timeGroup(mqar, 10, steps, mqar.train.logEvery);
-      mqarGflops.push((10 * (steps * mqarFlops.training + logged.evals * mqarFlops.evaluation)) / logged.seconds / 1e9);
+      const { value: logged, ceiling } = await aroundCeiling(() => timeGroup(mqar, 10, steps, mqar.train.logEvery));
+      mqarGflops.push({ gflops: (10 * (steps * mqarFlops.training + logged.evals * mqarFlops.evaluation)) / logged.seconds / 1e9, ceiling });
       // The same in float32 lanes (train.precision float32, four runs a vector), against the same peer timing.
       const float32 = await timeGroup(mqar, 10, steps, mqar.train.logEvery, 'auto', 'float32');
       const peer = torchPeer('torch_mqar.py', ['--steps', String(steps)]);
@@ -444,11 +462,14 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
     // The distance to the hardware: the share of the f64x2 ceiling the kernel's MQAR arithmetic reached, and the share
     // the goal would take at the same arithmetic and the same peer.
     const { median, goal } = out.mqar_over_pytorch as { median: number; goal: number };
-    const gflops = median3(mqarGflops);
+    const gflops = median3(mqarGflops.map((m) => m.gflops));
+    const share = median3(mqarGflops.map((m) => m.gflops / m.ceiling));
     out.mqar_gflops = gflops;
+    out.mqar_share_of_simd_ceiling = share;
     line(
       `    (its arithmetic, ${(mqarFlops.training / 1e6).toFixed(1)} MFLOP a training step: ${gflops.toFixed(2)} GFLOP/s median, ` +
-        `${((100 * gflops) / simd).toFixed(0)}% of the f64x2 ceiling; ${goal}× the peer would take ${((100 * gflops * goal) / median / simd).toFixed(0)}%)`,
+        `${(100 * share).toFixed(0)}% of the f64x2 ceiling measured around each (median); ${goal}× the peer would take ` +
+        `${((100 * share * goal) / median).toFixed(0)}%)`,
     );
   }
   const qkNorm = resolveConfig({ ...base, model: { ...base.model, dModel: 32, qkNorm: true } });
