@@ -19,9 +19,9 @@ import { stepFlops, deepStepFlops, ADAM_FLOPS_PER_PARAMETER } from './model/flop
 import { loadSweep } from './sweep/plan.js';
 import { createHash } from 'node:crypto';
 import { Stream } from './rng.js';
+import { medianOf } from './stats/describe.js';
 import { initialValues, stackedValues } from './model/paramSpecs.js';
-import { LaneKernel, useKernelBuild, type Precision } from './model/kernel.js';
-import { RegroupedPass, regroupedComputes } from './model/regrouped.js';
+import { useKernelBuild, type Precision } from './model/kernel.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -333,9 +333,6 @@ async function depth(results: Record<string, unknown>, line: (s: string) => void
   };
 }
 
-/** The middle of three measurements. */
-const median3 = (values: number[]): number => [...values].sort((a, b) => a - b)[1];
-
 /** A figure measured three times, printed with its median and its goal. */
 async function thrice(
   line: (s: string) => void,
@@ -346,7 +343,7 @@ async function thrice(
 ): Promise<Record<string, unknown>> {
   const values: number[] = [];
   for (let i = 0; i < 3; i++) values.push(await measure());
-  const median = median3(values);
+  const median = medianOf(values);
   const met = median >= goal;
   line(
     `  ${what}: ${values.map((v) => v.toFixed(2)).join(' / ')} → median ${median.toFixed(2)}${unit} (goal ≥ ${goal}${unit}: ${met ? 'met' : 'NOT met'})`,
@@ -390,9 +387,9 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
   // Each share is of the ceiling measured just before and just after its own timing (the mean of the two): the host's
   // speed drifts between minutes, and one ceiling measured at the start put a slow stretch on one side of the share
   // only (10.2 GFLOP/s in one bench, where the others read 11.4-13.6).
-  const simd = simdCeilingGflops();
+  const ceilingBuilt = simdCeilingGflops() !== null; // dist/ceiling.wasm, which an older build may lack
   const loneRuns: { stepsPerS: number; ceiling: number }[] = [];
-  if (simd !== null)
+  if (ceilingBuilt)
     out.lone_run_share_of_simd_ceiling = await thrice(
       line,
       'a lone run (configs/lookup.yaml), % of the f64x2 ceiling measured around it',
@@ -405,7 +402,7 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
       },
     );
   const chain = simdCeilingGflops(true);
-  if (simd !== null && chain !== null && loneRuns.length === 3) {
+  if (chain !== null && loneRuns.length === 3) {
     const share = (r: { stepsPerS: number; ceiling: number }) => r.stepsPerS / r.ceiling;
     const middle = [...loneRuns].sort((a, b) => share(a) - share(b))[1];
     out.lone_run_ceilings = loneRuns.map((r) => r.ceiling);
@@ -452,18 +449,18 @@ async function goals(results: Record<string, unknown>, line: (s: string) => void
       return (10 * steps) / logged.seconds / peer.steps_per_s;
     },
   );
-  const float32Median = median3(float32Ratios);
+  const float32Median = medianOf(float32Ratios);
   out.mqar_float32_over_pytorch = { values: float32Ratios, median: float32Median };
   line(
     `    (in float32 lanes, train.precision float32, an option that is not the default: ${float32Ratios.map((v) => v.toFixed(2)).join(' / ')} → ` +
       `median ${float32Median.toFixed(2)}×)`,
   );
-  if (simd !== null) {
+  if (ceilingBuilt) {
     // The distance to the hardware: the share of the f64x2 ceiling the kernel's MQAR arithmetic reached, and the share
     // the goal would take at the same arithmetic and the same peer.
     const { median, goal } = out.mqar_over_pytorch as { median: number; goal: number };
-    const gflops = median3(mqarGflops.map((m) => m.gflops));
-    const share = median3(mqarGflops.map((m) => m.gflops / m.ceiling));
+    const gflops = medianOf(mqarGflops.map((m) => m.gflops));
+    const share = medianOf(mqarGflops.map((m) => m.gflops / m.ceiling));
     out.mqar_gflops = gflops;
     out.mqar_share_of_simd_ceiling = share;
     line(
@@ -675,7 +672,7 @@ async function ab(line: (s: string) => void, other: string | undefined): Promise
       for (let round = 0; round <= 5; round++) {
         for (const k of [0, 1]) {
           useKernelBuild(k === 0 ? undefined : other);
-          const kernel = regroupedComputes(cfg.model) ? new RegroupedPass(cfg.model, task.layout, R) : new LaneKernel(cfg.model, task.layout, R);
+          const kernel = kernelPass(cfg.model, task.layout, R, 'float64').pass; // the engine's way, in the arithmetic of every committed result
           const hash = createHash('sha256');
           const bytes = (a: Float32Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
           for (const g of grads.values()) g.fill(NaN); // a gradient the pass does not write cannot pass for the other build's
