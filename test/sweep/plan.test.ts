@@ -3,13 +3,15 @@
  * flags or scheduler variables. Sweep files are written to a temp dir; nothing here trains.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSweep, groupRuns, spreadOver, shardRuns, resolveShard, MAX_GROUP, type PlannedRun } from '../../src/sweep/plan.js';
 import { planSweep, comparesQkvWithQv } from '../../src/sweep/plan.js';
 import { UserError } from '../../src/errors.js';
+import { loadConfigFile, resolveConfig } from '../../src/config.js';
+import { loadClaimsPlan } from '../../src/sweep/claimsPlan.js';
 
 // Created at load time: describe blocks below plan sweeps while the tests are collected.
 const root = mkdtempSync(join(tmpdir(), 'qkv-plan-'));
@@ -438,5 +440,33 @@ describe('grid key model.variant', () => {
     expect(() => planSweep({ name: 'm', base: {}, grid: { 'model.variant': ['qkv', 'qv+qknrm'] } }, '/x/m.yaml', [])).toThrow(
       /grid\.model\.variant lists 'qv\+qknrm', not a variant; did you mean 'qv\+qknorm'\?/,
     );
+  });
+});
+
+describe('the shipped configs', () => {
+  // Every file in configs/ is what a README or study page tells a user to run: each must load and plan as written,
+  // a sweep into one run per combination of its grid (a claims config into its learning-rate and input-scale sweeps).
+  const dir = fileURLToPath(new URL('../../configs/', import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  const product = (grid: Record<string, unknown[]>) => Object.values(grid).reduce((n, values) => n * values.length, 1);
+
+  it('are all here', () => expect(files.length).toBeGreaterThanOrEqual(15));
+
+  it.each(files)('%s loads and plans', (file) => {
+    const path = join(dir, file);
+    const values = loadConfigFile(path);
+    if (!('grid' in values)) {
+      expect(resolveConfig(values).train.steps).toBeGreaterThan(0);
+      return;
+    }
+    if ('scale' in values) {
+      const claims = loadClaimsPlan(path, []);
+      expect(claims.lr.runs).toHaveLength(product(claims.lr.grid));
+      expect(claims.scale.runs).toHaveLength(product(claims.scale.grid));
+      return;
+    }
+    const plan = loadSweep(path, []);
+    expect(plan.runs).toHaveLength(product(plan.grid));
+    expect(plan.name).toBe(file.replace(/\.yaml$/, ''));
   });
 });
