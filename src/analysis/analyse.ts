@@ -47,12 +47,15 @@ export interface VariantAnalysis {
 }
 
 export interface Comparison {
-  holds: boolean;
+  holds: boolean; // p (p_holm where there is one) below ALPHA, and the ratio of means pointing the same way
   ratio: number; // mean QV / mean QKV
   p: number;
   u: number;
   qv: number[];
   qkv: number[];
+  /** With two or more series, this series' call is one of `family`: Holm across them (METRICS.md, changed 2026-12-06). */
+  p_holm?: number;
+  family?: number;
 }
 
 /** One variant against qkv on per-seed LR sensitivity, both ways; Holm across the variants of a series, per direction. */
@@ -95,6 +98,10 @@ export interface WindowComparison {
   p_opposite: number;
   /** 'narrower' / 'wider' only when the test is significant and the means point the same way (never against its effect). */
   reading: 'narrower' | 'wider' | 'not shown';
+  /** Holm across the series' windows, each direction, with two or more series (as Comparison's). */
+  p_holm?: number;
+  p_holm_opposite?: number;
+  family?: number;
 }
 
 export interface SeriesAnalysis {
@@ -146,8 +153,47 @@ export function analyse(runs: LoadedRun[]): Analysis {
   const warnings: string[] = [];
   const series = [...bySeries.entries()].map(([label, members]) => analyseSeries(label, members, Object.keys(differing), warnings));
   series.sort((a, b) => a.dModel - b.dModel || a.label.localeCompare(b.label));
-  return { common, differing, series, warnings };
+  return { common, differing, series: correctedAcrossSeries(series), warnings };
 }
+
+/**
+ * Each series makes its own calls (the stability verdict, the LR window, the entropy comparison): with several
+ * series, each call is one of as many as there are series that make it, so each is Holm-adjusted across them and
+ * read from the adjusted p (METRICS.md, "Changed on 2026-12-06"). One series is left exactly as it was.
+ */
+function correctedAcrossSeries(series: SeriesAnalysis[]): SeriesAnalysis[] {
+  const across = <T>(items: (T | null)[], p: (t: T) => number): (number | null)[] =>
+    items.filter((t) => t !== null).length < 2 ? items.map(() => null) : holm(items.map((t) => (t === null ? null : p(t))));
+  const adjusted = (c: Comparison | null, q: number | null, family: number): Comparison | null =>
+    c && q !== null ? { ...c, p_holm: q, family, holds: holdsAt(q, c.ratio) } : c;
+  const familyOf = (items: unknown[]) => items.filter((t) => t !== null).length;
+  const verdicts = series.map((s) => s.verdict);
+  const entropies = series.map((s) => s.entropy);
+  const windows = series.map((s) => s.window);
+  const [pVerdict, pEntropy] = [across(verdicts, (c) => c.p), across(entropies, (c) => c.p)];
+  const [pNarrower, pWider] = [across(windows, (w) => w.p), across(windows, (w) => w.p_opposite)];
+  return series.map((s, i) => {
+    const w = s.window;
+    const window: WindowComparison | null =
+      w && pNarrower[i] !== null
+        ? {
+            ...w,
+            p_holm: pNarrower[i]!,
+            p_holm_opposite: pWider[i]!,
+            family: familyOf(windows),
+            reading: windowReading(pNarrower[i]!, pWider[i]!, w.meanQv, w.meanQkv),
+          }
+        : w;
+    const entropy = adjusted(s.entropy, pEntropy[i], familyOf(entropies)) as SeriesAnalysis['entropy'];
+    return { ...s, verdict: adjusted(s.verdict, pVerdict[i], familyOf(verdicts)), entropy, window };
+  });
+}
+
+/** A one-sided call holds only where the test is significant and the means point the same way: never against its effect. */
+const holdsAt = (p: number, ratio: number): boolean => p < ALPHA && ratio > 1;
+
+const windowReading = (pNarrower: number, pWider: number, meanQv: number, meanQkv: number): WindowComparison['reading'] =>
+  pNarrower < ALPHA && meanQv < meanQkv ? 'narrower' : pWider < ALPHA && meanQv > meanQkv ? 'wider' : 'not shown';
 
 function analyseSeries(label: string, runs: LoadedRun[], differingKeys: string[], warnings: string[]): SeriesAnalysis {
   const settings = Object.fromEntries(differingKeys.map((k) => [k, flatten(runs[0].config)[k]]));
@@ -205,7 +251,7 @@ function compareWindows(qv: VariantAnalysis, qkv: VariantAnalysis): WindowCompar
   const narrower = mannWhitneyGreater(y, x);
   const wider = mannWhitneyGreater(x, y);
   const [meanQv, meanQkv] = [meanOf(x), meanOf(y)];
-  const reading = narrower.p < ALPHA && meanQv < meanQkv ? 'narrower' : wider.p < ALPHA && meanQv > meanQkv ? 'wider' : 'not shown';
+  const reading = windowReading(narrower.p, wider.p, meanQv, meanQkv);
   return { qv: x, qkv: y, lrs: qv.lrs.length, meanQv, meanQkv, u: narrower.u, p: narrower.p, p_opposite: wider.p, reading };
 }
 
@@ -255,7 +301,8 @@ function againstBaseline(variants: VariantAnalysis[]): VariantComparison[] {
 
 function compareGreater(x: number[], y: number[]): Comparison {
   const test = mannWhitneyGreater(x, y);
-  return { holds: test.p < ALPHA, ratio: meanOf(x) / meanOf(y), p: test.p, u: test.u, qv: x, qkv: y };
+  const ratio = meanOf(x) / meanOf(y);
+  return { holds: holdsAt(test.p, ratio), ratio, p: test.p, u: test.u, qv: x, qkv: y };
 }
 
 function analyseVariant(variant: string, runs: LoadedRun[], label: string, warnings: string[]): VariantAnalysis {

@@ -26,6 +26,7 @@ export function verdictJson(a: Analysis, runCount: number) {
     did_not_learn: s.didNotLearn,
     ratio: s.verdict?.ratio ?? null,
     p: s.verdict?.p ?? null,
+    ...(s.verdict?.p_holm === undefined ? {} : { p_holm: s.verdict.p_holm }), // with two or more series only: verdict.json of one series is as before
     u: s.verdict?.u ?? null,
     per_seed: Object.fromEntries(s.variants.map((v) => [v.variant, v.sensitivity])),
     never_learned: Object.fromEntries(s.variants.map((v) => [v.variant, v.neverLearned])),
@@ -37,10 +38,13 @@ export function verdictJson(a: Analysis, runCount: number) {
           u: s.window.u,
           p: s.window.p,
           p_opposite: s.window.p_opposite,
+          ...(s.window.p_holm === undefined ? {} : { p_holm: s.window.p_holm, p_holm_opposite: s.window.p_holm_opposite }),
           reading: s.window.reading,
         }
       : null,
-    entropy: s.entropy ? { lr: s.entropy.lr, ratio: s.entropy.ratio, p: s.entropy.p } : null,
+    entropy: s.entropy
+      ? { lr: s.entropy.lr, ratio: s.entropy.ratio, p: s.entropy.p, ...(s.entropy.p_holm === undefined ? {} : { p_holm: s.entropy.p_holm }) }
+      : null,
     ...(s.againstBaseline.some((c) => c.variant !== 'qv')
       ? {
           against_qkv: s.againstBaseline.map((c) => ({

@@ -8,7 +8,7 @@ import { analyse, variantOf } from '../../src/analysis/analyse.js';
 import { verdictJson } from '../../src/commands/compare.js';
 import { runsTable } from '../../src/report/data/exports.js';
 import { parse } from 'csv-parse/sync';
-import { reportDocument, verdictSentence } from '../../src/report/text/markdown.js';
+import { reportDocument, verdictSentence, VERDICT_NOT_SHOWN } from '../../src/report/text/markdown.js';
 import { toMarkdown } from '../../src/report/text/document.js';
 import type { LoadedRun } from '../../src/report/data/collect.js';
 
@@ -220,5 +220,63 @@ describe('seeds that never learn (METRICS.md, 2026-12-04)', () => {
     expect(at('qv', 0, 0.1)).toMatchObject({ learned: 'false', lr_window: '1' });
     expect(at('qv', 3, 0.01)).toMatchObject({ learned: 'false', lr_window: '0' });
     expect(at('qkv', 2, 0.1)).toMatchObject({ learned: 'false', lr_window: '2' });
+  });
+});
+
+describe('calls made per series are corrected across the series (METRICS.md, 2026-12-06)', () => {
+  // Two lrs, losses 0.1 and 0.1 + 2·sens, so a seed's LR sensitivity is `sens` exactly.
+  const seedRuns = (attention: 'qkv' | 'qv', seed: number, sens: number, dModel: number): LoadedRun[] =>
+    [0.01, 0.1].map((lr) => {
+      const r = run(attention, lr, seed, lr === 0.01 ? 0.1 : 0.1 + 2 * sens);
+      return { ...r, dir: `${r.dir}-d${dModel}`, config: resolveConfig({ model: { attention, dModel }, train: { lr, seed } }) };
+    });
+  // QKV 0.3, 0.4, 0.5, 0.65 against QV 0.6, 0.7, 0.8, 1.0: U = 15 of 16, p = 2/70 = 0.0286 in each series.
+  const series = (dModel: number) => [
+    ...[0.3, 0.4, 0.5, 0.65].flatMap((sens, seed) => seedRuns('qkv', seed, sens, dModel)),
+    ...[0.6, 0.7, 0.8, 1.0].flatMap((sens, seed) => seedRuns('qv', seed, sens, dModel)),
+  ];
+
+  it('one series is read from its own p, as before', () => {
+    const [s] = analyse(series(8)).series;
+    expect(s.verdict!.u).toBe(15);
+    expect(s.verdict!.p).toBeCloseTo(2 / 70, 12);
+    expect(s.verdict!.p_holm).toBeUndefined();
+    expect(s.verdict!.holds).toBe(true);
+    expect(verdictJson(analyse(series(8)), 16).series[0]).not.toHaveProperty('p_holm');
+  });
+
+  it('two series with p = 0.0286 each: Holm gives 0.057, so neither holds, and the report says why', () => {
+    const a = analyse([...series(8), ...series(16)]);
+    expect(a.series).toHaveLength(2);
+    for (const s of a.series) {
+      expect(s.verdict!.p).toBeCloseTo(2 / 70, 12);
+      expect(s.verdict!.p_holm).toBeCloseTo(4 / 70, 12);
+      expect(s.verdict!.family).toBe(2);
+      expect(s.verdict!.holds).toBe(false);
+      const sentence = verdictSentence(s);
+      expect(sentence).toContain(`${VERDICT_NOT_SHOWN}** — `);
+      expect(sentence).toContain('p = 0.0286, Holm across the 2 settings 0.0571');
+      expect(sentence).toContain('p (Holm) ≥ 0.05');
+      expect(s.entropy!.p_holm).toBeDefined();
+      expect(s.window!.p_holm).toBeDefined();
+    }
+    const json = verdictJson(a, 32);
+    expect(json.series[0].p_holm).toBeCloseTo(4 / 70, 12);
+    expect(json.series[0].holds).toBe(false);
+  });
+
+  it('a significant rank test whose ratio of means points the other way is no verdict', () => {
+    // QKV 0.1 … 0.18 and one 1.4 (mean 0.35) against QV 0.2 … 0.3 (mean 0.25): U = 30 of 36, p = 30/924 = 0.032
+    // (the arrangements with U ≥ 30 are the partitions of 0 … 6: 1 + 1 + 2 + 3 + 5 + 7 + 11).
+    const runs = [
+      ...[0.1, 0.12, 0.14, 0.16, 0.18, 1.4].flatMap((sens, seed) => seedRuns('qkv', seed, sens, 8)),
+      ...[0.2, 0.22, 0.24, 0.26, 0.28, 0.3].flatMap((sens, seed) => seedRuns('qv', seed, sens, 8)),
+    ];
+    const [s] = analyse(runs).series;
+    expect(s.verdict!.u).toBe(30);
+    expect(s.verdict!.p).toBeCloseTo(30 / 924, 12);
+    expect(s.verdict!.ratio).toBeCloseTo(0.25 / 0.35, 12);
+    expect(s.verdict!.holds).toBe(false);
+    expect(verdictSentence(s)).toContain('the test is significant but the ratio of means is ≤ 1');
   });
 });

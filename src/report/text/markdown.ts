@@ -30,10 +30,11 @@ export function windowSentence(s: SeriesAnalysis): string {
   const w = s.window;
   if (!w) return '';
   const reading = { narrower: "QV's window is narrower", wider: "QV's window is wider", 'not shown': 'no difference shown' }[w.reading];
+  const holm = w.p_holm === undefined ? '' : `; Holm across the ${w.family} settings ${pval(w.p_holm)} and ${pval(w.p_holm_opposite!)}`;
   return (
     `LR window (rates of ${w.lrs} at which a seed reached ${LEARNED_ACCURACY * 100}% eval accuracy, every seed counted): ` +
     `QV ${num(w.meanQv)} vs QKV ${num(w.meanQkv)} per seed, one-sided exact Mann–Whitney p = ${pval(w.p)} (narrower), ` +
-    `${pval(w.p_opposite)} (wider): ${reading}.`
+    `${pval(w.p_opposite)} (wider)${holm}: ${reading}.`
   );
 }
 
@@ -56,20 +57,28 @@ export function verdictSentence(s: SeriesAnalysis): string {
   const v = s.verdict;
   const aside = setAsideText(s);
   const stats =
-    `QV/QKV mean LR sensitivity ratio ${num(v.ratio)}, one-sided exact Mann–Whitney U = ${v.u}, p = ${pval(v.p)} ` +
+    `QV/QKV mean LR sensitivity ratio ${num(v.ratio)}, one-sided exact Mann–Whitney U = ${v.u}, p = ${pval(v.p)}${holmText(v)} ` +
     `(${v.qv.length} vs ${v.qkv.length} seeds${aside ? `; set aside, ${aside}` : ''})`;
   const floor = seedCountWarning(v.qv.length, v.qkv.length);
+  const p = v.p_holm ?? v.p;
+  const why =
+    p < ALPHA
+      ? `the test is significant but the ratio of means is ≤ 1, so it cannot say "less stable"`
+      : `${v.p_holm === undefined ? 'p' : 'p (Holm)'} ≥ ${ALPHA}`;
   return v.holds
     ? `**Verdict${where}: ${VERDICT_HOLDS}** — ${stats}.${after}`
-    : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; p ≥ ${ALPHA}.${floor ? ` Note: ${floor}.` : ''}${after}`;
+    : `**Verdict${where}: ${VERDICT_NOT_SHOWN}** — ${stats}; ${why}.${floor ? ` Note: ${floor}.` : ''}${after}`;
 }
 
 function comparisonLine(c: Comparison, what: string): string {
   return (
-    `${what}: QV/QKV ratio ${num(c.ratio)}, one-sided exact Mann–Whitney U p = ${pval(c.p)} (${c.qv.length} vs ` +
+    `${what}: QV/QKV ratio ${num(c.ratio)}, one-sided exact Mann–Whitney U p = ${pval(c.p)}${holmText(c)} (${c.qv.length} vs ` +
     `${c.qkv.length})${c.holds ? '' : ' — not significant'}.`
   );
 }
+
+/** ", Holm across the 4 settings 0.011" where a series' call is one of several (METRICS.md, changed 2026-12-06). */
+const holmText = (c: Comparison): string => (c.p_holm === undefined ? '' : `, Holm across the ${c.family} settings ${pval(c.p_holm)}`);
 
 /** Steps to 95% with how many runs got there: 1810 from 2 of 5 runs must not read like 1720 from 5 of 5. */
 const reaching = (r: { stepsToAcc: number | null; reached: number; runs: number }) =>
