@@ -86,13 +86,13 @@ function loneParts(cfg: Config): { passUs: number; drawUs: number } {
     let reps = 1;
     for (let t = performance.now(); performance.now() - t < 30; reps++) work();
     reps *= 10; // about 0.3 s a timing
-    let best = Infinity;
-    for (let k = 0; k < 3; k++) {
-      const started = performance.now();
-      for (let i = 0; i < reps; i++) work();
-      best = Math.min(best, ((performance.now() - started) * 1000) / reps);
-    }
-    return best;
+    return (
+      (fastestSeconds(3, () => {
+        for (let i = 0; i < reps; i++) work();
+      }) *
+        1e6) /
+      reps
+    );
   };
   return { passUs: fastest(() => kernel.pass(params, [batch], grads)), drawUs: fastest(() => task.draw(rng, cfg.train.batchSize)) };
 }
@@ -627,14 +627,22 @@ const CEILING_OPERANDS = [0, 1].map((side) => Float64Array.from({ length: 4096 }
  */
 function ceilingGflops(passes: (reps: number) => number, warmup: number, reps: number): number {
   let sink = passes(warmup);
-  let fastest = Infinity;
-  for (let k = 0; k < 5; k++) {
-    const started = performance.now();
+  const seconds = fastestSeconds(5, () => {
     sink += passes(reps);
+  });
+  if (!Number.isFinite(sink)) throw new Error('ceiling loop overflowed');
+  return (reps * CEILING_OPERANDS[0].length * 2) / seconds / 1e9;
+}
+
+/** The fastest of `timings` timings of `work`, in seconds: a shared host's slow moments only ever add time. */
+function fastestSeconds(timings: number, work: () => void): number {
+  let fastest = Infinity;
+  for (let k = 0; k < timings; k++) {
+    const started = performance.now();
+    work();
     fastest = Math.min(fastest, (performance.now() - started) / 1000);
   }
-  if (!Number.isFinite(sink)) throw new Error('ceiling loop overflowed');
-  return (reps * CEILING_OPERANDS[0].length * 2) / fastest / 1e9;
+  return fastest;
 }
 
 /** Shapes for --ab: both of the kernel's ways, one to three layers, QK-norm, several widths and tasks. */

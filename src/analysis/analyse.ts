@@ -164,14 +164,15 @@ export function analyse(runs: LoadedRun[]): Analysis {
 function correctedAcrossSeries(series: SeriesAnalysis[]): SeriesAnalysis[] {
   const across = <T>(items: (T | null)[], p: (t: T) => number): (number | null)[] =>
     items.filter((t) => t !== null).length < 2 ? items.map(() => null) : holm(items.map((t) => (t === null ? null : p(t))));
-  const adjusted = (c: Comparison | null, q: number | null, family: number): Comparison | null =>
-    c && q !== null ? { ...c, p_holm: q, family, holds: holdsAt(q, c.ratio) } : c;
   const familyOf = (items: unknown[]) => items.filter((t) => t !== null).length;
   const verdicts = series.map((s) => s.verdict);
   const entropies = series.map((s) => s.entropy);
   const windows = series.map((s) => s.window);
   const [pVerdict, pEntropy] = [across(verdicts, (c) => c.p), across(entropies, (c) => c.p)];
   const [pNarrower, pWider] = [across(windows, (w) => w.p), across(windows, (w) => w.p_opposite)];
+  const adjusted = <C extends Comparison>(c: C | null, q: number | null, family: number): C | null =>
+    c && q !== null ? { ...c, p_holm: q, family, holds: holdsAt(q, c.ratio) } : c;
+  const [verdictFamily, entropyFamily, windowFamily] = [familyOf(verdicts), familyOf(entropies), familyOf(windows)];
   return series.map((s, i) => {
     const w = s.window;
     const window: WindowComparison | null =
@@ -180,12 +181,11 @@ function correctedAcrossSeries(series: SeriesAnalysis[]): SeriesAnalysis[] {
             ...w,
             p_holm: pNarrower[i]!,
             p_holm_opposite: pWider[i]!,
-            family: familyOf(windows),
+            family: windowFamily,
             reading: windowReading(pNarrower[i]!, pWider[i]!, w.meanQv, w.meanQkv),
           }
         : w;
-    const entropy = adjusted(s.entropy, pEntropy[i], familyOf(entropies)) as SeriesAnalysis['entropy'];
-    return { ...s, verdict: adjusted(s.verdict, pVerdict[i], familyOf(verdicts)), entropy, window };
+    return { ...s, verdict: adjusted(s.verdict, pVerdict[i], verdictFamily), entropy: adjusted(s.entropy, pEntropy[i], entropyFamily), window };
   });
 }
 
